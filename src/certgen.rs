@@ -1,0 +1,1 @@
+//! Certificates for the TLS servers: self-signed leaves, a local CA, and CA-signed leaves.

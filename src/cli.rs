@@ -1,0 +1,439 @@
+//! Every flag of nicksock, defined once: this file is the source of `--help`, the man pages
+//! in `man/` and the shell completions in `completions/`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum, ValueHint};
+
+/// Seconds as given on the command line: a non-negative, finite number (fractions allowed).
+pub type Secs = f64;
+
+/// A socket toolkit: netcat's directness, curl's manners, and a GPIO web server for the
+/// Raspberry Pi.
+#[derive(Debug, Parser)]
+#[command(name = "nicksock", version, propagate_version = true)]
+#[command(
+    after_help = "Exit codes: 0 ok, 1 runtime failure, 2 usage, 3 name resolution, \
+4 refused/unreachable, 5 timeout, 6 TLS, 7 HTTP failure, 8 bind, 9 GPIO, 10 file, \
+130 interrupted."
+)]
+pub struct Cli {
+    /// Say what happens on stderr (-vv for more)
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Accept a peer; copy stdin to it and what it sends to stdout (like `nc -l`)
+    Listen(ListenArgs),
+    /// Connect to a peer; copy stdin to it and what it sends to stdout (like `nc HOST PORT`)
+    Connect(ConnectArgs),
+    /// Echo every byte back to every client, many clients at once
+    Echo(EchoArgs),
+    /// Fetch a URL over HTTP/1.1 or HTTP/1.0 (HTTPS by rustls), curl-style
+    HttpGet(HttpGetArgs),
+    /// Serve a web page, a JSON API and a line protocol that show and switch GPIO pins
+    ServeGpio(ServeGpioArgs),
+    /// Write a private key and certificate for the TLS servers
+    GenCert(GenCertArgs),
+    /// Print a shell completion script
+    Completions(CompletionsArgs),
+}
+
+/// Address family and verbosity-independent socket options shared by the socket commands.
+#[derive(Debug, Args, Clone, Default)]
+pub struct FamilyArgs {
+    /// Use IPv4 only
+    #[arg(short = '4', conflicts_with = "ipv6")]
+    pub ipv4: bool,
+    /// Use IPv6 only
+    #[arg(short = '6')]
+    pub ipv6: bool,
+}
+
+/// TLS options shared by every command that can wrap its sockets in TLS.
+#[derive(Debug, Args, Clone, Default)]
+pub struct TlsArgs {
+    /// Wrap the connection in TLS (rustls)
+    #[arg(long)]
+    pub tls: bool,
+    /// PEM certificate chain: the server's identity, or a client certificate for mTLS
+    #[arg(long, value_name = "FILE", value_hint = ValueHint::FilePath, requires = "key")]
+    pub cert: Option<PathBuf>,
+    /// PEM private key that goes with --cert
+    #[arg(long, value_name = "FILE", value_hint = ValueHint::FilePath, requires = "cert")]
+    pub key: Option<PathBuf>,
+    /// Trust these PEM roots instead of the built-in web PKI roots (client); require client
+    /// certificates signed by them (server)
+    #[arg(long, value_name = "FILE", value_hint = ValueHint::FilePath)]
+    pub cacert: Option<PathBuf>,
+}
+
+/// Client-only TLS options.
+#[derive(Debug, Args, Clone, Default)]
+pub struct TlsClientArgs {
+    /// Do not verify the server's certificate (says so on stderr)
+    #[arg(short = 'k', long)]
+    pub insecure: bool,
+    /// The name to verify and send as SNI, when it differs from HOST
+    #[arg(long, value_name = "NAME", value_hint = ValueHint::Hostname)]
+    pub servername: Option<String>,
+}
+
+/// How a `listen` or `connect` session treats end of input (DESIGN.md §2).
+#[derive(Debug, Args, Clone, Default)]
+pub struct SessionArgs {
+    /// UDP instead of TCP
+    #[arg(short = 'u', long)]
+    pub udp: bool,
+    /// End a session that moved no byte in either direction for SECS
+    #[arg(short = 'i', long, value_name = "SECS", value_parser = parse_secs)]
+    pub idle_timeout: Option<Secs>,
+    /// Keep our sending side open after stdin ends (no TCP half-close)
+    #[arg(long)]
+    pub no_shutdown: bool,
+    /// After stdin ends, end the session within SECS even if the peer stays open
+    #[arg(short = 'q', value_name = "SECS", value_parser = parse_secs)]
+    pub quit_after: Option<Secs>,
+    /// Only send: discard what the peer sends
+    #[arg(long, conflicts_with = "recv_only")]
+    pub send_only: bool,
+    /// Only receive: never read stdin
+    #[arg(long)]
+    pub recv_only: bool,
+    /// Show a live byte count and rate on stderr (when stderr is a terminal)
+    #[arg(long)]
+    pub progress: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ListenArgs {
+    /// [ADDR] PORT: the local address or name to listen on (default: both :: and 0.0.0.0)
+    /// and the port (0 picks a free one and prints it)
+    #[arg(value_name = "ADDR", num_args = 1..=2, required = true, value_hint = ValueHint::Hostname)]
+    pub endpoint: Vec<String>,
+    #[command(flatten)]
+    pub family: FamilyArgs,
+    #[command(flatten)]
+    pub session: SessionArgs,
+    /// After a client leaves, accept the next one
+    #[arg(short = 'k', long)]
+    pub keep_open: bool,
+    /// With -k: exit after serving N clients
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_conns: Option<u32>,
+    #[command(flatten)]
+    pub tls: TlsArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ConnectArgs {
+    /// Host name or address of the peer
+    #[arg(value_name = "HOST", value_hint = ValueHint::Hostname)]
+    pub host: String,
+    /// Port of the peer
+    #[arg(value_name = "PORT", value_parser = clap::value_parser!(u16).range(1..))]
+    pub port: u16,
+    #[command(flatten)]
+    pub family: FamilyArgs,
+    #[command(flatten)]
+    pub session: SessionArgs,
+    /// Give up connecting after SECS (exit 5)
+    #[arg(short = 'w', long, value_name = "SECS", value_parser = parse_secs)]
+    pub connect_timeout: Option<Secs>,
+    /// Only check that the port accepts a connection: exit 0 open, 4 closed
+    #[arg(short = 'z', conflicts_with_all = ["send_only", "recv_only", "progress"])]
+    pub zero_io: bool,
+    /// Keep trying to connect until SECS have passed (wait for a service to come up)
+    #[arg(long, value_name = "SECS", value_parser = parse_secs)]
+    pub retry_for: Option<Secs>,
+    /// Local address to connect from
+    #[arg(short = 's', long, value_name = "ADDR")]
+    pub source: Option<std::net::IpAddr>,
+    /// Local port to connect from
+    #[arg(short = 'p', long, value_name = "PORT")]
+    pub source_port: Option<u16>,
+    /// Send each LF of stdin as CRLF
+    #[arg(short = 'C', long)]
+    pub crlf: bool,
+    #[command(flatten)]
+    pub tls: TlsArgs,
+    #[command(flatten)]
+    pub tls_client: TlsClientArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct EchoArgs {
+    /// [ADDR] PORT: the local address or name to listen on (default: both :: and 0.0.0.0)
+    /// and the port (0 picks a free one and prints it)
+    #[arg(value_name = "ADDR", num_args = 1..=2, required = true, value_hint = ValueHint::Hostname)]
+    pub endpoint: Vec<String>,
+    #[command(flatten)]
+    pub family: FamilyArgs,
+    /// UDP instead of TCP
+    #[arg(short = 'u', long)]
+    pub udp: bool,
+    /// Close a client that moved no byte for SECS
+    #[arg(short = 'i', long, value_name = "SECS", value_parser = parse_secs)]
+    pub idle_timeout: Option<Secs>,
+    /// Serve at most N clients at once; more are closed at once
+    #[arg(long, value_name = "N", default_value_t = 10_000,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_conns: u32,
+    #[command(flatten)]
+    pub tls: TlsArgs,
+}
+
+/// An HTTP method name (`GET`, `POST`, …).
+#[derive(Debug, Args)]
+pub struct HttpGetArgs {
+    /// The URL to fetch; without a scheme, http:// is assumed
+    #[arg(value_name = "URL", value_hint = ValueHint::Url)]
+    pub url: String,
+    /// Write the body to FILE instead of stdout (only once it is complete)
+    #[arg(short = 'o', long, value_name = "FILE", value_hint = ValueHint::FilePath)]
+    pub output: Option<PathBuf>,
+    /// Write the body to a file named like the last part of the URL's path
+    #[arg(short = 'O', long, conflicts_with = "output")]
+    pub remote_name: bool,
+    /// Print the response head before the body
+    #[arg(short = 'i', long)]
+    pub include: bool,
+    /// Send a HEAD request and print the response head
+    #[arg(short = 'I', long)]
+    pub head: bool,
+    /// Follow redirects
+    #[arg(short = 'L', long)]
+    pub location: bool,
+    /// With -L: at most N redirects (exit 7 past that)
+    #[arg(long, value_name = "N", default_value_t = 20)]
+    pub max_redirs: u32,
+    /// Exit 7 without printing the body when the status is 400 or more
+    #[arg(short = 'f', long, conflicts_with = "fail_with_body")]
+    pub fail: bool,
+    /// Exit 7 when the status is 400 or more, after printing the body
+    #[arg(long)]
+    pub fail_with_body: bool,
+    /// Request method [default: GET, or POST with a body]
+    #[arg(short = 'X', long, value_name = "METHOD")]
+    pub request: Option<String>,
+    /// Send DATA as a form POST (application/x-www-form-urlencoded); @FILE reads a file
+    #[arg(short = 'd', long, value_name = "DATA", conflicts_with = "json")]
+    pub data: Option<String>,
+    /// Send DATA as JSON (POST, Content-Type and Accept application/json); @FILE reads a file
+    #[arg(long, value_name = "DATA")]
+    pub json: Option<String>,
+    /// Extra request header, 'Name: value' (repeatable)
+    #[arg(short = 'H', long = "header", value_name = "HEADER")]
+    pub headers: Vec<String>,
+    /// User-Agent to send
+    #[arg(short = 'A', long, value_name = "NAME")]
+    pub user_agent: Option<String>,
+    /// Give up connecting after SECS (exit 5)
+    #[arg(long, value_name = "SECS", value_parser = parse_secs)]
+    pub connect_timeout: Option<Secs>,
+    /// Give up when the whole transfer takes longer than SECS (exit 5)
+    #[arg(short = 'm', long, value_name = "SECS", value_parser = parse_secs)]
+    pub max_time: Option<Secs>,
+    /// Speak HTTP/1.0
+    #[arg(long = "http1.0")]
+    pub http10: bool,
+    /// No progress bar and no messages except errors
+    #[arg(short = 's', long)]
+    pub silent: bool,
+    /// After the transfer, print FORMAT with %{http_code}, %{size_download}, %{time_total},
+    /// %{url_effective} replaced
+    #[arg(short = 'w', long, value_name = "FORMAT")]
+    pub write_out: Option<String>,
+    /// Print the response exactly as it came off the socket
+    #[arg(long, conflicts_with_all = ["include", "head"])]
+    pub raw: bool,
+    #[command(flatten)]
+    pub family: FamilyArgs,
+    /// PEM client certificate for mTLS
+    #[arg(long, value_name = "FILE", value_hint = ValueHint::FilePath, requires = "key")]
+    pub cert: Option<PathBuf>,
+    /// PEM private key that goes with --cert
+    #[arg(long, value_name = "FILE", value_hint = ValueHint::FilePath, requires = "cert")]
+    pub key: Option<PathBuf>,
+    /// Trust these PEM roots instead of the built-in web PKI roots
+    #[arg(long, value_name = "FILE", value_hint = ValueHint::FilePath)]
+    pub cacert: Option<PathBuf>,
+    #[command(flatten)]
+    pub tls_client: TlsClientArgs,
+}
+
+/// Which GPIO implementation `serve-gpio` drives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum Backend {
+    /// The kernel's GPIO character device where one exists, else simulated pins
+    #[default]
+    Auto,
+    /// The Linux GPIO character device (/dev/gpiochip*)
+    Cdev,
+    /// Simulated pins in memory: runs anywhere
+    Sim,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeGpioArgs {
+    /// BCM GPIO number to serve (repeatable); the only pins it will touch. GPIO13 is
+    /// physical header pin 33
+    #[arg(long = "pin", value_name = "N", required = true)]
+    pub pins: Vec<u32>,
+    /// Local address to listen on [default: both :: and 0.0.0.0]
+    #[arg(value_name = "ADDR", value_hint = ValueHint::Hostname)]
+    pub addr: Option<String>,
+    /// Local address to listen on (same as ADDR)
+    #[arg(long, value_name = "ADDR", conflicts_with = "addr")]
+    pub bind: Option<String>,
+    /// HTTP port
+    #[arg(long, value_name = "PORT", default_value_t = 8080)]
+    pub port: u16,
+    #[command(flatten)]
+    pub family: FamilyArgs,
+    /// GPIO implementation
+    #[arg(long, value_enum, default_value_t = Backend::Auto)]
+    pub backend: Backend,
+    /// GPIO chip to use, by name, label or path (default: find each pin by line name)
+    #[arg(long, value_name = "NAME|PATH")]
+    pub chip: Option<String>,
+    /// Treat pin N as active-low (repeatable)
+    #[arg(long, value_name = "N")]
+    pub active_low: Vec<u32>,
+    /// Show the pins but refuse every change
+    #[arg(long)]
+    pub read_only: bool,
+    /// Also serve the plain-TCP line protocol (on, off, toggle, status) on PORT
+    #[arg(long, value_name = "PORT")]
+    pub line_port: Option<u16>,
+    /// Require HTTP Basic authentication with USER:PASS (use with --tls)
+    #[arg(
+        long,
+        value_name = "USER:PASS",
+        env = "NICKSOCK_AUTH",
+        hide_env_values = true
+    )]
+    pub auth: Option<String>,
+    #[command(flatten)]
+    pub tls: TlsArgs,
+}
+
+/// The kind of key `gen-cert` creates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum KeyType {
+    /// ECDSA with the P-256 curve
+    #[default]
+    EcdsaP256,
+    /// ECDSA with the P-384 curve
+    EcdsaP384,
+    /// Ed25519
+    Ed25519,
+}
+
+#[derive(Debug, Args)]
+pub struct GenCertArgs {
+    /// DNS names and IP addresses the certificate is for (IPs become IP SANs)
+    #[arg(value_name = "NAME|IP", required_unless_present = "ca")]
+    pub names: Vec<String>,
+    /// Directory to write the files into
+    #[arg(long, value_name = "DIR", default_value = ".", value_hint = ValueHint::DirPath)]
+    pub out: PathBuf,
+    /// Days the certificate is valid
+    #[arg(long, value_name = "N", default_value_t = 365,
+          value_parser = clap::value_parser!(u32).range(1..=36_500))]
+    pub days: u32,
+    /// Kind of key to generate
+    #[arg(long, value_enum, default_value_t = KeyType::EcdsaP256)]
+    pub key_type: KeyType,
+    /// Make a client-authentication certificate (for mTLS)
+    #[arg(long)]
+    pub client: bool,
+    /// Write a local certificate authority (ca.pem, ca-key.pem) instead of a leaf
+    #[arg(long, conflicts_with_all = ["ca_cert", "client"])]
+    pub ca: bool,
+    /// Sign the leaf with this CA certificate instead of self-signing
+    #[arg(long, value_name = "FILE", requires = "ca_key", value_hint = ValueHint::FilePath)]
+    pub ca_cert: Option<PathBuf>,
+    /// The CA's private key
+    #[arg(long, value_name = "FILE", requires = "ca_cert", value_hint = ValueHint::FilePath)]
+    pub ca_key: Option<PathBuf>,
+    /// Base name of the files written (NAME.pem and NAME-key.pem) [default: cert, client, ca]
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+    /// Overwrite existing files
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to print a completion script for
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+/// Splits the `[ADDR] PORT` positionals of a server command; a bad port is a usage error.
+pub fn split_endpoint(endpoint: &[String]) -> Result<(Option<String>, u16), clap::Error> {
+    let (addr, port) = match endpoint {
+        [port] => (None, port),
+        [addr, port] => (Some(addr.clone()), port),
+        _ => unreachable!("clap takes one or two values"),
+    };
+    let port = port.parse::<u16>().map_err(|_| {
+        <Cli as clap::CommandFactory>::command().error(
+            clap::error::ErrorKind::InvalidValue,
+            format!("invalid port '{port}': expected a number from 0 to 65535"),
+        )
+    })?;
+    Ok((addr, port))
+}
+
+/// Parses seconds: a finite, non-negative number such as `3` or `0.5`.
+pub fn parse_secs(s: &str) -> Result<Secs, String> {
+    let v: f64 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("'{s}' is not a number of seconds"))?;
+    if !v.is_finite() || v < 0.0 {
+        return Err(format!("'{s}' is not a number of seconds (0 or more)"));
+    }
+    if v > 1.0e9 {
+        return Err(format!("'{s}' seconds is too long"));
+    }
+    Ok(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn seconds_parse_and_reject() {
+        assert_eq!(parse_secs("1.5"), Ok(1.5));
+        assert_eq!(parse_secs("0"), Ok(0.0));
+        assert!(parse_secs("-1").is_err());
+        assert!(parse_secs("inf").is_err());
+        assert!(parse_secs("NaN").is_err());
+        assert!(parse_secs("soon").is_err());
+    }
+
+    #[test]
+    fn endpoints_split_into_address_and_port() {
+        let one = vec!["8080".to_string()];
+        assert_eq!(split_endpoint(&one).unwrap(), (None, 8080));
+        let two = vec!["::1".to_string(), "0".to_string()];
+        assert_eq!(split_endpoint(&two).unwrap(), (Some("::1".into()), 0));
+        assert!(split_endpoint(&["70000".to_string()]).is_err());
+    }
+}

@@ -1,0 +1,164 @@
+//! Failures and the exit codes they map to (DESIGN.md §3). Code that fails in a way a script
+//! should tell apart tags the error with a [`Kind`]; everything untagged is a runtime failure.
+
+use std::fmt;
+use std::io;
+
+/// What went wrong, as far as the exit code is concerned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// I/O error, peer reset, protocol error (exit 1).
+    Runtime,
+    /// Name resolution failed (exit 3).
+    Resolve,
+    /// Connection refused or unreachable (exit 4).
+    Refused,
+    /// Connect, idle or total-time timeout (exit 5).
+    Timeout,
+    /// TLS handshake or certificate failure (exit 6).
+    Tls,
+    /// HTTP status >= 400 with --fail, or too many redirects (exit 7).
+    Http,
+    /// Could not bind or listen (exit 8).
+    Bind,
+    /// GPIO failure (exit 9).
+    Gpio,
+    /// A file could not be read or written (exit 10).
+    File,
+    /// Stopped by SIGINT (exit 130).
+    Interrupted,
+}
+
+impl Kind {
+    /// The process exit code for this kind of failure.
+    pub fn code(self) -> u8 {
+        match self {
+            Kind::Runtime => 1,
+            Kind::Resolve => 3,
+            Kind::Refused => 4,
+            Kind::Timeout => 5,
+            Kind::Tls => 6,
+            Kind::Http => 7,
+            Kind::Bind => 8,
+            Kind::Gpio => 9,
+            Kind::File => 10,
+            Kind::Interrupted => 130,
+        }
+    }
+}
+
+/// An error tagged with the [`Kind`] that picks the exit code. It displays as the error it
+/// wraps (with that error's causes), so tagging never changes the message.
+#[derive(Debug)]
+pub struct Tagged {
+    pub kind: Kind,
+    message: String,
+}
+
+impl fmt::Display for Tagged {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Tagged {}
+
+/// Wraps `err` so that it exits with `kind`'s code.
+pub fn tag(kind: Kind, err: impl Into<anyhow::Error>) -> anyhow::Error {
+    let err = err.into();
+    anyhow::Error::new(Tagged {
+        kind,
+        message: format!("{err:#}"),
+    })
+}
+
+/// Builds a tagged error from a message.
+pub fn fail(kind: Kind, message: impl fmt::Display) -> anyhow::Error {
+    anyhow::Error::new(Tagged {
+        kind,
+        message: message.to_string(),
+    })
+}
+
+/// Adds `.kind(Kind::X)` to results, to tag their errors.
+pub trait ResultExt<T> {
+    /// Tags the error, if any, with `kind`.
+    fn kind(self, kind: Kind) -> anyhow::Result<T>;
+}
+
+impl<T, E: Into<anyhow::Error>> ResultExt<T> for Result<T, E> {
+    fn kind(self, kind: Kind) -> anyhow::Result<T> {
+        self.map_err(|e| tag(kind, e))
+    }
+}
+
+/// The kind of an I/O error a socket operation returned, by its cause.
+pub fn io_kind(err: &io::Error) -> Kind {
+    match err.kind() {
+        io::ErrorKind::ConnectionRefused
+        | io::ErrorKind::HostUnreachable
+        | io::ErrorKind::NetworkUnreachable => Kind::Refused,
+        io::ErrorKind::TimedOut => Kind::Timeout,
+        _ => Kind::Runtime,
+    }
+}
+
+/// Whether the error says that the reader of our stdout went away: that ends the program
+/// successfully, as for every Unix filter.
+pub fn is_broken_stdout(err: &anyhow::Error) -> bool {
+    err.chain()
+        .any(|e| e.downcast_ref::<StdoutClosed>().is_some())
+}
+
+/// Marks a failed write to stdout whose reader went away.
+#[derive(Debug)]
+pub struct StdoutClosed;
+
+impl fmt::Display for StdoutClosed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("the reader of stdout went away")
+    }
+}
+
+impl std::error::Error for StdoutClosed {}
+
+/// The exit code for an error returned from a command.
+pub fn exit_code(err: &anyhow::Error) -> u8 {
+    if is_broken_stdout(err) {
+        return 0;
+    }
+    for cause in err.chain() {
+        if let Some(t) = cause.downcast_ref::<Tagged>() {
+            return t.kind.code();
+        }
+        if let Some(io) = cause.downcast_ref::<io::Error>() {
+            return io_kind(io).code();
+        }
+    }
+    Kind::Runtime.code()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use anyhow::Context;
+
+    #[test]
+    fn tags_survive_context_and_keep_the_message() {
+        let err: anyhow::Error = Err::<(), _>(io::Error::other("boom"))
+            .kind(Kind::Bind)
+            .context("binding 127.0.0.1:80")
+            .unwrap_err();
+        assert_eq!(exit_code(&err), 8);
+        assert_eq!(format!("{err:#}"), "binding 127.0.0.1:80: boom");
+    }
+
+    #[test]
+    fn untagged_io_errors_map_by_cause() {
+        let refused = anyhow::Error::new(io::Error::from(io::ErrorKind::ConnectionRefused));
+        assert_eq!(exit_code(&refused), 4);
+        assert_eq!(exit_code(&anyhow::anyhow!("plain")), 1);
+        let closed = anyhow::Error::new(StdoutClosed).context("writing to stdout");
+        assert_eq!(exit_code(&closed), 0);
+    }
+}

@@ -1,0 +1,5 @@
+//! HTTP/1.x for both ends: the client's request writer and response reader (`http-get`) and
+//! the server's request reader and response writer (`serve-gpio`), one parser for both
+//! (httparse), with body framing by Content-Length, chunked encoding or connection close.
+
+pub mod server;

@@ -1,0 +1,13 @@
+//! nicksock: a command-line socket toolkit. The binary is a thin shell over this library so
+//! that tests and fuzzers can reach the parsers and the event loop.
+
+#![forbid(unsafe_code)]
+
+pub mod certgen;
+pub mod cli;
+pub mod cmd;
+pub mod error;
+pub mod gpio;
+pub mod http;
+pub mod net;
+pub mod tls;
