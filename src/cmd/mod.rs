@@ -1,14 +1,21 @@
 //! One module per subcommand; each turns its command-line arguments into a validated Config
 //! and runs it.
 
+pub mod connect;
+pub mod echo;
+pub mod listen;
+
 use anyhow::Result;
 
 use crate::cli::{Cli, Command};
 
 /// Runs the command the user asked for.
 pub fn run(cli: Cli) -> Result<()> {
-    let _ = cli.verbose;
+    let verbose = cli.verbose;
     match cli.command {
+        Command::Listen(args) => listen::run(listen::Config::from_args(args, verbose)?),
+        Command::Connect(args) => connect::run(connect::Config::from_args(args, verbose)?),
+        Command::Echo(args) => echo::run(echo::Config::from_args(args, verbose)?),
         Command::Completions(args) => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(args.shell, &mut cmd, "nicksock", &mut std::io::stdout());

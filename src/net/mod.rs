@@ -1,1 +1,16 @@
-//! The event loop and the sockets on it.
+//! The event loop and the sockets on it: one `mio::Poll` under every subcommand, the
+//! [`Transport`] that hides TLS from the commands, name resolution, the stdin pump and the
+//! byte relay of `listen` and `connect`.
+
+pub mod addr;
+pub mod connector;
+pub mod event_loop;
+pub mod listener;
+pub mod relay;
+pub mod stdin;
+pub mod stdout;
+pub mod transport;
+pub mod udp;
+
+pub use event_loop::{Context, EventLoop, Flow, Handler};
+pub use transport::Transport;

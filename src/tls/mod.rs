@@ -1,3 +1,8 @@
 //! Everything rustls: the client and server configurations built from the command line, and
 //! the TLS stream the Transport wraps around a socket. All rustls calls live in this module
 //! (rustls 0.24 changes the API; one module to port).
+
+pub mod config;
+pub mod stream;
+
+pub use stream::{TlsError, TlsStream};

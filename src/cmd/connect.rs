@@ -1,0 +1,138 @@
+//! `connect HOST PORT`: like `nc HOST PORT` — stdin to the peer, the peer to stdout; `-z` to
+//! check a port, `--retry-for` to wait for one.
+
+use std::sync::Arc;
+
+use anyhow::Result;
+
+use crate::cli::ConnectArgs;
+use crate::net::addr::Family;
+use crate::net::connector::{ConnectOptions, connect_tcp, connect_udp};
+use crate::net::event_loop::secs;
+use crate::net::relay::{Relay, SessionRules};
+use crate::net::stdin::StdinSource;
+use crate::net::stdout::Stdout;
+use crate::net::udp::{Datagrams, Peer};
+use crate::net::{EventLoop, Transport};
+use crate::tls;
+
+/// Everything `connect` needs, checked before any socket is made.
+pub struct Config {
+    host: String,
+    port: u16,
+    connect: ConnectOptions,
+    rules: SessionRules,
+    udp: bool,
+    zero_io: bool,
+    crlf: bool,
+    tls: Option<(
+        Arc<rustls::ClientConfig>,
+        rustls::pki_types::ServerName<'static>,
+    )>,
+}
+
+impl Config {
+    /// Validates the command line and loads certificates.
+    pub fn from_args(args: ConnectArgs, verbose: u8) -> Result<Self> {
+        let tls = if args.tls.tls {
+            let opts = tls::config::ClientOptions {
+                cacert: args.tls.cacert.clone(),
+                insecure: args.tls_client.insecure,
+                cert: args.tls.cert.clone(),
+                key: args.tls.key.clone(),
+                alpn: Vec::new(),
+            };
+            let config = tls::config::client_config(&opts)?;
+            if args.tls_client.insecure {
+                eprintln!("{}", tls::config::INSECURE_WARNING);
+            }
+            let name = args.tls_client.servername.as_deref().unwrap_or(&args.host);
+            Some((config, tls::config::server_name(name)?))
+        } else {
+            None
+        };
+        Ok(Config {
+            connect: ConnectOptions {
+                family: Family::from(&args.family),
+                timeout: args.connect_timeout.map(secs),
+                retry_for: args.retry_for.map(secs),
+                source: args.source,
+                source_port: args.source_port,
+                verbose,
+            },
+            rules: SessionRules::from_args(&args.session, verbose),
+            udp: args.session.udp,
+            zero_io: args.zero_io,
+            crlf: args.crlf,
+            host: args.host,
+            port: args.port,
+            tls,
+        })
+    }
+}
+
+/// Runs `connect`.
+pub fn run(config: Config) -> Result<()> {
+    if config.udp {
+        return run_udp(config);
+    }
+    let (socket, addr) = connect_tcp(&config.host, config.port, &config.connect)?;
+    if config.zero_io {
+        if config.connect.verbose > 0 {
+            eprintln!(
+                "connection to {} port {} succeeded",
+                config.host,
+                addr.port()
+            );
+        }
+        return Ok(());
+    }
+    let stream = mio::net::TcpStream::from_std(socket.into());
+    let transport = match config.tls {
+        Some((client, name)) => {
+            Transport::Tls(Box::new(tls::TlsStream::client(stream, client, name)?))
+        }
+        None => Transport::Plain(stream),
+    };
+    let mut ev = EventLoop::new()?;
+    let mut stdin = open_stdin(&ev, config.rules.recv_only, config.crlf)?;
+    let mut out = Stdout::open()?;
+    let mut buf = Vec::new();
+    let mut relay = Relay::new(
+        ev.registry(),
+        transport,
+        &config.rules,
+        &mut stdin,
+        &mut out,
+        &mut buf,
+    )?;
+    let result = ev.run(&mut relay);
+    relay.finish(ev.registry());
+    result
+}
+
+fn run_udp(config: Config) -> Result<()> {
+    let (socket, addr) = connect_udp(&config.host, config.port, &config.connect)?;
+    let mut ev = EventLoop::new()?;
+    let mut stdin = open_stdin(&ev, config.rules.recv_only, config.crlf)?;
+    let mut out = Stdout::open()?;
+    let sock = mio::net::UdpSocket::from_std(socket.into());
+    let mut session = Datagrams::new(
+        ev.registry(),
+        sock,
+        Peer::Connected(addr),
+        &config.rules,
+        &mut stdin,
+        &mut out,
+    )?;
+    ev.run(&mut session)
+}
+
+/// Stdin for a session: a reader thread, or nothing with `--recv-only`.
+pub fn open_stdin(ev: &EventLoop, recv_only: bool, crlf: bool) -> Result<StdinSource> {
+    if recv_only {
+        Ok(StdinSource::closed())
+    } else {
+        StdinSource::start(ev.registry(), crlf)
+    }
+}

@@ -1,0 +1,193 @@
+//! `listen [ADDR] PORT`: like `nc -l` — accept a peer, stdin to it, it to stdout; `-k` to
+//! serve one client after another.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Result;
+use mio::Interest;
+use mio::Token;
+use mio::event::Event;
+use mio::net::{TcpListener, TcpStream};
+
+use crate::cli::{ListenArgs, split_endpoint};
+use crate::error::{self, Kind};
+use crate::net::addr::{Family, bind_addrs};
+use crate::net::event_loop::{Context, Flow, Handler};
+use crate::net::listener::{Proto, bind_all, tcp_listeners};
+use crate::net::relay::{Relay, SessionRules};
+use crate::net::stdin::StdinSource;
+use crate::net::stdout::Stdout;
+use crate::net::udp::{Datagrams, Peer};
+use crate::net::{EventLoop, Transport};
+use crate::tls;
+
+/// Everything `listen` needs, checked before any socket is made.
+pub struct Config {
+    addrs: Vec<SocketAddr>,
+    default_pair: bool,
+    rules: SessionRules,
+    udp: bool,
+    keep_open: bool,
+    max_conns: Option<u32>,
+    tls: Option<Arc<rustls::ServerConfig>>,
+}
+
+impl Config {
+    /// Validates the command line and loads the certificate.
+    pub fn from_args(args: ListenArgs, verbose: u8) -> Result<Self> {
+        let (addr, port) = split_endpoint(&args.endpoint).unwrap_or_else(|e| e.exit());
+        let tls = server_tls(&args.tls)?;
+        if tls.is_some() && args.session.udp {
+            return Err(error::fail(
+                Kind::Runtime,
+                "--tls works over TCP only, not with -u",
+            ));
+        }
+        Ok(Config {
+            addrs: bind_addrs(addr.as_deref(), port, Family::from(&args.family))?,
+            default_pair: addr.is_none(),
+            rules: SessionRules::from_args(&args.session, verbose),
+            udp: args.session.udp,
+            keep_open: args.keep_open,
+            max_conns: args.max_conns,
+            tls,
+        })
+    }
+}
+
+/// The server TLS configuration when `--tls` is given: it needs `--cert` and `--key`.
+pub fn server_tls(args: &crate::cli::TlsArgs) -> Result<Option<Arc<rustls::ServerConfig>>> {
+    if !args.tls {
+        return Ok(None);
+    }
+    let (Some(cert), Some(key)) = (&args.cert, &args.key) else {
+        return Err(error::fail(
+            Kind::File,
+            "--tls on a server needs --cert FILE and --key FILE (make them with `nicksock gen-cert`)",
+        ));
+    };
+    Ok(Some(tls::config::server_config(
+        cert,
+        key,
+        args.cacert.as_deref(),
+        Vec::new(),
+    )?))
+}
+
+/// Runs `listen`.
+pub fn run(config: Config) -> Result<()> {
+    let proto = if config.udp { Proto::Udp } else { Proto::Tcp };
+    let sockets = bind_all(&config.addrs, proto, config.default_pair)?;
+    let mut ev = EventLoop::new()?;
+    let mut stdin = crate::cmd::connect::open_stdin(&ev, config.rules.recv_only, false)?;
+    let mut out = Stdout::open()?;
+    if config.udp {
+        let socket = sockets
+            .into_iter()
+            .next()
+            .ok_or_else(|| error::fail(Kind::Bind, "no socket bound"))?;
+        let sock = mio::net::UdpSocket::from_std(socket.into());
+        let peer = if config.keep_open {
+            Peer::LastSender(None)
+        } else {
+            Peer::FirstSender
+        };
+        let mut session = Datagrams::new(
+            ev.registry(),
+            sock,
+            peer,
+            &config.rules,
+            &mut stdin,
+            &mut out,
+        )?;
+        return ev.run(&mut session);
+    }
+    let mut listeners = tcp_listeners(sockets);
+    for (i, l) in listeners.iter_mut().enumerate() {
+        ev.registry()
+            .register(l, Token(LISTENER_BASE + i), Interest::READABLE)?;
+    }
+    let mut buf = Vec::new();
+    let mut served = 0u32;
+    loop {
+        let mut accept = AcceptOne {
+            listeners: &listeners,
+            got: None,
+        };
+        ev.run(&mut accept)?;
+        let Some((stream, peer)) = accept.got else {
+            return Ok(());
+        };
+        if config.rules.verbose > 0 {
+            eprintln!("connection from {peer}");
+        }
+        let result = serve(&mut ev, stream, &config, &mut stdin, &mut out, &mut buf);
+        served += 1;
+        match result {
+            Ok(()) => {}
+            Err(err) if !config.keep_open || is_fatal(&err) => return Err(err),
+            Err(err) => eprintln!("nicksock: client {peer}: {err:#}"),
+        }
+        if !config.keep_open || config.max_conns.is_some_and(|max| served >= max) {
+            return Ok(());
+        }
+    }
+}
+
+/// Errors that end a `-k` server instead of only the session.
+fn is_fatal(err: &anyhow::Error) -> bool {
+    let code = error::exit_code(err);
+    error::is_broken_stdout(err) || code == Kind::Interrupted.code()
+}
+
+fn serve(
+    ev: &mut EventLoop,
+    stream: TcpStream,
+    config: &Config,
+    stdin: &mut StdinSource,
+    out: &mut Stdout,
+    buf: &mut Vec<u8>,
+) -> Result<()> {
+    let _ = stream.set_nodelay(true);
+    let transport = match &config.tls {
+        Some(server) => Transport::Tls(Box::new(tls::TlsStream::server(
+            stream,
+            Arc::clone(server),
+        )?)),
+        None => Transport::Plain(stream),
+    };
+    let mut relay = Relay::new(ev.registry(), transport, &config.rules, stdin, out, buf)?;
+    let result = ev.run(&mut relay);
+    relay.finish(ev.registry());
+    result
+}
+
+/// Tokens of the listening sockets.
+const LISTENER_BASE: usize = 100;
+
+/// Waits for one client on any listener.
+struct AcceptOne<'a> {
+    listeners: &'a [TcpListener],
+    got: Option<(TcpStream, SocketAddr)>,
+}
+
+impl Handler for AcceptOne<'_> {
+    fn on_event(&mut self, _cx: &mut Context<'_>, _event: &Event) -> Result<()> {
+        Ok(())
+    }
+
+    fn after(&mut self, _cx: &mut Context<'_>) -> Result<Flow> {
+        for l in self.listeners {
+            match crate::net::listener::accept(l) {
+                Ok(Some(got)) => {
+                    self.got = Some(got);
+                    return Ok(Flow::Stop);
+                }
+                Ok(None) => {}
+                Err(e) => eprintln!("nicksock: accepting a connection: {e}"),
+            }
+        }
+        Ok(Flow::Continue)
+    }
+}

@@ -1,0 +1,171 @@
+//! Names to socket addresses. A name is checked before it is resolved, so an impossible name
+//! fails at once (exit 3) without a query leaving the machine; the reserved `.invalid`
+//! domain (RFC 6761) never resolves and is refused the same way.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs};
+
+use anyhow::Result;
+
+use crate::cli::FamilyArgs;
+use crate::error::{Kind, fail};
+
+/// Longest DNS name (RFC 1035), without the trailing dot.
+const MAX_NAME_LEN: usize = 253;
+/// Longest DNS label.
+const MAX_LABEL_LEN: usize = 63;
+
+/// Which address families a command may use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Family {
+    /// IPv6 and IPv4.
+    #[default]
+    Any,
+    /// IPv4 only (`-4`).
+    V4,
+    /// IPv6 only (`-6`).
+    V6,
+}
+
+impl Family {
+    /// Whether `addr` is of an allowed family.
+    pub fn allows(self, addr: &SocketAddr) -> bool {
+        match self {
+            Family::Any => true,
+            Family::V4 => addr.is_ipv4(),
+            Family::V6 => addr.is_ipv6(),
+        }
+    }
+}
+
+impl From<&FamilyArgs> for Family {
+    fn from(f: &FamilyArgs) -> Self {
+        match (f.ipv4, f.ipv6) {
+            (true, _) => Family::V4,
+            (_, true) => Family::V6,
+            _ => Family::Any,
+        }
+    }
+}
+
+/// Parses an IP literal, IPv6 with or without brackets.
+pub fn parse_ip(host: &str) -> Option<IpAddr> {
+    let bare = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host);
+    bare.parse().ok()
+}
+
+/// Checks that `name` can be a host name at all (letters, digits, `-` and `_` in labels of
+/// at most 63 characters), so a typo fails before any DNS query.
+pub fn check_host_name(name: &str) -> Result<()> {
+    let bare = name.strip_suffix('.').unwrap_or(name);
+    let why = if bare.is_empty() {
+        Some("the name is empty")
+    } else if bare.len() > MAX_NAME_LEN {
+        Some("the name is longer than 253 characters")
+    } else if bare.split('.').any(str::is_empty) {
+        Some("the name has an empty label")
+    } else if bare.split('.').any(|l| l.len() > MAX_LABEL_LEN) {
+        Some("a label is longer than 63 characters")
+    } else if !bare
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
+    {
+        Some("a host name has only letters, digits, '-' and '.'")
+    } else if bare
+        .split('.')
+        .any(|l| l.starts_with('-') || l.ends_with('-'))
+    {
+        Some("a label starts or ends with '-'")
+    } else if bare.to_ascii_lowercase().rsplit('.').next() == Some("invalid") {
+        Some("the .invalid domain never resolves (RFC 6761)")
+    } else {
+        None
+    };
+    match why {
+        Some(why) => Err(fail(
+            Kind::Resolve,
+            format!("cannot resolve '{name}': {why}"),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// Resolves `host` to every address of the allowed family, in the resolver's order (for
+/// `localhost` that is ::1 before 127.0.0.1).
+pub fn resolve(host: &str, port: u16, family: Family) -> Result<Vec<SocketAddr>> {
+    let found: Vec<SocketAddr> = if let Some(ip) = parse_ip(host) {
+        vec![SocketAddr::new(ip, port)]
+    } else {
+        check_host_name(host)?;
+        (host, port)
+            .to_socket_addrs()
+            .map_err(|e| fail(Kind::Resolve, format!("cannot resolve '{host}': {e}")))?
+            .collect()
+    };
+    let mut kept: Vec<SocketAddr> = Vec::with_capacity(found.len());
+    for addr in found.into_iter().filter(|a| family.allows(a)) {
+        if !kept.contains(&addr) {
+            kept.push(addr);
+        }
+    }
+    if kept.is_empty() {
+        let which = match family {
+            Family::V4 => "IPv4 ",
+            Family::V6 => "IPv6 ",
+            Family::Any => "",
+        };
+        return Err(fail(
+            Kind::Resolve,
+            format!("cannot resolve '{host}': it has no {which}address"),
+        ));
+    }
+    Ok(kept)
+}
+
+/// The addresses a server binds: every address of ADDR, or both `::` and `0.0.0.0`.
+pub fn bind_addrs(addr: Option<&str>, port: u16, family: Family) -> Result<Vec<SocketAddr>> {
+    match addr {
+        Some(host) => resolve(host, port, family),
+        None => {
+            let v6 = SocketAddr::new(Ipv6Addr::UNSPECIFIED.into(), port);
+            let v4 = SocketAddr::new(Ipv4Addr::UNSPECIFIED.into(), port);
+            Ok([v6, v4].into_iter().filter(|a| family.allows(a)).collect())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn impossible_names_fail_before_any_query() {
+        for bad in ["", "a..b", "-a.com", "a_b c", "x.invalid", "host.INVALID."] {
+            let err = check_host_name(bad).unwrap_err();
+            assert_eq!(crate::error::exit_code(&err), 3, "{bad}");
+        }
+        let long = "a".repeat(64);
+        assert!(check_host_name(&long).is_err());
+        for good in ["localhost", "example.org", "pi.local.", "my-host_1"] {
+            assert!(check_host_name(good).is_ok(), "{good}");
+        }
+    }
+
+    #[test]
+    fn literals_resolve_without_a_resolver() {
+        let v = resolve("[::1]", 80, Family::Any).unwrap();
+        assert_eq!(v, vec!["[::1]:80".parse().unwrap()]);
+        let err = resolve("127.0.0.1", 80, Family::V6).unwrap_err();
+        assert!(format!("{err}").contains("no IPv6 address"));
+    }
+
+    #[test]
+    fn servers_bind_both_families_by_default() {
+        let all = bind_addrs(None, 9, Family::Any).unwrap();
+        assert_eq!(all.len(), 2);
+        assert!(all[0].is_ipv6() && all[1].is_ipv4());
+        assert_eq!(bind_addrs(None, 9, Family::V4).unwrap().len(), 1);
+    }
+}

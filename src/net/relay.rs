@@ -1,0 +1,325 @@
+//! The byte relay of `listen` and `connect`: stdin to the peer, the peer to stdout, with the
+//! session rules of DESIGN.md §2 (half-close on stdin EOF, end on the peer's EOF, `-q`,
+//! `--send-only`/`--recv-only`, idle timeout). Memory is bounded: one stdin chunk waits at a
+//! time, and a full socket stops the stdin reader.
+
+use std::io;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, Result};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use mio::event::Event;
+use mio::{Interest, Token};
+
+use super::event_loop::{Context, Flow, Handler};
+use super::stdin::StdinSource;
+use super::stdout::Stdout;
+use super::transport::{Transport, would_block};
+use crate::error::{Kind, fail};
+
+/// Bytes read from the peer per call.
+pub const READ_CHUNK: usize = 256 * 1024;
+const SOCKET: Token = Token(0);
+const QUIT_TIMER: Token = Token(1);
+const IDLE_TIMER: Token = Token(2);
+
+/// How a session ends its input and output (the flags of DESIGN.md §2).
+#[derive(Debug, Clone, Default)]
+pub struct SessionRules {
+    /// Never read stdin.
+    pub recv_only: bool,
+    /// Discard what the peer sends.
+    pub send_only: bool,
+    /// Keep our sending side open after stdin EOF.
+    pub no_shutdown: bool,
+    /// After stdin EOF, end the session within this long.
+    pub quit_after: Option<Duration>,
+    /// End the session when no byte moved for this long.
+    pub idle: Option<Duration>,
+    /// Say what happens on stderr.
+    pub verbose: u8,
+    /// Show a byte counter on stderr.
+    pub progress: bool,
+}
+
+impl SessionRules {
+    /// Builds the rules from the shared command-line flags.
+    pub fn from_args(args: &crate::cli::SessionArgs, verbose: u8) -> Self {
+        SessionRules {
+            recv_only: args.recv_only,
+            send_only: args.send_only,
+            no_shutdown: args.no_shutdown,
+            quit_after: args.quit_after.map(super::event_loop::secs),
+            idle: args.idle_timeout.map(super::event_loop::secs),
+            verbose,
+            progress: args.progress,
+        }
+    }
+}
+
+/// A live byte counter on stderr, drawn only when stderr is a terminal.
+pub fn progress_bar(enabled: bool) -> Option<ProgressBar> {
+    if !enabled {
+        return None;
+    }
+    let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+    let style =
+        ProgressStyle::with_template("{spinner} {bytes} moved, {binary_bytes_per_sec}, {elapsed}")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner());
+    bar.set_style(style);
+    Some(bar)
+}
+
+/// The deadlines of a session: `-q` after stdin's end, and the idle timeout.
+#[derive(Debug)]
+pub struct SessionClock {
+    last_activity: Instant,
+    quit_at: Option<Instant>,
+    idle_timer_set: bool,
+}
+
+impl SessionClock {
+    /// A clock whose idle time starts now.
+    pub fn new() -> Self {
+        SessionClock {
+            last_activity: Instant::now(),
+            quit_at: None,
+            idle_timer_set: false,
+        }
+    }
+
+    /// Bytes moved at `now`.
+    pub fn moved(&mut self, now: Instant) {
+        self.last_activity = now;
+    }
+
+    /// Stops when `-q` ran out after `sending_done`, fails when idle too long, and sets the
+    /// timers that will wake the loop for either.
+    pub fn check(
+        &mut self,
+        cx: &mut Context<'_>,
+        rules: &SessionRules,
+        sending_done: bool,
+        now: Instant,
+    ) -> Result<Flow> {
+        if sending_done && let Some(q) = rules.quit_after {
+            let at = *self.quit_at.get_or_insert_with(|| {
+                cx.timers.add(now + q, QUIT_TIMER);
+                now + q
+            });
+            if now >= at {
+                return Ok(Flow::Stop);
+            }
+        }
+        if let Some(idle) = rules.idle {
+            let at = self.last_activity + idle;
+            if now >= at {
+                return Err(fail(
+                    Kind::Timeout,
+                    format!("nothing moved for {} s (idle timeout)", idle.as_secs_f64()),
+                ));
+            }
+            if !self.idle_timer_set {
+                cx.timers.add(at, IDLE_TIMER);
+                self.idle_timer_set = true;
+            }
+        }
+        Ok(Flow::Continue)
+    }
+
+    /// A timer fired: the idle timer may need setting again.
+    pub fn on_timer(&mut self, token: Token) {
+        if token == IDLE_TIMER {
+            self.idle_timer_set = false;
+        }
+    }
+}
+
+impl Default for SessionClock {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// One session between stdin/stdout and a connected peer.
+pub struct Relay<'a> {
+    rules: &'a SessionRules,
+    sock: Transport,
+    stdin: &'a mut StdinSource,
+    out: &'a mut Stdout,
+    buf: &'a mut Vec<u8>,
+    shut_down: bool,
+    peer_eof: bool,
+    clock: SessionClock,
+    progress: Option<ProgressBar>,
+}
+
+impl<'a> Relay<'a> {
+    /// Registers the peer's socket and prepares the session.
+    pub fn new(
+        cx_registry: &mio::Registry,
+        mut sock: Transport,
+        rules: &'a SessionRules,
+        stdin: &'a mut StdinSource,
+        out: &'a mut Stdout,
+        buf: &'a mut Vec<u8>,
+    ) -> Result<Self> {
+        cx_registry
+            .register(
+                sock.socket(),
+                SOCKET,
+                Interest::READABLE | Interest::WRITABLE,
+            )
+            .context("watching the connection")?;
+        buf.resize(READ_CHUNK, 0);
+        Ok(Relay {
+            rules,
+            sock,
+            stdin,
+            out,
+            buf,
+            shut_down: false,
+            peer_eof: false,
+            clock: SessionClock::new(),
+            progress: progress_bar(rules.progress),
+        })
+    }
+
+    /// Gives the socket back (to deregister it) once the session is over.
+    pub fn finish(mut self, registry: &mio::Registry) {
+        if let Some(bar) = self.progress.take() {
+            bar.finish_and_clear();
+        }
+        if !self.shut_down && !self.rules.no_shutdown {
+            let _ = self.sock.shutdown_write();
+        }
+        let _ = registry.deregister(self.sock.socket());
+    }
+
+    /// Moves what can be moved without blocking; returns whether anything moved.
+    fn pump(&mut self, now: Instant) -> Result<bool> {
+        let mut moved = false;
+        if !self.peer_eof {
+            moved |= self.receive()?;
+        }
+        if !self.rules.recv_only && !self.shut_down {
+            moved |= self.send()?;
+        }
+        match self.sock.flush() {
+            Ok(()) => {}
+            Err(e) if would_block(&e) => {}
+            Err(e) => return Err(peer_error(e, "sending")),
+        }
+        if moved {
+            self.clock.moved(now);
+        }
+        Ok(moved)
+    }
+
+    fn receive(&mut self) -> Result<bool> {
+        let mut moved = false;
+        loop {
+            match self.sock.read(self.buf) {
+                Ok(0) => {
+                    self.peer_eof = true;
+                    if self.sock.truncated() && self.rules.verbose > 0 {
+                        eprintln!("the peer closed without TLS close_notify (possible truncation)");
+                    }
+                    return Ok(true);
+                }
+                Ok(n) => {
+                    moved = true;
+                    if !self.rules.send_only {
+                        self.out.write_all(&self.buf[..n])?;
+                    }
+                    if let Some(bar) = &self.progress {
+                        bar.inc(n as u64);
+                    }
+                }
+                Err(e) if would_block(&e) => return Ok(moved),
+                Err(e) => return Err(peer_error(e, "receiving")),
+            }
+        }
+    }
+
+    fn send(&mut self) -> Result<bool> {
+        let mut moved = false;
+        loop {
+            let data = self.stdin.peek().context("reading stdin")?;
+            if data.is_empty() {
+                break;
+            }
+            match self.sock.write(data) {
+                Ok(n) => {
+                    self.stdin.consume(n);
+                    moved = true;
+                    if let Some(bar) = &self.progress {
+                        bar.inc(n as u64);
+                    }
+                }
+                Err(e) if would_block(&e) => return Ok(moved),
+                Err(e) => return Err(peer_error(e, "sending")),
+            }
+        }
+        if self.stdin.is_done() && !self.shut_down {
+            if !self.rules.no_shutdown {
+                self.sock
+                    .shutdown_write()
+                    .map_err(|e| peer_error(e, "closing our side"))?;
+                if self.rules.verbose > 1 {
+                    eprintln!("stdin ended: shut down our sending side");
+                }
+            }
+            self.shut_down = true;
+            moved = true;
+        }
+        Ok(moved)
+    }
+}
+
+/// Turns a socket error into the user's words, with its exit code.
+pub fn peer_error(e: io::Error, doing: &str) -> anyhow::Error {
+    if let Some(tls) = e
+        .get_ref()
+        .and_then(|i| i.downcast_ref::<crate::tls::TlsError>())
+    {
+        return fail(Kind::Tls, tls);
+    }
+    let why = match e.kind() {
+        io::ErrorKind::ConnectionReset => "connection reset by peer".to_string(),
+        io::ErrorKind::BrokenPipe => "the peer closed the connection".to_string(),
+        io::ErrorKind::ConnectionRefused => {
+            return fail(Kind::Refused, format!("{doing}: connection refused"));
+        }
+        _ => e.to_string(),
+    };
+    fail(Kind::Runtime, format!("{doing}: {why}"))
+}
+
+impl Handler for Relay<'_> {
+    fn on_event(&mut self, _cx: &mut Context<'_>, _event: &Event) -> Result<()> {
+        Ok(())
+    }
+
+    fn after(&mut self, cx: &mut Context<'_>) -> Result<Flow> {
+        let now = Instant::now();
+        while self.pump(now)? {
+            if self.peer_eof {
+                break;
+            }
+        }
+        if self.peer_eof {
+            return Ok(Flow::Stop);
+        }
+        let sending_done = self.stdin.at_eof() && (self.shut_down || self.rules.recv_only);
+        if sending_done && self.rules.send_only && !self.sock.wants_write() {
+            return Ok(Flow::Stop);
+        }
+        self.clock.check(cx, self.rules, sending_done, now)
+    }
+
+    fn on_timer(&mut self, _cx: &mut Context<'_>, token: Token) -> Result<()> {
+        self.clock.on_timer(token);
+        Ok(())
+    }
+}

@@ -1,0 +1,188 @@
+//! Stdin for the event loop. epoll refuses regular files and /dev/null, and setting
+//! O_NONBLOCK on an inherited descriptor would change it for the shell too, so one thread
+//! does blocking reads of large chunks and hands them to the loop through a bounded channel,
+//! waking it with a `mio::Waker`. The bound gives backpressure: when the loop cannot send,
+//! the thread stops reading.
+
+use std::fs::File;
+use std::io::{self, Read};
+use std::os::fd::AsFd;
+use std::sync::Arc;
+use std::sync::mpsc::{self, Receiver, SyncSender, TryRecvError};
+use std::thread;
+
+use anyhow::{Context, Result};
+use mio::{Registry, Waker};
+
+use super::event_loop::WAKER_TOKEN;
+
+/// Bytes asked for per read of stdin.
+pub const STDIN_CHUNK: usize = 256 * 1024;
+/// Chunks that may wait in the channel before the reader blocks.
+const CHANNEL_DEPTH: usize = 4;
+
+/// What the stdin thread read.
+#[derive(Debug)]
+pub enum Input {
+    /// Some bytes (never empty).
+    Data(Vec<u8>),
+    /// End of input.
+    Eof,
+}
+
+/// Stdin, read by a thread, with the bytes not yet delivered.
+pub struct StdinSource {
+    rx: Option<Receiver<io::Result<Input>>>,
+    recycle: Option<SyncSender<Vec<u8>>>,
+    /// Bytes read from stdin and not yet sent.
+    pending: Vec<u8>,
+    /// How many bytes of `pending` were sent.
+    sent: usize,
+    eof: bool,
+    crlf: bool,
+    _waker: Option<Arc<Waker>>,
+}
+
+impl StdinSource {
+    /// Starts the reader thread; `crlf` turns each LF into CRLF (`connect -C`).
+    pub fn start(registry: &Registry, crlf: bool) -> Result<Self> {
+        let waker = Arc::new(Waker::new(registry, WAKER_TOKEN).context("creating a waker")?);
+        let stdin = io::stdin()
+            .as_fd()
+            .try_clone_to_owned()
+            .context("opening stdin")?;
+        let (tx, rx) = mpsc::sync_channel(CHANNEL_DEPTH);
+        let (recycle_tx, recycle_rx) = mpsc::sync_channel(CHANNEL_DEPTH);
+        let thread_waker = Arc::clone(&waker);
+        thread::Builder::new()
+            .name("stdin".into())
+            .spawn(move || pump(File::from(stdin), &tx, &recycle_rx, &thread_waker))
+            .context("starting the stdin reader")?;
+        Ok(StdinSource {
+            rx: Some(rx),
+            recycle: Some(recycle_tx),
+            pending: Vec::new(),
+            sent: 0,
+            eof: false,
+            crlf,
+            _waker: Some(waker),
+        })
+    }
+
+    /// A source that is already at its end (`--recv-only`): nothing is read.
+    pub fn closed() -> Self {
+        StdinSource {
+            rx: None,
+            recycle: None,
+            pending: Vec::new(),
+            sent: 0,
+            eof: true,
+            crlf: false,
+            _waker: None,
+        }
+    }
+
+    /// The bytes waiting to be sent, taking the next chunk from the thread when none wait.
+    /// Empty when nothing is there yet or at the end.
+    pub fn peek(&mut self) -> io::Result<&[u8]> {
+        if self.sent == self.pending.len() && !self.eof {
+            self.refill()?;
+        }
+        Ok(&self.pending[self.sent..])
+    }
+
+    /// Marks `n` bytes of [`peek`](Self::peek) as sent.
+    pub fn consume(&mut self, n: usize) {
+        self.sent += n;
+    }
+
+    /// Whether stdin ended and every byte was consumed.
+    pub fn is_done(&self) -> bool {
+        self.eof && self.sent == self.pending.len()
+    }
+
+    /// Whether stdin has ended (bytes may still wait).
+    pub fn at_eof(&self) -> bool {
+        self.eof
+    }
+
+    fn refill(&mut self) -> io::Result<()> {
+        let Some(rx) = &self.rx else {
+            self.eof = true;
+            return Ok(());
+        };
+        match rx.try_recv() {
+            Ok(Ok(Input::Data(data))) => {
+                let old = std::mem::replace(&mut self.pending, data);
+                self.sent = 0;
+                if let Some(recycle) = &self.recycle {
+                    let _ = recycle.try_send(old);
+                }
+                if self.crlf {
+                    self.pending = lf_to_crlf(&self.pending);
+                }
+            }
+            Ok(Ok(Input::Eof)) | Err(TryRecvError::Disconnected) => self.eof = true,
+            Ok(Err(err)) => {
+                self.eof = true;
+                return Err(err);
+            }
+            Err(TryRecvError::Empty) => {}
+        }
+        Ok(())
+    }
+}
+
+fn pump(
+    mut stdin: File,
+    tx: &SyncSender<io::Result<Input>>,
+    recycle: &Receiver<Vec<u8>>,
+    waker: &Waker,
+) {
+    loop {
+        let mut buf = recycle.try_recv().unwrap_or_default();
+        buf.resize(STDIN_CHUNK, 0);
+        let msg = match stdin.read(&mut buf) {
+            Ok(0) => Ok(Input::Eof),
+            Ok(n) => {
+                buf.truncate(n);
+                Ok(Input::Data(buf))
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => Err(e),
+        };
+        let last = !matches!(msg, Ok(Input::Data(_)));
+        if tx.send(msg).is_err() {
+            return;
+        }
+        let _ = waker.wake();
+        if last {
+            return;
+        }
+    }
+}
+
+/// Turns each LF not already preceded by CR into CRLF.
+fn lf_to_crlf(data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(data.len() + data.len() / 16);
+    let mut prev = 0u8;
+    for &b in data {
+        if b == b'\n' && prev != b'\r' {
+            out.push(b'\r');
+        }
+        out.push(b);
+        prev = b;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn crlf_translation_leaves_existing_crlf_alone() {
+        assert_eq!(lf_to_crlf(b"a\nb\r\nc"), b"a\r\nb\r\nc");
+        assert_eq!(lf_to_crlf(b"\n\n"), b"\r\n\r\n");
+    }
+}
