@@ -1,0 +1,5 @@
+//! Integration tests: the real binary, real sockets on loopback, real peers (OpenBSD nc,
+//! socat) where installed.
+
+mod sockets;
+mod util;

@@ -1,0 +1,605 @@
+//! connect, listen and echo over TCP and UDP: the labs L1–L4 and L16–L18, the session rules
+//! of DESIGN.md §2 and the exit codes of §3.
+
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream, UdpSocket};
+use std::process::Command;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crate::util::*;
+
+/// A port number argument.
+fn p(port: u16) -> String {
+    port.to_string()
+}
+
+/// Starts a nicksock server and returns it with its first bound port.
+fn server(args: &[&str], lines: usize) -> (Proc, Vec<std::net::SocketAddr>) {
+    let mut proc = Proc::spawn(nicksock(args));
+    let addrs = proc.wait_ready(lines);
+    (proc, addrs)
+}
+
+#[test]
+fn connect_talks_to_openbsd_nc_listener() {
+    if !have("nc") {
+        return;
+    }
+    let port = free_port();
+    let mut nc = Proc::spawn({
+        let mut c = Command::new("nc");
+        // Without -N nc keeps its side open after its stdin ends, as in the lab.
+        c.args(["-l", "127.0.0.1", &p(port)]);
+        c
+    });
+    nc.send(b"hello from nc\n");
+    nc.close_stdin();
+    let done = run(
+        &["connect", "--retry-for", "10", "127.0.0.1", &p(port)],
+        b"Hello World\n",
+    );
+    done.assert_code(0);
+    assert_eq!(done.out(), "hello from nc\n");
+    let got = nc.wait();
+    assert_eq!(got.out(), "Hello World\n");
+}
+
+#[test]
+fn listen_talks_to_openbsd_nc_client() {
+    if !have("nc") {
+        return;
+    }
+    let (mut listen, addrs) = server(&["listen", "127.0.0.1", "0"], 1);
+    // Our stdin stays open: the client's EOF (nc -N) ends the session (rule 2).
+    listen.send(b"hi from nicksock\n");
+    let mut nc = Command::new("nc");
+    nc.args(["-N", "127.0.0.1", &p(addrs[0].port())]);
+    let mut nc = Proc::spawn(nc);
+    nc.send(b"Hello World\n");
+    nc.close_stdin();
+    let nc_done = nc.wait();
+    assert_eq!(nc_done.out(), "hi from nicksock\n");
+    let done = listen.wait();
+    done.assert_code(0);
+    assert_eq!(done.out(), "Hello World\n");
+}
+
+#[test]
+fn socat_in_both_roles() {
+    if !have("socat") {
+        return;
+    }
+    // socat listens, nicksock connects; socat answers only after our EOF (wc -c).
+    let port = free_port();
+    let mut socat = Command::new("socat");
+    socat.args([
+        &format!("TCP-LISTEN:{port},bind=127.0.0.1,reuseaddr"),
+        "EXEC:wc -c",
+    ]);
+    let _socat = Proc::spawn(socat);
+    let done = run(
+        &["connect", "--retry-for", "10", "127.0.0.1", &p(port)],
+        b"twelve bytes",
+    );
+    done.assert_code(0);
+    assert_eq!(
+        done.out().trim(),
+        "12",
+        "the answer sent after our half-close came through"
+    );
+
+    // nicksock listens, socat connects and answers after the listener's EOF.
+    let (mut listen, addrs) = server(&["listen", "127.0.0.1", "0"], 1);
+    listen.send(b"seven b");
+    listen.close_stdin();
+    let mut socat = Command::new("socat");
+    socat.args(["EXEC:wc -c", &format!("TCP:127.0.0.1:{}", addrs[0].port())]);
+    let mut socat = Proc::spawn(socat);
+    socat.wait();
+    let done = listen.wait();
+    done.assert_code(0);
+    assert_eq!(done.out().trim(), "7");
+}
+
+#[test]
+fn reply_after_our_eof_is_printed_and_peer_eof_ends_the_session() {
+    // A peer that reads to EOF, then answers and closes.
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let peer = thread::spawn(move || {
+        let (mut s, _) = l.accept().unwrap();
+        let mut got = Vec::new();
+        s.read_to_end(&mut got).unwrap();
+        thread::sleep(Duration::from_millis(300));
+        s.write_all(format!("got {} bytes\n", got.len()).as_bytes())
+            .unwrap();
+    });
+    let done = run(&["connect", "127.0.0.1", &p(port)], b"abc");
+    peer.join().unwrap();
+    done.assert_code(0);
+    assert_eq!(done.out(), "got 3 bytes\n");
+}
+
+#[test]
+fn peer_eof_ends_the_session_while_stdin_stays_open() {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    thread::spawn(move || {
+        let (mut s, _) = l.accept().unwrap();
+        s.write_all(b"bye\n").unwrap();
+    });
+    let mut c = Proc::spawn(nicksock(&["connect", "127.0.0.1", &p(port)]));
+    // stdin stays open: the test holds the pipe.
+    let done = c
+        .wait_for(Duration::from_secs(10))
+        .expect("exit on peer EOF");
+    done.assert_code(0);
+    assert_eq!(done.out(), "bye\n");
+    assert!(c.stdin.is_some());
+}
+
+#[test]
+fn peer_reset_is_exit_1_after_delivering_what_came() {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    thread::spawn(move || {
+        let (mut s, _) = l.accept().unwrap();
+        s.write_all(b"partial").unwrap();
+        thread::sleep(Duration::from_millis(200));
+        socket2::SockRef::from(&s)
+            .set_linger(Some(Duration::ZERO))
+            .unwrap();
+    });
+    let mut c = Proc::spawn(nicksock(&["connect", "127.0.0.1", &p(port)]));
+    let done = c.wait();
+    done.assert_code(1);
+    assert_eq!(done.out(), "partial");
+    assert!(done.stderr.contains("reset"), "{}", done.stderr);
+}
+
+#[test]
+fn exit_codes_for_refused_in_use_and_unknown_host() {
+    let closed = free_port();
+    let done = run(&["connect", "127.0.0.1", &p(closed)], b"");
+    done.assert_code(4);
+    assert!(
+        done.stderr
+            .starts_with("nicksock: error: connecting to 127.0.0.1"),
+        "{}",
+        done.stderr
+    );
+    assert_eq!(done.stderr.lines().count(), 1);
+
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let done = run(&["listen", "127.0.0.1", &p(port)], b"");
+    done.assert_code(8);
+    assert!(
+        done.stderr.contains("address already in use"),
+        "{}",
+        done.stderr
+    );
+
+    for bad in ["no-such-host.invalid", "bad..name", "under score"] {
+        let done = run(&["connect", bad, "80"], b"");
+        done.assert_code(3);
+        assert!(done.stderr.contains("cannot resolve"), "{}", done.stderr);
+    }
+}
+
+#[test]
+fn verbose_shows_what_was_resolved_and_used() {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let done = run(&["-v", "connect", "-4", "-z", "localhost", &p(port)], b"");
+    done.assert_code(0);
+    assert!(
+        done.stderr.contains("resolved localhost to 127.0.0.1"),
+        "{}",
+        done.stderr
+    );
+    assert!(
+        done.stderr.contains("connected to 127.0.0.1:"),
+        "{}",
+        done.stderr
+    );
+}
+
+#[test]
+fn zero_io_reports_open_and_closed_ports() {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    run(&["connect", "-z", "127.0.0.1", &p(port)], b"").assert_code(0);
+    drop(l);
+    run(&["connect", "-z", "127.0.0.1", &p(port)], b"").assert_code(4);
+}
+
+#[test]
+fn retry_for_waits_for_a_port_that_opens_later() {
+    let port = free_port();
+    let opener = thread::spawn(move || {
+        thread::sleep(Duration::from_millis(800));
+        let l = TcpListener::bind(("127.0.0.1", port)).unwrap();
+        let (mut s, _) = l.accept().unwrap();
+        s.write_all(b"up\n").unwrap();
+    });
+    let started = Instant::now();
+    let done = run(
+        &["connect", "--retry-for", "10", "127.0.0.1", &p(port)],
+        b"",
+    );
+    opener.join().unwrap();
+    done.assert_code(0);
+    assert_eq!(done.out(), "up\n");
+    assert!(started.elapsed() >= Duration::from_millis(700));
+
+    let closed = free_port();
+    let done = run(
+        &[
+            "connect",
+            "--retry-for",
+            "0.5",
+            "-z",
+            "127.0.0.1",
+            &p(closed),
+        ],
+        b"",
+    );
+    done.assert_code(4);
+    assert!(done.stderr.contains("kept trying"), "{}", done.stderr);
+}
+
+#[test]
+fn connect_timeout_is_exit_5() {
+    // A listener whose backlog is full drops further SYNs: a loopback-only timeout.
+    let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    sock.bind(
+        &"127.0.0.1:0"
+            .parse::<std::net::SocketAddr>()
+            .unwrap()
+            .into(),
+    )
+    .unwrap();
+    sock.listen(0).unwrap();
+    let addr = sock.local_addr().unwrap().as_socket().unwrap();
+    let mut fillers = Vec::new();
+    for _ in 0..4 {
+        let s = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+        s.set_nonblocking(true).unwrap();
+        let _ = s.connect(&addr.into());
+        fillers.push(s);
+    }
+    thread::sleep(Duration::from_millis(100));
+    let started = Instant::now();
+    let done = run(&["connect", "-w", "0.5", "127.0.0.1", &p(addr.port())], b"");
+    done.assert_code(5);
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert!(done.stderr.contains("timed out"), "{}", done.stderr);
+}
+
+#[test]
+fn keep_open_serves_a_second_client() {
+    let (mut listen, addrs) = server(&["listen", "-k", "--max-conns", "2", "127.0.0.1", "0"], 1);
+    for msg in ["first\n", "second\n"] {
+        let mut s = TcpStream::connect(addrs[0]).unwrap();
+        s.write_all(msg.as_bytes()).unwrap();
+        s.shutdown(Shutdown::Write).unwrap();
+        let mut rest = Vec::new();
+        s.read_to_end(&mut rest).unwrap();
+    }
+    let done = listen.wait();
+    done.assert_code(0);
+    assert_eq!(done.out(), "first\nsecond\n");
+}
+
+#[test]
+fn listen_without_addr_is_reachable_on_ipv4_and_ipv6() {
+    let (mut listen, addrs) = server(&["listen", "-k", "--max-conns", "2", "0"], 2);
+    assert_eq!(
+        addrs[0].port(),
+        addrs[1].port(),
+        "one port for both families"
+    );
+    for (i, host) in ["127.0.0.1", "[::1]"].into_iter().enumerate() {
+        let mut s = TcpStream::connect(format!("{host}:{}", addrs[0].port())).unwrap();
+        s.write_all(format!("via {i}\n").as_bytes()).unwrap();
+        s.shutdown(Shutdown::Write).unwrap();
+        let mut rest = Vec::new();
+        s.read_to_end(&mut rest).unwrap();
+    }
+    let done = listen.wait();
+    done.assert_code(0);
+    assert_eq!(done.out(), "via 0\nvia 1\n");
+}
+
+#[test]
+fn udp_both_ways() {
+    // connect -u: stdin as datagrams to a UDP peer, its datagrams to stdout.
+    let peer = UdpSocket::bind("127.0.0.1:0").unwrap();
+    peer.set_read_timeout(Some(PATIENCE)).unwrap();
+    let port = peer.local_addr().unwrap().port();
+    let mut c = Proc::spawn(nicksock(&[
+        "connect",
+        "-u",
+        "-q",
+        "2",
+        "127.0.0.1",
+        &p(port),
+    ]));
+    c.send(b"ping");
+    let mut buf = [0u8; 100];
+    let (n, from) = peer.recv_from(&mut buf).unwrap();
+    assert_eq!(&buf[..n], b"ping");
+    peer.send_to(b"pong", from).unwrap();
+    thread::sleep(Duration::from_millis(200));
+    c.close_stdin();
+    let done = c.wait();
+    done.assert_code(0);
+    assert_eq!(done.out(), "pong");
+
+    // listen -u: prints what comes, answers the sender.
+    let (mut l, addrs) = server(&["listen", "-u", "127.0.0.1", "0"], 1);
+    let client = UdpSocket::bind("127.0.0.1:0").unwrap();
+    client.set_read_timeout(Some(PATIENCE)).unwrap();
+    client.send_to(b"hello udp", addrs[0]).unwrap();
+    l.send(b"answer");
+    let (n, _) = client.recv_from(&mut buf).unwrap();
+    assert_eq!(&buf[..n], b"answer");
+    l.signal("TERM");
+    let done = l.wait();
+    assert_eq!(done.out(), "hello udp");
+}
+
+#[test]
+fn udp_against_socat() {
+    if !have("socat") {
+        return;
+    }
+    let (mut l, addrs) = server(&["-v", "listen", "-u", "127.0.0.1", "0"], 1);
+    let mut socat = Command::new("socat");
+    socat.args([
+        "-T",
+        "2",
+        "-",
+        &format!("UDP:127.0.0.1:{}", addrs[0].port()),
+    ]);
+    let mut socat = Proc::spawn(socat);
+    socat.send(b"dgram from socat");
+    l.wait_line("datagram from");
+    thread::sleep(Duration::from_millis(300));
+    l.signal("TERM");
+    let done = l.wait();
+    done.assert_code(0);
+    assert_eq!(done.out(), "dgram from socat");
+}
+
+/// Sends `data` through nicksock connect → nicksock listen and returns what arrived.
+fn transfer(data: &[u8], forward: bool) -> Vec<u8> {
+    let dir = tempdir();
+    let file = write_file(dir.path(), "data.bin", data);
+    if forward {
+        let (mut l, addrs) = server(&["listen", "--recv-only", "127.0.0.1", "0"], 1);
+        let mut c = Proc::spawn_with_stdin_file(
+            nicksock(&["connect", "127.0.0.1", &p(addrs[0].port())]),
+            &file,
+        );
+        c.wait().assert_code(0);
+        let done = l.wait();
+        done.assert_code(0);
+        done.stdout
+    } else {
+        let mut l = Proc::spawn_with_stdin_file(nicksock(&["listen", "127.0.0.1", "0"]), &file);
+        let addrs = l.wait_ready(1);
+        let mut c = Proc::spawn(nicksock(&[
+            "connect",
+            "--recv-only",
+            "127.0.0.1",
+            &p(addrs[0].port()),
+        ]));
+        let done = c.wait();
+        done.assert_code(0);
+        l.wait().assert_code(0);
+        done.stdout
+    }
+}
+
+#[test]
+fn sixty_four_mib_arrive_intact_in_both_directions() {
+    let data = pattern(64 << 20, 7);
+    let there = transfer(&data, true);
+    assert_eq!(there.len(), data.len());
+    assert!(there == data, "connect → listen corrupted the data");
+    let back = transfer(&data, false);
+    assert_eq!(back.len(), data.len());
+    assert!(back == data, "listen → connect corrupted the data");
+}
+
+#[test]
+fn echo_serves_fifty_clients_at_once() {
+    let (_echo, addrs) = server(&["echo", "127.0.0.1", "0"], 1);
+    let addr = addrs[0];
+    let clients: Vec<_> = (0..50u64)
+        .map(|i| {
+            thread::spawn(move || {
+                let mut s = TcpStream::connect(addr).unwrap();
+                s.set_read_timeout(Some(PATIENCE)).unwrap();
+                // Several rounds per connection, as in the lab.
+                for round in 0..5 {
+                    let msg = pattern(20_000 + i as usize, i * 100 + round);
+                    s.write_all(&msg).unwrap();
+                    let mut back = vec![0u8; msg.len()];
+                    s.read_exact(&mut back).unwrap();
+                    assert!(back == msg, "client {i} round {round} got other bytes");
+                }
+            })
+        })
+        .collect();
+    for c in clients {
+        c.join().expect("client failed");
+    }
+}
+
+#[test]
+fn echo_client_that_does_not_read_stalls_no_one() {
+    let (_echo, addrs) = server(&["echo", "127.0.0.1", "0"], 1);
+    // A hog sends without ever reading.
+    let mut hog = TcpStream::connect(addrs[0]).unwrap();
+    hog.set_write_timeout(Some(Duration::from_secs(2))).unwrap();
+    let chunk = vec![b'x'; 1 << 20];
+    let mut sent = 0usize;
+    while sent < 64 << 20 {
+        match hog.write(&chunk) {
+            Ok(n) => sent += n,
+            Err(_) => break, // the server stopped reading it: backpressure
+        }
+    }
+    assert!(
+        sent < 64 << 20,
+        "the server read without bound from a client that never reads"
+    );
+    let mut s = TcpStream::connect(addrs[0]).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    s.write_all(b"still here").unwrap();
+    let mut back = [0u8; 10];
+    s.read_exact(&mut back).unwrap();
+    assert_eq!(&back, b"still here");
+}
+
+#[test]
+fn udp_echo() {
+    let (_echo, addrs) = server(&["echo", "-u", "127.0.0.1", "0"], 1);
+    let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+    s.set_read_timeout(Some(PATIENCE)).unwrap();
+    for msg in [&b"one"[..], b"two", b"three"] {
+        s.send_to(msg, addrs[0]).unwrap();
+        let mut buf = [0u8; 64];
+        let (n, _) = s.recv_from(&mut buf).unwrap();
+        assert_eq!(&buf[..n], msg);
+    }
+}
+
+#[test]
+fn idle_session_uses_no_cpu() {
+    let (l, addrs) = server(&["listen", "127.0.0.1", "0"], 1);
+    let _client = TcpStream::connect(addrs[0]).unwrap();
+    thread::sleep(Duration::from_millis(300));
+    let before = cpu_ticks(l.child.id());
+    thread::sleep(Duration::from_secs(2));
+    let used = cpu_ticks(l.child.id()) - before;
+    assert!(used <= 1, "an idle session used {used} clock ticks in 2 s");
+}
+
+#[test]
+fn idle_timeout_is_exit_5_and_quit_after_eof_ends_the_session() {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let _peer = thread::spawn(move || {
+        let mut held = Vec::new();
+        while let Ok((s, _)) = l.accept() {
+            held.push(s);
+        }
+    });
+    let mut c = Proc::spawn(nicksock(&["connect", "-i", "0.5", "127.0.0.1", &p(port)]));
+    let done = c.wait();
+    done.assert_code(5);
+    assert!(done.stderr.contains("idle"), "{}", done.stderr);
+
+    let started = Instant::now();
+    let done = run(&["connect", "-q", "0.5", "127.0.0.1", &p(port)], b"x");
+    done.assert_code(0);
+    assert!(started.elapsed() < Duration::from_secs(5));
+}
+
+#[test]
+fn send_only_and_recv_only() {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let peer = thread::spawn(move || {
+        let (mut s, _) = l.accept().unwrap();
+        s.write_all(b"ignored").unwrap();
+        let mut got = Vec::new();
+        s.read_to_end(&mut got).unwrap();
+        got
+    });
+    let done = run(
+        &["connect", "--send-only", "127.0.0.1", &p(port)],
+        b"payload",
+    );
+    done.assert_code(0);
+    assert_eq!(done.out(), "");
+    assert_eq!(peer.join().unwrap(), b"payload");
+
+    // --recv-only never reads stdin, so never half-closes: the peer sees no EOF from us.
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let peer = thread::spawn(move || {
+        let (mut s, _) = l.accept().unwrap();
+        s.set_read_timeout(Some(Duration::from_millis(500)))
+            .unwrap();
+        let mut buf = [0u8; 16];
+        let saw = s.read(&mut buf);
+        s.write_all(b"data").unwrap();
+        matches!(saw, Err(_))
+    });
+    let done = run(
+        &["connect", "--recv-only", "127.0.0.1", &p(port)],
+        b"never sent",
+    );
+    assert!(
+        peer.join().unwrap(),
+        "the peer got bytes or EOF from a --recv-only session"
+    );
+    done.assert_code(0);
+    assert_eq!(done.out(), "data");
+}
+
+#[test]
+fn crlf_and_source_port() {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let src = free_port();
+    let peer = thread::spawn(move || {
+        let (mut s, from) = l.accept().unwrap();
+        let mut got = Vec::new();
+        s.read_to_end(&mut got).unwrap();
+        (got, from.port())
+    });
+    let done = run(
+        &["connect", "-C", "-p", &p(src), "127.0.0.1", &p(port)],
+        b"GET / HTTP/1.0\n\n",
+    );
+    done.assert_code(0);
+    let (got, from) = peer.join().unwrap();
+    assert_eq!(got, b"GET / HTTP/1.0\r\n\r\n");
+    assert_eq!(from, src);
+}
+
+#[test]
+fn bad_input_is_a_usage_error_not_a_panic() {
+    for args in [
+        &["listen", "70000"][..],
+        &["connect", "127.0.0.1", "70000"],
+        &["connect", "-w", "-1", "127.0.0.1", "80"],
+        &["connect", "-w", "soon", "127.0.0.1", "80"],
+        &["connect", "--send-only", "--recv-only", "127.0.0.1", "80"],
+        &["connect", "-4", "-6", "127.0.0.1", "80"],
+        &["echo"],
+        &["connect", "127.0.0.1", "0"],
+    ] {
+        let done = run(args, b"");
+        done.assert_code(2);
+        assert!(done.stderr.contains("error:"), "{args:?}: {}", done.stderr);
+    }
+}
+
+#[test]
+fn sigterm_stops_a_server_cleanly_and_sigint_is_130() {
+    let (echo, _) = server(&["echo", "127.0.0.1", "0"], 1);
+    let mut echo = echo;
+    echo.signal("TERM");
+    echo.wait().assert_code(0);
+    let (mut echo, _) = server(&["echo", "127.0.0.1", "0"], 1);
+    echo.signal("INT");
+    echo.wait().assert_code(130);
+}

@@ -1,0 +1,264 @@
+//! Helpers for driving the real binary: spawn it, wait for its "listening on" line, feed it,
+//! time-box it, and kill whatever is left when a test ends.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
+use std::sync::mpsc::{self, Receiver};
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// How long anything in a test may take before it counts as hung.
+pub const PATIENCE: Duration = Duration::from_secs(20);
+
+/// The binary under test.
+pub fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_nicksock")
+}
+
+/// A command for the binary with a clean environment.
+pub fn nicksock(args: &[&str]) -> Command {
+    let mut cmd = Command::new(bin());
+    cmd.args(args)
+        .env("RUST_BACKTRACE", "0")
+        .env_remove("NICKSOCK_AUTH");
+    cmd
+}
+
+/// Whether a peer program is installed; prints SKIP when it is not.
+pub fn have(program: &str) -> bool {
+    let found = std::env::var_os("PATH")
+        .map(|paths| std::env::split_paths(&paths).any(|d| d.join(program).is_file()))
+        .unwrap_or(false);
+    if !found {
+        eprintln!("SKIP: {program} is not installed");
+    }
+    found
+}
+
+/// A child process that is killed when the test lets go of it.
+pub struct Proc {
+    pub child: Child,
+    pub stdin: Option<ChildStdin>,
+    stderr_lines: Receiver<String>,
+    stdout: Option<thread::JoinHandle<Vec<u8>>>,
+    pub stderr_seen: Vec<String>,
+}
+
+impl Proc {
+    /// Starts `cmd` with piped stdin, stdout and stderr.
+    pub fn spawn(mut cmd: Command) -> Proc {
+        cmd.stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        Self::start(cmd)
+    }
+
+    /// Starts `cmd` with stdin from a file.
+    pub fn spawn_with_stdin_file(mut cmd: Command, path: &Path) -> Proc {
+        let file = std::fs::File::open(path).expect("open stdin file");
+        cmd.stdin(Stdio::from(file))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        Self::start(cmd)
+    }
+
+    fn start(mut cmd: Command) -> Proc {
+        let mut child = cmd.spawn().expect("spawn");
+        let stdin = child.stdin.take();
+        let mut out = child.stdout.take().expect("stdout");
+        let err = child.stderr.take().expect("stderr");
+        let stdout = thread::spawn(move || {
+            let mut v = Vec::new();
+            let _ = out.read_to_end(&mut v);
+            v
+        });
+        let (tx, rx) = mpsc::channel();
+        thread::spawn(move || {
+            for line in BufReader::new(err).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Proc {
+            child,
+            stdin,
+            stderr_lines: rx,
+            stdout: Some(stdout),
+            stderr_seen: Vec::new(),
+        }
+    }
+
+    /// Waits for a stderr line containing `needle` and returns it.
+    pub fn wait_line(&mut self, needle: &str) -> String {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.stderr_lines.recv_timeout(left) {
+                Ok(line) => {
+                    self.stderr_seen.push(line.clone());
+                    if line.contains(needle) {
+                        return line;
+                    }
+                }
+                Err(_) => panic!("no stderr line with {needle:?}; saw {:?}", self.stderr_seen),
+            }
+        }
+    }
+
+    /// Waits for the ready lines of a server and returns the bound addresses.
+    pub fn wait_ready(&mut self, lines: usize) -> Vec<SocketAddr> {
+        (0..lines)
+            .map(|_| {
+                let line = self.wait_line(" on ");
+                let addr = line.rsplit(' ').next().expect("address");
+                addr.parse()
+                    .unwrap_or_else(|_| panic!("bad ready line {line:?}"))
+            })
+            .collect()
+    }
+
+    /// Writes to the child's stdin.
+    pub fn send(&mut self, data: &[u8]) {
+        self.stdin
+            .as_mut()
+            .expect("stdin")
+            .write_all(data)
+            .expect("write stdin");
+    }
+
+    /// Closes the child's stdin.
+    pub fn close_stdin(&mut self) {
+        self.stdin.take();
+    }
+
+    /// Waits for the exit; panics after [`PATIENCE`].
+    pub fn wait(&mut self) -> Finished {
+        self.wait_for(PATIENCE)
+            .expect("process did not exit in time")
+    }
+
+    /// Waits for the exit up to `limit`.
+    pub fn wait_for(&mut self, limit: Duration) -> Option<Finished> {
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                let stdout = self
+                    .stdout
+                    .take()
+                    .map(|h| h.join().unwrap_or_default())
+                    .unwrap_or_default();
+                while let Ok(line) = self.stderr_lines.recv_timeout(Duration::from_millis(200)) {
+                    self.stderr_seen.push(line);
+                }
+                return Some(Finished {
+                    status,
+                    stdout,
+                    stderr: self.stderr_seen.join("\n"),
+                });
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// Sends a signal to the child (only ever to our own child, by its PID).
+    pub fn signal(&self, sig: &str) {
+        let _ = Command::new("kill")
+            .args([&format!("-{sig}"), &self.child.id().to_string()])
+            .status();
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// What a finished process left.
+#[derive(Debug)]
+pub struct Finished {
+    pub status: ExitStatus,
+    pub stdout: Vec<u8>,
+    pub stderr: String,
+}
+
+impl Finished {
+    /// The exit code (panics on death by signal).
+    pub fn code(&self) -> i32 {
+        self.status
+            .code()
+            .unwrap_or_else(|| panic!("killed by a signal: {self:?}"))
+    }
+
+    /// Stdout as text.
+    pub fn out(&self) -> String {
+        String::from_utf8_lossy(&self.stdout).into_owned()
+    }
+
+    /// Asserts a clean exit with no panic.
+    pub fn assert_code(&self, code: i32) -> &Self {
+        assert_eq!(self.code(), code, "stderr: {}", self.stderr);
+        assert!(!self.stderr.contains("panicked"), "panic: {}", self.stderr);
+        self
+    }
+}
+
+/// Runs the binary to completion with `stdin` as input.
+pub fn run(args: &[&str], stdin: &[u8]) -> Finished {
+    let mut p = Proc::spawn(nicksock(args));
+    let data = stdin.to_vec();
+    let mut pipe = p.stdin.take().expect("stdin");
+    thread::spawn(move || {
+        let _ = pipe.write_all(&data);
+    });
+    p.wait()
+}
+
+/// A port nothing listens on right now (bound, read and released).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+/// A scratch directory for one test.
+pub fn tempdir() -> tempfile::TempDir {
+    tempfile::tempdir().expect("tempdir")
+}
+
+/// Deterministic pseudo-random bytes (xorshift), so large transfers check every byte.
+pub fn pattern(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed | 1;
+    let mut v = Vec::with_capacity(len + 8);
+    while v.len() < len {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        v.extend_from_slice(&x.to_le_bytes());
+    }
+    v.truncate(len);
+    v
+}
+
+/// Writes `data` to a file in `dir` and returns its path.
+pub fn write_file(dir: &Path, name: &str, data: &[u8]) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, data).expect("write file");
+    path
+}
+
+/// CPU time (user + system, in clock ticks) a process has used, from /proc.
+pub fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("read stat");
+    let after = &stat[stat.rfind(')').expect("comm") + 2..];
+    let fields: Vec<&str> = after.split(' ').collect();
+    fields[11].parse::<u64>().expect("utime") + fields[12].parse::<u64>().expect("stime")
+}
