@@ -5,5 +5,6 @@
 //! is given, so the event loop never blocks on HTTP.
 
 pub mod body;
+pub mod client;
 pub mod server;
 pub mod target;
