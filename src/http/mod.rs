@@ -1,5 +1,10 @@
 //! HTTP/1.x for both ends: the client's request writer and response reader (`http-get`) and
 //! the server's request reader and response writer (`serve-gpio`), one parser for both
 //! (httparse), with body framing by Content-Length, chunked encoding or connection close.
+//! Everything here is sans-I/O: the caller pushes the bytes it read and writes the bytes it
+//! is given, so the event loop never blocks on HTTP.
 
+pub mod body;
+pub mod client;
 pub mod server;
+pub mod target;
