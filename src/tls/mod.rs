@@ -1,3 +1,9 @@
 //! Everything rustls: the client and server configurations built from the command line, and
 //! the TLS stream the Transport wraps around a socket. All rustls calls live in this module
 //! (rustls 0.24 changes the API; one module to port).
+
+pub mod config;
+
+pub use config::{
+    ClientOptions, INSECURE_WARNING, client_config, explain, server_config, server_name,
+};
