@@ -5,6 +5,8 @@ use anyhow::Result;
 
 use crate::cli::{Cli, Command};
 
+pub mod gen_cert;
+
 /// Runs the command the user asked for.
 pub fn run(cli: Cli) -> Result<()> {
     let _ = cli.verbose;
@@ -14,6 +16,7 @@ pub fn run(cli: Cli) -> Result<()> {
             clap_complete::generate(args.shell, &mut cmd, "nicksock", &mut std::io::stdout());
             Ok(())
         }
+        Command::GenCert(args) => gen_cert::run(args, cli.verbose),
         _ => anyhow::bail!("not built yet"),
     }
 }
