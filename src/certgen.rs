@@ -59,7 +59,10 @@ impl fmt::Display for San {
 
 /// A name that is neither a DNS name nor an IP address.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct InvalidName(pub String);
+pub struct InvalidName(
+    /// The name as given.
+    pub String,
+);
 
 impl fmt::Display for InvalidName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
