@@ -2,8 +2,7 @@
 //! and runs it.
 
 pub mod connect;
-pub mod echo;
-pub mod listen;
+pub mod echo;pub mod listen;
 
 use anyhow::Result;
 
@@ -21,6 +20,7 @@ pub fn run(cli: Cli) -> Result<()> {
             clap_complete::generate(args.shell, &mut cmd, "nicksock", &mut std::io::stdout());
             Ok(())
         }
+        Command::GenCert(args) => gen_cert::run(args, verbose),
         _ => anyhow::bail!("not built yet"),
     }
 }

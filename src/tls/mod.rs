@@ -5,4 +5,7 @@
 pub mod config;
 pub mod stream;
 
+pub use config::{
+    ClientOptions, INSECURE_WARNING, client_config, explain, server_config, server_name,
+};
 pub use stream::{TlsError, TlsStream};
