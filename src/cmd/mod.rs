@@ -1,6 +1,8 @@
 //! One module per subcommand; each turns its command-line arguments into a validated Config
 //! and runs it.
 
+pub mod serve_gpio;
+
 use anyhow::Result;
 
 use crate::cli::{Cli, Command};
