@@ -2,7 +2,10 @@
 //! and runs it.
 
 pub mod connect;
-pub mod echo;pub mod listen;
+pub mod echo;
+pub mod gen_cert;
+pub mod listen;
+pub mod serve_gpio;
 
 use anyhow::Result;
 

@@ -1,2 +1,213 @@
 //! GPIO pins behind a small trait, with two backends: the Linux character device and
-//! simulated pins in memory.
+//! simulated pins in memory. Callers see logical values only: a pin that is "on" is active,
+//! whatever its wiring (`--active-low` is applied by the backend).
+
+#[cfg(target_os = "linux")]
+pub mod cdev;
+pub mod locate;
+pub mod sim;
+
+use anyhow::Result;
+
+use crate::cli::Backend;
+use crate::error::{Kind, fail};
+
+/// Whether the program drives a pin or only watches it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PinMode {
+    /// Driven by us (the LED of the lab). Starts off.
+    #[default]
+    Output,
+    /// Driven by the outside world; we only read it.
+    Input,
+}
+
+impl PinMode {
+    /// The mode's name as the JSON API and the page show it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PinMode::Output => "output",
+            PinMode::Input => "input",
+        }
+    }
+}
+
+/// One pin the server may touch, as the command line configured it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PinConfig {
+    /// The BCM GPIO number (GPIO13 is physical header pin 33).
+    pub pin: u32,
+    /// The pin is on when its line is low.
+    pub active_low: bool,
+    /// Output (driven by us) or input (read only).
+    pub mode: PinMode,
+}
+
+impl PinConfig {
+    /// An active-high output: the default for `--pin N`.
+    pub fn output(pin: u32) -> PinConfig {
+        PinConfig {
+            pin,
+            active_low: false,
+            mode: PinMode::Output,
+        }
+    }
+}
+
+/// Builds the pin list from `--pin` and `--active-low`: pins in the order given, duplicates
+/// dropped, all outputs. An `--active-low` pin that is not served is a mistake worth
+/// stopping for (a typo would otherwise drive the LED inverted).
+pub fn pin_configs(pins: &[u32], active_low: &[u32]) -> Result<Vec<PinConfig>> {
+    if let Some(stray) = active_low.iter().find(|n| !pins.contains(n)) {
+        return Err(fail(
+            Kind::Gpio,
+            format!("--active-low {stray}: pin {stray} is not served (add --pin {stray})"),
+        ));
+    }
+    let mut configs: Vec<PinConfig> = Vec::with_capacity(pins.len());
+    for &pin in pins {
+        if configs.iter().all(|c| c.pin != pin) {
+            configs.push(PinConfig {
+                active_low: active_low.contains(&pin),
+                ..PinConfig::output(pin)
+            });
+        }
+    }
+    Ok(configs)
+}
+
+/// A set of GPIO pins, each configured once at start and held for the program's life.
+///
+/// Values are logical: `true` is on (active). Every method refuses a pin that is not in
+/// [`Gpio::pins`], so nothing else can ever be touched.
+pub trait Gpio {
+    /// Reads the pin's logical value (for an output, the value last written).
+    fn read(&mut self, pin: u32) -> Result<bool>;
+    /// Drives an output pin on or off; an input pin is refused.
+    fn write(&mut self, pin: u32, on: bool) -> Result<()>;
+    /// One line saying what the pins are: the backend, and for each pin its chip and line.
+    fn describe(&self) -> String;
+    /// The pins served, in the order given on the command line.
+    fn pins(&self) -> &[PinConfig];
+}
+
+/// Opens the backend asked for and configures `pins` on it. Returns the pins and a line for
+/// stderr that says which backend was chosen and why (`auto` picks the character device
+/// where a `/dev/gpiochip*` exists, else simulated pins).
+pub fn open(
+    backend: Backend,
+    chip: Option<&str>,
+    pins: &[PinConfig],
+) -> Result<(Box<dyn Gpio>, String)> {
+    match backend {
+        Backend::Sim => Ok(open_sim(pins, "--backend sim")),
+        Backend::Cdev => open_cdev(chip, pins, "--backend cdev"),
+        Backend::Auto if cdev_present() => open_cdev(chip, pins, "auto: found a GPIO chip"),
+        Backend::Auto => Ok(open_sim(pins, "auto: no /dev/gpiochip* on this machine")),
+    }
+}
+
+fn open_sim(pins: &[PinConfig], why: &str) -> (Box<dyn Gpio>, String) {
+    let gpio = sim::Sim::new(pins);
+    let line = format!("gpio: {} ({why})", gpio.describe());
+    (Box::new(gpio), line)
+}
+
+#[cfg(target_os = "linux")]
+fn cdev_present() -> bool {
+    cdev::chips_present()
+}
+
+#[cfg(not(target_os = "linux"))]
+fn cdev_present() -> bool {
+    false
+}
+
+#[cfg(target_os = "linux")]
+fn open_cdev(chip: Option<&str>, pins: &[PinConfig], why: &str) -> Result<(Box<dyn Gpio>, String)> {
+    let gpio = cdev::Cdev::open(chip, pins)?;
+    let line = format!("gpio: {} ({why})", gpio.describe());
+    Ok((Box::new(gpio), line))
+}
+
+#[cfg(not(target_os = "linux"))]
+fn open_cdev(
+    _chip: Option<&str>,
+    _pins: &[PinConfig],
+    _why: &str,
+) -> Result<(Box<dyn Gpio>, String)> {
+    Err(fail(
+        Kind::Gpio,
+        "the GPIO character device exists only on Linux: use --backend sim",
+    ))
+}
+
+/// The error for a pin that is not served; backends return it before touching anything.
+fn not_served(pin: u32) -> anyhow::Error {
+    fail(Kind::Gpio, format!("pin {pin} is not served"))
+}
+
+/// The error for a write to an input pin.
+fn is_input(pin: u32) -> anyhow::Error {
+    fail(
+        Kind::Gpio,
+        format!("GPIO{pin} is an input: it can be read, not driven"),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::exit_code;
+
+    #[test]
+    fn pin_configs_keep_order_drop_duplicates_and_mark_active_low() {
+        let configs = pin_configs(&[19, 13, 19], &[13]).unwrap();
+        assert_eq!(
+            configs,
+            vec![
+                PinConfig::output(19),
+                PinConfig {
+                    active_low: true,
+                    ..PinConfig::output(13)
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn active_low_for_a_pin_not_served_is_refused() {
+        let err = pin_configs(&[13], &[14]).unwrap_err();
+        assert_eq!(exit_code(&err), 9);
+        assert!(err.to_string().contains("--pin 14"), "{err}");
+    }
+
+    #[test]
+    fn sim_backend_says_it_was_chosen() {
+        let (gpio, line) = open(Backend::Sim, None, &[PinConfig::output(13)]).unwrap();
+        assert_eq!(gpio.pins(), &[PinConfig::output(13)]);
+        assert!(line.contains("simulated"), "{line}");
+        assert!(line.contains("--backend sim"), "{line}");
+    }
+
+    #[test]
+    fn auto_falls_back_to_sim_without_a_chip() {
+        if cdev_present() {
+            return; // a machine with real GPIO chips: auto rightly picks them
+        }
+        let (_, line) = open(Backend::Auto, None, &[PinConfig::output(13)]).unwrap();
+        assert!(line.contains("simulated"), "{line}");
+        assert!(line.contains("auto"), "{line}");
+    }
+
+    #[test]
+    fn cdev_without_a_chip_is_a_gpio_error() {
+        if cdev_present() {
+            return;
+        }
+        let err = open(Backend::Cdev, None, &[PinConfig::output(13)])
+            .err()
+            .expect("no chip, no cdev backend");
+        assert_eq!(exit_code(&err), 9);
+    }
+}

@@ -1,0 +1,518 @@
+//! What `serve-gpio` answers, without any I/O: an HTTP [`Request`] in, a [`Response`] out,
+//! and a line of the TCP line protocol in, a reply line out. One `App` owns the pins and is
+//! shared by every connection on the event loop, so requests are applied one at a time and
+//! no locking is needed.
+
+mod auth;
+mod line;
+mod page;
+#[cfg(test)]
+mod tests;
+
+use std::borrow::Cow;
+
+use serde_json::{Value, json};
+
+pub use auth::parse_auth;
+
+use crate::gpio::{Gpio, PinConfig, PinMode};
+use crate::http::server::{Request, Response};
+
+/// Methods the page (`/`) and a pin of the API (`/api/pins/N`) accept.
+const ALLOW_READ_WRITE: &str = "GET, HEAD, POST";
+/// Methods the pin list (`/api/pins`) accepts.
+const ALLOW_READ: &str = "GET, HEAD";
+/// Where the JSON API lives.
+const API_PINS: &str = "/api/pins";
+/// The media type of HTML forms.
+const FORM_TYPE: &str = "application/x-www-form-urlencoded";
+/// The media type the JSON API accepts and answers with.
+const JSON_TYPE: &str = "application/json";
+/// Digits a pin number may have: BCM numbers are small, and this bounds the parse.
+const MAX_PIN_DIGITS: usize = 4;
+/// Sent with every response: the pins change, so nothing may be cached.
+const NO_STORE: (&str, &str) = ("Cache-Control", "no-store");
+/// The page needs nothing but its inline style and its own forms; no one may frame it
+/// (a control panel is a clickjacking target).
+const CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; \
+                   frame-ancestors 'none'; base-uri 'none'";
+
+/// HTTP status codes the app answers with.
+mod status {
+    pub const OK: u16 = 200;
+    pub const SEE_OTHER: u16 = 303;
+    pub const BAD_REQUEST: u16 = 400;
+    pub const UNAUTHORIZED: u16 = 401;
+    pub const FORBIDDEN: u16 = 403;
+    pub const NOT_FOUND: u16 = 404;
+    pub const METHOD_NOT_ALLOWED: u16 = 405;
+    pub const UNSUPPORTED_MEDIA_TYPE: u16 = 415;
+    pub const INTERNAL_SERVER_ERROR: u16 = 500;
+}
+
+/// What a client asked a pin to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Action {
+    On,
+    Off,
+    Toggle,
+}
+
+impl Action {
+    /// `on`, `off` or `toggle`, in any case.
+    fn parse(word: &str) -> Option<Action> {
+        match word.to_ascii_lowercase().as_str() {
+            "on" => Some(Action::On),
+            "off" => Some(Action::Off),
+            "toggle" => Some(Action::Toggle),
+            _ => None,
+        }
+    }
+}
+
+/// A request the app will not carry out: the status and why, shown to the client in the
+/// form of the route (an HTML page, `{"error":…}`, or an `error: …` line).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Refusal {
+    status: u16,
+    message: String,
+}
+
+impl Refusal {
+    fn new(status: u16, message: impl Into<String>) -> Refusal {
+        Refusal {
+            status,
+            message: message.into(),
+        }
+    }
+
+    fn bad_request(message: impl Into<String>) -> Refusal {
+        Refusal::new(status::BAD_REQUEST, message)
+    }
+}
+
+/// The `serve-gpio` application: the pins, the rules for changing them, and every answer.
+pub struct App {
+    gpio: Box<dyn Gpio>,
+    pins: Vec<PinConfig>,
+    read_only: bool,
+    /// The `Authorization` credentials expected, base64-encoded as clients send them.
+    auth: Option<String>,
+    /// HTTP requests handled so far (the lab's "Hello #N").
+    requests: u64,
+}
+
+impl App {
+    /// An app serving the pins of `gpio`. With `read_only`, every change is refused; with
+    /// `auth` (user, password), every HTTP request needs those Basic credentials.
+    pub fn new(gpio: Box<dyn Gpio>, read_only: bool, auth: Option<(String, String)>) -> App {
+        let pins = gpio.pins().to_vec();
+        App {
+            gpio,
+            pins,
+            read_only,
+            auth: auth.map(|(user, pass)| auth::encode_credentials(&user, &pass)),
+            requests: 0,
+        }
+    }
+
+    /// Answers one HTTP request. Every response carries `Cache-Control: no-store`; a
+    /// `HEAD` response has the headers of the `GET` and no body.
+    pub fn handle(&mut self, req: &Request) -> Response {
+        self.requests += 1;
+        let mut response = if self.authorized(req) {
+            self.route(req)
+        } else {
+            auth::challenge()
+        };
+        response.headers.push(header(NO_STORE.0, NO_STORE.1));
+        response
+            .headers
+            .push(header("X-Content-Type-Options", "nosniff"));
+        response
+            .headers
+            .push(header("Content-Security-Policy", CSP));
+        if req.method == "HEAD" {
+            response.body.clear();
+        }
+        response
+    }
+
+    fn authorized(&self, req: &Request) -> bool {
+        match &self.auth {
+            None => true,
+            Some(expected) => auth::check(header_value(req, "authorization"), expected),
+        }
+    }
+
+    fn route(&mut self, req: &Request) -> Response {
+        let (path, query) = split_target(&req.target);
+        let method = req.method.as_str();
+        if path == "/" {
+            return match method {
+                "GET" | "HEAD" => self.page(req, query),
+                "POST" => self.page_post(req),
+                _ => method_not_allowed(ALLOW_READ_WRITE, page::error),
+            };
+        }
+        if path == API_PINS || path == "/api/pins/" {
+            return match method {
+                "GET" | "HEAD" => self.api_list(),
+                _ => method_not_allowed(ALLOW_READ, json_error),
+            };
+        }
+        if let Some(pin) = path.strip_prefix("/api/pins/").and_then(parse_pin) {
+            return match method {
+                "GET" | "HEAD" => self.api_pin(pin),
+                "POST" => self.api_change(req, pin),
+                _ => method_not_allowed(ALLOW_READ_WRITE, json_error),
+            };
+        }
+        let missing = Refusal::new(status::NOT_FOUND, format!("no page at {path}"));
+        if path == "/api" || path.starts_with("/api/") {
+            json_error(&missing)
+        } else {
+            page::error(&missing)
+        }
+    }
+
+    /// `GET /`: the page; with `?pin=13&state=on` (the lab's GET exercise) the pin changes
+    /// first and the answer is `303 See Other` to `/`, so reloading the page shows the
+    /// state again instead of repeating the change (a repeated toggle would undo it).
+    /// `HEAD` never changes anything.
+    fn page(&mut self, req: &Request, query: Option<&str>) -> Response {
+        // TODO(http): use Request::query()
+        let pairs = query.map(|q| form_pairs(q.as_bytes())).unwrap_or_default();
+        let asks_change = pairs.iter().any(|(k, _)| k == "pin" || k == "state");
+        if asks_change && req.method == "GET" {
+            return match self.form_change(req, &pairs) {
+                Ok(()) => see_other("/"),
+                Err(refusal) => page::error(&refusal),
+            };
+        }
+        match self.states() {
+            Ok(states) => {
+                let html = page::render(&states, self.read_only, self.requests);
+                respond(status::OK, page::HTML_TYPE, html.into_bytes())
+            }
+            Err(refusal) => page::error(&refusal),
+        }
+    }
+
+    /// `POST /` from the page's forms: `pin=13&state=on|off|toggle`, then `303` to `/`.
+    fn page_post(&mut self, req: &Request) -> Response {
+        if !has_media_type(req, FORM_TYPE) {
+            let refusal = Refusal::new(
+                status::UNSUPPORTED_MEDIA_TYPE,
+                format!("send the form as {FORM_TYPE}"),
+            );
+            let mut response = page::error(&refusal);
+            response.headers.push(header("Accept-Post", FORM_TYPE));
+            return response;
+        }
+        // TODO(http): use Request::form()
+        let pairs = form_pairs(&req.body);
+        match self.form_change(req, &pairs) {
+            Ok(()) => see_other("/"),
+            Err(refusal) => page::error(&refusal),
+        }
+    }
+
+    fn form_change(&mut self, req: &Request, pairs: &[(String, String)]) -> Result<(), Refusal> {
+        let pin = field(pairs, "pin")?;
+        let state = field(pairs, "state")?;
+        let pin = parse_pin(pin).ok_or_else(|| bad_pin(pin))?;
+        let action = Action::parse(state).ok_or_else(|| bad_state(state))?;
+        refuse_cross_site(req)?;
+        self.change(pin, action).map(|_| ())
+    }
+
+    /// `GET /api/pins`: every pin.
+    fn api_list(&mut self) -> Response {
+        match self.states() {
+            Ok(states) => {
+                let pins: Vec<Value> = states.iter().map(|&(c, on)| pin_json(c, on)).collect();
+                json_response(status::OK, &json!({ "pins": pins }))
+            }
+            Err(refusal) => json_error(&refusal),
+        }
+    }
+
+    /// `GET /api/pins/N`: one pin.
+    fn api_pin(&mut self, pin: u32) -> Response {
+        let state = self
+            .served(pin)
+            .and_then(|config| Ok((config, self.read(pin)?)));
+        match state {
+            Ok((config, on)) => json_response(status::OK, &pin_json(config, on)),
+            Err(refusal) => json_error(&refusal),
+        }
+    }
+
+    /// `POST /api/pins/N` with `{"value":1}`, `{"state":"on"}` or `{"action":"toggle"}`:
+    /// the pin afterwards.
+    fn api_change(&mut self, req: &Request, pin: u32) -> Response {
+        let changed = self.served(pin).and_then(|config| {
+            if !has_media_type(req, JSON_TYPE) {
+                return Err(Refusal::new(
+                    status::UNSUPPORTED_MEDIA_TYPE,
+                    format!("send the change as {JSON_TYPE}"),
+                ));
+            }
+            let action = json_action(&req.body)?;
+            refuse_cross_site(req)?;
+            Ok((config, self.change(pin, action)?))
+        });
+        match changed {
+            Ok((config, on)) => json_response(status::OK, &pin_json(config, on)),
+            Err(refusal) => json_error(&refusal),
+        }
+    }
+
+    /// The pin's configuration, if it is served; nothing else is ever touched.
+    fn served(&self, pin: u32) -> Result<PinConfig, Refusal> {
+        self.pins
+            .iter()
+            .find(|p| p.pin == pin)
+            .copied()
+            .ok_or_else(|| {
+                Refusal::new(
+                    status::FORBIDDEN,
+                    format!("pin {pin} is not served (serving {})", self.pin_list()),
+                )
+            })
+    }
+
+    fn pin_list(&self) -> String {
+        let pins: Vec<String> = self.pins.iter().map(|p| p.pin.to_string()).collect();
+        pins.join(", ")
+    }
+
+    fn read(&mut self, pin: u32) -> Result<bool, Refusal> {
+        self.gpio.read(pin).map_err(gpio_failure)
+    }
+
+    fn states(&mut self) -> Result<Vec<(PinConfig, bool)>, Refusal> {
+        let pins = self.pins.clone();
+        pins.into_iter()
+            .map(|config| Ok((config, self.read(config.pin)?)))
+            .collect()
+    }
+
+    /// Carries out `action` on `pin` if the rules allow it; returns the pin's new value.
+    fn change(&mut self, pin: u32, action: Action) -> Result<bool, Refusal> {
+        let config = self.served(pin)?;
+        if self.read_only {
+            return Err(Refusal::new(
+                status::FORBIDDEN,
+                "read-only: changes are refused",
+            ));
+        }
+        if config.mode == PinMode::Input {
+            return Err(Refusal::new(
+                status::FORBIDDEN,
+                format!("GPIO{pin} is an input: it can be read, not driven"),
+            ));
+        }
+        let on = match action {
+            Action::On => true,
+            Action::Off => false,
+            Action::Toggle => !self.read(pin)?,
+        };
+        self.gpio.write(pin, on).map_err(gpio_failure)?;
+        Ok(on)
+    }
+}
+
+fn gpio_failure(err: anyhow::Error) -> Refusal {
+    Refusal::new(status::INTERNAL_SERVER_ERROR, format!("{err:#}"))
+}
+
+fn bad_pin(pin: &str) -> Refusal {
+    Refusal::bad_request(format!("'{pin}' is not a GPIO number"))
+}
+
+fn bad_state(state: &str) -> Refusal {
+    Refusal::bad_request(format!("state '{state}' is not on, off or toggle"))
+}
+
+/// A browser sends `Sec-Fetch-Site: cross-site` when another site's page submits to us:
+/// refuse that change (cross-site request forgery), whatever cookies or Basic credentials
+/// the browser would attach.
+fn refuse_cross_site(req: &Request) -> Result<(), Refusal> {
+    match header_value(req, "sec-fetch-site") {
+        Some(site) if site.trim().eq_ignore_ascii_case("cross-site") => Err(Refusal::new(
+            status::FORBIDDEN,
+            "changes from another site's page are refused",
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// A BCM GPIO number: decimal digits only (no sign, no spaces), at most
+/// [`MAX_PIN_DIGITS`].
+fn parse_pin(text: &str) -> Option<u32> {
+    let text = text.trim();
+    let digits = !text.is_empty()
+        && text.len() <= MAX_PIN_DIGITS
+        && text.bytes().all(|b| b.is_ascii_digit());
+    digits.then(|| text.parse().ok()).flatten()
+}
+
+/// The one value of a form field; missing or repeated is a bad request.
+fn field<'a>(pairs: &'a [(String, String)], name: &str) -> Result<&'a str, Refusal> {
+    let mut values = pairs.iter().filter(|(k, _)| k == name).map(|(_, v)| v);
+    match (values.next(), values.next()) {
+        (Some(value), None) => Ok(value.trim()),
+        (None, _) => Err(Refusal::bad_request(format!("the form has no '{name}'"))),
+        (Some(_), Some(_)) => Err(Refusal::bad_request(format!(
+            "the form gives '{name}' more than once"
+        ))),
+    }
+}
+
+/// Decodes `application/x-www-form-urlencoded` (also a query string): `+` is a space,
+/// `%XX` a byte, invalid UTF-8 replaced.
+// TODO(http): use Request::form() / Request::query()
+fn form_pairs(bytes: &[u8]) -> Vec<(String, String)> {
+    url::form_urlencoded::parse(bytes)
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
+}
+
+/// The action a JSON body asks for: exactly one of `value` (0, 1, false, true), `state`
+/// or `action` (`on`, `off`, `toggle`).
+fn json_action(body: &[u8]) -> Result<Action, Refusal> {
+    let doc: Value = serde_json::from_slice(body)
+        .map_err(|e| Refusal::bad_request(format!("the body is not JSON: {e}")))?;
+    let Value::Object(fields) = doc else {
+        return Err(Refusal::bad_request("expected a JSON object"));
+    };
+    let given: Vec<(&str, &Value)> = ["value", "state", "action"]
+        .into_iter()
+        .filter_map(|k| fields.get(k).map(|v| (k, v)))
+        .collect();
+    let [(key, value)] = given.as_slice() else {
+        return Err(Refusal::bad_request(
+            "expected exactly one of \"value\", \"state\" or \"action\"",
+        ));
+    };
+    let action = match (*key, value) {
+        ("value", Value::Number(n)) if n.as_u64() == Some(1) => Some(Action::On),
+        ("value", Value::Number(n)) if n.as_u64() == Some(0) => Some(Action::Off),
+        ("value", Value::Bool(on)) => Some(if *on { Action::On } else { Action::Off }),
+        ("state" | "action", Value::String(word)) => Action::parse(word),
+        _ => None,
+    };
+    action.ok_or_else(|| {
+        Refusal::bad_request(format!(
+            "\"{key}\": {value} is not {}",
+            if *key == "value" {
+                "0 or 1"
+            } else {
+                "\"on\", \"off\" or \"toggle\""
+            }
+        ))
+    })
+}
+
+fn pin_json(config: PinConfig, on: bool) -> Value {
+    json!({
+        "pin": config.pin,
+        "value": u8::from(on),
+        "state": on_off(on),
+        "active_low": config.active_low,
+        "mode": config.mode.as_str(),
+    })
+}
+
+fn on_off(on: bool) -> &'static str {
+    if on { "on" } else { "off" }
+}
+
+fn json_response(status: u16, doc: &Value) -> Response {
+    let mut body = doc.to_string().into_bytes();
+    body.push(b'\n');
+    respond(status, JSON_TYPE, body)
+}
+
+fn json_error(refusal: &Refusal) -> Response {
+    json_response(refusal.status, &json!({ "error": refusal.message }))
+}
+
+fn method_not_allowed(allow: &str, render: fn(&Refusal) -> Response) -> Response {
+    let refusal = Refusal::new(
+        status::METHOD_NOT_ALLOWED,
+        format!("method not allowed here (allowed: {allow})"),
+    );
+    let mut response = render(&refusal);
+    response.headers.push(header("Allow", allow));
+    response
+}
+
+fn see_other(location: &str) -> Response {
+    let mut response = respond(
+        status::SEE_OTHER,
+        "text/plain; charset=utf-8",
+        format!("see {location}\n").into_bytes(),
+    );
+    response.headers.push(header("Location", location));
+    response
+}
+
+fn respond(status: u16, content_type: &str, body: Vec<u8>) -> Response {
+    Response {
+        status,
+        headers: vec![header("Content-Type", content_type)],
+        body,
+    }
+}
+
+fn header(name: &str, value: &str) -> (String, String) {
+    (name.to_string(), value.to_string())
+}
+
+/// The first value of a header, by case-insensitive name.
+// TODO(http): use Request::header()
+fn header_value<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
+    req.headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
+}
+
+/// Whether the request's `Content-Type` is `media_type` (parameters such as `charset`
+/// ignored, case-insensitive).
+fn has_media_type(req: &Request, media_type: &str) -> bool {
+    header_value(req, "content-type")
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case(media_type))
+}
+
+/// Splits a request target into its path and query.
+// TODO(http): use Request::path() and Request::query()
+fn split_target(target: &str) -> (&str, Option<&str>) {
+    match target.split_once('?') {
+        Some((path, query)) => (path, Some(query)),
+        None => (target, None),
+    }
+}
+
+/// Escapes text for HTML content and quoted attribute values.
+fn escape_html(text: &str) -> Cow<'_, str> {
+    if !text.contains(['&', '<', '>', '"', '\'']) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + text.len() / 4);
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            _ => out.push(c),
+        }
+    }
+    Cow::Owned(out)
+}

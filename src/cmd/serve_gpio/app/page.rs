@@ -1,0 +1,145 @@
+//! The HTML the browser sees: the pin page and the error page. Plain HTML forms only, so
+//! every control works with JavaScript off (lab L12); stable ids (`pin13-state`,
+//! `pin13-on`, …) so a browser test can find them; every dynamic string escaped.
+
+use std::fmt::Write;
+
+use super::{Refusal, escape_html, on_off, respond, status};
+use crate::gpio::{PinConfig, PinMode};
+use crate::http::server::Response;
+
+/// The media type of every page.
+pub(super) const HTML_TYPE: &str = "text/html; charset=utf-8";
+
+/// Small enough to read, big enough to tap on a phone.
+const STYLE: &str = "\
+body{font-family:system-ui,sans-serif;margin:1rem auto;max-width:40rem;padding:0 1rem}\
+ul{list-style:none;padding:0}\
+li{border:1px solid #ccc;border-radius:.5rem;margin:.5rem 0;padding:.75rem}\
+.name{font-weight:bold;font-size:1.2rem;margin-right:.5rem}\
+.state{border-radius:1rem;color:#fff;font-weight:bold;padding:.2rem .8rem}\
+.on .state{background:#1a7f37}.off .state{background:#6e7781}\
+.meta{color:#57606a;font-size:.9rem;margin-left:.5rem}\
+form{margin-top:.5rem}\
+button{font-size:1rem;margin:.2rem .4rem .2rem 0;min-width:4.5rem;padding:.5rem}\
+fieldset{border:1px solid #ccc;border-radius:.5rem}\
+select{font-size:1rem;padding:.3rem}\
+.note{background:#fff8c5;padding:.5rem}.count{color:#57606a;font-size:.8rem}";
+
+/// The pin page: each pin with its state and, unless read-only, its buttons; then a form
+/// that sets a chosen pin (the lab's select and radio elements).
+pub(super) fn render(states: &[(PinConfig, bool)], read_only: bool, requests: u64) -> String {
+    let mut html = head("GPIO pins");
+    html.push_str("<h1>GPIO pins</h1>\n");
+    if read_only {
+        html.push_str("<p class=\"note\" id=\"read-only\">Read-only: changes are refused.</p>\n");
+    }
+    html.push_str("<ul id=\"pins\">\n");
+    for &(config, on) in states {
+        pin_item(&mut html, config, on, read_only);
+    }
+    html.push_str("</ul>\n");
+    let outputs: Vec<u32> = states
+        .iter()
+        .filter(|(c, _)| c.mode == PinMode::Output)
+        .map(|(c, _)| c.pin)
+        .collect();
+    if !read_only && !outputs.is_empty() {
+        set_form(&mut html, &outputs);
+    }
+    let _ = writeln!(
+        html,
+        "<p class=\"count\" id=\"count\">Hello #{requests} (requests served since start)</p>"
+    );
+    html.push_str("</body>\n</html>\n");
+    html
+}
+
+fn pin_item(html: &mut String, config: PinConfig, on: bool, read_only: bool) {
+    let pin = config.pin;
+    let state = on_off(on);
+    let mut meta = vec![config.mode.as_str()];
+    if config.active_low {
+        meta.push("active-low");
+    }
+    let _ = writeln!(
+        html,
+        "<li class=\"pin {state}\" id=\"pin{pin}\">\
+         <span class=\"name\">GPIO{pin}</span> \
+         <span class=\"state\" id=\"pin{pin}-state\">{state}</span>\
+         <span class=\"meta\">{}</span>",
+        escape_html(&meta.join(", "))
+    );
+    if !read_only && config.mode == PinMode::Output {
+        let _ = writeln!(
+            html,
+            "<form method=\"post\" action=\"/\">\
+             <input type=\"hidden\" name=\"pin\" value=\"{pin}\">\
+             <button type=\"submit\" id=\"pin{pin}-on\" name=\"state\" value=\"on\">On</button>\
+             <button type=\"submit\" id=\"pin{pin}-off\" name=\"state\" value=\"off\">Off</button>\
+             <button type=\"submit\" id=\"pin{pin}-toggle\" name=\"state\" value=\"toggle\">\
+             Toggle</button></form>"
+        );
+    }
+    html.push_str("</li>\n");
+}
+
+fn set_form(html: &mut String, outputs: &[u32]) {
+    html.push_str(
+        "<form method=\"post\" action=\"/\" id=\"set\"><fieldset><legend>Set a pin</legend>\n\
+         <label for=\"set-pin\">Pin</label> <select id=\"set-pin\" name=\"pin\">",
+    );
+    for pin in outputs {
+        let _ = write!(html, "<option value=\"{pin}\">GPIO{pin}</option>");
+    }
+    html.push_str("</select>\n");
+    for (state, label, checked) in [
+        ("on", "On", " checked"),
+        ("off", "Off", ""),
+        ("toggle", "Toggle", ""),
+    ] {
+        let _ = writeln!(
+            html,
+            "<label><input type=\"radio\" id=\"set-{state}\" name=\"state\" \
+             value=\"{state}\"{checked}> {label}</label>"
+        );
+    }
+    html.push_str("<button type=\"submit\" id=\"set-submit\">Set</button></fieldset></form>\n");
+}
+
+fn head(title: &str) -> String {
+    format!(
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
+         <title>{}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n",
+        escape_html(title)
+    )
+}
+
+/// A page that says what went wrong, with a way back, under the refusal's status.
+pub(super) fn error(refusal: &Refusal) -> Response {
+    let mut html = head("nicksock: error");
+    let _ = writeln!(
+        html,
+        "<h1>{} {}</h1>\n<p id=\"error\">{}</p>\n<p><a href=\"/\">Back to the pins</a></p>\n\
+         </body>\n</html>",
+        refusal.status,
+        reason(refusal.status),
+        escape_html(&refusal.message)
+    );
+    respond(refusal.status, HTML_TYPE, html.into_bytes())
+}
+
+/// The reason phrase of a status the app answers with.
+fn reason(code: u16) -> &'static str {
+    match code {
+        status::BAD_REQUEST => "Bad Request",
+        status::UNAUTHORIZED => "Unauthorized",
+        status::FORBIDDEN => "Forbidden",
+        status::NOT_FOUND => "Not Found",
+        status::METHOD_NOT_ALLOWED => "Method Not Allowed",
+        status::UNSUPPORTED_MEDIA_TYPE => "Unsupported Media Type",
+        status::INTERNAL_SERVER_ERROR => "Internal Server Error",
+        _ => "Error",
+    }
+}

@@ -1,0 +1,651 @@
+//! The app's behaviour seen from a client: requests built by hand, responses checked by
+//! status, headers and body, with simulated pins behind.
+
+use anyhow::Result;
+use serde_json::{Value, json};
+
+use super::App;
+use crate::error::{Kind, fail};
+use crate::gpio::sim::Sim;
+use crate::gpio::{Gpio, PinConfig, PinMode};
+use crate::http::server::{Request, Response};
+
+const USER: &str = "pi";
+const PASS: &str = "s3cret:pw";
+/// `pi:s3cret:pw` in base64.
+const GOOD_BASIC: &str = "Basic cGk6czNjcmV0OnB3";
+
+fn app_with(pins: &[PinConfig], read_only: bool, auth: bool) -> App {
+    let auth = auth.then(|| (USER.to_string(), PASS.to_string()));
+    App::new(Box::new(Sim::new(pins)), read_only, auth)
+}
+
+fn app(pins: &[u32]) -> App {
+    let pins: Vec<PinConfig> = pins.iter().map(|&p| PinConfig::output(p)).collect();
+    app_with(&pins, false, false)
+}
+
+fn request(method: &str, target: &str, headers: &[(&str, &str)], body: &str) -> Request {
+    Request {
+        method: method.to_string(),
+        target: target.to_string(),
+        version: 1,
+        headers: headers
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.to_string()))
+            .collect(),
+        body: body.as_bytes().to_vec(),
+    }
+}
+
+fn get(target: &str) -> Request {
+    request("GET", target, &[], "")
+}
+
+fn post_form(body: &str) -> Request {
+    let form = [("Content-Type", "application/x-www-form-urlencoded")];
+    request("POST", "/", &form, body)
+}
+
+fn post_json(target: &str, body: &str) -> Request {
+    request(
+        "POST",
+        target,
+        &[("Content-Type", "application/json")],
+        body,
+    )
+}
+
+fn header<'a>(response: &'a Response, name: &str) -> Option<&'a str> {
+    response
+        .headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
+}
+
+fn text(response: &Response) -> String {
+    String::from_utf8(response.body.clone()).expect("the app writes UTF-8")
+}
+
+fn json_of(response: &Response) -> Value {
+    assert_eq!(header(response, "Content-Type"), Some("application/json"));
+    serde_json::from_slice(&response.body).expect("the API answers JSON")
+}
+
+/// The pin's value as the JSON API reports it.
+fn value(app: &mut App, pin: u32) -> u64 {
+    let response = app.handle(&get(&format!("/api/pins/{pin}")));
+    assert_eq!(response.status, 200);
+    json_of(&response)["value"]
+        .as_u64()
+        .expect("value is 0 or 1")
+}
+
+/// The values of every pin, to show that a refused request changed nothing.
+fn values(app: &mut App) -> Value {
+    json_of(&app.handle(&get("/api/pins")))
+}
+
+// ---- the page -------------------------------------------------------------------------
+
+#[test]
+fn page_lists_every_pin_with_its_state_and_plain_form_controls() {
+    let mut app = app(&[13, 19]);
+    let response = app.handle(&get("/"));
+    assert_eq!(response.status, 200);
+    assert_eq!(
+        header(&response, "Content-Type"),
+        Some("text/html; charset=utf-8")
+    );
+    assert_eq!(header(&response, "Cache-Control"), Some("no-store"));
+    let html = text(&response);
+    assert!(html.starts_with("<!DOCTYPE html>"));
+    assert!(html.contains("<meta name=\"viewport\""));
+    for pin in [13, 19] {
+        assert!(
+            html.contains(&format!("id=\"pin{pin}-state\">off<")),
+            "{html}"
+        );
+        for state in ["on", "off", "toggle"] {
+            assert!(
+                html.contains(&format!(
+                    "id=\"pin{pin}-{state}\" name=\"state\" value=\"{state}\""
+                )),
+                "{html}"
+            );
+        }
+        assert!(html.contains(&format!(
+            "<input type=\"hidden\" name=\"pin\" value=\"{pin}\">"
+        )));
+        assert!(html.contains(&format!("<option value=\"{pin}\">GPIO{pin}</option>")));
+    }
+    assert!(html.contains("<form method=\"post\" action=\"/\">"));
+    assert!(html.contains("type=\"radio\" id=\"set-on\" name=\"state\" value=\"on\" checked"));
+    assert!(!html.contains("<script"), "no JavaScript needed");
+}
+
+#[test]
+fn page_shows_a_pin_that_was_switched_on() {
+    let mut app = app(&[13, 19]);
+    app.handle(&post_form("pin=13&state=on"));
+    let html = text(&app.handle(&get("/")));
+    assert!(html.contains("id=\"pin13-state\">on<"), "{html}");
+    assert!(
+        html.contains("<li class=\"pin on\" id=\"pin13\">"),
+        "{html}"
+    );
+    assert!(html.contains("id=\"pin19-state\">off<"), "{html}");
+}
+
+#[test]
+fn page_counts_requests() {
+    let mut app = app(&[13]);
+    app.handle(&get("/api/pins"));
+    let html = text(&app.handle(&get("/")));
+    assert!(html.contains("Hello #2"), "{html}");
+}
+
+#[test]
+fn head_answers_the_get_headers_without_a_body() {
+    let mut app = app(&[13]);
+    let response = app.handle(&request("HEAD", "/", &[], ""));
+    assert_eq!(response.status, 200);
+    assert_eq!(
+        header(&response, "Content-Type"),
+        Some("text/html; charset=utf-8")
+    );
+    assert!(response.body.is_empty());
+    let response = app.handle(&request("HEAD", "/api/pins", &[], ""));
+    assert_eq!(response.status, 200);
+    assert!(response.body.is_empty());
+}
+
+#[test]
+fn head_with_a_change_query_changes_nothing() {
+    let mut app = app(&[13]);
+    let response = app.handle(&request("HEAD", "/?pin=13&state=on", &[], ""));
+    assert_eq!(response.status, 200);
+    assert_eq!(value(&mut app, 13), 0);
+}
+
+// ---- POST / (forms) -------------------------------------------------------------------
+
+#[test]
+fn form_post_switches_the_pin_and_redirects_to_the_page() {
+    let mut app = app(&[13]);
+    let response = app.handle(&post_form("pin=13&state=on"));
+    assert_eq!(response.status, 303);
+    assert_eq!(header(&response, "Location"), Some("/"));
+    assert_eq!(header(&response, "Cache-Control"), Some("no-store"));
+    assert_eq!(value(&mut app, 13), 1);
+
+    app.handle(&post_form("pin=13&state=off"));
+    assert_eq!(value(&mut app, 13), 0);
+    app.handle(&post_form("pin=13&state=toggle"));
+    assert_eq!(value(&mut app, 13), 1);
+    app.handle(&post_form("state=TOGGLE&pin=13"));
+    assert_eq!(value(&mut app, 13), 0);
+}
+
+#[test]
+fn form_values_are_decoded_plus_and_percent() {
+    let mut app = app(&[13]);
+    let response = app.handle(&post_form("pin=%31%33&state=t%6Fggle"));
+    assert_eq!(response.status, 303);
+    assert_eq!(value(&mut app, 13), 1);
+    // `+` is a space: trimmed around the value, and other fields are ignored.
+    let response = app.handle(&post_form("note=hello+world%21&pin=+13+&state=off"));
+    assert_eq!(response.status, 303);
+    assert_eq!(value(&mut app, 13), 0);
+}
+
+#[test]
+fn form_content_type_may_carry_parameters_and_any_case() {
+    let mut app = app(&[13]);
+    let ct = [(
+        "content-type",
+        "Application/X-WWW-Form-Urlencoded; charset=UTF-8",
+    )];
+    let response = app.handle(&request("POST", "/", &ct, "pin=13&state=on"));
+    assert_eq!(response.status, 303);
+    assert_eq!(value(&mut app, 13), 1);
+}
+
+#[test]
+fn form_for_a_pin_not_served_is_forbidden_and_touches_nothing() {
+    let mut app = app(&[13]);
+    let before = values(&mut app);
+    let response = app.handle(&post_form("pin=14&state=on"));
+    assert_eq!(response.status, 403);
+    assert!(text(&response).contains("pin 14 is not served"));
+    assert_eq!(values(&mut app), before);
+}
+
+#[test]
+fn invalid_form_values_are_bad_requests_and_change_nothing() {
+    let mut app = app(&[13]);
+    let before = values(&mut app);
+    for body in [
+        "pin=13&state=blink",
+        "pin=13&state=",
+        "pin=13",
+        "state=on",
+        "pin=abc&state=on",
+        "pin=-13&state=on",
+        "pin=%2B13&state=on",
+        "pin=13.0&state=on",
+        "pin=99999999999&state=on",
+        "pin=13&pin=13&state=on",
+        "pin=13&state=on&state=off",
+        "",
+    ] {
+        let response = app.handle(&post_form(body));
+        assert_eq!(response.status, 400, "{body}");
+        assert_eq!(
+            header(&response, "Content-Type"),
+            Some("text/html; charset=utf-8")
+        );
+    }
+    assert_eq!(values(&mut app), before);
+}
+
+#[test]
+fn form_post_without_the_form_content_type_is_unsupported() {
+    let mut app = app(&[13]);
+    for headers in [
+        &[("Content-Type", "text/plain")][..],
+        &[("Content-Type", "application/json")][..],
+        &[][..],
+    ] {
+        let response = app.handle(&request("POST", "/", headers, "pin=13&state=on"));
+        assert_eq!(response.status, 415, "{headers:?}");
+    }
+    assert_eq!(value(&mut app, 13), 0);
+}
+
+#[test]
+fn changes_from_another_sites_page_are_refused() {
+    let mut app = app(&[13]);
+    let headers = [
+        ("Content-Type", "application/x-www-form-urlencoded"),
+        ("Sec-Fetch-Site", "cross-site"),
+    ];
+    let response = app.handle(&request("POST", "/", &headers, "pin=13&state=on"));
+    assert_eq!(response.status, 403);
+    assert_eq!(value(&mut app, 13), 0);
+
+    let same_origin = [
+        ("Content-Type", "application/x-www-form-urlencoded"),
+        ("Sec-Fetch-Site", "same-origin"),
+    ];
+    let response = app.handle(&request("POST", "/", &same_origin, "pin=13&state=on"));
+    assert_eq!(response.status, 303);
+    assert_eq!(value(&mut app, 13), 1);
+}
+
+// ---- GET /?pin=…&state=… (the lab's GET exercise) ---------------------------------------
+
+#[test]
+fn get_with_a_query_switches_the_pin_and_redirects() {
+    let mut app = app(&[13]);
+    let response = app.handle(&get("/?pin=13&state=on"));
+    assert_eq!(response.status, 303);
+    assert_eq!(header(&response, "Location"), Some("/"));
+    assert_eq!(value(&mut app, 13), 1);
+    assert!(text(&app.handle(&get("/"))).contains("id=\"pin13-state\">on<"));
+}
+
+#[test]
+fn get_query_errors_change_nothing() {
+    let mut app = app(&[13]);
+    assert_eq!(app.handle(&get("/?pin=14&state=on")).status, 403);
+    assert_eq!(app.handle(&get("/?pin=13&state=dim")).status, 400);
+    assert_eq!(app.handle(&get("/?pin=13")).status, 400);
+    assert_eq!(value(&mut app, 13), 0);
+}
+
+#[test]
+fn get_with_an_unrelated_query_is_just_the_page() {
+    let mut app = app(&[13]);
+    assert_eq!(app.handle(&get("/?refresh=1")).status, 200);
+}
+
+// ---- the JSON API ---------------------------------------------------------------------
+
+#[test]
+fn api_lists_every_pin() {
+    let pins = [
+        PinConfig::output(13),
+        PinConfig {
+            active_low: true,
+            ..PinConfig::output(19)
+        },
+    ];
+    let mut app = app_with(&pins, false, false);
+    app.handle(&post_json("/api/pins/19", r#"{"value":1}"#));
+    let response = app.handle(&get("/api/pins"));
+    assert_eq!(response.status, 200);
+    assert_eq!(header(&response, "Cache-Control"), Some("no-store"));
+    assert_eq!(
+        json_of(&response),
+        json!({"pins": [
+            {"pin": 13, "value": 0, "state": "off", "active_low": false, "mode": "output"},
+            {"pin": 19, "value": 1, "state": "on", "active_low": true, "mode": "output"},
+        ]})
+    );
+}
+
+#[test]
+fn api_shows_one_pin() {
+    let mut app = app(&[13, 19]);
+    let response = app.handle(&get("/api/pins/13"));
+    assert_eq!(response.status, 200);
+    assert_eq!(
+        json_of(&response),
+        json!({"pin": 13, "value": 0, "state": "off", "active_low": false, "mode": "output"})
+    );
+}
+
+#[test]
+fn api_changes_a_pin_and_answers_its_new_state() {
+    let mut app = app(&[13]);
+    let cases = [
+        (r#"{"value":1}"#, 1),
+        (r#"{"value":0}"#, 0),
+        (r#"{"state":"on"}"#, 1),
+        (r#"{"state":"off"}"#, 0),
+        (r#"{"action":"toggle"}"#, 1),
+        (r#"{"action":"toggle"}"#, 0),
+        (r#"{"value":true}"#, 1),
+        (r#"{"value":false, "comment":"ignored"}"#, 0),
+    ];
+    for (body, expected) in cases {
+        let response = app.handle(&post_json("/api/pins/13", body));
+        assert_eq!(response.status, 200, "{body}");
+        let doc = json_of(&response);
+        assert_eq!(doc["pin"], 13, "{body}");
+        assert_eq!(doc["value"], expected, "{body}");
+        assert_eq!(doc["state"], if expected == 1 { "on" } else { "off" });
+        assert_eq!(value(&mut app, 13), expected, "{body}");
+    }
+}
+
+#[test]
+fn api_refuses_bad_changes_with_a_json_error_and_changes_nothing() {
+    let mut app = app(&[13]);
+    for body in [
+        "",
+        "not json",
+        "[1]",
+        "{}",
+        r#"{"value":2}"#,
+        r#"{"value":-1}"#,
+        r#"{"value":"1"}"#,
+        r#"{"value":0.5}"#,
+        r#"{"state":"blink"}"#,
+        r#"{"action":1}"#,
+        r#"{"value":1,"state":"on"}"#,
+    ] {
+        let response = app.handle(&post_json("/api/pins/13", body));
+        assert_eq!(response.status, 400, "{body}");
+        assert!(json_of(&response)["error"].is_string(), "{body}");
+    }
+    assert_eq!(value(&mut app, 13), 0);
+}
+
+#[test]
+fn api_needs_the_json_content_type() {
+    let mut app = app(&[13]);
+    let form = [("Content-Type", "application/x-www-form-urlencoded")];
+    let response = app.handle(&request("POST", "/api/pins/13", &form, r#"{"value":1}"#));
+    assert_eq!(response.status, 415);
+    assert!(json_of(&response)["error"].is_string());
+    let charset = [("Content-Type", "application/json; charset=utf-8")];
+    let response = app.handle(&request("POST", "/api/pins/13", &charset, r#"{"value":1}"#));
+    assert_eq!(response.status, 200);
+}
+
+#[test]
+fn api_refuses_pins_not_served() {
+    let mut app = app(&[13]);
+    let response = app.handle(&get("/api/pins/14"));
+    assert_eq!(response.status, 403);
+    assert_eq!(
+        json_of(&response),
+        json!({"error": "pin 14 is not served (serving 13)"})
+    );
+    let response = app.handle(&post_json("/api/pins/14", r#"{"value":1}"#));
+    assert_eq!(response.status, 403);
+    assert_eq!(value(&mut app, 13), 0);
+}
+
+// ---- routing errors -------------------------------------------------------------------
+
+#[test]
+fn unknown_paths_are_not_found() {
+    let mut app = app(&[13]);
+    for target in [
+        "/index.html",
+        "/api",
+        "/api/pins/abc",
+        "/api/pins/13/x",
+        "/api/leds",
+    ] {
+        let response = app.handle(&get(target));
+        assert_eq!(response.status, 404, "{target}");
+        assert_eq!(header(&response, "Cache-Control"), Some("no-store"));
+    }
+    assert!(json_of(&app.handle(&get("/api/leds")))["error"].is_string());
+    let html = text(&app.handle(&get("/%3Cscript%3E")));
+    assert!(html.contains("no page at /%3Cscript%3E"));
+    let html = text(&app.handle(&get("/<script>")));
+    assert!(html.contains("/&lt;script&gt;"), "{html}");
+    assert!(!html.contains("<script>"), "{html}");
+}
+
+#[test]
+fn wrong_methods_are_not_allowed_and_say_what_is() {
+    let mut app = app(&[13]);
+    let cases = [
+        ("PUT", "/", "GET, HEAD, POST"),
+        ("DELETE", "/", "GET, HEAD, POST"),
+        ("POST", "/api/pins", "GET, HEAD"),
+        ("PATCH", "/api/pins/13", "GET, HEAD, POST"),
+        ("get", "/", "GET, HEAD, POST"),
+    ];
+    for (method, target, allow) in cases {
+        let response = app.handle(&request(method, target, &[], ""));
+        assert_eq!(response.status, 405, "{method} {target}");
+        assert_eq!(header(&response, "Allow"), Some(allow), "{method} {target}");
+    }
+    assert_eq!(value(&mut app, 13), 0);
+}
+
+// ---- --read-only ----------------------------------------------------------------------
+
+#[test]
+fn read_only_shows_the_pins_without_controls_and_refuses_every_change() {
+    let mut app = app_with(&[PinConfig::output(13)], true, false);
+    let response = app.handle(&get("/"));
+    assert_eq!(response.status, 200);
+    let html = text(&response);
+    assert!(html.contains("id=\"pin13-state\">off<"));
+    assert!(html.contains("Read-only"));
+    assert!(!html.contains("<form"), "{html}");
+    assert!(!html.contains("<button"), "{html}");
+
+    assert_eq!(app.handle(&post_form("pin=13&state=on")).status, 403);
+    assert_eq!(app.handle(&get("/?pin=13&state=on")).status, 403);
+    let response = app.handle(&post_json("/api/pins/13", r#"{"value":1}"#));
+    assert_eq!(response.status, 403);
+    assert!(json_of(&response)["error"].is_string());
+    assert_eq!(
+        app.handle_line("on"),
+        "error: read-only: changes are refused\n"
+    );
+    assert_eq!(app.handle_line("status"), "13 off\n");
+    assert_eq!(value(&mut app, 13), 0);
+}
+
+// ---- --auth ---------------------------------------------------------------------------
+
+#[test]
+fn auth_guards_every_route() {
+    let mut app = app_with(&[PinConfig::output(13)], false, true);
+    for req in [
+        get("/"),
+        get("/api/pins"),
+        get("/nowhere"),
+        post_form("pin=13&state=on"),
+        request("PUT", "/", &[], ""),
+    ] {
+        let response = app.handle(&req);
+        assert_eq!(response.status, 401, "{} {}", req.method, req.target);
+        assert_eq!(
+            header(&response, "WWW-Authenticate"),
+            Some("Basic realm=\"nicksock\"")
+        );
+        assert_eq!(header(&response, "Cache-Control"), Some("no-store"));
+    }
+    let wrong = [("Authorization", "Basic cGk6d3Jvbmc=")];
+    assert_eq!(app.handle(&request("GET", "/", &wrong, "")).status, 401);
+
+    let good = [("Authorization", GOOD_BASIC)];
+    assert_eq!(app.handle(&request("GET", "/", &good, "")).status, 200);
+    let form = [
+        ("authorization", GOOD_BASIC),
+        ("Content-Type", "application/x-www-form-urlencoded"),
+    ];
+    let response = app.handle(&request("POST", "/", &form, "pin=13&state=on"));
+    assert_eq!(response.status, 303);
+    let response = app.handle(&request("GET", "/api/pins/13", &good, ""));
+    assert_eq!(json_of(&response)["value"], 1);
+}
+
+// ---- inputs and GPIO failures -------------------------------------------------------------
+
+#[test]
+fn input_pins_are_shown_and_never_driven() {
+    let input = PinConfig {
+        mode: PinMode::Input,
+        ..PinConfig::output(5)
+    };
+    let mut app = app_with(&[PinConfig::output(13), input], false, false);
+    let doc = json_of(&app.handle(&get("/api/pins/5")));
+    assert_eq!(doc["mode"], "input");
+    let html = text(&app.handle(&get("/")));
+    assert!(html.contains("id=\"pin5-state\">off<"));
+    assert!(!html.contains("id=\"pin5-on\""), "{html}");
+    assert!(!html.contains("<option value=\"5\">"), "{html}");
+    let response = app.handle(&post_json("/api/pins/5", r#"{"value":1}"#));
+    assert_eq!(response.status, 403);
+    assert_eq!(app.handle(&post_form("pin=5&state=on")).status, 403);
+    assert!(
+        app.handle_line("on 5")
+            .starts_with("error: GPIO5 is an input")
+    );
+}
+
+/// Pins whose every access fails, as a line does when its chip goes away.
+struct Broken(Vec<PinConfig>);
+
+impl Gpio for Broken {
+    fn read(&mut self, pin: u32) -> Result<bool> {
+        Err(fail(
+            Kind::Gpio,
+            format!("reading GPIO{pin}: No such device"),
+        ))
+    }
+    fn write(&mut self, pin: u32, _on: bool) -> Result<()> {
+        Err(fail(
+            Kind::Gpio,
+            format!("setting GPIO{pin}: No such device"),
+        ))
+    }
+    fn describe(&self) -> String {
+        "broken".to_string()
+    }
+    fn pins(&self) -> &[PinConfig] {
+        &self.0
+    }
+}
+
+#[test]
+fn gpio_failures_are_server_errors_with_the_message() {
+    let mut app = App::new(Box::new(Broken(vec![PinConfig::output(13)])), false, None);
+    let response = app.handle(&get("/"));
+    assert_eq!(response.status, 500);
+    assert!(text(&response).contains("reading GPIO13: No such device"));
+    let response = app.handle(&get("/api/pins"));
+    assert_eq!(response.status, 500);
+    assert_eq!(
+        json_of(&response),
+        json!({"error": "reading GPIO13: No such device"})
+    );
+    let response = app.handle(&post_json("/api/pins/13", r#"{"value":1}"#));
+    assert_eq!(response.status, 500);
+    assert_eq!(app.handle(&post_form("pin=13&state=on")).status, 500);
+    assert_eq!(
+        app.handle_line("on"),
+        "error: setting GPIO13: No such device\n"
+    );
+}
+
+// ---- the line protocol ----------------------------------------------------------------
+
+#[test]
+fn line_protocol_drives_the_only_pin_by_default() {
+    let mut app = app(&[13]);
+    assert_eq!(app.handle_line("on"), "13 on\n");
+    assert_eq!(value(&mut app, 13), 1);
+    assert_eq!(app.handle_line("status"), "13 on\n");
+    assert_eq!(app.handle_line("OFF\r\n"), "13 off\n");
+    assert_eq!(app.handle_line("  Toggle  "), "13 on\n");
+    assert_eq!(app.handle_line("toggle 13"), "13 off\n");
+    assert_eq!(app.handle_line("status 13"), "13 off\n");
+    assert_eq!(value(&mut app, 13), 0);
+}
+
+#[test]
+fn line_protocol_with_several_pins_needs_the_pin_for_changes() {
+    let mut app = app(&[13, 19]);
+    let reply = app.handle_line("on");
+    assert!(
+        reply.starts_with("error: several pins are served (13, 19)"),
+        "{reply}"
+    );
+    assert_eq!(app.handle_line("on 19"), "19 on\n");
+    assert_eq!(app.handle_line("status"), "13 off, 19 on\n");
+    assert_eq!(app.handle_line("status 19"), "19 on\n");
+}
+
+#[test]
+fn line_protocol_errors_keep_the_connection_usable() {
+    let mut app = app(&[13]);
+    for line in ["blink", "on 14", "status 14", "on x", "on 13 19", "on -1"] {
+        let reply = app.handle_line(line);
+        assert!(reply.starts_with("error: "), "{line}: {reply}");
+        assert!(
+            reply.ends_with('\n') && reply.lines().count() == 1,
+            "{reply}"
+        );
+    }
+    assert_eq!(
+        app.handle_line("on 14"),
+        "error: pin 14 is not served (serving 13)\n"
+    );
+    assert_eq!(value(&mut app, 13), 0);
+    assert_eq!(app.handle_line("on"), "13 on\n");
+}
+
+#[test]
+fn line_protocol_help_and_blank_lines() {
+    let mut app = app(&[13]);
+    assert_eq!(
+        app.handle_line("HELP"),
+        "commands: on [PIN], off [PIN], toggle [PIN], status [PIN], help\n"
+    );
+    assert_eq!(app.handle_line(""), "");
+    assert_eq!(app.handle_line(" \r\n"), "");
+}

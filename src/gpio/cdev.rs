@@ -1,0 +1,226 @@
+//! The Linux GPIO character device (uAPI v2, through gpiocdev): the real pins on a
+//! Raspberry Pi. Lines are found by name or header label ([`super::locate`]) and requested
+//! once, with consumer `nicksock`, for the server's whole life, so no other program can
+//! flip them behind our back and `gpioinfo` shows who holds them.
+
+use std::collections::BTreeMap;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use anyhow::Result;
+use gpiocdev::line::Value;
+use gpiocdev::{Chip, Request};
+
+use super::locate::{ChipDesc, Found, locate};
+use super::{Gpio, PinConfig, PinMode, is_input, not_served};
+use crate::error::{Kind, fail};
+
+/// The consumer name the kernel shows for our lines (`gpioinfo`).
+pub const CONSUMER: &str = "nicksock";
+
+/// Whether the machine has any GPIO character device (`auto` then picks this backend).
+pub fn chips_present() -> bool {
+    gpiocdev::chip::chips().is_ok_and(|chips| !chips.is_empty())
+}
+
+/// One requested line. One request per line rather than one per chip: each pin has its
+/// own direction and active level, a failure (busy, permission) names exactly one pin, and
+/// an input can later get its own edge-event fd to register with the event loop.
+#[derive(Debug)]
+struct Line {
+    config: PinConfig,
+    /// `/dev/gpiochip0 [pinctrl-rp1] line 13`, for messages.
+    place: String,
+    offset: u32,
+    request: Request,
+}
+
+/// Pins on the kernel's GPIO character devices, held until dropped.
+#[derive(Debug)]
+pub struct Cdev {
+    pins: Vec<PinConfig>,
+    lines: Vec<Line>,
+}
+
+impl Cdev {
+    /// Finds and requests every pin (outputs start off). `chip_filter` is `--chip`: a
+    /// chip's name, label or path, to search only there.
+    pub fn open(chip_filter: Option<&str>, pins: &[PinConfig]) -> Result<Cdev> {
+        let paths = gpiocdev::chip::chips()
+            .map_err(|e| fail(Kind::Gpio, format!("listing GPIO chips in /dev: {e}")))?;
+        let mut chips = BTreeMap::new();
+        let mut descs = Vec::with_capacity(paths.len());
+        for path in paths {
+            let chip = open_chip(&path)?;
+            descs.push(describe_chip(&chip)?);
+            chips.insert(path, chip);
+        }
+        let filter = chip_filter.map(canonical_filter);
+        let mut lines = Vec::with_capacity(pins.len());
+        for &config in pins {
+            let location = locate(config.pin, &descs, filter.as_deref())?;
+            let Some(chip) = chips.get(&location.chip.path) else {
+                let path = location.chip.path.display();
+                return Err(fail(Kind::Gpio, format!("GPIO chip {path} went away")));
+            };
+            let how = match location.found {
+                Found::ByName => "",
+                Found::ByHeaderLabel => " (by header label)",
+                Found::ByChipOption => " (by offset on --chip)",
+            };
+            let place = format!("{} line {}{how}", location.chip, location.offset);
+            let request = request_line(chip, location.offset, config, &place)?;
+            lines.push(Line {
+                config,
+                place,
+                offset: location.offset,
+                request,
+            });
+        }
+        Ok(Cdev {
+            pins: pins.to_vec(),
+            lines,
+        })
+    }
+
+    fn line(&self, pin: u32) -> Result<&Line> {
+        self.lines
+            .iter()
+            .find(|l| l.config.pin == pin)
+            .ok_or_else(|| not_served(pin))
+    }
+}
+
+impl Gpio for Cdev {
+    fn read(&mut self, pin: u32) -> Result<bool> {
+        let line = self.line(pin)?;
+        let value = line.request.value(line.offset).map_err(|e| {
+            fail(
+                Kind::Gpio,
+                format!("reading GPIO{pin} ({}): {e}", line.place),
+            )
+        })?;
+        Ok(bool::from(value))
+    }
+
+    fn write(&mut self, pin: u32, on: bool) -> Result<()> {
+        let line = self.line(pin)?;
+        if line.config.mode == PinMode::Input {
+            return Err(is_input(pin));
+        }
+        line.request
+            .set_value(line.offset, Value::from(on))
+            .map_err(|e| {
+                fail(
+                    Kind::Gpio,
+                    format!("setting GPIO{pin} ({}): {e}", line.place),
+                )
+            })
+    }
+
+    fn describe(&self) -> String {
+        let lines: Vec<String> = self
+            .lines
+            .iter()
+            .map(|l| format!("GPIO{} = {}", l.config.pin, l.place))
+            .collect();
+        format!("GPIO character device: {}", lines.join(", "))
+    }
+
+    fn pins(&self) -> &[PinConfig] {
+        &self.pins
+    }
+}
+
+fn open_chip(path: &Path) -> Result<Chip> {
+    Chip::from_path(path).map_err(|e| {
+        let why = if is_permission_denied(&e) {
+            "permission denied: add yourself to the gpio group (sudo usermod -aG gpio $USER, \
+             then log in again) or add a udev rule giving that group /dev/gpiochip*"
+                .to_string()
+        } else {
+            e.to_string()
+        };
+        fail(Kind::Gpio, format!("opening {}: {why}", path.display()))
+    })
+}
+
+fn is_permission_denied(err: &gpiocdev::Error) -> bool {
+    match err {
+        gpiocdev::Error::Os(errno) => {
+            io::Error::from_raw_os_error(errno.0).kind() == io::ErrorKind::PermissionDenied
+        }
+        _ => false,
+    }
+}
+
+fn describe_chip(chip: &Chip) -> Result<ChipDesc> {
+    let path = chip.path().to_path_buf();
+    let info = chip
+        .info()
+        .map_err(|e| fail(Kind::Gpio, format!("reading {}: {e}", path.display())))?;
+    let line_names = (0..info.num_lines)
+        .map(|offset| chip.line_info(offset).map(|l| l.name).unwrap_or_default())
+        .collect();
+    Ok(ChipDesc {
+        path,
+        name: info.name,
+        label: info.label,
+        line_names,
+    })
+}
+
+/// `--chip /dev/gpiochip4` may be a symlink (early Pi 5 kernels kept one): compare the
+/// real path, as the chip list holds real paths.
+fn canonical_filter(filter: &str) -> String {
+    if !filter.contains('/') {
+        return filter.to_string();
+    }
+    std::fs::canonicalize(filter)
+        .map(PathBuf::into_os_string)
+        .ok()
+        .and_then(|p| p.into_string().ok())
+        .unwrap_or_else(|| filter.to_string())
+}
+
+fn request_line(chip: &Chip, offset: u32, config: PinConfig, place: &str) -> Result<Request> {
+    let pin = config.pin;
+    if let Some(busy) = busy_message(chip, offset, pin, place) {
+        return Err(fail(Kind::Gpio, busy));
+    }
+    let mut builder = Request::builder();
+    builder
+        .on_chip(chip.path())
+        .with_consumer(CONSUMER)
+        .with_line(offset);
+    match config.mode {
+        PinMode::Output => builder.as_output(Value::Inactive),
+        PinMode::Input => builder.as_input(),
+    };
+    if config.active_low {
+        builder.as_active_low();
+    }
+    builder.request().map_err(|e| {
+        // Another program may have taken the line since we looked.
+        let message = busy_message(chip, offset, pin, place)
+            .unwrap_or_else(|| format!("requesting GPIO{pin} ({place}): {e}"));
+        fail(Kind::Gpio, message)
+    })
+}
+
+/// Says who holds the line, if anyone does.
+fn busy_message(chip: &Chip, offset: u32, pin: u32, place: &str) -> Option<String> {
+    let info = chip.line_info(offset).ok()?;
+    if !info.used {
+        return None;
+    }
+    let holder = if info.consumer.is_empty() {
+        "another driver".to_string()
+    } else {
+        format!("'{}'", info.consumer)
+    };
+    Some(format!(
+        "GPIO{pin} ({place}) is busy: held by {holder}; stop that program or remove the \
+         overlay that claims it (e.g. a PWM or audio dtoverlay in /boot/firmware/config.txt)"
+    ))
+}
