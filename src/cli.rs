@@ -188,7 +188,6 @@ pub struct EchoArgs {
     pub tls: TlsArgs,
 }
 
-/// An HTTP method name (`GET`, `POST`, …).
 #[derive(Debug, Args)]
 pub struct HttpGetArgs {
     /// The URL to fetch; without a scheme, http:// is assumed

@@ -1,0 +1,263 @@
+
+using namespace System.Management.Automation
+using namespace System.Management.Automation.Language
+
+Register-ArgumentCompleter -Native -CommandName 'nicksock' -ScriptBlock {
+    param($wordToComplete, $commandAst, $cursorPosition)
+
+    $commandElements = $commandAst.CommandElements
+    $command = @(
+        'nicksock'
+        for ($i = 1; $i -lt $commandElements.Count; $i++) {
+            $element = $commandElements[$i]
+            if ($element -isnot [StringConstantExpressionAst] -or
+                $element.StringConstantType -ne [StringConstantType]::BareWord -or
+                $element.Value.StartsWith('-') -or
+                $element.Value -eq $wordToComplete) {
+                break
+        }
+        $element.Value
+    }) -join ';'
+
+    $completions = @(switch ($command) {
+        'nicksock' {
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Say what happens on stderr (-vv for more)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Say what happens on stderr (-vv for more)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('listen', 'listen', [CompletionResultType]::ParameterValue, 'Accept a peer; copy stdin to it and what it sends to stdout (like `nc -l`)')
+            [CompletionResult]::new('connect', 'connect', [CompletionResultType]::ParameterValue, 'Connect to a peer; copy stdin to it and what it sends to stdout (like `nc HOST PORT`)')
+            [CompletionResult]::new('echo', 'echo', [CompletionResultType]::ParameterValue, 'Echo every byte back to every client, many clients at once')
+            [CompletionResult]::new('http-get', 'http-get', [CompletionResultType]::ParameterValue, 'Fetch a URL over HTTP/1.1 or HTTP/1.0 (HTTPS by rustls), curl-style')
+            [CompletionResult]::new('serve-gpio', 'serve-gpio', [CompletionResultType]::ParameterValue, 'Serve a web page, a JSON API and a line protocol that show and switch GPIO pins')
+            [CompletionResult]::new('gen-cert', 'gen-cert', [CompletionResultType]::ParameterValue, 'Write a private key and certificate for the TLS servers')
+            [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'nicksock;listen' {
+            [CompletionResult]::new('-i', '-i', [CompletionResultType]::ParameterName, 'End a session that moved no byte in either direction for SECS')
+            [CompletionResult]::new('--idle-timeout', '--idle-timeout', [CompletionResultType]::ParameterName, 'End a session that moved no byte in either direction for SECS')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'After stdin ends, end the session within SECS even if the peer stays open')
+            [CompletionResult]::new('--max-conns', '--max-conns', [CompletionResultType]::ParameterName, 'With -k: exit after serving N clients')
+            [CompletionResult]::new('--cert', '--cert', [CompletionResultType]::ParameterName, 'PEM certificate chain: the server''s identity, or a client certificate for mTLS')
+            [CompletionResult]::new('--key', '--key', [CompletionResultType]::ParameterName, 'PEM private key that goes with --cert')
+            [CompletionResult]::new('--cacert', '--cacert', [CompletionResultType]::ParameterName, 'Trust these PEM roots instead of the built-in web PKI roots (client); require client certificates signed by them (server)')
+            [CompletionResult]::new('-4', '-4', [CompletionResultType]::ParameterName, 'Use IPv4 only')
+            [CompletionResult]::new('-6', '-6', [CompletionResultType]::ParameterName, 'Use IPv6 only')
+            [CompletionResult]::new('-u', '-u', [CompletionResultType]::ParameterName, 'UDP instead of TCP')
+            [CompletionResult]::new('--udp', '--udp', [CompletionResultType]::ParameterName, 'UDP instead of TCP')
+            [CompletionResult]::new('--no-shutdown', '--no-shutdown', [CompletionResultType]::ParameterName, 'Keep our sending side open after stdin ends (no TCP half-close)')
+            [CompletionResult]::new('--send-only', '--send-only', [CompletionResultType]::ParameterName, 'Only send: discard what the peer sends')
+            [CompletionResult]::new('--recv-only', '--recv-only', [CompletionResultType]::ParameterName, 'Only receive: never read stdin')
+            [CompletionResult]::new('--progress', '--progress', [CompletionResultType]::ParameterName, 'Show a live byte count and rate on stderr (when stderr is a terminal)')
+            [CompletionResult]::new('-k', '-k', [CompletionResultType]::ParameterName, 'After a client leaves, accept the next one')
+            [CompletionResult]::new('--keep-open', '--keep-open', [CompletionResultType]::ParameterName, 'After a client leaves, accept the next one')
+            [CompletionResult]::new('--tls', '--tls', [CompletionResultType]::ParameterName, 'Wrap the connection in TLS (rustls)')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Say what happens on stderr (-vv for more)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Say what happens on stderr (-vv for more)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'nicksock;connect' {
+            [CompletionResult]::new('-i', '-i', [CompletionResultType]::ParameterName, 'End a session that moved no byte in either direction for SECS')
+            [CompletionResult]::new('--idle-timeout', '--idle-timeout', [CompletionResultType]::ParameterName, 'End a session that moved no byte in either direction for SECS')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'After stdin ends, end the session within SECS even if the peer stays open')
+            [CompletionResult]::new('-w', '-w', [CompletionResultType]::ParameterName, 'Give up connecting after SECS (exit 5)')
+            [CompletionResult]::new('--connect-timeout', '--connect-timeout', [CompletionResultType]::ParameterName, 'Give up connecting after SECS (exit 5)')
+            [CompletionResult]::new('--retry-for', '--retry-for', [CompletionResultType]::ParameterName, 'Keep trying to connect until SECS have passed (wait for a service to come up)')
+            [CompletionResult]::new('-s', '-s', [CompletionResultType]::ParameterName, 'Local address to connect from')
+            [CompletionResult]::new('--source', '--source', [CompletionResultType]::ParameterName, 'Local address to connect from')
+            [CompletionResult]::new('-p', '-p', [CompletionResultType]::ParameterName, 'Local port to connect from')
+            [CompletionResult]::new('--source-port', '--source-port', [CompletionResultType]::ParameterName, 'Local port to connect from')
+            [CompletionResult]::new('--cert', '--cert', [CompletionResultType]::ParameterName, 'PEM certificate chain: the server''s identity, or a client certificate for mTLS')
+            [CompletionResult]::new('--key', '--key', [CompletionResultType]::ParameterName, 'PEM private key that goes with --cert')
+            [CompletionResult]::new('--cacert', '--cacert', [CompletionResultType]::ParameterName, 'Trust these PEM roots instead of the built-in web PKI roots (client); require client certificates signed by them (server)')
+            [CompletionResult]::new('--servername', '--servername', [CompletionResultType]::ParameterName, 'The name to verify and send as SNI, when it differs from HOST')
+            [CompletionResult]::new('-4', '-4', [CompletionResultType]::ParameterName, 'Use IPv4 only')
+            [CompletionResult]::new('-6', '-6', [CompletionResultType]::ParameterName, 'Use IPv6 only')
+            [CompletionResult]::new('-u', '-u', [CompletionResultType]::ParameterName, 'UDP instead of TCP')
+            [CompletionResult]::new('--udp', '--udp', [CompletionResultType]::ParameterName, 'UDP instead of TCP')
+            [CompletionResult]::new('--no-shutdown', '--no-shutdown', [CompletionResultType]::ParameterName, 'Keep our sending side open after stdin ends (no TCP half-close)')
+            [CompletionResult]::new('--send-only', '--send-only', [CompletionResultType]::ParameterName, 'Only send: discard what the peer sends')
+            [CompletionResult]::new('--recv-only', '--recv-only', [CompletionResultType]::ParameterName, 'Only receive: never read stdin')
+            [CompletionResult]::new('--progress', '--progress', [CompletionResultType]::ParameterName, 'Show a live byte count and rate on stderr (when stderr is a terminal)')
+            [CompletionResult]::new('-z', '-z', [CompletionResultType]::ParameterName, 'Only check that the port accepts a connection: exit 0 open, 4 closed')
+            [CompletionResult]::new('-C', '-C ', [CompletionResultType]::ParameterName, 'Send each LF of stdin as CRLF')
+            [CompletionResult]::new('--crlf', '--crlf', [CompletionResultType]::ParameterName, 'Send each LF of stdin as CRLF')
+            [CompletionResult]::new('--tls', '--tls', [CompletionResultType]::ParameterName, 'Wrap the connection in TLS (rustls)')
+            [CompletionResult]::new('-k', '-k', [CompletionResultType]::ParameterName, 'Do not verify the server''s certificate (says so on stderr)')
+            [CompletionResult]::new('--insecure', '--insecure', [CompletionResultType]::ParameterName, 'Do not verify the server''s certificate (says so on stderr)')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Say what happens on stderr (-vv for more)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Say what happens on stderr (-vv for more)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'nicksock;echo' {
+            [CompletionResult]::new('-i', '-i', [CompletionResultType]::ParameterName, 'Close a client that moved no byte for SECS')
+            [CompletionResult]::new('--idle-timeout', '--idle-timeout', [CompletionResultType]::ParameterName, 'Close a client that moved no byte for SECS')
+            [CompletionResult]::new('--max-conns', '--max-conns', [CompletionResultType]::ParameterName, 'Serve at most N clients at once; more are closed at once')
+            [CompletionResult]::new('--cert', '--cert', [CompletionResultType]::ParameterName, 'PEM certificate chain: the server''s identity, or a client certificate for mTLS')
+            [CompletionResult]::new('--key', '--key', [CompletionResultType]::ParameterName, 'PEM private key that goes with --cert')
+            [CompletionResult]::new('--cacert', '--cacert', [CompletionResultType]::ParameterName, 'Trust these PEM roots instead of the built-in web PKI roots (client); require client certificates signed by them (server)')
+            [CompletionResult]::new('-4', '-4', [CompletionResultType]::ParameterName, 'Use IPv4 only')
+            [CompletionResult]::new('-6', '-6', [CompletionResultType]::ParameterName, 'Use IPv6 only')
+            [CompletionResult]::new('-u', '-u', [CompletionResultType]::ParameterName, 'UDP instead of TCP')
+            [CompletionResult]::new('--udp', '--udp', [CompletionResultType]::ParameterName, 'UDP instead of TCP')
+            [CompletionResult]::new('--tls', '--tls', [CompletionResultType]::ParameterName, 'Wrap the connection in TLS (rustls)')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Say what happens on stderr (-vv for more)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Say what happens on stderr (-vv for more)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'nicksock;http-get' {
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Write the body to FILE instead of stdout (only once it is complete)')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Write the body to FILE instead of stdout (only once it is complete)')
+            [CompletionResult]::new('--max-redirs', '--max-redirs', [CompletionResultType]::ParameterName, 'With -L: at most N redirects (exit 7 past that)')
+            [CompletionResult]::new('-X', '-X ', [CompletionResultType]::ParameterName, 'Request method [default: GET, or POST with a body]')
+            [CompletionResult]::new('--request', '--request', [CompletionResultType]::ParameterName, 'Request method [default: GET, or POST with a body]')
+            [CompletionResult]::new('-d', '-d', [CompletionResultType]::ParameterName, 'Send DATA as a form POST (application/x-www-form-urlencoded); @FILE reads a file')
+            [CompletionResult]::new('--data', '--data', [CompletionResultType]::ParameterName, 'Send DATA as a form POST (application/x-www-form-urlencoded); @FILE reads a file')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Send DATA as JSON (POST, Content-Type and Accept application/json); @FILE reads a file')
+            [CompletionResult]::new('-H', '-H ', [CompletionResultType]::ParameterName, 'Extra request header, ''Name: value'' (repeatable)')
+            [CompletionResult]::new('--header', '--header', [CompletionResultType]::ParameterName, 'Extra request header, ''Name: value'' (repeatable)')
+            [CompletionResult]::new('-A', '-A ', [CompletionResultType]::ParameterName, 'User-Agent to send')
+            [CompletionResult]::new('--user-agent', '--user-agent', [CompletionResultType]::ParameterName, 'User-Agent to send')
+            [CompletionResult]::new('--connect-timeout', '--connect-timeout', [CompletionResultType]::ParameterName, 'Give up connecting after SECS (exit 5)')
+            [CompletionResult]::new('-m', '-m', [CompletionResultType]::ParameterName, 'Give up when the whole transfer takes longer than SECS (exit 5)')
+            [CompletionResult]::new('--max-time', '--max-time', [CompletionResultType]::ParameterName, 'Give up when the whole transfer takes longer than SECS (exit 5)')
+            [CompletionResult]::new('-w', '-w', [CompletionResultType]::ParameterName, 'After the transfer, print FORMAT with %{http_code}, %{size_download}, %{time_total}, %{url_effective} replaced')
+            [CompletionResult]::new('--write-out', '--write-out', [CompletionResultType]::ParameterName, 'After the transfer, print FORMAT with %{http_code}, %{size_download}, %{time_total}, %{url_effective} replaced')
+            [CompletionResult]::new('--cert', '--cert', [CompletionResultType]::ParameterName, 'PEM client certificate for mTLS')
+            [CompletionResult]::new('--key', '--key', [CompletionResultType]::ParameterName, 'PEM private key that goes with --cert')
+            [CompletionResult]::new('--cacert', '--cacert', [CompletionResultType]::ParameterName, 'Trust these PEM roots instead of the built-in web PKI roots')
+            [CompletionResult]::new('--servername', '--servername', [CompletionResultType]::ParameterName, 'The name to verify and send as SNI, when it differs from HOST')
+            [CompletionResult]::new('-O', '-O ', [CompletionResultType]::ParameterName, 'Write the body to a file named like the last part of the URL''s path')
+            [CompletionResult]::new('--remote-name', '--remote-name', [CompletionResultType]::ParameterName, 'Write the body to a file named like the last part of the URL''s path')
+            [CompletionResult]::new('-i', '-i', [CompletionResultType]::ParameterName, 'Print the response head before the body')
+            [CompletionResult]::new('--include', '--include', [CompletionResultType]::ParameterName, 'Print the response head before the body')
+            [CompletionResult]::new('-I', '-I ', [CompletionResultType]::ParameterName, 'Send a HEAD request and print the response head')
+            [CompletionResult]::new('--head', '--head', [CompletionResultType]::ParameterName, 'Send a HEAD request and print the response head')
+            [CompletionResult]::new('-L', '-L ', [CompletionResultType]::ParameterName, 'Follow redirects')
+            [CompletionResult]::new('--location', '--location', [CompletionResultType]::ParameterName, 'Follow redirects')
+            [CompletionResult]::new('-f', '-f', [CompletionResultType]::ParameterName, 'Exit 7 without printing the body when the status is 400 or more')
+            [CompletionResult]::new('--fail', '--fail', [CompletionResultType]::ParameterName, 'Exit 7 without printing the body when the status is 400 or more')
+            [CompletionResult]::new('--fail-with-body', '--fail-with-body', [CompletionResultType]::ParameterName, 'Exit 7 when the status is 400 or more, after printing the body')
+            [CompletionResult]::new('--http1.0', '--http1.0', [CompletionResultType]::ParameterName, 'Speak HTTP/1.0')
+            [CompletionResult]::new('-s', '-s', [CompletionResultType]::ParameterName, 'No progress bar and no messages except errors')
+            [CompletionResult]::new('--silent', '--silent', [CompletionResultType]::ParameterName, 'No progress bar and no messages except errors')
+            [CompletionResult]::new('--raw', '--raw', [CompletionResultType]::ParameterName, 'Print the response exactly as it came off the socket')
+            [CompletionResult]::new('-4', '-4', [CompletionResultType]::ParameterName, 'Use IPv4 only')
+            [CompletionResult]::new('-6', '-6', [CompletionResultType]::ParameterName, 'Use IPv6 only')
+            [CompletionResult]::new('-k', '-k', [CompletionResultType]::ParameterName, 'Do not verify the server''s certificate (says so on stderr)')
+            [CompletionResult]::new('--insecure', '--insecure', [CompletionResultType]::ParameterName, 'Do not verify the server''s certificate (says so on stderr)')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Say what happens on stderr (-vv for more)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Say what happens on stderr (-vv for more)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'nicksock;serve-gpio' {
+            [CompletionResult]::new('--pin', '--pin', [CompletionResultType]::ParameterName, 'BCM GPIO number to serve (repeatable); the only pins it will touch. GPIO13 is physical header pin 33')
+            [CompletionResult]::new('--bind', '--bind', [CompletionResultType]::ParameterName, 'Local address to listen on (same as ADDR)')
+            [CompletionResult]::new('--port', '--port', [CompletionResultType]::ParameterName, 'HTTP port')
+            [CompletionResult]::new('--backend', '--backend', [CompletionResultType]::ParameterName, 'GPIO implementation')
+            [CompletionResult]::new('--chip', '--chip', [CompletionResultType]::ParameterName, 'GPIO chip to use, by name, label or path (default: find each pin by line name)')
+            [CompletionResult]::new('--active-low', '--active-low', [CompletionResultType]::ParameterName, 'Treat pin N as active-low (repeatable)')
+            [CompletionResult]::new('--line-port', '--line-port', [CompletionResultType]::ParameterName, 'Also serve the plain-TCP line protocol (on, off, toggle, status) on PORT')
+            [CompletionResult]::new('--auth', '--auth', [CompletionResultType]::ParameterName, 'Require HTTP Basic authentication with USER:PASS (use with --tls)')
+            [CompletionResult]::new('--cert', '--cert', [CompletionResultType]::ParameterName, 'PEM certificate chain: the server''s identity, or a client certificate for mTLS')
+            [CompletionResult]::new('--key', '--key', [CompletionResultType]::ParameterName, 'PEM private key that goes with --cert')
+            [CompletionResult]::new('--cacert', '--cacert', [CompletionResultType]::ParameterName, 'Trust these PEM roots instead of the built-in web PKI roots (client); require client certificates signed by them (server)')
+            [CompletionResult]::new('-4', '-4', [CompletionResultType]::ParameterName, 'Use IPv4 only')
+            [CompletionResult]::new('-6', '-6', [CompletionResultType]::ParameterName, 'Use IPv6 only')
+            [CompletionResult]::new('--read-only', '--read-only', [CompletionResultType]::ParameterName, 'Show the pins but refuse every change')
+            [CompletionResult]::new('--tls', '--tls', [CompletionResultType]::ParameterName, 'Wrap the connection in TLS (rustls)')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Say what happens on stderr (-vv for more)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Say what happens on stderr (-vv for more)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'nicksock;gen-cert' {
+            [CompletionResult]::new('--out', '--out', [CompletionResultType]::ParameterName, 'Directory to write the files into')
+            [CompletionResult]::new('--days', '--days', [CompletionResultType]::ParameterName, 'Days the certificate is valid')
+            [CompletionResult]::new('--key-type', '--key-type', [CompletionResultType]::ParameterName, 'Kind of key to generate')
+            [CompletionResult]::new('--ca-cert', '--ca-cert', [CompletionResultType]::ParameterName, 'Sign the leaf with this CA certificate instead of self-signing')
+            [CompletionResult]::new('--ca-key', '--ca-key', [CompletionResultType]::ParameterName, 'The CA''s private key')
+            [CompletionResult]::new('--name', '--name', [CompletionResultType]::ParameterName, 'Base name of the files written (NAME.pem and NAME-key.pem) [default: cert, client, ca]')
+            [CompletionResult]::new('--client', '--client', [CompletionResultType]::ParameterName, 'Make a client-authentication certificate (for mTLS)')
+            [CompletionResult]::new('--ca', '--ca', [CompletionResultType]::ParameterName, 'Write a local certificate authority (ca.pem, ca-key.pem) instead of a leaf')
+            [CompletionResult]::new('--force', '--force', [CompletionResultType]::ParameterName, 'Overwrite existing files')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Say what happens on stderr (-vv for more)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Say what happens on stderr (-vv for more)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'nicksock;completions' {
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Say what happens on stderr (-vv for more)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Say what happens on stderr (-vv for more)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'nicksock;help' {
+            [CompletionResult]::new('listen', 'listen', [CompletionResultType]::ParameterValue, 'Accept a peer; copy stdin to it and what it sends to stdout (like `nc -l`)')
+            [CompletionResult]::new('connect', 'connect', [CompletionResultType]::ParameterValue, 'Connect to a peer; copy stdin to it and what it sends to stdout (like `nc HOST PORT`)')
+            [CompletionResult]::new('echo', 'echo', [CompletionResultType]::ParameterValue, 'Echo every byte back to every client, many clients at once')
+            [CompletionResult]::new('http-get', 'http-get', [CompletionResultType]::ParameterValue, 'Fetch a URL over HTTP/1.1 or HTTP/1.0 (HTTPS by rustls), curl-style')
+            [CompletionResult]::new('serve-gpio', 'serve-gpio', [CompletionResultType]::ParameterValue, 'Serve a web page, a JSON API and a line protocol that show and switch GPIO pins')
+            [CompletionResult]::new('gen-cert', 'gen-cert', [CompletionResultType]::ParameterValue, 'Write a private key and certificate for the TLS servers')
+            [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'nicksock;help;listen' {
+            break
+        }
+        'nicksock;help;connect' {
+            break
+        }
+        'nicksock;help;echo' {
+            break
+        }
+        'nicksock;help;http-get' {
+            break
+        }
+        'nicksock;help;serve-gpio' {
+            break
+        }
+        'nicksock;help;gen-cert' {
+            break
+        }
+        'nicksock;help;completions' {
+            break
+        }
+        'nicksock;help;help' {
+            break
+        }
+    })
+
+    $completions.Where{ $_.CompletionText -like "$wordToComplete*" } |
+        Sort-Object -Property ListItemText
+}

@@ -1,0 +1,165 @@
+# Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
+function __fish_nicksock_global_optspecs
+    string join \n v/verbose h/help V/version
+end
+
+function __fish_nicksock_needs_command
+    # Figure out if the current invocation already has a command.
+    set -l cmd (commandline -opc)
+    set -e cmd[1]
+    argparse -s (__fish_nicksock_global_optspecs) -- $cmd 2>/dev/null
+    or return
+    if set -q argv[1]
+        # Also print the command, so this can be used to figure out what it is.
+        echo $argv[1]
+        return 1
+    end
+    return 0
+end
+
+function __fish_nicksock_using_subcommand
+    set -l cmd (__fish_nicksock_needs_command)
+    test -z "$cmd"
+    and return 1
+    contains -- $cmd[1] $argv
+end
+
+complete -c nicksock -n "__fish_nicksock_needs_command" -s v -l verbose -d 'Say what happens on stderr (-vv for more)'
+complete -c nicksock -n "__fish_nicksock_needs_command" -s h -l help -d 'Print help'
+complete -c nicksock -n "__fish_nicksock_needs_command" -s V -l version -d 'Print version'
+complete -c nicksock -n "__fish_nicksock_needs_command" -f -a "listen" -d 'Accept a peer; copy stdin to it and what it sends to stdout (like `nc -l`)'
+complete -c nicksock -n "__fish_nicksock_needs_command" -f -a "connect" -d 'Connect to a peer; copy stdin to it and what it sends to stdout (like `nc HOST PORT`)'
+complete -c nicksock -n "__fish_nicksock_needs_command" -f -a "echo" -d 'Echo every byte back to every client, many clients at once'
+complete -c nicksock -n "__fish_nicksock_needs_command" -f -a "http-get" -d 'Fetch a URL over HTTP/1.1 or HTTP/1.0 (HTTPS by rustls), curl-style'
+complete -c nicksock -n "__fish_nicksock_needs_command" -f -a "serve-gpio" -d 'Serve a web page, a JSON API and a line protocol that show and switch GPIO pins'
+complete -c nicksock -n "__fish_nicksock_needs_command" -f -a "gen-cert" -d 'Write a private key and certificate for the TLS servers'
+complete -c nicksock -n "__fish_nicksock_needs_command" -f -a "completions" -d 'Print a shell completion script'
+complete -c nicksock -n "__fish_nicksock_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c nicksock -n "__fish_nicksock_using_subcommand listen" -s i -l idle-timeout -d 'End a session that moved no byte in either direction for SECS' -r
+complete -c nicksock -n "__fish_nicksock_using_subcommand listen" -s q -d 'After stdin ends, end the session within SECS even if the peer stays open' -r
+complete -c nicksock -n "__fish_nicksock_using_subcommand listen" -l max-conns -d 'With -k: exit after serving N clients' -r
+complete -c nicksock -n "__fish_nicksock_using_subcommand listen" -l cert -d 'PEM certificate chain: the server\'s identity, or a client certificate for mTLS' -r -F
+complete -c nicksock -n "__fish_nicksock_using_subcommand listen" -l key -d 'PEM private key that goes with --cert' -r -F
+complete -c nicksock -n "__fish_nicksock_using_subcommand listen" -l cacert -d 'Trust these PEM roots instead of the built-in web PKI roots (client); require client certificates signed by them (server)' -r -F
+complete -c nicksock -n "__fish_nicksock_using_subcommand listen" -s 4 -d 'Use IPv4 only'
+complete -c nicksock -n "__fish_nicksock_using_subcommand listen" -s 6 -d 'Use IPv6 only'
+complete -c nicksock -n "__fish_nicksock_using_subcommand listen" -s u -l udp -d 'UDP instead of TCP'
+complete -c nicksock -n "__fish_nicksock_using_subcommand listen" -l no-shutdown -d 'Keep our sending side open after stdin ends (no TCP half-close)'
+complete -c nicksock -n "__fish_nicksock_using_subcommand listen" -l send-only -d 'Only send: discard what the peer sends'
+complete -c nicksock -n "__fish_nicksock_using_subcommand listen" -l recv-only -d 'Only receive: never read stdin'
+complete -c nicksock -n "__fish_nicksock_using_subcommand listen" -l progress -d 'Show a live byte count and rate on stderr (when stderr is a terminal)'
+complete -c nicksock -n "__fish_nicksock_using_subcommand listen" -s k -l keep-open -d 'After a client leaves, accept the next one'
+complete -c nicksock -n "__fish_nicksock_using_subcommand listen" -l tls -d 'Wrap the connection in TLS (rustls)'
+complete -c nicksock -n "__fish_nicksock_using_subcommand listen" -s v -l verbose -d 'Say what happens on stderr (-vv for more)'
+complete -c nicksock -n "__fish_nicksock_using_subcommand listen" -s h -l help -d 'Print help'
+complete -c nicksock -n "__fish_nicksock_using_subcommand listen" -s V -l version -d 'Print version'
+complete -c nicksock -n "__fish_nicksock_using_subcommand connect" -s i -l idle-timeout -d 'End a session that moved no byte in either direction for SECS' -r
+complete -c nicksock -n "__fish_nicksock_using_subcommand connect" -s q -d 'After stdin ends, end the session within SECS even if the peer stays open' -r
+complete -c nicksock -n "__fish_nicksock_using_subcommand connect" -s w -l connect-timeout -d 'Give up connecting after SECS (exit 5)' -r
+complete -c nicksock -n "__fish_nicksock_using_subcommand connect" -l retry-for -d 'Keep trying to connect until SECS have passed (wait for a service to come up)' -r
+complete -c nicksock -n "__fish_nicksock_using_subcommand connect" -s s -l source -d 'Local address to connect from' -r
+complete -c nicksock -n "__fish_nicksock_using_subcommand connect" -s p -l source-port -d 'Local port to connect from' -r
+complete -c nicksock -n "__fish_nicksock_using_subcommand connect" -l cert -d 'PEM certificate chain: the server\'s identity, or a client certificate for mTLS' -r -F
+complete -c nicksock -n "__fish_nicksock_using_subcommand connect" -l key -d 'PEM private key that goes with --cert' -r -F
+complete -c nicksock -n "__fish_nicksock_using_subcommand connect" -l cacert -d 'Trust these PEM roots instead of the built-in web PKI roots (client); require client certificates signed by them (server)' -r -F
+complete -c nicksock -n "__fish_nicksock_using_subcommand connect" -l servername -d 'The name to verify and send as SNI, when it differs from HOST' -r -f -a "(__fish_print_hostnames)"
+complete -c nicksock -n "__fish_nicksock_using_subcommand connect" -s 4 -d 'Use IPv4 only'
+complete -c nicksock -n "__fish_nicksock_using_subcommand connect" -s 6 -d 'Use IPv6 only'
+complete -c nicksock -n "__fish_nicksock_using_subcommand connect" -s u -l udp -d 'UDP instead of TCP'
+complete -c nicksock -n "__fish_nicksock_using_subcommand connect" -l no-shutdown -d 'Keep our sending side open after stdin ends (no TCP half-close)'
+complete -c nicksock -n "__fish_nicksock_using_subcommand connect" -l send-only -d 'Only send: discard what the peer sends'
+complete -c nicksock -n "__fish_nicksock_using_subcommand connect" -l recv-only -d 'Only receive: never read stdin'
+complete -c nicksock -n "__fish_nicksock_using_subcommand connect" -l progress -d 'Show a live byte count and rate on stderr (when stderr is a terminal)'
+complete -c nicksock -n "__fish_nicksock_using_subcommand connect" -s z -d 'Only check that the port accepts a connection: exit 0 open, 4 closed'
+complete -c nicksock -n "__fish_nicksock_using_subcommand connect" -s C -l crlf -d 'Send each LF of stdin as CRLF'
+complete -c nicksock -n "__fish_nicksock_using_subcommand connect" -l tls -d 'Wrap the connection in TLS (rustls)'
+complete -c nicksock -n "__fish_nicksock_using_subcommand connect" -s k -l insecure -d 'Do not verify the server\'s certificate (says so on stderr)'
+complete -c nicksock -n "__fish_nicksock_using_subcommand connect" -s v -l verbose -d 'Say what happens on stderr (-vv for more)'
+complete -c nicksock -n "__fish_nicksock_using_subcommand connect" -s h -l help -d 'Print help'
+complete -c nicksock -n "__fish_nicksock_using_subcommand connect" -s V -l version -d 'Print version'
+complete -c nicksock -n "__fish_nicksock_using_subcommand echo" -s i -l idle-timeout -d 'Close a client that moved no byte for SECS' -r
+complete -c nicksock -n "__fish_nicksock_using_subcommand echo" -l max-conns -d 'Serve at most N clients at once; more are closed at once' -r
+complete -c nicksock -n "__fish_nicksock_using_subcommand echo" -l cert -d 'PEM certificate chain: the server\'s identity, or a client certificate for mTLS' -r -F
+complete -c nicksock -n "__fish_nicksock_using_subcommand echo" -l key -d 'PEM private key that goes with --cert' -r -F
+complete -c nicksock -n "__fish_nicksock_using_subcommand echo" -l cacert -d 'Trust these PEM roots instead of the built-in web PKI roots (client); require client certificates signed by them (server)' -r -F
+complete -c nicksock -n "__fish_nicksock_using_subcommand echo" -s 4 -d 'Use IPv4 only'
+complete -c nicksock -n "__fish_nicksock_using_subcommand echo" -s 6 -d 'Use IPv6 only'
+complete -c nicksock -n "__fish_nicksock_using_subcommand echo" -s u -l udp -d 'UDP instead of TCP'
+complete -c nicksock -n "__fish_nicksock_using_subcommand echo" -l tls -d 'Wrap the connection in TLS (rustls)'
+complete -c nicksock -n "__fish_nicksock_using_subcommand echo" -s v -l verbose -d 'Say what happens on stderr (-vv for more)'
+complete -c nicksock -n "__fish_nicksock_using_subcommand echo" -s h -l help -d 'Print help'
+complete -c nicksock -n "__fish_nicksock_using_subcommand echo" -s V -l version -d 'Print version'
+complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -s o -l output -d 'Write the body to FILE instead of stdout (only once it is complete)' -r -F
+complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -l max-redirs -d 'With -L: at most N redirects (exit 7 past that)' -r
+complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -s X -l request -d 'Request method [default: GET, or POST with a body]' -r
+complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -s d -l data -d 'Send DATA as a form POST (application/x-www-form-urlencoded); @FILE reads a file' -r
+complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -l json -d 'Send DATA as JSON (POST, Content-Type and Accept application/json); @FILE reads a file' -r
+complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -s H -l header -d 'Extra request header, \'Name: value\' (repeatable)' -r
+complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -s A -l user-agent -d 'User-Agent to send' -r
+complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -l connect-timeout -d 'Give up connecting after SECS (exit 5)' -r
+complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -s m -l max-time -d 'Give up when the whole transfer takes longer than SECS (exit 5)' -r
+complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -s w -l write-out -d 'After the transfer, print FORMAT with %{http_code}, %{size_download}, %{time_total}, %{url_effective} replaced' -r
+complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -l cert -d 'PEM client certificate for mTLS' -r -F
+complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -l key -d 'PEM private key that goes with --cert' -r -F
+complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -l cacert -d 'Trust these PEM roots instead of the built-in web PKI roots' -r -F
+complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -l servername -d 'The name to verify and send as SNI, when it differs from HOST' -r -f -a "(__fish_print_hostnames)"
+complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -s O -l remote-name -d 'Write the body to a file named like the last part of the URL\'s path'
+complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -s i -l include -d 'Print the response head before the body'
+complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -s I -l head -d 'Send a HEAD request and print the response head'
+complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -s L -l location -d 'Follow redirects'
+complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -s f -l fail -d 'Exit 7 without printing the body when the status is 400 or more'
+complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -l fail-with-body -d 'Exit 7 when the status is 400 or more, after printing the body'
+complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -l http1.0 -d 'Speak HTTP/1.0'
+complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -s s -l silent -d 'No progress bar and no messages except errors'
+complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -l raw -d 'Print the response exactly as it came off the socket'
+complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -s 4 -d 'Use IPv4 only'
+complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -s 6 -d 'Use IPv6 only'
+complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -s k -l insecure -d 'Do not verify the server\'s certificate (says so on stderr)'
+complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -s v -l verbose -d 'Say what happens on stderr (-vv for more)'
+complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -s h -l help -d 'Print help'
+complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -s V -l version -d 'Print version'
+complete -c nicksock -n "__fish_nicksock_using_subcommand serve-gpio" -l pin -d 'BCM GPIO number to serve (repeatable); the only pins it will touch. GPIO13 is physical header pin 33' -r
+complete -c nicksock -n "__fish_nicksock_using_subcommand serve-gpio" -l bind -d 'Local address to listen on (same as ADDR)' -r
+complete -c nicksock -n "__fish_nicksock_using_subcommand serve-gpio" -l port -d 'HTTP port' -r
+complete -c nicksock -n "__fish_nicksock_using_subcommand serve-gpio" -l backend -d 'GPIO implementation' -r -f -a "auto\t'The kernel\'s GPIO character device where one exists, else simulated pins'
+cdev\t'The Linux GPIO character device (/dev/gpiochip*)'
+sim\t'Simulated pins in memory: runs anywhere'"
+complete -c nicksock -n "__fish_nicksock_using_subcommand serve-gpio" -l chip -d 'GPIO chip to use, by name, label or path (default: find each pin by line name)' -r
+complete -c nicksock -n "__fish_nicksock_using_subcommand serve-gpio" -l active-low -d 'Treat pin N as active-low (repeatable)' -r
+complete -c nicksock -n "__fish_nicksock_using_subcommand serve-gpio" -l line-port -d 'Also serve the plain-TCP line protocol (on, off, toggle, status) on PORT' -r
+complete -c nicksock -n "__fish_nicksock_using_subcommand serve-gpio" -l auth -d 'Require HTTP Basic authentication with USER:PASS (use with --tls)' -r
+complete -c nicksock -n "__fish_nicksock_using_subcommand serve-gpio" -l cert -d 'PEM certificate chain: the server\'s identity, or a client certificate for mTLS' -r -F
+complete -c nicksock -n "__fish_nicksock_using_subcommand serve-gpio" -l key -d 'PEM private key that goes with --cert' -r -F
+complete -c nicksock -n "__fish_nicksock_using_subcommand serve-gpio" -l cacert -d 'Trust these PEM roots instead of the built-in web PKI roots (client); require client certificates signed by them (server)' -r -F
+complete -c nicksock -n "__fish_nicksock_using_subcommand serve-gpio" -s 4 -d 'Use IPv4 only'
+complete -c nicksock -n "__fish_nicksock_using_subcommand serve-gpio" -s 6 -d 'Use IPv6 only'
+complete -c nicksock -n "__fish_nicksock_using_subcommand serve-gpio" -l read-only -d 'Show the pins but refuse every change'
+complete -c nicksock -n "__fish_nicksock_using_subcommand serve-gpio" -l tls -d 'Wrap the connection in TLS (rustls)'
+complete -c nicksock -n "__fish_nicksock_using_subcommand serve-gpio" -s v -l verbose -d 'Say what happens on stderr (-vv for more)'
+complete -c nicksock -n "__fish_nicksock_using_subcommand serve-gpio" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c nicksock -n "__fish_nicksock_using_subcommand serve-gpio" -s V -l version -d 'Print version'
+complete -c nicksock -n "__fish_nicksock_using_subcommand gen-cert" -l out -d 'Directory to write the files into' -r -f -a "(__fish_complete_directories)"
+complete -c nicksock -n "__fish_nicksock_using_subcommand gen-cert" -l days -d 'Days the certificate is valid' -r
+complete -c nicksock -n "__fish_nicksock_using_subcommand gen-cert" -l key-type -d 'Kind of key to generate' -r -f -a "ecdsa-p256\t'ECDSA with the P-256 curve'
+ecdsa-p384\t'ECDSA with the P-384 curve'
+ed25519\t'Ed25519'"
+complete -c nicksock -n "__fish_nicksock_using_subcommand gen-cert" -l ca-cert -d 'Sign the leaf with this CA certificate instead of self-signing' -r -F
+complete -c nicksock -n "__fish_nicksock_using_subcommand gen-cert" -l ca-key -d 'The CA\'s private key' -r -F
+complete -c nicksock -n "__fish_nicksock_using_subcommand gen-cert" -l name -d 'Base name of the files written (NAME.pem and NAME-key.pem) [default: cert, client, ca]' -r
+complete -c nicksock -n "__fish_nicksock_using_subcommand gen-cert" -l client -d 'Make a client-authentication certificate (for mTLS)'
+complete -c nicksock -n "__fish_nicksock_using_subcommand gen-cert" -l ca -d 'Write a local certificate authority (ca.pem, ca-key.pem) instead of a leaf'
+complete -c nicksock -n "__fish_nicksock_using_subcommand gen-cert" -l force -d 'Overwrite existing files'
+complete -c nicksock -n "__fish_nicksock_using_subcommand gen-cert" -s v -l verbose -d 'Say what happens on stderr (-vv for more)'
+complete -c nicksock -n "__fish_nicksock_using_subcommand gen-cert" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c nicksock -n "__fish_nicksock_using_subcommand gen-cert" -s V -l version -d 'Print version'
+complete -c nicksock -n "__fish_nicksock_using_subcommand completions" -s v -l verbose -d 'Say what happens on stderr (-vv for more)'
+complete -c nicksock -n "__fish_nicksock_using_subcommand completions" -s h -l help -d 'Print help'
+complete -c nicksock -n "__fish_nicksock_using_subcommand completions" -s V -l version -d 'Print version'
+complete -c nicksock -n "__fish_nicksock_using_subcommand help; and not __fish_seen_subcommand_from listen connect echo http-get serve-gpio gen-cert completions help" -f -a "listen" -d 'Accept a peer; copy stdin to it and what it sends to stdout (like `nc -l`)'
+complete -c nicksock -n "__fish_nicksock_using_subcommand help; and not __fish_seen_subcommand_from listen connect echo http-get serve-gpio gen-cert completions help" -f -a "connect" -d 'Connect to a peer; copy stdin to it and what it sends to stdout (like `nc HOST PORT`)'
+complete -c nicksock -n "__fish_nicksock_using_subcommand help; and not __fish_seen_subcommand_from listen connect echo http-get serve-gpio gen-cert completions help" -f -a "echo" -d 'Echo every byte back to every client, many clients at once'
+complete -c nicksock -n "__fish_nicksock_using_subcommand help; and not __fish_seen_subcommand_from listen connect echo http-get serve-gpio gen-cert completions help" -f -a "http-get" -d 'Fetch a URL over HTTP/1.1 or HTTP/1.0 (HTTPS by rustls), curl-style'
+complete -c nicksock -n "__fish_nicksock_using_subcommand help; and not __fish_seen_subcommand_from listen connect echo http-get serve-gpio gen-cert completions help" -f -a "serve-gpio" -d 'Serve a web page, a JSON API and a line protocol that show and switch GPIO pins'
+complete -c nicksock -n "__fish_nicksock_using_subcommand help; and not __fish_seen_subcommand_from listen connect echo http-get serve-gpio gen-cert completions help" -f -a "gen-cert" -d 'Write a private key and certificate for the TLS servers'
+complete -c nicksock -n "__fish_nicksock_using_subcommand help; and not __fish_seen_subcommand_from listen connect echo http-get serve-gpio gen-cert completions help" -f -a "completions" -d 'Print a shell completion script'
+complete -c nicksock -n "__fish_nicksock_using_subcommand help; and not __fish_seen_subcommand_from listen connect echo http-get serve-gpio gen-cert completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
