@@ -15,6 +15,8 @@ use rustls::{ClientConfig, ClientConnection, Connection, ServerConfig, ServerCon
 pub struct TlsStream {
     sock: TcpStream,
     conn: Connection,
+    /// Our side should end once the handshake is done and queued data is out.
+    close_requested: bool,
     /// We sent close_notify; the TCP write side is shut once it is flushed.
     closing: bool,
     /// The TCP write side is shut.
@@ -29,7 +31,7 @@ pub struct TlsError(pub rustls::Error);
 
 impl std::fmt::Display for TlsError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "TLS handshake failed: {}", self.0)
+        write!(f, "TLS: {}", super::explain(&self.0))
     }
 }
 
@@ -56,6 +58,7 @@ impl TlsStream {
         TlsStream {
             sock,
             conn,
+            close_requested: false,
             closing: false,
             write_shut: false,
             truncated: false,
@@ -106,37 +109,47 @@ impl TlsStream {
                 return Err(io::Error::new(io::ErrorKind::InvalidData, TlsError(err)));
             }
             // A handshake step may have produced records to send.
-            match self.flush() {
-                Ok(()) => {}
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                Err(e) => return Err(e),
-            }
+            self.flush_some()?;
         }
     }
 
     /// Takes as much plaintext as rustls will buffer; `WouldBlock` when it takes none.
+    ///
+    /// Records already queued go out first, so a full rustls buffer is only reported when
+    /// the socket itself refused bytes: that guarantees a writable event will follow.
     pub fn write(&mut self, data: &[u8]) -> io::Result<usize> {
-        if self.closing {
+        if self.close_requested {
             return Err(io::Error::new(
                 io::ErrorKind::BrokenPipe,
                 "writing after close_notify",
             ));
         }
+        self.flush_some()?;
         let n = self.conn.writer().write(data)?;
-        match self.flush() {
-            Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-            Err(e) => return Err(e),
-        }
         if n == 0 && !data.is_empty() {
             return Err(io::ErrorKind::WouldBlock.into());
         }
+        self.flush_some()?;
         Ok(n)
+    }
+
+    /// Flushes what the socket takes now; a full socket is not an error here.
+    fn flush_some(&mut self) -> io::Result<()> {
+        match self.flush() {
+            Err(e) if e.kind() != io::ErrorKind::WouldBlock => Err(e),
+            _ => Ok(()),
+        }
     }
 
     /// Sends buffered records; `WouldBlock` while some remain. Shuts the TCP write side once
     /// everything after our close_notify is out.
     pub fn flush(&mut self) -> io::Result<()> {
+        // close_notify waits for the handshake: sent earlier, it would cut the handshake and
+        // the data rustls holds until the handshake is done.
+        if self.close_requested && !self.closing && !self.conn.is_handshaking() {
+            self.conn.send_close_notify();
+            self.closing = true;
+        }
         while self.conn.wants_write() {
             match self.conn.write_tls(&mut self.sock) {
                 Ok(_) => {}
@@ -151,12 +164,10 @@ impl TlsStream {
         Ok(())
     }
 
-    /// Sends close_notify, then shuts the TCP write side (once it is flushed).
+    /// Sends close_notify, then shuts the TCP write side (once it is flushed), after the
+    /// handshake.
     pub fn shutdown_write(&mut self) -> io::Result<()> {
-        if !self.closing {
-            self.conn.send_close_notify();
-            self.closing = true;
-        }
+        self.close_requested = true;
         match self.flush() {
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(()),
             other => other,
@@ -165,6 +176,6 @@ impl TlsStream {
 
     /// Whether records wait to be sent.
     pub fn wants_write(&self) -> bool {
-        self.conn.wants_write() || (self.closing && !self.write_shut)
+        self.conn.wants_write() || (self.close_requested && !self.write_shut)
     }
 }

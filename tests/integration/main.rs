@@ -4,4 +4,5 @@
 mod gen_cert;
 mod generated;
 mod sockets;
+mod tls;
 mod util;

@@ -1,0 +1,442 @@
+//! TLS on the socket commands (labs L7, L14, L15): nicksock against real OpenSSL and curl,
+//! mTLS, and every way a handshake must fail without a byte of data crossing.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::Command;
+use std::thread;
+use std::time::Duration;
+
+use crate::util::*;
+
+/// Makes a certificate with `gen-cert ARGS` in `dir`.
+fn make_cert(dir: &Path, args: &[&str]) {
+    let out = nicksock(&[&["gen-cert", "--out", dir.to_str().unwrap()][..], args].concat())
+        .output()
+        .expect("gen-cert");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A CA, a server leaf for 127.0.0.1/localhost and a client leaf, all signed by the CA.
+fn pki(dir: &Path) {
+    let (ca, ca_key) = (arg(dir, "ca.pem"), arg(dir, "ca-key.pem"));
+    make_cert(dir, &["--ca", "Test CA"]);
+    make_cert(
+        dir,
+        &[
+            "--ca-cert",
+            &ca,
+            "--ca-key",
+            &ca_key,
+            "127.0.0.1",
+            "localhost",
+        ],
+    );
+    make_cert(
+        dir,
+        &["--client", "--ca-cert", &ca, "--ca-key", &ca_key, "alice"],
+    );
+}
+
+fn arg(dir: &Path, name: &str) -> String {
+    dir.join(name).to_str().unwrap().to_string()
+}
+
+/// Starts `listen --tls` with the server leaf; `extra` goes before the address.
+fn tls_listener(dir: &Path, extra: &[&str]) -> (Proc, u16) {
+    let cert = arg(dir, "cert.pem");
+    let key = arg(dir, "cert-key.pem");
+    let mut args = vec!["listen", "--tls", "--cert", &cert, "--key", &key];
+    args.extend_from_slice(extra);
+    args.extend_from_slice(&["127.0.0.1", "0"]);
+    let mut p = Proc::spawn(nicksock(&args));
+    let port = p.wait_ready(1)[0].port();
+    (p, port)
+}
+
+#[test]
+fn openssl_s_client_talks_to_listen_tls() {
+    if !have("openssl") {
+        return;
+    }
+    let dir = tempdir();
+    pki(dir.path());
+    // The server says its piece and keeps its side open for 3 s (-q) for the answer.
+    let (mut server, port) = tls_listener(dir.path(), &["--no-shutdown", "-q", "3"]);
+    server.send(b"from nicksock\n");
+    server.close_stdin();
+    let mut client = Command::new("openssl");
+    client.args([
+        "s_client",
+        "-quiet",
+        "-verify_return_error",
+        "-CAfile",
+        &arg(dir.path(), "ca.pem"),
+        "-connect",
+        &format!("127.0.0.1:{port}"),
+        "-verify_ip",
+        "127.0.0.1",
+    ]);
+    let mut client = Proc::spawn(client);
+    client.send(b"from openssl\n");
+    client.close_stdin();
+    let done = server.wait();
+    done.assert_code(0);
+    assert_eq!(done.out(), "from openssl\n");
+    let got = client.wait();
+    assert!(got.out().contains("from nicksock\n"), "{got:?}");
+}
+
+#[test]
+fn connect_tls_talks_to_openssl_s_server() {
+    if !have("openssl") {
+        return;
+    }
+    let dir = tempdir();
+    pki(dir.path());
+    let port = free_port();
+    let mut server = Command::new("openssl");
+    server.args([
+        "s_server",
+        "-quiet",
+        "-naccept",
+        "1",
+        "-accept",
+        &format!("127.0.0.1:{port}"),
+        "-cert",
+        &arg(dir.path(), "cert.pem"),
+        "-key",
+        &arg(dir.path(), "cert-key.pem"),
+    ]);
+    let mut server = Proc::spawn(server);
+    server.send(b"from openssl\n");
+    let ca = arg(dir.path(), "ca.pem");
+    let mut client = Proc::spawn(nicksock(&[
+        "connect",
+        "--tls",
+        "--cacert",
+        &ca,
+        "--retry-for",
+        "10",
+        "-q",
+        "1",
+        "127.0.0.1",
+        &port.to_string(),
+    ]));
+    client.send(b"from nicksock\n");
+    client.close_stdin();
+    let done = client.wait();
+    done.assert_code(0);
+    assert_eq!(done.out(), "from openssl\n");
+    let got = server.wait();
+    assert!(got.out().contains("from nicksock"), "{got:?}");
+}
+
+#[test]
+fn curl_fetches_a_canned_response_over_tls() {
+    if !have("curl") {
+        return;
+    }
+    let dir = tempdir();
+    pki(dir.path());
+    let (mut server, port) = tls_listener(dir.path(), &[]);
+    server.send(b"HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 6\r\n\r\nsecure");
+    server.close_stdin();
+    let out = Command::new("curl")
+        .args(["-sS", "--cacert", &arg(dir.path(), "ca.pem")])
+        .arg(format!("https://localhost:{port}/"))
+        .output()
+        .expect("curl");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.stdout, b"secure");
+    let done = server.wait();
+    done.assert_code(0);
+    assert!(
+        done.out().starts_with("GET / HTTP/1.1\r\n"),
+        "{}",
+        done.out()
+    );
+}
+
+/// Runs a TLS client with `client_args` against a TLS listener with `server_args`, both
+/// with data on stdin, and asserts the handshake fails with nothing crossing.
+fn assert_refused(dir: &Path, server_args: &[&str], client_args: &[&str], reason: &str) {
+    let (mut server, port) = tls_listener(dir, server_args);
+    server.send(b"server secret");
+    let mut args = vec!["connect", "--tls"];
+    args.extend_from_slice(client_args);
+    let port = port.to_string();
+    args.extend_from_slice(&["127.0.0.1", &port]);
+    let done = run(&args, b"client secret");
+    assert_ne!(done.code(), 0, "the handshake should fail: {}", done.stderr);
+    assert_eq!(done.out(), "", "data crossed to the client");
+    server.close_stdin();
+    let s = server.wait();
+    assert_ne!(s.code(), 0);
+    assert_eq!(s.out(), "", "data crossed to the server");
+    let both = format!("{}\n{}", done.stderr, s.stderr);
+    assert!(both.contains(reason), "expected {reason:?} in: {both}");
+}
+
+#[test]
+fn untrusted_certificate_and_wrong_name_fail_with_exit_6() {
+    let dir = tempdir();
+    pki(dir.path());
+    let ca = arg(dir.path(), "ca.pem");
+    // Default roots: the web PKI does not know our CA.
+    assert_refused(dir.path(), &[], &[], "unknown issuer");
+    let done = run(
+        &["connect", "--tls", "127.0.0.1", &free_port().to_string()],
+        b"",
+    );
+    assert_eq!(done.code(), 4);
+    // Trusted CA, wrong name.
+    assert_refused(
+        dir.path(),
+        &[],
+        &["--cacert", &ca, "--servername", "example.org"],
+        "not valid for example.org",
+    );
+    let (mut server, port) = tls_listener(dir.path(), &[]);
+    server.close_stdin();
+    let done = run(
+        &[
+            "connect",
+            "--tls",
+            "--cacert",
+            &ca,
+            "--servername",
+            "example.org",
+            "127.0.0.1",
+            &port.to_string(),
+        ],
+        b"",
+    );
+    done.assert_code(6);
+}
+
+#[test]
+fn mutual_tls_requires_a_client_certificate_from_the_right_ca() {
+    let dir = tempdir();
+    pki(dir.path());
+    let ca = arg(dir.path(), "ca.pem");
+    let require = ["--cacert", ca.as_str()];
+    // No client certificate.
+    assert_refused(
+        dir.path(),
+        &require,
+        &["--cacert", &ca],
+        "client certificate",
+    );
+    // A client certificate from another CA.
+    let other = tempdir();
+    make_cert(other.path(), &["--ca", "Other CA"]);
+    let (oca, oca_key) = (arg(other.path(), "ca.pem"), arg(other.path(), "ca-key.pem"));
+    make_cert(
+        other.path(),
+        &[
+            "--client",
+            "--ca-cert",
+            &oca,
+            "--ca-key",
+            &oca_key,
+            "mallory",
+        ],
+    );
+    let (c, k) = (
+        arg(other.path(), "client.pem"),
+        arg(other.path(), "client-key.pem"),
+    );
+    assert_refused(
+        dir.path(),
+        &require,
+        &["--cacert", &ca, "--cert", &c, "--key", &k],
+        "unknown",
+    );
+    // The right one: data crosses both ways.
+    let (mut server, port) = tls_listener(dir.path(), &require);
+    server.send(b"hello alice\n");
+    let (c, k) = (
+        arg(dir.path(), "client.pem"),
+        arg(dir.path(), "client-key.pem"),
+    );
+    let done = run(
+        &[
+            "connect",
+            "--tls",
+            "--cacert",
+            &ca,
+            "--cert",
+            &c,
+            "--key",
+            &k,
+            "-q",
+            "2",
+            "127.0.0.1",
+            &port.to_string(),
+        ],
+        b"hello server\n",
+    );
+    done.assert_code(0);
+    assert_eq!(done.out(), "hello alice\n");
+    assert_eq!(server.wait().out(), "hello server\n");
+}
+
+#[test]
+fn insecure_skips_verification_and_says_so() {
+    let dir = tempdir();
+    pki(dir.path());
+    let (mut server, port) = tls_listener(dir.path(), &[]);
+    server.send(b"ok\n");
+    server.close_stdin();
+    let done = run(
+        &["connect", "--tls", "-k", "127.0.0.1", &port.to_string()],
+        b"",
+    );
+    done.assert_code(0);
+    assert_eq!(done.out(), "ok\n");
+    assert!(done.stderr.contains("--insecure"), "{}", done.stderr);
+}
+
+#[test]
+fn stalled_handshake_and_plaintext_client_block_no_one() {
+    let dir = tempdir();
+    pki(dir.path());
+    let cert = arg(dir.path(), "cert.pem");
+    let key = arg(dir.path(), "cert-key.pem");
+    let mut echo = Proc::spawn(nicksock(&[
+        "echo",
+        "--tls",
+        "--cert",
+        &cert,
+        "--key",
+        &key,
+        "127.0.0.1",
+        "0",
+    ]));
+    let addr = echo.wait_ready(1)[0];
+    // One client connects and never says hello; another speaks plain text.
+    let _staller = TcpStream::connect(addr).unwrap();
+    let mut plain = TcpStream::connect(addr).unwrap();
+    plain.write_all(b"GET / HTTP/1.0\r\n\r\n").unwrap();
+    plain.set_read_timeout(Some(PATIENCE)).unwrap();
+    let mut junk = Vec::new();
+    let _ = plain.read_to_end(&mut junk); // the server drops it
+    let ca = arg(dir.path(), "ca.pem");
+    let done = run(
+        &[
+            "connect",
+            "--tls",
+            "--cacert",
+            &ca,
+            "127.0.0.1",
+            &addr.port().to_string(),
+        ],
+        b"round trip\n",
+    );
+    done.assert_code(0);
+    assert_eq!(done.out(), "round trip\n");
+    echo.signal("TERM");
+    echo.wait().assert_code(0);
+
+    // The sequential `listen -k` drops a plain-text client and serves the next one.
+    let (mut server, port) = tls_listener(dir.path(), &["-k", "--max-conns", "2"]);
+    let mut plain = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    plain.write_all(b"hello?\n").unwrap();
+    let _ = plain.read_to_end(&mut junk);
+    let done = run(
+        &[
+            "connect",
+            "--tls",
+            "--cacert",
+            &ca,
+            "127.0.0.1",
+            &port.to_string(),
+        ],
+        b"second\n",
+    );
+    done.assert_code(0);
+    let s = server.wait();
+    s.assert_code(0);
+    assert_eq!(s.out(), "second\n");
+    assert!(s.stderr.contains("TLS"), "{}", s.stderr);
+}
+
+#[test]
+fn sixty_four_mib_over_tls_arrive_intact() {
+    let dir = tempdir();
+    pki(dir.path());
+    let data = pattern(64 << 20, 11);
+    let file = write_file(dir.path(), "data.bin", &data);
+    let (mut server, port) = tls_listener(dir.path(), &["--recv-only"]);
+    let ca = arg(dir.path(), "ca.pem");
+    let mut client = Proc::spawn_with_stdin_file(
+        nicksock(&[
+            "connect",
+            "--tls",
+            "--cacert",
+            &ca,
+            "127.0.0.1",
+            &port.to_string(),
+        ]),
+        &file,
+    );
+    client.wait().assert_code(0);
+    let done = server.wait();
+    done.assert_code(0);
+    assert_eq!(done.stdout.len(), data.len());
+    assert!(done.stdout == data, "the data changed on the way");
+}
+
+#[test]
+fn bad_pem_files_are_exit_10_naming_the_file() {
+    let dir = tempdir();
+    pki(dir.path());
+    let bad = write_file(dir.path(), "bad.pem", b"not a certificate\n");
+    let bad = bad.to_str().unwrap();
+    let key = arg(dir.path(), "cert-key.pem");
+    let done = run(
+        &[
+            "listen",
+            "--tls",
+            "--cert",
+            bad,
+            "--key",
+            &key,
+            "127.0.0.1",
+            "0",
+        ],
+        b"",
+    );
+    done.assert_code(10);
+    assert!(done.stderr.contains("bad.pem"), "{}", done.stderr);
+    let done = run(
+        &[
+            "connect",
+            "--tls",
+            "--cacert",
+            "/nonexistent/ca.pem",
+            "127.0.0.1",
+            "1",
+        ],
+        b"",
+    );
+    done.assert_code(10);
+    assert!(
+        done.stderr.contains("/nonexistent/ca.pem"),
+        "{}",
+        done.stderr
+    );
+    let done = run(&["listen", "--tls", "127.0.0.1", "0"], b"");
+    assert_eq!(done.code(), 10);
+    assert!(done.stderr.contains("--cert"), "{}", done.stderr);
+}
