@@ -45,8 +45,17 @@ fn main() -> io::Result<()> {
             match TcpStream::connect(addr) {
                 Ok(mut sock) => {
                     let token = Token(conns.len());
-                    poll.registry().register(&mut sock, token, Interest::READABLE | Interest::WRITABLE)?;
-                    conns.push(Conn { sock, sent: 0, got: 0, connected: false });
+                    poll.registry().register(
+                        &mut sock,
+                        token,
+                        Interest::READABLE | Interest::WRITABLE,
+                    )?;
+                    conns.push(Conn {
+                        sock,
+                        sent: 0,
+                        got: 0,
+                        connected: false,
+                    });
                 }
                 Err(_) => failed += 1,
             }

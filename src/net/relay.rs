@@ -12,6 +12,7 @@ use mio::event::Event;
 use mio::{Interest, Token};
 
 use super::event_loop::{Context, Flow, Handler};
+use super::splice::{Spliced, Splicer};
 use super::stdin::StdinSource;
 use super::stdout::Stdout;
 use super::transport::{Transport, would_block};
@@ -152,6 +153,8 @@ pub struct Relay<'a> {
     peer_eof: bool,
     clock: SessionClock,
     progress: Option<ProgressBar>,
+    /// Zero-copy receiving into stdout, while stdout takes it (plain TCP only).
+    splicer: Option<Splicer>,
 }
 
 impl<'a> Relay<'a> {
@@ -172,7 +175,12 @@ impl<'a> Relay<'a> {
             )
             .context("watching the connection")?;
         buf.resize(READ_CHUNK, 0);
+        let splicer = match sock {
+            Transport::Plain(_) if !rules.send_only => Splicer::new().ok(),
+            _ => None,
+        };
         Ok(Relay {
+            splicer,
             rules,
             sock,
             stdin,
@@ -217,6 +225,9 @@ impl<'a> Relay<'a> {
     }
 
     fn receive(&mut self) -> Result<bool> {
+        if let Some(moved) = self.splice()? {
+            return Ok(moved);
+        }
         let mut moved = false;
         loop {
             match self.sock.read(self.buf) {
@@ -243,24 +254,10 @@ impl<'a> Relay<'a> {
     }
 
     fn send(&mut self) -> Result<bool> {
-        let mut moved = false;
-        loop {
-            let data = self.stdin.peek().context("reading stdin")?;
-            if data.is_empty() {
-                break;
-            }
-            match self.sock.write(data) {
-                Ok(n) => {
-                    self.stdin.consume(n);
-                    moved = true;
-                    if let Some(bar) = &self.progress {
-                        bar.inc(n as u64);
-                    }
-                }
-                Err(e) if would_block(&e) => return Ok(moved),
-                Err(e) => return Err(peer_error(e, "sending")),
-            }
-        }
+        let mut moved = match self.sendfile()? {
+            Some(moved) => moved,
+            None => self.write_stdin()?,
+        };
         if self.stdin.is_done() && !self.shut_down {
             if !self.rules.no_shutdown {
                 self.sock
@@ -274,6 +271,85 @@ impl<'a> Relay<'a> {
             moved = true;
         }
         Ok(moved)
+    }
+
+    /// Receives with splice while stdout takes it; `None` when reading must take over.
+    fn splice(&mut self) -> Result<Option<bool>> {
+        let (Transport::Plain(sock), Some(splicer)) = (&self.sock, &mut self.splicer) else {
+            return Ok(None);
+        };
+        let mut moved = false;
+        loop {
+            match splicer.pump(sock, &*self.out) {
+                Ok(Spliced::Moved(n)) => {
+                    moved = true;
+                    if let Some(bar) = &self.progress {
+                        bar.inc(n as u64);
+                    }
+                }
+                Ok(Spliced::WouldBlock) => return Ok(Some(moved)),
+                Ok(Spliced::Eof) => {
+                    self.peer_eof = true;
+                    return Ok(Some(true));
+                }
+                Ok(Spliced::Unsupported) => {
+                    self.splicer = None;
+                    return Ok(None);
+                }
+                Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {
+                    return Err(crate::error::StdoutClosed.into());
+                }
+                Err(e) => return Err(peer_error(e, "receiving")),
+            }
+        }
+    }
+
+    /// Copies stdin's bytes into the transport until it refuses more.
+    fn write_stdin(&mut self) -> Result<bool> {
+        let mut moved = false;
+        loop {
+            let data = self.stdin.peek().context("reading stdin")?;
+            if data.is_empty() {
+                return Ok(moved);
+            }
+            match self.sock.write(data) {
+                Ok(n) => {
+                    self.stdin.consume(n);
+                    moved = true;
+                    if let Some(bar) = &self.progress {
+                        bar.inc(n as u64);
+                    }
+                }
+                Err(e) if would_block(&e) => return Ok(moved),
+                Err(e) => return Err(peer_error(e, "sending")),
+            }
+        }
+    }
+
+    /// Sends stdin with sendfile while it is a regular file and the socket is plain; `None`
+    /// when that does not apply.
+    fn sendfile(&mut self) -> Result<Option<bool>> {
+        let Transport::Plain(sock) = &self.sock else {
+            return Ok(None);
+        };
+        let mut moved = false;
+        loop {
+            let Some(sent) = self.stdin.sendfile_to(sock) else {
+                return Ok(moved.then_some(true));
+            };
+            match sent {
+                Ok(0) => return Ok(Some(true)),
+                Ok(n) => {
+                    moved = true;
+                    if let Some(bar) = &self.progress {
+                        bar.inc(n as u64);
+                    }
+                }
+                Err(e) if would_block(&e) => return Ok(Some(moved)),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(peer_error(e, "sending")),
+            }
+        }
     }
 }
 

@@ -3,6 +3,10 @@
 //! does blocking reads of large chunks and hands them to the loop through a bounded channel,
 //! waking it with a `mio::Waker`. The bound gives backpressure: when the loop cannot send,
 //! the thread stops reading.
+//!
+//! When stdin is a regular file (`nicksock connect host port < disk.iso`) no thread is
+//! needed: a file never blocks, and a plain socket can take it with `sendfile(2)`, straight
+//! from the page cache without passing through our memory.
 
 use std::fs::File;
 use std::io::{self, Read};
@@ -18,6 +22,8 @@ use super::event_loop::WAKER_TOKEN;
 
 /// Bytes asked for per read of stdin.
 pub const STDIN_CHUNK: usize = 256 * 1024;
+/// Bytes handed to one sendfile call.
+const SENDFILE_CHUNK: usize = 1 << 20;
 /// Chunks that may wait in the channel before the reader blocks.
 const CHANNEL_DEPTH: usize = 4;
 
@@ -30,8 +36,13 @@ pub enum Input {
     Eof,
 }
 
-/// Stdin, read by a thread, with the bytes not yet delivered.
+/// Stdin, read by a thread (or straight from a regular file), with the bytes not yet
+/// delivered.
 pub struct StdinSource {
+    /// Stdin when it is a regular file: read on the loop, or sent with sendfile.
+    file: Option<File>,
+    /// sendfile refused this file: fall back to reading it.
+    sendfile_failed: bool,
     rx: Option<Receiver<io::Result<Input>>>,
     recycle: Option<SyncSender<Vec<u8>>>,
     /// Bytes read from stdin and not yet sent.
@@ -46,19 +57,29 @@ pub struct StdinSource {
 impl StdinSource {
     /// Starts the reader thread; `crlf` turns each LF into CRLF (`connect -C`).
     pub fn start(registry: &Registry, crlf: bool) -> Result<Self> {
-        let waker = Arc::new(Waker::new(registry, WAKER_TOKEN).context("creating a waker")?);
         let stdin = io::stdin()
             .as_fd()
             .try_clone_to_owned()
             .context("opening stdin")?;
+        let stdin = File::from(stdin);
+        if stdin.metadata().is_ok_and(|m| m.file_type().is_file()) {
+            let mut source = Self::closed();
+            source.file = Some(stdin);
+            source.eof = false;
+            source.crlf = crlf;
+            return Ok(source);
+        }
+        let waker = Arc::new(Waker::new(registry, WAKER_TOKEN).context("creating a waker")?);
         let (tx, rx) = mpsc::sync_channel(CHANNEL_DEPTH);
         let (recycle_tx, recycle_rx) = mpsc::sync_channel(CHANNEL_DEPTH);
         let thread_waker = Arc::clone(&waker);
         thread::Builder::new()
             .name("stdin".into())
-            .spawn(move || pump(File::from(stdin), &tx, &recycle_rx, &thread_waker))
+            .spawn(move || pump(stdin, &tx, &recycle_rx, &thread_waker))
             .context("starting the stdin reader")?;
         Ok(StdinSource {
+            file: None,
+            sendfile_failed: false,
             rx: Some(rx),
             recycle: Some(recycle_tx),
             pending: Vec::new(),
@@ -72,6 +93,8 @@ impl StdinSource {
     /// A source that is already at its end (`--recv-only`): nothing is read.
     pub fn closed() -> Self {
         StdinSource {
+            file: None,
+            sendfile_failed: false,
             rx: None,
             recycle: None,
             pending: Vec::new(),
@@ -106,7 +129,46 @@ impl StdinSource {
         self.eof
     }
 
+    /// Sends stdin, a regular file, straight into `sock` with sendfile: `None` when stdin is
+    /// no file (or bytes already wait in our buffer, or LFs need CRLF), else the bytes sent,
+    /// 0 at the end of the file.
+    pub fn sendfile_to(&mut self, sock: &impl AsFd) -> Option<io::Result<usize>> {
+        let file = self.file.as_ref()?;
+        if self.crlf || self.sendfile_failed || self.sent < self.pending.len() {
+            return None;
+        }
+        match rustix::fs::sendfile(sock, file, None, SENDFILE_CHUNK) {
+            Ok(0) => {
+                self.eof = true;
+                Some(Ok(0))
+            }
+            // Some files (in /proc, say) cannot be sent this way: read them instead.
+            Err(e) if e == rustix::io::Errno::INVAL || e == rustix::io::Errno::NOSYS => {
+                self.sendfile_failed = true;
+                None
+            }
+            other => Some(other.map_err(io::Error::from)),
+        }
+    }
+
     fn refill(&mut self) -> io::Result<()> {
+        if let Some(file) = &mut self.file {
+            self.pending.resize(STDIN_CHUNK, 0);
+            let n = loop {
+                match file.read(&mut self.pending) {
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    other => break other,
+                }
+            };
+            let n = n.inspect_err(|_| self.eof = true)?;
+            self.pending.truncate(n);
+            self.sent = 0;
+            self.eof = n == 0;
+            if self.crlf {
+                self.pending = lf_to_crlf(&self.pending);
+            }
+            return Ok(());
+        }
         let Some(rx) = &self.rx else {
             self.eof = true;
             return Ok(());

@@ -35,3 +35,9 @@ impl Stdout {
         }
     }
 }
+
+impl AsFd for Stdout {
+    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.file.as_fd()
+    }
+}

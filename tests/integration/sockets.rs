@@ -603,3 +603,44 @@ fn sigterm_stops_a_server_cleanly_and_sigint_is_130() {
     echo.signal("INT");
     echo.wait().assert_code(130);
 }
+
+#[test]
+fn received_data_reaches_a_terminal_and_a_file() {
+    // Plain TCP receives by splice(2) where stdout takes it, and reads where it does not
+    // (a terminal): both must deliver every byte.
+    if !have("script") {
+        return;
+    }
+    let dir = tempdir();
+    let port = free_port();
+    let log = dir.path().join("tty.txt");
+    let inner = format!("{} listen --recv-only 127.0.0.1 {port}", bin());
+    let mut term = Command::new("script");
+    term.args(["-qec", &inner, log.to_str().unwrap()]);
+    let mut term = Proc::spawn(term);
+    let done = run(
+        &["connect", "--retry-for", "10", "127.0.0.1", &p(port)],
+        b"to the terminal\n",
+    );
+    done.assert_code(0);
+    term.wait();
+    let seen = std::fs::read_to_string(&log).unwrap();
+    assert!(seen.contains("to the terminal"), "{seen:?}");
+
+    let data = pattern(3 << 20, 5);
+    let file = write_file(dir.path(), "in.bin", &data);
+    let out = std::fs::File::create(dir.path().join("out.bin")).unwrap();
+    let mut cmd = nicksock(&["listen", "--recv-only", "127.0.0.1", "0"]);
+    cmd.stdout(out)
+        .stderr(std::process::Stdio::piped())
+        .stdin(std::process::Stdio::null());
+    let mut child = cmd.spawn().unwrap();
+    let mut err = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut err, &mut line).unwrap();
+    let port = line.trim().rsplit(':').next().unwrap().to_string();
+    let mut c = Proc::spawn_with_stdin_file(nicksock(&["connect", "127.0.0.1", &port]), &file);
+    c.wait().assert_code(0);
+    assert!(child.wait().unwrap().success());
+    assert!(std::fs::read(dir.path().join("out.bin")).unwrap() == data);
+}
