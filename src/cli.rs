@@ -146,7 +146,7 @@ pub struct ConnectArgs {
     #[arg(short = 'w', long, value_name = "SECS", value_parser = parse_secs)]
     pub connect_timeout: Option<Secs>,
     /// Only check that the port accepts a connection: exit 0 open, 4 closed
-    #[arg(short = 'z', conflicts_with_all = ["send_only", "recv_only", "progress"])]
+    #[arg(short = 'z', conflicts_with_all = ["send_only", "recv_only", "progress", "udp"])]
     pub zero_io: bool,
     /// Keep trying to connect until SECS have passed (wait for a service to come up)
     #[arg(long, value_name = "SECS", value_parser = parse_secs)]
