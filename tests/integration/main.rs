@@ -3,5 +3,6 @@
 
 mod gen_cert;
 mod generated;
+mod http_get;
 mod sockets;
 mod util;
