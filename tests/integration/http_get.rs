@@ -199,7 +199,10 @@ fn http_get_sends_the_request_line_and_headers_of_the_lab() {
         req.contains("\r\nAuthorization: Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ==\r\n"),
         "{req}"
     );
-    assert!(req.contains(&format!("\r\nHost: 127.0.0.1:{port}\r\n")), "{req}");
+    assert!(
+        req.contains(&format!("\r\nHost: 127.0.0.1:{port}\r\n")),
+        "{req}"
+    );
 }
 
 #[test]
@@ -225,7 +228,10 @@ fn http_get_posts_forms_and_json_with_their_length() {
     assert_eq!(done.out(), "{\"ok\":true}");
     let req = server.request();
     assert!(req.starts_with("POST /hook HTTP/1.1\r\n"), "{req}");
-    assert!(req.contains("\r\nContent-Type: application/json\r\n"), "{req}");
+    assert!(
+        req.contains("\r\nContent-Type: application/json\r\n"),
+        "{req}"
+    );
     assert!(req.contains("\r\nAccept: application/json\r\n"), "{req}");
     assert!(!req.contains("*/*"), "{req}");
     assert!(
@@ -236,7 +242,11 @@ fn http_get_posts_forms_and_json_with_their_length() {
 
     let dir = tempdir();
     write_file(dir.path(), "body.txt", b"line one\nline two\n");
-    get_in(dir.path(), &["-X", "PUT", "-d", "@body.txt", &server.url("/f")]).assert_code(0);
+    get_in(
+        dir.path(),
+        &["-X", "PUT", "-d", "@body.txt", &server.url("/f")],
+    )
+    .assert_code(0);
     let req = server.request();
     assert!(req.starts_with("PUT /f HTTP/1.1\r\n"), "{req}");
     assert!(req.ends_with("\r\n\r\nline oneline two"), "{req}");
@@ -260,8 +270,8 @@ fn http_get_decodes_chunked_bodies_with_extensions_and_trailers() {
 
 #[test]
 fn http_get_reads_split_slow_and_close_delimited_responses() {
-    let body = String::from_utf8(pattern(3000, 7).iter().map(|b| b'a' + b % 26).collect())
-        .expect("ascii");
+    let body =
+        String::from_utf8(pattern(3000, 7).iter().map(|b| b'a' + b % 26).collect()).expect("ascii");
     let framed = ok_response(&body);
     let close_delimited = format!("HTTP/1.0 200 OK\r\nServer: lab\r\n\r\n{body}");
     let server = Scripted::start(vec![
@@ -300,26 +310,34 @@ fn http_get_expects_no_body_for_head_204_304_and_skips_100() {
             "HTTP/1.1 100 Continue\r\n\r\n{}",
             ok_response("after continue")
         )),
-        reply(format!(
-            "HTTP/1.1 100 Continue\r\n\r\n{}",
-            ok_response("x")
-        )),
+        reply(format!("HTTP/1.1 100 Continue\r\n\r\n{}", ok_response("x"))),
     ]);
     let done = get(&["-I", &server.url("/")]);
     done.assert_code(0);
-    assert_eq!(done.out(), "HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n");
+    assert_eq!(
+        done.out(),
+        "HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n"
+    );
     assert!(server.request().starts_with("HEAD / HTTP/1.1\r\n"));
     for _ in 0..2 {
         let done = get(&["-w", "%{http_code}", &server.url("/")]);
         done.assert_code(0);
-        assert!(matches!(done.out().as_str(), "204" | "304"), "{}", done.out());
+        assert!(
+            matches!(done.out().as_str(), "204" | "304"),
+            "{}",
+            done.out()
+        );
     }
     let done = get(&[&server.url("/")]);
     done.assert_code(0);
     assert_eq!(done.out(), "after continue");
     let done = get(&["-i", &server.url("/")]);
     done.assert_code(0);
-    assert!(done.out().starts_with("HTTP/1.1 200 OK\r\n"), "{}", done.out());
+    assert!(
+        done.out().starts_with("HTTP/1.1 200 OK\r\n"),
+        "{}",
+        done.out()
+    );
 }
 
 #[test]
@@ -346,7 +364,11 @@ fn http_get_follows_redirects_as_curl_does() {
         format!("arrived\n{} 1", server.url("/dir/next?x=1"))
     );
     server.request();
-    assert!(server.request().starts_with("GET /dir/next?x=1 HTTP/1.1\r\n"));
+    assert!(
+        server
+            .request()
+            .starts_with("GET /dir/next?x=1 HTTP/1.1\r\n")
+    );
 
     get(&["-L", "-d", "a=1", &server.url("/form")]).assert_code(0);
     assert!(server.request().starts_with("POST /form "));
@@ -364,25 +386,30 @@ fn http_get_follows_redirects_as_curl_does() {
 #[test]
 fn http_get_stops_redirect_loops_and_shows_redirects_without_l() {
     let looping = || reply(redirect("301 Moved Permanently", "/loop"));
-    let server = Scripted::start(vec![
-        looping(),
-        looping(),
-        looping(),
-        looping(),
-        looping(),
-    ]);
+    let server = Scripted::start(vec![looping(), looping(), looping(), looping(), looping()]);
     let done = get(&["-L", "--max-redirs", "3", &server.url("/loop")]);
     done.assert_code(7);
-    assert!(done.stderr.contains("too many redirects"), "{}", done.stderr);
+    assert!(
+        done.stderr.contains("too many redirects"),
+        "{}",
+        done.stderr
+    );
     assert!(done.out().is_empty());
     for _ in 0..4 {
         server.request();
     }
-    assert!(server.no_more_requests(), "three redirects followed, no more");
+    assert!(
+        server.no_more_requests(),
+        "three redirects followed, no more"
+    );
 
     let done = get(&["-w", " %{http_code}", &server.url("/loop")]);
     done.assert_code(0);
-    assert_eq!(done.out(), "moved 301", "without -L the redirect itself is the answer");
+    assert_eq!(
+        done.out(),
+        "moved 301",
+        "without -L the redirect itself is the answer"
+    );
 }
 
 #[test]
@@ -398,7 +425,11 @@ fn http_get_fail_on_404_prints_nothing_and_fail_with_body_prints_it() {
     assert_eq!(done.out(), "no such x");
     let done = get(&[&server.url("/x")]);
     done.assert_code(0);
-    assert_eq!(done.out(), "no such x", "without -f a 404 is an answer like another");
+    assert_eq!(
+        done.out(),
+        "no such x",
+        "without -f a 404 is an answer like another"
+    );
 }
 
 #[test]
@@ -459,12 +490,19 @@ fn http_get_rejects_a_reply_that_is_not_http() {
 
 #[test]
 fn http_get_writes_files_with_o_and_remote_name() {
-    let server = Scripted::start(vec![reply(ok_response("file body")), reply(ok_response("b"))]);
+    let server = Scripted::start(vec![
+        reply(ok_response("file body")),
+        reply(ok_response("b")),
+    ]);
     let dir = tempdir();
     let done = get_in(dir.path(), &["-O", &server.url("/files/report.txt?v=2")]);
     done.assert_code(0);
     assert!(done.stdout.is_empty(), "the body went to the file");
-    assert!(done.stderr.is_empty(), "no progress bar off a terminal: {}", done.stderr);
+    assert!(
+        done.stderr.is_empty(),
+        "no progress bar off a terminal: {}",
+        done.stderr
+    );
     assert_eq!(
         fs::read_to_string(dir.path().join("report.txt")).expect("file"),
         "file body"
@@ -485,7 +523,11 @@ fn http_get_write_out_says_000_when_refused() {
     let done = get(&["-w", "%{http_code}", &format!("http://127.0.0.1:{port}/")]);
     done.assert_code(4);
     assert_eq!(done.out(), "000");
-    assert!(done.stderr.contains("connection refused"), "{}", done.stderr);
+    assert!(
+        done.stderr.contains("connection refused"),
+        "{}",
+        done.stderr
+    );
 }
 
 #[test]
@@ -516,7 +558,11 @@ fn http_get_bad_input_is_one_line_and_a_usage_error() {
     let done = get(&["-d", "@/nonexistent/body.json", "http://127.0.0.1:9/"]);
     done.assert_code(10);
     assert_eq!(done.stderr.lines().count(), 1, "{}", done.stderr);
-    assert!(done.stderr.starts_with("nicksock: error: "), "{}", done.stderr);
+    assert!(
+        done.stderr.starts_with("nicksock: error: "),
+        "{}",
+        done.stderr
+    );
 }
 
 /// A real nginx in a temporary directory, serving `root` over HTTP and HTTPS on loopback,
@@ -591,7 +637,11 @@ impl Nginx {
             ])
             .status()
             .expect("connect -z");
-            assert!(up.success(), "nginx did not come up: {}", server.error_log());
+            assert!(
+                up.success(),
+                "nginx did not come up: {}",
+                server.error_log()
+            );
         }
         Some(server)
     }
@@ -637,7 +687,10 @@ fn http_get_downloads_32_mib_from_nginx_over_http_and_https_intact() {
     let file = out.path().join("http.bin");
     let done = get(&["-o", file.to_str().expect("path"), &nginx.http("/big.bin")]);
     done.assert_code(0);
-    assert!(fs::read(&file).expect("download") == data, "HTTP copy differs");
+    assert!(
+        fs::read(&file).expect("download") == data,
+        "HTTP copy differs"
+    );
 
     let done = get(&[
         "--cacert",
@@ -652,6 +705,32 @@ fn http_get_downloads_32_mib_from_nginx_over_http_and_https_intact() {
     let (body, size) = done.stdout.split_at(BIG_FILE_LEN);
     assert!(body == data.as_slice(), "HTTPS copy differs");
     assert_eq!(size, BIG_FILE_LEN.to_string().as_bytes());
+
+    // With stderr on a terminal (script(1) gives it one), a download to a file draws a bar
+    // there, stdout stays empty, and -s silences the bar.
+    if have("script") {
+        for silent in [false, true] {
+            let file = out.path().join(format!("tty-{silent}.bin"));
+            let stdout = out.path().join(format!("stdout-{silent}.txt"));
+            let command = format!(
+                "'{}' http-get {} -o '{}' '{}' > '{}'",
+                bin(),
+                if silent { "-s" } else { "" },
+                file.display(),
+                nginx.http("/big.bin"),
+                stdout.display()
+            );
+            let terminal = Command::new("script")
+                .args(["-qec", &command, "/dev/null"])
+                .output()
+                .expect("script");
+            assert!(terminal.status.success(), "{terminal:?}");
+            let terminal = String::from_utf8_lossy(&terminal.stdout);
+            assert_eq!(terminal.contains("ETA"), !silent, "{terminal}");
+            assert!(fs::read(&stdout).expect("stdout file").is_empty());
+            assert!(fs::read(&file).expect("download") == data, "copy differs");
+        }
+    }
 
     // A real server's redirect and 404.
     let done = get(&["-L", &nginx.http("/old")]);
