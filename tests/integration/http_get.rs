@@ -27,7 +27,10 @@ struct Scripted {
 
 impl Scripted {
     fn start(scripts: Vec<Script>) -> Scripted {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        Self::start_on(TcpListener::bind("127.0.0.1:0").expect("bind"), scripts)
+    }
+
+    fn start_on(listener: TcpListener, scripts: Vec<Script>) -> Scripted {
         let addr = listener.local_addr().expect("addr");
         let (tx, rx) = mpsc::channel();
         thread::spawn(move || {
@@ -201,6 +204,25 @@ fn http_get_sends_the_request_line_and_headers_of_the_lab() {
     );
     assert!(
         req.contains(&format!("\r\nHost: 127.0.0.1:{port}\r\n")),
+        "{req}"
+    );
+}
+
+#[test]
+fn http_get_speaks_to_an_ipv6_literal() {
+    let Ok(listener) = TcpListener::bind("[::1]:0") else {
+        eprintln!("SKIP: no IPv6 loopback");
+        return;
+    };
+    let server = Scripted::start_on(listener, vec![reply(ok_response("six"))]);
+    let port = server.addr.port();
+    let done = get(&[&format!("[::1]:{port}/v6")]);
+    done.assert_code(0);
+    assert_eq!(done.out(), "six");
+    let req = server.request();
+    assert!(req.starts_with("GET /v6 HTTP/1.1\r\n"), "{req}");
+    assert!(
+        req.contains(&format!("\r\nHost: [::1]:{port}\r\n")),
         "{req}"
     );
 }
