@@ -4,6 +4,7 @@
 pub mod connect;
 pub mod echo;
 pub mod gen_cert;
+pub mod http_get;
 pub mod listen;
 pub mod serve_gpio;
 
@@ -24,6 +25,7 @@ pub fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::GenCert(args) => gen_cert::run(args, verbose),
+        Command::HttpGet(args) => http_get::run(http_get::Config::from_args(args, verbose)?),
         _ => anyhow::bail!("not built yet"),
     }
 }

@@ -3,6 +3,7 @@
 
 mod gen_cert;
 mod generated;
+mod http_get;
 mod sockets;
 mod tls;
 mod util;

@@ -1,0 +1,171 @@
+#!/usr/bin/env bash
+# Benchmark: `nicksock http-get` against curl and wget, downloading from a local nginx over
+# HTTP and HTTPS (TLS 1.3, a gen-cert certificate), and 200 small requests one after another
+# (process start to exit). Writes the table into the `## http-get` section of BENCHMARKS.md.
+#
+#   scripts/bench/http_get.sh              # 1 GiB download file
+#   BENCH_SIZE_MIB=256 scripts/bench/http_get.sh
+#
+# Needs nginx (Debian: nginx-light), curl and wget. Uses target/release/nicksock and builds it
+# when it is missing. Everything lives in a temporary directory under /dev/shm, removed at exit.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+SIZE_MIB=${BENCH_SIZE_MIB:-1024}
+ROUNDS=${BENCH_ROUNDS:-3}          # downloads: best of this many
+SMALL_REQUESTS=${BENCH_SMALL_REQUESTS:-200}
+BIN=target/release/nicksock
+OUT=BENCHMARKS.md
+
+for tool in nginx curl wget bc; do
+  command -v "$tool" >/dev/null || { echo "bench: $tool is not installed" >&2; exit 1; }
+done
+[ -x "$BIN" ] || cargo build --release
+BIN=$(realpath "$BIN")
+
+work=$(mktemp -d /dev/shm/nicksock-bench.XXXXXX)
+nginx_pid=
+cleanup() {
+  [ -n "$nginx_pid" ] && kill "$nginx_pid" 2>/dev/null && wait "$nginx_pid" 2>/dev/null
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+mkdir -p "$work/www" "$work/certs"
+echo "bench: writing a $SIZE_MIB MiB file in $work" >&2
+head -c "$((SIZE_MIB * 1024 * 1024))" /dev/urandom > "$work/www/big.bin"
+echo "ok" > "$work/www/tiny.txt"
+"$BIN" gen-cert 127.0.0.1 localhost --out "$work/certs" >/dev/null
+CERT=$work/certs/cert.pem
+
+# Two ports nothing listens on.
+free_port() {
+  local port
+  for port in $(seq "$1" $(($1 + 200))); do
+    if ! "$BIN" connect -z 127.0.0.1 "$port" 2>/dev/null; then echo "$port"; return; fi
+  done
+  echo "bench: no free port near $1" >&2; exit 1
+}
+HTTP_PORT=$(free_port 28080)
+HTTPS_PORT=$(free_port $((HTTP_PORT + 1)))
+
+cat > "$work/nginx.conf" <<CONF
+daemon off;
+master_process off;
+pid $work/nginx.pid;
+error_log $work/error.log;
+events { worker_connections 256; }
+http {
+  access_log off;
+  client_body_temp_path $work/body; proxy_temp_path $work/proxy;
+  fastcgi_temp_path $work/fastcgi; uwsgi_temp_path $work/uwsgi; scgi_temp_path $work/scgi;
+  default_type application/octet-stream;
+  sendfile on;
+  server {
+    listen 127.0.0.1:$HTTP_PORT;
+    listen 127.0.0.1:$HTTPS_PORT ssl;
+    ssl_certificate $CERT;
+    ssl_certificate_key $work/certs/cert-key.pem;
+    ssl_protocols TLSv1.3;
+    root $work/www;
+  }
+}
+CONF
+nginx -p "$work" -e "$work/error.log" -c "$work/nginx.conf" &
+nginx_pid=$!
+"$BIN" connect -z --retry-for 10 127.0.0.1 "$HTTP_PORT"
+"$BIN" connect -z --retry-for 10 127.0.0.1 "$HTTPS_PORT"
+
+HTTP_URL=http://127.0.0.1:$HTTP_PORT
+HTTPS_URL=https://127.0.0.1:$HTTPS_PORT
+
+now() { date +%s.%N; }
+
+# The download command of each tool: TOOL SCHEME URL
+fetch() {
+  local tool=$1 scheme=$2 url=$3
+  case "$tool/$scheme" in
+    nicksock/http) "$BIN" http-get -s -o /dev/null "$url" ;;
+    nicksock/https) "$BIN" http-get -s --cacert "$CERT" -o /dev/null "$url" ;;
+    curl/http) curl -s -f -o /dev/null "$url" ;;
+    curl/https) curl -s -f --cacert "$CERT" -o /dev/null "$url" ;;
+    wget/http) wget -q -O /dev/null "$url" ;;
+    wget/https) wget -q --ca-certificate="$CERT" -O /dev/null "$url" ;;
+  esac
+}
+
+# Best of ROUNDS downloads of the big file, in MB/s (10^6 bytes per second).
+download_mbps() {
+  local tool=$1 scheme=$2 url=$3 best= start end secs
+  for _ in $(seq "$ROUNDS"); do
+    start=$(now)
+    fetch "$tool" "$scheme" "$url/big.bin"
+    end=$(now)
+    secs=$(echo "$end - $start" | bc -l)
+    if [ -z "$best" ] || [ "$(echo "$secs < $best" | bc -l)" = 1 ]; then best=$secs; fi
+  done
+  echo "$SIZE_MIB * 1048576 / 1000000 / $best" | bc -l
+}
+
+# Milliseconds per request for SMALL_REQUESTS sequential requests of the tiny file.
+per_request_ms() {
+  local tool=$1 scheme=$2 url=$3 start end
+  start=$(now)
+  for _ in $(seq "$SMALL_REQUESTS"); do
+    fetch "$tool" "$scheme" "$url/tiny.txt"
+  done
+  end=$(now)
+  echo "($end - $start) * 1000 / $SMALL_REQUESTS" | bc -l
+}
+
+declare -A mbps ms
+for scheme in http https; do
+  url=$HTTP_URL; [ "$scheme" = https ] && url=$HTTPS_URL
+  for tool in nicksock curl wget; do
+    echo "bench: $tool $scheme download" >&2
+    mbps[$tool/$scheme]=$(download_mbps "$tool" "$scheme" "$url")
+  done
+  for tool in nicksock curl; do
+    echo "bench: $tool $scheme x$SMALL_REQUESTS small requests" >&2
+    ms[$tool/$scheme]=$(per_request_ms "$tool" "$scheme" "$url")
+  done
+done
+
+fmt() { printf '%.*f' "$1" "$2"; }
+ratio() { fmt 2 "$(echo "$1 / $2" | bc -l)"; }
+
+cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
+section=$(cat <<MD
+## http-get
+
+Run by \`scripts/bench/http_get.sh\` on $(date -u '+%Y-%m-%d %H:%M UTC'); $(nproc) CPUs, ${cpu:-unknown CPU};
+nginx $(nginx -v 2>&1 | sed 's|.*/||'), curl $(curl --version | head -1 | cut -d' ' -f2), wget $(wget --version | head -1 | cut -d' ' -f3).
+Everything on loopback; HTTPS is TLS 1.3 with a \`gen-cert\` certificate (\`--cacert\`).
+
+Download of a $SIZE_MIB MiB file to \`/dev/null\`, best of $ROUNDS, MB/s (higher is better):
+
+| | nicksock | curl | wget | nicksock / curl |
+| --- | ---: | ---: | ---: | ---: |
+| HTTP | $(fmt 0 "${mbps[nicksock/http]}") | $(fmt 0 "${mbps[curl/http]}") | $(fmt 0 "${mbps[wget/http]}") | $(ratio "${mbps[nicksock/http]}" "${mbps[curl/http]}")× |
+| HTTPS | $(fmt 0 "${mbps[nicksock/https]}") | $(fmt 0 "${mbps[curl/https]}") | $(fmt 0 "${mbps[wget/https]}") | $(ratio "${mbps[nicksock/https]}" "${mbps[curl/https]}")× |
+
+$SMALL_REQUESTS small requests one after another, process start to exit, ms per request (lower is
+better):
+
+| | nicksock | curl | nicksock / curl |
+| --- | ---: | ---: | ---: |
+| HTTP | $(fmt 2 "${ms[nicksock/http]}") | $(fmt 2 "${ms[curl/http]}") | $(ratio "${ms[nicksock/http]}" "${ms[curl/http]}") |
+| HTTPS | $(fmt 2 "${ms[nicksock/https]}") | $(fmt 2 "${ms[curl/https]}") | $(ratio "${ms[nicksock/https]}" "${ms[curl/https]}") |
+MD
+)
+
+# Replace the `## http-get` section (up to the next `## ` heading), or append it.
+[ -f "$OUT" ] || printf '# Benchmarks\n' > "$OUT"
+SECTION=$section awk '
+  /^## / { if (skipping) skipping = 0 }
+  /^## http-get$/ { print ENVIRON["SECTION"]; print ""; skipping = 1; done = 1; next }
+  !skipping { print }
+  END { if (!done) { print ""; print ENVIRON["SECTION"] } }
+' "$OUT" > "$OUT.new"
+mv "$OUT.new" "$OUT"
+echo "$section"

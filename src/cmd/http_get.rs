@@ -1,0 +1,520 @@
+//! `http-get URL`: a curl-style HTTP/1.1 (or 1.0) client for labs and CI scripts — the body
+//! to stdout or a file that appears only when complete, `-L` redirects, `-f` failures as exit
+//! codes, `-w` write-out, HTTPS by rustls. The HTTP itself is the sans-I/O codec in
+//! `crate::http`; this module drives it over the event loop.
+
+mod exchange;
+mod output;
+mod write_out;
+
+use std::io::Read as _;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Result;
+use clap::CommandFactory as _;
+use clap::error::ErrorKind;
+use url::{Host, Url};
+
+use self::exchange::{Buffers, Ending, Exchange, MAX_TIME, Plan, Request};
+use self::output::{Output, Target};
+use self::write_out::{Stats, WriteOut};
+use crate::cli::{Cli, HttpGetArgs};
+use crate::error::{Kind, exit_code, fail};
+use crate::http::client::{DEFAULT_USER_AGENT, RequestSpec, encode_request, parse_header_arg};
+use crate::http::target::{
+    connect_host, connect_port, parse_url, remote_file_name, resolve_location,
+};
+use crate::net::addr::Family;
+use crate::net::connector::{ConnectOptions, connect_tcp};
+use crate::net::event_loop::secs;
+use crate::net::stdout::Stdout;
+use crate::net::{EventLoop, Transport};
+use crate::tls;
+
+/// Content-Type of `-d`.
+const FORM_CONTENT_TYPE: &str = "application/x-www-form-urlencoded";
+/// Content-Type and Accept of `--json`.
+const JSON_CONTENT_TYPE: &str = "application/json";
+/// The one application protocol offered over TLS.
+const ALPN_HTTP11: &[u8] = b"http/1.1";
+/// Headers that stay with the host they were meant for when a redirect leaves it.
+const CREDENTIAL_HEADERS: [&str; 2] = ["authorization", "cookie"];
+
+/// Everything `http-get` needs, checked before any socket is made.
+pub struct Config {
+    request: RequestSpec,
+    target: Target,
+    plan: Plan,
+    fail: bool,
+    fail_with_body: bool,
+    max_redirs: u32,
+    connect: ConnectOptions,
+    connect_timeout: Option<Duration>,
+    max_time: Option<Duration>,
+    write_out: Option<WriteOut>,
+    silent: bool,
+    tls: TlsSetup,
+}
+
+/// The TLS client configuration, built before the first connection when the URL is https or
+/// a TLS file was given, else only when a redirect leads to https.
+struct TlsSetup {
+    options: tls::ClientOptions,
+    servername: Option<String>,
+    config: Option<Arc<rustls::ClientConfig>>,
+}
+
+impl TlsSetup {
+    fn get(&mut self, silent: bool) -> Result<Arc<rustls::ClientConfig>> {
+        if let Some(config) = &self.config {
+            return Ok(config.clone());
+        }
+        let config = tls::client_config(&self.options)?;
+        if self.options.insecure && !silent {
+            eprintln!("{}", tls::INSECURE_WARNING);
+        }
+        self.config = Some(config.clone());
+        Ok(config)
+    }
+}
+
+/// What the command line says about the request, checked for usage errors (exit 2).
+#[derive(Debug)]
+struct Usage {
+    url: Url,
+    method: String,
+    headers: Vec<(String, String)>,
+    write_out: Option<WriteOut>,
+}
+
+impl Config {
+    /// Validates the command line, reads `-d @FILE` and loads certificates. A usage error
+    /// ends the program with exit 2.
+    pub fn from_args(args: HttpGetArgs, verbose: u8) -> Result<Self> {
+        let usage = check_usage(&args).unwrap_or_else(|e| e.exit());
+        let (body, content_type) = match (&args.data, &args.json) {
+            (Some(data), _) => (Some(read_data(data, true)?), Some(FORM_CONTENT_TYPE)),
+            (None, Some(json)) => (Some(read_data(json, false)?), Some(JSON_CONTENT_TYPE)),
+            (None, None) => (None, None),
+        };
+        let target = if args.remote_name {
+            let name = remote_file_name(&usage.url).ok_or_else(|| {
+                fail(
+                    Kind::File,
+                    format!(
+                        "-O: the URL {} has no file name in its path; use -o FILE",
+                        usage.url
+                    ),
+                )
+            })?;
+            Target::File(PathBuf::from(name))
+        } else {
+            match &args.output {
+                Some(path) => Target::File(path.clone()),
+                None => Target::Stdout,
+            }
+        };
+        let mut headers = Vec::new();
+        if args.json.is_some() && !usage.headers.iter().any(|(n, _)| is_named(n, "accept")) {
+            headers.push(("Accept".to_string(), JSON_CONTENT_TYPE.to_string()));
+        }
+        headers.extend(usage.headers);
+        let mut tls = TlsSetup {
+            options: tls::ClientOptions {
+                cacert: args.cacert.clone(),
+                insecure: args.tls_client.insecure,
+                cert: args.cert.clone(),
+                key: args.key.clone(),
+                alpn: vec![ALPN_HTTP11.to_vec()],
+            },
+            servername: args.tls_client.servername.clone(),
+            config: None,
+        };
+        let tls_files = args.cacert.is_some() || args.cert.is_some();
+        if usage.url.scheme() == "https" || tls_files {
+            tls.get(args.silent)?;
+        }
+        Ok(Config {
+            request: RequestSpec {
+                method: usage.method,
+                url: usage.url,
+                headers,
+                body,
+                content_type: content_type.map(str::to_string),
+                http10: args.http10,
+                user_agent: args
+                    .user_agent
+                    .unwrap_or_else(|| DEFAULT_USER_AGENT.to_string()),
+            },
+            target,
+            plan: Plan {
+                include: args.include || args.head,
+                raw: args.raw,
+                fail: args.fail,
+                follow: args.location,
+                verbose,
+                deadline: None,
+            },
+            fail: args.fail,
+            fail_with_body: args.fail_with_body,
+            max_redirs: args.max_redirs,
+            connect: ConnectOptions {
+                family: Family::from(&args.family),
+                verbose,
+                ..ConnectOptions::default()
+            },
+            connect_timeout: args.connect_timeout.map(secs),
+            max_time: args.max_time.map(secs),
+            write_out: usage.write_out,
+            silent: args.silent,
+            tls,
+        })
+    }
+}
+
+/// The checks whose failure is a usage error.
+fn check_usage(args: &HttpGetArgs) -> Result<Usage, clap::Error> {
+    let url = parse_url(&args.url).map_err(|e| usage_error(e.to_string()))?;
+    let has_body = args.data.is_some() || args.json.is_some();
+    let method = match &args.request {
+        Some(m) if m.is_empty() || !m.bytes().all(is_token_byte) => {
+            return Err(usage_error(format!(
+                "invalid method `{}` for -X: expected a token such as PUT",
+                m.escape_debug()
+            )));
+        }
+        Some(m) => m.clone(),
+        None if args.head && has_body => {
+            return Err(usage_error(
+                "-I sends a HEAD request, which has no body: drop -d/--json or give -X".into(),
+            ));
+        }
+        None if args.head => "HEAD".into(),
+        None if has_body => "POST".into(),
+        None => "GET".into(),
+    };
+    let headers = args
+        .headers
+        .iter()
+        .map(|h| parse_header_arg(h).map_err(usage_error))
+        .collect::<Result<Vec<_>, _>>()?;
+    let write_out = match &args.write_out {
+        Some(format) => Some(WriteOut::parse(format).map_err(usage_error)?),
+        None => None,
+    };
+    Ok(Usage {
+        url,
+        method,
+        headers,
+        write_out,
+    })
+}
+
+/// A usage error (exit 2) in clap's words, for `nicksock http-get`.
+fn usage_error(message: String) -> clap::Error {
+    let mut cmd = Cli::command();
+    match cmd.find_subcommand_mut("http-get") {
+        Some(sub) => sub
+            .clone()
+            .bin_name("nicksock http-get")
+            .error(ErrorKind::InvalidValue, message),
+        None => cmd.error(ErrorKind::InvalidValue, message),
+    }
+}
+
+/// Whether `b` may appear in a method name (RFC 9110 `token`).
+fn is_token_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
+
+fn is_named(name: &str, wanted: &str) -> bool {
+    name.eq_ignore_ascii_case(wanted)
+}
+
+/// The bytes of `-d`/`--json`: DATA itself, or a file with `@FILE` (`@-`: stdin). As curl
+/// does, `-d @FILE` drops the file's carriage returns and line feeds.
+fn read_data(arg: &str, strip_newlines: bool) -> Result<Vec<u8>> {
+    let mut data = match arg.strip_prefix('@') {
+        Some("-") => {
+            let mut v = Vec::new();
+            std::io::stdin()
+                .read_to_end(&mut v)
+                .map_err(|e| fail(Kind::File, format!("reading the body from stdin: {e}")))?;
+            v
+        }
+        Some(path) => std::fs::read(path)
+            .map_err(|e| fail(Kind::File, format!("reading the body from {path}: {e}")))?,
+        None => return Ok(arg.as_bytes().to_vec()),
+    };
+    if strip_newlines {
+        data.retain(|&b| b != b'\r' && b != b'\n');
+    }
+    Ok(data)
+}
+
+/// Runs `http-get`: the transfer, then the `-w` write-out (also after a failure, so a script
+/// sees `000` when no response came).
+pub fn run(mut config: Config) -> Result<()> {
+    let start = Instant::now();
+    let mut stats = Stats {
+        url_effective: config.request.url.to_string(),
+        ..Stats::default()
+    };
+    let result = transfer(&mut config, start, &mut stats);
+    if let Some(write_out) = &config.write_out {
+        stats.time_total = start.elapsed();
+        stats.exit_code = match &result {
+            Ok(()) => 0,
+            Err(e) => exit_code(e),
+        };
+        Stdout::open()?.write_all(write_out.render(&stats).as_bytes())?;
+    }
+    result
+}
+
+/// Follows the request through its redirects to the final response.
+fn transfer(config: &mut Config, start: Instant, stats: &mut Stats) -> Result<()> {
+    let mut out = Output::open(&config.target, config.silent)?;
+    let mut ev = EventLoop::new()?;
+    let mut bufs = Buffers::default();
+    let mut plan = config.plan;
+    plan.deadline = config.max_time.map(|limit| (start + limit, limit));
+    let mut spec = config.request.clone();
+    loop {
+        stats.url_effective = spec.url.to_string();
+        let ending = exchange(
+            config, &spec, plan, &mut ev, &mut out, &mut bufs, start, stats,
+        )?;
+        let Some(head) = &ending.head else {
+            return Err(fail(Kind::Runtime, format!("{}: no response", spec.url)));
+        };
+        let status = head.status;
+        let Some(location) = ending.redirect else {
+            if config.fail && status >= 400 {
+                return Err(http_failure(&spec.url, status, &head.reason));
+            }
+            out.commit()?;
+            if config.fail_with_body && status >= 400 {
+                return Err(http_failure(&spec.url, status, &head.reason));
+            }
+            return Ok(());
+        };
+        if stats.num_redirects >= config.max_redirs {
+            return Err(fail(
+                Kind::Http,
+                format!(
+                    "too many redirects: {} redirects again after {} (--max-redirs)",
+                    spec.url, config.max_redirs
+                ),
+            ));
+        }
+        let next = resolve_location(&spec.url, &location).map_err(|e| {
+            fail(
+                Kind::Runtime,
+                format!("following the redirect from {}: {e}", spec.url),
+            )
+        })?;
+        if config.plan.verbose > 0 {
+            eprintln!("following the redirect to {next}");
+        }
+        spec = redirected(spec, status, next);
+        stats.num_redirects += 1;
+    }
+}
+
+fn http_failure(url: &Url, status: u16, reason: &str) -> anyhow::Error {
+    fail(
+        Kind::Http,
+        format!("{url}: the server answered {status} {reason}")
+            .trim_end()
+            .to_string(),
+    )
+}
+
+/// The request that follows a redirect: 301, 302 and 303 become a GET without a body (HEAD
+/// stays HEAD), 307 and 308 keep the method and body. Credentials stay with their origin.
+fn redirected(mut spec: RequestSpec, status: u16, to: Url) -> RequestSpec {
+    if matches!(status, 301..=303) && spec.method != "HEAD" {
+        spec.method = "GET".into();
+        spec.body = None;
+        spec.content_type = None;
+    }
+    if spec.url.origin() != to.origin() {
+        spec.headers
+            .retain(|(n, _)| !CREDENTIAL_HEADERS.iter().any(|c| is_named(n, c)));
+    }
+    spec.url = to;
+    spec
+}
+
+/// Connects, sends one request and reads its response into `out`.
+#[allow(clippy::too_many_arguments)]
+fn exchange(
+    config: &mut Config,
+    spec: &RequestSpec,
+    plan: Plan,
+    ev: &mut EventLoop,
+    out: &mut Output,
+    bufs: &mut Buffers,
+    start: Instant,
+    stats: &mut Stats,
+) -> Result<Ending> {
+    let url_text = spec.url.to_string();
+    let host = host_name(&spec.url)?;
+    let port = connect_port(&spec.url);
+    let mut connect = config.connect.clone();
+    connect.timeout = connect_timeout(config.connect_timeout, plan.deadline);
+    let (socket, addr) = connect_tcp(&host, port, &connect)?;
+    stats.remote = Some(addr);
+    stats.time_connect = start.elapsed();
+    let stream = mio::net::TcpStream::from_std(socket.into());
+    let transport = if spec.url.scheme() == "https" {
+        let client = config.tls.get(config.silent)?;
+        let name = tls::server_name(config.tls.servername.as_deref().unwrap_or(&host))?;
+        let stream = tls::TlsStream::client(stream, client, name)
+            .map_err(|e| fail(Kind::Tls, format!("starting TLS with {host}: {e}")))?;
+        Transport::Tls(Box::new(stream))
+    } else {
+        Transport::Plain(stream)
+    };
+    let bytes = encode_request(spec);
+    if plan.verbose > 0 {
+        show_request(&bytes);
+    }
+    if let Some((at, _)) = plan.deadline {
+        ev.add_timer(at, MAX_TIME);
+    }
+    let request = Request {
+        method: &spec.method,
+        url: &url_text,
+        bytes: &bytes,
+    };
+    let mut exchange = Exchange::new(ev.registry(), transport, request, bufs, out, plan)?;
+    let result = ev.run(&mut exchange);
+    let ending = exchange.finish(ev.registry());
+    stats.size_header += ending.head_bytes;
+    if let Some(head) = &ending.head {
+        stats.http_code = head.status;
+        stats.http_minor = Some(head.version);
+        stats.content_type = head.header("content-type").map(str::to_string);
+        stats.size_download = ending.body_bytes;
+    }
+    if let Some(at) = ending.first_byte {
+        stats.time_starttransfer = at.saturating_duration_since(start);
+    }
+    result.map(|()| ending)
+}
+
+/// The name or address to resolve, IPv6 without brackets.
+fn host_name(url: &Url) -> Result<String> {
+    let host = connect_host(url).map_err(|e| fail(Kind::Runtime, e))?;
+    Ok(match host {
+        Host::Domain(d) => d,
+        Host::Ipv4(ip) => ip.to_string(),
+        Host::Ipv6(ip) => ip.to_string(),
+    })
+}
+
+/// The connect timeout: `--connect-timeout`, cut short by what is left of `--max-time`.
+fn connect_timeout(
+    connect_timeout: Option<Duration>,
+    deadline: Option<(Instant, Duration)>,
+) -> Option<Duration> {
+    let left = deadline.map(|(at, _)| at.saturating_duration_since(Instant::now()));
+    match (connect_timeout, left) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+/// `-v`: the request head on stderr, curl-style.
+fn show_request(bytes: &[u8]) {
+    let head_end = bytes
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or(bytes.len());
+    for line in String::from_utf8_lossy(&bytes[..head_end]).lines() {
+        eprintln!("> {line}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser as _;
+
+    fn args(list: &[&str]) -> HttpGetArgs {
+        let cli = Cli::try_parse_from(["nicksock", "http-get"].iter().chain(list)).unwrap();
+        match cli.command {
+            crate::cli::Command::HttpGet(a) => a,
+            other => panic!("parsed as {other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_method_follows_the_flags() {
+        let method = |l: &[&str]| check_usage(&args(l)).unwrap().method;
+        assert_eq!(method(&["h"]), "GET");
+        assert_eq!(method(&["-I", "h"]), "HEAD");
+        assert_eq!(method(&["-d", "a=1", "h"]), "POST");
+        assert_eq!(method(&["--json", "{}", "h"]), "POST");
+        assert_eq!(method(&["-X", "PUT", "-d", "a", "h"]), "PUT");
+    }
+
+    #[test]
+    fn bad_input_is_a_usage_error() {
+        for l in [
+            &["http://exa mple.org"][..],
+            &["-X", "GET /x HTTP/1.1\r\n", "h"],
+            &["-X", "", "h"],
+            &["-H", "Bad Name: v", "h"],
+            &["-H", "X: a\r\nInjected: b", "h"],
+            &["-w", "%{nope}", "h"],
+            &["-I", "-d", "x", "h"],
+            &["ftp://h/f"],
+        ] {
+            let err = check_usage(&args(l)).unwrap_err();
+            assert_eq!(err.exit_code(), 2, "{l:?}");
+        }
+    }
+
+    #[test]
+    fn redirects_change_the_method_as_curl_does() {
+        let mut spec = RequestSpec::new("POST", parse_url("http://a/x").unwrap());
+        spec.body = Some(b"k=v".to_vec());
+        spec.content_type = Some(FORM_CONTENT_TYPE.into());
+        spec.headers = vec![
+            ("Authorization".into(), "Bearer t".into()),
+            ("X-Keep".into(), "1".into()),
+        ];
+        let same = parse_url("http://a/y").unwrap();
+        let kept = redirected(spec.clone(), 307, same.clone());
+        assert_eq!(kept.method, "POST");
+        assert_eq!(kept.body.as_deref(), Some(&b"k=v"[..]));
+        assert_eq!(kept.headers.len(), 2);
+        let get = redirected(spec.clone(), 302, same);
+        assert_eq!((get.method.as_str(), get.body), ("GET", None));
+        let other = redirected(spec.clone(), 308, parse_url("http://b/").unwrap());
+        assert_eq!(other.headers, vec![("X-Keep".into(), "1".into())]);
+        let mut head = spec;
+        head.method = "HEAD".into();
+        assert_eq!(
+            redirected(head, 301, parse_url("http://a/z").unwrap()).method,
+            "HEAD"
+        );
+    }
+
+    #[test]
+    fn max_time_shortens_the_connect_timeout() {
+        let far = Some((
+            Instant::now() + Duration::from_secs(100),
+            Duration::from_secs(100),
+        ));
+        let short = Some(Duration::from_secs(1));
+        assert_eq!(connect_timeout(short, far), short);
+        assert!(connect_timeout(None, far).unwrap() <= Duration::from_secs(100));
+        assert_eq!(connect_timeout(None, None), None);
+    }
+}

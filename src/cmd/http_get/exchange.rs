@@ -1,0 +1,372 @@
+//! One request and its response on the event loop: send the request bytes, push every read
+//! into the sans-I/O [`ResponseReader`], and hand the head and body to the [`Output`] in large
+//! pieces. It stops early, without reading the body, at a redirect it will follow or a
+//! status that `-f` fails on.
+
+use std::io;
+use std::time::{Duration, Instant};
+
+use anyhow::Result;
+use mio::event::Event;
+use mio::{Interest, Token};
+
+use super::output::Output;
+use crate::error::{Kind, fail};
+use crate::http::client::{Event as HttpEvent, ResponseHead, ResponseReader};
+use crate::net::event_loop::{Context, Flow, Handler};
+use crate::net::relay::peer_error;
+use crate::net::transport::{Transport, would_block};
+use crate::tls::{TlsError, explain};
+
+/// Token of the connection.
+const SOCKET: Token = Token(0);
+/// Token of the `--max-time` deadline.
+pub const MAX_TIME: Token = Token(1);
+/// Bytes read from the connection per call.
+pub const READ_CHUNK: usize = 256 * 1024;
+/// Body bytes gathered before they are written out: TLS hands over at most a record
+/// (16 KiB) per read, and one large write beats many small ones.
+pub const WRITE_CHUNK: usize = 256 * 1024;
+
+/// What to do with the response, from the command line.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Plan {
+    /// Write the head before the body (`-i`, `-I`).
+    pub include: bool,
+    /// Write the bytes exactly as they came (`--raw`).
+    pub raw: bool,
+    /// Stop at a status of 400 or more without writing anything (`-f`).
+    pub fail: bool,
+    /// Stop at a redirect with a Location (`-L`).
+    pub follow: bool,
+    /// Show the heads on stderr.
+    pub verbose: u8,
+    /// `--max-time`, as a deadline and the seconds the user gave.
+    pub deadline: Option<(Instant, Duration)>,
+}
+
+/// The buffers one exchange after another reuses.
+#[derive(Debug, Default)]
+pub struct Buffers {
+    read: Vec<u8>,
+    staged: Vec<u8>,
+    scratch: Vec<u8>,
+    raw_head: Vec<u8>,
+}
+
+/// How an exchange ended.
+#[derive(Debug, Default)]
+pub struct Ending {
+    /// The final head, when one came.
+    pub head: Option<ResponseHead>,
+    /// The Location of a redirect to follow (the body was not read).
+    pub redirect: Option<String>,
+    /// Body bytes of the final response.
+    pub body_bytes: u64,
+    /// Head bytes of every response read (interim ones included).
+    pub head_bytes: u64,
+    /// When the first byte of the response came.
+    pub first_byte: Option<Instant>,
+}
+
+/// What the exchange does with the response once its head is in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    /// No final head yet.
+    Waiting,
+    /// Writing the response to the output.
+    Delivering,
+    /// Done (complete, or stopped at a head).
+    Finished,
+}
+
+/// The request of an exchange.
+#[derive(Debug, Clone, Copy)]
+pub struct Request<'a> {
+    /// Its method: the response to `HEAD` has no body.
+    pub method: &'a str,
+    /// The URL asked for, for messages.
+    pub url: &'a str,
+    /// The bytes to send.
+    pub bytes: &'a [u8],
+}
+
+/// One request/response on one connection.
+pub struct Exchange<'a> {
+    sock: Transport,
+    /// For messages: the URL asked for.
+    url: &'a str,
+    request: &'a [u8],
+    sent: usize,
+    send_error: Option<io::Error>,
+    reader: ResponseReader,
+    bufs: &'a mut Buffers,
+    out: &'a mut Output,
+    plan: Plan,
+    stage: Stage,
+    /// What came of it.
+    pub ending: Ending,
+}
+
+impl<'a> Exchange<'a> {
+    /// Registers the connection; the request goes out once the loop runs.
+    pub fn new(
+        registry: &mio::Registry,
+        mut sock: Transport,
+        request: Request<'a>,
+        bufs: &'a mut Buffers,
+        out: &'a mut Output,
+        plan: Plan,
+    ) -> Result<Self> {
+        registry
+            .register(
+                sock.socket(),
+                SOCKET,
+                Interest::READABLE | Interest::WRITABLE,
+            )
+            .map_err(|e| fail(Kind::Runtime, format!("watching the connection: {e}")))?;
+        bufs.read.resize(READ_CHUNK, 0);
+        bufs.staged.clear();
+        bufs.raw_head.clear();
+        Ok(Exchange {
+            sock,
+            url: request.url,
+            request: request.bytes,
+            sent: 0,
+            send_error: None,
+            reader: ResponseReader::new(request.method),
+            bufs,
+            out,
+            plan,
+            stage: Stage::Waiting,
+            ending: Ending::default(),
+        })
+    }
+
+    /// Takes the connection off the loop once the exchange is over.
+    pub fn finish(mut self, registry: &mio::Registry) -> Ending {
+        let _ = registry.deregister(self.sock.socket());
+        self.ending
+    }
+
+    /// Sends what it can of the request. A failed send is kept, not raised: the server may
+    /// have answered (413, 401…) and closed before reading everything.
+    fn send(&mut self) {
+        while self.sent < self.request.len() && self.send_error.is_none() {
+            match self.sock.write(&self.request[self.sent..]) {
+                Ok(n) => self.sent += n,
+                Err(e) if would_block(&e) => break,
+                Err(e) => self.send_error = Some(e),
+            }
+        }
+        match self.sock.flush() {
+            Ok(()) => {}
+            Err(e) if would_block(&e) => {}
+            Err(e) => {
+                self.send_error.get_or_insert(e);
+            }
+        }
+    }
+
+    /// Reads until the socket has nothing more, the response ends or the exchange stops.
+    fn receive(&mut self, now: Instant) -> Result<()> {
+        while self.stage != Stage::Finished {
+            let n = match self.sock.read(&mut self.bufs.read) {
+                Ok(0) => return self.at_eof(),
+                Ok(n) => n,
+                Err(e) if would_block(&e) => break,
+                Err(e) => return Err(self.io_error(e, "receiving the response")),
+            };
+            self.ending.first_byte.get_or_insert(now);
+            self.take(n)?;
+            if self.bufs.staged.len() >= WRITE_CHUNK {
+                self.flush_staged()?;
+            }
+        }
+        self.flush_staged()
+    }
+
+    /// Feeds `n` bytes of the read buffer to the reader and acts on what it found.
+    fn take(&mut self, n: usize) -> Result<()> {
+        let bufs = &mut *self.bufs;
+        let chunk = &bufs.read[..n];
+        let body = if self.plan.raw {
+            &mut bufs.scratch
+        } else {
+            &mut bufs.staged
+        };
+        let before = body.len();
+        let events = self.reader.feed(chunk, body).map_err(|e| {
+            fail(
+                Kind::Runtime,
+                format!("reading the response from {}: {e}", self.url),
+            )
+        })?;
+        let body_bytes = (body.len() - before) as u64;
+        if self.plan.raw {
+            bufs.scratch.clear();
+            match self.stage {
+                Stage::Waiting => bufs.raw_head.extend_from_slice(chunk),
+                Stage::Delivering => bufs.staged.extend_from_slice(chunk),
+                Stage::Finished => {}
+            }
+        }
+        if self.stage == Stage::Delivering {
+            self.ending.body_bytes += body_bytes;
+        }
+        for event in events {
+            match event {
+                HttpEvent::Interim(head) => {
+                    self.ending.head_bytes += head.raw.len() as u64;
+                    self.show_head(&head);
+                }
+                HttpEvent::Head(head) => {
+                    self.ending.head_bytes += head.raw.len() as u64;
+                    self.show_head(&head);
+                    self.on_head(head, body_bytes)?;
+                }
+                HttpEvent::Done => {
+                    if self.stage == Stage::Delivering {
+                        self.stage = Stage::Finished;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The final head is in: stop here (redirect, `-f`) or start delivering.
+    fn on_head(&mut self, head: ResponseHead, body_bytes: u64) -> Result<()> {
+        let location = head.header("location").map(str::to_string);
+        let stop = if self.plan.follow && is_followed_redirect(head.status) && location.is_some() {
+            self.ending.redirect = location;
+            true
+        } else {
+            self.plan.fail && head.status >= 400
+        };
+        if stop {
+            self.stage = Stage::Finished;
+            self.bufs.staged.clear();
+            self.ending.head = Some(head);
+            return Ok(());
+        }
+        self.stage = Stage::Delivering;
+        self.ending.body_bytes = body_bytes;
+        if self.plan.include {
+            self.out.write_head(&head.raw)?;
+        }
+        self.out.start_body(self.reader.body_length());
+        if self.plan.raw {
+            let raw = std::mem::take(&mut self.bufs.raw_head);
+            self.out.write_body(&raw)?;
+            self.bufs.raw_head = raw;
+            self.bufs.raw_head.clear();
+        }
+        self.ending.head = Some(head);
+        Ok(())
+    }
+
+    fn flush_staged(&mut self) -> Result<()> {
+        if !self.bufs.staged.is_empty() {
+            self.out.write_body(&self.bufs.staged)?;
+            self.bufs.staged.clear();
+        }
+        Ok(())
+    }
+
+    /// The peer closed: the response must be complete by now.
+    fn at_eof(&mut self) -> Result<()> {
+        let close_delimited =
+            self.stage == Stage::Delivering && self.reader.body_length().is_none();
+        if let Err(e) = self.reader.finish_eof() {
+            if self.ending.head.is_none()
+                && let Some(send) = self.send_error.take()
+            {
+                return Err(self.io_error(send, "sending the request"));
+            }
+            return Err(fail(
+                Kind::Runtime,
+                format!("reading the response from {}: {e}", self.url),
+            ));
+        }
+        if close_delimited && self.sock.truncated() {
+            return Err(fail(
+                Kind::Runtime,
+                format!(
+                    "reading the response from {}: the server closed without TLS close_notify, \
+                     so the body may be cut short",
+                    self.url
+                ),
+            ));
+        }
+        self.stage = Stage::Finished;
+        self.flush_staged()
+    }
+
+    /// The user's words for a socket error; a TLS failure says why the handshake failed.
+    fn io_error(&self, e: io::Error, doing: &str) -> anyhow::Error {
+        if let Some(TlsError(tls)) = e.get_ref().and_then(|i| i.downcast_ref::<TlsError>()) {
+            let what = if self.sock.is_handshaking() {
+                "TLS handshake"
+            } else {
+                "TLS"
+            };
+            return fail(
+                Kind::Tls,
+                format!("{what} with {} failed: {}", self.url, explain(tls)),
+            );
+        }
+        peer_error(e, &format!("{doing} from {}", self.url))
+    }
+
+    fn show_head(&self, head: &ResponseHead) {
+        if self.plan.verbose == 0 {
+            return;
+        }
+        for line in String::from_utf8_lossy(&head.raw).lines() {
+            if !line.is_empty() {
+                eprintln!("< {line}");
+            }
+        }
+    }
+
+    fn check_deadline(&self, now: Instant) -> Result<()> {
+        match self.plan.deadline {
+            Some((at, limit)) if now >= at => Err(fail(
+                Kind::Timeout,
+                format!(
+                    "{}: no complete response within {} s (--max-time)",
+                    self.url,
+                    limit.as_secs_f64()
+                ),
+            )),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// The redirects `-L` follows.
+pub fn is_followed_redirect(status: u16) -> bool {
+    matches!(status, 301 | 302 | 303 | 307 | 308)
+}
+
+impl Handler for Exchange<'_> {
+    fn on_event(&mut self, _cx: &mut Context<'_>, _event: &Event) -> Result<()> {
+        Ok(())
+    }
+
+    fn on_timer(&mut self, _cx: &mut Context<'_>, _token: Token) -> Result<()> {
+        self.check_deadline(Instant::now())
+    }
+
+    fn after(&mut self, _cx: &mut Context<'_>) -> Result<Flow> {
+        let now = Instant::now();
+        self.check_deadline(now)?;
+        self.send();
+        self.receive(now)?;
+        Ok(match self.stage {
+            Stage::Finished => Flow::Stop,
+            Stage::Waiting | Stage::Delivering => Flow::Continue,
+        })
+    }
+}

@@ -1,0 +1,288 @@
+//! Where a response goes: stdout, or a file (`-o`, `-O`) that is written under a temporary
+//! name beside it and renamed only once the body is complete, so a failed download never
+//! leaves a file that looks whole. The progress bar lives here too, on stderr only.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{IsTerminal as _, Write as _};
+use std::path::{Path, PathBuf};
+
+use anyhow::Result;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use crate::error::{Kind, fail};
+use crate::net::stdout::Stdout;
+
+/// How many temporary names to try before giving up (another process may hold one).
+const TEMP_NAME_ATTEMPTS: u32 = 100;
+
+/// The bar when the body's length is known.
+const BAR_TEMPLATE: &str =
+    "{bar:30} {bytes}/{total_bytes} {binary_bytes_per_sec} ETA {eta} {wide_msg}";
+
+/// The spinner when the length is unknown (chunked or close-delimited bodies).
+const SPINNER_TEMPLATE: &str = "{spinner} {bytes} {binary_bytes_per_sec} {elapsed} {wide_msg}";
+
+/// Where the user asked the response to go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// Standard output.
+    Stdout,
+    /// A file (`-o FILE`, or the name `-O` picked).
+    File(PathBuf),
+}
+
+enum Sink {
+    Stdout(Stdout),
+    /// A regular file written under `temp` and renamed to `dest` when complete.
+    Temp {
+        file: File,
+        temp: PathBuf,
+        dest: PathBuf,
+        committed: bool,
+    },
+    /// Something that is not a regular file (`/dev/null`, a FIFO): written in place, since
+    /// renaming over it would replace it.
+    Direct {
+        file: File,
+        path: PathBuf,
+    },
+}
+
+/// The destination of the head and body bytes.
+pub struct Output {
+    sink: Sink,
+    want_progress: bool,
+    progress: Option<ProgressBar>,
+}
+
+impl Output {
+    /// Opens the target; a file target is created (under its temporary name) at once, so a
+    /// directory that cannot be written fails before any connection is made.
+    pub fn open(target: &Target, silent: bool) -> Result<Self> {
+        let sink = match target {
+            Target::Stdout => Sink::Stdout(Stdout::open()?),
+            Target::File(path) if path.as_os_str() == "-" => Sink::Stdout(Stdout::open()?),
+            Target::File(path) => open_file(path)?,
+        };
+        let to_file = !matches!(sink, Sink::Stdout(_));
+        Ok(Output {
+            sink,
+            want_progress: to_file && !silent && std::io::stderr().is_terminal(),
+            progress: None,
+        })
+    }
+
+    /// Writes head bytes (`-i`, `-I`).
+    pub fn write_head(&mut self, data: &[u8]) -> Result<()> {
+        self.write(data)
+    }
+
+    /// A body starts: shows the progress bar (a bar when `length` is known, a spinner when
+    /// not) if the body goes to a file and stderr is a terminal.
+    pub fn start_body(&mut self, length: Option<u64>) {
+        if !self.want_progress {
+            return;
+        }
+        if let Some(old) = self.progress.take() {
+            old.finish_and_clear();
+        }
+        let (bar, template) = match length {
+            Some(n) => (ProgressBar::new(n), BAR_TEMPLATE),
+            None => (ProgressBar::new_spinner(), SPINNER_TEMPLATE),
+        };
+        bar.set_draw_target(ProgressDrawTarget::stderr());
+        if let Ok(style) = ProgressStyle::with_template(template) {
+            bar.set_style(style);
+        }
+        self.progress = Some(bar);
+    }
+
+    /// Writes body bytes and advances the progress bar.
+    pub fn write_body(&mut self, data: &[u8]) -> Result<()> {
+        self.write(data)?;
+        if let Some(bar) = &self.progress {
+            bar.inc(data.len() as u64);
+        }
+        Ok(())
+    }
+
+    /// The response is complete: the file gets its real name.
+    pub fn commit(mut self) -> Result<()> {
+        if let Some(bar) = self.progress.take() {
+            bar.finish_and_clear();
+        }
+        if let Sink::Temp {
+            temp,
+            dest,
+            committed,
+            ..
+        } = &mut self.sink
+        {
+            fs::rename(&*temp, &*dest).map_err(|e| {
+                fail(
+                    Kind::File,
+                    format!("renaming {} to {}: {e}", temp.display(), dest.display()),
+                )
+            })?;
+            *committed = true;
+        }
+        Ok(())
+    }
+
+    fn write(&mut self, data: &[u8]) -> Result<()> {
+        match &mut self.sink {
+            Sink::Stdout(out) => out.write_all(data),
+            Sink::Temp { file, dest, .. } => file
+                .write_all(data)
+                .map_err(|e| fail(Kind::File, format!("writing {}: {e}", dest.display()))),
+            Sink::Direct { file, path } => file
+                .write_all(data)
+                .map_err(|e| fail(Kind::File, format!("writing {}: {e}", path.display()))),
+        }
+    }
+}
+
+impl Drop for Output {
+    fn drop(&mut self) {
+        if let Some(bar) = self.progress.take() {
+            bar.finish_and_clear();
+        }
+        if let Sink::Temp {
+            temp,
+            committed: false,
+            ..
+        } = &self.sink
+        {
+            let _ = fs::remove_file(temp);
+        }
+    }
+}
+
+/// Opens a file target: devices and FIFOs in place, regular files under a temporary name.
+fn open_file(path: &Path) -> Result<Sink> {
+    let file_error =
+        |e: std::io::Error| fail(Kind::File, format!("writing {}: {e}", path.display()));
+    match fs::metadata(path) {
+        Ok(meta) if meta.is_dir() => {
+            return Err(fail(
+                Kind::File,
+                format!("writing {}: it is a directory", path.display()),
+            ));
+        }
+        Ok(meta) if !meta.is_file() => {
+            let file = OpenOptions::new()
+                .write(true)
+                .open(path)
+                .map_err(file_error)?;
+            return Ok(Sink::Direct {
+                file,
+                path: path.to_path_buf(),
+            });
+        }
+        _ => {}
+    }
+    // Write through a symlink to its target, as a plain open would, instead of replacing it.
+    let dest = match fs::symlink_metadata(path) {
+        Ok(meta) if meta.file_type().is_symlink() => {
+            fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf())
+        }
+        _ => path.to_path_buf(),
+    };
+    let (file, temp) = create_temp_beside(&dest).map_err(file_error)?;
+    Ok(Sink::Temp {
+        file,
+        temp,
+        dest,
+        committed: false,
+    })
+}
+
+/// Creates `.NAME.PID.N.part` in the directory of `dest`, a name no other file has.
+fn create_temp_beside(dest: &Path) -> std::io::Result<(File, PathBuf)> {
+    let name = dest
+        .file_name()
+        .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a file name"))?;
+    let dir = match dest.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let pid = std::process::id();
+    let mut last = std::io::Error::from(std::io::ErrorKind::AlreadyExists);
+    for n in 0..TEMP_NAME_ATTEMPTS {
+        let mut temp_name = std::ffi::OsString::from(".");
+        temp_name.push(name);
+        temp_name.push(format!(".{pid}.{n}.part"));
+        let temp = dir.join(temp_name);
+        match OpenOptions::new().write(true).create_new(true).open(&temp) {
+            Ok(file) => return Ok((file, temp)),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => last = e,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(last)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scratch() -> PathBuf {
+        let dir = std::env::temp_dir().join(format!(
+            "nicksock-output-{}-{:?}",
+            std::process::id(),
+            std::thread::current().id()
+        ));
+        fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    fn entries(dir: &Path) -> Vec<String> {
+        let mut v: Vec<String> = fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn the_file_appears_only_when_committed() {
+        let dir = scratch();
+        let dest = dir.join("out.bin");
+        let mut out = Output::open(&Target::File(dest.clone()), true).unwrap();
+        out.write_body(b"hello").unwrap();
+        assert!(!dest.exists());
+        assert_eq!(entries(&dir).len(), 1, "only the temporary file");
+        out.commit().unwrap();
+        assert_eq!(fs::read(&dest).unwrap(), b"hello");
+        assert_eq!(entries(&dir), ["out.bin"]);
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn a_failed_write_leaves_nothing_and_keeps_an_old_file() {
+        let dir = scratch();
+        let dest = dir.join("keep.txt");
+        fs::write(&dest, b"old").unwrap();
+        let mut out = Output::open(&Target::File(dest.clone()), true).unwrap();
+        out.write_body(b"partial").unwrap();
+        drop(out);
+        assert_eq!(fs::read(&dest).unwrap(), b"old");
+        assert_eq!(entries(&dir), ["keep.txt"]);
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn devices_are_written_in_place_and_directories_refused() {
+        let mut out = Output::open(&Target::File("/dev/null".into()), true).unwrap();
+        out.write_body(b"x").unwrap();
+        out.commit().unwrap();
+        use std::os::unix::fs::FileTypeExt as _;
+        let meta = fs::metadata("/dev/null").unwrap();
+        assert!(meta.file_type().is_char_device(), "/dev/null was replaced");
+        let err = Output::open(&Target::File(std::env::temp_dir()), true)
+            .err()
+            .unwrap();
+        assert_eq!(crate::error::exit_code(&err), 10);
+    }
+}

@@ -1,0 +1,800 @@
+//! `http-get` end to end: the real binary against a scripted server in a thread of this test
+//! (it records the exact request bytes and answers exactly as told, well-formed or not) and
+//! against a real nginx over HTTP and HTTPS. Loopback only.
+
+use std::fs;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::mpsc::{self, Receiver};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crate::util::*;
+
+const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// What a scripted connection does after the request has been read.
+type Script = Box<dyn FnOnce(TcpStream) + Send>;
+
+/// A server on loopback that answers the n-th connection with the n-th script and records
+/// every request it read.
+struct Scripted {
+    addr: SocketAddr,
+    requests: Receiver<Vec<u8>>,
+}
+
+impl Scripted {
+    fn start(scripts: Vec<Script>) -> Scripted {
+        Self::start_on(TcpListener::bind("127.0.0.1:0").expect("bind"), scripts)
+    }
+
+    fn start_on(listener: TcpListener, scripts: Vec<Script>) -> Scripted {
+        let addr = listener.local_addr().expect("addr");
+        let (tx, rx) = mpsc::channel();
+        thread::spawn(move || {
+            for script in scripts {
+                let Ok((mut s, _)) = listener.accept() else {
+                    return;
+                };
+                s.set_read_timeout(Some(PATIENCE)).expect("timeout");
+                s.set_nodelay(true).expect("nodelay");
+                let request = read_request(&mut s);
+                if tx.send(request).is_err() {
+                    return;
+                }
+                script(s);
+            }
+        });
+        Scripted { addr, requests: rx }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// The next request the server read.
+    fn request(&self) -> String {
+        let bytes = self
+            .requests
+            .recv_timeout(PATIENCE)
+            .expect("a request reached the server");
+        String::from_utf8(bytes).expect("text request")
+    }
+
+    /// Whether no further request came.
+    fn no_more_requests(&self) -> bool {
+        self.requests.try_recv().is_err()
+    }
+}
+
+/// Reads a request head and as many body bytes as its Content-Length says.
+fn read_request(s: &mut TcpStream) -> Vec<u8> {
+    let mut req = Vec::new();
+    let mut byte = [0u8; 1];
+    while !req.ends_with(b"\r\n\r\n") {
+        match s.read(&mut byte) {
+            Ok(1) => req.push(byte[0]),
+            _ => return req,
+        }
+    }
+    let head = String::from_utf8_lossy(&req).to_ascii_lowercase();
+    let length = head
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length:"))
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .unwrap_or(0);
+    let mut body = vec![0u8; length];
+    if s.read_exact(&mut body).is_ok() {
+        req.extend_from_slice(&body);
+    }
+    req
+}
+
+/// Answers with these bytes and closes.
+fn reply(bytes: impl Into<Vec<u8>>) -> Script {
+    let bytes = bytes.into();
+    Box::new(move |mut s: TcpStream| {
+        let _ = s.write_all(&bytes);
+    })
+}
+
+/// Answers in pieces of `piece` bytes with a pause after each, so the client gets many reads.
+fn trickle(bytes: impl Into<Vec<u8>>, piece: usize) -> Script {
+    let bytes = bytes.into();
+    Box::new(move |mut s: TcpStream| {
+        for part in bytes.chunks(piece) {
+            if s.write_all(part).is_err() {
+                return;
+            }
+            thread::sleep(Duration::from_millis(2));
+        }
+    })
+}
+
+/// Sends these bytes, then resets the connection (SO_LINGER 0).
+fn reset_after(bytes: impl Into<Vec<u8>>) -> Script {
+    let bytes = bytes.into();
+    Box::new(move |mut s: TcpStream| {
+        let _ = s.write_all(&bytes);
+        // Let the bytes arrive before the reset overtakes them.
+        thread::sleep(Duration::from_millis(100));
+        let _ = socket2::SockRef::from(&s).set_linger(Some(Duration::ZERO));
+    })
+}
+
+/// Reads the request, then says nothing until the client goes away.
+fn stall() -> Script {
+    Box::new(|mut s: TcpStream| {
+        let mut buf = [0u8; 64];
+        let _ = s.read(&mut buf);
+    })
+}
+
+fn ok_response(body: &str) -> String {
+    format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+}
+
+fn redirect(status: &str, location: &str) -> String {
+    format!("HTTP/1.1 {status}\r\nLocation: {location}\r\nContent-Length: 5\r\n\r\nmoved")
+}
+
+/// Runs `nicksock http-get ARGS` to completion.
+fn get(args: &[&str]) -> Finished {
+    let mut all = vec!["http-get"];
+    all.extend_from_slice(args);
+    run(&all, b"")
+}
+
+/// Runs `nicksock http-get ARGS` in `dir`.
+fn get_in(dir: &Path, args: &[&str]) -> Finished {
+    let mut cmd = nicksock(&[&["http-get"][..], args].concat());
+    cmd.current_dir(dir);
+    let mut p = Proc::spawn(cmd);
+    p.close_stdin();
+    p.wait()
+}
+
+fn files_in(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = fs::read_dir(dir)
+        .expect("read dir")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn http_get_sends_the_request_line_and_headers_of_the_lab() {
+    let server = Scripted::start(vec![
+        reply(ok_response("index")),
+        reply(ok_response("ten")),
+        reply(ok_response("auth")),
+    ]);
+    let done = get(&[&server.url("/index.html?q=1")]);
+    done.assert_code(0);
+    assert_eq!(done.out(), "index");
+    let port = server.addr.port();
+    assert_eq!(
+        server.request(),
+        format!(
+            "GET /index.html?q=1 HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\
+             User-Agent: nicksock/{VERSION}\r\nAccept: */*\r\nConnection: close\r\n\r\n"
+        )
+    );
+
+    // The lab's HTTP/1.0 client, with no scheme, its own agent and an extra header.
+    let bare = format!("127.0.0.1:{port}");
+    get(&["--http1.0", "-A", "lab/1", "-H", "X-Lab: 7", &bare]).assert_code(0);
+    let req = server.request();
+    assert!(req.starts_with("GET / HTTP/1.0\r\n"), "{req}");
+    assert!(req.contains("\r\nUser-Agent: lab/1\r\n"), "{req}");
+    assert!(req.contains("\r\nX-Lab: 7\r\n"), "{req}");
+
+    // Credentials in the URL become Basic auth and never reach the Host header.
+    get(&[&format!("http://Aladdin:open%20sesame@127.0.0.1:{port}/")]).assert_code(0);
+    let req = server.request();
+    assert!(
+        req.contains("\r\nAuthorization: Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ==\r\n"),
+        "{req}"
+    );
+    assert!(
+        req.contains(&format!("\r\nHost: 127.0.0.1:{port}\r\n")),
+        "{req}"
+    );
+}
+
+#[test]
+fn http_get_speaks_to_an_ipv6_literal() {
+    let Ok(listener) = TcpListener::bind("[::1]:0") else {
+        eprintln!("SKIP: no IPv6 loopback");
+        return;
+    };
+    let server = Scripted::start_on(listener, vec![reply(ok_response("six"))]);
+    let port = server.addr.port();
+    let done = get(&[&format!("[::1]:{port}/v6")]);
+    done.assert_code(0);
+    assert_eq!(done.out(), "six");
+    let req = server.request();
+    assert!(req.starts_with("GET /v6 HTTP/1.1\r\n"), "{req}");
+    assert!(
+        req.contains(&format!("\r\nHost: [::1]:{port}\r\n")),
+        "{req}"
+    );
+}
+
+#[test]
+fn http_get_posts_forms_and_json_with_their_length() {
+    let server = Scripted::start(vec![
+        reply(ok_response("form")),
+        reply(ok_response("{\"ok\":true}")),
+        reply(ok_response("put")),
+    ]);
+    get(&["-d", "name=pi&led=on", &server.url("/form")]).assert_code(0);
+    let req = server.request();
+    assert!(req.starts_with("POST /form HTTP/1.1\r\n"), "{req}");
+    assert!(
+        req.contains("\r\nContent-Type: application/x-www-form-urlencoded\r\n"),
+        "{req}"
+    );
+    assert!(req.contains("\r\nContent-Length: 14\r\n"), "{req}");
+    assert!(req.ends_with("\r\n\r\nname=pi&led=on"), "{req}");
+
+    let json = r#"{"text":"build passed"}"#;
+    let done = get(&["--json", json, &server.url("/hook")]);
+    done.assert_code(0);
+    assert_eq!(done.out(), "{\"ok\":true}");
+    let req = server.request();
+    assert!(req.starts_with("POST /hook HTTP/1.1\r\n"), "{req}");
+    assert!(
+        req.contains("\r\nContent-Type: application/json\r\n"),
+        "{req}"
+    );
+    assert!(req.contains("\r\nAccept: application/json\r\n"), "{req}");
+    assert!(!req.contains("*/*"), "{req}");
+    assert!(
+        req.contains(&format!("\r\nContent-Length: {}\r\n", json.len())),
+        "{req}"
+    );
+    assert!(req.ends_with(&format!("\r\n\r\n{json}")), "{req}");
+
+    let dir = tempdir();
+    write_file(dir.path(), "body.txt", b"line one\nline two\n");
+    get_in(
+        dir.path(),
+        &["-X", "PUT", "-d", "@body.txt", &server.url("/f")],
+    )
+    .assert_code(0);
+    let req = server.request();
+    assert!(req.starts_with("PUT /f HTTP/1.1\r\n"), "{req}");
+    assert!(req.ends_with("\r\n\r\nline oneline two"), "{req}");
+}
+
+#[test]
+fn http_get_decodes_chunked_bodies_with_extensions_and_trailers() {
+    let wire = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n\
+                5;name=value\r\nhello\r\n7;x\r\n, world\r\n0\r\nX-Checksum: abc\r\n\r\n";
+    let server = Scripted::start(vec![reply(wire), trickle(wire, 3), reply(wire)]);
+    let done = get(&[&server.url("/")]);
+    done.assert_code(0);
+    assert_eq!(done.out(), "hello, world");
+    let done = get(&[&server.url("/")]);
+    done.assert_code(0);
+    assert_eq!(done.out(), "hello, world", "the same, three bytes per read");
+    let done = get(&["--raw", &server.url("/")]);
+    done.assert_code(0);
+    assert_eq!(done.out(), wire, "--raw is the bytes off the socket");
+}
+
+#[test]
+fn http_get_reads_split_slow_and_close_delimited_responses() {
+    let body =
+        String::from_utf8(pattern(3000, 7).iter().map(|b| b'a' + b % 26).collect()).expect("ascii");
+    let framed = ok_response(&body);
+    let close_delimited = format!("HTTP/1.0 200 OK\r\nServer: lab\r\n\r\n{body}");
+    let server = Scripted::start(vec![
+        trickle(framed.clone(), 7),
+        trickle(close_delimited.clone(), 500),
+        trickle(framed.clone(), 1000),
+    ]);
+    let done = get(&[&server.url("/")]);
+    done.assert_code(0);
+    assert_eq!(done.out(), body);
+    let done = get(&[&server.url("/")]);
+    done.assert_code(0);
+    assert_eq!(done.out(), body, "a body that runs to the close");
+    let done = get(&["-i", &server.url("/")]);
+    done.assert_code(0);
+    assert_eq!(done.out(), framed, "-i: head and body, exactly");
+}
+
+#[test]
+fn http_get_expects_no_body_for_head_204_304_and_skips_100() {
+    let server = Scripted::start(vec![
+        // The head promises 1000 bytes, but a HEAD response has none: no waiting for them.
+        Box::new(|mut s: TcpStream| {
+            let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n");
+            stall()(s);
+        }),
+        Box::new(|mut s: TcpStream| {
+            let _ = s.write_all(b"HTTP/1.1 204 No Content\r\nContent-Length: 10\r\n\r\n");
+            stall()(s);
+        }),
+        Box::new(|mut s: TcpStream| {
+            let _ = s.write_all(b"HTTP/1.1 304 Not Modified\r\n\r\n");
+            stall()(s);
+        }),
+        reply(format!(
+            "HTTP/1.1 100 Continue\r\n\r\n{}",
+            ok_response("after continue")
+        )),
+        reply(format!("HTTP/1.1 100 Continue\r\n\r\n{}", ok_response("x"))),
+    ]);
+    let done = get(&["-I", &server.url("/")]);
+    done.assert_code(0);
+    assert_eq!(
+        done.out(),
+        "HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n"
+    );
+    assert!(server.request().starts_with("HEAD / HTTP/1.1\r\n"));
+    for _ in 0..2 {
+        let done = get(&["-w", "%{http_code}", &server.url("/")]);
+        done.assert_code(0);
+        assert!(
+            matches!(done.out().as_str(), "204" | "304"),
+            "{}",
+            done.out()
+        );
+    }
+    let done = get(&[&server.url("/")]);
+    done.assert_code(0);
+    assert_eq!(done.out(), "after continue");
+    let done = get(&["-i", &server.url("/")]);
+    done.assert_code(0);
+    assert!(
+        done.out().starts_with("HTTP/1.1 200 OK\r\n"),
+        "{}",
+        done.out()
+    );
+}
+
+#[test]
+fn http_get_follows_redirects_as_curl_does() {
+    let server = Scripted::start(vec![
+        reply(redirect("302 Found", "next?x=1")),
+        reply(ok_response("arrived")),
+        // A POST through 303 becomes a GET without a body…
+        reply(redirect("303 See Other", "/result")),
+        reply(ok_response("seen")),
+        // …and through 307 stays a POST with its body.
+        reply(redirect("307 Temporary Redirect", "/again")),
+        reply(ok_response("kept")),
+    ]);
+    let done = get(&[
+        "-L",
+        "-w",
+        "\n%{url_effective} %{num_redirects}",
+        &server.url("/dir/start"),
+    ]);
+    done.assert_code(0);
+    assert_eq!(
+        done.out(),
+        format!("arrived\n{} 1", server.url("/dir/next?x=1"))
+    );
+    server.request();
+    assert!(
+        server
+            .request()
+            .starts_with("GET /dir/next?x=1 HTTP/1.1\r\n")
+    );
+
+    get(&["-L", "-d", "a=1", &server.url("/form")]).assert_code(0);
+    assert!(server.request().starts_with("POST /form "));
+    let req = server.request();
+    assert!(req.starts_with("GET /result HTTP/1.1\r\n"), "{req}");
+    assert!(!req.contains("Content-Length"), "{req}");
+
+    get(&["-L", "-d", "a=1", &server.url("/form")]).assert_code(0);
+    server.request();
+    let req = server.request();
+    assert!(req.starts_with("POST /again HTTP/1.1\r\n"), "{req}");
+    assert!(req.ends_with("\r\n\r\na=1"), "{req}");
+}
+
+#[test]
+fn http_get_stops_redirect_loops_and_shows_redirects_without_l() {
+    let looping = || reply(redirect("301 Moved Permanently", "/loop"));
+    let server = Scripted::start(vec![looping(), looping(), looping(), looping(), looping()]);
+    let done = get(&["-L", "--max-redirs", "3", &server.url("/loop")]);
+    done.assert_code(7);
+    assert!(
+        done.stderr.contains("too many redirects"),
+        "{}",
+        done.stderr
+    );
+    assert!(done.out().is_empty());
+    for _ in 0..4 {
+        server.request();
+    }
+    assert!(
+        server.no_more_requests(),
+        "three redirects followed, no more"
+    );
+
+    let done = get(&["-w", " %{http_code}", &server.url("/loop")]);
+    done.assert_code(0);
+    assert_eq!(
+        done.out(),
+        "moved 301",
+        "without -L the redirect itself is the answer"
+    );
+}
+
+#[test]
+fn http_get_fail_on_404_prints_nothing_and_fail_with_body_prints_it() {
+    let not_found = "HTTP/1.1 404 Not Found\r\nContent-Length: 9\r\n\r\nno such x";
+    let server = Scripted::start(vec![reply(not_found), reply(not_found), reply(not_found)]);
+    let done = get(&["-f", &server.url("/x")]);
+    done.assert_code(7);
+    assert!(done.stdout.is_empty());
+    assert!(done.stderr.contains("404 Not Found"), "{}", done.stderr);
+    let done = get(&["--fail-with-body", &server.url("/x")]);
+    done.assert_code(7);
+    assert_eq!(done.out(), "no such x");
+    let done = get(&[&server.url("/x")]);
+    done.assert_code(0);
+    assert_eq!(
+        done.out(),
+        "no such x",
+        "without -f a 404 is an answer like another"
+    );
+}
+
+#[test]
+fn http_get_reset_mid_body_fails_and_leaves_no_file() {
+    let head = "HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n";
+    let mut partial = head.as_bytes().to_vec();
+    partial.extend(pattern(20_000, 3));
+    let server = Scripted::start(vec![
+        reset_after(partial.clone()),
+        reset_after(partial.clone()),
+        // Short: the server closes (no reset) before the announced length.
+        reply(partial.clone()),
+    ]);
+    let done = get(&[&server.url("/big")]);
+    done.assert_code(1);
+    assert!(
+        done.stderr.contains("reset") || done.stderr.contains("closed"),
+        "{}",
+        done.stderr
+    );
+
+    let dir = tempdir();
+    let target = dir.path().join("big.bin");
+    fs::write(&target, b"old copy").expect("old file");
+    let done = get(&["-o", target.to_str().expect("path"), &server.url("/big")]);
+    done.assert_code(1);
+    assert_eq!(
+        fs::read(&target).expect("old file"),
+        b"old copy",
+        "a failed download does not touch the file at -o"
+    );
+    assert_eq!(files_in(dir.path()), ["big.bin"], "no temporary file left");
+
+    let fresh = dir.path().join("short.bin");
+    let done = get(&["-o", fresh.to_str().expect("path"), &server.url("/big")]);
+    done.assert_code(1);
+    assert!(
+        done.stderr.contains("after 20000 of 100000 body bytes"),
+        "{}",
+        done.stderr
+    );
+    assert!(!fresh.exists(), "no file at -o after a short body");
+    assert_eq!(files_in(dir.path()), ["big.bin"]);
+}
+
+#[test]
+fn http_get_rejects_a_reply_that_is_not_http() {
+    let server = Scripted::start(vec![reply("SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n")]);
+    let done = get(&[&server.url("/")]);
+    done.assert_code(1);
+    assert!(done.stdout.is_empty(), "no garbage on stdout");
+    assert!(
+        done.stderr.contains("not an HTTP response"),
+        "{}",
+        done.stderr
+    );
+}
+
+#[test]
+fn http_get_writes_files_with_o_and_remote_name() {
+    let server = Scripted::start(vec![
+        reply(ok_response("file body")),
+        reply(ok_response("b")),
+    ]);
+    let dir = tempdir();
+    let done = get_in(dir.path(), &["-O", &server.url("/files/report.txt?v=2")]);
+    done.assert_code(0);
+    assert!(done.stdout.is_empty(), "the body went to the file");
+    assert!(
+        done.stderr.is_empty(),
+        "no progress bar off a terminal: {}",
+        done.stderr
+    );
+    assert_eq!(
+        fs::read_to_string(dir.path().join("report.txt")).expect("file"),
+        "file body"
+    );
+    let done = get_in(dir.path(), &["-o", "out/b.txt", &server.url("/b")]);
+    done.assert_code(10);
+    assert!(done.stderr.contains("out/b.txt"), "{}", done.stderr);
+
+    let done = get_in(dir.path(), &["-O", &server.url("/")]);
+    done.assert_code(10);
+    assert!(done.stderr.contains("-O"), "{}", done.stderr);
+    assert_eq!(files_in(dir.path()), ["report.txt"]);
+}
+
+#[test]
+fn http_get_write_out_says_000_when_refused() {
+    let port = free_port().to_string();
+    let done = get(&["-w", "%{http_code}", &format!("http://127.0.0.1:{port}/")]);
+    done.assert_code(4);
+    assert_eq!(done.out(), "000");
+    assert!(
+        done.stderr.contains("connection refused"),
+        "{}",
+        done.stderr
+    );
+}
+
+#[test]
+fn http_get_max_time_ends_a_stalled_transfer() {
+    let server = Scripted::start(vec![stall()]);
+    let started = Instant::now();
+    let done = get(&["-m", "0.5", &server.url("/")]);
+    done.assert_code(5);
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert!(done.stderr.contains("--max-time"), "{}", done.stderr);
+}
+
+#[test]
+fn http_get_bad_input_is_one_line_and_a_usage_error() {
+    for args in [
+        &["http://exa mple.org/"][..],
+        &["-H", "no colon", "http://127.0.0.1:9/"],
+        &["-w", "%{bogus}", "http://127.0.0.1:9/"],
+        &["ftp://127.0.0.1/f"],
+    ] {
+        let done = get(args);
+        done.assert_code(2);
+    }
+    let done = get(&["-d", "@/nonexistent/body.json", "http://127.0.0.1:9/"]);
+    done.assert_code(10);
+    assert_eq!(done.stderr.lines().count(), 1, "{}", done.stderr);
+    assert!(
+        done.stderr.starts_with("nicksock: error: "),
+        "{}",
+        done.stderr
+    );
+}
+
+/// A real nginx in a temporary directory, serving `root` over HTTP and HTTPS on loopback,
+/// killed when the test lets go of it.
+struct Nginx {
+    child: std::process::Child,
+    http: u16,
+    https: u16,
+    dir: tempfile::TempDir,
+}
+
+impl Nginx {
+    /// Starts nginx, or None (SKIP) where it is not installed.
+    fn start() -> Option<Nginx> {
+        if !have("nginx") {
+            return None;
+        }
+        let dir = tempdir();
+        let root = dir.path().join("www");
+        let certs = dir.path().join("certs");
+        fs::create_dir_all(&root).expect("www");
+        fs::create_dir_all(&certs).expect("certs");
+        let made = nicksock(&[
+            "gen-cert",
+            "127.0.0.1",
+            "localhost",
+            "--out",
+            certs.to_str().expect("path"),
+        ])
+        .output()
+        .expect("gen-cert");
+        assert!(made.status.success(), "gen-cert: {made:?}");
+        let (http, https) = (free_port(), free_port());
+        let d = dir.path().display();
+        let conf = format!(
+            "daemon off;\nmaster_process off;\npid {d}/nginx.pid;\nerror_log {d}/error.log;\n\
+             events {{ worker_connections 64; }}\n\
+             http {{\n  access_log {d}/access.log;\n  client_body_temp_path {d}/body;\n\
+               proxy_temp_path {d}/proxy;\n  fastcgi_temp_path {d}/fastcgi;\n\
+               uwsgi_temp_path {d}/uwsgi;\n  scgi_temp_path {d}/scgi;\n\
+               default_type application/octet-stream;\n  sendfile on;\n\
+               server {{\n    listen 127.0.0.1:{http};\n    listen 127.0.0.1:{https} ssl;\n\
+                 ssl_certificate {d}/certs/cert.pem;\n\
+                 ssl_certificate_key {d}/certs/cert-key.pem;\n\
+                 ssl_protocols TLSv1.3;\n    root {d}/www;\n\
+                 location = /old {{ return 301 /small.txt; }}\n  }}\n}}\n"
+        );
+        let conf_path = write_file(dir.path(), "nginx.conf", conf.as_bytes());
+        let child = Command::new("nginx")
+            .args(["-p", &d.to_string(), "-e", &format!("{d}/error.log"), "-c"])
+            .arg(&conf_path)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start nginx");
+        let server = Nginx {
+            child,
+            http,
+            https,
+            dir,
+        };
+        // nginx prints no ready line: wait the way a CI script would, with a bounded retry.
+        for port in [http, https] {
+            let up = nicksock(&[
+                "connect",
+                "-z",
+                "--retry-for",
+                "20",
+                "127.0.0.1",
+                &port.to_string(),
+            ])
+            .status()
+            .expect("connect -z");
+            assert!(
+                up.success(),
+                "nginx did not come up: {}",
+                server.error_log()
+            );
+        }
+        Some(server)
+    }
+
+    fn root(&self) -> PathBuf {
+        self.dir.path().join("www")
+    }
+
+    fn cert(&self) -> String {
+        self.dir.path().join("certs/cert.pem").display().to_string()
+    }
+
+    fn http(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.http)
+    }
+
+    fn https(&self, path: &str) -> String {
+        format!("https://127.0.0.1:{}{path}", self.https)
+    }
+
+    fn error_log(&self) -> String {
+        fs::read_to_string(self.dir.path().join("error.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+const BIG_FILE_LEN: usize = 32 * 1024 * 1024;
+
+#[test]
+fn http_get_downloads_32_mib_from_nginx_over_http_and_https_intact() {
+    let Some(nginx) = Nginx::start() else { return };
+    let data = pattern(BIG_FILE_LEN, 42);
+    write_file(&nginx.root(), "big.bin", &data);
+    write_file(&nginx.root(), "small.txt", b"small\n");
+    let out = tempdir();
+
+    let file = out.path().join("http.bin");
+    let done = get(&["-o", file.to_str().expect("path"), &nginx.http("/big.bin")]);
+    done.assert_code(0);
+    assert!(
+        fs::read(&file).expect("download") == data,
+        "HTTP copy differs"
+    );
+
+    let done = get(&[
+        "--cacert",
+        &nginx.cert(),
+        "-w",
+        "%{size_download}",
+        "-o",
+        "-",
+        &nginx.https("/big.bin"),
+    ]);
+    done.assert_code(0);
+    let (body, size) = done.stdout.split_at(BIG_FILE_LEN);
+    assert!(body == data.as_slice(), "HTTPS copy differs");
+    assert_eq!(size, BIG_FILE_LEN.to_string().as_bytes());
+
+    // With stderr on a terminal (script(1) gives it one), a download to a file draws a bar
+    // there, stdout stays empty, and -s silences the bar.
+    if have("script") {
+        for silent in [false, true] {
+            let file = out.path().join(format!("tty-{silent}.bin"));
+            let stdout = out.path().join(format!("stdout-{silent}.txt"));
+            let command = format!(
+                "'{}' http-get {} -o '{}' '{}' > '{}'",
+                bin(),
+                if silent { "-s" } else { "" },
+                file.display(),
+                nginx.http("/big.bin"),
+                stdout.display()
+            );
+            let terminal = Command::new("script")
+                .args(["-qec", &command, "/dev/null"])
+                .output()
+                .expect("script");
+            assert!(terminal.status.success(), "{terminal:?}");
+            let terminal = String::from_utf8_lossy(&terminal.stdout);
+            assert_eq!(terminal.contains("ETA"), !silent, "{terminal}");
+            assert!(fs::read(&stdout).expect("stdout file").is_empty());
+            assert!(fs::read(&file).expect("download") == data, "copy differs");
+        }
+    }
+
+    // A real server's redirect and 404.
+    let done = get(&["-L", &nginx.http("/old")]);
+    done.assert_code(0);
+    assert_eq!(done.out(), "small\n");
+    let done = get(&["-f", "-w", "%{http_code}", &nginx.http("/missing")]);
+    done.assert_code(7);
+    assert_eq!(done.out(), "404");
+}
+
+#[test]
+fn http_get_https_trusts_only_what_it_is_told_to() {
+    let Some(nginx) = Nginx::start() else { return };
+    write_file(&nginx.root(), "small.txt", b"small\n");
+    let url = nginx.https("/small.txt");
+
+    let done = get(&[&url]);
+    done.assert_code(6);
+    assert!(done.stdout.is_empty());
+    assert!(
+        done.stderr.contains("not trusted (unknown issuer)"),
+        "the message names the reason: {}",
+        done.stderr
+    );
+    assert_eq!(done.stderr.lines().count(), 1, "{}", done.stderr);
+
+    let done = get(&["--cacert", &nginx.cert(), &url]);
+    done.assert_code(0);
+    assert_eq!(done.out(), "small\n");
+    assert!(done.stderr.is_empty(), "{}", done.stderr);
+
+    let localhost = format!("https://localhost:{}/small.txt", nginx.https);
+    let done = get(&["-4", "--cacert", &nginx.cert(), &localhost]);
+    done.assert_code(0);
+    assert_eq!(done.out(), "small\n", "SNI and verification by name");
+
+    let done = get(&["-k", &url]);
+    done.assert_code(0);
+    assert_eq!(done.out(), "small\n");
+    assert!(
+        done.stderr.contains("warning: --insecure"),
+        "{}",
+        done.stderr
+    );
+}
