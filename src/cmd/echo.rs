@@ -77,8 +77,9 @@ impl Config {
 pub fn run(config: Config) -> Result<()> {
     let _ = rlimit::increase_nofile_limit(u64::MAX);
     let proto = if config.udp { Proto::Udp } else { Proto::Tcp };
-    let sockets = bind_all(&config.addrs, proto, config.default_pair)?;
+    // Signals are caught before the ready line: a script may send SIGINT right after it.
     let mut ev = EventLoop::new()?;
+    let sockets = bind_all(&config.addrs, proto, config.default_pair)?;
     if config.udp {
         let mut server = UdpEcho {
             sockets: sockets

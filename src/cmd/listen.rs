@@ -78,8 +78,9 @@ pub fn server_tls(args: &crate::cli::TlsArgs) -> Result<Option<Arc<rustls::Serve
 /// Runs `listen`.
 pub fn run(config: Config) -> Result<()> {
     let proto = if config.udp { Proto::Udp } else { Proto::Tcp };
-    let sockets = bind_all(&config.addrs, proto, config.default_pair)?;
+    // Signals are caught before the ready line: a script may send SIGINT right after it.
     let mut ev = EventLoop::new()?;
+    let sockets = bind_all(&config.addrs, proto, config.default_pair)?;
     let mut stdin = crate::cmd::connect::open_stdin(&ev, config.rules.recv_only, false)?;
     let mut out = Stdout::open()?;
     if config.udp {
