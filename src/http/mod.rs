@@ -8,3 +8,11 @@ pub mod body;
 pub mod client;
 pub mod server;
 pub mod target;
+
+/// The first header called `name` (case-insensitive), in heads of either direction.
+pub fn find_header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
+}

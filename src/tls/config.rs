@@ -1,7 +1,6 @@
 //! rustls client and server configurations built from the command line's files and flags,
 //! with every file problem reported once, naming the file (exit 10), before any socket opens.
 
-use std::fmt::Write as _;
 use std::net::{IpAddr, Ipv6Addr};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -276,20 +275,7 @@ fn purpose_name(purpose: &ExtendedKeyPurpose) -> String {
 fn utc_date(t: UnixTime) -> String {
     let secs = i64::try_from(t.as_secs()).unwrap_or(i64::MAX);
     match time::OffsetDateTime::from_unix_timestamp(secs) {
-        Ok(t) => {
-            let mut s = String::new();
-            let _ = write!(
-                s,
-                "{:04}-{:02}-{:02} {:02}:{:02}:{:02} UTC",
-                t.year(),
-                u8::from(t.month()),
-                t.day(),
-                t.hour(),
-                t.minute(),
-                t.second()
-            );
-            s
-        }
+        Ok(t) => crate::certgen::utc_date(t),
         Err(_) => format!("{secs} seconds after 1970"),
     }
 }
