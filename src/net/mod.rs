@@ -7,6 +7,7 @@ pub mod connector;
 pub mod event_loop;
 pub mod listener;
 pub mod relay;
+pub mod server;
 pub mod stdin;
 pub mod stdout;
 pub mod transport;
