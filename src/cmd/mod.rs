@@ -24,6 +24,7 @@ pub fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::GenCert(args) => gen_cert::run(args, verbose),
+        Command::ServeGpio(args) => serve_gpio::run(serve_gpio::Config::from_args(args, verbose)?),
         _ => anyhow::bail!("not built yet"),
     }
 }

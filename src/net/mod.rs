@@ -6,6 +6,7 @@ pub mod addr;
 pub mod connector;
 pub mod event_loop;
 pub mod listener;
+pub mod outbox;
 pub mod relay;
 pub mod server;
 pub mod stdin;
