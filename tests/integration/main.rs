@@ -3,5 +3,6 @@
 
 mod gen_cert;
 mod generated;
+mod serve_gpio;
 mod sockets;
 mod util;
