@@ -15,6 +15,9 @@ use rustls::{ClientConfig, ClientConnection, Connection, ServerConfig, ServerCon
 pub struct TlsStream {
     sock: TcpStream,
     conn: Connection,
+    /// Our side was shut during the handshake: close_notify goes once the handshake is
+    /// done (sent earlier, it ends the handshake and the peer never reads our data).
+    close_deferred: bool,
     /// We sent close_notify; the TCP write side is shut once it is flushed.
     closing: bool,
     /// The TCP write side is shut.
@@ -56,6 +59,7 @@ impl TlsStream {
         TlsStream {
             sock,
             conn,
+            close_deferred: false,
             closing: false,
             write_shut: false,
             truncated: false,
@@ -116,7 +120,7 @@ impl TlsStream {
 
     /// Takes as much plaintext as rustls will buffer; `WouldBlock` when it takes none.
     pub fn write(&mut self, data: &[u8]) -> io::Result<usize> {
-        if self.closing {
+        if self.closing || self.close_deferred {
             return Err(io::Error::new(
                 io::ErrorKind::BrokenPipe,
                 "writing after close_notify",
@@ -137,6 +141,11 @@ impl TlsStream {
     /// Sends buffered records; `WouldBlock` while some remain. Shuts the TCP write side once
     /// everything after our close_notify is out.
     pub fn flush(&mut self) -> io::Result<()> {
+        if self.close_deferred && !self.conn.is_handshaking() {
+            self.close_deferred = false;
+            self.conn.send_close_notify();
+            self.closing = true;
+        }
         while self.conn.wants_write() {
             match self.conn.write_tls(&mut self.sock) {
                 Ok(_) => {}
@@ -151,9 +160,12 @@ impl TlsStream {
         Ok(())
     }
 
-    /// Sends close_notify, then shuts the TCP write side (once it is flushed).
+    /// Sends close_notify, then shuts the TCP write side (once it is flushed). During the
+    /// handshake both wait for its end (the read that completes it flushes them).
     pub fn shutdown_write(&mut self) -> io::Result<()> {
-        if !self.closing {
+        if self.conn.is_handshaking() && !self.closing {
+            self.close_deferred = true;
+        } else if !self.closing {
             self.conn.send_close_notify();
             self.closing = true;
         }
@@ -165,6 +177,6 @@ impl TlsStream {
 
     /// Whether records wait to be sent.
     pub fn wants_write(&self) -> bool {
-        self.conn.wants_write() || (self.closing && !self.write_shut)
+        self.conn.wants_write() || self.close_deferred || (self.closing && !self.write_shut)
     }
 }
