@@ -68,6 +68,7 @@ pub fn run(config: Config) -> Result<()> {
     if config.udp {
         return run_udp(&config);
     }
+    let ev = EventLoop::new()?;
     let group = Group {
         listeners: server::listen(&config.addrs, config.default_pair, "")?,
         tls: config.tls,
@@ -76,12 +77,12 @@ pub fn run(config: Config) -> Result<()> {
     let echo = Echo {
         scratch: vec![0; MAX_PENDING],
     };
-    Server::new(echo, vec![group], config.max_conns, config.verbose).run()
+    Server::new(echo, vec![group], config.max_conns, config.verbose).run(ev)
 }
 
 fn run_udp(config: &Config) -> Result<()> {
-    let sockets = bind_all(&config.addrs, Proto::Udp, config.default_pair)?;
     let mut ev = EventLoop::new()?;
+    let sockets = bind_all(&config.addrs, Proto::Udp, config.default_pair)?;
     let mut server = UdpEcho {
         sockets: sockets
             .into_iter()

@@ -63,14 +63,27 @@ pub struct Link {
     group: usize,
     now: Instant,
     last_activity: Instant,
+    /// A plain read this round came back short: the socket had no more, and bytes that
+    /// come later bring a new edge-triggered event, so the read that would only say
+    /// `WouldBlock` is skipped (one system call less per request).
+    drained: bool,
+    /// The event said the client's side is closed: read on to the end of stream, since no
+    /// further event will come for it.
+    hangup: bool,
 }
 
 impl Link {
     /// Reads received bytes: `Ok(0)` at the end of the client's stream, `WouldBlock` when
     /// none are there.
     pub fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.drained {
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
         let n = self.sock.read(buf)?;
         self.last_activity = self.now;
+        // TLS may hold decrypted bytes back from a short read, so only plain TCP counts.
+        self.drained =
+            n > 0 && n < buf.len() && !self.hangup && matches!(self.sock, Transport::Plain(_));
         Ok(n)
     }
 
@@ -223,11 +236,12 @@ impl<S: Service> Server<S> {
         }
     }
 
-    /// Runs the server until SIGINT (exit 130) or SIGTERM (a clean stop).
-    pub fn run(mut self) -> Result<()> {
+    /// Runs the server on `ev` until SIGINT (exit 130) or SIGTERM (a clean stop). Make the
+    /// loop before binding: it catches the signals, and a script may send one as soon as it
+    /// reads a ready line.
+    pub fn run(mut self, mut ev: EventLoop) -> Result<()> {
         // Many clients need many descriptors; the soft limit is often only 1024.
         let _ = rlimit::increase_nofile_limit(u64::MAX);
-        let mut ev = EventLoop::new()?;
         for (i, (l, _)) in self.listeners.iter_mut().enumerate() {
             ev.registry()
                 .register(l, Token(i), Interest::READABLE)
@@ -297,6 +311,8 @@ impl<S: Service> Server<S> {
                 group,
                 now: cx.now,
                 last_activity: cx.now,
+                drained: false,
+                hangup: false,
             },
             conn,
             accepted: cx.now,
@@ -318,12 +334,15 @@ impl<S: Service> Server<S> {
         Ok(())
     }
 
-    /// Moves a connection's bytes and acts on what the service says.
-    fn serve(&mut self, cx: &mut Context<'_>, key: usize) {
+    /// Moves a connection's bytes and acts on what the service says; `hangup` is the
+    /// event's word that the client closed its side or the socket failed.
+    fn serve(&mut self, cx: &mut Context<'_>, key: usize, hangup: bool) {
         let Some(entry) = self.conns.get_mut(key) else {
             return;
         };
         entry.link.now = cx.now;
+        entry.link.drained = false;
+        entry.link.hangup = hangup;
         let next = if entry.linger_until.is_some() {
             linger(entry, &mut self.discard)
         } else {
@@ -333,7 +352,7 @@ impl<S: Service> Server<S> {
             Ok(Next::Keep) => self.arm_timer(cx, key),
             Ok(Next::Finish) => {
                 entry.linger_until = Some(cx.now + LINGER_TIMEOUT);
-                self.serve(cx, key);
+                self.serve(cx, key, hangup);
             }
             Ok(Next::Close) => self.close(cx, key, None),
             Err(e) => {
@@ -411,7 +430,8 @@ impl<S: Service> Handler for Server<S> {
         if token < self.listeners.len() {
             self.accept_all(cx, token);
         } else if let Some(key) = token.checked_sub(CONN_BASE) {
-            self.serve(cx, key);
+            let hangup = event.is_read_closed() || event.is_error();
+            self.serve(cx, key, hangup);
         }
         Ok(())
     }

@@ -453,6 +453,29 @@ fn raw_get(addr: SocketAddr, path: &str) -> String {
 }
 
 #[test]
+fn a_client_that_half_closes_gets_its_answers_and_the_end() {
+    let s = Served::start(&["--pin", "13", "--line-port", "0"]);
+    let mut http = TcpStream::connect(s.http).expect("connect");
+    http.set_read_timeout(Some(PATIENCE)).expect("timeout");
+    let two = "GET /api/pins/13 HTTP/1.1\r\nHost: t\r\n\r\n".repeat(2);
+    http.write_all(two.as_bytes()).expect("send");
+    http.shutdown(Shutdown::Write).expect("half-close");
+    let mut answer = String::new();
+    http.read_to_string(&mut answer)
+        .expect("the answers, then the end");
+    assert_eq!(answer.matches("HTTP/1.1 200 OK").count(), 2, "{answer}");
+
+    let mut line = TcpStream::connect(s.line.expect("line port")).expect("connect");
+    line.set_read_timeout(Some(PATIENCE)).expect("timeout");
+    line.write_all(b"on\nstatus").expect("send");
+    line.shutdown(Shutdown::Write).expect("half-close");
+    let mut replies = String::new();
+    line.read_to_string(&mut replies)
+        .expect("the replies, then the end");
+    assert_eq!(replies, "13 on\n13 on\n");
+}
+
+#[test]
 fn many_clients_are_served_while_one_stalls_and_one_does_not_read() {
     let s = Served::start(&["--pin", "13"]);
     let started = Instant::now();

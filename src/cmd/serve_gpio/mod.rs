@@ -19,6 +19,7 @@ use anyhow::Result;
 
 use crate::cli::{Backend, ServeGpioArgs};
 use crate::gpio::{self, PinConfig};
+use crate::net::EventLoop;
 use crate::net::addr::{Family, bind_addrs};
 use crate::net::server::{self, Group, Server};
 use app::App;
@@ -107,6 +108,7 @@ pub fn run(config: Config) -> Result<()> {
     for note in config.notes() {
         eprintln!("nicksock: note: {note}");
     }
+    let ev = EventLoop::new()?;
     let mut groups = vec![Group {
         listeners: server::listen(&config.http_addrs, config.default_pair, "")?,
         tls: config.tls.clone(),
@@ -122,5 +124,5 @@ pub fn run(config: Config) -> Result<()> {
         debug_assert_eq!(groups.len() - 1, LINE_GROUP);
     }
     let app = App::new(pins, config.read_only, config.auth);
-    Server::new(GpioService::new(app), groups, MAX_CLIENTS, config.verbose).run()
+    Server::new(GpioService::new(app), groups, MAX_CLIENTS, config.verbose).run(ev)
 }
