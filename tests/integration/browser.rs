@@ -58,8 +58,15 @@ impl Driver {
 
     /// One WebDriver command: METHOD path with a JSON body; returns the reply's `value`.
     fn call(&self, method: &str, path: &str, body: Option<&Value>) -> Value {
-        let mut sock = TcpStream::connect(("127.0.0.1", self.port)).expect("connect chromedriver");
-        sock.set_read_timeout(Some(PATIENCE)).expect("timeout");
+        self.try_call(method, path, body)
+            .unwrap_or_else(|err| panic!("{method} {path}: {err}"))
+    }
+
+    /// [`Driver::call`], with a WebDriver error (no such element, stale element) returned.
+    fn try_call(&self, method: &str, path: &str, body: Option<&Value>) -> Result<Value, String> {
+        let fail = |e: std::io::Error| format!("talking to chromedriver: {e}");
+        let mut sock = TcpStream::connect(("127.0.0.1", self.port)).map_err(fail)?;
+        sock.set_read_timeout(Some(PATIENCE)).map_err(fail)?;
         let body = body.map(Value::to_string).unwrap_or_default();
         let request = format!(
             "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nConnection: close\r\n\
@@ -67,17 +74,22 @@ impl Driver {
             self.port,
             body.len()
         );
-        sock.write_all(request.as_bytes()).expect("send");
+        sock.write_all(request.as_bytes()).map_err(fail)?;
         let mut reader = BufReader::new(sock);
         let mut head = String::new();
         let mut length = 0;
         loop {
             let mut line = String::new();
-            reader.read_line(&mut line).expect("read a header");
+            if reader.read_line(&mut line).map_err(fail)? == 0 {
+                return Err(format!("chromedriver closed the connection after {head:?}"));
+            }
             if let Some((name, value)) = line.split_once(':')
                 && name.eq_ignore_ascii_case("content-length")
             {
-                length = value.trim().parse().expect("a Content-Length");
+                length = value
+                    .trim()
+                    .parse()
+                    .map_err(|e| format!("Content-Length: {e}"))?;
             }
             if line.trim().is_empty() {
                 break;
@@ -85,13 +97,13 @@ impl Driver {
             head.push_str(&line);
         }
         let mut json = vec![0; length];
-        reader.read_exact(&mut json).expect("read the body");
-        let doc: Value = serde_json::from_slice(&json).expect("a JSON reply");
-        assert!(
-            head.starts_with("HTTP/1.1 200"),
-            "{method} {path}: {head}\n{doc}"
-        );
-        doc["value"].clone()
+        reader.read_exact(&mut json).map_err(fail)?;
+        let doc: Value = serde_json::from_slice(&json).map_err(|e| format!("not JSON: {e}"))?;
+        if head.starts_with("HTTP/1.1 200") {
+            Ok(doc["value"].clone())
+        } else {
+            Err(format!("{head}\n{doc}"))
+        }
     }
 }
 
@@ -138,8 +150,13 @@ impl<'a> Session<'a> {
     }
 
     fn call(&self, method: &str, path: &str, body: Option<&Value>) -> Value {
+        self.try_call(method, path, body)
+            .unwrap_or_else(|err| panic!("{method} {path}: {err}"))
+    }
+
+    fn try_call(&self, method: &str, path: &str, body: Option<&Value>) -> Result<Value, String> {
         let path = format!("/session/{}{path}", self.id);
-        self.driver.call(method, &path, body)
+        self.driver.try_call(method, &path, body)
     }
 
     fn open(&self, url: &str) {
@@ -159,10 +176,16 @@ impl<'a> Session<'a> {
             .to_string()
     }
 
-    fn text(&self, css: &str) -> String {
-        let element = self.find(css);
-        let text = self.call("GET", &format!("/element/{element}/text"), None);
-        text.as_str().unwrap_or_default().to_string()
+    /// The text of the element a CSS selector finds; None while a navigation replaces the
+    /// page under it (no such element, or a stale one).
+    fn text(&self, css: &str) -> Option<String> {
+        let query = json!({"using": "css selector", "value": css});
+        let found = self.try_call("POST", "/element", Some(&query)).ok()?;
+        let element = found[ELEMENT_KEY].as_str()?;
+        let text = self
+            .try_call("GET", &format!("/element/{element}/text"), None)
+            .ok()?;
+        text.as_str().map(str::to_string)
     }
 
     fn click(&self, css: &str) {
@@ -186,9 +209,7 @@ impl<'a> Session<'a> {
 impl Drop for Session<'_> {
     fn drop(&mut self) {
         let path = format!("/session/{}", self.id);
-        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            self.driver.call("DELETE", &path, None)
-        }));
+        let _ = self.driver.try_call("DELETE", &path, None);
     }
 }
 
@@ -202,18 +223,18 @@ fn chromium_switches_pin_13_on_from_the_page() {
     let driver = Driver::start();
     let browser = Session::new(&driver, &dir.path().join("profile"));
     browser.open(&s.url("/"));
-    assert_eq!(browser.text("#pin13-state"), "off");
+    assert_eq!(browser.text("#pin13-state").as_deref(), Some("off"));
     browser.click("#pin13-on");
     // The click posts the form; the 303 brings the browser back to the page.
     let state = (0..READ_TRIES)
-        .map(|_| browser.text("#pin13-state"))
+        .filter_map(|_| browser.text("#pin13-state"))
         .find(|state| state == "on");
     assert_eq!(
         state.as_deref(),
         Some("on"),
         "the page never showed pin 13 on"
     );
-    assert_eq!(browser.text("#pin19-state"), "off");
+    assert_eq!(browser.text("#pin19-state").as_deref(), Some("off"));
     let pins = curl(&[&s.url("/api/pins/13")]).json();
     assert_eq!(pins["value"], 1, "{pins}");
 
