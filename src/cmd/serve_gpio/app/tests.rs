@@ -665,3 +665,17 @@ fn line_protocol_only_reads_when_http_needs_a_password() {
     let authorized = request("GET", "/api/pins/13", &[("Authorization", GOOD_BASIC)], "");
     assert_eq!(json_of(&app.handle(&authorized))["value"], 0);
 }
+
+#[test]
+fn the_page_shows_every_change_and_counts_every_request() {
+    let mut app = app(&[13]);
+    let first = text(&app.handle(&get("/")));
+    assert!(first.contains("id=\"pin13-state\">off<") && first.contains("Hello #1"));
+    app.handle(&post_form("pin=13&state=on"));
+    let second = text(&app.handle(&get("/")));
+    assert!(second.contains("id=\"pin13-state\">on<"), "{second}");
+    assert!(
+        second.contains("Hello #3") && second.ends_with("</html>\n"),
+        "{second}"
+    );
+}
