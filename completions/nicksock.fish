@@ -126,8 +126,8 @@ cdev\t'The Linux GPIO character device (/dev/gpiochip*)'
 sim\t'Simulated pins in memory: runs anywhere'"
 complete -c nicksock -n "__fish_nicksock_using_subcommand serve-gpio" -l chip -d 'GPIO chip to use, by name, label or path (default: find each pin by line name)' -r
 complete -c nicksock -n "__fish_nicksock_using_subcommand serve-gpio" -l active-low -d 'Treat pin N as active-low (repeatable)' -r
-complete -c nicksock -n "__fish_nicksock_using_subcommand serve-gpio" -l line-port -d 'Also serve the plain-TCP line protocol (on, off, toggle, status) on PORT' -r
-complete -c nicksock -n "__fish_nicksock_using_subcommand serve-gpio" -l auth -d 'Require HTTP Basic authentication with USER:PASS (use with --tls)' -r
+complete -c nicksock -n "__fish_nicksock_using_subcommand serve-gpio" -l line-port -d 'Also serve the plain-TCP line protocol (on, off, toggle, status) on PORT; it speaks TLS with --tls, and is read-only (status only) with --auth, having no password' -r
+complete -c nicksock -n "__fish_nicksock_using_subcommand serve-gpio" -l auth -d 'Require HTTP Basic authentication with USER:PASS (use with --tls; the line protocol becomes read-only)' -r
 complete -c nicksock -n "__fish_nicksock_using_subcommand serve-gpio" -l cert -d 'PEM certificate chain: the server\'s identity, or a client certificate for mTLS' -r -F
 complete -c nicksock -n "__fish_nicksock_using_subcommand serve-gpio" -l key -d 'PEM private key that goes with --cert' -r -F
 complete -c nicksock -n "__fish_nicksock_using_subcommand serve-gpio" -l cacert -d 'Trust these PEM roots instead of the built-in web PKI roots (client); require client certificates signed by them (server)' -r -F

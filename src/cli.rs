@@ -307,10 +307,12 @@ pub struct ServeGpioArgs {
     /// Show the pins but refuse every change
     #[arg(long)]
     pub read_only: bool,
-    /// Also serve the plain-TCP line protocol (on, off, toggle, status) on PORT
+    /// Also serve the plain-TCP line protocol (on, off, toggle, status) on PORT; it speaks
+    /// TLS with --tls, and is read-only (status only) with --auth, having no password
     #[arg(long, value_name = "PORT")]
     pub line_port: Option<u16>,
-    /// Require HTTP Basic authentication with USER:PASS (use with --tls)
+    /// Require HTTP Basic authentication with USER:PASS (use with --tls; the line protocol
+    /// becomes read-only)
     #[arg(
         long,
         value_name = "USER:PASS",

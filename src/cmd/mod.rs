@@ -26,6 +26,6 @@ pub fn run(cli: Cli) -> Result<()> {
         }
         Command::GenCert(args) => gen_cert::run(args, verbose),
         Command::HttpGet(args) => http_get::run(http_get::Config::from_args(args, verbose)?),
-        _ => anyhow::bail!("not built yet"),
+        Command::ServeGpio(args) => serve_gpio::run(serve_gpio::Config::from_args(args, verbose)?),
     }
 }

@@ -154,15 +154,18 @@ impl Response {
     /// request's (0 or 1); `keep_alive` whether the connection stays open; `head_only` leaves
     /// the body out (HEAD) but keeps the Content-Length the body would have.
     pub fn encode(&self, version_minor: u8, keep_alive: bool, head_only: bool) -> Vec<u8> {
-        self.encode_at(
-            version_minor,
-            keep_alive,
-            head_only,
-            OffsetDateTime::now_utc(),
-        )
+        let now = OffsetDateTime::now_utc();
+        DATE.with(|cache| {
+            let mut cache = cache.borrow_mut();
+            if cache.0 != now.unix_timestamp() || cache.1.is_empty() {
+                *cache = (now.unix_timestamp(), http_date(now));
+            }
+            self.encode_dated(version_minor, keep_alive, head_only, &cache.1)
+        })
     }
 
     /// [`Response::encode`] with the Date given.
+    #[cfg(test)]
     fn encode_at(
         &self,
         version_minor: u8,
@@ -170,32 +173,56 @@ impl Response {
         head_only: bool,
         now: OffsetDateTime,
     ) -> Vec<u8> {
+        self.encode_dated(version_minor, keep_alive, head_only, &http_date(now))
+    }
+
+    /// [`Response::encode`] with the Date header's value given.
+    fn encode_dated(
+        &self,
+        version_minor: u8,
+        keep_alive: bool,
+        head_only: bool,
+        date: &str,
+    ) -> Vec<u8> {
+        use std::fmt::Write as _;
         let minor = version_minor.min(1);
-        let mut head = format!(
-            "HTTP/1.{minor} {} {}\r\n",
+        let mut head = String::with_capacity(HEAD_CAPACITY);
+        let _ = write!(
+            head,
+            "HTTP/1.{minor} {} {}\r\nDate: {date}\r\n",
             self.status,
             reason_phrase(self.status)
         );
-        head.push_str(&format!("Date: {}\r\n", http_date(now)));
         // 1xx and 204 must not carry a Content-Length; 304's would describe another body.
         let bodiless = self.status < 200 || self.status == 204 || self.status == 304;
         if !bodiless {
-            head.push_str(&format!("Content-Length: {}\r\n", self.body.len()));
+            let _ = write!(head, "Content-Length: {}\r\n", self.body.len());
         }
         let connection = if keep_alive { "keep-alive" } else { "close" };
-        head.push_str(&format!("Connection: {connection}\r\n"));
+        let _ = write!(head, "Connection: {connection}\r\n");
         for (name, value) in &self.headers {
             if !MANAGED_HEADERS.iter().any(|m| name.eq_ignore_ascii_case(m)) {
-                head.push_str(&format!("{name}: {value}\r\n"));
+                let _ = write!(head, "{name}: {value}\r\n");
             }
         }
         head.push_str("\r\n");
         let mut out = head.into_bytes();
         if !head_only && !bodiless {
+            out.reserve_exact(self.body.len());
             out.extend_from_slice(&self.body);
         }
         out
     }
+}
+
+/// Room reserved for a response head (most are a few hundred bytes).
+const HEAD_CAPACITY: usize = 512;
+
+thread_local! {
+    /// The Date header of the current second: formatted once a second, not per response.
+    static DATE: std::cell::RefCell<(i64, String)> = const {
+        std::cell::RefCell::new((0, String::new()))
+    };
 }
 
 /// The standard reason phrase for a status code (empty for codes it does not know).

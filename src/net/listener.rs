@@ -28,6 +28,18 @@ pub enum Proto {
 /// address family the host lacks is skipped instead of failing. Prints the ready line for
 /// each bound address.
 pub fn bind_all(addrs: &[SocketAddr], proto: Proto, default_pair: bool) -> Result<Vec<Socket>> {
+    bind_all_labeled(addrs, proto, default_pair, "")
+}
+
+/// [`bind_all`] for a server with more than one kind of port: a non-empty `label` follows
+/// the address on each ready line (`listening on 127.0.0.1:9000 (line protocol)`), so the
+/// address stays the word after `on`.
+pub fn bind_all_labeled(
+    addrs: &[SocketAddr],
+    proto: Proto,
+    default_pair: bool,
+    label: &str,
+) -> Result<Vec<Socket>> {
     let first_port_zero = addrs.first().is_some_and(|a| a.port() == 0);
     let tries = if first_port_zero && addrs.len() > 1 {
         PORT_ZERO_TRIES
@@ -44,7 +56,11 @@ pub fn bind_all(addrs: &[SocketAddr], proto: Proto, default_pair: bool) -> Resul
                         Proto::Tcp => "listening on",
                         Proto::Udp => "bound on",
                     };
-                    eprintln!("{word} {local}");
+                    if label.is_empty() {
+                        eprintln!("{word} {local}");
+                    } else {
+                        eprintln!("{word} {local} ({label})");
+                    }
                 }
                 return Ok(sockets);
             }

@@ -1,9 +1,11 @@
 //! Integration tests: the real binary, real sockets on loopback, real peers (OpenBSD nc,
 //! socat, openssl, curl) where installed; a test whose peer is missing prints SKIP.
 
+mod browser;
 mod gen_cert;
 mod generated;
 mod http_get;
+mod serve_gpio;
 mod sockets;
 mod tls;
 mod util;

@@ -111,12 +111,7 @@ impl Proc {
     /// Waits for the ready lines of a server and returns the bound addresses.
     pub fn wait_ready(&mut self, lines: usize) -> Vec<SocketAddr> {
         (0..lines)
-            .map(|_| {
-                let line = self.wait_line(" on ");
-                let addr = line.rsplit(' ').next().expect("address");
-                addr.parse()
-                    .unwrap_or_else(|_| panic!("bad ready line {line:?}"))
-            })
+            .map(|_| ready_addr(&self.wait_line(" on ")))
             .collect()
     }
 
@@ -179,6 +174,15 @@ impl Drop for Proc {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// The address of a ready line: the word after `on` (`listening on 127.0.0.1:8080`,
+/// `bound on …`, `listening on 127.0.0.1:9000 (line protocol)`).
+pub fn ready_addr(line: &str) -> SocketAddr {
+    line.split_once(" on ")
+        .and_then(|(_, rest)| rest.split(' ').next())
+        .and_then(|addr| addr.parse().ok())
+        .unwrap_or_else(|| panic!("bad ready line {line:?}"))
 }
 
 /// What a finished process left.

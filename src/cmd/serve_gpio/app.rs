@@ -28,6 +28,8 @@ const API_PINS: &str = "/api/pins";
 const FORM_TYPE: &str = "application/x-www-form-urlencoded";
 /// The media type the JSON API accepts and answers with.
 const JSON_TYPE: &str = "application/json";
+/// Room for what follows the cached part of the page (the counter and the closing tags).
+const PAGE_TAIL_BYTES: usize = 128;
 /// Digits a pin number may have: BCM numbers are small, and this bounds the parse.
 const MAX_PIN_DIGITS: usize = 4;
 /// Sent with every response: the pins change, so nothing may be cached.
@@ -96,28 +98,38 @@ pub struct App {
     gpio: Box<dyn Gpio>,
     pins: Vec<PinConfig>,
     read_only: bool,
+    /// The line protocol has no credentials: with `--auth` it may only read.
+    line_read_only: bool,
     /// The `Authorization` credentials expected, base64-encoded as clients send them.
     auth: Option<String>,
     /// HTTP requests handled so far (the lab's "Hello #N").
     requests: u64,
+    /// The page without its counter, for the pin states it shows: rendered again only when
+    /// a pin changed.
+    page_cache: Option<(Vec<(PinConfig, bool)>, String)>,
 }
 
 impl App {
     /// An app serving the pins of `gpio`. With `read_only`, every change is refused; with
-    /// `auth` (user, password), every HTTP request needs those Basic credentials.
+    /// `auth` (user, password), every HTTP request needs those Basic credentials, and the
+    /// line protocol, which has no way to send them, may only read.
     pub fn new(gpio: Box<dyn Gpio>, read_only: bool, auth: Option<(String, String)>) -> App {
         let pins = gpio.pins().to_vec();
         App {
             gpio,
             pins,
             read_only,
+            line_read_only: auth.is_some(),
             auth: auth.map(|(user, pass)| auth::encode_credentials(&user, &pass)),
             requests: 0,
+            page_cache: None,
         }
     }
 
-    /// Answers one HTTP request. Every response carries `Cache-Control: no-store`; a
-    /// `HEAD` response has the headers of the `GET` and no body.
+    /// Answers one HTTP request. Every response carries `Cache-Control: no-store`. A `HEAD`
+    /// gets the `GET`'s response, body included, and changes nothing: write it with
+    /// `Response::encode(…, head_only)`, which leaves the body out but keeps its
+    /// Content-Length.
     pub fn handle(&mut self, req: &Request) -> Response {
         self.requests += 1;
         let mut response = if self.authorized(req) {
@@ -132,25 +144,22 @@ impl App {
         response
             .headers
             .push(header("Content-Security-Policy", CSP));
-        if req.method == "HEAD" {
-            response.body.clear();
-        }
         response
     }
 
     fn authorized(&self, req: &Request) -> bool {
         match &self.auth {
             None => true,
-            Some(expected) => auth::check(header_value(req, "authorization"), expected),
+            Some(expected) => auth::check(req.header("authorization"), expected),
         }
     }
 
     fn route(&mut self, req: &Request) -> Response {
-        let (path, query) = split_target(&req.target);
+        let path = req.path();
         let method = req.method.as_str();
         if path == "/" {
             return match method {
-                "GET" | "HEAD" => self.page(req, query),
+                "GET" | "HEAD" => self.page(req),
                 "POST" => self.page_post(req),
                 _ => method_not_allowed(ALLOW_READ_WRITE, page::error),
             };
@@ -180,9 +189,8 @@ impl App {
     /// first and the answer is `303 See Other` to `/`, so reloading the page shows the
     /// state again instead of repeating the change (a repeated toggle would undo it).
     /// `HEAD` never changes anything.
-    fn page(&mut self, req: &Request, query: Option<&str>) -> Response {
-        // TODO(http): use Request::query()
-        let pairs = query.map(|q| form_pairs(q.as_bytes())).unwrap_or_default();
+    fn page(&mut self, req: &Request) -> Response {
+        let pairs = req.query_params();
         let asks_change = pairs.iter().any(|(k, _)| k == "pin" || k == "state");
         if asks_change && req.method == "GET" {
             return match self.form_change(req, &pairs) {
@@ -192,11 +200,27 @@ impl App {
         }
         match self.states() {
             Ok(states) => {
-                let html = page::render(&states, self.read_only, self.requests);
+                let html = self.render_page(states);
                 respond(status::OK, page::HTML_TYPE, html.into_bytes())
             }
             Err(refusal) => page::error(&refusal),
         }
+    }
+
+    /// The page for these pin states.
+    fn render_page(&mut self, states: Vec<(PinConfig, bool)>) -> String {
+        let cached = match self.page_cache.take() {
+            Some((shown, html)) if shown == states => (shown, html),
+            _ => {
+                let html = page::render_pins(&states, self.read_only);
+                (states, html)
+            }
+        };
+        let mut html = String::with_capacity(cached.1.len() + PAGE_TAIL_BYTES);
+        html.push_str(&cached.1);
+        page::finish(&mut html, self.requests);
+        self.page_cache = Some(cached);
+        html
     }
 
     /// `POST /` from the page's forms: `pin=13&state=on|off|toggle`, then `303` to `/`.
@@ -210,8 +234,7 @@ impl App {
             response.headers.push(header("Accept-Post", FORM_TYPE));
             return response;
         }
-        // TODO(http): use Request::form()
-        let pairs = form_pairs(&req.body);
+        let pairs = req.form();
         match self.form_change(req, &pairs) {
             Ok(()) => see_other("/"),
             Err(refusal) => page::error(&refusal),
@@ -340,7 +363,7 @@ fn bad_state(state: &str) -> Refusal {
 /// refuse that change (cross-site request forgery), whatever cookies or Basic credentials
 /// the browser would attach.
 fn refuse_cross_site(req: &Request) -> Result<(), Refusal> {
-    match header_value(req, "sec-fetch-site") {
+    match req.header("sec-fetch-site") {
         Some(site) if site.trim().eq_ignore_ascii_case("cross-site") => Err(Refusal::new(
             status::FORBIDDEN,
             "changes from another site's page are refused",
@@ -369,15 +392,6 @@ fn field<'a>(pairs: &'a [(String, String)], name: &str) -> Result<&'a str, Refus
             "the form gives '{name}' more than once"
         ))),
     }
-}
-
-/// Decodes `application/x-www-form-urlencoded` (also a query string): `+` is a space,
-/// `%XX` a byte, invalid UTF-8 replaced.
-// TODO(http): use Request::form() / Request::query()
-fn form_pairs(bytes: &[u8]) -> Vec<(String, String)> {
-    url::form_urlencoded::parse(bytes)
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .collect()
 }
 
 /// The action a JSON body asks for: exactly one of `value` (0, 1, false, true), `state`
@@ -472,30 +486,12 @@ fn header(name: &str, value: &str) -> (String, String) {
     (name.to_string(), value.to_string())
 }
 
-/// The first value of a header, by case-insensitive name.
-// TODO(http): use Request::header()
-fn header_value<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
-    req.headers
-        .iter()
-        .find(|(n, _)| n.eq_ignore_ascii_case(name))
-        .map(|(_, v)| v.as_str())
-}
-
 /// Whether the request's `Content-Type` is `media_type` (parameters such as `charset`
 /// ignored, case-insensitive).
 fn has_media_type(req: &Request, media_type: &str) -> bool {
-    header_value(req, "content-type")
+    req.header("content-type")
         .and_then(|v| v.split(';').next())
         .is_some_and(|v| v.trim().eq_ignore_ascii_case(media_type))
-}
-
-/// Splits a request target into its path and query.
-// TODO(http): use Request::path() and Request::query()
-fn split_target(target: &str) -> (&str, Option<&str>) {
-    match target.split_once('?') {
-        Some((path, query)) => (path, Some(query)),
-        None => (target, None),
-    }
 }
 
 /// Escapes text for HTML content and quoted attribute values.

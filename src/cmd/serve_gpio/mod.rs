@@ -1,5 +1,128 @@
 //! `serve-gpio`: a web page, a JSON API and a plain-TCP line protocol that show and switch
 //! the GPIO pins given with `--pin`. The app ([`app`]) decides every answer without I/O;
-//! the networking around it runs on the one event loop.
+//! the connections around it ([`http_conn`], [`line_conn`]) run on the shared server of
+//! [`crate::net::server`], one loop for both ports.
+//!
+//! The line protocol has no way to send a password, so with `--auth` it is read-only
+//! (`status` answers, changes are refused); with `--tls` it speaks TLS too.
 
 pub mod app;
+mod http_conn;
+mod line_conn;
+mod service;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Result;
+
+use crate::cli::{Backend, ServeGpioArgs};
+use crate::gpio::{self, PinConfig};
+use crate::net::EventLoop;
+use crate::net::addr::{Family, bind_addrs};
+use crate::net::server::{self, Group, Server};
+use app::App;
+use service::{GpioService, HTTP_GROUP, LINE_GROUP};
+
+/// Clients served at once, both ports together; more are turned away.
+const MAX_CLIENTS: usize = 1024;
+/// A keep-alive HTTP connection that moved no byte for this long is closed.
+const HTTP_IDLE: Duration = Duration::from_secs(60);
+/// A line-protocol connection that moved no byte for this long is closed (it is typed at
+/// by hand, so it gets longer).
+const LINE_IDLE: Duration = Duration::from_secs(600);
+/// What the ready lines of the line port say after the address.
+const LINE_LABEL: &str = "line protocol";
+
+/// Everything `serve-gpio` needs, checked before any pin or socket is touched.
+pub struct Config {
+    http_addrs: Vec<SocketAddr>,
+    line_addrs: Option<Vec<SocketAddr>>,
+    default_pair: bool,
+    pins: Vec<PinConfig>,
+    backend: Backend,
+    chip: Option<String>,
+    read_only: bool,
+    auth: Option<(String, String)>,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    verbose: u8,
+}
+
+impl Config {
+    /// Validates the command line: pins, credentials, certificate and addresses.
+    pub fn from_args(args: ServeGpioArgs, verbose: u8) -> Result<Self> {
+        let pins = gpio::pin_configs(&args.pins, &args.active_low)?;
+        let auth = args.auth.as_deref().map(app::parse_auth).transpose()?;
+        let tls = crate::cmd::listen::server_tls(&args.tls)?;
+        let addr = args.addr.or(args.bind);
+        let family = Family::from(&args.family);
+        let http_addrs = bind_addrs(addr.as_deref(), args.port, family)?;
+        let line_addrs = args
+            .line_port
+            .map(|port| bind_addrs(addr.as_deref(), port, family))
+            .transpose()?;
+        Ok(Config {
+            http_addrs,
+            line_addrs,
+            default_pair: addr.is_none(),
+            pins,
+            backend: args.backend,
+            chip: args.chip,
+            read_only: args.read_only,
+            auth,
+            tls,
+            verbose,
+        })
+    }
+
+    /// One-line notes on stderr about choices a user may not have meant.
+    fn notes(&self) -> Vec<&'static str> {
+        let mut notes = Vec::new();
+        let everywhere = self
+            .http_addrs
+            .iter()
+            .chain(self.line_addrs.iter().flatten())
+            .any(|a| a.ip().is_unspecified());
+        if everywhere && self.auth.is_none() && !self.read_only {
+            notes.push(
+                "anyone on the network can switch these pins: add --auth USER:PASS \
+                 (with --tls), --read-only, or listen on 127.0.0.1",
+            );
+        }
+        if self.auth.is_some() && self.tls.is_none() {
+            notes.push("--auth without --tls sends the password readable to the network");
+        }
+        if self.auth.is_some() && self.line_addrs.is_some() && !self.read_only {
+            notes
+                .push("the line protocol has no password, so with --auth it is read-only (status)");
+        }
+        notes
+    }
+}
+
+/// Runs `serve-gpio` until SIGINT (exit 130) or SIGTERM (exit 0).
+pub fn run(config: Config) -> Result<()> {
+    let (pins, gpio_line) = gpio::open(config.backend, config.chip.as_deref(), &config.pins)?;
+    eprintln!("{gpio_line}");
+    for note in config.notes() {
+        eprintln!("nicksock: note: {note}");
+    }
+    let ev = EventLoop::new()?;
+    let mut groups = vec![Group {
+        listeners: server::listen(&config.http_addrs, config.default_pair, "")?,
+        tls: config.tls.clone(),
+        idle: Some(HTTP_IDLE),
+    }];
+    debug_assert_eq!(groups.len() - 1, HTTP_GROUP);
+    if let Some(addrs) = &config.line_addrs {
+        groups.push(Group {
+            listeners: server::listen(addrs, config.default_pair, LINE_LABEL)?,
+            tls: config.tls.clone(),
+            idle: Some(LINE_IDLE),
+        });
+        debug_assert_eq!(groups.len() - 1, LINE_GROUP);
+    }
+    let app = App::new(pins, config.read_only, config.auth);
+    Server::new(GpioService::new(app), groups, MAX_CLIENTS, config.verbose).run(ev)
+}

@@ -61,6 +61,11 @@ impl App {
                 self.served(pin)?;
                 Ok(format!("{pin} {}", on_off(self.read(pin)?)))
             }
+            (Command::Change(_), _) if self.line_read_only && !self.read_only => Err(Refusal::new(
+                super::status::FORBIDDEN,
+                "the line protocol is read-only while --auth is set (it has no password); \
+                     change pins over HTTP",
+            )),
             (Command::Change(action), pin) => {
                 let pin = self.default_pin(pin)?;
                 let on = self.change(pin, action)?;

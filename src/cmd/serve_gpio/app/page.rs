@@ -26,9 +26,10 @@ fieldset{border:1px solid #ccc;border-radius:.5rem}\
 select{font-size:1rem;padding:.3rem}\
 .note{background:#fff8c5;padding:.5rem}.count{color:#57606a;font-size:.8rem}";
 
-/// The pin page: each pin with its state and, unless read-only, its buttons; then a form
-/// that sets a chosen pin (the lab's select and radio elements).
-pub(super) fn render(states: &[(PinConfig, bool)], read_only: bool, requests: u64) -> String {
+/// The pin page up to its request counter: each pin with its state and, unless read-only,
+/// its buttons; then a form that sets a chosen pin (the lab's select and radio elements).
+/// It depends only on the pins, so it is kept until one changes.
+pub(super) fn render_pins(states: &[(PinConfig, bool)], read_only: bool) -> String {
     let mut html = head("GPIO pins");
     html.push_str("<h1>GPIO pins</h1>\n");
     if read_only {
@@ -47,12 +48,16 @@ pub(super) fn render(states: &[(PinConfig, bool)], read_only: bool, requests: u6
     if !read_only && !outputs.is_empty() {
         set_form(&mut html, &outputs);
     }
+    html
+}
+
+/// Ends a page from [`render_pins`] with the lab's "Hello #N" counter.
+pub(super) fn finish(html: &mut String, requests: u64) {
     let _ = writeln!(
         html,
         "<p class=\"count\" id=\"count\">Hello #{requests} (requests served since start)</p>"
     );
     html.push_str("</body>\n</html>\n");
-    html
 }
 
 fn pin_item(html: &mut String, config: PinConfig, on: bool, read_only: bool) {

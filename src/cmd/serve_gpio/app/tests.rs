@@ -147,7 +147,7 @@ fn page_counts_requests() {
 }
 
 #[test]
-fn head_answers_the_get_headers_without_a_body() {
+fn head_answers_the_get_response_for_the_encoder_to_strip() {
     let mut app = app(&[13]);
     let response = app.handle(&request("HEAD", "/", &[], ""));
     assert_eq!(response.status, 200);
@@ -155,10 +155,13 @@ fn head_answers_the_get_headers_without_a_body() {
         header(&response, "Content-Type"),
         Some("text/html; charset=utf-8")
     );
-    assert!(response.body.is_empty());
-    let response = app.handle(&request("HEAD", "/api/pins", &[], ""));
-    assert_eq!(response.status, 200);
-    assert!(response.body.is_empty());
+    assert!(text(&response).contains("GPIO13"));
+    let wire = String::from_utf8(response.encode(1, true, true)).expect("UTF-8");
+    let length = format!("Content-Length: {}\r\n", response.body.len());
+    assert!(wire.contains(&length), "{wire}");
+    assert!(wire.ends_with("\r\n\r\n"), "{wire}");
+    let api = app.handle(&request("HEAD", "/api/pins", &[], ""));
+    assert_eq!(api.body, app.handle(&get("/api/pins")).body);
 }
 
 #[test]
@@ -648,4 +651,31 @@ fn line_protocol_help_and_blank_lines() {
     );
     assert_eq!(app.handle_line(""), "");
     assert_eq!(app.handle_line(" \r\n"), "");
+}
+
+#[test]
+fn line_protocol_only_reads_when_http_needs_a_password() {
+    let mut app = app_with(&[PinConfig::output(13)], false, true);
+    let reply = app.handle_line("on");
+    assert!(
+        reply.starts_with("error: the line protocol is read-only"),
+        "{reply}"
+    );
+    assert_eq!(app.handle_line("status"), "13 off\n");
+    let authorized = request("GET", "/api/pins/13", &[("Authorization", GOOD_BASIC)], "");
+    assert_eq!(json_of(&app.handle(&authorized))["value"], 0);
+}
+
+#[test]
+fn the_page_shows_every_change_and_counts_every_request() {
+    let mut app = app(&[13]);
+    let first = text(&app.handle(&get("/")));
+    assert!(first.contains("id=\"pin13-state\">off<") && first.contains("Hello #1"));
+    app.handle(&post_form("pin=13&state=on"));
+    let second = text(&app.handle(&get("/")));
+    assert!(second.contains("id=\"pin13-state\">on<"), "{second}");
+    assert!(
+        second.contains("Hello #3") && second.ends_with("</html>\n"),
+        "{second}"
+    );
 }

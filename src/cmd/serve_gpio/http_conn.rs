@@ -1,0 +1,131 @@
+//! One HTTP connection of `serve-gpio`: bytes in through the shared [`RequestReader`],
+//! requests answered by the [`App`] in the order they came (pipelining), responses out
+//! through a bounded [`Outbox`]. A client that does not read its responses stops being
+//! read; one that sends half a request and stalls is cut off after [`REQUEST_TIMEOUT`]; a
+//! request the reader refuses is answered with its status, then the connection ends.
+
+use std::io;
+use std::time::{Duration, Instant};
+
+use super::app::App;
+use crate::http::server::{
+    CONTINUE_RESPONSE, Incoming, MAX_REQUEST_BODY, MAX_REQUEST_HEAD, RequestError, Response,
+    reason_phrase,
+};
+use crate::net::outbox::Outbox;
+use crate::net::server::{Link, Next};
+use crate::net::transport::would_block;
+
+/// Time a client has to send a whole request once it has started one.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// Responses held for a client before we stop reading its next requests.
+const MAX_OUTPUT: usize = 256 * 1024;
+/// Received bytes held unparsed before we stop reading: room for a whole request of the
+/// largest size, so a request is never stuck waiting for bytes we refuse to read.
+const MAX_INPUT: usize = 2 * (MAX_REQUEST_HEAD + MAX_REQUEST_BODY);
+
+/// The state of one HTTP connection.
+#[derive(Debug, Default)]
+pub struct HttpConn {
+    reader: crate::http::server::RequestReader,
+    out: Outbox,
+    /// The last response is queued: send it and end the connection.
+    closing: bool,
+    peer_eof: bool,
+    /// When the request now being received started (None between requests).
+    request_started: Option<Instant>,
+}
+
+impl HttpConn {
+    /// Reads, answers and writes until nothing moves.
+    pub fn pump(&mut self, link: &mut Link, app: &mut App, scratch: &mut [u8]) -> io::Result<Next> {
+        loop {
+            let mut moved = self.out.write_to(link)?;
+            moved |= self.answer(app);
+            if self.wants_input() {
+                let room = (MAX_INPUT - self.reader.buffered()).min(scratch.len());
+                match link.read(&mut scratch[..room]) {
+                    Ok(0) => {
+                        self.peer_eof = true;
+                        moved = true;
+                    }
+                    Ok(n) => {
+                        self.reader.feed(&scratch[..n]);
+                        moved = true;
+                    }
+                    Err(e) if would_block(&e) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            link.flush()?;
+            if !moved {
+                break;
+            }
+        }
+        if self.reader.is_idle() {
+            self.request_started = None;
+        } else if self.request_started.is_none() {
+            self.request_started = Some(link.now());
+        }
+        // With room in the outbox and nothing queued, every complete request is answered.
+        if self.out.is_empty() && (self.closing || self.peer_eof) {
+            return Ok(Next::Finish);
+        }
+        Ok(Next::Keep)
+    }
+
+    /// When the request being received must be complete. It does not run while responses
+    /// wait to be read: then it is the client that is slow to read, and the idle timeout
+    /// applies.
+    pub fn deadline(&self) -> Option<(Instant, &'static str)> {
+        if self.closing || !self.out.is_empty() {
+            return None;
+        }
+        self.request_started
+            .map(|at| (at + REQUEST_TIMEOUT, "request timed out"))
+    }
+
+    fn wants_input(&self) -> bool {
+        !self.closing
+            && !self.peer_eof
+            && self.out.pending() < MAX_OUTPUT
+            && self.reader.buffered() < MAX_INPUT
+    }
+
+    /// Answers the complete requests received, while the outbox has room; says whether it
+    /// answered any.
+    fn answer(&mut self, app: &mut App) -> bool {
+        let mut answered = false;
+        while !self.closing && self.out.pending() < MAX_OUTPUT {
+            match self.reader.next_request() {
+                Ok(None) => break,
+                Ok(Some(Incoming::Continue)) => self.out.push(CONTINUE_RESPONSE),
+                Ok(Some(Incoming::Request(req))) => {
+                    self.request_started = None;
+                    let keep_alive = req.keep_alive();
+                    let response = app.handle(&req);
+                    let wire = response.encode(req.version, keep_alive, req.is_head());
+                    self.out.push(&wire);
+                    self.closing = !keep_alive;
+                }
+                Err(e) => {
+                    self.out.push(&refusal(&e).encode(1, false, false));
+                    self.closing = true;
+                }
+            }
+            answered = true;
+        }
+        answered
+    }
+}
+
+/// The answer to a request the reader could not take: its status and why, in plain text.
+fn refusal(e: &RequestError) -> Response {
+    let status = e.status();
+    Response::new(status)
+        .header("Cache-Control", "no-store")
+        .body(
+            "text/plain; charset=utf-8",
+            format!("{status} {}: {e}\n", reason_phrase(status)),
+        )
+}

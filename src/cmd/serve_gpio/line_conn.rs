@@ -1,0 +1,95 @@
+//! One connection of the plain-TCP line protocol (lab L5): each line received is one
+//! command for the [`App`], each answered with one line. A line longer than
+//! [`MAX_LINE`] gets an error line and ends the connection (a client that never sends a
+//! newline must not make us buffer without end).
+
+use std::io;
+
+use super::app::App;
+use crate::net::outbox::Outbox;
+use crate::net::server::{Link, Next};
+use crate::net::transport::would_block;
+
+/// The longest command line accepted, newline excluded.
+pub const MAX_LINE: usize = 1024;
+/// Received bytes held before we stop reading: several lines' worth.
+const MAX_INPUT: usize = 4 * MAX_LINE;
+/// Replies held for a client before we stop reading its next commands.
+const MAX_OUTPUT: usize = 64 * 1024;
+
+/// The state of one line-protocol connection.
+#[derive(Debug, Default)]
+pub struct LineConn {
+    input: Vec<u8>,
+    out: Outbox,
+    /// The last reply is queued: send it and end the connection.
+    closing: bool,
+    peer_eof: bool,
+}
+
+impl LineConn {
+    /// Reads, answers and writes until nothing moves.
+    pub fn pump(&mut self, link: &mut Link, app: &mut App, scratch: &mut [u8]) -> io::Result<Next> {
+        loop {
+            let mut moved = self.out.write_to(link)?;
+            moved |= self.answer(app);
+            if self.wants_input() {
+                let room = (MAX_INPUT - self.input.len()).min(scratch.len());
+                match link.read(&mut scratch[..room]) {
+                    Ok(0) => {
+                        self.peer_eof = true;
+                        moved = true;
+                    }
+                    Ok(n) => {
+                        self.input.extend_from_slice(&scratch[..n]);
+                        moved = true;
+                    }
+                    Err(e) if would_block(&e) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            link.flush()?;
+            if !moved {
+                break;
+            }
+        }
+        if self.out.is_empty() && (self.closing || self.peer_eof) {
+            return Ok(Next::Finish);
+        }
+        Ok(Next::Keep)
+    }
+
+    fn wants_input(&self) -> bool {
+        !self.closing
+            && !self.peer_eof
+            && self.out.pending() < MAX_OUTPUT
+            && self.input.len() < MAX_INPUT
+    }
+
+    /// Answers the complete lines received (and, at the client's end of stream, a last
+    /// line without a newline), while the outbox has room; says whether it answered any.
+    fn answer(&mut self, app: &mut App) -> bool {
+        let mut answered = false;
+        while !self.closing && self.out.pending() < MAX_OUTPUT {
+            let line_end = self.input.iter().position(|&b| b == b'\n');
+            let line_len = line_end.unwrap_or(self.input.len());
+            if line_len > MAX_LINE {
+                self.out.push(
+                    format!("error: line longer than {MAX_LINE} bytes; closing\n").as_bytes(),
+                );
+                self.closing = true;
+                return true;
+            }
+            let consumed = match line_end {
+                Some(end) => end + 1,
+                None if self.peer_eof && !self.input.is_empty() => self.input.len(),
+                None => break,
+            };
+            let line: Vec<u8> = self.input.drain(..consumed).collect();
+            let reply = app.handle_line(&String::from_utf8_lossy(&line[..line_len]));
+            self.out.push(reply.as_bytes());
+            answered = true;
+        }
+        answered
+    }
+}

@@ -1,0 +1,69 @@
+//! `serve-gpio` as a [`Service`] of the shared server: two listener groups, HTTP and the
+//! line protocol, on one loop and one [`App`]. The loop is single-threaded, so the app
+//! needs no lock and requests change the pins one at a time.
+
+use std::io;
+use std::time::Instant;
+
+use super::app::App;
+use super::http_conn::HttpConn;
+use super::line_conn::LineConn;
+use crate::net::server::{Link, Next, Service};
+
+/// The listener group of the HTTP port.
+pub const HTTP_GROUP: usize = 0;
+/// The listener group of `--line-port`.
+pub const LINE_GROUP: usize = 1;
+/// Size of the read buffer the connections share.
+const SCRATCH: usize = 64 * 1024;
+
+/// The pins' app and what every connection shares.
+pub struct GpioService {
+    app: App,
+    scratch: Vec<u8>,
+}
+
+impl GpioService {
+    /// A service answering with `app`.
+    pub fn new(app: App) -> Self {
+        GpioService {
+            app,
+            scratch: vec![0; SCRATCH],
+        }
+    }
+}
+
+/// A connection on either port.
+pub enum GpioConn {
+    /// HTTP/1.x.
+    Http(Box<HttpConn>),
+    /// The line protocol.
+    Line(LineConn),
+}
+
+impl Service for GpioService {
+    type Conn = GpioConn;
+    const DOING: &'static str = "serving";
+
+    fn open(&mut self, group: usize, _now: Instant) -> GpioConn {
+        if group == LINE_GROUP {
+            GpioConn::Line(LineConn::default())
+        } else {
+            GpioConn::Http(Box::default())
+        }
+    }
+
+    fn pump(&mut self, link: &mut Link, conn: &mut GpioConn) -> io::Result<Next> {
+        match conn {
+            GpioConn::Http(http) => http.pump(link, &mut self.app, &mut self.scratch),
+            GpioConn::Line(line) => line.pump(link, &mut self.app, &mut self.scratch),
+        }
+    }
+
+    fn deadline(&self, conn: &GpioConn) -> Option<(Instant, &'static str)> {
+        match conn {
+            GpioConn::Http(http) => http.deadline(),
+            GpioConn::Line(_) => None,
+        }
+    }
+}
