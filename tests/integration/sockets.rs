@@ -21,28 +21,49 @@ fn server(args: &[&str], lines: usize) -> (Proc, Vec<std::net::SocketAddr>) {
     (proc, addrs)
 }
 
+/// Runs OpenBSD nc with `args` and `input` on its stdin (then closed).
+fn nc(args: &[&str], input: &[u8]) -> Proc {
+    let mut cmd = Command::new("nc");
+    cmd.args(args);
+    let mut proc = Proc::spawn(cmd);
+    proc.send(input);
+    proc.close_stdin();
+    proc
+}
+
 #[test]
 fn connect_talks_to_openbsd_nc_listener() {
+    // Each direction on its own, so that rule 2 (the peer's end ends the session) cannot
+    // race the other direction's bytes.
     if !have("nc") {
         return;
     }
+    // nicksock → `nc -l -d` (nc reads no stdin and ends at our EOF).
     let port = free_port();
-    let mut nc = Proc::spawn({
-        let mut c = Command::new("nc");
-        // Without -N nc keeps its side open after its stdin ends, as in the lab.
-        c.args(["-l", "127.0.0.1", &p(port)]);
-        c
-    });
-    nc.send(b"hello from nc\n");
-    nc.close_stdin();
+    let mut listener = nc(&["-l", "-d", "127.0.0.1", &p(port)], b"");
     let done = run(
         &["connect", "--retry-for", "10", "127.0.0.1", &p(port)],
         b"Hello World\n",
     );
     done.assert_code(0);
+    assert_eq!(listener.wait().out(), "Hello World\n");
+    // `nc -l -N` → nicksock (nc sends, shuts down its side; we print and end).
+    let port = free_port();
+    let mut listener = nc(&["-l", "-N", "127.0.0.1", &p(port)], b"hello from nc\n");
+    let done = run(
+        &[
+            "connect",
+            "--recv-only",
+            "--retry-for",
+            "10",
+            "127.0.0.1",
+            &p(port),
+        ],
+        b"",
+    );
+    done.assert_code(0);
     assert_eq!(done.out(), "hello from nc\n");
-    let got = nc.wait();
-    assert_eq!(got.out(), "Hello World\n");
+    listener.wait();
 }
 
 #[test]
@@ -50,19 +71,19 @@ fn listen_talks_to_openbsd_nc_client() {
     if !have("nc") {
         return;
     }
-    let (mut listen, addrs) = server(&["listen", "127.0.0.1", "0"], 1);
-    // Our stdin stays open: the client's EOF (nc -N) ends the session (rule 2).
-    listen.send(b"hi from nicksock\n");
-    let mut nc = Command::new("nc");
-    nc.args(["-N", "127.0.0.1", &p(addrs[0].port())]);
-    let mut nc = Proc::spawn(nc);
-    nc.send(b"Hello World\n");
-    nc.close_stdin();
-    let nc_done = nc.wait();
-    assert_eq!(nc_done.out(), "hi from nicksock\n");
+    // nc → nicksock: the lab's "print what a client sends".
+    let (mut listen, addrs) = server(&["listen", "--recv-only", "127.0.0.1", "0"], 1);
+    nc(&["-N", "127.0.0.1", &p(addrs[0].port())], b"Hello World\n").wait();
     let done = listen.wait();
     done.assert_code(0);
     assert_eq!(done.out(), "Hello World\n");
+    // nicksock → nc: stdin goes to the client, then our half-close ends nc.
+    let (mut listen, addrs) = server(&["listen", "127.0.0.1", "0"], 1);
+    listen.send(b"hi from nicksock\n");
+    listen.close_stdin();
+    let got = nc(&["-d", "127.0.0.1", &p(addrs[0].port())], b"").wait();
+    assert_eq!(got.out(), "hi from nicksock\n");
+    listen.wait().assert_code(0);
 }
 
 #[test]
