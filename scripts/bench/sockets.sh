@@ -9,7 +9,8 @@
 #   - sequential TLS handshakes/s: nicksock connect --tls against echo --tls vs openssl
 #     s_client against s_server
 # Everything runs on 127.0.0.1. (ncat 7.93 cannot verify an IP-address certificate, so its
-# client runs without verification; the cost of verifying is per handshake, not per byte.) Usage: scripts/bench/sockets.sh [SIZE_MIB] [ECHO_SECS]
+# client runs without verification; the cost of verifying is per handshake, not per byte.
+# Its client also needs --send-only, or it drops what it has not sent when stdin ends.) Usage: scripts/bench/sockets.sh [SIZE_MIB] [ECHO_SECS]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 SIZE_MIB=${1:-2048}
@@ -46,7 +47,8 @@ now() { date +%s.%N; }
 transfer() {
   local name=$1 recv=$2 send=$3 best=0
   local port; port=$(free_port)
-  bash -c "${recv//PORT/$port}" 2>/dev/null | wc -c > "$work/count" & local vp=$!
+  local to_pipe=${recv% > /dev/null}
+  bash -c "${to_pipe//PORT/$port}" 2>/dev/null | wc -c > "$work/count" & local vp=$!
   wait_port "$port"
   head -c $((16 << 20)) "$work/data" | bash -c "${send//PORT/$port}" >/dev/null 2>&1 || true
   wait $vp || true
@@ -75,7 +77,7 @@ T_SOCAT=$(transfer socat "socat -u TCP-LISTEN:PORT,bind=127.0.0.1,reuseaddr STDO
 echo "TLS transfer of $SIZE_MIB MiB…"
 TT_NS=$(transfer nicksock "$NS listen --tls --cert $CERT --key $KEY --recv-only 127.0.0.1 PORT > /dev/null" "$NS connect --tls --cacert $CERT 127.0.0.1 PORT")
 TT_SOCAT=$(transfer socat "socat -u OPENSSL-LISTEN:PORT,bind=127.0.0.1,reuseaddr,cert=$CERT,key=$KEY,verify=0,openssl-min-proto-version=TLS1.3 STDOUT > /dev/null" "socat -u STDIN OPENSSL:127.0.0.1:PORT,cafile=$CERT,openssl-min-proto-version=TLS1.3")
-TT_NCAT=$(transfer ncat "ncat --ssl --ssl-cert $CERT --ssl-key $KEY -l 127.0.0.1 PORT > /dev/null" "ncat --ssl 127.0.0.1 PORT")
+TT_NCAT=$(transfer ncat "ncat --ssl --ssl-cert $CERT --ssl-key $KEY --recv-only -l 127.0.0.1 PORT > /dev/null" "ncat --ssl --send-only 127.0.0.1 PORT")
 
 # echo_rate SERVER_CMD CONNS: round trips/s and failures against a server on PORT.
 echo_rate() {
