@@ -17,7 +17,7 @@ use crate::error::{self, Kind};
 use crate::net::addr::{Family, bind_addrs};
 use crate::net::event_loop::{Context, EventLoop, Flow, Handler, secs};
 use crate::net::listener::{Proto, bind_all};
-use crate::net::server::{self, Group, Link, MAX_LISTENERS, Next, Server, Service};
+use crate::net::server::{self, Group, Link, MAX_LISTENERS, Next, Received, Server, Service};
 use crate::net::transport::would_block;
 
 /// Bytes a client may have waiting to be echoed before we stop reading it.
@@ -123,17 +123,16 @@ impl Service for Echo {
             let mut moved = conn.write_pending(link)?;
             if !conn.peer_eof && conn.pending.len() < MAX_PENDING {
                 let room = MAX_PENDING - conn.pending.len();
-                match link.read(&mut self.scratch[..room]) {
-                    Ok(0) => {
+                match link.receive(&mut self.scratch[..room])? {
+                    Received::Eof => {
                         conn.peer_eof = true;
                         moved = true;
                     }
-                    Ok(n) => {
-                        conn.echo(link, &self.scratch[..n])?;
+                    Received::Data(data) => {
+                        conn.echo(link, data)?;
                         moved = true;
                     }
-                    Err(e) if would_block(&e) => {}
-                    Err(e) => return Err(e),
+                    Received::Nothing => {}
                 }
             }
             link.flush()?;

@@ -57,6 +57,16 @@ pub enum Next {
 
 /// A connection's socket as a service sees it. Reads and writes through it count as
 /// activity for the idle deadline.
+/// What one [`Link::receive`] found.
+pub enum Received<'b> {
+    /// Bytes from the client.
+    Data(&'b [u8]),
+    /// The client ended its side.
+    Eof,
+    /// Nothing to read now.
+    Nothing,
+}
+
 pub struct Link {
     sock: Transport,
     peer: SocketAddr,
@@ -85,6 +95,16 @@ impl Link {
         self.drained =
             n > 0 && n < buf.len() && !self.hangup && matches!(self.sock, Transport::Plain(_));
         Ok(n)
+    }
+
+    /// Reads once into `buf` and says what came: bytes, the client's end, or nothing now.
+    pub fn receive<'b>(&mut self, buf: &'b mut [u8]) -> io::Result<Received<'b>> {
+        match self.read(buf) {
+            Ok(0) => Ok(Received::Eof),
+            Ok(n) => Ok(Received::Data(&buf[..n])),
+            Err(e) if would_block(&e) => Ok(Received::Nothing),
+            Err(e) => Err(e),
+        }
     }
 
     /// Sends what the socket takes of `data` (`WouldBlock` when it takes nothing).

@@ -13,8 +13,7 @@ use crate::http::server::{
     reason_phrase,
 };
 use crate::net::outbox::Outbox;
-use crate::net::server::{Link, Next};
-use crate::net::transport::would_block;
+use crate::net::server::{Link, Next, Received};
 
 /// Time a client has to send a whole request once it has started one.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
@@ -44,17 +43,16 @@ impl HttpConn {
             moved |= self.answer(app);
             if self.wants_input() {
                 let room = (MAX_INPUT - self.reader.buffered()).min(scratch.len());
-                match link.read(&mut scratch[..room]) {
-                    Ok(0) => {
+                match link.receive(&mut scratch[..room])? {
+                    Received::Eof => {
                         self.peer_eof = true;
                         moved = true;
                     }
-                    Ok(n) => {
-                        self.reader.feed(&scratch[..n]);
+                    Received::Data(data) => {
+                        self.reader.feed(data);
                         moved = true;
                     }
-                    Err(e) if would_block(&e) => {}
-                    Err(e) => return Err(e),
+                    Received::Nothing => {}
                 }
             }
             link.flush()?;

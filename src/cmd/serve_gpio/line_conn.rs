@@ -7,8 +7,7 @@ use std::io;
 
 use super::app::App;
 use crate::net::outbox::Outbox;
-use crate::net::server::{Link, Next};
-use crate::net::transport::would_block;
+use crate::net::server::{Link, Next, Received};
 
 /// The longest command line accepted, newline excluded.
 pub const MAX_LINE: usize = 1024;
@@ -35,17 +34,16 @@ impl LineConn {
             moved |= self.answer(app);
             if self.wants_input() {
                 let room = (MAX_INPUT - self.input.len()).min(scratch.len());
-                match link.read(&mut scratch[..room]) {
-                    Ok(0) => {
+                match link.receive(&mut scratch[..room])? {
+                    Received::Eof => {
                         self.peer_eof = true;
                         moved = true;
                     }
-                    Ok(n) => {
-                        self.input.extend_from_slice(&scratch[..n]);
+                    Received::Data(data) => {
+                        self.input.extend_from_slice(data);
                         moved = true;
                     }
-                    Err(e) if would_block(&e) => {}
-                    Err(e) => return Err(e),
+                    Received::Nothing => {}
                 }
             }
             link.flush()?;
