@@ -95,7 +95,7 @@ pub fn run(config: Config) -> Result<()> {
         None => Transport::Plain(stream),
     };
     let mut ev = EventLoop::new()?;
-    let mut stdin = open_stdin(&ev, config.rules.recv_only, config.crlf)?;
+    let mut stdin = StdinSource::open(ev.registry(), config.rules.recv_only, config.crlf)?;
     let mut out = Stdout::open()?;
     let mut buf = Vec::new();
     let mut relay = Relay::new(
@@ -114,7 +114,7 @@ pub fn run(config: Config) -> Result<()> {
 fn run_udp(config: Config) -> Result<()> {
     let (socket, addr) = connect_udp(&config.host, config.port, &config.connect)?;
     let mut ev = EventLoop::new()?;
-    let mut stdin = open_stdin(&ev, config.rules.recv_only, config.crlf)?;
+    let mut stdin = StdinSource::open(ev.registry(), config.rules.recv_only, config.crlf)?;
     let mut out = Stdout::open()?;
     let sock = mio::net::UdpSocket::from_std(socket.into());
     let mut session = Datagrams::new(
@@ -126,13 +126,4 @@ fn run_udp(config: Config) -> Result<()> {
         &mut out,
     )?;
     ev.run(&mut session)
-}
-
-/// Stdin for a session: a reader thread, or nothing with `--recv-only`.
-pub fn open_stdin(ev: &EventLoop, recv_only: bool, crlf: bool) -> Result<StdinSource> {
-    if recv_only {
-        Ok(StdinSource::closed())
-    } else {
-        StdinSource::start(ev.registry(), crlf)
-    }
 }

@@ -17,13 +17,12 @@ use crate::error::{self, Kind};
 use crate::net::addr::{Family, bind_addrs};
 use crate::net::event_loop::{Context, EventLoop, Flow, Handler, secs};
 use crate::net::listener::{Proto, bind_all};
+use crate::net::outbox::Outbox;
 use crate::net::server::{self, Group, Link, MAX_LISTENERS, Next, Received, Server, Service};
 use crate::net::transport::would_block;
 
 /// Bytes a client may have waiting to be echoed before we stop reading it.
 const MAX_PENDING: usize = 64 * 1024;
-/// A pending buffer that grew past this is freed once drained, so idle clients cost little.
-const KEEP_CAPACITY: usize = 4 * 1024;
 /// Receive errors (reported ICMP errors) taken per event before waiting for the next one.
 const MAX_ERRORS_PER_EVENT: usize = 64;
 
@@ -42,7 +41,7 @@ impl Config {
     /// Validates the command line and loads the certificate.
     pub fn from_args(args: EchoArgs, verbose: u8) -> Result<Self> {
         let (addr, port) = split_endpoint(&args.endpoint).unwrap_or_else(|e| e.exit());
-        let tls = crate::cmd::listen::server_tls(&args.tls)?;
+        let tls = crate::cmd::server_tls(&args.tls)?;
         if tls.is_some() && args.udp {
             return Err(error::fail(
                 Kind::Runtime,
@@ -101,11 +100,10 @@ struct Echo {
     scratch: Vec<u8>,
 }
 
-/// One client: received bytes not yet echoed, from `sent` on.
+/// One client: the received bytes not yet echoed back.
 #[derive(Default)]
 struct EchoConn {
-    pending: Vec<u8>,
-    sent: usize,
+    out: Outbox,
     peer_eof: bool,
 }
 
@@ -120,16 +118,16 @@ impl Service for Echo {
     /// Echoes what can be echoed without blocking.
     fn pump(&mut self, link: &mut Link, conn: &mut EchoConn) -> io::Result<Next> {
         loop {
-            let mut moved = conn.write_pending(link)?;
-            if !conn.peer_eof && conn.pending.len() < MAX_PENDING {
-                let room = MAX_PENDING - conn.pending.len();
+            let mut moved = conn.out.write_to(link)?;
+            if !conn.peer_eof && conn.out.pending() < MAX_PENDING {
+                let room = MAX_PENDING - conn.out.pending();
                 match link.receive(&mut self.scratch[..room])? {
                     Received::Eof => {
                         conn.peer_eof = true;
                         moved = true;
                     }
                     Received::Data(data) => {
-                        conn.echo(link, data)?;
+                        conn.out.send(link, data)?;
                         moved = true;
                     }
                     Received::Nothing => {}
@@ -140,49 +138,10 @@ impl Service for Echo {
                 break;
             }
         }
-        if conn.peer_eof && conn.pending.is_empty() {
+        if conn.peer_eof && conn.out.is_empty() {
             return Ok(Next::Finish);
         }
         Ok(Next::Keep)
-    }
-}
-
-impl EchoConn {
-    /// Sends received bytes back, keeping what the socket does not take.
-    fn echo(&mut self, link: &mut Link, data: &[u8]) -> io::Result<()> {
-        if self.pending.is_empty() {
-            match link.write(data) {
-                Ok(n) => self.pending.extend_from_slice(&data[n..]),
-                Err(e) if would_block(&e) => self.pending.extend_from_slice(data),
-                Err(e) => return Err(e),
-            }
-        } else {
-            self.pending.extend_from_slice(data);
-        }
-        Ok(())
-    }
-
-    fn write_pending(&mut self, link: &mut Link) -> io::Result<bool> {
-        let mut moved = false;
-        while self.sent < self.pending.len() {
-            match link.write(&self.pending[self.sent..]) {
-                Ok(n) => {
-                    self.sent += n;
-                    moved = true;
-                }
-                Err(e) if would_block(&e) => break,
-                Err(e) => return Err(e),
-            }
-        }
-        if self.sent == self.pending.len() && self.sent > 0 {
-            if self.pending.capacity() > KEEP_CAPACITY {
-                self.pending = Vec::new();
-            } else {
-                self.pending.clear();
-            }
-            self.sent = 0;
-        }
-        Ok(moved)
     }
 }
 

@@ -22,6 +22,9 @@ use crate::net::udp::{Datagrams, Peer};
 use crate::net::{EventLoop, Transport};
 use crate::tls;
 
+/// Tokens of the listening sockets (the relay's own tokens are small).
+const LISTENER_BASE: usize = 100;
+
 /// Everything `listen` needs, checked before any socket is made.
 pub struct Config {
     addrs: Vec<SocketAddr>,
@@ -37,7 +40,7 @@ impl Config {
     /// Validates the command line and loads the certificate.
     pub fn from_args(args: ListenArgs, verbose: u8) -> Result<Self> {
         let (addr, port) = split_endpoint(&args.endpoint).unwrap_or_else(|e| e.exit());
-        let tls = server_tls(&args.tls)?;
+        let tls = super::server_tls(&args.tls)?;
         if tls.is_some() && args.session.udp {
             return Err(error::fail(
                 Kind::Runtime,
@@ -56,32 +59,13 @@ impl Config {
     }
 }
 
-/// The server TLS configuration when `--tls` is given: it needs `--cert` and `--key`.
-pub fn server_tls(args: &crate::cli::TlsArgs) -> Result<Option<Arc<rustls::ServerConfig>>> {
-    if !args.tls {
-        return Ok(None);
-    }
-    let (Some(cert), Some(key)) = (&args.cert, &args.key) else {
-        return Err(error::fail(
-            Kind::File,
-            "--tls on a server needs --cert FILE and --key FILE (make them with `nicksock gen-cert`)",
-        ));
-    };
-    Ok(Some(tls::config::server_config(
-        cert,
-        key,
-        args.cacert.as_deref(),
-        Vec::new(),
-    )?))
-}
-
 /// Runs `listen`.
 pub fn run(config: Config) -> Result<()> {
     let proto = if config.udp { Proto::Udp } else { Proto::Tcp };
     // Signals are caught before the ready line: a script may send SIGINT right after it.
     let mut ev = EventLoop::new()?;
     let sockets = bind_all(&config.addrs, proto, config.default_pair)?;
-    let mut stdin = crate::cmd::connect::open_stdin(&ev, config.rules.recv_only, false)?;
+    let mut stdin = StdinSource::open(ev.registry(), config.rules.recv_only, false)?;
     let mut out = Stdout::open()?;
     if config.udp {
         let socket = sockets
@@ -163,9 +147,6 @@ fn serve(
     relay.finish(ev.registry());
     result
 }
-
-/// Tokens of the listening sockets.
-const LISTENER_BASE: usize = 100;
 
 /// Waits for one client on any listener.
 struct AcceptOne<'a> {

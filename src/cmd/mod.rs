@@ -8,6 +8,8 @@ pub mod http_get;
 pub mod listen;
 pub mod serve_gpio;
 
+use std::sync::Arc;
+
 use anyhow::Result;
 
 use crate::cli::{Cli, Command};
@@ -28,4 +30,24 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::HttpGet(args) => http_get::run(http_get::Config::from_args(args, verbose)?),
         Command::ServeGpio(args) => serve_gpio::run(serve_gpio::Config::from_args(args, verbose)?),
     }
+}
+
+/// The server TLS configuration when `--tls` is given: it needs `--cert` and `--key`.
+/// Shared by every server command (`listen`, `echo`, `serve-gpio`).
+pub fn server_tls(args: &crate::cli::TlsArgs) -> Result<Option<Arc<rustls::ServerConfig>>> {
+    if !args.tls {
+        return Ok(None);
+    }
+    let (Some(cert), Some(key)) = (&args.cert, &args.key) else {
+        return Err(crate::error::fail(
+            crate::error::Kind::File,
+            "--tls on a server needs --cert FILE and --key FILE (make them with `nicksock gen-cert`)",
+        ));
+    };
+    Ok(Some(crate::tls::config::server_config(
+        cert,
+        key,
+        args.cacert.as_deref(),
+        Vec::new(),
+    )?))
 }

@@ -23,6 +23,21 @@ impl Outbox {
         self.buf.extend_from_slice(data);
     }
 
+    /// Sends `data` straight away when nothing waits before it (no copy), and queues what
+    /// the socket does not take.
+    pub fn send(&mut self, link: &mut Link, data: &[u8]) -> io::Result<()> {
+        if !self.is_empty() {
+            self.push(data);
+            return Ok(());
+        }
+        match link.write(data) {
+            Ok(n) => self.push(&data[n..]),
+            Err(e) if would_block(&e) => self.push(data),
+            Err(e) => return Err(e),
+        }
+        Ok(())
+    }
+
     /// The buffer to append to directly (an encoder writing in place).
     pub fn buffer(&mut self) -> &mut Vec<u8> {
         &mut self.buf

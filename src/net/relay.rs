@@ -160,14 +160,14 @@ pub struct Relay<'a> {
 impl<'a> Relay<'a> {
     /// Registers the peer's socket and prepares the session.
     pub fn new(
-        cx_registry: &mio::Registry,
+        registry: &mio::Registry,
         mut sock: Transport,
         rules: &'a SessionRules,
         stdin: &'a mut StdinSource,
         out: &'a mut Stdout,
         buf: &'a mut Vec<u8>,
     ) -> Result<Self> {
-        cx_registry
+        registry
             .register(
                 sock.socket(),
                 SOCKET,

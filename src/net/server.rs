@@ -55,8 +55,6 @@ pub enum Next {
     Close,
 }
 
-/// A connection's socket as a service sees it. Reads and writes through it count as
-/// activity for the idle deadline.
 /// What one [`Link::receive`] found.
 pub enum Received<'b> {
     /// Bytes from the client.
@@ -67,6 +65,8 @@ pub enum Received<'b> {
     Nothing,
 }
 
+/// A connection's socket as a service sees it. Reads and writes through it count as
+/// activity for the idle deadline.
 pub struct Link {
     sock: Transport,
     peer: SocketAddr,

@@ -90,6 +90,15 @@ impl StdinSource {
         })
     }
 
+    /// Stdin for a session: read it, or (`--recv-only`) never touch it.
+    pub fn open(registry: &Registry, recv_only: bool, crlf: bool) -> Result<Self> {
+        if recv_only {
+            Ok(Self::closed())
+        } else {
+            Self::start(registry, crlf)
+        }
+    }
+
     /// A source that is already at its end (`--recv-only`): nothing is read.
     pub fn closed() -> Self {
         StdinSource {

@@ -84,12 +84,7 @@ impl<'a> Datagrams<'a> {
                 Err(e) if would_block(&e) => return Ok(moved),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
-                    if self.refused_is_fatal {
-                        return Err(fail(
-                            Kind::Refused,
-                            "sending: connection refused (nothing listens on that UDP port)",
-                        ));
-                    }
+                    self.refused()?;
                     continue;
                 }
                 Err(e) => return Err(e).context("receiving a datagram"),
@@ -114,6 +109,18 @@ impl<'a> Datagrams<'a> {
         }
     }
 
+    /// An ICMP "port unreachable" came back: the end for a client, a lost datagram for a
+    /// server.
+    fn refused(&self) -> Result<()> {
+        if self.refused_is_fatal {
+            return Err(fail(
+                Kind::Refused,
+                "sending: connection refused (nothing listens on that UDP port)",
+            ));
+        }
+        Ok(())
+    }
+
     fn send(&mut self) -> Result<bool> {
         let mut moved = false;
         loop {
@@ -134,14 +141,7 @@ impl<'a> Datagrams<'a> {
                     moved = true;
                 }
                 Err(e) if would_block(&e) => return Ok(moved),
-                Err(e)
-                    if e.kind() == io::ErrorKind::ConnectionRefused && !self.refused_is_fatal => {}
-                Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
-                    return Err(fail(
-                        Kind::Refused,
-                        "sending: connection refused (nothing listens on that UDP port)",
-                    ));
-                }
+                Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => self.refused()?,
                 Err(e) => return Err(e).context("sending a datagram"),
             }
         }
