@@ -63,11 +63,10 @@ impl StdinSource {
             .context("opening stdin")?;
         let stdin = File::from(stdin);
         if stdin.metadata().is_ok_and(|m| m.file_type().is_file()) {
-            let mut source = Self::closed();
-            source.file = Some(stdin);
-            source.eof = false;
-            source.crlf = crlf;
-            return Ok(source);
+            return Ok(StdinSource {
+                file: Some(stdin),
+                ..Self::empty(crlf, false)
+            });
         }
         let waker = Arc::new(Waker::new(registry, WAKER_TOKEN).context("creating a waker")?);
         let (tx, rx) = mpsc::sync_channel(CHANNEL_DEPTH);
@@ -78,15 +77,10 @@ impl StdinSource {
             .spawn(move || pump(stdin, &tx, &recycle_rx, &thread_waker))
             .context("starting the stdin reader")?;
         Ok(StdinSource {
-            file: None,
-            sendfile_failed: false,
             rx: Some(rx),
             recycle: Some(recycle_tx),
-            pending: Vec::new(),
-            sent: 0,
-            eof: false,
-            crlf,
             _waker: Some(waker),
+            ..Self::empty(crlf, false)
         })
     }
 
@@ -101,6 +95,11 @@ impl StdinSource {
 
     /// A source that is already at its end (`--recv-only`): nothing is read.
     pub fn closed() -> Self {
+        Self::empty(false, true)
+    }
+
+    /// A source with nothing to read from yet.
+    fn empty(crlf: bool, eof: bool) -> Self {
         StdinSource {
             file: None,
             sendfile_failed: false,
@@ -108,8 +107,8 @@ impl StdinSource {
             recycle: None,
             pending: Vec::new(),
             sent: 0,
-            eof: true,
-            crlf: false,
+            eof,
+            crlf,
             _waker: None,
         }
     }
@@ -160,27 +159,44 @@ impl StdinSource {
         }
     }
 
+    /// Takes the next chunk (from the file or the thread) into `pending`, with `-C`'s
+    /// CRLF translation.
     fn refill(&mut self) -> io::Result<()> {
-        if let Some(file) = &mut self.file {
-            self.pending.resize(STDIN_CHUNK, 0);
-            let n = loop {
-                match file.read(&mut self.pending) {
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                    other => break other,
-                }
-            };
-            let n = n.inspect_err(|_| self.eof = true)?;
-            self.pending.truncate(n);
-            self.sent = 0;
-            self.eof = n == 0;
-            if self.crlf {
-                self.pending = lf_to_crlf(&self.pending);
-            }
-            return Ok(());
+        let fresh = if self.file.is_some() {
+            self.read_file()?
+        } else {
+            self.take_from_thread()?
+        };
+        if fresh && self.crlf {
+            self.pending = lf_to_crlf(&self.pending);
         }
+        Ok(())
+    }
+
+    /// Reads the next chunk of a regular-file stdin; says whether bytes came.
+    fn read_file(&mut self) -> io::Result<bool> {
+        let Some(file) = &mut self.file else {
+            return Ok(false);
+        };
+        self.pending.resize(STDIN_CHUNK, 0);
+        let n = loop {
+            match file.read(&mut self.pending) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                other => break other,
+            }
+        };
+        let n = n.inspect_err(|_| self.eof = true)?;
+        self.pending.truncate(n);
+        self.sent = 0;
+        self.eof = n == 0;
+        Ok(n > 0)
+    }
+
+    /// Takes a chunk the reader thread sent, if one is there; says whether bytes came.
+    fn take_from_thread(&mut self) -> io::Result<bool> {
         let Some(rx) = &self.rx else {
             self.eof = true;
-            return Ok(());
+            return Ok(false);
         };
         match rx.try_recv() {
             Ok(Ok(Input::Data(data))) => {
@@ -189,18 +205,18 @@ impl StdinSource {
                 if let Some(recycle) = &self.recycle {
                     let _ = recycle.try_send(old);
                 }
-                if self.crlf {
-                    self.pending = lf_to_crlf(&self.pending);
-                }
+                Ok(true)
             }
-            Ok(Ok(Input::Eof)) | Err(TryRecvError::Disconnected) => self.eof = true,
+            Ok(Ok(Input::Eof)) | Err(TryRecvError::Disconnected) => {
+                self.eof = true;
+                Ok(false)
+            }
             Ok(Err(err)) => {
                 self.eof = true;
-                return Err(err);
+                Err(err)
             }
-            Err(TryRecvError::Empty) => {}
+            Err(TryRecvError::Empty) => Ok(false),
         }
-        Ok(())
     }
 }
 
