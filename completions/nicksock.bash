@@ -690,13 +690,17 @@ _nicksock() {
             return 0
             ;;
         nicksock__subcmd__serve__subcmd__gpio)
-            opts="-4 -6 -v -h -V --pin --bind --port --backend --chip --active-low --read-only --line-port --auth --tls --cert --key --cacert --verbose --help --version"
+            opts="-4 -6 -v -h -V --pin --input --bind --port --backend --chip --active-low --read-only --line-port --auth --tls --cert --key --cacert --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --pin)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --input)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

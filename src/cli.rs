@@ -280,10 +280,14 @@ pub enum Backend {
 
 #[derive(Debug, Args)]
 pub struct ServeGpioArgs {
-    /// BCM GPIO number to serve (repeatable); the only pins it will touch. GPIO13 is
-    /// physical header pin 33
-    #[arg(long = "pin", value_name = "N", required = true)]
+    /// BCM GPIO number to serve as an output (repeatable); with --input, the only pins it
+    /// will touch. GPIO13 is physical header pin 33
+    #[arg(long = "pin", value_name = "N", required_unless_present = "inputs")]
     pub pins: Vec<u32>,
+    /// BCM GPIO number to show as an input (repeatable): read on every request, never
+    /// driven, e.g. a button or a sensor
+    #[arg(long = "input", value_name = "N")]
+    pub inputs: Vec<u32>,
     /// Local address to listen on [default: both :: and 0.0.0.0]
     #[arg(value_name = "ADDR", value_hint = ValueHint::Hostname)]
     pub addr: Option<String>,

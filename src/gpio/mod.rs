@@ -54,22 +54,37 @@ impl PinConfig {
     }
 }
 
-/// Builds the pin list from `--pin` and `--active-low`: pins in the order given, duplicates
-/// dropped, all outputs. An `--active-low` pin that is not served is a mistake worth
-/// stopping for (a typo would otherwise drive the LED inverted).
-pub fn pin_configs(pins: &[u32], active_low: &[u32]) -> Result<Vec<PinConfig>> {
-    if let Some(stray) = active_low.iter().find(|n| !pins.contains(n)) {
+/// Builds the pin list from `--pin` (outputs), `--input` and `--active-low`: outputs in the
+/// order given, then inputs, duplicates dropped. A pin given as both output and input, or an
+/// `--active-low` pin that is not served, is a mistake worth stopping for (a typo would
+/// otherwise drive the LED inverted, or drive a line wired as an input).
+pub fn pin_configs(outputs: &[u32], inputs: &[u32], active_low: &[u32]) -> Result<Vec<PinConfig>> {
+    if let Some(both) = inputs.iter().find(|n| outputs.contains(n)) {
+        return Err(fail(
+            Kind::Gpio,
+            format!("GPIO{both} is given as both --pin (output) and --input: choose one"),
+        ));
+    }
+    if let Some(stray) = active_low
+        .iter()
+        .find(|n| !outputs.contains(n) && !inputs.contains(n))
+    {
         return Err(fail(
             Kind::Gpio,
             format!("--active-low {stray}: pin {stray} is not served (add --pin {stray})"),
         ));
     }
-    let mut configs: Vec<PinConfig> = Vec::with_capacity(pins.len());
-    for &pin in pins {
+    let modes = outputs
+        .iter()
+        .map(|&pin| (pin, PinMode::Output))
+        .chain(inputs.iter().map(|&pin| (pin, PinMode::Input)));
+    let mut configs: Vec<PinConfig> = Vec::with_capacity(outputs.len() + inputs.len());
+    for (pin, mode) in modes {
         if configs.iter().all(|c| c.pin != pin) {
             configs.push(PinConfig {
+                pin,
                 active_low: active_low.contains(&pin),
-                ..PinConfig::output(pin)
+                mode,
             });
         }
     }
@@ -162,7 +177,7 @@ mod tests {
 
     #[test]
     fn pin_configs_keep_order_drop_duplicates_and_mark_active_low() {
-        let configs = pin_configs(&[19, 13, 19], &[13]).unwrap();
+        let configs = pin_configs(&[19, 13, 19], &[], &[13]).unwrap();
         assert_eq!(
             configs,
             vec![
@@ -177,9 +192,30 @@ mod tests {
 
     #[test]
     fn active_low_for_a_pin_not_served_is_refused() {
-        let err = pin_configs(&[13], &[14]).unwrap_err();
+        let err = pin_configs(&[13], &[], &[14]).unwrap_err();
         assert_eq!(exit_code(&err), 9);
         assert!(err.to_string().contains("--pin 14"), "{err}");
+    }
+
+    #[test]
+    fn inputs_follow_outputs_and_may_be_active_low() {
+        let configs = pin_configs(&[13], &[26, 6, 26], &[6]).unwrap();
+        let input = |pin, active_low| PinConfig {
+            pin,
+            active_low,
+            mode: PinMode::Input,
+        };
+        assert_eq!(
+            configs,
+            vec![PinConfig::output(13), input(26, false), input(6, true)]
+        );
+    }
+
+    #[test]
+    fn a_pin_both_output_and_input_is_refused() {
+        let err = pin_configs(&[13], &[13], &[]).unwrap_err();
+        assert_eq!(exit_code(&err), 9);
+        assert!(err.to_string().contains("both --pin"), "{err}");
     }
 
     #[test]

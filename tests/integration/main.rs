@@ -9,3 +9,4 @@ mod serve_gpio;
 mod sockets;
 mod tls;
 mod util;
+mod vm_gpio;

@@ -581,6 +581,46 @@ fn https_with_a_gen_cert_certificate() {
 }
 
 #[test]
+fn input_pins_are_shown_and_never_driven() {
+    if !have("curl") {
+        return;
+    }
+    let s = Served::start(&["--pin", "13", "--input", "26", "--active-low", "26"]);
+    let pins = curl(&[&s.url("/api/pins")]).json();
+    let input = &pins["pins"][1];
+    assert_eq!(
+        (&input["pin"], &input["mode"], &input["active_low"]),
+        (&26.into(), &"input".into(), &true.into()),
+        "{pins}"
+    );
+    let page = curl(&[&s.url("/")]).body;
+    assert!(page.contains("id=\"pin26-state\">"), "{page}");
+    assert!(
+        !page.contains("name=\"pin\" value=\"26\""),
+        "no buttons for an input: {page}"
+    );
+    let json = ["-H", "Content-Type: application/json", "--data"];
+    let drive = curl(&[&json[..], &[r#"{"state":"on"}"#, &s.url("/api/pins/26")]].concat());
+    assert_eq!(drive.status, 403, "{}", drive.body);
+    assert!(drive.body.contains("input"), "{}", drive.body);
+
+    let both = run(
+        &[
+            "serve-gpio",
+            "--backend",
+            "sim",
+            "--pin",
+            "13",
+            "--input",
+            "13",
+        ],
+        b"",
+    );
+    both.assert_code(9);
+    assert!(both.stderr.contains("both --pin"), "{}", both.stderr);
+}
+
+#[test]
 fn bad_configurations_fail_before_serving_and_signals_stop_it() {
     let stray = run(
         &[

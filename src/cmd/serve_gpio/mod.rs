@@ -52,7 +52,7 @@ pub struct Config {
 impl Config {
     /// Validates the command line: pins, credentials, certificate and addresses.
     pub fn from_args(args: ServeGpioArgs, verbose: u8) -> Result<Self> {
-        let pins = gpio::pin_configs(&args.pins, &args.active_low)?;
+        let pins = gpio::pin_configs(&args.pins, &args.inputs, &args.active_low)?;
         let auth = args.auth.as_deref().map(app::parse_auth).transpose()?;
         let tls = crate::cmd::server_tls(&args.tls)?;
         let addr = args.addr.or(args.bind);

@@ -1,0 +1,219 @@
+//! `serve-gpio --backend cdev` against a real kernel: each test boots a throw-away VM
+//! (`tests/vm/gpio-vm.sh`, qemu) whose gpio-sim driver gives a real `/dev/gpiochipN`, runs
+//! one scenario of `tests/vm/scenarios/` in it, and checks what the scenario saw: the line's
+//! level as the simulator reads it, the kernel's record of who holds a line, exit codes and
+//! messages. The scenario only reports ("@ KEY VALUE"); the assertions are here.
+//!
+//! Where no VM can boot (no qemu, no kernel set up), each test prints SKIP with the reason;
+//! with `NICKSOCK_REQUIRE_VM=1` (set by `.ci/run`) that is a failure instead.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::util::bin;
+
+fn vm_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/vm")
+}
+
+/// What one scenario reported, and the whole console for failure messages.
+struct Seen {
+    values: HashMap<String, String>,
+    console: String,
+}
+
+impl Seen {
+    fn get(&self, key: &str) -> &str {
+        match self.values.get(key) {
+            Some(value) => value,
+            None => panic!(
+                "the scenario reported no '{key}'; console:\n{}",
+                self.console
+            ),
+        }
+    }
+
+    /// Asserts that KEY was reported as exactly `want`.
+    fn is(&self, key: &str, want: &str) {
+        assert_eq!(self.get(key), want, "{key}; console:\n{}", self.console);
+    }
+
+    /// Asserts that KEY was reported and contains every one of `parts`.
+    fn has(&self, key: &str, parts: &[&str]) {
+        let value = self.get(key);
+        for part in parts {
+            assert!(
+                value.contains(part),
+                "{key} = {value:?} lacks {part:?}; console:\n{}",
+                self.console
+            );
+        }
+    }
+}
+
+/// Boots the VM with the binary under test and runs `scenario`; `None` after printing SKIP
+/// when no VM can boot here.
+fn run_scenario(scenario: &str) -> Option<Seen> {
+    let harness = vm_dir().join("gpio-vm.sh");
+    let check = Command::new("bash")
+        .arg(&harness)
+        .arg("check")
+        .output()
+        .expect("run gpio-vm.sh check");
+    if !check.status.success() {
+        let why = String::from_utf8_lossy(&check.stdout).trim().to_string();
+        assert!(
+            std::env::var_os("NICKSOCK_REQUIRE_VM").is_none(),
+            "NICKSOCK_REQUIRE_VM is set but no VM can boot: {why}"
+        );
+        eprintln!("SKIP: no GPIO VM: {why}");
+        return None;
+    }
+    let script = vm_dir().join("scenarios").join(format!("{scenario}.sh"));
+    let out = Command::new("bash")
+        .arg(&harness)
+        .args(["run", "-f", bin()])
+        .arg(&script)
+        .output()
+        .expect("run gpio-vm.sh");
+    let console = String::from_utf8_lossy(&out.stdout).into_owned();
+    let harness_says = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "scenario {scenario} failed ({}): {harness_says}\nconsole:\n{console}",
+        out.status
+    );
+    let values = console
+        .lines()
+        .filter_map(|line| line.strip_prefix("@ "))
+        .map(|line| match line.split_once(' ') {
+            Some((key, value)) => (key.to_string(), value.to_string()),
+            None => (line.to_string(), String::new()),
+        })
+        .collect();
+    Some(Seen { values, console })
+}
+
+#[test]
+fn cdev_outputs_follow_the_api_the_page_and_the_line_protocol() {
+    let Some(seen) = run_scenario("outputs") else {
+        return;
+    };
+    // Off at start: GPIO13 low, active-low GPIO19 high; the kernel says we hold 13 as output.
+    seen.is("start", "0 1");
+    seen.is("held", "nicksock out lo");
+    // JSON API.
+    seen.is("api-on", "1");
+    seen.is("api-off", "0");
+    seen.is("api-toggle", "1");
+    seen.is("api-toggle-again", "0");
+    seen.has("api-state", &[r#""pin":13"#, r#""state":"off""#]);
+    // The page's form (POST, answered 303) and the lab's GET form.
+    seen.is("form-post", "303");
+    seen.is("form-post-on", "1");
+    seen.is("form-get-off", "0");
+    // The line protocol through `nicksock connect`.
+    seen.is("line-on-reply", "13 on");
+    seen.is("line-on", "1");
+    seen.is("line-off-reply", "13 off");
+    seen.is("line-off", "0");
+    seen.is("line-toggle-reply", "13 on");
+    seen.is("line-toggle", "1");
+    // Active-low: on drives the line low, and the page says on.
+    seen.is("active-low-on", "0");
+    seen.has("active-low-page", &[">on<"]);
+    seen.is("active-low-off", "1");
+    // SIGTERM: exit 0 and the kernel no longer has the line requested.
+    seen.is("term-status", "0");
+    seen.is("released", "free");
+}
+
+#[test]
+fn cdev_finds_pins_by_name_by_header_label_and_by_chip() {
+    let Some(seen) = run_scenario("lookup") else {
+        return;
+    };
+    // By line name GPIO13 on a chip whose label is no Pi's.
+    seen.has(
+        "by-name-how",
+        &["GPIO13 = /dev/gpiochip", "[gpio-expander]", "line 13"],
+    );
+    seen.is("by-name-level", "1");
+    seen.is("by-name-stop", "0");
+    // A line that does not exist: exit 9, naming the pin and the chips there are.
+    seen.is("missing-status", "9");
+    seen.has(
+        "missing-error",
+        &["GPIO40", "[gpio-expander] (32 lines)", "--chip"],
+    );
+    // Unnamed lines on a Pi 4 header chip: offset 13.
+    seen.has(
+        "by-label-how",
+        &["[pinctrl-bcm2711]", "line 13 (by header label)"],
+    );
+    seen.is("by-label-level", "1");
+    // A Pi 5 layout: an unnamed SoC chip first, the named RP1 chip second.
+    seen.has("pi5-how", &["[pinctrl-rp1] (54 lines) line 13"]);
+    seen.is("pi5-level", "1");
+    // Neither: refused without --chip, found with its label or its path.
+    seen.is("unnamed-status", "9");
+    seen.has(
+        "unnamed-error",
+        &["GPIO13", "[some-expander]", "choose one with --chip"],
+    );
+    seen.has(
+        "chip-label-how",
+        &["[some-expander]", "(by offset on --chip)"],
+    );
+    seen.is("chip-label-level", "1");
+    seen.has(
+        "chip-path-how",
+        &["[some-expander]", "(by offset on --chip)"],
+    );
+    seen.is("chip-path-level", "1");
+    seen.is("no-such-chip-status", "9");
+    seen.has(
+        "no-such-chip-error",
+        &["--chip pinctrl-rp1", "[some-expander]"],
+    );
+}
+
+#[test]
+fn cdev_inputs_show_what_the_simulator_pulls() {
+    let Some(seen) = run_scenario("input") else {
+        return;
+    };
+    seen.is("held", "nicksock in lo");
+    seen.has(
+        "up-api",
+        &[r#""pin":12"#, r#""mode":"input""#, r#""state":"on""#],
+    );
+    seen.is("up-page", "on");
+    seen.has("down-api", &[r#""state":"off""#, r#""value":0"#]);
+    seen.is("down-page", "off");
+    // Active-low input: a line pulled down is on.
+    seen.has("active-low-down", &[r#""pin":6"#, r#""state":"on""#]);
+    seen.has("active-low-up", &[r#""state":"off""#]);
+    seen.has("list", &[r#""pin":13"#, r#""pin":12"#, r#""pin":6"#]);
+    // An input is never driven: refused, and the line stays where the pull holds it.
+    seen.is("drive-input", "403");
+    seen.is("input-level", "0");
+    seen.is("term-status", "0");
+}
+
+#[test]
+fn cdev_second_server_on_a_held_line_exits_9_and_sigterm_releases_it() {
+    let Some(seen) = run_scenario("busy") else {
+        return;
+    };
+    seen.is("second-status", "9");
+    seen.has("second-error", &["GPIO13", "line 13", "busy", "'nicksock'"]);
+    // The first server is untouched by the attempt.
+    seen.has("first-still", &[r#""state":"on""#]);
+    assert!(seen.get("first-still").ends_with(" 1"), "{}", seen.console);
+    seen.is("term-status", "0");
+    seen.is("released", "free");
+    seen.is("retaken", "nicksock out lo");
+    seen.is("again-status", "0");
+}

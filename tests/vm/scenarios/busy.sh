@@ -1,0 +1,13 @@
+# A second serve-gpio on a line the first holds fails with exit 9 naming the line; after
+# SIGTERM the line is free and can be taken again.
+sim_chip pi4 pinctrl-bcm2711 32 named
+serve --backend cdev --pin 13 127.0.0.1
+api_post 13 '{"state":"on"}' > /dev/null
+nicksock serve-gpio --backend cdev --pin 13 --port 8081 127.0.0.1 2> /tmp/second.err
+report second-status $?
+report second-error "$(cat /tmp/second.err)"
+report first-still "$(api_get /13) $(level 13)"
+stop term-status
+report released "$(holder 13)"
+PORT=8082 serve --backend cdev --pin 13 --port 8082 127.0.0.1 && report retaken "$(holder 13)"
+PORT=8082 stop again-status
