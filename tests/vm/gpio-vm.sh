@@ -68,7 +68,8 @@ build_gpio_sim() { # $1 kernel version, $2 work dir → $2/mod/gpio-sim.ko
   if [ ! -e "/lib/modules/$kver/build/Makefile" ]; then
     say "installing linux-headers-$kver"
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-      "linux-headers-$kver" >/dev/null || die "cannot install linux-headers-$kver"
+      "linux-headers-$kver" > "$work/apt.log" 2>&1 ||
+      { cat "$work/apt.log" >&2; die "cannot install linux-headers-$kver"; }
   fi
   series=$(echo "$kver" | cut -d. -f1-2)
   say "fetching linux-source-$series for gpio-sim.c and irq_sim.c"
