@@ -9,6 +9,9 @@ use std::io;
 pub enum Kind {
     /// I/O error, peer reset, protocol error (exit 1).
     Runtime,
+    /// A command line clap accepted but that makes no sense, e.g. a malformed `--auth`
+    /// (exit 2, like clap's own usage errors).
+    Usage,
     /// Name resolution failed (exit 3).
     Resolve,
     /// Connection refused or unreachable (exit 4).
@@ -34,6 +37,7 @@ impl Kind {
     pub fn code(self) -> u8 {
         match self {
             Kind::Runtime => 1,
+            Kind::Usage => 2,
             Kind::Resolve => 3,
             Kind::Refused => 4,
             Kind::Timeout => 5,

@@ -652,7 +652,7 @@ fn bad_configurations_fail_before_serving_and_signals_stop_it() {
         ],
         b"",
     );
-    assert_ne!(auth.code(), 0);
+    auth.assert_code(2);
     assert!(
         auth.stderr.contains("--auth wants USER:PASS"),
         "{}",

@@ -20,7 +20,7 @@ pub fn parse_auth(text: &str) -> Result<(String, String)> {
     match text.split_once(':') {
         Some((user, pass)) if !user.is_empty() => Ok((user.to_string(), pass.to_string())),
         _ => Err(fail(
-            Kind::Runtime,
+            Kind::Usage,
             "--auth wants USER:PASS (a user name, a colon, then the password)",
         )),
     }
