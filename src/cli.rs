@@ -29,10 +29,12 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Accept a peer; copy stdin to it and what it sends to stdout (like `nc -l`)
+    #[command(override_usage = "nicksock listen [OPTIONS] [ADDR] PORT")]
     Listen(ListenArgs),
     /// Connect to a peer; copy stdin to it and what it sends to stdout (like `nc HOST PORT`)
     Connect(ConnectArgs),
     /// Echo every byte back to every client, many clients at once
+    #[command(override_usage = "nicksock echo [OPTIONS] [ADDR] PORT")]
     Echo(EchoArgs),
     /// Fetch a URL over HTTP/1.1 or HTTP/1.0 (HTTPS by rustls), curl-style
     HttpGet(HttpGetArgs),
@@ -114,7 +116,7 @@ pub struct SessionArgs {
 pub struct ListenArgs {
     /// [ADDR] PORT: the local address or name to listen on (default: both :: and 0.0.0.0)
     /// and the port (0 picks a free one and prints it)
-    #[arg(value_name = "ADDR", num_args = 1..=2, required = true, value_hint = ValueHint::Hostname)]
+    #[arg(value_name = "PORT", num_args = 1..=2, required = true, value_hint = ValueHint::Hostname)]
     pub endpoint: Vec<String>,
     #[command(flatten)]
     pub family: FamilyArgs,
@@ -170,7 +172,7 @@ pub struct ConnectArgs {
 pub struct EchoArgs {
     /// [ADDR] PORT: the local address or name to listen on (default: both :: and 0.0.0.0)
     /// and the port (0 picks a free one and prints it)
-    #[arg(value_name = "ADDR", num_args = 1..=2, required = true, value_hint = ValueHint::Hostname)]
+    #[arg(value_name = "PORT", num_args = 1..=2, required = true, value_hint = ValueHint::Hostname)]
     pub endpoint: Vec<String>,
     #[command(flatten)]
     pub family: FamilyArgs,
@@ -382,15 +384,22 @@ pub struct CompletionsArgs {
     pub shell: clap_complete::Shell,
 }
 
-/// Splits the `[ADDR] PORT` positionals of a server command; a bad port is a usage error.
-pub fn split_endpoint(endpoint: &[String]) -> Result<(Option<String>, u16), clap::Error> {
+/// Splits the `[ADDR] PORT` positionals of server `command` (`listen`, `echo`); a bad port
+/// is a usage error that shows that command's usage line.
+pub fn split_endpoint(
+    command: &str,
+    endpoint: &[String],
+) -> Result<(Option<String>, u16), clap::Error> {
     let (addr, port) = match endpoint {
         [port] => (None, port),
         [addr, port] => (Some(addr.clone()), port),
         _ => unreachable!("clap takes one or two values"),
     };
     let port = port.parse::<u16>().map_err(|_| {
-        <Cli as clap::CommandFactory>::command().error(
+        let mut cli = <Cli as clap::CommandFactory>::command();
+        cli.build(); // gives subcommands their "nicksock listen" bin name
+        let mut sub = cli.find_subcommand_mut(command).cloned().unwrap_or(cli);
+        sub.error(
             clap::error::ErrorKind::InvalidValue,
             format!("invalid port '{port}': expected a number from 0 to 65535"),
         )
@@ -436,9 +445,13 @@ mod tests {
     #[test]
     fn endpoints_split_into_address_and_port() {
         let one = vec!["8080".to_string()];
-        assert_eq!(split_endpoint(&one).unwrap(), (None, 8080));
+        assert_eq!(split_endpoint("listen", &one).unwrap(), (None, 8080));
         let two = vec!["::1".to_string(), "0".to_string()];
-        assert_eq!(split_endpoint(&two).unwrap(), (Some("::1".into()), 0));
-        assert!(split_endpoint(&["70000".to_string()]).is_err());
+        assert_eq!(
+            split_endpoint("listen", &two).unwrap(),
+            (Some("::1".into()), 0)
+        );
+        let err = split_endpoint("echo", &["70000".to_string()]).unwrap_err();
+        assert!(err.to_string().contains("nicksock echo"), "{err}");
     }
 }

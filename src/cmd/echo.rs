@@ -40,7 +40,7 @@ pub struct Config {
 impl Config {
     /// Validates the command line and loads the certificate.
     pub fn from_args(args: EchoArgs, verbose: u8) -> Result<Self> {
-        let (addr, port) = split_endpoint(&args.endpoint).unwrap_or_else(|e| e.exit());
+        let (addr, port) = split_endpoint("echo", &args.endpoint).unwrap_or_else(|e| e.exit());
         let tls = crate::cmd::server_tls(&args.tls)?;
         if tls.is_some() && args.udp {
             return Err(error::fail(

@@ -39,7 +39,7 @@ pub struct Config {
 impl Config {
     /// Validates the command line and loads the certificate.
     pub fn from_args(args: ListenArgs, verbose: u8) -> Result<Self> {
-        let (addr, port) = split_endpoint(&args.endpoint).unwrap_or_else(|e| e.exit());
+        let (addr, port) = split_endpoint("listen", &args.endpoint).unwrap_or_else(|e| e.exit());
         let tls = super::server_tls(&args.tls)?;
         if tls.is_some() && args.session.udp {
             return Err(error::fail(
