@@ -217,3 +217,23 @@ fn cdev_second_server_on_a_held_line_exits_9_and_sigterm_releases_it() {
     seen.is("retaken", "nicksock out lo");
     seen.is("again-status", "0");
 }
+
+#[test]
+fn cdev_permission_denied_names_the_gpio_group_and_auto_picks_the_chip() {
+    let Some(seen) = run_scenario("permissions") else {
+        return;
+    };
+    // Not in the group that owns /dev/gpiochipN: exit 9 with the fix, never simulated pins.
+    seen.is("outsider-status", "9");
+    seen.has(
+        "outsider-error",
+        &["/dev/gpiochip", "permission denied", "usermod -aG gpio"],
+    );
+    // In the group, `auto` (no --backend) finds the chip and drives the line.
+    seen.has(
+        "member-says",
+        &["GPIO character device", "auto: found a GPIO chip"],
+    );
+    seen.is("member-level", "1");
+    seen.is("member-holder", "nicksock out hi");
+}

@@ -165,7 +165,7 @@ run() {
   work=$(mktemp -d "${TMPDIR:-/tmp}/gpio-vm-run.XXXXXX")
   trap 'rm -rf "$work"' EXIT
   root=$work/root
-  mkdir -p "$root"/{bin,dev,proc,sys,tmp,test,modules}
+  mkdir -p "$root"/{bin,dev,etc,proc,sys,tmp,test,modules}
   cp "$(command -v busybox)" "$root/bin/busybox"
   cp "$kdir"/modules/* "$root/modules/"
   cp "$here/guest-lib.sh" "$root/test/guest-lib.sh"
