@@ -203,7 +203,7 @@ fn cdev_inputs_show_what_the_simulator_pulls() {
 }
 
 #[test]
-fn cdev_second_server_on_a_held_line_exits_9_and_sigterm_releases_it() {
+fn cdev_second_server_on_a_held_line_exits_9_sigterm_releases_it_and_a_lost_chip_is_a_500() {
     let Some(seen) = run_scenario("busy") else {
         return;
     };
@@ -215,6 +215,10 @@ fn cdev_second_server_on_a_held_line_exits_9_and_sigterm_releases_it() {
     seen.is("term-status", "0");
     seen.is("released", "free");
     seen.is("retaken", "nicksock out lo");
+    // The chip goes away (an unbound driver, an unplugged expander): every request says so
+    // with a 500, and the server still stops cleanly.
+    seen.has("gone-read", &["reading GPIO13", "No such device", " 500"]);
+    seen.is("gone-write", "500");
     seen.is("again-status", "0");
 }
 
