@@ -157,8 +157,11 @@ add_target() {
   fi
   rustup target list --installed 2>/dev/null | grep -qx "$1" && return 0
   local out
-  if ! out=$(rustup target add "$1" 2>&1); then
-    echo "rustup target add $1 failed: $(printf '%s\n' "$out" | grep -v '^\s*$' | tail -n 1)"
+  if ! out=$(RUST_BACKTRACE=0 rustup target add "$1" 2>&1); then
+    # rustup's error line (with RUST_BACKTRACE=0 it carries the whole chain of causes).
+    local why
+    why=$(grep -m 1 '^error:' <<<"$out" || grep -v '^[[:space:]]*$' <<<"$out" | tail -n 1)
+    echo "rustup target add $1 failed: $why"
     return 1
   fi
 }
@@ -200,6 +203,7 @@ for t in "${targets[@]}"; do
   size_line=$(awk -v b="$size" -v t="$t" -v f="$out_dir/nicksock" \
     'BEGIN { printf "%s: %s, %d bytes (%.2f MiB, %.2f MB) stripped", t, f, b, b / 1048576, b / 1e6 }')
   echo "$size_line"
+  if command -v file >/dev/null 2>&1; then file "$out_dir/nicksock"; fi
   built=$((SECONDS - start))
 
   if ! $run_tests; then
