@@ -159,7 +159,12 @@ impl TlsStream {
         }
         if self.closing && !self.write_shut {
             self.write_shut = true;
-            self.sock.shutdown(Shutdown::Write)?;
+            match self.sock.shutdown(Shutdown::Write) {
+                // The peer already closed the whole connection (it had what it wanted and left;
+                // our close_notify met its reset): nothing is left to end, as for plain TCP.
+                Err(e) if e.kind() == io::ErrorKind::NotConnected => {}
+                other => other?,
+            }
         }
         Ok(())
     }

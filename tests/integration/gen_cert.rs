@@ -21,7 +21,7 @@ fn nicksock(dir: &Path, args: &[&str]) -> Output {
     Command::new("sh")
         .arg("-c")
         .arg("umask 022; exec \"$0\" \"$@\"")
-        .arg(env!("CARGO_BIN_EXE_nicksock"))
+        .args(crate::util::bin_argv())
         .args(args)
         .current_dir(dir)
         .output()

@@ -63,8 +63,7 @@ fn completions_and_man_pages_are_fresh() {
 
 #[test]
 fn completions_subcommand_prints_the_same_script() {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_nicksock"))
-        .args(["completions", "bash"])
+    let out = crate::util::nicksock(&["completions", "bash"])
         .output()
         .expect("run");
     assert!(out.status.success());

@@ -735,8 +735,8 @@ fn http_get_downloads_32_mib_from_nginx_over_http_and_https_intact() {
             let file = out.path().join(format!("tty-{silent}.bin"));
             let stdout = out.path().join(format!("stdout-{silent}.txt"));
             let command = format!(
-                "'{}' http-get {} -o '{}' '{}' > '{}'",
-                bin(),
+                "{} http-get {} -o '{}' '{}' > '{}'",
+                bin_shell(),
                 if silent { "-s" } else { "" },
                 file.display(),
                 nginx.http("/big.bin"),

@@ -635,7 +635,7 @@ fn received_data_reaches_a_terminal_and_a_file() {
     let dir = tempdir();
     let port = free_port();
     let log = dir.path().join("tty.txt");
-    let inner = format!("{} listen --recv-only 127.0.0.1 {port}", bin());
+    let inner = format!("{} listen --recv-only 127.0.0.1 {port}", bin_shell());
     let mut term = Command::new("script");
     term.args(["-qec", &inner, log.to_str().unwrap()]);
     let mut term = Proc::spawn(term);

@@ -17,10 +17,34 @@ pub fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_nicksock")
 }
 
-/// A command for the binary with a clean environment.
+/// The program and arguments that start the binary under test: `NICKSOCK_TEST_RUNNER`'s
+/// words (an emulator such as `qemu-aarch64 -L /usr/aarch64-linux-gnu`, set by
+/// `scripts/cross.sh` when the tests run for another architecture) followed by [`bin()`].
+/// Without the variable, just the binary.
+pub fn bin_argv() -> Vec<String> {
+    let runner = std::env::var("NICKSOCK_TEST_RUNNER").unwrap_or_default();
+    runner
+        .split_whitespace()
+        .map(str::to_string)
+        .chain([bin().to_string()])
+        .collect()
+}
+
+/// [`bin_argv`] as one shell word list, each word single-quoted, for `sh -c` and `script -c`.
+pub fn bin_shell() -> String {
+    let quoted: Vec<String> = bin_argv()
+        .iter()
+        .map(|w| format!("'{}'", w.replace('\'', "'\\''")))
+        .collect();
+    quoted.join(" ")
+}
+
+/// A command for the binary (under the runner, if any) with a clean environment.
 pub fn nicksock(args: &[&str]) -> Command {
-    let mut cmd = Command::new(bin());
-    cmd.args(args)
+    let argv = bin_argv();
+    let mut cmd = Command::new(&argv[0]);
+    cmd.args(&argv[1..])
+        .args(args)
         .env("RUST_BACKTRACE", "0")
         .env_remove("NICKSOCK_AUTH");
     cmd
