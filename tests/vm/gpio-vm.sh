@@ -43,6 +43,15 @@ kernel_version() {
 
 kernel_dir() { echo "$cache/$(kernel_version)"; }
 
+# apt-get download PACKAGE into DIR; on a machine whose package lists are missing or stale,
+# refresh them once and try again.
+fetch() { # $1 dir, $2 package
+  (cd "$1" && apt-get download -qq "$2" > /dev/null 2>&1) && return 0
+  say "apt-get download $2 failed: refreshing the package lists"
+  apt-get update -qq > /dev/null 2>&1 || true
+  (cd "$1" && apt-get download -qq "$2" > /dev/null 2>&1) || die "apt-get download $2 failed"
+}
+
 ready() { # the cached kernel and modules exist
   local k; k=$(kernel_dir)
   [ -s "$k/vmlinux" ] && [ -s "$k/modules/load-order" ]
@@ -73,8 +82,7 @@ build_gpio_sim() { # $1 kernel version, $2 work dir → $2/mod/gpio-sim.ko
   fi
   series=$(echo "$kver" | cut -d. -f1-2)
   say "fetching linux-source-$series for gpio-sim.c and irq_sim.c"
-  (cd "$work" && apt-get download -qq "linux-source-$series" >/dev/null 2>&1) ||
-    die "apt-get download linux-source-$series failed"
+  fetch "$work" "linux-source-$series"
   dpkg -x "$work"/linux-source-"$series"_*.deb "$work/src"
   tarball=$work/src/usr/src/linux-source-$series.tar.xz
   mkdir -p "$work/mod"
@@ -96,6 +104,10 @@ build_gpio_sim() { # $1 kernel version, $2 work dir → $2/mod/gpio-sim.ko
 setup() {
   local kver kdir work pkgdir
   kver=$(kernel_version)
+  if [ -z "$kver" ]; then
+    apt-get update -qq > /dev/null 2>&1 || true
+    kver=$(kernel_version)
+  fi
   [ -n "$kver" ] || die "cannot tell which kernel linux-image-amd64 is (apt-get update?)"
   kdir=$cache/$kver
   mkdir -p "$cache"
@@ -106,8 +118,7 @@ setup() {
   say "setting up kernel $kver in $kdir"
   work=$(mktemp -d "${TMPDIR:-/tmp}/gpio-vm-setup.XXXXXX")
   trap 'rm -rf "$work"' RETURN
-  (cd "$work" && apt-get download -qq "linux-image-$kver" >/dev/null 2>&1) ||
-    die "apt-get download linux-image-$kver failed"
+  fetch "$work" "linux-image-$kver"
   dpkg -x "$work"/linux-image-"$kver"_*.deb "$work/image"
   pkgdir=$work/image/lib/modules/$kver
   rm -rf "$kdir.new"
