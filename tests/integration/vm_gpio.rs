@@ -195,6 +195,9 @@ fn cdev_inputs_show_what_the_simulator_pulls() {
         &[r#""pin":12"#, r#""mode":"input""#, r#""state":"on""#],
     );
     seen.is("up-page", "on");
+    seen.is("up-line", "12 on");
+    // The line protocol reads it too, and refuses to drive it (the connection stays open).
+    seen.has("down-line", &["12 off|error: ", "input"]);
     seen.has("down-api", &[r#""state":"off""#, r#""value":0"#]);
     seen.is("down-page", "off");
     // Active-low input: a line pulled down is on.
