@@ -20,7 +20,7 @@
 #
 # Environment: NICKSOCK_VM_CACHE (default /var/tmp/nicksock-vm), NICKSOCK_VM_TIMEOUT
 # (seconds, default 120), NICKSOCK_VM_KVER (Debian kernel ABI, default: linux-image-amd64's).
-# Needs: qemu-system-x86 busybox-static cpio gzip xz-utils kmod; setup also needs apt,
+# Needs: qemu-system-x86 busybox(-static) cpio gzip; setup also needs apt, xz-utils, kmod,
 # make and gcc. `.ci/run` installs them.
 set -euo pipefail
 export PATH=$PATH:/usr/sbin:/sbin
@@ -43,12 +43,8 @@ kernel_version() {
 
 kernel_dir() { echo "$cache/$(kernel_version)"; }
 
-# apt-get download PACKAGE into DIR; on a machine whose package lists are missing or stale,
-# refresh them once and try again.
+# apt-get download PACKAGE into DIR.
 fetch() { # $1 dir, $2 package
-  (cd "$1" && apt-get download -qq "$2" > /dev/null 2>&1) && return 0
-  say "apt-get download $2 failed: refreshing the package lists"
-  apt-get update -qq > /dev/null 2>&1 || true
   (cd "$1" && apt-get download -qq "$2" > /dev/null 2>&1) || die "apt-get download $2 failed"
 }
 
@@ -103,21 +99,20 @@ build_gpio_sim() { # $1 kernel version, $2 work dir → $2/mod/gpio-sim.ko
 
 setup() {
   local kver kdir work pkgdir
-  kver=$(kernel_version)
-  if [ -z "$kver" ]; then
-    apt-get update -qq > /dev/null 2>&1 || true
-    kver=$(kernel_version)
-  fi
-  [ -n "$kver" ] || die "cannot tell which kernel linux-image-amd64 is (apt-get update?)"
-  kdir=$cache/$kver
   mkdir -p "$cache"
   # One setup at a time: tests may ask for it together.
   exec 9> "$cache/.lock"
   flock 9
-  if ready; then say "kernel $kver ready in $kdir"; return 0; fi
+  if ready; then say "kernel $(kernel_version) ready in $(kernel_dir)"; return 0; fi
+  # Fresh lists first: stale ones name a kernel ABI the mirror may have dropped.
+  apt-get update -qq > /dev/null 2>&1 || say "apt-get update failed; trying the lists there are"
+  kver=$(kernel_version)
+  [ -n "$kver" ] || die "cannot tell which kernel linux-image-amd64 is"
+  kdir=$cache/$kver
   say "setting up kernel $kver in $kdir"
   work=$(mktemp -d "${TMPDIR:-/tmp}/gpio-vm-setup.XXXXXX")
-  trap 'rm -rf "$work"' RETURN
+  # EXIT, not RETURN: die() exits, and the unpacked packages are most of a gigabyte.
+  trap 'rm -rf "$work"' EXIT
   fetch "$work" "linux-image-$kver"
   dpkg -x "$work"/linux-image-"$kver"_*.deb "$work/image"
   pkgdir=$work/image/lib/modules/$kver
@@ -177,7 +172,7 @@ run() {
   trap 'rm -rf "$work"' EXIT
   root=$work/root
   mkdir -p "$root"/{bin,dev,etc,proc,sys,tmp,test,modules}
-  cp "$(command -v busybox)" "$root/bin/busybox"
+  add_program "$root" "$(command -v busybox)" /bin/busybox
   cp "$kdir"/modules/* "$root/modules/"
   cp "$here/guest-lib.sh" "$root/test/guest-lib.sh"
   cp "$script" "$root/test/scenario.sh"
@@ -210,7 +205,8 @@ EOF
   fi
   console=$work/console
   set +e
-  timeout -k 5 "$timeout" qemu-system-x86_64 -nodefaults -no-user-config -display none \
+  # --foreground: qemu stays in our process group, so Ctrl-C stops the VM too.
+  timeout --foreground -k 5 "$timeout" qemu-system-x86_64 -nodefaults -no-user-config -display none \
     -no-reboot -m 256 -serial stdio "${accel[@]}" \
     -kernel "$kdir/vmlinux" -initrd "$work/initrd.gz" \
     -append "console=ttyS0 quiet loglevel=3 panic=-1" < /dev/null | tr -d '\r' | tee "$console"

@@ -51,29 +51,42 @@ pull() {
 }
 
 # holder N: the kernel's own account of line N of $CHIP, from debugfs: the consumer that
-# holds it with its direction and level ("nicksock out hi"), or "free".
+# holds it with its direction and level ("nicksock out hi"), "free", or "no-chip".
 holder() {
   if [ ! -e /sys/kernel/debug/gpio ]; then mount -t debugfs debugfs /sys/kernel/debug; fi
+  # A chip's section starts "gpiochip0: GPIOs 992-1023, …"; its line n is gpio-(992+n),
+  # listed when it is requested or named.
   awk -v chip="${CHIP#/dev/}:" -v n="$1" '
-    $1 == chip { on = 1; next }
+    $1 == chip { split($3, range, "-"); want = "gpio-" (range[1] + n); found = 1; on = 1; next }
     /^gpiochip/ { on = 0 }
-    on && /^ *gpio-[0-9]+ / && i++ == n { line = $0 }
+    on && $1 == want { line = $0 }
     END {
+      if (!found) { print "no-chip"; exit }
       if (index(line, "|") == 0) { print "free"; exit }
       sub(/^[^|]*\|/, "", line); sub(/\)/, "", line); gsub(/ +/, " ", line); sub(/ $/, "", line)
       print line
     }' /sys/kernel/debug/gpio
 }
 
-# serve ARGS...: starts `nicksock serve-gpio ARGS` in the background with stderr in
-# /tmp/serve.err, waits until its HTTP port (PORT, default 8080) answers. Sets SERVE.
+# alive PID: the process exists and is not a zombie waiting to be reaped.
+alive() {
+  [ -e "/proc/$1/stat" ] && [ "$(sed -n 's/.*) \(.\).*/\1/p' "/proc/$1/stat")" != Z ]
+}
+
+# serve ARGS...: starts `nicksock serve-gpio ARGS` in the background (as user $AS if set)
+# with stderr in /tmp/serve.err, and waits until its HTTP port (PORT, default 8080) answers.
+# Sets SERVE.
 serve() {
   local tries=0
-  nicksock serve-gpio "$@" 2> /tmp/serve.err &
+  if [ -n "${AS:-}" ]; then
+    su -s /bin/sh "$AS" -c "nicksock serve-gpio $* 2> /tmp/serve.err" &
+  else
+    nicksock serve-gpio "$@" 2> /tmp/serve.err &
+  fi
   SERVE=$!
   until wget -q -O /dev/null "http://127.0.0.1:${PORT:-8080}/api/pins" 2> /dev/null; do
     tries=$((tries + 1))
-    if [ "$tries" -gt 200 ] || ! kill -0 "$SERVE" 2> /dev/null; then
+    if [ "$tries" -gt 200 ] || ! alive "$SERVE"; then
       report serve-failed "$(cat /tmp/serve.err)"
       return 1
     fi
@@ -81,11 +94,36 @@ serve() {
   done
 }
 
-# stop: SIGTERM to the server; reports its exit status as KEY.
+# stop KEY: SIGTERM to the server; reports its exit status as KEY, or that it did not stop
+# within 10 seconds.
 stop() {
+  local tries=0
   kill -TERM "$SERVE"
+  while alive "$SERVE" && [ "$tries" -lt 100 ]; do
+    tries=$((tries + 1))
+    sleep 0.1
+  done
+  if alive "$SERVE"; then
+    report "$1" "still running 10 s after SIGTERM"
+    kill -KILL "$SERVE"
+    return 1
+  fi
   wait "$SERVE"
   report "$1" $?
+}
+
+# must_fail KEY ARGS...: `nicksock serve-gpio ARGS`, expected to refuse to start; reports
+# KEY-status and KEY-error (its stderr). Killed after 10 s if it serves after all.
+must_fail() {
+  local key="$1"
+  shift
+  if [ -n "${AS:-}" ]; then
+    su -s /bin/sh "$AS" -c "timeout 10 nicksock serve-gpio $* 2> /tmp/fail.err > /dev/null"
+  else
+    timeout 10 nicksock serve-gpio "$@" 2> /tmp/fail.err > /dev/null
+  fi
+  report "$key-status" $?
+  report "$key-error" "$(cat /tmp/fail.err)"
 }
 
 # The server's JSON API and page, on 127.0.0.1:${PORT:-8080}.
@@ -96,6 +134,13 @@ api_post() { # api_post PIN JSON
   wget -q -O - --header 'Content-Type: application/json' --post-data "$2" \
     "http://127.0.0.1:${PORT:-8080}/api/pins/$1"
 }
+api_code() { # api_code PIN JSON: only the HTTP status (wget hides a 4xx/5xx's code)
+  nicksock http-get -s -o /dev/null -w '%{http_code}' --json "$2" \
+    "http://127.0.0.1:${PORT:-8080}/api/pins/$1"
+}
 page() {
   wget -q -O - "http://127.0.0.1:${PORT:-8080}/"
+}
+pin_state() { # pin_state N: what the page says of pin N (on or off)
+  page | sed -n "s/.*id=\"pin$1-state\">\([a-z]*\)<.*/\1/p"
 }

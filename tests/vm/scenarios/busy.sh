@@ -4,15 +4,14 @@
 sim_chip pi4 pinctrl-bcm2711 32 named
 serve --backend cdev --pin 13 127.0.0.1
 api_post 13 '{"state":"on"}' > /dev/null
-nicksock serve-gpio --backend cdev --pin 13 --port 8081 127.0.0.1 2> /tmp/second.err
-report second-status $?
-report second-error "$(cat /tmp/second.err)"
+must_fail second --backend cdev --pin 13 --port 8081 127.0.0.1
 report first-still "$(api_get /13) $(level 13)"
 stop term-status
 report released "$(holder 13)"
-PORT=8082 serve --backend cdev --pin 13 --port 8082 127.0.0.1 && report retaken "$(holder 13)"
+export PORT=8082
+serve --backend cdev --pin 13 --port 8082 127.0.0.1 && report retaken "$(holder 13)"
 echo 0 > "$CONFIGFS/pi4/live"
-report gone-read "$(nicksock http-get -s -w ' %{http_code}' http://127.0.0.1:8082/api/pins/13 | tr -d '\n')"
-report gone-write "$(nicksock http-get -s -o /dev/null -w '%{http_code}' \
-  --json '{"state":"off"}' http://127.0.0.1:8082/api/pins/13)"
-PORT=8082 stop again-status
+report gone-read "$(nicksock http-get -s -w ' %{http_code}' http://127.0.0.1:8082/api/pins/13 |
+  tr -d '\n')"
+report gone-write "$(api_code 13 '{"state":"off"}')"
+stop again-status

@@ -1,25 +1,19 @@
 # How serve-gpio finds BCM GPIO13: by line name, by a Raspberry Pi header label, by --chip
 # (label or path); and the exit 9 when it cannot.
-try() { # try KEY ARGS...: a serve-gpio that must fail at start; reports status and message
-  local key="$1"
-  shift
-  nicksock serve-gpio --backend cdev "$@" 127.0.0.1 2> /tmp/try.err > /dev/null
-  report "$key-status" $?
-  report "$key-error" "$(cat /tmp/try.err)"
-}
 found() { # found KEY ARGS...: serve, switch GPIO13 on, report how it was found, stop
   local key="$1"
   shift
   serve --backend cdev --pin 13 "$@" 127.0.0.1 || return
   report "$key-how" "$(head -1 /tmp/serve.err)"
   api_post 13 '{"state":"on"}' > /dev/null && report "$key-level" "$(level 13)"
+  report "$key-held" "$(holder 13)"
   stop "$key-stop"
 }
 
 # A chip whose lines are named as a Pi's are, but whose label is no Pi's.
 sim_chip named gpio-expander 32 named
 found by-name
-try missing --pin 40
+must_fail missing --backend cdev --pin 40 127.0.0.1
 sim_remove named
 
 # A Pi 4 header chip whose lines have no names.
@@ -37,8 +31,8 @@ sim_remove soc
 
 # Neither names nor a header label: only --chip can pick it, by label or by path.
 sim_chip plain some-expander 32
-try unnamed --pin 13
+must_fail unnamed --backend cdev --pin 13 127.0.0.1
 found chip-label --chip some-expander
 found chip-path --chip "$CHIP"
-try no-such-chip --pin 13 --chip pinctrl-rp1
+must_fail no-such-chip --backend cdev --pin 13 --chip pinctrl-rp1 127.0.0.1
 sim_remove plain
