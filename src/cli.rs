@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum, ValueHint};
+use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum, ValueHint};
 
 /// Seconds as given on the command line: a non-negative, finite number (fractions allowed).
 pub type Secs = f64;
@@ -281,10 +281,11 @@ pub enum Backend {
 }
 
 #[derive(Debug, Args)]
+#[command(group(ArgGroup::new("served").required(true).multiple(true).args(["pins", "inputs"])))]
 pub struct ServeGpioArgs {
     /// BCM GPIO number to serve as an output (repeatable); with --input, the only pins it
     /// will touch. GPIO13 is physical header pin 33
-    #[arg(long = "pin", value_name = "N", required_unless_present = "inputs")]
+    #[arg(long = "pin", value_name = "N")]
     pub pins: Vec<u32>,
     /// BCM GPIO number to show as an input (repeatable): read on every request, never
     /// driven, e.g. a button or a sensor

@@ -61,7 +61,7 @@ impl PinConfig {
 pub fn pin_configs(outputs: &[u32], inputs: &[u32], active_low: &[u32]) -> Result<Vec<PinConfig>> {
     if let Some(both) = inputs.iter().find(|n| outputs.contains(n)) {
         return Err(fail(
-            Kind::Gpio,
+            Kind::Usage,
             format!("GPIO{both} is given as both --pin (output) and --input: choose one"),
         ));
     }
@@ -70,7 +70,7 @@ pub fn pin_configs(outputs: &[u32], inputs: &[u32], active_low: &[u32]) -> Resul
         .find(|n| !outputs.contains(n) && !inputs.contains(n))
     {
         return Err(fail(
-            Kind::Gpio,
+            Kind::Usage,
             format!("--active-low {stray}: pin {stray} is not served (add --pin {stray})"),
         ));
     }
@@ -193,7 +193,7 @@ mod tests {
     #[test]
     fn active_low_for_a_pin_not_served_is_refused() {
         let err = pin_configs(&[13], &[], &[14]).unwrap_err();
-        assert_eq!(exit_code(&err), 9);
+        assert_eq!(exit_code(&err), 2);
         assert!(err.to_string().contains("--pin 14"), "{err}");
     }
 
@@ -214,7 +214,7 @@ mod tests {
     #[test]
     fn a_pin_both_output_and_input_is_refused() {
         let err = pin_configs(&[13], &[13], &[]).unwrap_err();
-        assert_eq!(exit_code(&err), 9);
+        assert_eq!(exit_code(&err), 2);
         assert!(err.to_string().contains("both --pin"), "{err}");
     }
 

@@ -616,7 +616,7 @@ fn input_pins_are_shown_and_never_driven() {
         ],
         b"",
     );
-    both.assert_code(9);
+    both.assert_code(2);
     assert!(both.stderr.contains("both --pin"), "{}", both.stderr);
 }
 
@@ -634,7 +634,7 @@ fn bad_configurations_fail_before_serving_and_signals_stop_it() {
         ],
         b"",
     );
-    stray.assert_code(9);
+    stray.assert_code(2);
     let no_key = run(
         &["serve-gpio", "--backend", "sim", "--pin", "13", "--tls"],
         b"",
