@@ -9,6 +9,15 @@ use mio::net::TcpStream;
 
 use crate::tls::TlsStream;
 
+/// Shuts the TCP write side. A peer that already closed the whole connection (it had what it
+/// wanted and left, or reset it) leaves nothing to end: `ENOTCONN` is success.
+pub fn shut_write(sock: &TcpStream) -> io::Result<()> {
+    match sock.shutdown(Shutdown::Write) {
+        Err(e) if e.kind() == io::ErrorKind::NotConnected => Ok(()),
+        other => other,
+    }
+}
+
 /// A connected socket, plain or TLS.
 pub enum Transport {
     /// Plain TCP.
@@ -57,10 +66,7 @@ impl Transport {
     /// Ends our sending side: TLS close_notify, then TCP shutdown of the write side.
     pub fn shutdown_write(&mut self) -> io::Result<()> {
         match self {
-            Transport::Plain(s) => match s.shutdown(Shutdown::Write) {
-                Err(e) if e.kind() == io::ErrorKind::NotConnected => Ok(()),
-                other => other,
-            },
+            Transport::Plain(s) => shut_write(s),
             Transport::Tls(t) => t.shutdown_write(),
         }
     }
@@ -109,4 +115,32 @@ impl Transport {
 /// Whether an I/O error only means "not now".
 pub fn would_block(e: &io::Error) -> bool {
     e.kind() == io::ErrorKind::WouldBlock
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn shutting_our_side_after_the_peer_reset_is_not_an_error() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let ours = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (peer, _) = listener.accept().unwrap();
+        // Linger 0: closing sends a reset, as a client that read its answer and left may.
+        socket2::SockRef::from(&peer)
+            .set_linger(Some(Duration::ZERO))
+            .unwrap();
+        drop(peer);
+        ours.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let reset = (&ours).read(&mut [0u8; 1]);
+        assert!(
+            matches!(&reset, Err(e) if e.kind() == io::ErrorKind::ConnectionReset),
+            "{reset:?}"
+        );
+        let ours = TcpStream::from_std(ours);
+        let raw = ours.shutdown(Shutdown::Write).unwrap_err();
+        assert_eq!(raw.kind(), io::ErrorKind::NotConnected, "{raw}");
+        shut_write(&ours).unwrap();
+    }
 }

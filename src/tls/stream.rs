@@ -4,7 +4,6 @@
 //! `rustls::Stream` (it deadlocks on non-blocking sockets).
 
 use std::io::{self, Read, Write};
-use std::net::Shutdown;
 use std::sync::Arc;
 
 use mio::net::TcpStream;
@@ -159,12 +158,8 @@ impl TlsStream {
         }
         if self.closing && !self.write_shut {
             self.write_shut = true;
-            match self.sock.shutdown(Shutdown::Write) {
-                // The peer already closed the whole connection (it had what it wanted and left;
-                // our close_notify met its reset): nothing is left to end, as for plain TCP.
-                Err(e) if e.kind() == io::ErrorKind::NotConnected => {}
-                other => other?,
-            }
+            // Our close_notify may have met the reset of a peer that had what it wanted.
+            crate::net::transport::shut_write(&self.sock)?;
         }
         Ok(())
     }
