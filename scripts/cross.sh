@@ -194,7 +194,11 @@ for t in "${targets[@]}"; do
   u=${t//-/_}
   export "CARGO_TARGET_${T}_LINKER=$prefix-gcc" "CC_$u=$prefix-gcc" "AR_$u=$prefix-ar"
 
-  cargo build --release --target "$t"
+  if ! cargo build --release --target "$t"; then
+    echo "FAIL: $t: cargo build"
+    failed+=("$t")
+    continue
+  fi
   out_dir=target/cross/$t
   mkdir -p "$out_dir"
   cp "target/$t/release/nicksock" "$out_dir/nicksock"
@@ -218,7 +222,7 @@ for t in "${targets[@]}"; do
     continue
   fi
   runner="$qemu_path -L $sysroot"
-  version=$($runner "$out_dir/nicksock" --version)
+  version=$($runner "$out_dir/nicksock" --version 2>&1) || true
   echo "under $runner: $version"
   [[ "$version" == "nicksock "* ]] || {
     echo "FAIL: $t: --version printed $version"
@@ -240,7 +244,12 @@ for t in "${targets[@]}"; do
     expect=${#SMOKE[@]}
   fi
   test_start=$SECONDS
-  cargo test --release --target "$t" "${which[@]}" --no-run
+  if ! cargo test --release --target "$t" "${which[@]}" --no-run; then
+    echo "FAIL: $t: building the tests"
+    unset "CARGO_TARGET_${T}_RUNNER" NICKSOCK_TEST_RUNNER
+    failed+=("$t")
+    continue
+  fi
   compiled=$((SECONDS - test_start))
   log=$(mktemp)
   test_start=$SECONDS
