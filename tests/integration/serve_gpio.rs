@@ -228,6 +228,13 @@ fn error_statuses_are_answered_and_the_server_keeps_serving() {
         (wrong.status, wrong.header("Allow")),
         (405, Some("GET, HEAD"))
     );
+    let unknown = curl(&["-X", "get", &s.url("/")]);
+    assert_eq!(unknown.status, 501, "{}", unknown.body);
+    assert!(
+        unknown.head.starts_with("HTTP/1.1 501 Not Implemented"),
+        "{}",
+        unknown.head
+    );
 
     // Pins not given with --pin are never touched.
     let other = curl(&["-H", FORM, "--data", "pin=5&state=on", &s.url("/")]);

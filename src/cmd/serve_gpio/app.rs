@@ -50,7 +50,14 @@ mod status {
     pub const METHOD_NOT_ALLOWED: u16 = 405;
     pub const UNSUPPORTED_MEDIA_TYPE: u16 = 415;
     pub const INTERNAL_SERVER_ERROR: u16 = 500;
+    pub const NOT_IMPLEMENTED: u16 = 501;
 }
+
+/// The methods of RFC 9110 and PATCH: one of these that a path does not take gets 405 with
+/// `Allow`; any other (methods are case-sensitive, so `get` too) gets 501.
+const KNOWN_METHODS: [&str; 9] = [
+    "GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH",
+];
 
 /// What a client asked a pin to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -157,6 +164,17 @@ impl App {
     fn route(&mut self, req: &Request) -> Response {
         let path = req.path();
         let method = req.method.as_str();
+        let render = if path == "/api" || path.starts_with("/api/") {
+            json_error
+        } else {
+            page::error
+        };
+        if !KNOWN_METHODS.contains(&method) {
+            return render(&Refusal::new(
+                status::NOT_IMPLEMENTED,
+                format!("unknown method {method} (methods are case-sensitive: GET, HEAD, POST)"),
+            ));
+        }
         if path == "/" {
             return match method {
                 "GET" | "HEAD" => self.page(req),
@@ -177,12 +195,10 @@ impl App {
                 _ => method_not_allowed(ALLOW_READ_WRITE, json_error),
             };
         }
-        let missing = Refusal::new(status::NOT_FOUND, format!("no page at {path}"));
-        if path == "/api" || path.starts_with("/api/") {
-            json_error(&missing)
-        } else {
-            page::error(&missing)
-        }
+        render(&Refusal::new(
+            status::NOT_FOUND,
+            format!("no page at {path}"),
+        ))
     }
 
     /// `GET /`: the page; with `?pin=13&state=on` (the lab's GET exercise) the pin changes

@@ -145,6 +145,7 @@ fn reason(code: u16) -> &'static str {
         status::METHOD_NOT_ALLOWED => "Method Not Allowed",
         status::UNSUPPORTED_MEDIA_TYPE => "Unsupported Media Type",
         status::INTERNAL_SERVER_ERROR => "Internal Server Error",
+        status::NOT_IMPLEMENTED => "Not Implemented",
         _ => "Error",
     }
 }

@@ -455,12 +455,23 @@ fn wrong_methods_are_not_allowed_and_say_what_is() {
         ("DELETE", "/", "GET, HEAD, POST"),
         ("POST", "/api/pins", "GET, HEAD"),
         ("PATCH", "/api/pins/13", "GET, HEAD, POST"),
-        ("get", "/", "GET, HEAD, POST"),
     ];
     for (method, target, allow) in cases {
         let response = app.handle(&request(method, target, &[], ""));
         assert_eq!(response.status, 405, "{method} {target}");
         assert_eq!(header(&response, "Allow"), Some(allow), "{method} {target}");
+    }
+    assert_eq!(value(&mut app, 13), 0);
+}
+
+#[test]
+fn unknown_methods_are_not_implemented() {
+    let mut app = app(&[13]);
+    for (method, target) in [("get", "/"), ("head", "/"), ("BREW", "/api/pins/13")] {
+        let response = app.handle(&request(method, target, &[], ""));
+        assert_eq!(response.status, 501, "{method} {target}");
+        let body = String::from_utf8_lossy(&response.body);
+        assert!(body.contains("case-sensitive"), "{method} {target}: {body}");
     }
     assert_eq!(value(&mut app, 13), 0);
 }
