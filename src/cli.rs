@@ -397,15 +397,21 @@ pub fn split_endpoint(
         _ => unreachable!("clap takes one or two values"),
     };
     let port = port.parse::<u16>().map_err(|_| {
-        let mut cli = <Cli as clap::CommandFactory>::command();
-        cli.build(); // gives subcommands their "nicksock listen" bin name
-        let mut sub = cli.find_subcommand_mut(command).cloned().unwrap_or(cli);
-        sub.error(
-            clap::error::ErrorKind::InvalidValue,
+        usage_error(
+            command,
             format!("invalid port '{port}': expected a number from 0 to 65535"),
         )
     })?;
     Ok((addr, port))
+}
+
+/// A usage error (exit 2) about `command`'s arguments, in clap's words and with that
+/// subcommand's usage line (`nicksock gen-cert …`), for what clap cannot check itself.
+pub fn usage_error(command: &str, message: impl std::fmt::Display) -> clap::Error {
+    let mut cli = <Cli as clap::CommandFactory>::command();
+    cli.build(); // gives subcommands their "nicksock listen" bin name
+    let mut sub = cli.find_subcommand_mut(command).cloned().unwrap_or(cli);
+    sub.error(clap::error::ErrorKind::InvalidValue, message)
 }
 
 /// Parses seconds: a finite, non-negative number such as `3` or `0.5`.

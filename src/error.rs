@@ -67,33 +67,12 @@ impl fmt::Display for Tagged {
 
 impl std::error::Error for Tagged {}
 
-/// Wraps `err` so that it exits with `kind`'s code.
-pub fn tag(kind: Kind, err: impl Into<anyhow::Error>) -> anyhow::Error {
-    let err = err.into();
-    anyhow::Error::new(Tagged {
-        kind,
-        message: format!("{err:#}"),
-    })
-}
-
 /// Builds a tagged error from a message.
 pub fn fail(kind: Kind, message: impl fmt::Display) -> anyhow::Error {
     anyhow::Error::new(Tagged {
         kind,
         message: message.to_string(),
     })
-}
-
-/// Adds `.kind(Kind::X)` to results, to tag their errors.
-pub trait ResultExt<T> {
-    /// Tags the error, if any, with `kind`.
-    fn kind(self, kind: Kind) -> anyhow::Result<T>;
-}
-
-impl<T, E: Into<anyhow::Error>> ResultExt<T> for Result<T, E> {
-    fn kind(self, kind: Kind) -> anyhow::Result<T> {
-        self.map_err(|e| tag(kind, e))
-    }
 }
 
 /// The kind of an I/O error a socket operation returned, by its cause.
@@ -149,8 +128,7 @@ mod tests {
 
     #[test]
     fn tags_survive_context_and_keep_the_message() {
-        let err: anyhow::Error = Err::<(), _>(io::Error::other("boom"))
-            .kind(Kind::Bind)
+        let err: anyhow::Error = Err::<(), _>(fail(Kind::Bind, "boom"))
             .context("binding 127.0.0.1:80")
             .unwrap_err();
         assert_eq!(exit_code(&err), 8);

@@ -4,11 +4,9 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Result;
-use clap::CommandFactory as _;
-use clap::error::ErrorKind;
 
 use crate::certgen::{self, OutputFile, Request, Role};
-use crate::cli::{Cli, GenCertArgs};
+use crate::cli::{GenCertArgs, usage_error};
 use crate::error::{Kind, fail};
 
 /// Base name of a server certificate's files.
@@ -127,12 +125,12 @@ impl Config {
             let sans = args
                 .names
                 .iter()
-                .map(|n| certgen::classify(n).map_err(|e| usage_error(e.to_string())))
+                .map(|n| certgen::classify(n).map_err(|e| usage_error("gen-cert", e.to_string())))
                 .collect::<Result<Vec<_>, _>>()?;
             let first = args
                 .names
                 .first()
-                .ok_or_else(|| usage_error("give at least one NAME or IP".into()))?;
+                .ok_or_else(|| usage_error("gen-cert", "give at least one NAME or IP"))?;
             (first.clone(), sans)
         };
         let base = match args.name {
@@ -167,22 +165,14 @@ impl Config {
 /// `--name` is a base name inside `--out`, never a path.
 fn check_base_name(name: &str) -> Result<(), clap::Error> {
     if name.is_empty() || name == "." || name == ".." || name.contains('/') || name.contains('\0') {
-        return Err(usage_error(format!(
-            "invalid --name '{name}': give a file name without '/' (the directory is --out)"
-        )));
+        return Err(usage_error(
+            "gen-cert",
+            format!(
+                "invalid --name '{name}': give a file name without '/' (the directory is --out)"
+            ),
+        ));
     }
     Ok(())
-}
-
-fn usage_error(message: String) -> clap::Error {
-    let mut cmd = Cli::command();
-    let sub = cmd
-        .find_subcommand_mut("gen-cert")
-        .map(|c| c.clone().bin_name("nicksock gen-cert"));
-    match sub {
-        Some(mut sub) => sub.error(ErrorKind::InvalidValue, message),
-        None => cmd.error(ErrorKind::InvalidValue, message),
-    }
 }
 
 fn check_out_dir(out: &Path) -> Result<()> {
@@ -202,7 +192,9 @@ fn check_out_dir(out: &Path) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cli::Cli;
     use clap::Parser as _;
+    use clap::error::ErrorKind;
 
     fn config(args: &[&str]) -> Result<Config, clap::Error> {
         let cli = Cli::try_parse_from(["nicksock", "gen-cert"].iter().chain(args))?;

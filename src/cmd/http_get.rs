@@ -13,16 +13,17 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
-use clap::CommandFactory as _;
-use clap::error::ErrorKind;
 use url::{Host, Url};
 
 use self::exchange::{Buffers, Ending, Exchange, MAX_TIME, Plan, Request};
 use self::output::{Output, Target};
 use self::write_out::{Stats, WriteOut};
-use crate::cli::{Cli, HttpGetArgs};
+use crate::cli::{HttpGetArgs, usage_error};
 use crate::error::{Kind, exit_code, fail};
-use crate::http::client::{DEFAULT_USER_AGENT, RequestSpec, encode_request, parse_header_arg};
+use crate::http::client::{
+    DEFAULT_USER_AGENT, RequestSpec, encode_request, is_token_char, parse_header_arg,
+};
+use crate::http::find_header;
 use crate::http::target::{
     connect_host, connect_port, parse_url, remote_file_name, resolve_location,
 };
@@ -47,7 +48,6 @@ pub struct Config {
     request: RequestSpec,
     target: Target,
     plan: Plan,
-    fail: bool,
     fail_with_body: bool,
     max_redirs: u32,
     connect: ConnectOptions,
@@ -117,7 +117,7 @@ impl Config {
             }
         };
         let mut headers = Vec::new();
-        if args.json.is_some() && !usage.headers.iter().any(|(n, _)| is_named(n, "accept")) {
+        if args.json.is_some() && find_header(&usage.headers, "accept").is_none() {
             headers.push(("Accept".to_string(), JSON_CONTENT_TYPE.to_string()));
         }
         headers.extend(usage.headers);
@@ -157,7 +157,6 @@ impl Config {
                 verbose,
                 deadline: None,
             },
-            fail: args.fail,
             fail_with_body: args.fail_with_body,
             max_redirs: args.max_redirs,
             connect: ConnectOptions {
@@ -176,19 +175,23 @@ impl Config {
 
 /// The checks whose failure is a usage error.
 fn check_usage(args: &HttpGetArgs) -> Result<Usage, clap::Error> {
-    let url = parse_url(&args.url).map_err(|e| usage_error(e.to_string()))?;
+    let url = parse_url(&args.url).map_err(|e| usage_error("http-get", e.to_string()))?;
     let has_body = args.data.is_some() || args.json.is_some();
     let method = match &args.request {
-        Some(m) if m.is_empty() || !m.bytes().all(is_token_byte) => {
-            return Err(usage_error(format!(
-                "invalid method `{}` for -X: expected a token such as PUT",
-                m.escape_debug()
-            )));
+        Some(m) if m.is_empty() || !m.chars().all(is_token_char) => {
+            return Err(usage_error(
+                "http-get",
+                format!(
+                    "invalid method `{}` for -X: expected a token such as PUT",
+                    m.escape_debug()
+                ),
+            ));
         }
         Some(m) => m.clone(),
         None if args.head && has_body => {
             return Err(usage_error(
-                "-I sends a HEAD request, which has no body: drop -d/--json or give -X".into(),
+                "http-get",
+                "-I sends a HEAD request, which has no body: drop -d/--json or give -X",
             ));
         }
         None if args.head => "HEAD".into(),
@@ -198,10 +201,10 @@ fn check_usage(args: &HttpGetArgs) -> Result<Usage, clap::Error> {
     let headers = args
         .headers
         .iter()
-        .map(|h| parse_header_arg(h).map_err(usage_error))
+        .map(|h| parse_header_arg(h).map_err(|e| usage_error("http-get", e)))
         .collect::<Result<Vec<_>, _>>()?;
     let write_out = match &args.write_out {
-        Some(format) => Some(WriteOut::parse(format).map_err(usage_error)?),
+        Some(format) => Some(WriteOut::parse(format).map_err(|e| usage_error("http-get", e))?),
         None => None,
     };
     Ok(Usage {
@@ -210,27 +213,6 @@ fn check_usage(args: &HttpGetArgs) -> Result<Usage, clap::Error> {
         headers,
         write_out,
     })
-}
-
-/// A usage error (exit 2) in clap's words, for `nicksock http-get`.
-fn usage_error(message: String) -> clap::Error {
-    let mut cmd = Cli::command();
-    match cmd.find_subcommand_mut("http-get") {
-        Some(sub) => sub
-            .clone()
-            .bin_name("nicksock http-get")
-            .error(ErrorKind::InvalidValue, message),
-        None => cmd.error(ErrorKind::InvalidValue, message),
-    }
-}
-
-/// Whether `b` may appear in a method name (RFC 9110 `token`).
-fn is_token_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
-}
-
-fn is_named(name: &str, wanted: &str) -> bool {
-    name.eq_ignore_ascii_case(wanted)
 }
 
 /// The bytes of `-d`/`--json`: DATA itself, or a file with `@FILE` (`@-`: stdin). As curl
@@ -292,7 +274,7 @@ fn transfer(config: &mut Config, start: Instant, stats: &mut Stats) -> Result<()
         };
         let status = head.status;
         let Some(location) = ending.redirect else {
-            if config.fail && status >= 400 {
+            if config.plan.fail && status >= 400 {
                 return Err(http_failure(&spec.url, status, &head.reason));
             }
             out.commit()?;
@@ -343,7 +325,7 @@ fn redirected(mut spec: RequestSpec, status: u16, to: Url) -> RequestSpec {
     }
     if spec.url.origin() != to.origin() {
         spec.headers
-            .retain(|(n, _)| !CREDENTIAL_HEADERS.iter().any(|c| is_named(n, c)));
+            .retain(|(n, _)| !CREDENTIAL_HEADERS.iter().any(|c| n.eq_ignore_ascii_case(c)));
     }
     spec.url = to;
     spec
@@ -443,6 +425,7 @@ fn show_request(bytes: &[u8]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cli::Cli;
     use clap::Parser as _;
 
     fn args(list: &[&str]) -> HttpGetArgs {

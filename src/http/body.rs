@@ -311,8 +311,6 @@ impl From<ChunkError> for BodyError {
 #[derive(Debug, Clone)]
 pub struct BodyDecoder {
     framing: Framing,
-    /// Bytes left of a Content-Length body.
-    remaining: u64,
     chunked: ChunkedDecoder,
     /// Body bytes produced so far.
     decoded: u64,
@@ -324,31 +322,17 @@ impl BodyDecoder {
     pub fn new(framing: Framing) -> Self {
         BodyDecoder {
             framing,
-            remaining: match framing {
-                Framing::Length(n) => n,
-                _ => 0,
-            },
             chunked: ChunkedDecoder::new(),
             decoded: 0,
             eof: false,
         }
     }
 
-    /// The framing this decoder follows.
-    pub fn framing(&self) -> Framing {
-        self.framing
-    }
-
-    /// Body bytes produced so far.
-    pub fn decoded(&self) -> u64 {
-        self.decoded
-    }
-
     /// Whether the whole body has been read.
     pub fn is_done(&self) -> bool {
         match self.framing {
             Framing::Empty => true,
-            Framing::Length(_) => self.remaining == 0,
+            Framing::Length(n) => self.decoded == n,
             Framing::Chunked => self.chunked.is_done(),
             Framing::Close => self.eof,
         }
@@ -360,10 +344,10 @@ impl BodyDecoder {
         let before = out.len();
         let used = match self.framing {
             Framing::Empty => 0,
-            Framing::Length(_) => {
-                let n = usize::try_from(self.remaining).map_or(input.len(), |r| r.min(input.len()));
+            Framing::Length(len) => {
+                let remaining = len - self.decoded;
+                let n = usize::try_from(remaining).map_or(input.len(), |r| r.min(input.len()));
                 out.extend_from_slice(&input[..n]);
-                self.remaining -= n as u64;
                 n
             }
             Framing::Chunked => self.chunked.decode(input, out)?,
@@ -386,7 +370,7 @@ impl BodyDecoder {
         }
         Err(match self.framing {
             Framing::Length(n) => BodyError::ShortLength {
-                got: n - self.remaining,
+                got: self.decoded,
                 expected: n,
             },
             _ => BodyError::ShortChunked { got: self.decoded },

@@ -132,8 +132,8 @@ pub fn parse_header_arg(s: &str) -> Result<(String, String), String> {
     Ok((name.to_string(), value.to_string()))
 }
 
-/// Whether `c` may appear in a header name (RFC 9110 `tchar`).
-fn is_token_char(c: char) -> bool {
+/// Whether `c` may appear in a token: a header name or a method (RFC 9110 `tchar`).
+pub fn is_token_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c)
 }
 

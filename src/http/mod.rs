@@ -9,6 +9,14 @@ pub mod client;
 pub mod server;
 pub mod target;
 
+/// The token of HTTP Basic authentication (RFC 7617): `user:pass` in padded base64, as a
+/// client sends it after `Basic ` and a server expects it.
+pub fn basic_token(user: &[u8], pass: &[u8]) -> String {
+    use base64::Engine as _;
+    let credentials = [user, b":", pass].concat();
+    base64::engine::general_purpose::STANDARD.encode(credentials)
+}
+
 /// The first header called `name` (case-insensitive), in heads of either direction.
 pub fn find_header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
     headers

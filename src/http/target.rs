@@ -4,7 +4,6 @@
 
 use std::fmt;
 
-use base64::Engine as _;
 use percent_encoding::percent_decode_str;
 use url::{Host, Url};
 
@@ -130,13 +129,9 @@ pub fn basic_auth(url: &Url) -> Option<String> {
     if url.username().is_empty() && url.password().is_none() {
         return None;
     }
-    let mut credentials: Vec<u8> = percent_decode_str(url.username()).collect();
-    credentials.push(b':');
-    credentials.extend(percent_decode_str(url.password().unwrap_or("")));
-    Some(format!(
-        "Basic {}",
-        base64::engine::general_purpose::STANDARD.encode(credentials)
-    ))
+    let user: Vec<u8> = percent_decode_str(url.username()).collect();
+    let pass: Vec<u8> = percent_decode_str(url.password().unwrap_or("")).collect();
+    Some(format!("Basic {}", super::basic_token(&user, &pass)))
 }
 
 /// Where a redirect goes: `location` (absolute, scheme-relative or relative) resolved against
@@ -166,6 +161,7 @@ pub fn remote_file_name(url: &Url) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::Engine as _;
 
     fn url(s: &str) -> Url {
         parse_url(s).unwrap()

@@ -11,7 +11,7 @@ use anyhow::Result;
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 
 use super::addr::{Family, resolve};
-use crate::error::{Kind, fail};
+use crate::error::{Kind, fail, io_kind};
 
 /// First pause between `--retry-for` attempts; it doubles up to [`RETRY_MAX_PAUSE`].
 const RETRY_FIRST_PAUSE: Duration = Duration::from_millis(50);
@@ -131,12 +131,10 @@ fn describe(e: &io::Error) -> String {
 }
 
 fn connect_error(host: &str, port: u16, e: &io::Error, opts: &ConnectOptions) -> anyhow::Error {
+    // WouldBlock: the non-blocking connect was still pending when the time ran out.
     let kind = match e.kind() {
-        io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => Kind::Timeout,
-        io::ErrorKind::ConnectionRefused
-        | io::ErrorKind::HostUnreachable
-        | io::ErrorKind::NetworkUnreachable => Kind::Refused,
-        _ => Kind::Runtime,
+        io::ErrorKind::WouldBlock => Kind::Timeout,
+        _ => io_kind(e),
     };
     let during = match opts.retry_for {
         Some(d) => format!(" (kept trying for {} s)", d.as_secs_f64()),

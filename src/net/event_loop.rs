@@ -18,12 +18,10 @@ use signal_hook_mio::v1_0::Signals;
 
 use crate::error::{Kind, fail};
 
-/// Token of the signal source; commands use tokens below [`FIRST_RESERVED`].
+/// Token of the signal source; commands use small tokens, the loop's own are at the top.
 const SIGNAL_TOKEN: Token = Token(usize::MAX - 1);
 /// Token of the waker that the stdin pump uses.
 pub const WAKER_TOKEN: Token = Token(usize::MAX - 2);
-/// Tokens at or above this are the loop's own.
-pub const FIRST_RESERVED: usize = usize::MAX - 16;
 /// Readiness events taken from the kernel per `poll` call.
 const EVENTS_PER_POLL: usize = 1024;
 

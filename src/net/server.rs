@@ -124,16 +124,6 @@ impl Link {
         }
     }
 
-    /// The client's address.
-    pub fn peer(&self) -> SocketAddr {
-        self.peer
-    }
-
-    /// The listener group the connection came in on (the index given to [`Server::new`]).
-    pub fn group(&self) -> usize {
-        self.group
-    }
-
     /// When the current batch of events came in.
     pub fn now(&self) -> Instant {
         self.now

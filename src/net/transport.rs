@@ -3,7 +3,7 @@
 //! error.
 
 use std::io::{self, Read, Write};
-use std::net::{Shutdown, SocketAddr};
+use std::net::Shutdown;
 
 use mio::net::TcpStream;
 
@@ -100,14 +100,6 @@ impl Transport {
         match self {
             Transport::Plain(s) => s,
             Transport::Tls(t) => t.socket(),
-        }
-    }
-
-    /// The peer's address.
-    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
-        match self {
-            Transport::Plain(s) => s.peer_addr(),
-            Transport::Tls(t) => t.socket_ref().peer_addr(),
         }
     }
 }

@@ -69,11 +69,6 @@ impl TlsStream {
         &mut self.sock
     }
 
-    /// The socket, to ask for addresses.
-    pub fn socket_ref(&self) -> &TcpStream {
-        &self.sock
-    }
-
     /// Whether the handshake is still under way.
     pub fn is_handshaking(&self) -> bool {
         self.conn.is_handshaking()

@@ -105,8 +105,6 @@ pub struct App {
     gpio: Box<dyn Gpio>,
     pins: Vec<PinConfig>,
     read_only: bool,
-    /// The line protocol has no credentials: with `--auth` it may only read.
-    line_read_only: bool,
     /// The `Authorization` credentials expected, base64-encoded as clients send them.
     auth: Option<String>,
     /// HTTP requests handled so far (the lab's "Hello #N").
@@ -126,7 +124,6 @@ impl App {
             gpio,
             pins,
             read_only,
-            line_read_only: auth.is_some(),
             auth: auth.map(|(user, pass)| auth::encode_credentials(&user, &pass)),
             requests: 0,
             page_cache: None,
@@ -332,9 +329,9 @@ impl App {
     }
 
     fn states(&mut self) -> Result<Vec<(PinConfig, bool)>, Refusal> {
-        let pins = self.pins.clone();
-        pins.into_iter()
-            .map(|config| Ok((config, self.read(config.pin)?)))
+        let App { gpio, pins, .. } = self;
+        pins.iter()
+            .map(|&config| Ok((config, gpio.read(config.pin).map_err(gpio_failure)?)))
             .collect()
     }
 

@@ -61,7 +61,8 @@ impl App {
                 self.served(pin)?;
                 Ok(format!("{pin} {}", on_off(self.read(pin)?)))
             }
-            (Command::Change(_), _) if self.line_read_only && !self.read_only => Err(Refusal::new(
+            // The line protocol has no credentials: with `--auth` it may only read.
+            (Command::Change(_), _) if self.auth.is_some() && !self.read_only => Err(Refusal::new(
                 super::status::FORBIDDEN,
                 "the line protocol is read-only while --auth is set (it has no password); \
                      change pins over HTTP",

@@ -4,9 +4,9 @@
 
 use std::fmt::Write;
 
-use super::{Refusal, escape_html, on_off, respond, status};
+use super::{Refusal, escape_html, on_off, respond};
 use crate::gpio::{PinConfig, PinMode};
-use crate::http::server::Response;
+use crate::http::server::{Response, reason_phrase};
 
 /// The media type of every page.
 pub(super) const HTML_TYPE: &str = "text/html; charset=utf-8";
@@ -129,23 +129,8 @@ pub(super) fn error(refusal: &Refusal) -> Response {
         "<h1>{} {}</h1>\n<p id=\"error\">{}</p>\n<p><a href=\"/\">Back to the pins</a></p>\n\
          </body>\n</html>",
         refusal.status,
-        reason(refusal.status),
+        reason_phrase(refusal.status),
         escape_html(&refusal.message)
     );
     respond(refusal.status, HTML_TYPE, html.into_bytes())
-}
-
-/// The reason phrase of a status the app answers with.
-fn reason(code: u16) -> &'static str {
-    match code {
-        status::BAD_REQUEST => "Bad Request",
-        status::UNAUTHORIZED => "Unauthorized",
-        status::FORBIDDEN => "Forbidden",
-        status::NOT_FOUND => "Not Found",
-        status::METHOD_NOT_ALLOWED => "Method Not Allowed",
-        status::UNSUPPORTED_MEDIA_TYPE => "Unsupported Media Type",
-        status::INTERNAL_SERVER_ERROR => "Internal Server Error",
-        status::NOT_IMPLEMENTED => "Not Implemented",
-        _ => "Error",
-    }
 }
