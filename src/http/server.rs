@@ -154,14 +154,27 @@ impl Response {
     /// request's (0 or 1); `keep_alive` whether the connection stays open; `head_only` leaves
     /// the body out (HEAD) but keeps the Content-Length the body would have.
     pub fn encode(&self, version_minor: u8, keep_alive: bool, head_only: bool) -> Vec<u8> {
+        let mut out = Vec::with_capacity(HEAD_CAPACITY + self.body.len());
+        self.encode_into(&mut out, version_minor, keep_alive, head_only);
+        out
+    }
+
+    /// [`Response::encode`], appended to `out` (a connection's outbox: no second copy).
+    pub fn encode_into(
+        &self,
+        out: &mut Vec<u8>,
+        version_minor: u8,
+        keep_alive: bool,
+        head_only: bool,
+    ) {
         let now = OffsetDateTime::now_utc();
         DATE.with(|cache| {
             let mut cache = cache.borrow_mut();
             if cache.0 != now.unix_timestamp() || cache.1.is_empty() {
                 *cache = (now.unix_timestamp(), http_date(now));
             }
-            self.encode_dated(version_minor, keep_alive, head_only, &cache.1)
-        })
+            self.encode_dated(out, version_minor, keep_alive, head_only, &cache.1);
+        });
     }
 
     /// [`Response::encode`] with the Date given.
@@ -173,22 +186,31 @@ impl Response {
         head_only: bool,
         now: OffsetDateTime,
     ) -> Vec<u8> {
-        self.encode_dated(version_minor, keep_alive, head_only, &http_date(now))
+        let mut out = Vec::new();
+        self.encode_dated(
+            &mut out,
+            version_minor,
+            keep_alive,
+            head_only,
+            &http_date(now),
+        );
+        out
     }
 
-    /// [`Response::encode`] with the Date header's value given.
+    /// [`Response::encode_into`] with the Date header's value given.
     fn encode_dated(
         &self,
+        out: &mut Vec<u8>,
         version_minor: u8,
         keep_alive: bool,
         head_only: bool,
         date: &str,
-    ) -> Vec<u8> {
-        use std::fmt::Write as _;
+    ) {
+        use std::io::Write as _;
+        // Writing into a Vec cannot fail.
         let minor = version_minor.min(1);
-        let mut head = String::with_capacity(HEAD_CAPACITY);
         let _ = write!(
-            head,
+            out,
             "HTTP/1.{minor} {} {}\r\nDate: {date}\r\n",
             self.status,
             reason_phrase(self.status)
@@ -196,22 +218,19 @@ impl Response {
         // 1xx and 204 must not carry a Content-Length; 304's would describe another body.
         let bodiless = self.status < 200 || self.status == 204 || self.status == 304;
         if !bodiless {
-            let _ = write!(head, "Content-Length: {}\r\n", self.body.len());
+            let _ = write!(out, "Content-Length: {}\r\n", self.body.len());
         }
         let connection = if keep_alive { "keep-alive" } else { "close" };
-        let _ = write!(head, "Connection: {connection}\r\n");
+        let _ = write!(out, "Connection: {connection}\r\n");
         for (name, value) in &self.headers {
             if !MANAGED_HEADERS.iter().any(|m| name.eq_ignore_ascii_case(m)) {
-                let _ = write!(head, "{name}: {value}\r\n");
+                let _ = write!(out, "{name}: {value}\r\n");
             }
         }
-        head.push_str("\r\n");
-        let mut out = head.into_bytes();
+        out.extend_from_slice(b"\r\n");
         if !head_only && !bodiless {
-            out.reserve_exact(self.body.len());
             out.extend_from_slice(&self.body);
         }
-        out
     }
 }
 

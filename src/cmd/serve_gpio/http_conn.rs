@@ -102,12 +102,12 @@ impl HttpConn {
                     self.request_started = None;
                     let keep_alive = req.keep_alive();
                     let response = app.handle(&req);
-                    let wire = response.encode(req.version, keep_alive, req.is_head());
-                    self.out.push(&wire);
+                    let head_only = req.is_head();
+                    response.encode_into(self.out.buffer(), req.version, keep_alive, head_only);
                     self.closing = !keep_alive;
                 }
                 Err(e) => {
-                    self.out.push(&refusal(&e).encode(1, false, false));
+                    refusal(&e).encode_into(self.out.buffer(), 1, false, false);
                     self.closing = true;
                 }
             }
