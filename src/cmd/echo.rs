@@ -13,7 +13,6 @@ use mio::net::UdpSocket;
 use mio::{Interest, Token};
 
 use crate::cli::{EchoArgs, split_endpoint};
-use crate::error::{self, Kind};
 use crate::net::addr::{Family, bind_addrs};
 use crate::net::event_loop::{Context, EventLoop, Flow, Handler, secs};
 use crate::net::listener::{Proto, bind_all};
@@ -41,13 +40,7 @@ impl Config {
     /// Validates the command line and loads the certificate.
     pub fn from_args(args: EchoArgs, verbose: u8) -> Result<Self> {
         let (addr, port) = split_endpoint("echo", &args.endpoint).unwrap_or_else(|e| e.exit());
-        let tls = crate::cmd::server_tls(&args.tls)?;
-        if tls.is_some() && args.udp {
-            return Err(error::fail(
-                Kind::Runtime,
-                "--tls works over TCP only, not with -u",
-            ));
-        }
+        let tls = crate::cmd::server_tls(&args.tls, args.udp)?;
         let mut addrs = bind_addrs(addr.as_deref(), port, Family::from(&args.family))?;
         addrs.truncate(MAX_LISTENERS);
         Ok(Config {

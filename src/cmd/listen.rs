@@ -12,6 +12,7 @@ use mio::net::{TcpListener, TcpStream};
 
 use crate::cli::{ListenArgs, split_endpoint};
 use crate::error::{self, Kind};
+use crate::net::EventLoop;
 use crate::net::addr::{Family, bind_addrs};
 use crate::net::event_loop::{Context, Flow, Handler};
 use crate::net::listener::{Proto, bind_all, tcp_listeners};
@@ -19,8 +20,6 @@ use crate::net::relay::{Relay, SessionRules};
 use crate::net::stdin::StdinSource;
 use crate::net::stdout::Stdout;
 use crate::net::udp::{Datagrams, Peer};
-use crate::net::{EventLoop, Transport};
-use crate::tls;
 
 /// Tokens of the listening sockets (the relay's own tokens are small).
 const LISTENER_BASE: usize = 100;
@@ -40,13 +39,7 @@ impl Config {
     /// Validates the command line and loads the certificate.
     pub fn from_args(args: ListenArgs, verbose: u8) -> Result<Self> {
         let (addr, port) = split_endpoint("listen", &args.endpoint).unwrap_or_else(|e| e.exit());
-        let tls = super::server_tls(&args.tls)?;
-        if tls.is_some() && args.session.udp {
-            return Err(error::fail(
-                Kind::Runtime,
-                "--tls works over TCP only, not with -u",
-            ));
-        }
+        let tls = super::server_tls(&args.tls, args.session.udp)?;
         Ok(Config {
             addrs: bind_addrs(addr.as_deref(), port, Family::from(&args.family))?,
             default_pair: addr.is_none(),
@@ -134,14 +127,7 @@ fn serve(
     out: &mut Stdout,
     buf: &mut Vec<u8>,
 ) -> Result<()> {
-    let _ = stream.set_nodelay(true);
-    let transport = match &config.tls {
-        Some(server) => Transport::Tls(Box::new(tls::TlsStream::server(
-            stream,
-            Arc::clone(server),
-        )?)),
-        None => Transport::Plain(stream),
-    };
+    let transport = crate::net::transport::accepted(stream, config.tls.as_ref())?;
     let mut relay = Relay::new(ev.registry(), transport, &config.rules, stdin, out, buf)?;
     let result = ev.run(&mut relay);
     relay.finish(ev.registry());

@@ -32,9 +32,13 @@ pub fn run(cli: Cli) -> Result<()> {
     }
 }
 
-/// The server TLS configuration when `--tls` is given: it needs `--cert` and `--key`.
-/// Shared by every server command (`listen`, `echo`, `serve-gpio`).
-pub fn server_tls(args: &crate::cli::TlsArgs) -> Result<Option<Arc<rustls::ServerConfig>>> {
+/// The server TLS configuration when `--tls` is given: it needs `--cert` and `--key`, and
+/// TCP (`udp` says whether the server was asked for `-u`). Shared by every server command
+/// (`listen`, `echo`, `serve-gpio`).
+pub fn server_tls(
+    args: &crate::cli::TlsArgs,
+    udp: bool,
+) -> Result<Option<Arc<rustls::ServerConfig>>> {
     if !args.tls {
         return Ok(None);
     }
@@ -44,10 +48,12 @@ pub fn server_tls(args: &crate::cli::TlsArgs) -> Result<Option<Arc<rustls::Serve
             "--tls on a server needs --cert FILE and --key FILE (make them with `nicksock gen-cert`)",
         ));
     };
-    Ok(Some(crate::tls::config::server_config(
-        cert,
-        key,
-        args.cacert.as_deref(),
-        Vec::new(),
-    )?))
+    let config = crate::tls::config::server_config(cert, key, args.cacert.as_deref(), Vec::new())?;
+    if udp {
+        return Err(crate::error::fail(
+            crate::error::Kind::Runtime,
+            "--tls works over TCP only, not with -u",
+        ));
+    }
+    Ok(Some(config))
 }

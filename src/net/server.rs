@@ -21,8 +21,7 @@ use slab::Slab;
 
 use crate::net::event_loop::{Context, EventLoop, Flow, Handler};
 use crate::net::listener::{Proto, accept, bind_all_labeled, tcp_listeners};
-use crate::net::transport::{Transport, would_block};
-use crate::tls::TlsStream;
+use crate::net::transport::{self, Transport, would_block};
 
 /// Most listening sockets across all groups.
 pub const MAX_LISTENERS: usize = 64;
@@ -301,16 +300,10 @@ impl<S: Service> Server<S> {
         peer: SocketAddr,
         group: usize,
     ) -> Result<()> {
-        let _ = stream.set_nodelay(true);
         let Some(settings) = self.groups.get(group) else {
             return Ok(());
         };
-        let sock = match &settings.tls {
-            Some(config) => {
-                Transport::Tls(Box::new(TlsStream::server(stream, Arc::clone(config))?))
-            }
-            None => Transport::Plain(stream),
-        };
+        let sock = transport::accepted(stream, settings.tls.as_ref())?;
         let conn = self.service.open(group, cx.now);
         let entry = self.conns.vacant_entry();
         let token = Token(CONN_BASE + entry.key());

@@ -4,6 +4,7 @@
 
 use std::io::{self, Read, Write};
 use std::net::Shutdown;
+use std::sync::Arc;
 
 use mio::net::TcpStream;
 
@@ -16,6 +17,18 @@ pub fn shut_write(sock: &TcpStream) -> io::Result<()> {
         Err(e) if e.kind() == io::ErrorKind::NotConnected => Ok(()),
         other => other,
     }
+}
+
+/// A connection a server accepted: no Nagle delay, and TLS when the server has a config.
+pub fn accepted(
+    stream: TcpStream,
+    tls: Option<&Arc<rustls::ServerConfig>>,
+) -> io::Result<Transport> {
+    let _ = stream.set_nodelay(true);
+    Ok(match tls {
+        Some(config) => Transport::Tls(Box::new(TlsStream::server(stream, Arc::clone(config))?)),
+        None => Transport::Plain(stream),
+    })
 }
 
 /// A connected socket, plain or TLS.

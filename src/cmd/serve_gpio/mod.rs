@@ -54,7 +54,7 @@ impl Config {
     pub fn from_args(args: ServeGpioArgs, verbose: u8) -> Result<Self> {
         let pins = gpio::pin_configs(&args.pins, &args.inputs, &args.active_low)?;
         let auth = args.auth.as_deref().map(app::parse_auth).transpose()?;
-        let tls = crate::cmd::server_tls(&args.tls)?;
+        let tls = crate::cmd::server_tls(&args.tls, false)?;
         let addr = args.addr.or(args.bind);
         let family = Family::from(&args.family);
         let http_addrs = bind_addrs(addr.as_deref(), args.port, family)?;
