@@ -26,12 +26,21 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// The session rules of `listen` and `connect` (DESIGN.md §2), for their `--help`.
+const SESSION_RULES: &str = "Session: when stdin ends, our sending side is shut down (TLS: \
+close_notify first) and receiving goes on; when the peer ends its side, sending goes on until \
+stdin ends, and the session ends when both have (when stdin is a terminal, the peer's end \
+ends it at once). Exit 0 only when every byte went both ways; a peer that stops taking our \
+bytes (reset, closed with them unread, TLS alert) is exit 1 with a line saying how much was \
+sent.";
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Accept a peer; copy stdin to it and what it sends to stdout (like `nc -l`)
-    #[command(override_usage = "nicksock listen [OPTIONS] [ADDR] PORT")]
+    #[command(override_usage = "nicksock listen [OPTIONS] [ADDR] PORT", after_help = SESSION_RULES)]
     Listen(ListenArgs),
     /// Connect to a peer; copy stdin to it and what it sends to stdout (like `nc HOST PORT`)
+    #[command(after_help = SESSION_RULES)]
     Connect(ConnectArgs),
     /// Echo every byte back to every client, many clients at once
     #[command(override_usage = "nicksock echo [OPTIONS] [ADDR] PORT")]
@@ -86,7 +95,9 @@ pub struct TlsClientArgs {
     pub servername: Option<String>,
 }
 
-/// How a `listen` or `connect` session treats end of input (DESIGN.md §2).
+/// How a `listen` or `connect` session treats end of input (DESIGN.md §2): stdin's end
+/// shuts down our sending side and we keep receiving; the peer's end ends only what the peer
+/// sends, and we keep sending until stdin ends (unless stdin is a terminal).
 #[derive(Debug, Args, Clone, Default)]
 pub struct SessionArgs {
     /// UDP instead of TCP
@@ -104,7 +115,7 @@ pub struct SessionArgs {
     /// Only send: discard what the peer sends
     #[arg(long, conflicts_with = "recv_only")]
     pub send_only: bool,
-    /// Only receive: never read stdin
+    /// Only receive: never read stdin, and end the session at the peer's end
     #[arg(long)]
     pub recv_only: bool,
     /// Show a live byte count and rate on stderr (when stderr is a terminal)

@@ -105,20 +105,25 @@ impl fmt::Display for StdoutClosed {
 
 impl std::error::Error for StdoutClosed {}
 
+/// The kind of an error: its tag, else that of the first I/O error in its chain.
+pub fn kind(err: &anyhow::Error) -> Kind {
+    for cause in err.chain() {
+        if let Some(t) = cause.downcast_ref::<Tagged>() {
+            return t.kind;
+        }
+        if let Some(io) = cause.downcast_ref::<io::Error>() {
+            return io_kind(io);
+        }
+    }
+    Kind::Runtime
+}
+
 /// The exit code for an error returned from a command.
 pub fn exit_code(err: &anyhow::Error) -> u8 {
     if is_broken_stdout(err) {
         return 0;
     }
-    for cause in err.chain() {
-        if let Some(t) = cause.downcast_ref::<Tagged>() {
-            return t.kind.code();
-        }
-        if let Some(io) = cause.downcast_ref::<io::Error>() {
-            return io_kind(io).code();
-        }
-    }
-    Kind::Runtime.code()
+    kind(err).code()
 }
 
 #[cfg(test)]

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Benchmarks for the socket core and TLS (issues 2 and 3), side by side in one run, written
 # to the "## sockets" section of BENCHMARKS.md:
-#   - a loopback transfer (default 2 GiB) from /dev/shm to /dev/null: nicksock vs nc vs socat
+#   - a loopback transfer (default 2 GiB) between files in /dev/shm, every byte checked,
+#     receivers with stdin at /dev/null: nicksock vs nc vs socat
 #   - the same over TLS 1.3: nicksock vs socat OPENSSL vs ncat --ssl (one certificate)
 #   - echo round trips/s with 64-byte messages at 1, 100, 1000 connections: nicksock vs
 #     socat fork vs a Python asyncio server
@@ -42,42 +43,45 @@ wait_port() {
 }
 now() { date +%s.%N; }
 
-# transfer NAME RECEIVER SENDER: best MB/s of $RUNS runs; PORT is substituted. A first
-# run of 16 MiB into `wc -c` checks that every byte arrives ("failed" otherwise).
+# transfer NAME RECEIVER SENDER: best MB/s of $RUNS runs; PORT and RECV (the receiver's
+# output file, in /dev/shm) are substituted. Every timed run proves its bytes: the receiver's
+# file must equal the input (cmp, after the clock stopped) and both sides must exit 0, or
+# the row says "failed" with what arrived. Receivers run as a script's background job would:
+# stdin at /dev/null unless the command says otherwise.
 transfer() {
-  local name=$1 recv=$2 send=$3 best=0
-  local port; port=$(free_port)
-  local to_pipe=${recv% > /dev/null}
-  bash -c "${to_pipe//PORT/$port}" 2>/dev/null | wc -c > "$work/count" & local vp=$!
-  wait_port "$port"
-  head -c $((16 << 20)) "$work/data" | bash -c "${send//PORT/$port}" >/dev/null 2>&1 || true
-  wait $vp || true
-  if [ "$(cat "$work/count")" != $((16 << 20)) ]; then
-    echo "$name: only $(cat "$work/count") of $((16 << 20)) bytes arrived" >&2
-    echo "failed"; return
-  fi
+  local name=$1 recv=$2 send=$3 best=0 port rp rc_s rc_r t0 t1 rate got
+  local out=$work/received
   for _ in $(seq $RUNS); do
     port=$(free_port)
-    bash -c "${recv//PORT/$port}" >/dev/null 2>&1 & local rp=$!
+    rm -f "$out"
+    recv_cmd=${recv//PORT/$port}
+    bash -c "${recv_cmd//RECV/$out}" < /dev/null 2>/dev/null & rp=$!
     wait_port "$port"
-    local t0; t0=$(now)
-    bash -c "${send//PORT/$port}" < "$work/data" >/dev/null 2>&1 || true
-    wait $rp || true
-    local t1; t1=$(now)
-    local rate; rate=$(python3 -c "print(round($SIZE_MIB*1.048576/($t1-$t0)))")
+    t0=$(now)
+    rc_s=0; bash -c "${send//PORT/$port}" < "$work/data" >/dev/null 2>&1 || rc_s=$?
+    rc_r=0; wait $rp || rc_r=$?
+    t1=$(now)
+    if ! cmp -s "$work/data" "$out" || [ "$rc_s$rc_r" != 00 ]; then
+      got=$(stat -c %s "$out" 2>/dev/null || echo 0)
+      echo "$name: $got of $((SIZE_MIB << 20)) bytes arrived intact; exit $rc_s (sender) $rc_r (receiver)" >&2
+      echo "failed ($((got >> 20)) of $SIZE_MIB MiB)"; return
+    fi
+    rate=$(python3 -c "print(round($SIZE_MIB*1.048576/($t1-$t0)))")
     [ "$rate" -gt "$best" ] && best=$rate
   done
+  rm -f "$out"
   echo "$best"
 }
 
 echo "plain transfer of $SIZE_MIB MiB…"
-T_NS=$(transfer nicksock "$NS listen --recv-only 127.0.0.1 PORT > /dev/null" "$NS connect 127.0.0.1 PORT")
-T_NC=$(transfer nc "nc -l 127.0.0.1 PORT > /dev/null" "nc -N 127.0.0.1 PORT")
-T_SOCAT=$(transfer socat "socat -u TCP-LISTEN:PORT,bind=127.0.0.1,reuseaddr STDOUT > /dev/null" "socat -u STDIN TCP:127.0.0.1:PORT")
+T_NS=$(transfer nicksock "$NS listen 127.0.0.1 PORT > RECV" "$NS connect 127.0.0.1 PORT")
+T_NS_RO=$(transfer "nicksock --recv-only" "$NS listen --recv-only 127.0.0.1 PORT > RECV" "$NS connect 127.0.0.1 PORT")
+T_NC=$(transfer nc "nc -l 127.0.0.1 PORT > RECV" "nc -N 127.0.0.1 PORT")
+T_SOCAT=$(transfer socat "socat -u TCP-LISTEN:PORT,bind=127.0.0.1,reuseaddr STDOUT > RECV" "socat -u STDIN TCP:127.0.0.1:PORT")
 echo "TLS transfer of $SIZE_MIB MiB…"
-TT_NS=$(transfer nicksock "$NS listen --tls --cert $CERT --key $KEY --recv-only 127.0.0.1 PORT > /dev/null" "$NS connect --tls --cacert $CERT 127.0.0.1 PORT")
-TT_SOCAT=$(transfer socat "socat -u OPENSSL-LISTEN:PORT,bind=127.0.0.1,reuseaddr,cert=$CERT,key=$KEY,verify=0,openssl-min-proto-version=TLS1.3 STDOUT > /dev/null" "socat -u STDIN OPENSSL:127.0.0.1:PORT,cafile=$CERT,openssl-min-proto-version=TLS1.3")
-TT_NCAT=$(transfer ncat "ncat --ssl --ssl-cert $CERT --ssl-key $KEY --recv-only -l 127.0.0.1 PORT > /dev/null" "ncat --ssl --send-only 127.0.0.1 PORT")
+TT_NS=$(transfer nicksock "$NS listen --tls --cert $CERT --key $KEY 127.0.0.1 PORT > RECV" "$NS connect --tls --cacert $CERT 127.0.0.1 PORT")
+TT_SOCAT=$(transfer socat "socat -u OPENSSL-LISTEN:PORT,bind=127.0.0.1,reuseaddr,cert=$CERT,key=$KEY,verify=0,openssl-min-proto-version=TLS1.3 STDOUT > RECV" "socat -u STDIN OPENSSL:127.0.0.1:PORT,cafile=$CERT,openssl-min-proto-version=TLS1.3")
+TT_NCAT=$(transfer ncat "ncat --ssl --ssl-cert $CERT --ssl-key $KEY --recv-only -l 127.0.0.1 PORT > RECV" "ncat --ssl --send-only 127.0.0.1 PORT")
 
 # echo_rate SERVER_CMD CONNS: round trips/s and failures against a server on PORT.
 echo_rate() {
@@ -138,14 +142,17 @@ section=$(cat <<MD
 
 Measured by \`scripts/bench/sockets.sh $SIZE_MIB $ECHO_SECS\` on $(date -u +%Y-%m-%d), $(nproc) cores
 ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), loopback only, release build.
-Transfers: best of $RUNS, from /dev/shm to /dev/null, MB/s (higher is better). Each tool first
-moves 16 MiB into \`wc -c\`; \`failed\` means not every byte arrived (ncat 7.93's TLS client
-drops the tail at the end of stdin in some runs, even with \`--send-only\`).
+Transfers: best of $RUNS, from a file in /dev/shm to a file in /dev/shm, MB/s (higher is
+better), from the sender's start to the receiver's exit. Each timed run is checked: the
+received file must equal the input (\`cmp\`) and both sides must exit 0, else the cell says
+\`failed\` with how much arrived. Receivers run with stdin at /dev/null, as a background job
+in a script (nicksock's default set-up, no \`--recv-only\`, unless the row says so).
 
 | test | nicksock | OpenBSD nc | socat | ncat | nicksock vs the faster peer |
 | --- | --- | --- | --- | --- | --- |
-| plain TCP transfer, $SIZE_MIB MiB | $T_NS | $T_NC | $T_SOCAT | — | $(ratio $T_NS $T_NC $T_SOCAT) (target 1.3×) |
-| TLS 1.3 transfer, $SIZE_MIB MiB | $TT_NS | — | $TT_SOCAT | $TT_NCAT | $(ratio $TT_NS $TT_SOCAT $TT_NCAT) (target 1.5×) |
+| plain TCP transfer, $SIZE_MIB MiB | $T_NS | $T_NC | $T_SOCAT | — | $(ratio "$T_NS" "$T_NC" "$T_SOCAT") (target 1.3×) |
+| plain TCP, receiver \`--recv-only\` | $T_NS_RO | — | — | — | $(ratio "$T_NS_RO" "$T_NC" "$T_SOCAT") |
+| TLS 1.3 transfer, $SIZE_MIB MiB | $TT_NS | — | $TT_SOCAT | $TT_NCAT | $(ratio "$TT_NS" "$TT_SOCAT" "$TT_NCAT") (target 1.5×) |
 
 Echo round trips per second, 64-byte messages, ${ECHO_SECS} s each (load: \`examples/echo_load.rs\`, one mio loop):
 

@@ -1,7 +1,15 @@
 //! The byte relay of `listen` and `connect`: stdin to the peer, the peer to stdout, with the
-//! session rules of DESIGN.md §2 (half-close on stdin EOF, end on the peer's EOF, `-q`,
-//! `--send-only`/`--recv-only`, idle timeout). Memory is bounded: one stdin chunk waits at a
-//! time, and a full socket stops the stdin reader.
+//! session rules of DESIGN.md §2:
+//!
+//! - stdin's end shuts down our sending side (TLS: close_notify first) and we keep receiving;
+//! - the peer's end ends only what the peer sends: we keep sending until stdin ends, and the
+//!   session ends when both sides have ended and the peer acknowledged all we sent (unless
+//!   stdin is a terminal or `--recv-only`: then the peer's end ends the session at once);
+//! - a peer that stops taking our bytes (a reset, a TLS alert, a timeout) fails the session
+//!   with how much of stdin was sent: exit 0 only when every byte went both ways.
+//!
+//! Memory is bounded: one stdin chunk waits at a time, and a full socket stops the stdin
+//! reader.
 
 use std::io;
 use std::time::{Duration, Instant};
@@ -16,13 +24,18 @@ use super::splice::{Spliced, Splicer};
 use super::stdin::StdinSource;
 use super::stdout::Stdout;
 use super::transport::{Transport, would_block};
-use crate::error::{Kind, fail};
+use crate::error::{self, Kind, fail};
 
 /// Bytes read from the peer per call.
 pub const READ_CHUNK: usize = 256 * 1024;
 const SOCKET: Token = Token(0);
 const QUIT_TIMER: Token = Token(1);
 const IDLE_TIMER: Token = Token(2);
+const DRAIN_TIMER: Token = Token(3);
+/// The first pause between two looks at the send queue once everything is sent; each pause
+/// without progress doubles, up to the longest.
+const DRAIN_FIRST_PAUSE: Duration = Duration::from_millis(1);
+const DRAIN_LONGEST_PAUSE: Duration = Duration::from_millis(100);
 
 /// How a session ends its input and output (the flags of DESIGN.md §2).
 #[derive(Debug, Clone, Default)]
@@ -149,8 +162,15 @@ pub struct Relay<'a> {
     stdin: &'a mut StdinSource,
     out: &'a mut Stdout,
     buf: &'a mut Vec<u8>,
+    /// Our sending side is over: stdin ended and (unless `--no-shutdown`) we shut it down.
     shut_down: bool,
     peer_eof: bool,
+    /// Bytes of stdin handed to the connection.
+    sent: u64,
+    /// The socket reported an error: look at it even when not reading.
+    socket_error: bool,
+    /// Everything is sent and our side is shut: waiting for the peer to acknowledge it.
+    drain: Option<Drain>,
     clock: SessionClock,
     progress: Option<ProgressBar>,
     /// Zero-copy receiving into stdout, while stdout takes it (plain TCP only).
@@ -188,6 +208,9 @@ impl<'a> Relay<'a> {
             buf,
             shut_down: false,
             peer_eof: false,
+            sent: 0,
+            socket_error: false,
+            drain: None,
             clock: SessionClock::new(),
             progress: progress_bar(rules.progress),
         })
@@ -232,10 +255,10 @@ impl<'a> Relay<'a> {
         loop {
             match self.sock.read(self.buf) {
                 Ok(0) => {
-                    self.peer_eof = true;
                     if self.sock.truncated() && self.rules.verbose > 0 {
                         eprintln!("the peer closed without TLS close_notify (possible truncation)");
                     }
+                    self.on_peer_eof();
                     return Ok(true);
                 }
                 Ok(n) => {
@@ -273,6 +296,14 @@ impl<'a> Relay<'a> {
         Ok(moved)
     }
 
+    /// The peer ended its side: nothing more will arrive.
+    fn on_peer_eof(&mut self) {
+        self.peer_eof = true;
+        if self.rules.verbose > 1 {
+            eprintln!("the peer ended its sending side");
+        }
+    }
+
     /// Receives with splice while stdout takes it; `None` when reading must take over.
     fn splice(&mut self) -> Result<Option<bool>> {
         let (Transport::Plain(sock), Some(splicer)) = (&self.sock, &mut self.splicer) else {
@@ -289,7 +320,7 @@ impl<'a> Relay<'a> {
                 }
                 Ok(Spliced::WouldBlock) => return Ok(Some(moved)),
                 Ok(Spliced::Eof) => {
-                    self.peer_eof = true;
+                    self.on_peer_eof();
                     return Ok(Some(true));
                 }
                 Ok(Spliced::Unsupported) => {
@@ -315,6 +346,7 @@ impl<'a> Relay<'a> {
             match self.sock.write(data) {
                 Ok(n) => {
                     self.stdin.consume(n);
+                    self.sent += n as u64;
                     moved = true;
                     if let Some(bar) = &self.progress {
                         bar.inc(n as u64);
@@ -340,6 +372,7 @@ impl<'a> Relay<'a> {
             match sent {
                 Ok(0) => return Ok(Some(true)),
                 Ok(n) => {
+                    self.sent += n as u64;
                     moved = true;
                     if let Some(bar) = &self.progress {
                         bar.inc(n as u64);
@@ -372,30 +405,122 @@ pub fn peer_error(e: io::Error, doing: &str) -> anyhow::Error {
     fail(Kind::Runtime, format!("{doing}: {why}"))
 }
 
-impl Handler for Relay<'_> {
-    fn on_event(&mut self, _cx: &mut Context<'_>, _event: &Event) -> Result<()> {
-        Ok(())
-    }
+/// The wait, once everything is sent, for the peer to acknowledge it.
+#[derive(Debug)]
+struct Drain {
+    /// Bytes not acknowledged at the last look.
+    unacked: usize,
+    /// The pause before the next look.
+    pause: Duration,
+    timer_set: bool,
+}
 
-    fn after(&mut self, cx: &mut Context<'_>) -> Result<Flow> {
+impl Relay<'_> {
+    /// One turn of the session: move what can move, then decide whether it is over.
+    fn step(&mut self, cx: &mut Context<'_>) -> Result<Flow> {
         let now = Instant::now();
-        while self.pump(now)? {
-            if self.peer_eof {
-                break;
+        if std::mem::take(&mut self.socket_error) && self.peer_eof {
+            // We no longer read, so a reset would go unseen until the next write.
+            if let Some(e) = self.sock.take_error().context("checking the connection")? {
+                return Err(peer_error(e, "sending"));
             }
         }
-        if self.peer_eof {
+        while self.pump(now)? {}
+        if self.peer_eof && (self.rules.recv_only || self.stdin.is_terminal()) {
+            // Nothing of ours can be lost: there is nothing to send, or a person is typing.
             return Ok(Flow::Stop);
         }
-        let sending_done = self.stdin.at_eof() && (self.shut_down || self.rules.recv_only);
-        if sending_done && self.rules.send_only && !self.sock.wants_write() {
+        let sending_done = self.rules.recv_only || (self.stdin.is_done() && self.shut_down);
+        if sending_done
+            && (self.peer_eof || self.rules.send_only)
+            && !self.sock.wants_write()
+            && self.acknowledged(cx, now)?
+        {
             return Ok(Flow::Stop);
         }
         self.clock.check(cx, self.rules, sending_done, now)
     }
 
+    /// Whether the peer acknowledged every byte we sent, our FIN included; when not, a timer
+    /// to look again. A peer that closed with our bytes unread answers them with a reset,
+    /// which fails the session here.
+    fn acknowledged(&mut self, cx: &mut Context<'_>, now: Instant) -> Result<bool> {
+        // Read before the error: after a reset the count still says what never got there.
+        let unacked = self.sock.unacknowledged();
+        if let Some(e) = self.sock.take_error().context("checking the connection")? {
+            if let (Ok(n), None) = (&unacked, &self.drain) {
+                self.drain = Some(Drain {
+                    unacked: *n,
+                    pause: DRAIN_FIRST_PAUSE,
+                    timer_set: false,
+                });
+            }
+            return Err(peer_error(e, "sending"));
+        }
+        let unacked = unacked.context("reading the send queue")?;
+        let drain = self.drain.get_or_insert(Drain {
+            unacked,
+            pause: DRAIN_FIRST_PAUSE,
+            timer_set: false,
+        });
+        if unacked < drain.unacked {
+            self.clock.moved(now);
+            drain.pause = DRAIN_FIRST_PAUSE;
+        }
+        drain.unacked = unacked;
+        if unacked == 0 {
+            return Ok(true);
+        }
+        if !drain.timer_set {
+            cx.timers.add(now + drain.pause, DRAIN_TIMER);
+            drain.timer_set = true;
+            drain.pause = (drain.pause * 2).min(DRAIN_LONGEST_PAUSE);
+        }
+        Ok(false)
+    }
+
+    /// Adds to a failure how much of stdin went out, when not all of it did: the line a
+    /// user reads to know that the transfer is incomplete.
+    fn with_loss(&self, err: anyhow::Error) -> anyhow::Error {
+        if self.rules.recv_only || error::is_broken_stdout(&err) {
+            return err;
+        }
+        let unacked = self.drain.as_ref().map_or(0, |d| d.unacked) as u64;
+        let summary = if !self.stdin.is_done() {
+            match self.stdin.size() {
+                Some(total) => format!("sent {} of {total} bytes", self.sent),
+                None => format!("sent {} bytes, and stdin had not ended", self.sent),
+            }
+        } else if unacked > 0 {
+            let total = self.stdin.size().unwrap_or(self.sent);
+            format!(
+                "the peer acknowledged about {} of {total} bytes sent",
+                self.sent.saturating_sub(unacked)
+            )
+        } else {
+            return err;
+        };
+        fail(error::kind(&err), format!("{err:#}: {summary}"))
+    }
+}
+
+impl Handler for Relay<'_> {
+    fn on_event(&mut self, _cx: &mut Context<'_>, event: &Event) -> Result<()> {
+        self.socket_error |= event.is_error();
+        Ok(())
+    }
+
+    fn after(&mut self, cx: &mut Context<'_>) -> Result<Flow> {
+        self.step(cx).map_err(|e| self.with_loss(e))
+    }
+
     fn on_timer(&mut self, _cx: &mut Context<'_>, token: Token) -> Result<()> {
         self.clock.on_timer(token);
+        if token == DRAIN_TIMER
+            && let Some(drain) = &mut self.drain
+        {
+            drain.timer_set = false;
+        }
         Ok(())
     }
 }

@@ -9,7 +9,7 @@
 //! from the page cache without passing through our memory.
 
 use std::fs::File;
-use std::io::{self, Read};
+use std::io::{self, IsTerminal, Read, Seek};
 use std::os::fd::AsFd;
 use std::sync::Arc;
 use std::sync::mpsc::{self, Receiver, SyncSender, TryRecvError};
@@ -51,6 +51,10 @@ pub struct StdinSource {
     sent: usize,
     eof: bool,
     crlf: bool,
+    /// Stdin is a terminal: a person typing, so nothing queued can be lost.
+    terminal: bool,
+    /// How many bytes a regular-file stdin holds from where we start reading.
+    size: Option<u64>,
     _waker: Option<Arc<Waker>>,
 }
 
@@ -62,12 +66,18 @@ impl StdinSource {
             .try_clone_to_owned()
             .context("opening stdin")?;
         let stdin = File::from(stdin);
-        if stdin.metadata().is_ok_and(|m| m.file_type().is_file()) {
+        if let Ok(meta) = stdin.metadata()
+            && meta.file_type().is_file()
+        {
+            // `(head -c 10; nicksock …) < file` starts part-way through the file.
+            let start = (&stdin).stream_position().unwrap_or(0);
             return Ok(StdinSource {
                 file: Some(stdin),
+                size: Some(meta.len().saturating_sub(start)),
                 ..Self::empty(crlf, false)
             });
         }
+        let terminal = stdin.is_terminal();
         let waker = Arc::new(Waker::new(registry, WAKER_TOKEN).context("creating a waker")?);
         let (tx, rx) = mpsc::sync_channel(CHANNEL_DEPTH);
         let (recycle_tx, recycle_rx) = mpsc::sync_channel(CHANNEL_DEPTH);
@@ -79,6 +89,7 @@ impl StdinSource {
         Ok(StdinSource {
             rx: Some(rx),
             recycle: Some(recycle_tx),
+            terminal,
             _waker: Some(waker),
             ..Self::empty(crlf, false)
         })
@@ -109,8 +120,21 @@ impl StdinSource {
             sent: 0,
             eof,
             crlf,
+            terminal: false,
+            size: None,
             _waker: None,
         }
+    }
+
+    /// Whether stdin is a terminal (a person typing).
+    pub fn is_terminal(&self) -> bool {
+        self.terminal
+    }
+
+    /// How many bytes stdin will give in all, where that is known: a regular file, sent as
+    /// it is (not through `-C`).
+    pub fn size(&self) -> Option<u64> {
+        self.size.filter(|_| !self.crlf)
     }
 
     /// The bytes waiting to be sent, taking the next chunk from the thread when none wait.

@@ -19,6 +19,22 @@ pub fn shut_write(sock: &TcpStream) -> io::Result<()> {
     }
 }
 
+/// How many bytes we sent on `sock` that the peer has not acknowledged yet, our FIN
+/// included (`SIOCOUTQ`). Zero means the peer's kernel has every byte: as far as TCP can
+/// tell, they were delivered.
+#[allow(unsafe_code)]
+pub fn unacknowledged(sock: &TcpStream) -> io::Result<usize> {
+    use std::os::fd::AsRawFd;
+    let mut n: libc::c_int = 0;
+    // SAFETY: SIOCOUTQ (the same request number as TIOCOUTQ) stores one int through the
+    // pointer, which points at `n`, alive for the whole call; the descriptor is ours.
+    let r = unsafe { libc::ioctl(sock.as_raw_fd(), libc::TIOCOUTQ, &mut n) };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(usize::try_from(n).unwrap_or(0))
+}
+
 /// A connection a server accepted: no Nagle delay, and TLS when the server has a config.
 pub fn accepted(
     stream: TcpStream,
@@ -106,6 +122,16 @@ impl Transport {
             Transport::Plain(_) => false,
             Transport::Tls(t) => t.truncated(),
         }
+    }
+
+    /// Bytes sent that the peer has not acknowledged yet (see [`unacknowledged`]).
+    pub fn unacknowledged(&mut self) -> io::Result<usize> {
+        unacknowledged(self.socket())
+    }
+
+    /// The pending error of the socket (a reset that arrived while we were not reading).
+    pub fn take_error(&mut self) -> io::Result<Option<io::Error>> {
+        self.socket().take_error()
     }
 
     /// The socket, to register with the loop.

@@ -43,7 +43,7 @@ fn have_openssl() -> bool {
     match Command::new(OPENSSL).arg("version").output() {
         Ok(out) if out.status.success() => true,
         _ => {
-            println!("SKIP: openssl not installed");
+            crate::util::skip("openssl is not installed");
             false
         }
     }

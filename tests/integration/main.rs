@@ -9,5 +9,6 @@ mod http_get;
 mod serve_gpio;
 mod sockets;
 mod tls;
+mod transfer;
 mod util;
 mod vm_gpio;

@@ -21,6 +21,18 @@ fn server(args: &[&str], lines: usize) -> (Proc, Vec<std::net::SocketAddr>) {
     (proc, addrs)
 }
 
+/// Starts a nicksock server whose stdin is /dev/null, as a script's background job runs it
+/// (its side of each session ends at once), and returns it with its bound addresses.
+fn quiet_server(args: &[&str], lines: usize) -> (Proc, Vec<std::net::SocketAddr>) {
+    let mut proc = Proc::spawn_io(
+        nicksock(args),
+        std::process::Stdio::null(),
+        std::process::Stdio::piped(),
+    );
+    let addrs = proc.wait_ready(lines);
+    (proc, addrs)
+}
+
 /// Runs OpenBSD nc with `args` and `input` on its stdin (then closed).
 fn nc(args: &[&str], input: &[u8]) -> Proc {
     let mut cmd = Command::new("nc");
@@ -33,8 +45,7 @@ fn nc(args: &[&str], input: &[u8]) -> Proc {
 
 #[test]
 fn connect_talks_to_openbsd_nc_listener() {
-    // Each direction on its own, so that rule 2 (the peer's end ends the session) cannot
-    // race the other direction's bytes.
+    // Each direction on its own: nc reads no stdin (-d) or nicksock none (--recv-only).
     if !have("nc") {
         return;
     }
@@ -124,7 +135,7 @@ fn socat_in_both_roles() {
 }
 
 #[test]
-fn reply_after_our_eof_is_printed_and_peer_eof_ends_the_session() {
+fn reply_after_our_eof_is_printed_and_the_session_ends_when_both_sides_have() {
     // A peer that reads to EOF, then answers and closes.
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = l.local_addr().unwrap().port();
@@ -143,20 +154,31 @@ fn reply_after_our_eof_is_printed_and_peer_eof_ends_the_session() {
 }
 
 #[test]
-fn peer_eof_ends_the_session_while_stdin_stays_open() {
+fn peer_eof_does_not_end_a_session_whose_stdin_is_still_open() {
+    // DESIGN.md §2 rule 3: the peer's end ends what the peer sends, never what we send. A
+    // pipe on stdin (not a terminal) may still bring bytes, so the session waits for it.
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = l.local_addr().unwrap().port();
-    thread::spawn(move || {
+    let peer = thread::spawn(move || {
         let (mut s, _) = l.accept().unwrap();
         s.write_all(b"bye\n").unwrap();
+        s.shutdown(Shutdown::Write).unwrap();
+        let mut rest = Vec::new();
+        s.read_to_end(&mut rest).unwrap();
+        rest
     });
-    let mut c = Proc::spawn(nicksock(&["connect", "127.0.0.1", &p(port)]));
-    // stdin stays open the whole time: the test holds the pipe and never closes it.
-    let done = c
-        .wait_for(Duration::from_secs(10))
-        .expect("exit on peer EOF");
+    let mut c = Proc::spawn(nicksock(&["-vv", "connect", "127.0.0.1", &p(port)]));
+    c.wait_line("the peer ended its sending side");
+    assert!(
+        c.child.try_wait().unwrap().is_none(),
+        "the session ended while stdin was open"
+    );
+    c.send(b"sent after the peer's end\n");
+    c.close_stdin();
+    let done = c.wait();
     done.assert_code(0);
     assert_eq!(done.out(), "bye\n");
+    assert_eq!(peer.join().unwrap(), b"sent after the peer's end\n");
 }
 
 #[test]
@@ -300,7 +322,9 @@ fn connect_timeout_is_exit_5() {
 
 #[test]
 fn keep_open_serves_a_second_client() {
-    let (mut listen, addrs) = server(&["listen", "-k", "--max-conns", "2", "127.0.0.1", "0"], 1);
+    // Each client half-closes and waits for our end: stdin at /dev/null gives it at once.
+    let (mut listen, addrs) =
+        quiet_server(&["listen", "-k", "--max-conns", "2", "127.0.0.1", "0"], 1);
     for msg in ["first\n", "second\n"] {
         let mut s = TcpStream::connect(addrs[0]).unwrap();
         s.write_all(msg.as_bytes()).unwrap();
@@ -315,7 +339,7 @@ fn keep_open_serves_a_second_client() {
 
 #[test]
 fn listen_without_addr_is_reachable_on_ipv4_and_ipv6() {
-    let (mut listen, addrs) = server(&["listen", "-k", "--max-conns", "2", "0"], 2);
+    let (mut listen, addrs) = quiet_server(&["listen", "-k", "--max-conns", "2", "0"], 2);
     assert_eq!(
         addrs[0].port(),
         addrs[1].port(),
@@ -399,7 +423,8 @@ fn transfer(data: &[u8], forward: bool) -> Vec<u8> {
     let dir = tempdir();
     let file = write_file(dir.path(), "data.bin", data);
     if forward {
-        let (mut l, addrs) = server(&["listen", "--recv-only", "127.0.0.1", "0"], 1);
+        // The receiver as the README runs it: stdin at /dev/null, no --recv-only.
+        let (mut l, addrs) = quiet_server(&["listen", "127.0.0.1", "0"], 1);
         let mut c = Proc::spawn_with_stdin_file(
             nicksock(&["connect", "127.0.0.1", &p(addrs[0].port())]),
             &file,
@@ -411,12 +436,11 @@ fn transfer(data: &[u8], forward: bool) -> Vec<u8> {
     } else {
         let mut l = Proc::spawn_with_stdin_file(nicksock(&["listen", "127.0.0.1", "0"]), &file);
         let addrs = l.wait_ready(1);
-        let mut c = Proc::spawn(nicksock(&[
-            "connect",
-            "--recv-only",
-            "127.0.0.1",
-            &p(addrs[0].port()),
-        ]));
+        let mut c = Proc::spawn_io(
+            nicksock(&["connect", "127.0.0.1", &p(addrs[0].port())]),
+            std::process::Stdio::null(),
+            std::process::Stdio::piped(),
+        );
         let done = c.wait();
         done.assert_code(0);
         l.wait().assert_code(0);

@@ -263,6 +263,7 @@ fn mutual_tls_requires_a_client_certificate_from_the_right_ca() {
     // The right one: data crosses both ways.
     let (mut server, port) = tls_listener(dir.path(), &require);
     server.send(b"hello alice\n");
+    server.close_stdin();
     let (c, k) = (
         arg(dir.path(), "client.pem"),
         arg(dir.path(), "client-key.pem"),
@@ -348,6 +349,8 @@ fn stalled_handshake_and_plaintext_client_block_no_one() {
 
     // The sequential `listen -k` drops a plain-text client and serves the next one.
     let (mut server, port) = tls_listener(dir.path(), &["-k", "--max-conns", "2"]);
+    // Nothing to send: our side of each session ends at once (DESIGN.md §2).
+    server.close_stdin();
     let mut plain = TcpStream::connect(("127.0.0.1", port)).unwrap();
     plain.write_all(b"hello?\n").unwrap();
     let _ = plain.read_to_end(&mut junk);

@@ -50,15 +50,25 @@ pub fn nicksock(args: &[&str]) -> Command {
     cmd
 }
 
-/// Whether a peer program is installed; prints SKIP when it is not.
+/// Whether a peer program is installed; prints SKIP when it is not. With
+/// `NICKSOCK_REQUIRE_PEERS=1` (set by `.ci/run`, which installs every peer) a missing peer
+/// fails the test instead: in CI a skip would hide a test that never ran.
 pub fn have(program: &str) -> bool {
     let found = std::env::var_os("PATH")
         .map(|paths| std::env::split_paths(&paths).any(|d| d.join(program).is_file()))
         .unwrap_or(false);
     if !found {
-        eprintln!("SKIP: {program} is not installed");
+        skip(&format!("{program} is not installed"));
     }
     found
+}
+
+/// Says why a test does not run: SKIP, or a failure where peers are required.
+pub fn skip(why: &str) {
+    if std::env::var_os("NICKSOCK_REQUIRE_PEERS").is_some_and(|v| v == "1") {
+        panic!("{why} (NICKSOCK_REQUIRE_PEERS=1: no skipping)");
+    }
+    eprintln!("SKIP: {why}");
 }
 
 /// A child process that is killed when the test lets go of it.
@@ -88,14 +98,23 @@ impl Proc {
         Self::start(cmd)
     }
 
+    /// Starts `cmd` with the stdin and stdout given (a file, /dev/null, a pipe, a terminal),
+    /// as a user's shell would; stderr is piped for [`wait_line`](Self::wait_line).
+    pub fn spawn_io(mut cmd: Command, stdin: Stdio, stdout: Stdio) -> Proc {
+        cmd.stdin(stdin).stdout(stdout).stderr(Stdio::piped());
+        Self::start(cmd)
+    }
+
     fn start(mut cmd: Command) -> Proc {
         let mut child = cmd.spawn().expect("spawn");
         let stdin = child.stdin.take();
-        let mut out = child.stdout.take().expect("stdout");
+        let out = child.stdout.take();
         let err = child.stderr.take().expect("stderr");
         let stdout = thread::spawn(move || {
             let mut v = Vec::new();
-            let _ = out.read_to_end(&mut v);
+            if let Some(mut out) = out {
+                let _ = out.read_to_end(&mut v);
+            }
             v
         });
         let (tx, rx) = mpsc::channel();
@@ -255,6 +274,22 @@ pub fn free_port() -> u16 {
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .expect("free port")
+}
+
+/// A terminal for a child's stdin: the pseudo-terminal's follower side, to hand to the
+/// child, and its leader, which the test holds (the terminal stays open while it does).
+pub fn pty() -> (std::fs::File, std::os::fd::OwnedFd) {
+    use rustix::pty::{OpenptFlags, grantpt, openpt, ptsname, unlockpt};
+    let leader = openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY).expect("openpt");
+    grantpt(&leader).expect("grantpt");
+    unlockpt(&leader).expect("unlockpt");
+    let name = ptsname(&leader, Vec::new()).expect("ptsname");
+    let follower = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(name.to_str().expect("pty name"))
+        .expect("open the pty");
+    (follower, leader)
 }
 
 /// A scratch directory for one test.

@@ -112,7 +112,7 @@ setup() {
   say "setting up kernel $kver in $kdir"
   work=$(mktemp -d "${TMPDIR:-/tmp}/gpio-vm-setup.XXXXXX")
   # EXIT, not RETURN: die() exits, and the unpacked packages are most of a gigabyte.
-  trap 'rm -rf "$work"' EXIT
+  trap "rm -rf -- '$work'" EXIT
   fetch "$work" "linux-image-$kver"
   dpkg -x "$work"/linux-image-"$kver"_*.deb "$work/image"
   pkgdir=$work/image/lib/modules/$kver
@@ -169,7 +169,7 @@ run() {
   [ -z "$reason" ] || die "cannot boot: $reason"
   kdir=$(kernel_dir)
   work=$(mktemp -d "${TMPDIR:-/tmp}/gpio-vm-run.XXXXXX")
-  trap 'rm -rf "$work"' EXIT
+  trap "rm -rf -- '$work'" EXIT
   root=$work/root
   mkdir -p "$root"/{bin,dev,etc,proc,sys,tmp,test,modules}
   add_program "$root" "$(command -v busybox)" /bin/busybox
