@@ -76,7 +76,9 @@ pub fn run(config: Config) -> Result<()> {
     if config.udp {
         return run_udp(config);
     }
-    let (socket, addr) = connect_tcp(&config.host, config.port, &config.connect)?;
+    // The loop exists before connecting: SIGINT ends a connect that hangs, at once.
+    let mut ev = EventLoop::new()?;
+    let (stream, addr) = connect_tcp(&mut ev, &config.host, config.port, &config.connect)?;
     if config.zero_io {
         if config.connect.verbose > 0 {
             eprintln!(
@@ -87,15 +89,13 @@ pub fn run(config: Config) -> Result<()> {
         }
         return Ok(());
     }
-    let stream = mio::net::TcpStream::from_std(socket.into());
     let transport = match config.tls {
         Some((client, name)) => {
             Transport::Tls(Box::new(tls::TlsStream::client(stream, client, name)?))
         }
         None => Transport::Plain(stream),
     };
-    let mut ev = EventLoop::new()?;
-    let mut stdin = StdinSource::open(ev.registry(), config.rules.recv_only, config.crlf)?;
+    let mut stdin = StdinSource::open(&mut ev, config.rules.recv_only, config.crlf)?;
     let mut out = Stdout::open()?;
     let mut buf = Vec::new();
     let mut relay = Relay::new(
@@ -114,7 +114,7 @@ pub fn run(config: Config) -> Result<()> {
 fn run_udp(config: Config) -> Result<()> {
     let (socket, addr) = connect_udp(&config.host, config.port, &config.connect)?;
     let mut ev = EventLoop::new()?;
-    let mut stdin = StdinSource::open(ev.registry(), config.rules.recv_only, config.crlf)?;
+    let mut stdin = StdinSource::open(&mut ev, config.rules.recv_only, config.crlf)?;
     let mut out = Stdout::open()?;
     let sock = mio::net::UdpSocket::from_std(socket.into());
     let mut session = Datagrams::new(

@@ -348,10 +348,9 @@ fn exchange(
     let port = connect_port(&spec.url);
     let mut connect = config.connect.clone();
     connect.timeout = connect_timeout(config.connect_timeout, plan.deadline);
-    let (socket, addr) = connect_tcp(&host, port, &connect)?;
+    let (stream, addr) = connect_tcp(ev, &host, port, &connect)?;
     stats.remote = Some(addr);
     stats.time_connect = start.elapsed();
-    let stream = mio::net::TcpStream::from_std(socket.into());
     let transport = if spec.url.scheme() == "https" {
         let client = config.tls.get(config.silent)?;
         let name = tls::server_name(config.tls.servername.as_deref().unwrap_or(&host))?;

@@ -104,6 +104,12 @@ pub fn resolve(host: &str, port: u16, family: Family) -> Result<Vec<SocketAddr>>
             .map_err(|e| fail(Kind::Resolve, format!("cannot resolve '{host}': {e}")))?
             .collect()
     };
+    keep_family(host, found, family)
+}
+
+/// The addresses `host` resolved to that are of an allowed family, without repeats, in the
+/// resolver's order; an error (exit 3) when none is left.
+pub fn keep_family(host: &str, found: Vec<SocketAddr>, family: Family) -> Result<Vec<SocketAddr>> {
     let mut kept: Vec<SocketAddr> = Vec::with_capacity(found.len());
     for addr in found.into_iter().filter(|a| family.allows(a)) {
         if !kept.contains(&addr) {

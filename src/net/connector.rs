@@ -1,29 +1,45 @@
-//! Connecting a client socket: every resolved address in turn (IPv6 then IPv4 for
-//! `localhost`), an optional source address and port, a connect timeout, and `--retry-for`
-//! to wait for a service that is still starting.
+//! Connecting a client socket, on the event loop: the name is resolved on a helper thread
+//! (getaddrinfo keeps /etc/hosts, nsswitch and mDNS working) whose answer wakes the loop,
+//! every connect is non-blocking and completes on writability, and `-w` and `--retry-for`
+//! are loop deadlines, so SIGINT ends the program at any point.
+//!
+//! With several addresses (`localhost` is ::1 and 127.0.0.1), attempts follow Happy Eyeballs
+//! (RFC 8305): the families interleaved, the next address started 250 ms after the previous
+//! one unless it failed sooner, the first to connect wins and the rest are closed.
 
 use std::io;
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
+use std::sync::mpsc::{self, Receiver, TryRecvError};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use anyhow::Result;
+use anyhow::{Context as _, Result};
+use mio::event::Event;
+use mio::net::TcpStream;
+use mio::{Interest, Token};
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 
-use super::addr::{Family, resolve};
+use super::addr::{Family, check_host_name, keep_family, parse_ip};
+use super::event_loop::{Context, EventLoop, Flow, Handler, Signal};
 use crate::error::{Kind, fail, io_kind};
 
-/// First pause between `--retry-for` attempts; it doubles up to [`RETRY_MAX_PAUSE`].
+/// First pause between `--retry-for` rounds; it doubles up to [`RETRY_MAX_PAUSE`].
 const RETRY_FIRST_PAUSE: Duration = Duration::from_millis(50);
-/// Longest pause between `--retry-for` attempts.
+/// Longest pause between `--retry-for` rounds.
 const RETRY_MAX_PAUSE: Duration = Duration::from_millis(500);
+/// Happy Eyeballs' "connection attempt delay" (RFC 8305 §5: 250 ms recommended).
+const ATTEMPT_DELAY: Duration = Duration::from_millis(250);
+/// Tokens of the connection attempts (one per address of a round).
+const ATTEMPT_BASE: usize = 1000;
+/// The one timer token of the dialer: every deadline is re-checked when it fires.
+const DIAL_TIMER: Token = Token(999);
 
 /// How to connect.
 #[derive(Debug, Clone, Default)]
 pub struct ConnectOptions {
     /// Address families to try.
     pub family: Family,
-    /// Give up on each address after this long.
+    /// Give up on a round of attempts (every address) after this long.
     pub timeout: Option<Duration>,
     /// Keep trying for this long.
     pub retry_for: Option<Duration>,
@@ -35,71 +51,361 @@ pub struct ConnectOptions {
     pub verbose: u8,
 }
 
-/// Resolves `host` and connects a TCP socket to the first address that accepts. The socket
-/// is returned non-blocking.
-pub fn connect_tcp(host: &str, port: u16, opts: &ConnectOptions) -> Result<(Socket, SocketAddr)> {
-    let addrs = resolve(host, port, opts.family)?;
-    if opts.verbose > 0 {
-        let list: Vec<String> = addrs.iter().map(|a| a.ip().to_string()).collect();
-        eprintln!("resolved {host} to {}", list.join(", "));
+/// Resolves `host` and connects a TCP socket to the first address that accepts, on `ev`.
+/// The socket is non-blocking, without Nagle's delay, and registered nowhere.
+pub fn connect_tcp(
+    ev: &mut EventLoop,
+    host: &str,
+    port: u16,
+    opts: &ConnectOptions,
+) -> Result<(TcpStream, SocketAddr)> {
+    let resolver = Resolver::start(ev, host, port, opts.family)?;
+    dial(ev, host, port, resolver, opts)
+}
+
+fn dial(
+    ev: &mut EventLoop,
+    host: &str,
+    port: u16,
+    resolver: Resolver,
+    opts: &ConnectOptions,
+) -> Result<(TcpStream, SocketAddr)> {
+    let mut dial = Dial {
+        host,
+        port,
+        opts,
+        resolver: Some(resolver),
+        addrs: Vec::new(),
+        next: 0,
+        attempts: Vec::new(),
+        next_attempt_at: None,
+        round_ends: None,
+        retry_at: None,
+        give_up_at: opts.retry_for.map(|d| Instant::now() + d),
+        pause: RETRY_FIRST_PAUSE,
+        last_err: None,
+        won: None,
+    };
+    let result = ev.run(&mut dial);
+    dial.close_attempts(ev.registry());
+    result?;
+    dial.won
+        .ok_or_else(|| fail(Kind::Interrupted, "stopped while connecting"))
+}
+
+/// The names' answer: a literal at once, anything else from a helper thread.
+enum Resolver {
+    Ready(Result<Vec<SocketAddr>>),
+    Waiting {
+        rx: Receiver<io::Result<Vec<SocketAddr>>>,
+        host: String,
+        family: Family,
+    },
+}
+
+impl Resolver {
+    fn start(ev: &mut EventLoop, host: &str, port: u16, family: Family) -> Result<Self> {
+        if let Some(ip) = parse_ip(host) {
+            return Ok(Resolver::Ready(keep_family(
+                host,
+                vec![SocketAddr::new(ip, port)],
+                family,
+            )));
+        }
+        check_host_name(host)?;
+        let waker = ev.waker()?;
+        let (tx, rx) = mpsc::channel();
+        let name = host.to_string();
+        thread::Builder::new()
+            .name("resolver".into())
+            .spawn(move || {
+                let found = (name.as_str(), port)
+                    .to_socket_addrs()
+                    .map(Iterator::collect);
+                let _ = tx.send(found);
+                let _ = waker.wake();
+            })
+            .context("starting the name resolver")?;
+        Ok(Resolver::Waiting {
+            rx,
+            host: host.to_string(),
+            family,
+        })
     }
-    let deadline = opts.retry_for.map(|d| Instant::now() + d);
-    let mut pause = RETRY_FIRST_PAUSE;
-    loop {
-        let err = match try_each(&addrs, opts) {
-            Ok(found) => return Ok(found),
-            Err(err) => err,
-        };
-        match deadline {
-            Some(at) if Instant::now() + pause < at => {
-                if opts.verbose > 1 {
-                    eprintln!("retrying in {} ms", pause.as_millis());
-                }
-                thread::sleep(pause);
-                pause = (pause * 2).min(RETRY_MAX_PAUSE);
+
+    /// The addresses, once known.
+    fn poll(&mut self) -> Option<Result<Vec<SocketAddr>>> {
+        match self {
+            Resolver::Ready(found) => Some(std::mem::replace(found, Ok(Vec::new()))),
+            Resolver::Waiting { rx, host, family } => {
+                let found = match rx.try_recv() {
+                    Ok(found) => found,
+                    Err(TryRecvError::Empty) => return None,
+                    Err(TryRecvError::Disconnected) => Err(io::Error::other(
+                        "the resolver thread ended without an answer",
+                    )),
+                };
+                Some(match found {
+                    Ok(addrs) => keep_family(host, addrs, *family),
+                    Err(e) => Err(fail(Kind::Resolve, format!("cannot resolve '{host}': {e}"))),
+                })
             }
-            _ => return Err(connect_error(host, port, &err, opts)),
         }
     }
 }
 
-fn try_each(addrs: &[SocketAddr], opts: &ConnectOptions) -> io::Result<(Socket, SocketAddr)> {
-    let mut last = io::Error::new(io::ErrorKind::AddrNotAvailable, "no usable address");
-    for &addr in addrs {
-        if let Some(src) = opts.source
-            && src.is_ipv4() != addr.is_ipv4()
+/// A connection attempt in flight.
+struct Attempt {
+    token: Token,
+    sock: TcpStream,
+    addr: SocketAddr,
+    /// Readiness was reported: look at the outcome.
+    ready: bool,
+}
+
+/// The dialer: a round tries every address (Happy Eyeballs); `--retry-for` repeats rounds.
+struct Dial<'a> {
+    host: &'a str,
+    port: u16,
+    opts: &'a ConnectOptions,
+    resolver: Option<Resolver>,
+    /// The addresses in the order to try them.
+    addrs: Vec<SocketAddr>,
+    /// The next address of this round to try.
+    next: usize,
+    attempts: Vec<Attempt>,
+    /// When the next address starts if the ones in flight have not answered.
+    next_attempt_at: Option<Instant>,
+    /// `-w`: when this round gives up.
+    round_ends: Option<Instant>,
+    /// `--retry-for`: when the next round starts.
+    retry_at: Option<Instant>,
+    /// `--retry-for`: when no new round starts any more.
+    give_up_at: Option<Instant>,
+    pause: Duration,
+    last_err: Option<io::Error>,
+    won: Option<(TcpStream, SocketAddr)>,
+}
+
+impl Dial<'_> {
+    fn start_round(&mut self, now: Instant) {
+        self.next = 0;
+        self.retry_at = None;
+        self.round_ends = self.opts.timeout.map(|t| now + t);
+        self.next_attempt_at = Some(now);
+    }
+
+    /// Starts a connection to the next address of the round.
+    fn start_next(&mut self, cx: &mut Context<'_>, now: Instant) {
+        let addr = self.addrs[self.next];
+        let token = Token(ATTEMPT_BASE + self.next);
+        self.next += 1;
+        self.next_attempt_at = Some(now + ATTEMPT_DELAY);
+        if self.opts.verbose > 1 {
+            eprintln!("trying {addr}");
+        }
+        let started = start_connect(addr, self.opts).and_then(|sock| {
+            let mut sock = TcpStream::from_std(sock.into());
+            cx.registry
+                .register(&mut sock, token, Interest::WRITABLE)
+                .map(|()| sock)
+        });
+        match started {
+            Ok(sock) => self.attempts.push(Attempt {
+                token,
+                sock,
+                addr,
+                ready: true,
+            }),
+            Err(e) => self.failed(addr, e),
+        }
+    }
+
+    fn failed(&mut self, addr: SocketAddr, e: io::Error) {
+        if self.opts.verbose > 0 {
+            eprintln!("connecting to {addr} failed: {}", describe(&e));
+        }
+        self.last_err = Some(e);
+    }
+
+    /// Looks at the attempts that reported readiness: connected, failed, or not yet.
+    fn check_attempts(&mut self, cx: &mut Context<'_>) {
+        let mut i = 0;
+        while i < self.attempts.len() {
+            let a = &mut self.attempts[i];
+            if !std::mem::take(&mut a.ready) {
+                i += 1;
+                continue;
+            }
+            let outcome = match a.sock.take_error() {
+                Ok(Some(e)) | Err(e) => Err(e),
+                Ok(None) => match a.sock.peer_addr() {
+                    Ok(_) => Ok(true),
+                    Err(e) if e.kind() == io::ErrorKind::NotConnected => Ok(false),
+                    Err(e) => Err(e),
+                },
+            };
+            match outcome {
+                Ok(false) => i += 1,
+                Ok(true) => {
+                    let mut a = self.attempts.swap_remove(i);
+                    let _ = cx.registry.deregister(&mut a.sock);
+                    let _ = a.sock.set_nodelay(true);
+                    if self.opts.verbose > 0 {
+                        eprintln!("connected to {}", a.addr);
+                    }
+                    self.won = Some((a.sock, a.addr));
+                    return;
+                }
+                Err(e) => {
+                    let mut a = self.attempts.swap_remove(i);
+                    let _ = cx.registry.deregister(&mut a.sock);
+                    self.failed(a.addr, e);
+                }
+            }
+        }
+    }
+
+    /// Closes the attempts that lost (or all, when the round is over).
+    fn close_attempts(&mut self, registry: &mio::Registry) {
+        for mut a in self.attempts.drain(..) {
+            let _ = registry.deregister(&mut a.sock);
+        }
+    }
+
+    /// The round failed: another after a pause while `--retry-for` lasts (the last one at
+    /// the deadline itself), else the error.
+    fn round_failed(&mut self, cx: &mut Context<'_>, now: Instant) -> Result<()> {
+        self.close_attempts(cx.registry);
+        self.next_attempt_at = None;
+        self.round_ends = None;
+        match self.give_up_at {
+            Some(end) if now < end => {
+                let at = (now + self.pause).min(end);
+                if self.opts.verbose > 1 {
+                    eprintln!("retrying in {} ms", at.duration_since(now).as_millis());
+                }
+                self.retry_at = Some(at);
+                self.pause = (self.pause * 2).min(RETRY_MAX_PAUSE);
+                Ok(())
+            }
+            _ => {
+                let e = self.last_err.take().unwrap_or_else(|| {
+                    io::Error::new(io::ErrorKind::AddrNotAvailable, "no usable address")
+                });
+                Err(connect_error(self.host, self.port, &e, self.opts))
+            }
+        }
+    }
+
+    fn step(&mut self, cx: &mut Context<'_>) -> Result<Flow> {
+        let now = Instant::now();
+        if let Some(resolver) = &mut self.resolver {
+            let Some(found) = resolver.poll() else {
+                return Ok(Flow::Continue);
+            };
+            self.resolver = None;
+            let found = found?;
+            if self.opts.verbose > 0 {
+                let list: Vec<String> = found.iter().map(|a| a.ip().to_string()).collect();
+                eprintln!("resolved {} to {}", self.host, list.join(", "));
+            }
+            self.addrs = interleave(found, self.opts.source);
+            self.start_round(now);
+        }
+        self.check_attempts(cx);
+        if self.won.is_some() {
+            self.close_attempts(cx.registry);
+            return Ok(Flow::Stop);
+        }
+        if self.retry_at.is_some_and(|at| now >= at) {
+            self.start_round(now);
+        }
+        if self.round_ends.is_some_and(|at| now >= at) {
+            self.last_err = Some(io::ErrorKind::TimedOut.into());
+            self.round_failed(cx, now)?;
+        }
+        // The next address: at once when nothing is in flight, else after the delay.
+        while self.next < self.addrs.len()
+            && self.next_attempt_at.is_some()
+            && (self.attempts.is_empty() || self.next_attempt_at.is_some_and(|at| now >= at))
         {
-            continue;
-        }
-        match connect_one(addr, opts) {
-            Ok(s) => {
-                if opts.verbose > 0 {
-                    eprintln!("connected to {addr}");
-                }
-                return Ok((s, addr));
-            }
-            Err(e) => {
-                if opts.verbose > 0 {
-                    eprintln!("connecting to {addr} failed: {}", describe(&e));
-                }
-                last = e;
+            self.start_next(cx, now);
+            self.check_attempts(cx);
+            if self.won.is_some() {
+                self.close_attempts(cx.registry);
+                return Ok(Flow::Stop);
             }
         }
+        if self.attempts.is_empty() && self.next >= self.addrs.len() && self.retry_at.is_none() {
+            self.round_failed(cx, now)?;
+        }
+        // One timer for the earliest deadline; stale ones only cause a re-check.
+        let pending_next = (self.next < self.addrs.len()).then_some(self.next_attempt_at);
+        if let Some(at) = [pending_next.flatten(), self.round_ends, self.retry_at]
+            .into_iter()
+            .flatten()
+            .min()
+        {
+            cx.timers.add(at, DIAL_TIMER);
+        }
+        Ok(Flow::Continue)
     }
-    Err(last)
 }
 
-fn connect_one(addr: SocketAddr, opts: &ConnectOptions) -> io::Result<Socket> {
-    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
-    bind_source(&socket, addr, opts)?;
-    match opts.timeout {
-        Some(t) if t.is_zero() => return Err(io::ErrorKind::TimedOut.into()),
-        Some(t) => socket.connect_timeout(&addr.into(), t)?,
-        None => socket.connect(&addr.into())?,
+impl Handler for Dial<'_> {
+    fn on_event(&mut self, _cx: &mut Context<'_>, event: &Event) -> Result<()> {
+        if let Some(a) = self.attempts.iter_mut().find(|a| a.token == event.token()) {
+            a.ready = true;
+        }
+        Ok(())
     }
-    socket.set_tcp_nodelay(true)?;
+
+    fn after(&mut self, cx: &mut Context<'_>) -> Result<Flow> {
+        self.step(cx)
+    }
+
+    fn on_signal(&mut self, _cx: &mut Context<'_>, signal: Signal) -> Result<Flow> {
+        // A client that was not connected yet has nothing to finish: both signals end it.
+        let _ = signal;
+        Err(fail(Kind::Interrupted, "interrupted while connecting"))
+    }
+}
+
+/// RFC 8305 §4: the addresses with the families alternating, starting with the resolver's
+/// first; only those of the source address's family when `-s` is given.
+fn interleave(addrs: Vec<SocketAddr>, source: Option<IpAddr>) -> Vec<SocketAddr> {
+    let addrs: Vec<SocketAddr> = addrs
+        .into_iter()
+        .filter(|a| source.is_none_or(|s| s.is_ipv4() == a.is_ipv4()))
+        .collect();
+    let Some(first) = addrs.first() else {
+        return addrs;
+    };
+    let first_v6 = first.is_ipv6();
+    let (mut lead, mut other): (Vec<SocketAddr>, Vec<SocketAddr>) =
+        addrs.iter().partition(|a| a.is_ipv6() == first_v6);
+    lead.reverse();
+    other.reverse();
+    let mut out = Vec::with_capacity(addrs.len());
+    loop {
+        match (lead.pop(), other.pop()) {
+            (None, None) => return out,
+            (a, b) => out.extend(a.into_iter().chain(b)),
+        }
+    }
+}
+
+/// A non-blocking socket with its connect under way (or done, on loopback).
+fn start_connect(addr: SocketAddr, opts: &ConnectOptions) -> io::Result<Socket> {
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
     socket.set_nonblocking(true)?;
-    Ok(socket)
+    bind_source(&socket, addr, opts)?;
+    match socket.connect(&addr.into()) {
+        Ok(()) => Ok(socket),
+        Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => Ok(socket),
+        Err(e) => Err(e),
+    }
 }
 
 /// Binds to `-s`/`-p` when given, so the connection leaves from that address and port.
@@ -148,7 +454,7 @@ fn connect_error(host: &str, port: u16, e: &io::Error, opts: &ConnectOptions) ->
 
 /// Connects a UDP socket to the first resolved address of `host`.
 pub fn connect_udp(host: &str, port: u16, opts: &ConnectOptions) -> Result<(Socket, SocketAddr)> {
-    let addrs = resolve(host, port, opts.family)?;
+    let addrs = super::addr::resolve(host, port, opts.family)?;
     let mut last = io::Error::new(io::ErrorKind::AddrNotAvailable, "no usable address");
     for addr in addrs {
         let attempt = (|| {
@@ -169,4 +475,94 @@ pub fn connect_udp(host: &str, port: u16, opts: &ConnectOptions) -> Result<(Sock
         }
     }
     Err(connect_error(host, port, &last, opts))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn a(s: &str) -> SocketAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn happy_eyeballs_alternates_families_from_the_first() {
+        let found = vec![
+            a("[::1]:1"),
+            a("[::2]:1"),
+            a("127.0.0.1:1"),
+            a("127.0.0.2:1"),
+            a("127.0.0.3:1"),
+        ];
+        assert_eq!(
+            interleave(found.clone(), None),
+            vec![
+                a("[::1]:1"),
+                a("127.0.0.1:1"),
+                a("[::2]:1"),
+                a("127.0.0.2:1"),
+                a("127.0.0.3:1")
+            ]
+        );
+        let v4_source = Some("127.0.0.1".parse().unwrap());
+        assert_eq!(interleave(found, v4_source).len(), 3);
+    }
+
+    /// A listener whose backlog is full: SYNs to it go unanswered, like a host that is down
+    /// (all on loopback).
+    fn black_hole(addr: &str) -> (std::net::TcpListener, Vec<Socket>, SocketAddr) {
+        let sock = Socket::new(Domain::for_address(a(addr)), Type::STREAM, None).unwrap();
+        sock.bind(&a(addr).into()).unwrap();
+        sock.listen(0).unwrap();
+        let l: std::net::TcpListener = sock.into();
+        let at = l.local_addr().unwrap();
+        // Fill the queue; then the kernel drops further SYNs.
+        let fillers = (0..3)
+            .map(|_| {
+                let s = Socket::new(Domain::for_address(at), Type::STREAM, None).unwrap();
+                s.set_nonblocking(true).unwrap();
+                let _ = s.connect(&at.into());
+                s
+            })
+            .collect();
+        (l, fillers, at)
+    }
+
+    #[test]
+    fn happy_eyeballs_wins_with_the_address_that_answers() {
+        let Ok(probe) = std::net::TcpListener::bind("[::1]:0") else {
+            eprintln!("SKIP: no IPv6 loopback");
+            return;
+        };
+        drop(probe);
+        let (_hole, _fillers, silent) = black_hole("[::1]:0");
+        let live = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let answering = live.local_addr().unwrap();
+        let mut ev = EventLoop::new().unwrap();
+        let started = Instant::now();
+        let resolver = Resolver::Ready(Ok(vec![silent, answering]));
+        let (_sock, addr) = dial(&mut ev, "both", 0, resolver, &ConnectOptions::default()).unwrap();
+        let took = started.elapsed();
+        assert_eq!(addr, answering);
+        // The second attempt starts 250 ms after the first, which never answers.
+        assert!(
+            took >= ATTEMPT_DELAY && took < Duration::from_secs(3),
+            "{took:?}"
+        );
+    }
+
+    #[test]
+    fn a_round_that_hangs_ends_at_the_connect_timeout() {
+        let (_hole, _fillers, silent) = black_hole("127.0.0.1:0");
+        let mut ev = EventLoop::new().unwrap();
+        let opts = ConnectOptions {
+            timeout: Some(Duration::from_millis(300)),
+            ..ConnectOptions::default()
+        };
+        let started = Instant::now();
+        let resolver = Resolver::Ready(Ok(vec![silent]));
+        let err = dial(&mut ev, "silent", silent.port(), resolver, &opts).unwrap_err();
+        assert_eq!(crate::error::exit_code(&err), 5, "{err:#}");
+        assert!(started.elapsed() < Duration::from_secs(3));
+    }
 }

@@ -8,11 +8,12 @@
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::io;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result};
 use mio::event::Event;
-use mio::{Events, Interest, Poll, Registry, Token};
+use mio::{Events, Interest, Poll, Registry, Token, Waker};
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook_mio::v1_0::Signals;
 
@@ -20,7 +21,8 @@ use crate::error::{Kind, fail};
 
 /// Token of the signal source; commands use small tokens, the loop's own are at the top.
 const SIGNAL_TOKEN: Token = Token(usize::MAX - 1);
-/// Token of the waker that the stdin pump uses.
+/// Token of the loop's one waker (mio allows one per poll): helper threads (the stdin pump,
+/// the name resolver) wake the loop with it.
 pub const WAKER_TOKEN: Token = Token(usize::MAX - 2);
 /// Readiness events taken from the kernel per `poll` call.
 const EVENTS_PER_POLL: usize = 1024;
@@ -109,6 +111,7 @@ pub struct EventLoop {
     events: Events,
     signals: Signals,
     timers: Timers,
+    waker: Option<Arc<Waker>>,
 }
 
 impl EventLoop {
@@ -124,7 +127,20 @@ impl EventLoop {
             events: Events::with_capacity(EVENTS_PER_POLL),
             signals,
             timers: Timers::default(),
+            waker: None,
         })
+    }
+
+    /// The loop's waker, for a thread that hands results to the loop; events for it carry
+    /// [`WAKER_TOKEN`].
+    pub fn waker(&mut self) -> Result<Arc<Waker>> {
+        if let Some(w) = &self.waker {
+            return Ok(Arc::clone(w));
+        }
+        let w =
+            Arc::new(Waker::new(self.poll.registry(), WAKER_TOKEN).context("creating a waker")?);
+        self.waker = Some(Arc::clone(&w));
+        Ok(w)
     }
 
     /// Where sockets are registered before the loop runs.

@@ -16,9 +16,9 @@ use std::sync::mpsc::{self, Receiver, SyncSender, TryRecvError};
 use std::thread;
 
 use anyhow::{Context, Result};
-use mio::{Registry, Waker};
+use mio::Waker;
 
-use super::event_loop::WAKER_TOKEN;
+use super::event_loop::EventLoop;
 
 /// Bytes asked for per read of stdin.
 pub const STDIN_CHUNK: usize = 256 * 1024;
@@ -51,6 +51,8 @@ pub struct StdinSource {
     sent: usize,
     eof: bool,
     crlf: bool,
+    /// The last byte of the previous chunk (`-C`: an LF after a CR needs no CR).
+    before_chunk: u8,
     /// Stdin is a terminal: a person typing, so nothing queued can be lost.
     terminal: bool,
     /// How many bytes a regular-file stdin holds from where we start reading.
@@ -60,7 +62,7 @@ pub struct StdinSource {
 
 impl StdinSource {
     /// Starts the reader thread; `crlf` turns each LF into CRLF (`connect -C`).
-    pub fn start(registry: &Registry, crlf: bool) -> Result<Self> {
+    pub fn start(ev: &mut EventLoop, crlf: bool) -> Result<Self> {
         let stdin = io::stdin()
             .as_fd()
             .try_clone_to_owned()
@@ -78,7 +80,7 @@ impl StdinSource {
             });
         }
         let terminal = stdin.is_terminal();
-        let waker = Arc::new(Waker::new(registry, WAKER_TOKEN).context("creating a waker")?);
+        let waker = ev.waker()?;
         let (tx, rx) = mpsc::sync_channel(CHANNEL_DEPTH);
         let (recycle_tx, recycle_rx) = mpsc::sync_channel(CHANNEL_DEPTH);
         let thread_waker = Arc::clone(&waker);
@@ -96,11 +98,11 @@ impl StdinSource {
     }
 
     /// Stdin for a session: read it, or (`--recv-only`) never touch it.
-    pub fn open(registry: &Registry, recv_only: bool, crlf: bool) -> Result<Self> {
+    pub fn open(ev: &mut EventLoop, recv_only: bool, crlf: bool) -> Result<Self> {
         if recv_only {
             Ok(Self::closed())
         } else {
-            Self::start(registry, crlf)
+            Self::start(ev, crlf)
         }
     }
 
@@ -120,6 +122,7 @@ impl StdinSource {
             sent: 0,
             eof,
             crlf,
+            before_chunk: 0,
             terminal: false,
             size: None,
             _waker: None,
@@ -192,7 +195,10 @@ impl StdinSource {
             self.take_from_thread()?
         };
         if fresh && self.crlf {
-            self.pending = lf_to_crlf(&self.pending);
+            let last = self.pending.last().copied();
+            self.pending = lf_to_crlf(self.before_chunk, &self.pending);
+            // A CR at the end of this chunk pairs with an LF at the start of the next.
+            self.before_chunk = last.unwrap_or(self.before_chunk);
         }
         Ok(())
     }
@@ -273,10 +279,9 @@ fn pump(
     }
 }
 
-/// Turns each LF not already preceded by CR into CRLF.
-fn lf_to_crlf(data: &[u8]) -> Vec<u8> {
+/// Turns each LF not already preceded by CR into CRLF; `prev` is the byte before `data`.
+fn lf_to_crlf(mut prev: u8, data: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(data.len() + data.len() / 16);
-    let mut prev = 0u8;
     for &b in data {
         if b == b'\n' && prev != b'\r' {
             out.push(b'\r');
@@ -293,7 +298,14 @@ mod tests {
 
     #[test]
     fn crlf_translation_leaves_existing_crlf_alone() {
-        assert_eq!(lf_to_crlf(b"a\nb\r\nc"), b"a\r\nb\r\nc");
-        assert_eq!(lf_to_crlf(b"\n\n"), b"\r\n\r\n");
+        assert_eq!(lf_to_crlf(0, b"a\nb\r\nc"), b"a\r\nb\r\nc");
+        assert_eq!(lf_to_crlf(0, b"\n\n"), b"\r\n\r\n");
+    }
+
+    #[test]
+    fn crlf_split_across_two_chunks_stays_one_crlf() {
+        assert_eq!(lf_to_crlf(0, b"a\r"), b"a\r");
+        assert_eq!(lf_to_crlf(b'\r', b"\nb"), b"\nb");
+        assert_eq!(lf_to_crlf(b'x', b"\nb"), b"\r\nb");
     }
 }

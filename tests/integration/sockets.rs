@@ -259,65 +259,107 @@ fn zero_io_reports_open_and_closed_ports() {
 
 #[test]
 fn retry_for_waits_for_a_port_that_opens_later() {
-    let port = free_port();
-    let opener = thread::spawn(move || {
-        thread::sleep(Duration::from_millis(800));
-        let l = TcpListener::bind(("127.0.0.1", port)).unwrap();
-        let (mut s, _) = l.accept().unwrap();
-        s.write_all(b"up\n").unwrap();
-    });
-    let started = Instant::now();
-    let done = run(
-        &["connect", "--retry-for", "10", "127.0.0.1", &p(port)],
-        b"",
-    );
-    opener.join().unwrap();
+    let (sock, port) = refusing_port();
+    let mut c = Proc::spawn(nicksock(&[
+        "-vv",
+        "connect",
+        "--retry-for",
+        "10",
+        "127.0.0.1",
+        &p(port),
+    ]));
+    c.close_stdin();
+    // A refused attempt, then the port opens.
+    c.wait_line("retrying in");
+    sock.listen(8).unwrap();
+    let l: TcpListener = sock.into();
+    let (mut s, _) = l.accept().unwrap();
+    s.write_all(b"up\n").unwrap();
+    drop(s);
+    let done = c.wait();
     done.assert_code(0);
     assert_eq!(done.out(), "up\n");
-    assert!(started.elapsed() >= Duration::from_millis(700));
+}
 
-    let closed = free_port();
+#[test]
+fn retry_for_gives_up_at_its_deadline_after_trying_there() {
+    let (_held, closed) = refusing_port();
+    let started = Instant::now();
     let done = run(
-        &[
-            "connect",
-            "--retry-for",
-            "0.5",
-            "-z",
-            "127.0.0.1",
-            &p(closed),
-        ],
+        &["connect", "--retry-for", "2", "-z", "127.0.0.1", &p(closed)],
         b"",
     );
+    let took = started.elapsed();
     done.assert_code(4);
-    assert!(done.stderr.contains("kept trying"), "{}", done.stderr);
+    assert!(
+        done.stderr.contains("kept trying for 2 s"),
+        "{}",
+        done.stderr
+    );
+    assert!(
+        took >= Duration::from_secs(2) && took < Duration::from_millis(2500),
+        "gave up after {took:?}"
+    );
+}
+
+#[test]
+fn sigint_ends_a_connect_that_hangs_at_once() {
+    let hole = BlackHole::new();
+    let port = p(hole.addr.port());
+    let url = format!("http://127.0.0.1:{port}/");
+    for args in [
+        vec!["-vv", "connect", "127.0.0.1", &port],
+        vec!["-vv", "http-get", &url],
+    ] {
+        let mut c = Proc::spawn(nicksock(&args));
+        c.wait_line("trying 127.0.0.1");
+        let asked = Instant::now();
+        c.signal("INT");
+        let done = c.wait();
+        let took = asked.elapsed();
+        done.assert_code(130);
+        assert!(
+            took < Duration::from_secs(1),
+            "{args:?}: exit {took:?} after SIGINT"
+        );
+    }
 }
 
 #[test]
 fn connect_timeout_is_exit_5() {
-    // A listener whose backlog is full drops further SYNs: a loopback-only timeout.
-    let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
-    sock.bind(
-        &"127.0.0.1:0"
-            .parse::<std::net::SocketAddr>()
-            .unwrap()
-            .into(),
-    )
-    .unwrap();
-    sock.listen(0).unwrap();
-    let addr = sock.local_addr().unwrap().as_socket().unwrap();
-    let mut fillers = Vec::new();
-    for _ in 0..4 {
-        let s = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
-        s.set_nonblocking(true).unwrap();
-        let _ = s.connect(&addr.into());
-        fillers.push(s);
-    }
-    thread::sleep(Duration::from_millis(100));
+    let hole = BlackHole::new();
     let started = Instant::now();
-    let done = run(&["connect", "-w", "0.5", "127.0.0.1", &p(addr.port())], b"");
+    let done = run(
+        &["connect", "-w", "0.5", "127.0.0.1", &p(hole.addr.port())],
+        b"",
+    );
     done.assert_code(5);
     assert!(started.elapsed() < Duration::from_secs(5));
     assert!(done.stderr.contains("timed out"), "{}", done.stderr);
+}
+
+#[test]
+fn crlf_split_across_two_reads_stays_one_crlf() {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let (got_tx, got_rx) = std::sync::mpsc::channel();
+    let peer = thread::spawn(move || {
+        let (mut s, _) = l.accept().unwrap();
+        let mut first = [0u8; 2];
+        s.read_exact(&mut first).unwrap();
+        got_tx.send(()).unwrap();
+        let mut rest = Vec::new();
+        s.read_to_end(&mut rest).unwrap();
+        [&first[..], &rest].concat()
+    });
+    let mut c = Proc::spawn(nicksock(&["connect", "-C", "127.0.0.1", &p(port)]));
+    c.send(b"a\r");
+    // The CR has crossed before the LF is written: two reads of stdin.
+    got_rx.recv_timeout(PATIENCE).unwrap();
+    c.send(b"\nb\n");
+    c.close_stdin();
+    c.wait().assert_code(0);
+    assert_eq!(peer.join().unwrap(), b"a\r\nb\r\n");
 }
 
 #[test]

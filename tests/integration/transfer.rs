@@ -611,3 +611,106 @@ fn a_terminal_session_the_server_closes_ends_at_once() {
     assert_eq!(done.out(), "bye\n");
     assert!(took < Duration::from_secs(5), "took {took:?}");
 }
+
+/// Sends `data` from a nicksock whose stdin is `stdin` to a nicksock receiver whose stdin is
+/// /dev/null; `feed` runs once both are up (to write into a FIFO or socket). Returns what
+/// arrived and both ends.
+fn send_from(stdin: Stdio, feed: impl FnOnce()) -> (Vec<u8>, Finished, Finished) {
+    let dir = tempdir();
+    let received = dir.path().join("received.bin");
+    let mut r = Proc::spawn_io(
+        nicksock(&["listen", "127.0.0.1", "0"]),
+        Stdio::null(),
+        Stdio::from(File::create(&received).unwrap()),
+    );
+    let port = r.wait_ready(1)[0].port().to_string();
+    let mut s = Proc::spawn_io(
+        nicksock(&["connect", "127.0.0.1", &port]),
+        stdin,
+        Stdio::null(),
+    );
+    feed();
+    let (sf, _, rf, _) = wait_both(&mut s, &mut r, Instant::now());
+    (std::fs::read(&received).unwrap(), sf, rf)
+}
+
+#[test]
+fn a_fifo_and_a_socket_on_stdin_deliver_every_byte() {
+    let data = pattern(SIZE, 16);
+    // A FIFO (`mkfifo f; producer > f & nicksock connect … < f`): opening either side
+    // waits for the other, and the reader's EOF comes when the writer closes.
+    let dir = tempdir();
+    let fifo = dir.path().join("fifo");
+    assert!(
+        Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let fifo_for_writer = fifo.clone();
+    let bytes = data.clone();
+    let writer = thread::spawn(move || {
+        let mut w = File::options().write(true).open(fifo_for_writer).unwrap();
+        w.write_all(&bytes).unwrap();
+    });
+    let reader = File::open(&fifo).unwrap();
+    let (got, sender, receiver) = send_from(Stdio::from(reader), || writer.join().unwrap());
+    sender.assert_code(0);
+    receiver.assert_code(0);
+    assert!(
+        got == data,
+        "FIFO: {} of {} bytes arrived",
+        got.len(),
+        data.len()
+    );
+
+    // A Unix socket (as under inetd or a supervisor): EOF is the other end's shutdown.
+    let (ours, theirs) = std::os::unix::net::UnixStream::pair().unwrap();
+    let bytes = data.clone();
+    let feeder = thread::spawn(move || {
+        let mut ours = ours;
+        ours.write_all(&bytes).unwrap();
+        ours.shutdown(std::net::Shutdown::Write).unwrap();
+        // Held until nicksock is done with its stdin.
+        let mut rest = Vec::new();
+        std::io::Read::read_to_end(&mut ours, &mut rest).unwrap();
+    });
+    let stdin = Stdio::from(std::os::fd::OwnedFd::from(theirs));
+    let (got, sender, receiver) = send_from(stdin, || {});
+    feeder.join().unwrap();
+    sender.assert_code(0);
+    receiver.assert_code(0);
+    assert!(
+        got == data,
+        "socket: {} of {} bytes arrived",
+        got.len(),
+        data.len()
+    );
+}
+
+#[test]
+fn no_shutdown_keeps_our_side_open_and_ends_at_the_peers_end() {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let peer = thread::spawn(move || {
+        let (mut s, _) = l.accept().unwrap();
+        let mut got = [0u8; 6];
+        std::io::Read::read_exact(&mut s, &mut got).unwrap();
+        // No end from nicksock: a read finds nothing, neither bytes nor EOF.
+        s.set_read_timeout(Some(Duration::from_millis(300)))
+            .unwrap();
+        let after = std::io::Read::read(&mut s, &mut [0u8; 1]);
+        s.write_all(b"reply\n").unwrap();
+        (got, after.is_err())
+    });
+    let done = run(
+        &["connect", "--no-shutdown", "127.0.0.1", &port.to_string()],
+        b"hello\n",
+    );
+    let (got, no_eof) = peer.join().unwrap();
+    done.assert_code(0);
+    assert_eq!(&got, b"hello\n");
+    assert!(no_eof, "the peer saw our end despite --no-shutdown");
+    assert_eq!(done.out(), "reply\n");
+}

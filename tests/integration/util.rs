@@ -292,6 +292,49 @@ pub fn pty() -> (std::fs::File, std::os::fd::OwnedFd) {
     (follower, leader)
 }
 
+/// A port that refuses connections for as long as the socket is held: bound, not listening,
+/// so no other test can take it meanwhile (unlike a port bound and released).
+pub fn refusing_port() -> (socket2::Socket, u16) {
+    let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    let any: SocketAddr = "127.0.0.1:0".parse().unwrap();
+    sock.bind(&any.into()).expect("bind");
+    let port = sock.local_addr().unwrap().as_socket().unwrap().port();
+    (sock, port)
+}
+
+/// A listener whose accept queue is full, so the kernel drops further SYNs: a connect to it
+/// hangs, as to a host that is down, all on loopback. Held while the value lives.
+pub struct BlackHole {
+    pub addr: SocketAddr,
+    _sockets: Vec<socket2::Socket>,
+}
+
+impl BlackHole {
+    pub fn new() -> Self {
+        let (listener, port) = refusing_port();
+        listener.listen(0).expect("listen");
+        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        let mut sockets = vec![listener];
+        for _ in 0..3 {
+            let s =
+                socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+            s.set_nonblocking(true).unwrap();
+            let _ = s.connect(&addr.into());
+            sockets.push(s);
+        }
+        // The first filler takes the one place in the queue: wait until it has.
+        let deadline = Instant::now() + PATIENCE;
+        while sockets[1].peer_addr().is_err() {
+            assert!(Instant::now() < deadline, "the queue never filled");
+            thread::sleep(Duration::from_millis(1));
+        }
+        BlackHole {
+            addr,
+            _sockets: sockets,
+        }
+    }
+}
+
 /// A scratch directory for one test.
 pub fn tempdir() -> tempfile::TempDir {
     tempfile::tempdir().expect("tempdir")
