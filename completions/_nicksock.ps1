@@ -33,6 +33,7 @@ Register-ArgumentCompleter -Native -CommandName 'nicksock' -ScriptBlock {
             [CompletionResult]::new('http-get', 'http-get', [CompletionResultType]::ParameterValue, 'Fetch a URL over HTTP/1.1 or HTTP/1.0 (HTTPS by rustls), curl-style')
             [CompletionResult]::new('serve-gpio', 'serve-gpio', [CompletionResultType]::ParameterValue, 'Serve a web page, a JSON API and a line protocol that show and switch GPIO pins')
             [CompletionResult]::new('gen-cert', 'gen-cert', [CompletionResultType]::ParameterValue, 'Write a private key and certificate for the TLS servers')
+            [CompletionResult]::new('relay', 'relay', [CompletionResultType]::ParameterValue, 'Forward every client to a target, TLS on either side (like socat or stunnel)')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
@@ -213,6 +214,32 @@ Register-ArgumentCompleter -Native -CommandName 'nicksock' -ScriptBlock {
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             break
         }
+        'nicksock;relay' {
+            [CompletionResult]::new('-w', '-w', [CompletionResultType]::ParameterName, 'Give up connecting to the target after SECS (that client is closed)')
+            [CompletionResult]::new('--connect-timeout', '--connect-timeout', [CompletionResultType]::ParameterName, 'Give up connecting to the target after SECS (that client is closed)')
+            [CompletionResult]::new('-i', '-i', [CompletionResultType]::ParameterName, 'Close a pair that moved no byte for SECS')
+            [CompletionResult]::new('--idle-timeout', '--idle-timeout', [CompletionResultType]::ParameterName, 'Close a pair that moved no byte for SECS')
+            [CompletionResult]::new('--max-conns', '--max-conns', [CompletionResultType]::ParameterName, 'Serve at most N clients at once; more are closed at once')
+            [CompletionResult]::new('--grace', '--grace', [CompletionResultType]::ParameterName, 'On SIGTERM, let sessions in flight finish for at most SECS')
+            [CompletionResult]::new('--cert', '--cert', [CompletionResultType]::ParameterName, 'PEM certificate chain: the server''s identity, or a client certificate for mTLS')
+            [CompletionResult]::new('--key', '--key', [CompletionResultType]::ParameterName, 'PEM private key that goes with --cert')
+            [CompletionResult]::new('--cacert', '--cacert', [CompletionResultType]::ParameterName, 'Trust these PEM roots instead of the built-in web PKI roots (client); require client certificates signed by them (server)')
+            [CompletionResult]::new('--to-cacert', '--to-cacert', [CompletionResultType]::ParameterName, 'Trust these PEM roots for the target''s certificate')
+            [CompletionResult]::new('--to-servername', '--to-servername', [CompletionResultType]::ParameterName, 'The name to send as SNI and verify in the target''s certificate (default: TARGET_HOST)')
+            [CompletionResult]::new('-4', '-4', [CompletionResultType]::ParameterName, 'Use IPv4 only')
+            [CompletionResult]::new('-6', '-6', [CompletionResultType]::ParameterName, 'Use IPv6 only')
+            [CompletionResult]::new('--tls', '--tls', [CompletionResultType]::ParameterName, 'Wrap the connection in TLS (rustls)')
+            [CompletionResult]::new('--to-tls', '--to-tls', [CompletionResultType]::ParameterName, 'Speak TLS to the target, verified against the web PKI roots (or --to-cacert)')
+            [CompletionResult]::new('-k', '-k', [CompletionResultType]::ParameterName, 'Do not verify the target''s certificate (says so on stderr)')
+            [CompletionResult]::new('--insecure', '--insecure', [CompletionResultType]::ParameterName, 'Do not verify the target''s certificate (says so on stderr)')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Say what happens on stderr (-vv for more)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Say what happens on stderr (-vv for more)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
         'nicksock;completions' {
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Say what happens on stderr (-vv for more)')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Say what happens on stderr (-vv for more)')
@@ -229,6 +256,7 @@ Register-ArgumentCompleter -Native -CommandName 'nicksock' -ScriptBlock {
             [CompletionResult]::new('http-get', 'http-get', [CompletionResultType]::ParameterValue, 'Fetch a URL over HTTP/1.1 or HTTP/1.0 (HTTPS by rustls), curl-style')
             [CompletionResult]::new('serve-gpio', 'serve-gpio', [CompletionResultType]::ParameterValue, 'Serve a web page, a JSON API and a line protocol that show and switch GPIO pins')
             [CompletionResult]::new('gen-cert', 'gen-cert', [CompletionResultType]::ParameterValue, 'Write a private key and certificate for the TLS servers')
+            [CompletionResult]::new('relay', 'relay', [CompletionResultType]::ParameterValue, 'Forward every client to a target, TLS on either side (like socat or stunnel)')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
@@ -249,6 +277,9 @@ Register-ArgumentCompleter -Native -CommandName 'nicksock' -ScriptBlock {
             break
         }
         'nicksock;help;gen-cert' {
+            break
+        }
+        'nicksock;help;relay' {
             break
         }
         'nicksock;help;completions' {

@@ -30,6 +30,7 @@ set edit:completion:arg-completer[nicksock] = {|@words|
             cand http-get 'Fetch a URL over HTTP/1.1 or HTTP/1.0 (HTTPS by rustls), curl-style'
             cand serve-gpio 'Serve a web page, a JSON API and a line protocol that show and switch GPIO pins'
             cand gen-cert 'Write a private key and certificate for the TLS servers'
+            cand relay 'Forward every client to a target, TLS on either side (like socat or stunnel)'
             cand completions 'Print a shell completion script'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
@@ -203,6 +204,31 @@ set edit:completion:arg-completer[nicksock] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
         }
+        &'nicksock;relay'= {
+            cand -w 'Give up connecting to the target after SECS (that client is closed)'
+            cand --connect-timeout 'Give up connecting to the target after SECS (that client is closed)'
+            cand -i 'Close a pair that moved no byte for SECS'
+            cand --idle-timeout 'Close a pair that moved no byte for SECS'
+            cand --max-conns 'Serve at most N clients at once; more are closed at once'
+            cand --grace 'On SIGTERM, let sessions in flight finish for at most SECS'
+            cand --cert 'PEM certificate chain: the server''s identity, or a client certificate for mTLS'
+            cand --key 'PEM private key that goes with --cert'
+            cand --cacert 'Trust these PEM roots instead of the built-in web PKI roots (client); require client certificates signed by them (server)'
+            cand --to-cacert 'Trust these PEM roots for the target''s certificate'
+            cand --to-servername 'The name to send as SNI and verify in the target''s certificate (default: TARGET_HOST)'
+            cand -4 'Use IPv4 only'
+            cand -6 'Use IPv6 only'
+            cand --tls 'Wrap the connection in TLS (rustls)'
+            cand --to-tls 'Speak TLS to the target, verified against the web PKI roots (or --to-cacert)'
+            cand -k 'Do not verify the target''s certificate (says so on stderr)'
+            cand --insecure 'Do not verify the target''s certificate (says so on stderr)'
+            cand -v 'Say what happens on stderr (-vv for more)'
+            cand --verbose 'Say what happens on stderr (-vv for more)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
         &'nicksock;completions'= {
             cand -v 'Say what happens on stderr (-vv for more)'
             cand --verbose 'Say what happens on stderr (-vv for more)'
@@ -218,6 +244,7 @@ set edit:completion:arg-completer[nicksock] = {|@words|
             cand http-get 'Fetch a URL over HTTP/1.1 or HTTP/1.0 (HTTPS by rustls), curl-style'
             cand serve-gpio 'Serve a web page, a JSON API and a line protocol that show and switch GPIO pins'
             cand gen-cert 'Write a private key and certificate for the TLS servers'
+            cand relay 'Forward every client to a target, TLS on either side (like socat or stunnel)'
             cand completions 'Print a shell completion script'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
@@ -232,6 +259,8 @@ set edit:completion:arg-completer[nicksock] = {|@words|
         &'nicksock;help;serve-gpio'= {
         }
         &'nicksock;help;gen-cert'= {
+        }
+        &'nicksock;help;relay'= {
         }
         &'nicksock;help;completions'= {
         }

@@ -33,6 +33,7 @@ complete -c nicksock -n "__fish_nicksock_needs_command" -f -a "echo" -d 'Echo ev
 complete -c nicksock -n "__fish_nicksock_needs_command" -f -a "http-get" -d 'Fetch a URL over HTTP/1.1 or HTTP/1.0 (HTTPS by rustls), curl-style'
 complete -c nicksock -n "__fish_nicksock_needs_command" -f -a "serve-gpio" -d 'Serve a web page, a JSON API and a line protocol that show and switch GPIO pins'
 complete -c nicksock -n "__fish_nicksock_needs_command" -f -a "gen-cert" -d 'Write a private key and certificate for the TLS servers'
+complete -c nicksock -n "__fish_nicksock_needs_command" -f -a "relay" -d 'Forward every client to a target, TLS on either side (like socat or stunnel)'
 complete -c nicksock -n "__fish_nicksock_needs_command" -f -a "completions" -d 'Print a shell completion script'
 complete -c nicksock -n "__fish_nicksock_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c nicksock -n "__fish_nicksock_using_subcommand listen" -s i -l idle-timeout -d 'End a session that moved no byte in either direction for SECS' -r
@@ -153,14 +154,32 @@ complete -c nicksock -n "__fish_nicksock_using_subcommand gen-cert" -l force -d 
 complete -c nicksock -n "__fish_nicksock_using_subcommand gen-cert" -s v -l verbose -d 'Say what happens on stderr (-vv for more)'
 complete -c nicksock -n "__fish_nicksock_using_subcommand gen-cert" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c nicksock -n "__fish_nicksock_using_subcommand gen-cert" -s V -l version -d 'Print version'
+complete -c nicksock -n "__fish_nicksock_using_subcommand relay" -s w -l connect-timeout -d 'Give up connecting to the target after SECS (that client is closed)' -r
+complete -c nicksock -n "__fish_nicksock_using_subcommand relay" -s i -l idle-timeout -d 'Close a pair that moved no byte for SECS' -r
+complete -c nicksock -n "__fish_nicksock_using_subcommand relay" -l max-conns -d 'Serve at most N clients at once; more are closed at once' -r
+complete -c nicksock -n "__fish_nicksock_using_subcommand relay" -l grace -d 'On SIGTERM, let sessions in flight finish for at most SECS' -r
+complete -c nicksock -n "__fish_nicksock_using_subcommand relay" -l cert -d 'PEM certificate chain: the server\'s identity, or a client certificate for mTLS' -r -F
+complete -c nicksock -n "__fish_nicksock_using_subcommand relay" -l key -d 'PEM private key that goes with --cert' -r -F
+complete -c nicksock -n "__fish_nicksock_using_subcommand relay" -l cacert -d 'Trust these PEM roots instead of the built-in web PKI roots (client); require client certificates signed by them (server)' -r -F
+complete -c nicksock -n "__fish_nicksock_using_subcommand relay" -l to-cacert -d 'Trust these PEM roots for the target\'s certificate' -r -F
+complete -c nicksock -n "__fish_nicksock_using_subcommand relay" -l to-servername -d 'The name to send as SNI and verify in the target\'s certificate (default: TARGET_HOST)' -r -f -a "(__fish_print_hostnames)"
+complete -c nicksock -n "__fish_nicksock_using_subcommand relay" -s 4 -d 'Use IPv4 only'
+complete -c nicksock -n "__fish_nicksock_using_subcommand relay" -s 6 -d 'Use IPv6 only'
+complete -c nicksock -n "__fish_nicksock_using_subcommand relay" -l tls -d 'Wrap the connection in TLS (rustls)'
+complete -c nicksock -n "__fish_nicksock_using_subcommand relay" -l to-tls -d 'Speak TLS to the target, verified against the web PKI roots (or --to-cacert)'
+complete -c nicksock -n "__fish_nicksock_using_subcommand relay" -s k -l insecure -d 'Do not verify the target\'s certificate (says so on stderr)'
+complete -c nicksock -n "__fish_nicksock_using_subcommand relay" -s v -l verbose -d 'Say what happens on stderr (-vv for more)'
+complete -c nicksock -n "__fish_nicksock_using_subcommand relay" -s h -l help -d 'Print help'
+complete -c nicksock -n "__fish_nicksock_using_subcommand relay" -s V -l version -d 'Print version'
 complete -c nicksock -n "__fish_nicksock_using_subcommand completions" -s v -l verbose -d 'Say what happens on stderr (-vv for more)'
 complete -c nicksock -n "__fish_nicksock_using_subcommand completions" -s h -l help -d 'Print help'
 complete -c nicksock -n "__fish_nicksock_using_subcommand completions" -s V -l version -d 'Print version'
-complete -c nicksock -n "__fish_nicksock_using_subcommand help; and not __fish_seen_subcommand_from listen connect echo http-get serve-gpio gen-cert completions help" -f -a "listen" -d 'Accept a peer; copy stdin to it and what it sends to stdout (like `nc -l`)'
-complete -c nicksock -n "__fish_nicksock_using_subcommand help; and not __fish_seen_subcommand_from listen connect echo http-get serve-gpio gen-cert completions help" -f -a "connect" -d 'Connect to a peer; copy stdin to it and what it sends to stdout (like `nc HOST PORT`)'
-complete -c nicksock -n "__fish_nicksock_using_subcommand help; and not __fish_seen_subcommand_from listen connect echo http-get serve-gpio gen-cert completions help" -f -a "echo" -d 'Echo every byte back to every client, many clients at once'
-complete -c nicksock -n "__fish_nicksock_using_subcommand help; and not __fish_seen_subcommand_from listen connect echo http-get serve-gpio gen-cert completions help" -f -a "http-get" -d 'Fetch a URL over HTTP/1.1 or HTTP/1.0 (HTTPS by rustls), curl-style'
-complete -c nicksock -n "__fish_nicksock_using_subcommand help; and not __fish_seen_subcommand_from listen connect echo http-get serve-gpio gen-cert completions help" -f -a "serve-gpio" -d 'Serve a web page, a JSON API and a line protocol that show and switch GPIO pins'
-complete -c nicksock -n "__fish_nicksock_using_subcommand help; and not __fish_seen_subcommand_from listen connect echo http-get serve-gpio gen-cert completions help" -f -a "gen-cert" -d 'Write a private key and certificate for the TLS servers'
-complete -c nicksock -n "__fish_nicksock_using_subcommand help; and not __fish_seen_subcommand_from listen connect echo http-get serve-gpio gen-cert completions help" -f -a "completions" -d 'Print a shell completion script'
-complete -c nicksock -n "__fish_nicksock_using_subcommand help; and not __fish_seen_subcommand_from listen connect echo http-get serve-gpio gen-cert completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c nicksock -n "__fish_nicksock_using_subcommand help; and not __fish_seen_subcommand_from listen connect echo http-get serve-gpio gen-cert relay completions help" -f -a "listen" -d 'Accept a peer; copy stdin to it and what it sends to stdout (like `nc -l`)'
+complete -c nicksock -n "__fish_nicksock_using_subcommand help; and not __fish_seen_subcommand_from listen connect echo http-get serve-gpio gen-cert relay completions help" -f -a "connect" -d 'Connect to a peer; copy stdin to it and what it sends to stdout (like `nc HOST PORT`)'
+complete -c nicksock -n "__fish_nicksock_using_subcommand help; and not __fish_seen_subcommand_from listen connect echo http-get serve-gpio gen-cert relay completions help" -f -a "echo" -d 'Echo every byte back to every client, many clients at once'
+complete -c nicksock -n "__fish_nicksock_using_subcommand help; and not __fish_seen_subcommand_from listen connect echo http-get serve-gpio gen-cert relay completions help" -f -a "http-get" -d 'Fetch a URL over HTTP/1.1 or HTTP/1.0 (HTTPS by rustls), curl-style'
+complete -c nicksock -n "__fish_nicksock_using_subcommand help; and not __fish_seen_subcommand_from listen connect echo http-get serve-gpio gen-cert relay completions help" -f -a "serve-gpio" -d 'Serve a web page, a JSON API and a line protocol that show and switch GPIO pins'
+complete -c nicksock -n "__fish_nicksock_using_subcommand help; and not __fish_seen_subcommand_from listen connect echo http-get serve-gpio gen-cert relay completions help" -f -a "gen-cert" -d 'Write a private key and certificate for the TLS servers'
+complete -c nicksock -n "__fish_nicksock_using_subcommand help; and not __fish_seen_subcommand_from listen connect echo http-get serve-gpio gen-cert relay completions help" -f -a "relay" -d 'Forward every client to a target, TLS on either side (like socat or stunnel)'
+complete -c nicksock -n "__fish_nicksock_using_subcommand help; and not __fish_seen_subcommand_from listen connect echo http-get serve-gpio gen-cert relay completions help" -f -a "completions" -d 'Print a shell completion script'
+complete -c nicksock -n "__fish_nicksock_using_subcommand help; and not __fish_seen_subcommand_from listen connect echo http-get serve-gpio gen-cert relay completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

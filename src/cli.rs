@@ -34,6 +34,16 @@ ends it at once). Exit 0 only when every byte went both ways; a peer that stops 
 bytes (reset, closed with them unread, TLS alert) is exit 1 with a line saying how much was \
 sent.";
 
+/// What `relay --help` says after the options.
+const RELAY_HELP: &str = "Each client gets its own connection to the target, made when it \
+connects; bytes move both ways until both sides have ended: one side's end becomes a write \
+shutdown on the other once its bytes are out, and a reset on one side resets the other. \
+Examples: `relay 8080 backend 80` (forward a port); `relay --tls --cert cert.pem --key \
+cert-key.pem 8443 127.0.0.1 8000` (HTTPS in front of a plain server); `relay 127.0.0.1 \
+9000 example.org 443 --to-tls` (a plain client to a TLS server, verified against the web \
+PKI roots). SIGTERM stops accepting and lets sessions finish (up to --grace); SIGINT exits \
+130.";
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Accept a peer; copy stdin to it and what it sends to stdout (like `nc -l`)
@@ -51,6 +61,12 @@ pub enum Command {
     ServeGpio(ServeGpioArgs),
     /// Write a private key and certificate for the TLS servers
     GenCert(GenCertArgs),
+    /// Forward every client to a target, TLS on either side (like socat or stunnel)
+    #[command(
+        override_usage = "nicksock relay [OPTIONS] [ADDR] PORT TARGET_HOST TARGET_PORT",
+        after_help = RELAY_HELP
+    )]
+    Relay(RelayArgs),
     /// Print a shell completion script
     Completions(CompletionsArgs),
 }
@@ -199,6 +215,45 @@ pub struct EchoArgs {
     pub max_conns: u32,
     #[command(flatten)]
     pub tls: TlsArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct RelayArgs {
+    /// [ADDR] PORT TARGET_HOST TARGET_PORT: where to listen (default: both :: and 0.0.0.0)
+    /// and where to forward each client
+    #[arg(value_name = "ARGS", num_args = 3..=4, required = true, value_hint = ValueHint::Hostname)]
+    pub endpoints: Vec<String>,
+    #[command(flatten)]
+    pub family: FamilyArgs,
+    /// Give up connecting to the target after SECS (that client is closed)
+    #[arg(short = 'w', long, value_name = "SECS", value_parser = parse_secs)]
+    pub connect_timeout: Option<Secs>,
+    /// Close a pair that moved no byte for SECS
+    #[arg(short = 'i', long, value_name = "SECS", value_parser = parse_secs)]
+    pub idle_timeout: Option<Secs>,
+    /// Serve at most N clients at once; more are closed at once
+    #[arg(long, value_name = "N", default_value_t = 10_000,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_conns: u32,
+    /// On SIGTERM, let sessions in flight finish for at most SECS
+    #[arg(long, value_name = "SECS", default_value_t = 10.0, value_parser = parse_secs)]
+    pub grace: Secs,
+    /// Clients speak TLS to us: terminate it with --cert/--key (--cacert: require client
+    /// certificates signed by it)
+    #[command(flatten)]
+    pub tls: TlsArgs,
+    /// Speak TLS to the target, verified against the web PKI roots (or --to-cacert)
+    #[arg(long)]
+    pub to_tls: bool,
+    /// Trust these PEM roots for the target's certificate
+    #[arg(long, value_name = "FILE", value_hint = ValueHint::FilePath, requires = "to_tls")]
+    pub to_cacert: Option<PathBuf>,
+    /// The name to send as SNI and verify in the target's certificate (default: TARGET_HOST)
+    #[arg(long, value_name = "NAME", value_hint = ValueHint::Hostname, requires = "to_tls")]
+    pub to_servername: Option<String>,
+    /// Do not verify the target's certificate (says so on stderr)
+    #[arg(short = 'k', long, requires = "to_tls")]
+    pub insecure: bool,
 }
 
 #[derive(Debug, Args)]

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use anyhow::Result;
 
 use crate::cli::ConnectArgs;
+use crate::net::EventLoop;
 use crate::net::addr::Family;
 use crate::net::connector::{ConnectOptions, connect_tcp, connect_udp};
 use crate::net::event_loop::secs;
@@ -13,7 +14,6 @@ use crate::net::relay::{Relay, SessionRules};
 use crate::net::stdin::StdinSource;
 use crate::net::stdout::Stdout;
 use crate::net::udp::{Datagrams, Peer};
-use crate::net::{EventLoop, Transport};
 use crate::tls;
 
 /// Everything `connect` needs, checked before any socket is made.
@@ -89,12 +89,8 @@ pub fn run(config: Config) -> Result<()> {
         }
         return Ok(());
     }
-    let transport = match config.tls {
-        Some((client, name)) => {
-            Transport::Tls(Box::new(tls::TlsStream::client(stream, client, name)?))
-        }
-        None => Transport::Plain(stream),
-    };
+    let tls = config.tls.as_ref().map(|(client, name)| (client, name));
+    let transport = crate::net::transport::connected(stream, tls)?;
     let mut stdin = StdinSource::open(&mut ev, config.rules.recv_only, config.crlf)?;
     let mut out = Stdout::open()?;
     let mut buf = Vec::new();

@@ -6,6 +6,7 @@ pub mod echo;
 pub mod gen_cert;
 pub mod http_get;
 pub mod listen;
+pub mod relay;
 pub mod serve_gpio;
 
 use std::sync::Arc;
@@ -29,6 +30,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::GenCert(args) => gen_cert::run(args, verbose),
         Command::HttpGet(args) => http_get::run(http_get::Config::from_args(args, verbose)?),
         Command::ServeGpio(args) => serve_gpio::run(serve_gpio::Config::from_args(args, verbose)?),
+        Command::Relay(args) => relay::run(relay::Config::from_args(args, verbose)?),
     }
 }
 

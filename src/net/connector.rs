@@ -63,6 +63,33 @@ pub fn connect_tcp(
     dial(ev, host, port, resolver, opts)
 }
 
+/// Resolves `host` on the loop (SIGINT ends the wait), to the addresses of `family`.
+pub fn resolve_on_loop(
+    ev: &mut EventLoop,
+    host: &str,
+    port: u16,
+    family: Family,
+) -> Result<Vec<SocketAddr>> {
+    struct Wait(Resolver, Option<Result<Vec<SocketAddr>>>);
+    impl Handler for Wait {
+        fn on_event(&mut self, _cx: &mut Context<'_>, _event: &Event) -> Result<()> {
+            Ok(())
+        }
+        fn after(&mut self, _cx: &mut Context<'_>) -> Result<Flow> {
+            self.1 = self.0.poll();
+            Ok(if self.1.is_some() {
+                Flow::Stop
+            } else {
+                Flow::Continue
+            })
+        }
+    }
+    let mut wait = Wait(Resolver::start(ev, host, port, family)?, None);
+    ev.run(&mut wait)?;
+    wait.1
+        .unwrap_or_else(|| Err(fail(Kind::Interrupted, "stopped while resolving")))
+}
+
 fn dial(
     ev: &mut EventLoop,
     host: &str,
@@ -75,19 +102,13 @@ fn dial(
         port,
         opts,
         resolver: Some(resolver),
-        addrs: Vec::new(),
-        next: 0,
-        attempts: Vec::new(),
-        next_attempt_at: None,
-        round_ends: None,
-        retry_at: None,
-        give_up_at: opts.retry_for.map(|d| Instant::now() + d),
-        pause: RETRY_FIRST_PAUSE,
-        last_err: None,
+        dialer: None,
         won: None,
     };
     let result = ev.run(&mut dial);
-    dial.close_attempts(ev.registry());
+    if let Some(d) = &mut dial.dialer {
+        d.cancel(ev.registry());
+    }
     result?;
     dial.won
         .ok_or_else(|| fail(Kind::Interrupted, "stopped while connecting"))
@@ -163,12 +184,19 @@ struct Attempt {
     ready: bool,
 }
 
-/// The dialer: a round tries every address (Happy Eyeballs); `--retry-for` repeats rounds.
-struct Dial<'a> {
-    host: &'a str,
-    port: u16,
-    opts: &'a ConnectOptions,
-    resolver: Option<Resolver>,
+/// The tokens a [`Dialer`] may use: attempt `i` of a round gets `attempts + i` (at most
+/// `max_attempts` addresses are tried), and `timer` wakes it for its deadlines.
+#[derive(Debug, Clone, Copy)]
+pub struct DialTokens {
+    pub attempts: usize,
+    pub max_attempts: usize,
+    pub timer: Token,
+}
+
+/// One connection being made, as a state machine the owner drives from its loop handler: a
+/// round tries every address (Happy Eyeballs), `--retry-for` repeats rounds. Many can run on
+/// one loop (`relay` dials a target per client).
+pub struct Dialer {
     /// The addresses in the order to try them.
     addrs: Vec<SocketAddr>,
     /// The next address of this round to try.
@@ -184,52 +212,140 @@ struct Dial<'a> {
     give_up_at: Option<Instant>,
     pause: Duration,
     last_err: Option<io::Error>,
-    won: Option<(TcpStream, SocketAddr)>,
+    tokens: DialTokens,
 }
 
-impl Dial<'_> {
-    fn start_round(&mut self, now: Instant) {
+impl Dialer {
+    /// Starts dialing `addrs` (already resolved) now.
+    pub fn new(addrs: Vec<SocketAddr>, opts: &ConnectOptions, tokens: DialTokens) -> Self {
+        let now = Instant::now();
+        let mut addrs = interleave(addrs, opts.source);
+        addrs.truncate(tokens.max_attempts);
+        let mut d = Dialer {
+            addrs,
+            next: 0,
+            attempts: Vec::new(),
+            next_attempt_at: None,
+            round_ends: None,
+            retry_at: None,
+            give_up_at: opts.retry_for.map(|d| now + d),
+            pause: RETRY_FIRST_PAUSE,
+            last_err: None,
+            tokens,
+        };
+        d.start_round(opts, now);
+        d
+    }
+
+    /// A readiness event: whether `token` is one of this dialer's.
+    pub fn on_ready(&mut self, token: Token) -> bool {
+        match self.attempts.iter_mut().find(|a| a.token == token) {
+            Some(a) => {
+                a.ready = true;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Moves the attempts on: `Ok(Some(..))` connected (the socket deregistered, the other
+    /// attempts closed), `Ok(None)` not yet (a timer is set for the next deadline), `Err` the
+    /// last failure once no attempt or round is left.
+    pub fn poll(
+        &mut self,
+        cx: &mut Context<'_>,
+        opts: &ConnectOptions,
+    ) -> io::Result<Option<(TcpStream, SocketAddr)>> {
+        let now = Instant::now();
+        if let Some(won) = self.check_attempts(cx, opts) {
+            return Ok(Some(won));
+        }
+        if self.retry_at.is_some_and(|at| now >= at) {
+            self.start_round(opts, now);
+        }
+        if self.round_ends.is_some_and(|at| now >= at) {
+            self.last_err = Some(io::ErrorKind::TimedOut.into());
+            self.round_failed(cx, opts, now)?;
+        }
+        // The next address: at once when nothing is in flight, else after the delay.
+        while self.next < self.addrs.len()
+            && self.next_attempt_at.is_some()
+            && (self.attempts.is_empty() || self.next_attempt_at.is_some_and(|at| now >= at))
+        {
+            self.start_next(cx, opts, now);
+            if let Some(won) = self.check_attempts(cx, opts) {
+                return Ok(Some(won));
+            }
+        }
+        if self.attempts.is_empty() && self.next >= self.addrs.len() && self.retry_at.is_none() {
+            self.round_failed(cx, opts, now)?;
+        }
+        // One timer for the earliest deadline; stale ones only cause a re-check.
+        let pending_next = (self.next < self.addrs.len()).then_some(self.next_attempt_at);
+        if let Some(at) = [pending_next.flatten(), self.round_ends, self.retry_at]
+            .into_iter()
+            .flatten()
+            .min()
+        {
+            cx.timers.add(at, self.tokens.timer);
+        }
+        Ok(None)
+    }
+
+    /// Closes every attempt in flight.
+    pub fn cancel(&mut self, registry: &mio::Registry) {
+        for mut a in self.attempts.drain(..) {
+            let _ = registry.deregister(&mut a.sock);
+        }
+    }
+
+    fn start_round(&mut self, opts: &ConnectOptions, now: Instant) {
         self.next = 0;
         self.retry_at = None;
-        self.round_ends = self.opts.timeout.map(|t| now + t);
+        self.round_ends = opts.timeout.map(|t| now + t);
         self.next_attempt_at = Some(now);
     }
 
     /// Starts a connection to the next address of the round.
-    fn start_next(&mut self, cx: &mut Context<'_>, now: Instant) {
+    fn start_next(&mut self, cx: &mut Context<'_>, opts: &ConnectOptions, now: Instant) {
         let addr = self.addrs[self.next];
-        let token = Token(ATTEMPT_BASE + self.next);
+        let token = Token(self.tokens.attempts + self.next);
         self.next += 1;
         self.next_attempt_at = Some(now + ATTEMPT_DELAY);
-        if self.opts.verbose > 1 {
+        if opts.verbose > 1 {
             eprintln!("trying {addr}");
         }
-        let started = start_connect(addr, self.opts).and_then(|sock| {
+        let started = start_connect(addr, opts).and_then(|sock| {
             let mut sock = TcpStream::from_std(sock.into());
             cx.registry
                 .register(&mut sock, token, Interest::WRITABLE)
                 .map(|()| sock)
         });
         match started {
+            // Looked at once: on loopback a connect may be done (or refused) already.
             Ok(sock) => self.attempts.push(Attempt {
                 token,
                 sock,
                 addr,
                 ready: true,
             }),
-            Err(e) => self.failed(addr, e),
+            Err(e) => self.failed(opts, addr, e),
         }
     }
 
-    fn failed(&mut self, addr: SocketAddr, e: io::Error) {
-        if self.opts.verbose > 0 {
+    fn failed(&mut self, opts: &ConnectOptions, addr: SocketAddr, e: io::Error) {
+        if opts.verbose > 0 {
             eprintln!("connecting to {addr} failed: {}", describe(&e));
         }
         self.last_err = Some(e);
     }
 
-    /// Looks at the attempts that reported readiness: connected, failed, or not yet.
-    fn check_attempts(&mut self, cx: &mut Context<'_>) {
+    /// Looks at the attempts that reported readiness: the winner, if one connected.
+    fn check_attempts(
+        &mut self,
+        cx: &mut Context<'_>,
+        opts: &ConnectOptions,
+    ) -> Option<(TcpStream, SocketAddr)> {
         let mut i = 0;
         while i < self.attempts.len() {
             let a = &mut self.attempts[i];
@@ -251,55 +367,76 @@ impl Dial<'_> {
                     let mut a = self.attempts.swap_remove(i);
                     let _ = cx.registry.deregister(&mut a.sock);
                     let _ = a.sock.set_nodelay(true);
-                    if self.opts.verbose > 0 {
+                    if opts.verbose > 0 {
                         eprintln!("connected to {}", a.addr);
                     }
-                    self.won = Some((a.sock, a.addr));
-                    return;
+                    self.cancel(cx.registry);
+                    return Some((a.sock, a.addr));
                 }
                 Err(e) => {
                     let mut a = self.attempts.swap_remove(i);
                     let _ = cx.registry.deregister(&mut a.sock);
-                    self.failed(a.addr, e);
+                    self.failed(opts, a.addr, e);
                 }
             }
         }
-    }
-
-    /// Closes the attempts that lost (or all, when the round is over).
-    fn close_attempts(&mut self, registry: &mio::Registry) {
-        for mut a in self.attempts.drain(..) {
-            let _ = registry.deregister(&mut a.sock);
-        }
+        None
     }
 
     /// The round failed: another after a pause while `--retry-for` lasts (the last one at
-    /// the deadline itself), else the error.
-    fn round_failed(&mut self, cx: &mut Context<'_>, now: Instant) -> Result<()> {
-        self.close_attempts(cx.registry);
+    /// the deadline itself), else the last error.
+    fn round_failed(
+        &mut self,
+        cx: &mut Context<'_>,
+        opts: &ConnectOptions,
+        now: Instant,
+    ) -> io::Result<()> {
+        self.cancel(cx.registry);
         self.next_attempt_at = None;
         self.round_ends = None;
         match self.give_up_at {
             Some(end) if now < end => {
                 let at = (now + self.pause).min(end);
-                if self.opts.verbose > 1 {
+                if opts.verbose > 1 {
                     eprintln!("retrying in {} ms", at.duration_since(now).as_millis());
                 }
                 self.retry_at = Some(at);
                 self.pause = (self.pause * 2).min(RETRY_MAX_PAUSE);
                 Ok(())
             }
-            _ => {
-                let e = self.last_err.take().unwrap_or_else(|| {
-                    io::Error::new(io::ErrorKind::AddrNotAvailable, "no usable address")
-                });
-                Err(connect_error(self.host, self.port, &e, self.opts))
-            }
+            _ => Err(self.last_err.take().unwrap_or_else(|| {
+                io::Error::new(io::ErrorKind::AddrNotAvailable, "no usable address")
+            })),
         }
     }
+}
 
-    fn step(&mut self, cx: &mut Context<'_>) -> Result<Flow> {
-        let now = Instant::now();
+/// Tokens of the one dialer of `connect` and `http-get`.
+const CLIENT_TOKENS: DialTokens = DialTokens {
+    attempts: ATTEMPT_BASE,
+    max_attempts: 64,
+    timer: DIAL_TIMER,
+};
+
+/// The loop handler of [`connect_tcp`]: waits for the name, then dials.
+struct Dial<'a> {
+    host: &'a str,
+    port: u16,
+    opts: &'a ConnectOptions,
+    resolver: Option<Resolver>,
+    dialer: Option<Dialer>,
+    won: Option<(TcpStream, SocketAddr)>,
+}
+
+impl Handler for Dial<'_> {
+    fn on_event(&mut self, _cx: &mut Context<'_>, event: &Event) -> Result<()> {
+        if let Some(d) = &mut self.dialer {
+            d.on_ready(event.token());
+        }
+        Ok(())
+    }
+
+    fn after(&mut self, cx: &mut Context<'_>) -> Result<Flow> {
         if let Some(resolver) = &mut self.resolver {
             let Some(found) = resolver.poll() else {
                 return Ok(Flow::Continue);
@@ -310,64 +447,23 @@ impl Dial<'_> {
                 let list: Vec<String> = found.iter().map(|a| a.ip().to_string()).collect();
                 eprintln!("resolved {} to {}", self.host, list.join(", "));
             }
-            self.addrs = interleave(found, self.opts.source);
-            self.start_round(now);
+            self.dialer = Some(Dialer::new(found, self.opts, CLIENT_TOKENS));
         }
-        self.check_attempts(cx);
-        if self.won.is_some() {
-            self.close_attempts(cx.registry);
-            return Ok(Flow::Stop);
-        }
-        if self.retry_at.is_some_and(|at| now >= at) {
-            self.start_round(now);
-        }
-        if self.round_ends.is_some_and(|at| now >= at) {
-            self.last_err = Some(io::ErrorKind::TimedOut.into());
-            self.round_failed(cx, now)?;
-        }
-        // The next address: at once when nothing is in flight, else after the delay.
-        while self.next < self.addrs.len()
-            && self.next_attempt_at.is_some()
-            && (self.attempts.is_empty() || self.next_attempt_at.is_some_and(|at| now >= at))
-        {
-            self.start_next(cx, now);
-            self.check_attempts(cx);
-            if self.won.is_some() {
-                self.close_attempts(cx.registry);
-                return Ok(Flow::Stop);
+        let Some(dialer) = &mut self.dialer else {
+            return Ok(Flow::Continue);
+        };
+        match dialer.poll(cx, self.opts) {
+            Ok(Some(won)) => {
+                self.won = Some(won);
+                Ok(Flow::Stop)
             }
+            Ok(None) => Ok(Flow::Continue),
+            Err(e) => Err(connect_error(self.host, self.port, &e, self.opts)),
         }
-        if self.attempts.is_empty() && self.next >= self.addrs.len() && self.retry_at.is_none() {
-            self.round_failed(cx, now)?;
-        }
-        // One timer for the earliest deadline; stale ones only cause a re-check.
-        let pending_next = (self.next < self.addrs.len()).then_some(self.next_attempt_at);
-        if let Some(at) = [pending_next.flatten(), self.round_ends, self.retry_at]
-            .into_iter()
-            .flatten()
-            .min()
-        {
-            cx.timers.add(at, DIAL_TIMER);
-        }
-        Ok(Flow::Continue)
-    }
-}
-
-impl Handler for Dial<'_> {
-    fn on_event(&mut self, _cx: &mut Context<'_>, event: &Event) -> Result<()> {
-        if let Some(a) = self.attempts.iter_mut().find(|a| a.token == event.token()) {
-            a.ready = true;
-        }
-        Ok(())
     }
 
-    fn after(&mut self, cx: &mut Context<'_>) -> Result<Flow> {
-        self.step(cx)
-    }
-
-    fn on_signal(&mut self, _cx: &mut Context<'_>, signal: Signal) -> Result<Flow> {
+    fn on_signal(&mut self, _cx: &mut Context<'_>, _signal: Signal) -> Result<Flow> {
         // A client that was not connected yet has nothing to finish: both signals end it.
-        let _ = signal;
         Err(fail(Kind::Interrupted, "interrupted while connecting"))
     }
 }
@@ -436,7 +532,8 @@ fn describe(e: &io::Error) -> String {
     }
 }
 
-fn connect_error(host: &str, port: u16, e: &io::Error, opts: &ConnectOptions) -> anyhow::Error {
+/// A failure to connect in the user's words, with its exit code.
+pub fn connect_error(host: &str, port: u16, e: &io::Error, opts: &ConnectOptions) -> anyhow::Error {
     // WouldBlock: the non-blocking connect was still pending when the time ran out.
     let kind = match e.kind() {
         io::ErrorKind::WouldBlock => Kind::Timeout,
@@ -454,6 +551,7 @@ fn connect_error(host: &str, port: u16, e: &io::Error, opts: &ConnectOptions) ->
 
 /// Connects a UDP socket to the first resolved address of `host`.
 pub fn connect_udp(host: &str, port: u16, opts: &ConnectOptions) -> Result<(Socket, SocketAddr)> {
+    // A UDP "connect" only sets the peer's address: nothing waits but the name lookup.
     let addrs = super::addr::resolve(host, port, opts.family)?;
     let mut last = io::Error::new(io::ErrorKind::AddrNotAvailable, "no usable address");
     for addr in addrs {

@@ -1,8 +1,9 @@
 //! The event loop and the sockets on it: one `mio::Poll` under every subcommand, the
 //! [`Transport`] that hides TLS from the commands, name resolution, the stdin pump and the
-//! byte relay of `listen` and `connect`.
+//! byte relay of `listen` and `connect`, and the bridge between two sockets of `relay`.
 
 pub mod addr;
+pub mod bridge;
 pub mod connector;
 pub mod event_loop;
 pub mod listener;

@@ -83,3 +83,93 @@ impl Splicer {
         Ok(())
     }
 }
+
+/// A pipe between two non-blocking sockets (`relay`, plain on both sides): received pages
+/// move from one socket into the pipe and on into the other without a copy through our
+/// memory. Neither splice blocks; `pending` counts what waits in the pipe.
+pub struct SocketPipe {
+    read_end: OwnedFd,
+    write_end: OwnedFd,
+    pending: usize,
+}
+
+/// What the pipe holds at most (more than the default 64 KiB: fewer calls per MiB).
+const SOCKET_PIPE_SIZE: usize = 256 * 1024;
+
+/// What [`SocketPipe::pump`] did.
+pub struct PipeMoved {
+    /// Bytes delivered to the destination (0: nothing could move).
+    pub delivered: usize,
+    /// The source's end of stream came, after everything it sent was delivered.
+    pub eof: bool,
+}
+
+/// A failure of one side of a [`SocketPipe`].
+pub enum PipeError {
+    /// Reading the source failed.
+    Source(io::Error),
+    /// Writing the destination failed.
+    Destination(io::Error),
+}
+
+impl SocketPipe {
+    /// Makes the pipe.
+    pub fn new() -> io::Result<Self> {
+        let (read_end, write_end) = pipe_with(PipeFlags::CLOEXEC | PipeFlags::NONBLOCK)?;
+        // A smaller pipe still works: only the number of calls grows.
+        let _ = rustix::pipe::fcntl_setpipe_size(&write_end, SOCKET_PIPE_SIZE);
+        Ok(SocketPipe {
+            read_end,
+            write_end,
+            pending: 0,
+        })
+    }
+
+    /// Bytes taken from the source and not yet delivered.
+    pub fn pending(&self) -> usize {
+        self.pending
+    }
+
+    /// Moves what can move from `src` to `dst` without blocking: first what the pipe holds,
+    /// then more from the source while the destination takes it.
+    pub fn pump(&mut self, src: &impl AsFd, dst: &impl AsFd) -> Result<PipeMoved, PipeError> {
+        let flags = SpliceFlags::MOVE | SpliceFlags::NONBLOCK;
+        let mut delivered = 0;
+        loop {
+            while self.pending > 0 {
+                match splice(&self.read_end, None, dst, None, self.pending, flags) {
+                    Ok(n) => {
+                        self.pending -= n;
+                        delivered += n;
+                    }
+                    Err(Errno::AGAIN) => {
+                        return Ok(PipeMoved {
+                            delivered,
+                            eof: false,
+                        });
+                    }
+                    Err(Errno::INTR) => {}
+                    Err(e) => return Err(PipeError::Destination(e.into())),
+                }
+            }
+            // The pipe is empty, so "again" can only mean the socket has nothing now.
+            match splice(src, None, &self.write_end, None, SOCKET_PIPE_SIZE, flags) {
+                Ok(0) => {
+                    return Ok(PipeMoved {
+                        delivered,
+                        eof: true,
+                    });
+                }
+                Ok(n) => self.pending = n,
+                Err(Errno::AGAIN) => {
+                    return Ok(PipeMoved {
+                        delivered,
+                        eof: false,
+                    });
+                }
+                Err(Errno::INTR) => {}
+                Err(e) => return Err(PipeError::Source(e.into())),
+            }
+        }
+    }
+}

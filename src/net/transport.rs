@@ -47,6 +47,32 @@ pub fn accepted(
     })
 }
 
+/// A connection we made, with no Nagle delay; TLS when a client config and the server's
+/// name (to send and to verify) are given. The client-side twin of [`accepted`].
+pub fn connected(
+    stream: TcpStream,
+    tls: Option<(
+        &Arc<rustls::ClientConfig>,
+        &rustls::pki_types::ServerName<'static>,
+    )>,
+) -> io::Result<Transport> {
+    let _ = stream.set_nodelay(true);
+    Ok(match tls {
+        Some((config, name)) => Transport::Tls(Box::new(TlsStream::client(
+            stream,
+            Arc::clone(config),
+            name.clone(),
+        )?)),
+        None => Transport::Plain(stream),
+    })
+}
+
+/// Resets the connection: closing the socket then sends RST, not FIN, so the peer knows its
+/// bytes were not all delivered (a relay passes on the reset of the other side this way).
+pub fn reset(mut sock: Transport) {
+    let _ = socket2::SockRef::from(&*sock.socket()).set_linger(Some(std::time::Duration::ZERO));
+}
+
 /// A connected socket, plain or TLS.
 pub enum Transport {
     /// Plain TCP.

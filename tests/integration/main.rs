@@ -6,6 +6,7 @@ mod browser;
 mod gen_cert;
 mod generated;
 mod http_get;
+mod relay;
 mod serve_gpio;
 mod sockets;
 mod tls;

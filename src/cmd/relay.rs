@@ -1,0 +1,512 @@
+//! `relay [ADDR] PORT TARGET_HOST TARGET_PORT`: accept clients and join each to a connection
+//! of its own to the target, TLS on either side, many pairs on the one event loop (what
+//! people reach for socat `fork` and stunnel to do).
+//!
+//! A pair lives in three steps: the client is accepted (its TLS handshake, if any, runs as
+//! bytes flow); the target is dialed on the loop (Happy Eyeballs, `-w`); then two
+//! [`Direction`]s move bytes until both have ended. A failure on one side resets the other,
+//! so no one mistakes a cut for a clean end.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, Result};
+use mio::event::Event;
+use mio::net::{TcpListener, TcpStream};
+use mio::{Interest, Token};
+use slab::Slab;
+
+use crate::cli::{RelayArgs, usage_error};
+use crate::error::{Kind, fail};
+use crate::net::addr::{Family, bind_addrs};
+use crate::net::bridge::{Direction, Failure};
+use crate::net::connector::{ConnectOptions, DialTokens, Dialer, connect_error, resolve_on_loop};
+use crate::net::event_loop::{Context, EventLoop, Flow, Handler, Signal, secs};
+use crate::net::listener::accept;
+use crate::net::server::{self, MAX_LISTENERS};
+use crate::net::transport::{self, Transport};
+use crate::tls;
+
+/// Token of the timer that retries accepting when out of descriptors.
+const ACCEPT_RETRY_TOKEN: Token = Token(MAX_LISTENERS);
+/// Token of the SIGTERM grace period's end.
+const GRACE_TOKEN: Token = Token(MAX_LISTENERS + 1);
+/// Pairs' tokens start here, [`SLOTS`] per pair.
+const PAIR_BASE: usize = 128;
+/// Tokens per pair: the client, the target, the dial attempts, the pair's timer.
+const SLOTS: usize = 8;
+const CLIENT_SLOT: usize = 0;
+const TARGET_SLOT: usize = 1;
+const FIRST_ATTEMPT_SLOT: usize = 2;
+const TIMER_SLOT: usize = SLOTS - 1;
+/// Pause before accepting again when out of file descriptors.
+const ACCEPT_RETRY: Duration = Duration::from_millis(100);
+/// Time a client gets to finish its TLS handshake.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Everything `relay` needs, checked before any socket is made.
+pub struct Config {
+    addrs: Vec<SocketAddr>,
+    default_pair: bool,
+    target_host: String,
+    target_port: u16,
+    family: Family,
+    dial: ConnectOptions,
+    idle: Option<Duration>,
+    max_conns: usize,
+    grace: Duration,
+    tls_in: Option<Arc<rustls::ServerConfig>>,
+    tls_out: Option<(
+        Arc<rustls::ClientConfig>,
+        rustls::pki_types::ServerName<'static>,
+    )>,
+    verbose: u8,
+}
+
+impl Config {
+    /// Validates the command line and loads certificates.
+    pub fn from_args(args: RelayArgs, verbose: u8) -> Result<Self> {
+        let (listen_addr, port, target_host, target_port) = split(&args.endpoints);
+        let tls_in = super::server_tls(&args.tls, false)?;
+        let tls_out = if args.to_tls {
+            let opts = tls::config::ClientOptions {
+                cacert: args.to_cacert.clone(),
+                insecure: args.insecure,
+                cert: None,
+                key: None,
+                alpn: Vec::new(),
+            };
+            let config = tls::config::client_config(&opts)?;
+            if args.insecure {
+                eprintln!("{}", tls::config::INSECURE_WARNING);
+            }
+            let name = args.to_servername.as_deref().unwrap_or(&target_host);
+            Some((config, tls::config::server_name(name)?))
+        } else {
+            None
+        };
+        let family = Family::from(&args.family);
+        let mut addrs = bind_addrs(listen_addr.as_deref(), port, family)?;
+        addrs.truncate(MAX_LISTENERS);
+        Ok(Config {
+            addrs,
+            default_pair: listen_addr.is_none(),
+            target_host,
+            target_port,
+            family,
+            dial: ConnectOptions {
+                family,
+                timeout: args.connect_timeout.map(secs),
+                // Each client's attempts are its own; `-vv` shows them.
+                verbose: verbose.saturating_sub(1),
+                ..ConnectOptions::default()
+            },
+            idle: args.idle_timeout.map(secs),
+            max_conns: usize::try_from(args.max_conns).unwrap_or(usize::MAX),
+            grace: secs(args.grace),
+            tls_in,
+            tls_out,
+            verbose,
+        })
+    }
+}
+
+/// `[ADDR] PORT TARGET_HOST TARGET_PORT`, with both ports checked (a bad one is a usage
+/// error, exit 2, with the usage line).
+fn split(words: &[String]) -> (Option<String>, u16, String, u16) {
+    let (addr, port, host, target_port) = match words {
+        [port, host, tport] => (None, port, host, tport),
+        [addr, port, host, tport] => (Some(addr.clone()), port, host, tport),
+        _ => unreachable!("clap takes three or four values"),
+    };
+    let parse = |p: &str, lowest: u16| match p.parse::<u16>() {
+        Ok(n) if n >= lowest => n,
+        _ => usage_error(
+            "relay",
+            format!("invalid port '{p}': expected a number from {lowest} to 65535"),
+        )
+        .exit(),
+    };
+    (addr, parse(port, 0), host.clone(), parse(target_port, 1))
+}
+
+/// Runs `relay` until SIGINT (exit 130) or SIGTERM (sessions finish, then exit 0).
+pub fn run(config: Config) -> Result<()> {
+    let mut ev = EventLoop::new()?;
+    let targets = resolve_on_loop(
+        &mut ev,
+        &config.target_host,
+        config.target_port,
+        config.family,
+    )?;
+    if config.verbose > 0 {
+        let list: Vec<String> = targets.iter().map(ToString::to_string).collect();
+        eprintln!("target {} is {}", config.target_host, list.join(", "));
+    }
+    let mut listeners = server::listen(&config.addrs, config.default_pair, "")?;
+    // Every pair holds two sockets and, plain to plain, two pipes.
+    let _ = rlimit::increase_nofile_limit(u64::MAX);
+    for (i, l) in listeners.iter_mut().enumerate() {
+        ev.registry()
+            .register(l, Token(i), Interest::READABLE)
+            .context("watching a listening socket")?;
+    }
+    let mut relay = Relay {
+        config: &config,
+        targets,
+        listeners,
+        pairs: Slab::new(),
+        retry_pending: false,
+        draining_until: None,
+    };
+    let result = ev.run(&mut relay);
+    let left = relay.pairs.len();
+    for pair in relay.pairs.drain() {
+        pair.reset();
+    }
+    if left > 0 && result.is_ok() {
+        eprintln!("nicksock: relay: grace period over: cut {left} sessions");
+    }
+    result
+}
+
+/// The relay on the loop: listeners and pairs.
+struct Relay<'a> {
+    config: &'a Config,
+    targets: Vec<SocketAddr>,
+    listeners: Vec<TcpListener>,
+    pairs: Slab<Pair>,
+    retry_pending: bool,
+    /// SIGTERM came: no more clients; sessions may finish until then.
+    draining_until: Option<Instant>,
+}
+
+/// Where a pair's target connection stands.
+enum Target {
+    Dialing(Dialer),
+    Up(Transport),
+}
+
+/// One client and its own connection to the target.
+struct Pair {
+    client: Transport,
+    client_addr: SocketAddr,
+    target: Target,
+    target_addr: Option<SocketAddr>,
+    /// Client → target.
+    up: Direction,
+    /// Target → client.
+    down: Direction,
+    accepted: Instant,
+    last_activity: Instant,
+    /// When the pair's timer is next due.
+    timer_at: Option<Instant>,
+}
+
+/// How a pair ended, for the log line.
+struct Ended {
+    why: String,
+    /// A failure (logged without `-v` too), not a clean end.
+    failed: bool,
+}
+
+impl Ended {
+    fn failure(why: impl Into<String>) -> Self {
+        Ended {
+            why: why.into(),
+            failed: true,
+        }
+    }
+}
+
+impl Pair {
+    fn tokens(key: usize) -> DialTokens {
+        DialTokens {
+            attempts: PAIR_BASE + key * SLOTS + FIRST_ATTEMPT_SLOT,
+            max_attempts: TIMER_SLOT - FIRST_ATTEMPT_SLOT,
+            timer: Token(PAIR_BASE + key * SLOTS + TIMER_SLOT),
+        }
+    }
+
+    /// Closes both sides with a reset: the bytes in flight are lost, and both peers learn it.
+    fn reset(self) {
+        transport::reset(self.client);
+        if let Target::Up(t) = self.target {
+            transport::reset(t);
+        }
+    }
+
+    /// Closes both sides normally (after both directions ended).
+    fn close(mut self, registry: &mio::Registry) {
+        let _ = registry.deregister(self.client.socket());
+        match &mut self.target {
+            Target::Up(t) => {
+                let _ = registry.deregister(t.socket());
+            }
+            Target::Dialing(d) => d.cancel(registry),
+        }
+    }
+
+    /// Moves the pair on: `Some` when it is over.
+    fn step(&mut self, cx: &mut Context<'_>, key: usize, config: &Config) -> Option<Ended> {
+        let now = Instant::now();
+        if let Target::Dialing(d) = &mut self.target {
+            match d.poll(cx, &config.dial) {
+                Ok(None) => {}
+                Ok(Some((sock, addr))) => {
+                    let tls = config.tls_out.as_ref().map(|(c, n)| (c, n));
+                    let mut t = match transport::connected(sock, tls) {
+                        Ok(t) => t,
+                        Err(e) => return Some(Ended::failure(format!("starting TLS: {e}"))),
+                    };
+                    let token = Token(PAIR_BASE + key * SLOTS + TARGET_SLOT);
+                    if let Err(e) = cx.registry.register(
+                        t.socket(),
+                        token,
+                        Interest::READABLE | Interest::WRITABLE,
+                    ) {
+                        return Some(Ended::failure(format!("watching the target: {e}")));
+                    }
+                    self.target = Target::Up(t);
+                    self.target_addr = Some(addr);
+                    self.last_activity = now;
+                }
+                Err(e) => {
+                    let err =
+                        connect_error(&config.target_host, config.target_port, &e, &config.dial);
+                    return Some(Ended::failure(format!("{err:#}")));
+                }
+            }
+        }
+        if let Target::Up(target) = &mut self.target {
+            loop {
+                let up = self.up.pump(&mut self.client, target);
+                let down = self.down.pump(target, &mut self.client);
+                let moved = match (up, down) {
+                    (Ok(a), Ok(b)) => a || b,
+                    (Err(f), _) => return Some(failure(f, "client", "target")),
+                    (_, Err(f)) => return Some(failure(f, "target", "client")),
+                };
+                if !moved {
+                    break;
+                }
+                self.last_activity = now;
+            }
+            if self.up.is_done()
+                && self.down.is_done()
+                && !self.client.wants_write()
+                && !target.wants_write()
+            {
+                return Some(Ended {
+                    why: "both sides ended".into(),
+                    failed: false,
+                });
+            }
+        }
+        let handshake = (self.client.is_handshaking()).then(|| {
+            (
+                self.accepted + HANDSHAKE_TIMEOUT,
+                "client TLS handshake timed out",
+            )
+        });
+        let idle = config
+            .idle
+            .map(|d| (self.last_activity + d, "idle timeout"));
+        let due = [handshake, idle]
+            .into_iter()
+            .flatten()
+            .min_by_key(|(at, _)| *at);
+        if let Some((at, why)) = due {
+            if now >= at {
+                return Some(Ended::failure(why));
+            }
+            if self.timer_at.is_none_or(|t| t > at || t <= now) {
+                cx.timers
+                    .add(at, Token(PAIR_BASE + key * SLOTS + TIMER_SLOT));
+                self.timer_at = Some(at);
+            }
+        }
+        None
+    }
+}
+
+/// The words for a failed direction `from → to`.
+fn failure(f: Failure, from: &str, to: &str) -> Ended {
+    match f {
+        Failure::Source(e) => Ended::failure(format!("{from}: {}", describe(&e))),
+        Failure::Destination(e) => Ended::failure(format!("{to}: {}", describe(&e))),
+    }
+}
+
+fn describe(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::ConnectionReset => "connection reset".into(),
+        std::io::ErrorKind::BrokenPipe => "closed the connection with bytes unread".into(),
+        _ => e.to_string(),
+    }
+}
+
+impl Relay<'_> {
+    fn accept_all(&mut self, cx: &mut Context<'_>, index: usize) {
+        while self.draining_until.is_none() {
+            let Some(listener) = self.listeners.get(index) else {
+                return;
+            };
+            let (stream, peer) = match accept(listener) {
+                Ok(Some(got)) => got,
+                Ok(None) => return,
+                Err(e) => {
+                    // Out of descriptors, say: the pending clients wait in the backlog.
+                    if !self.retry_pending {
+                        eprintln!("nicksock: relay: accepting a connection: {e}");
+                        self.retry_pending = true;
+                        cx.timers.add(cx.now + ACCEPT_RETRY, ACCEPT_RETRY_TOKEN);
+                    }
+                    return;
+                }
+            };
+            if self.pairs.len() >= self.config.max_conns {
+                if self.config.verbose > 0 {
+                    eprintln!(
+                        "refused {peer}: already relaying {} clients",
+                        self.pairs.len()
+                    );
+                }
+                continue;
+            }
+            if let Err(e) = self.add(cx, stream, peer) {
+                eprintln!("nicksock: relay: client {peer}: {e:#}");
+            }
+        }
+    }
+
+    fn add(&mut self, cx: &mut Context<'_>, stream: TcpStream, peer: SocketAddr) -> Result<()> {
+        let mut client = transport::accepted(stream, self.config.tls_in.as_ref())?;
+        let entry = self.pairs.vacant_entry();
+        let key = entry.key();
+        cx.registry.register(
+            client.socket(),
+            Token(PAIR_BASE + key * SLOTS + CLIENT_SLOT),
+            Interest::READABLE | Interest::WRITABLE,
+        )?;
+        let dialer = Dialer::new(self.targets.clone(), &self.config.dial, Pair::tokens(key));
+        let now = Instant::now();
+        entry.insert(Pair {
+            client,
+            client_addr: peer,
+            target: Target::Dialing(dialer),
+            target_addr: None,
+            up: Direction::default(),
+            down: Direction::default(),
+            accepted: now,
+            last_activity: now,
+            timer_at: None,
+        });
+        self.serve(cx, key);
+        Ok(())
+    }
+
+    /// Moves pair `key` on and closes it when it is over.
+    fn serve(&mut self, cx: &mut Context<'_>, key: usize) {
+        let Some(pair) = self.pairs.get_mut(key) else {
+            return;
+        };
+        let Some(ended) = pair.step(cx, key, self.config) else {
+            return;
+        };
+        let pair = self.pairs.remove(key);
+        let target = pair
+            .target_addr
+            .map_or_else(|| self.config.target_host.clone(), |a| a.to_string());
+        let line = format!(
+            "{} → {target}: {} bytes up, {} down, {:.3} s, {}",
+            pair.client_addr,
+            pair.up.bytes(),
+            pair.down.bytes(),
+            pair.accepted.elapsed().as_secs_f64(),
+            ended.why
+        );
+        if ended.failed {
+            eprintln!("nicksock: relay: {line}");
+            pair.reset();
+        } else {
+            if self.config.verbose > 0 {
+                eprintln!("{line}");
+            }
+            pair.close(cx.registry);
+        }
+    }
+}
+
+impl Handler for Relay<'_> {
+    fn on_event(&mut self, cx: &mut Context<'_>, event: &Event) -> Result<()> {
+        let t = event.token().0;
+        if t < self.listeners.len() {
+            self.accept_all(cx, t);
+        } else if t >= PAIR_BASE {
+            let key = (t - PAIR_BASE) / SLOTS;
+            if let Some(Pair {
+                target: Target::Dialing(d),
+                ..
+            }) = self.pairs.get_mut(key)
+            {
+                d.on_ready(event.token());
+            }
+            self.serve(cx, key);
+        }
+        Ok(())
+    }
+
+    fn on_timer(&mut self, cx: &mut Context<'_>, token: Token) -> Result<()> {
+        match token {
+            ACCEPT_RETRY_TOKEN => {
+                self.retry_pending = false;
+                for i in 0..self.listeners.len() {
+                    self.accept_all(cx, i);
+                }
+            }
+            GRACE_TOKEN => {}
+            Token(t) if t >= PAIR_BASE => {
+                let key = (t - PAIR_BASE) / SLOTS;
+                if let Some(pair) = self.pairs.get_mut(key) {
+                    pair.timer_at = None;
+                }
+                self.serve(cx, key);
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn after(&mut self, _cx: &mut Context<'_>) -> Result<Flow> {
+        match self.draining_until {
+            Some(at) if self.pairs.is_empty() || Instant::now() >= at => Ok(Flow::Stop),
+            _ => Ok(Flow::Continue),
+        }
+    }
+
+    fn on_signal(&mut self, cx: &mut Context<'_>, signal: Signal) -> Result<Flow> {
+        match signal {
+            Signal::Interrupt => Err(fail(Kind::Interrupted, "interrupted")),
+            Signal::Terminate => {
+                // No more clients; the sessions in flight get the grace period.
+                for l in &mut self.listeners {
+                    let _ = cx.registry.deregister(l);
+                }
+                self.listeners.clear();
+                if self.config.verbose > 0 {
+                    eprintln!(
+                        "stopping: no new clients; {} sessions may finish within {} s",
+                        self.pairs.len(),
+                        self.config.grace.as_secs_f64()
+                    );
+                }
+                let at = Instant::now() + self.config.grace;
+                self.draining_until = Some(at);
+                cx.timers.add(at, GRACE_TOKEN);
+                Ok(Flow::Continue)
+            }
+        }
+    }
+}
