@@ -6,7 +6,6 @@ use std::sync::Arc;
 use anyhow::Result;
 
 use crate::cli::ConnectArgs;
-use crate::net::EventLoop;
 use crate::net::addr::Family;
 use crate::net::connector::{ConnectOptions, connect_tcp, connect_udp};
 use crate::net::event_loop::secs;
@@ -14,6 +13,7 @@ use crate::net::relay::{Relay, SessionRules};
 use crate::net::stdin::StdinSource;
 use crate::net::stdout::Stdout;
 use crate::net::udp::{Datagrams, Peer};
+use crate::net::{EventLoop, Transport};
 use crate::tls;
 
 /// Everything `connect` needs, checked before any socket is made.
@@ -91,7 +91,8 @@ pub fn run(config: Config) -> Result<()> {
     }
     let tls = config.tls.as_ref().map(|(client, name)| (client, name));
     let transport = crate::net::transport::connected(stream, tls)?;
-    let mut stdin = StdinSource::open(&mut ev, config.rules.recv_only, config.crlf)?;
+    let plain = matches!(transport, Transport::Plain(_));
+    let mut stdin = StdinSource::open(&mut ev, config.rules.recv_only, config.crlf, plain)?;
     let mut out = Stdout::open()?;
     let mut buf = Vec::new();
     let mut relay = Relay::new(
@@ -110,7 +111,7 @@ pub fn run(config: Config) -> Result<()> {
 fn run_udp(config: Config) -> Result<()> {
     let (socket, addr) = connect_udp(&config.host, config.port, &config.connect)?;
     let mut ev = EventLoop::new()?;
-    let mut stdin = StdinSource::open(&mut ev, config.rules.recv_only, config.crlf)?;
+    let mut stdin = StdinSource::open(&mut ev, config.rules.recv_only, config.crlf, false)?;
     let mut out = Stdout::open()?;
     let sock = mio::net::UdpSocket::from_std(socket.into());
     let mut session = Datagrams::new(

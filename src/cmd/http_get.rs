@@ -27,11 +27,11 @@ use crate::http::find_header;
 use crate::http::target::{
     connect_host, connect_port, parse_url, remote_file_name, resolve_location,
 };
+use crate::net::EventLoop;
 use crate::net::addr::Family;
 use crate::net::connector::{ConnectOptions, connect_tcp};
 use crate::net::event_loop::secs;
 use crate::net::stdout::Stdout;
-use crate::net::{EventLoop, Transport};
 use crate::tls;
 
 /// Content-Type of `-d`.
@@ -351,15 +351,15 @@ fn exchange(
     let (stream, addr) = connect_tcp(ev, &host, port, &connect)?;
     stats.remote = Some(addr);
     stats.time_connect = start.elapsed();
-    let transport = if spec.url.scheme() == "https" {
+    let tls = if spec.url.scheme() == "https" {
         let client = config.tls.get(config.silent)?;
         let name = tls::server_name(config.tls.servername.as_deref().unwrap_or(&host))?;
-        let stream = tls::TlsStream::client(stream, client, name)
-            .map_err(|e| fail(Kind::Tls, format!("starting TLS with {host}: {e}")))?;
-        Transport::Tls(Box::new(stream))
+        Some((client, name))
     } else {
-        Transport::Plain(stream)
+        None
     };
+    let transport = crate::net::transport::connected(stream, tls.as_ref().map(|(c, n)| (c, n)))
+        .map_err(|e| fail(Kind::Tls, format!("starting TLS with {host}: {e}")))?;
     let bytes = encode_request(spec);
     if plan.verbose > 0 {
         show_request(&bytes);

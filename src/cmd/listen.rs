@@ -58,7 +58,12 @@ pub fn run(config: Config) -> Result<()> {
     // Signals are caught before the ready line: a script may send SIGINT right after it.
     let mut ev = EventLoop::new()?;
     let sockets = bind_all(&config.addrs, proto, config.default_pair)?;
-    let mut stdin = StdinSource::open(&mut ev, config.rules.recv_only, false)?;
+    let mut stdin = StdinSource::open(
+        &mut ev,
+        config.rules.recv_only,
+        false,
+        !config.udp && config.tls.is_none(),
+    )?;
     let mut out = Stdout::open()?;
     if config.udp {
         let socket = sockets

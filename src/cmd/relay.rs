@@ -157,6 +157,7 @@ pub fn run(config: Config) -> Result<()> {
         targets,
         listeners,
         pairs: Slab::new(),
+        scratch: vec![0; crate::net::bridge::BUFFER],
         retry_pending: false,
         draining_until: None,
     };
@@ -177,6 +178,8 @@ struct Relay<'a> {
     targets: Vec<SocketAddr>,
     listeners: Vec<TcpListener>,
     pairs: Slab<Pair>,
+    /// The one read buffer every pair's copying shares.
+    scratch: Vec<u8>,
     retry_pending: bool,
     /// SIGTERM came: no more clients; sessions may finish until then.
     draining_until: Option<Instant>,
@@ -237,19 +240,18 @@ impl Pair {
         }
     }
 
-    /// Closes both sides normally (after both directions ended).
-    fn close(mut self, registry: &mio::Registry) {
-        let _ = registry.deregister(self.client.socket());
-        match &mut self.target {
-            Target::Up(t) => {
-                let _ = registry.deregister(t.socket());
-            }
-            Target::Dialing(d) => d.cancel(registry),
-        }
-    }
+    /// Closes both sides normally (after both directions ended). Closing a descriptor takes
+    /// it out of the poll set, so there is nothing to deregister.
+    fn close(self) {}
 
     /// Moves the pair on: `Some` when it is over.
-    fn step(&mut self, cx: &mut Context<'_>, key: usize, config: &Config) -> Option<Ended> {
+    fn step(
+        &mut self,
+        cx: &mut Context<'_>,
+        key: usize,
+        config: &Config,
+        scratch: &mut [u8],
+    ) -> Option<Ended> {
         let now = Instant::now();
         if let Target::Dialing(d) = &mut self.target {
             match d.poll(cx, &config.dial) {
@@ -261,7 +263,7 @@ impl Pair {
                         Err(e) => return Some(Ended::failure(format!("starting TLS: {e}"))),
                     };
                     let token = Token(PAIR_BASE + key * SLOTS + TARGET_SLOT);
-                    if let Err(e) = cx.registry.register(
+                    if let Err(e) = cx.registry.reregister(
                         t.socket(),
                         token,
                         Interest::READABLE | Interest::WRITABLE,
@@ -281,8 +283,8 @@ impl Pair {
         }
         if let Target::Up(target) = &mut self.target {
             loop {
-                let up = self.up.pump(&mut self.client, target);
-                let down = self.down.pump(target, &mut self.client);
+                let up = self.up.pump(&mut self.client, target, scratch);
+                let down = self.down.pump(target, &mut self.client, scratch);
                 let moved = match (up, down) {
                     (Ok(a), Ok(b)) => a || b,
                     (Err(f), _) => return Some(failure(f, "client", "target")),
@@ -412,7 +414,7 @@ impl Relay<'_> {
         let Some(pair) = self.pairs.get_mut(key) else {
             return;
         };
-        let Some(ended) = pair.step(cx, key, self.config) else {
+        let Some(ended) = pair.step(cx, key, self.config, &mut self.scratch) else {
             return;
         };
         let pair = self.pairs.remove(key);
@@ -434,7 +436,7 @@ impl Relay<'_> {
             if self.config.verbose > 0 {
                 eprintln!("{line}");
             }
-            pair.close(cx.registry);
+            pair.close();
         }
     }
 }
@@ -445,13 +447,16 @@ impl Handler for Relay<'_> {
         if t < self.listeners.len() {
             self.accept_all(cx, t);
         } else if t >= PAIR_BASE {
-            let key = (t - PAIR_BASE) / SLOTS;
-            if let Some(Pair {
-                target: Target::Dialing(d),
-                ..
-            }) = self.pairs.get_mut(key)
-            {
-                d.on_ready(event.token());
+            let (key, slot) = ((t - PAIR_BASE) / SLOTS, (t - PAIR_BASE) % SLOTS);
+            if let Some(pair) = self.pairs.get_mut(key) {
+                match (slot, &mut pair.target) {
+                    (CLIENT_SLOT, _) => pair.up.wake(event.is_read_closed()),
+                    (TARGET_SLOT, _) => pair.down.wake(event.is_read_closed()),
+                    (_, Target::Dialing(d)) => {
+                        d.on_ready(event.token());
+                    }
+                    _ => {}
+                }
             }
             self.serve(cx, key);
         }

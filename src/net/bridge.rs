@@ -4,8 +4,10 @@
 //! close_notify first) once every byte went out; an error on either side is the caller's to
 //! turn into a reset of the other.
 //!
-//! Plain to plain moves by `splice` through a pipe, never through our memory; anything with
-//! TLS on one side copies through one bounded buffer. Either way a destination that does not
+//! Plain to plain, a bulk stream moves by `splice` through a pipe, never through our memory
+//! (a direction turns to splicing once a read fills the whole buffer: for a few short
+//! messages the two pipes would cost more than the copies); anything with TLS on one side
+//! copies through one bounded buffer. Either way a destination that does not
 //! read stops the reading of its source: memory stays bounded and only this pair stalls.
 
 use std::io;
@@ -13,7 +15,7 @@ use std::io;
 use super::splice::{PipeError, SocketPipe};
 use super::transport::{Transport, would_block};
 
-/// Bytes a direction holds between its two sockets when it copies.
+/// Bytes read per call when copying, and so the most a direction holds.
 pub const BUFFER: usize = 64 * 1024;
 
 /// Which side of a direction failed.
@@ -28,13 +30,21 @@ pub enum Failure {
 /// One direction of a pair: source → destination.
 #[derive(Default)]
 pub struct Direction {
-    /// The copy buffer (allocated while bytes flow, released when idle).
-    buf: Vec<u8>,
+    /// Bytes read that the destination did not take yet (at most one read's worth).
+    held: Vec<u8>,
+    /// How many of `held` went out.
     start: usize,
-    end: usize,
     pipe: Option<SocketPipe>,
     /// Splicing failed once (no pipes left, say): copy from then on.
     no_splice: bool,
+    /// A read filled the whole buffer: a bulk stream, worth splicing.
+    bulk: bool,
+    /// A plain read came back short: the socket is empty until its next readiness event
+    /// ([`wake`](Self::wake)), so the read that would only say "would block" is skipped.
+    drained: bool,
+    /// An event said the source's side is closed: read on to the end of stream, since no
+    /// further event will come for it.
+    hangup: bool,
     /// The source ended its stream.
     eof: bool,
     /// The destination's write side is shut (after every byte).
@@ -44,11 +54,23 @@ pub struct Direction {
 }
 
 impl Direction {
-    /// Moves what can move without blocking; says whether anything happened.
-    pub fn pump(&mut self, src: &mut Transport, dst: &mut Transport) -> Result<bool, Failure> {
+    /// Moves what can move without blocking; says whether anything happened. `scratch` is
+    /// a read buffer the caller shares among all its directions ([`BUFFER`] bytes is right).
+    pub fn pump(
+        &mut self,
+        src: &mut Transport,
+        dst: &mut Transport,
+        scratch: &mut [u8],
+    ) -> Result<bool, Failure> {
+        let can_splice =
+            !self.no_splice && matches!((&*src, &*dst), (Transport::Plain(_), Transport::Plain(_)));
         let moved = match (&*src, &*dst) {
-            (Transport::Plain(s), Transport::Plain(d)) if !self.no_splice => self.splice(s, d)?,
-            _ => self.copy(src, dst)?,
+            (Transport::Plain(s), Transport::Plain(d))
+                if can_splice && self.bulk && self.held.is_empty() =>
+            {
+                self.splice(s, d)?
+            }
+            _ => self.copy(src, dst, scratch, can_splice)?,
         };
         if let Err(e) = dst.flush()
             && !would_block(&e)
@@ -61,6 +83,12 @@ impl Direction {
             return Ok(true);
         }
         Ok(moved)
+    }
+
+    /// The source socket reported readiness (`closed`: its side is closed): read it again.
+    pub fn wake(&mut self, closed: bool) {
+        self.drained = false;
+        self.hangup |= closed;
     }
 
     /// Whether this direction is over: the source ended and the destination was shut after
@@ -76,7 +104,7 @@ impl Direction {
 
     /// Bytes taken from the source and not yet delivered.
     pub fn pending(&self) -> usize {
-        self.end - self.start + self.pipe.as_ref().map_or(0, SocketPipe::pending)
+        self.held.len() - self.start + self.pipe.as_ref().map_or(0, SocketPipe::pending)
     }
 
     fn splice(
@@ -108,48 +136,67 @@ impl Direction {
         Ok(moved.delivered > 0 || moved.eof)
     }
 
-    fn copy(&mut self, src: &mut Transport, dst: &mut Transport) -> Result<bool, Failure> {
+    /// Copies: reads into the caller's `scratch` buffer, sends what the destination takes at
+    /// once and keeps only the rest (so a short message costs no allocation). Returns early
+    /// once nothing is held and the stream turned out to be bulk, so that the caller splices
+    /// from then on (`can_splice`).
+    fn copy(
+        &mut self,
+        src: &mut Transport,
+        dst: &mut Transport,
+        scratch: &mut [u8],
+        can_splice: bool,
+    ) -> Result<bool, Failure> {
         let mut moved = false;
         loop {
-            while self.start < self.end {
-                match dst.write(&self.buf[self.start..self.end]) {
-                    Ok(n) => {
-                        self.start += n;
-                        self.bytes += n as u64;
-                        moved = true;
-                    }
-                    Err(e) if would_block(&e) => return Ok(moved),
-                    Err(e) => return Err(Failure::Destination(e)),
-                }
-            }
-            if self.eof {
-                return Ok(moved);
-            }
-            if self.buf.is_empty() {
-                self.buf.resize(BUFFER, 0);
-            }
-            match src.read(&mut self.buf) {
-                Ok(0) => {
-                    self.eof = true;
-                    self.buf = Vec::new();
-                    return Ok(true);
-                }
-                Ok(n) => {
-                    self.start = 0;
-                    self.end = n;
-                    moved = true;
-                }
-                Err(e) if would_block(&e) => {
-                    // Idle: an idle pair holds no buffer.
-                    self.start = 0;
-                    self.end = 0;
-                    self.buf = Vec::new();
+            if self.start < self.held.len() {
+                let n = send(dst, &self.held[self.start..])?;
+                self.start += n;
+                self.bytes += n as u64;
+                moved |= n > 0;
+                if self.start < self.held.len() {
                     return Ok(moved);
                 }
+            }
+            // Nothing held: an idle or fast pair keeps no buffer.
+            (self.held, self.start) = (Vec::new(), 0);
+            if self.eof || self.drained || (can_splice && self.bulk) {
+                return Ok(moved);
+            }
+            let n = match src.read(scratch) {
+                Ok(0) => {
+                    self.eof = true;
+                    return Ok(true);
+                }
+                Ok(n) => n,
+                Err(e) if would_block(&e) => return Ok(moved),
                 Err(e) => return Err(Failure::Source(e)),
+            };
+            moved = true;
+            self.bulk |= n == scratch.len();
+            // TLS may hold decrypted bytes back from a short read: only plain TCP counts.
+            self.drained = n < scratch.len() && !self.hangup && matches!(src, Transport::Plain(_));
+            let sent = send(dst, &scratch[..n])?;
+            self.bytes += sent as u64;
+            if sent < n {
+                self.held.extend_from_slice(&scratch[sent..n]);
+                return Ok(moved);
             }
         }
     }
+}
+
+/// Writes what `dst` takes of `data` now.
+fn send(dst: &mut Transport, data: &[u8]) -> Result<usize, Failure> {
+    let mut done = 0;
+    while done < data.len() {
+        match dst.write(&data[done..]) {
+            Ok(n) => done += n,
+            Err(e) if would_block(&e) => break,
+            Err(e) => return Err(Failure::Destination(e)),
+        }
+    }
+    Ok(done)
 }
 
 #[cfg(test)]
@@ -171,7 +218,12 @@ mod tests {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
         while !d.is_done() {
             assert!(std::time::Instant::now() < deadline, "never done");
-            if d.pump(src, dst).map_err(|_| "failed").unwrap() {
+            // No event loop here: every turn counts as a readiness event.
+            d.wake(false);
+            if d.pump(src, dst, &mut [0u8; BUFFER])
+                .map_err(|_| "failed")
+                .unwrap()
+            {
                 continue;
             }
             std::thread::sleep(std::time::Duration::from_millis(1));

@@ -52,7 +52,10 @@ pub struct ConnectOptions {
 }
 
 /// Resolves `host` and connects a TCP socket to the first address that accepts, on `ev`.
-/// The socket is non-blocking, without Nagle's delay, and registered nowhere.
+/// The socket is non-blocking and registered nowhere ([`connected`] turns Nagle's delay
+/// off).
+///
+/// [`connected`]: super::transport::connected
 pub fn connect_tcp(
     ev: &mut EventLoop,
     host: &str,
@@ -248,8 +251,9 @@ impl Dialer {
         }
     }
 
-    /// Moves the attempts on: `Ok(Some(..))` connected (the socket deregistered, the other
-    /// attempts closed), `Ok(None)` not yet (a timer is set for the next deadline), `Err` the
+    /// Moves the attempts on: `Ok(Some(..))` connected (the socket still registered under
+    /// its attempt's token, for the owner to reregister or deregister; the other attempts
+    /// closed), `Ok(None)` not yet (a timer is set for the next deadline), `Err` the
     /// last failure once no attempt or round is left.
     pub fn poll(
         &mut self,
@@ -315,19 +319,20 @@ impl Dialer {
         if opts.verbose > 1 {
             eprintln!("trying {addr}");
         }
-        let started = start_connect(addr, opts).and_then(|sock| {
+        let started = start_connect(addr, opts).and_then(|(sock, done)| {
             let mut sock = TcpStream::from_std(sock.into());
             cx.registry
                 .register(&mut sock, token, Interest::WRITABLE)
-                .map(|()| sock)
+                .map(|()| (sock, done))
         });
         match started {
-            // Looked at once: on loopback a connect may be done (or refused) already.
-            Ok(sock) => self.attempts.push(Attempt {
+            // A connect that finished at once is looked at at once; one under way waits
+            // for its event.
+            Ok((sock, done)) => self.attempts.push(Attempt {
                 token,
                 sock,
                 addr,
-                ready: true,
+                ready: done,
             }),
             Err(e) => self.failed(opts, addr, e),
         }
@@ -364,9 +369,7 @@ impl Dialer {
             match outcome {
                 Ok(false) => i += 1,
                 Ok(true) => {
-                    let mut a = self.attempts.swap_remove(i);
-                    let _ = cx.registry.deregister(&mut a.sock);
-                    let _ = a.sock.set_nodelay(true);
+                    let a = self.attempts.swap_remove(i);
                     if opts.verbose > 0 {
                         eprintln!("connected to {}", a.addr);
                     }
@@ -453,8 +456,9 @@ impl Handler for Dial<'_> {
             return Ok(Flow::Continue);
         };
         match dialer.poll(cx, self.opts) {
-            Ok(Some(won)) => {
-                self.won = Some(won);
+            Ok(Some((mut sock, addr))) => {
+                let _ = cx.registry.deregister(&mut sock);
+                self.won = Some((sock, addr));
                 Ok(Flow::Stop)
             }
             Ok(None) => Ok(Flow::Continue),
@@ -492,14 +496,14 @@ fn interleave(addrs: Vec<SocketAddr>, source: Option<IpAddr>) -> Vec<SocketAddr>
     }
 }
 
-/// A non-blocking socket with its connect under way (or done, on loopback).
-fn start_connect(addr: SocketAddr, opts: &ConnectOptions) -> io::Result<Socket> {
-    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
-    socket.set_nonblocking(true)?;
+/// A non-blocking socket with its connect under way, and whether it is done already.
+fn start_connect(addr: SocketAddr, opts: &ConnectOptions) -> io::Result<(Socket, bool)> {
+    let kind = Type::STREAM.nonblocking();
+    let socket = Socket::new(Domain::for_address(addr), kind, Some(Protocol::TCP))?;
     bind_source(&socket, addr, opts)?;
     match socket.connect(&addr.into()) {
-        Ok(()) => Ok(socket),
-        Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => Ok(socket),
+        Ok(()) => Ok((socket, true)),
+        Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => Ok((socket, false)),
         Err(e) => Err(e),
     }
 }

@@ -24,6 +24,8 @@ const SIGNAL_TOKEN: Token = Token(usize::MAX - 1);
 /// Token of the loop's one waker (mio allows one per poll): helper threads (the stdin pump,
 /// the name resolver) wake the loop with it.
 pub const WAKER_TOKEN: Token = Token(usize::MAX - 2);
+/// Token of stdin when it is a pipe watched on the loop (see `stdin`).
+pub const STDIN_TOKEN: Token = Token(usize::MAX - 3);
 /// Readiness events taken from the kernel per `poll` call.
 const EVENTS_PER_POLL: usize = 1024;
 

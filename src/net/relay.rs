@@ -277,7 +277,7 @@ impl<'a> Relay<'a> {
     }
 
     fn send(&mut self) -> Result<bool> {
-        let mut moved = match self.sendfile()? {
+        let mut moved = match self.zero_copy()? {
             Some(moved) => moved,
             None => self.write_stdin()?,
         };
@@ -358,15 +358,15 @@ impl<'a> Relay<'a> {
         }
     }
 
-    /// Sends stdin with sendfile while it is a regular file and the socket is plain; `None`
-    /// when that does not apply.
-    fn sendfile(&mut self) -> Result<Option<bool>> {
+    /// Sends stdin without copying it through our memory (sendfile from a file, splice from
+    /// a pipe) while the socket is plain; `None` when that does not apply.
+    fn zero_copy(&mut self) -> Result<Option<bool>> {
         let Transport::Plain(sock) = &self.sock else {
             return Ok(None);
         };
         let mut moved = false;
         loop {
-            let Some(sent) = self.stdin.sendfile_to(sock) else {
+            let Some(sent) = self.stdin.zero_copy_to(sock) else {
                 return Ok(moved.then_some(true));
             };
             match sent {
@@ -506,7 +506,7 @@ impl Relay<'_> {
 
 impl Handler for Relay<'_> {
     fn on_event(&mut self, _cx: &mut Context<'_>, event: &Event) -> Result<()> {
-        self.socket_error |= event.is_error();
+        self.socket_error |= event.token() == SOCKET && event.is_error();
         Ok(())
     }
 

@@ -6,24 +6,35 @@
 //!
 //! When stdin is a regular file (`nicksock connect host port < disk.iso`) no thread is
 //! needed: a file never blocks, and a plain socket can take it with `sendfile(2)`, straight
-//! from the page cache without passing through our memory.
+//! from the page cache without passing through our memory. When stdin is a pipe or FIFO
+//! (`tar c . | nicksock connect …`) and the socket is plain, no thread either: the pipe is
+//! watched on the loop and its pages are spliced into the socket (`splice(2)` with
+//! SPLICE_F_NONBLOCK, which never blocks on the pipe without setting O_NONBLOCK on a
+//! descriptor we share with the shell).
 
 use std::fs::File;
 use std::io::{self, IsTerminal, Read, Seek};
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, AsRawFd};
+use std::os::unix::fs::FileTypeExt;
 use std::sync::Arc;
 use std::sync::mpsc::{self, Receiver, SyncSender, TryRecvError};
 use std::thread;
 
 use anyhow::{Context, Result};
-use mio::Waker;
+use mio::unix::SourceFd;
+use mio::{Interest, Waker};
+use rustix::io::Errno;
+use rustix::pipe::{SpliceFlags, splice};
 
-use super::event_loop::EventLoop;
+use super::event_loop::{EventLoop, STDIN_TOKEN};
 
 /// Bytes asked for per read of stdin.
 pub const STDIN_CHUNK: usize = 256 * 1024;
-/// Bytes handed to one sendfile call.
+/// Bytes handed to one sendfile or splice call.
 const SENDFILE_CHUNK: usize = 1 << 20;
+/// The size asked for a pipe on stdin (the unprivileged limit, `/proc/sys/fs/pipe-max-size`,
+/// is 1 MiB by default).
+const STDIN_PIPE_SIZE: usize = 1 << 20;
 /// Chunks that may wait in the channel before the reader blocks.
 const CHANNEL_DEPTH: usize = 4;
 
@@ -43,6 +54,8 @@ pub struct StdinSource {
     file: Option<File>,
     /// sendfile refused this file: fall back to reading it.
     sendfile_failed: bool,
+    /// Stdin when it is a pipe spliced into a plain socket, watched on the loop.
+    pipe: Option<File>,
     rx: Option<Receiver<io::Result<Input>>>,
     recycle: Option<SyncSender<Vec<u8>>>,
     /// Bytes read from stdin and not yet sent.
@@ -61,8 +74,9 @@ pub struct StdinSource {
 }
 
 impl StdinSource {
-    /// Starts the reader thread; `crlf` turns each LF into CRLF (`connect -C`).
-    pub fn start(ev: &mut EventLoop, crlf: bool) -> Result<Self> {
+    /// Starts reading stdin; `crlf` turns each LF into CRLF (`connect -C`); `zero_copy` says
+    /// the socket is plain, so a pipe may be spliced into it.
+    pub fn start(ev: &mut EventLoop, crlf: bool, zero_copy: bool) -> Result<Self> {
         let stdin = io::stdin()
             .as_fd()
             .try_clone_to_owned()
@@ -76,6 +90,27 @@ impl StdinSource {
             return Ok(StdinSource {
                 file: Some(stdin),
                 size: Some(meta.len().saturating_sub(start)),
+                ..Self::empty(crlf, false)
+            });
+        }
+        if zero_copy
+            && !crlf
+            && stdin.metadata().is_ok_and(|m| m.file_type().is_fifo())
+            && ev
+                .registry()
+                .register(
+                    &mut SourceFd(&stdin.as_raw_fd()),
+                    STDIN_TOKEN,
+                    Interest::READABLE,
+                )
+                .is_ok()
+        {
+            // A larger pipe lets the writer run ahead: fewer switches between it and us per
+            // MiB. It only grows the pipe we share with the writer; failure changes nothing.
+            let _ = rustix::pipe::fcntl_setpipe_size(&stdin, STDIN_PIPE_SIZE);
+            return Ok(StdinSource {
+                pipe: Some(stdin),
+                _waker: Some(ev.waker()?),
                 ..Self::empty(crlf, false)
             });
         }
@@ -98,11 +133,11 @@ impl StdinSource {
     }
 
     /// Stdin for a session: read it, or (`--recv-only`) never touch it.
-    pub fn open(ev: &mut EventLoop, recv_only: bool, crlf: bool) -> Result<Self> {
+    pub fn open(ev: &mut EventLoop, recv_only: bool, crlf: bool, zero_copy: bool) -> Result<Self> {
         if recv_only {
             Ok(Self::closed())
         } else {
-            Self::start(ev, crlf)
+            Self::start(ev, crlf, zero_copy)
         }
     }
 
@@ -116,6 +151,7 @@ impl StdinSource {
         StdinSource {
             file: None,
             sendfile_failed: false,
+            pipe: None,
             rx: None,
             recycle: None,
             pending: Vec::new(),
@@ -164,10 +200,27 @@ impl StdinSource {
         self.eof
     }
 
-    /// Sends stdin, a regular file, straight into `sock` with sendfile: `None` when stdin is
-    /// no file (or bytes already wait in our buffer, or LFs need CRLF), else the bytes sent,
-    /// 0 at the end of the file.
-    pub fn sendfile_to(&mut self, sock: &impl AsFd) -> Option<io::Result<usize>> {
+    /// Sends stdin straight into the plain socket `sock` (sendfile from a file, splice from a
+    /// pipe): `None` when stdin is neither (or bytes already wait in our buffer, or LFs need
+    /// CRLF), else the bytes sent, 0 at the end of stdin, `WouldBlock` when the pipe is empty
+    /// or the socket full.
+    pub fn zero_copy_to(&mut self, sock: &impl AsFd) -> Option<io::Result<usize>> {
+        if let Some(pipe) = &self.pipe {
+            let flags = SpliceFlags::MOVE | SpliceFlags::NONBLOCK;
+            return match splice(pipe, None, sock, None, SENDFILE_CHUNK, flags) {
+                Ok(0) => {
+                    self.eof = true;
+                    Some(Ok(0))
+                }
+                // This kernel cannot splice here: a thread reads the pipe from now on, and
+                // wakes the loop when it has a chunk.
+                Err(Errno::INVAL | Errno::NOSYS) => Some(
+                    self.fall_back_to_thread()
+                        .and_then(|()| Err(io::ErrorKind::WouldBlock.into())),
+                ),
+                other => Some(other.map_err(io::Error::from)),
+            };
+        }
         let file = self.file.as_ref()?;
         if self.crlf || self.sendfile_failed || self.sent < self.pending.len() {
             return None;
@@ -184,6 +237,24 @@ impl StdinSource {
             }
             other => Some(other.map_err(io::Error::from)),
         }
+    }
+
+    /// Moves a pipe that cannot be spliced to the reader thread.
+    fn fall_back_to_thread(&mut self) -> io::Result<()> {
+        let (Some(pipe), Some(waker)) = (self.pipe.take(), self._waker.clone()) else {
+            return Ok(());
+        };
+        let (tx, rx) = mpsc::sync_channel(CHANNEL_DEPTH);
+        let (recycle_tx, recycle_rx) = mpsc::sync_channel(CHANNEL_DEPTH);
+        let thread_waker = Arc::clone(&waker);
+        thread::Builder::new()
+            .name("stdin".into())
+            .spawn(move || pump(pipe, &tx, &recycle_rx, &thread_waker))?;
+        self.rx = Some(rx);
+        self.recycle = Some(recycle_tx);
+        // The thread's first chunk wakes the loop; until then there is nothing to send.
+        let _ = waker.wake();
+        Ok(())
     }
 
     /// Takes the next chunk (from the file or the thread) into `pending`, with `-C`'s

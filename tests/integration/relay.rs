@@ -164,7 +164,12 @@ fn real_peers_on_both_ends() {
         &k,
     ]);
     let mut s_server = Proc::spawn(s_server);
-    let s_port = ready_addr(&s_server.wait_line("ACCEPT").replace("ACCEPT", "listening on")).port();
+    let s_port = ready_addr(
+        &s_server
+            .wait_line("ACCEPT")
+            .replace("ACCEPT", "listening on"),
+    )
+    .port();
     let (_relay, port) = relay_to(s_port, &["--to-tls", "--to-cacert", &c]);
     let mut client = TcpStream::connect(("127.0.0.1", port)).unwrap();
     client.write_all(b"hello s_server\n").unwrap();

@@ -1,0 +1,206 @@
+#!/usr/bin/env bash
+# Benchmarks for `relay` (issue 13), side by side in one run, written to the "## relay"
+# section of BENCHMARKS.md:
+#   - one 2 GiB stream through the relay, plain to plain: nicksock relay vs socat fork vs
+#     haproxy (mode tcp, one thread)
+#   - TLS termination (TLS client → relay → plain target): nicksock relay --tls vs stunnel4
+#     vs haproxy ssl
+#   - new short connections per second through the relay (connect, 64 bytes each way,
+#     close) at 50 at a time: nicksock vs socat fork vs haproxy
+#   - `connect` with a pipe on stdin (`head -c 2G /dev/zero |`) vs OpenBSD nc
+# Every stream is checked: the receiver's file must equal what was sent (cmp) and every
+# process must exit 0, else the cell says "failed". Everything runs on 127.0.0.1.
+# Usage: scripts/bench/relay.sh [SIZE_MIB] [CONN_SECS]
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+SIZE_MIB=${1:-2048}
+CONN_SECS=${2:-5}
+RUNS=3
+for tool in nc socat haproxy stunnel4 python3; do
+  command -v $tool >/dev/null || { echo "missing $tool (apt-get install netcat-openbsd socat haproxy stunnel4 python3)"; exit 1; }
+done
+cargo build --release --quiet --bin nicksock --example conn_load
+NS=$PWD/target/release/nicksock
+LOAD=$PWD/target/release/examples/conn_load
+work=$(mktemp -d /dev/shm/nicksock-relay-bench.XXXXXX)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
+trap cleanup EXIT
+
+head -c $((SIZE_MIB << 20)) /dev/urandom > "$work/data"
+"$NS" gen-cert --out "$work" 127.0.0.1 >/dev/null
+CERT=$work/cert.pem KEY=$work/cert-key.pem
+cat "$CERT" "$KEY" > "$work/combined.pem"
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# Waits (bounded) until something listens on TCP port $1.
+wait_port() {
+  for _ in $(seq 1 200); do
+    ss -Hltn "sport = :$1" | grep -q . && return 0
+    sleep 0.05
+  done
+  echo "nothing listens on $1" >&2; return 1
+}
+now() { date +%s.%N; }
+mbps() { python3 -c "print(round($1*1.048576/($3-$2)))"; }
+
+# start_relay KIND PORT TARGET_PORT [tls]: starts one relay in the background, sets RELAY_PID.
+start_relay() {
+  local kind=$1 port=$2 tport=$3 tls=${4:-}
+  case $kind in
+    nicksock)
+      if [ -n "$tls" ]; then
+        "$NS" relay --tls --cert "$CERT" --key "$KEY" 127.0.0.1 "$port" 127.0.0.1 "$tport" >/dev/null 2>&1 &
+      else
+        "$NS" relay 127.0.0.1 "$port" 127.0.0.1 "$tport" >/dev/null 2>&1 &
+      fi ;;
+    socat)
+      socat "TCP-LISTEN:$port,bind=127.0.0.1,reuseaddr,fork,backlog=4096" "TCP:127.0.0.1:$tport" >/dev/null 2>&1 & ;;
+    haproxy)
+      local bind="bind 127.0.0.1:$port"
+      [ -n "$tls" ] && bind="$bind ssl crt $work/combined.pem"
+      cat > "$work/haproxy.cfg" <<CFG
+global
+  nbthread 1
+  maxconn 5000
+defaults
+  mode tcp
+  timeout connect 5s
+  timeout client 60s
+  timeout server 60s
+frontend f
+  $bind
+  default_backend b
+backend b
+  server s 127.0.0.1:$tport
+CFG
+      haproxy -q -f "$work/haproxy.cfg" >/dev/null 2>&1 & ;;
+    stunnel)
+      cat > "$work/stunnel.conf" <<CFG
+foreground = yes
+pid =
+[relay]
+accept = 127.0.0.1:$port
+connect = 127.0.0.1:$tport
+cert = $CERT
+key = $KEY
+CFG
+      stunnel4 "$work/stunnel.conf" >/dev/null 2>&1 & ;;
+  esac
+  RELAY_PID=$!
+  pids+=("$RELAY_PID")
+  wait_port "$port"
+}
+stop_relay() { kill "$RELAY_PID" 2>/dev/null || true; wait "$RELAY_PID" 2>/dev/null || true; }
+
+# stream KIND [tls]: best MB/s of $RUNS streams of the data file through relay KIND into a
+# nicksock receiver (stdin /dev/null), each checked with cmp; "failed" otherwise.
+stream() {
+  local kind=$1 tls=${2:-} best=0 port tport rp rc_s rc_r t0 t1 rate
+  port=$(free_port); tport=$(free_port)
+  local client=("$NS" connect 127.0.0.1 "$port")
+  [ -n "$tls" ] && client=("$NS" connect --tls --cacert "$CERT" 127.0.0.1 "$port")
+  start_relay "$kind" "$port" "$tport" "$tls"
+  for _ in $(seq $RUNS); do
+    rm -f "$work/received"
+    "$NS" listen 127.0.0.1 "$tport" < /dev/null > "$work/received" 2>/dev/null & rp=$!
+    wait_port "$tport"
+    t0=$(now)
+    rc_s=0; "${client[@]}" < "$work/data" > /dev/null 2>&1 || rc_s=$?
+    rc_r=0; wait $rp || rc_r=$?
+    t1=$(now)
+    if ! cmp -s "$work/data" "$work/received" || [ "$rc_s$rc_r" != 00 ]; then
+      echo "$kind: $(stat -c %s "$work/received" 2>/dev/null || echo 0) bytes arrived intact; exit $rc_s/$rc_r" >&2
+      stop_relay; echo "failed"; return
+    fi
+    rate=$(mbps "$SIZE_MIB" "$t0" "$t1")
+    [ "$rate" -gt "$best" ] && best=$rate
+  done
+  stop_relay
+  echo "$best"
+}
+
+# short KIND: short connections per second through relay KIND to a nicksock echo server.
+short() {
+  local kind=$1 port tport ep out
+  port=$(free_port); tport=$(free_port)
+  "$NS" echo 127.0.0.1 "$tport" >/dev/null 2>&1 & ep=$!; pids+=("$ep")
+  wait_port "$tport"
+  start_relay "$kind" "$port" "$tport"
+  out=$("$LOAD" "127.0.0.1:$port" 50 "$CONN_SECS")
+  stop_relay
+  kill "$ep"; wait "$ep" 2>/dev/null || true
+  echo "$out" | awk '{print $2 " (" $6 " failed)"}'
+}
+
+# from_pipe SENDER...: best MB/s of $RUNS runs of `head -c SIZE /dev/zero | SENDER` into a
+# nicksock receiver, checked by size and content.
+from_pipe() {
+  local best=0 tport rp rc_s rc_r t0 t1 rate
+  for _ in $(seq $RUNS); do
+    tport=$(free_port)
+    rm -f "$work/received"
+    "$NS" listen 127.0.0.1 "$tport" < /dev/null > "$work/received" 2>/dev/null & rp=$!
+    wait_port "$tport"
+    t0=$(now)
+    rc_s=0; head -c $((SIZE_MIB << 20)) /dev/zero | "$@" 127.0.0.1 "$tport" > /dev/null 2>&1 || rc_s=$?
+    rc_r=0; wait $rp || rc_r=$?
+    t1=$(now)
+    if [ "$(stat -c %s "$work/received")" != $((SIZE_MIB << 20)) ] ||
+       ! cmp -s -n $((SIZE_MIB << 20)) /dev/zero "$work/received" || [ "$rc_s$rc_r" != 00 ]; then
+      echo "$*: not every byte arrived; exit $rc_s/$rc_r" >&2; echo "failed"; return
+    fi
+    rate=$(mbps "$SIZE_MIB" "$t0" "$t1")
+    [ "$rate" -gt "$best" ] && best=$rate
+  done
+  echo "$best"
+}
+
+echo "plain stream of $SIZE_MIB MiB through each relay…"
+S_NS=$(stream nicksock); S_SOCAT=$(stream socat); S_HA=$(stream haproxy)
+echo "TLS termination…"
+T_NS=$(stream nicksock tls); T_ST=$(stream stunnel tls); T_HA=$(stream haproxy tls)
+echo "short connections…"
+C_NS=$(short nicksock); C_SOCAT=$(short socat); C_HA=$(short haproxy)
+echo "connect with a pipe on stdin…"
+P_NS=$(from_pipe "$NS" connect); P_NC=$(from_pipe nc -N)
+
+ratio() {
+  python3 - "$@" <<'PY'
+import sys
+vals = [int(v.split()[0]) if v.split()[0].isdigit() else 0 for v in sys.argv[1:]]
+best = max(vals[1:])
+print(f"{vals[0] / best:.2f}×" if vals[0] and best else "n/a")
+PY
+}
+section=$(cat <<MD
+## relay
+
+Measured by \`scripts/bench/relay.sh $SIZE_MIB $CONN_SECS\` on $(date -u +%Y-%m-%d), $(nproc) cores
+($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), loopback only, release build;
+$(haproxy -v | head -1 | cut -d' ' -f1-3), $(stunnel4 -version 2>&1 | grep -m1 -o 'stunnel [0-9.]*'), $(socat -V | grep -m1 -o 'socat version [0-9.]*').
+Streams: best of $RUNS, MB/s from the client's start to the receiver's exit; the client is
+\`nicksock connect\` (with \`--tls\` for termination), the target \`nicksock listen\` with
+stdin at /dev/null writing to /dev/shm; every run's file is compared with the input (\`cmp\`)
+and every exit code checked, else \`failed\`. haproxy runs one thread (\`nbthread 1\`).
+
+| test | nicksock relay | socat fork | haproxy | stunnel4 | nicksock vs the faster peer |
+| --- | --- | --- | --- | --- | --- |
+| one plain stream, $SIZE_MIB MiB | $S_NS | $S_SOCAT | $S_HA | — | $(ratio "$S_NS" "$S_SOCAT" "$S_HA") (target ≥ haproxy) |
+| TLS termination, $SIZE_MIB MiB | $T_NS | — | $T_HA | $T_ST | $(ratio "$T_NS" "$T_ST" "$T_HA") (target 1.5× stunnel: $(ratio "$T_NS" "$T_ST")) |
+| short connections/s, 50 at a time, ${CONN_SECS} s | $C_NS | $C_SOCAT | $C_HA | — | $(ratio "$C_NS" "$C_SOCAT" "$C_HA") (target ≥ haproxy) |
+
+\`connect\` with a pipe on stdin (\`head -c $SIZE_MIB MiB /dev/zero |\`), into \`nicksock listen\`, checked
+by size and content, MB/s: nicksock $P_NS, OpenBSD nc -N $P_NC ($(ratio "$P_NS" "$P_NC"); target 2×).
+MD
+)
+python3 - "$section" <<'PY'
+import pathlib, re, sys
+path = pathlib.Path("BENCHMARKS.md")
+text = path.read_text()
+section = sys.argv[1].rstrip() + "\n"
+pattern = re.compile(r"^## relay\n.*?(?=^## |\Z)", re.S | re.M)
+text = pattern.sub(section + "\n", text) if pattern.search(text) else text.rstrip() + "\n\n" + section
+path.write_text(text)
+PY
+echo "$section"
