@@ -358,13 +358,15 @@ impl Dialer {
                 i += 1;
                 continue;
             }
-            let outcome = match a.sock.take_error() {
-                Ok(Some(e)) | Err(e) => Err(e),
-                Ok(None) => match a.sock.peer_addr() {
-                    Ok(_) => Ok(true),
-                    Err(e) if e.kind() == io::ErrorKind::NotConnected => Ok(false),
-                    Err(e) => Err(e),
+            // Connected first: an error that came after (a reset) stays pending for the
+            // first read, which delivers what arrived before it.
+            let outcome = match a.sock.peer_addr() {
+                Ok(_) => Ok(true),
+                Err(e) if e.kind() == io::ErrorKind::NotConnected => match a.sock.take_error() {
+                    Ok(None) => Ok(false),
+                    Ok(Some(e)) | Err(e) => Err(e),
                 },
+                Err(e) => Err(e),
             };
             match outcome {
                 Ok(false) => i += 1,
@@ -529,6 +531,7 @@ fn bind_source(socket: &Socket, dest: SocketAddr, opts: &ConnectOptions) -> io::
 fn describe(e: &io::Error) -> String {
     match e.kind() {
         io::ErrorKind::ConnectionRefused => "connection refused".into(),
+        io::ErrorKind::ConnectionReset => "the connection was reset as soon as it was made".into(),
         io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => "timed out".into(),
         io::ErrorKind::HostUnreachable => "host unreachable".into(),
         io::ErrorKind::NetworkUnreachable => "network unreachable".into(),

@@ -541,7 +541,7 @@ fn http_get_writes_files_with_o_and_remote_name() {
 
 #[test]
 fn http_get_write_out_says_000_when_refused() {
-    let port = free_port().to_string();
+    let (_held, port) = refusing_port();
     let done = get(&["-w", "%{http_code}", &format!("http://127.0.0.1:{port}/")]);
     done.assert_code(4);
     assert_eq!(done.out(), "000");

@@ -33,6 +33,18 @@ fn quiet_server(args: &[&str], lines: usize) -> (Proc, Vec<std::net::SocketAddr>
     (proc, addrs)
 }
 
+/// Starts `nc -v -l 127.0.0.1 0` with `args` and `input` on its stdin (then closed), and
+/// returns it with the port it picked (from its "Listening on localhost 40605" line).
+fn nc_listener(args: &[&str], input: &[u8]) -> (Proc, String) {
+    let mut all = vec!["-v", "-l"];
+    all.extend_from_slice(args);
+    all.extend_from_slice(&["127.0.0.1", "0"]);
+    let mut proc = nc(&all, input);
+    let line = proc.wait_line("Listening on");
+    let port = line.rsplit(' ').next().unwrap().to_string();
+    (proc, port)
+}
+
 /// Runs OpenBSD nc with `args` and `input` on its stdin (then closed).
 fn nc(args: &[&str], input: &[u8]) -> Proc {
     let mut cmd = Command::new("nc");
@@ -50,28 +62,13 @@ fn connect_talks_to_openbsd_nc_listener() {
         return;
     }
     // nicksock → `nc -l -d` (nc reads no stdin and ends at our EOF).
-    let port = free_port();
-    let mut listener = nc(&["-l", "-d", "127.0.0.1", &p(port)], b"");
-    let done = run(
-        &["connect", "--retry-for", "10", "127.0.0.1", &p(port)],
-        b"Hello World\n",
-    );
+    let (mut listener, port) = nc_listener(&["-d"], b"");
+    let done = run(&["connect", "127.0.0.1", &port], b"Hello World\n");
     done.assert_code(0);
     assert_eq!(listener.wait().out(), "Hello World\n");
     // `nc -l -N` → nicksock (nc sends, shuts down its side; we print and end).
-    let port = free_port();
-    let mut listener = nc(&["-l", "-N", "127.0.0.1", &p(port)], b"hello from nc\n");
-    let done = run(
-        &[
-            "connect",
-            "--recv-only",
-            "--retry-for",
-            "10",
-            "127.0.0.1",
-            &p(port),
-        ],
-        b"",
-    );
+    let (mut listener, port) = nc_listener(&["-N"], b"hello from nc\n");
+    let done = run(&["connect", "--recv-only", "127.0.0.1", &port], b"");
     done.assert_code(0);
     assert_eq!(done.out(), "hello from nc\n");
     listener.wait();
@@ -103,17 +100,12 @@ fn socat_in_both_roles() {
         return;
     }
     // socat listens, nicksock connects; socat answers only after our EOF (wc -c).
-    let port = free_port();
     let mut socat = Command::new("socat");
-    socat.args([
-        &format!("TCP-LISTEN:{port},bind=127.0.0.1,reuseaddr"),
-        "EXEC:wc -c",
-    ]);
-    let _socat = Proc::spawn(socat);
-    let done = run(
-        &["connect", "--retry-for", "10", "127.0.0.1", &p(port)],
-        b"twelve bytes",
-    );
+    socat.args(["-d", "-d", "TCP-LISTEN:0,bind=127.0.0.1", "EXEC:wc -c"]);
+    let mut socat = Proc::spawn(socat);
+    let line = socat.wait_line("listening on");
+    let port = line.rsplit(':').next().unwrap().trim().to_string();
+    let done = run(&["connect", "127.0.0.1", &port], b"twelve bytes");
     done.assert_code(0);
     assert_eq!(
         done.out().trim(),
@@ -188,6 +180,7 @@ fn peer_reset_is_exit_1_after_delivering_what_came() {
     thread::spawn(move || {
         let (mut s, _) = l.accept().unwrap();
         s.write_all(b"partial").unwrap();
+        // A while later (a reset the moment the connection is made is a failed connect).
         thread::sleep(Duration::from_millis(200));
         socket2::SockRef::from(&s)
             .set_linger(Some(Duration::ZERO))
@@ -202,7 +195,7 @@ fn peer_reset_is_exit_1_after_delivering_what_came() {
 
 #[test]
 fn exit_codes_for_refused_in_use_and_unknown_host() {
-    let closed = free_port();
+    let (_held, closed) = refusing_port();
     let done = run(&["connect", "127.0.0.1", &p(closed)], b"");
     done.assert_code(4);
     assert!(
@@ -418,7 +411,7 @@ fn udp_both_ways() {
     let (n, from) = peer.recv_from(&mut buf).unwrap();
     assert_eq!(&buf[..n], b"ping");
     peer.send_to(b"pong", from).unwrap();
-    thread::sleep(Duration::from_millis(200));
+    // -q 2: the session lasts 2 s after stdin's end, time enough for the answer.
     c.close_stdin();
     let done = c.wait();
     done.assert_code(0);
@@ -452,8 +445,8 @@ fn udp_against_socat() {
     ]);
     let mut socat = Proc::spawn(socat);
     socat.send(b"dgram from socat");
+    // The datagram is on stdout before the loop looks at signals again.
     l.wait_line("datagram from");
-    thread::sleep(Duration::from_millis(300));
     l.signal("TERM");
     let done = l.wait();
     done.assert_code(0);
@@ -699,16 +692,30 @@ fn received_data_reaches_a_terminal_and_a_file() {
         return;
     }
     let dir = tempdir();
-    let port = free_port();
     let log = dir.path().join("tty.txt");
-    let inner = format!("{} listen --recv-only 127.0.0.1 {port}", bin_shell());
+    // The listener's stderr (its ready line) goes to a file: its stdout is the terminal.
+    let ready = dir.path().join("ready.txt");
+    let inner = format!(
+        "{} listen --recv-only 127.0.0.1 0 2> '{}'",
+        bin_shell(),
+        ready.display()
+    );
     let mut term = Command::new("script");
     term.args(["-qec", &inner, log.to_str().unwrap()]);
     let mut term = Proc::spawn(term);
-    let done = run(
-        &["connect", "--retry-for", "10", "127.0.0.1", &p(port)],
-        b"to the terminal\n",
-    );
+    let deadline = Instant::now() + PATIENCE;
+    let port = loop {
+        let text = std::fs::read_to_string(&ready).unwrap_or_default();
+        if let Some(line) = text.lines().find(|l| l.contains("listening on")) {
+            break ready_addr(line).port();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the listener in the terminal never got ready"
+        );
+        thread::sleep(Duration::from_millis(5));
+    };
+    let done = run(&["connect", "127.0.0.1", &p(port)], b"to the terminal\n");
     done.assert_code(0);
     term.wait();
     let seen = std::fs::read_to_string(&log).unwrap();
