@@ -17,7 +17,6 @@ use rustls::pki_types::pem::PemObject as _;
 use rustls::pki_types::{CertificateDer, DnsName};
 use time::{Duration, OffsetDateTime};
 
-use crate::cli::KeyType;
 use crate::error::{Kind, fail};
 
 /// How far in the past a new certificate starts being valid, so that a peer whose clock is a
@@ -345,18 +344,18 @@ pub fn sha256_fingerprint(der: &[u8]) -> String {
         .join(":")
 }
 
-/// A time as `2026-01-31 12:00:00 UTC`.
-pub fn utc_date(t: OffsetDateTime) -> String {
-    let t = t.to_offset(time::UtcOffset::UTC);
-    format!(
-        "{:04}-{:02}-{:02} {:02}:{:02}:{:02} UTC",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second()
-    )
+pub use crate::dates::utc_date;
+
+/// The kind of key to make.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum KeyType {
+    /// ECDSA with the P-256 curve.
+    #[default]
+    EcdsaP256,
+    /// ECDSA with the P-384 curve.
+    EcdsaP384,
+    /// Ed25519.
+    Ed25519,
 }
 
 /// One file to write.

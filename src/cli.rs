@@ -346,6 +346,41 @@ pub enum Backend {
     Sim,
 }
 
+impl From<Backend> for crate::gpio::Backend {
+    fn from(b: Backend) -> Self {
+        match b {
+            Backend::Auto => Self::Auto,
+            Backend::Cdev => Self::Cdev,
+            Backend::Sim => Self::Sim,
+        }
+    }
+}
+
+impl From<&FamilyArgs> for crate::net::addr::Family {
+    fn from(f: &FamilyArgs) -> Self {
+        match (f.ipv4, f.ipv6) {
+            (true, _) => Self::V4,
+            (_, true) => Self::V6,
+            _ => Self::Any,
+        }
+    }
+}
+
+impl SessionArgs {
+    /// The session rules these flags ask for (DESIGN.md §2).
+    pub fn rules(&self, verbose: u8) -> crate::net::relay::SessionRules {
+        crate::net::relay::SessionRules {
+            recv_only: self.recv_only,
+            send_only: self.send_only,
+            no_shutdown: self.no_shutdown,
+            quit_after: self.quit_after.map(crate::net::event_loop::secs),
+            idle: self.idle_timeout.map(crate::net::event_loop::secs),
+            verbose,
+            progress: self.progress,
+        }
+    }
+}
+
 #[derive(Debug, Args)]
 #[command(group(ArgGroup::new("served").required(true).multiple(true).args(["pins", "inputs"])))]
 pub struct ServeGpioArgs {
@@ -407,6 +442,16 @@ pub enum KeyType {
     EcdsaP384,
     /// Ed25519
     Ed25519,
+}
+
+impl From<KeyType> for crate::certgen::KeyType {
+    fn from(k: KeyType) -> Self {
+        match k {
+            KeyType::EcdsaP256 => Self::EcdsaP256,
+            KeyType::EcdsaP384 => Self::EcdsaP384,
+            KeyType::Ed25519 => Self::Ed25519,
+        }
+    }
 }
 
 #[derive(Debug, Args)]

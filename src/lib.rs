@@ -1,15 +1,17 @@
 //! nicksock: a command-line socket toolkit. The binary is a thin shell over this library so
 //! that tests and fuzzers can reach the parsers and the event loop.
 
-// One ioctl has no safe wrapper in rustix or socket2 (`net::transport::unacknowledged`);
+// One ioctl has no safe wrapper in rustix or socket2 (`sock::unacknowledged`);
 // every other line is safe Rust.
 #![deny(unsafe_code)]
 
 pub mod certgen;
 pub mod cli;
 pub mod cmd;
+pub mod dates;
 pub mod error;
 pub mod gpio;
 pub mod http;
 pub mod net;
+pub mod sock;
 pub mod tls;

@@ -60,7 +60,7 @@ impl Config {
                 source_port: args.source_port,
                 verbose,
             },
-            rules: SessionRules::from_args(&args.session, verbose),
+            rules: args.session.rules(verbose),
             udp: args.session.udp,
             zero_io: args.zero_io,
             crlf: args.crlf,

@@ -151,7 +151,7 @@ impl Config {
                 common_name,
                 sans,
                 days: args.days,
-                key_type: args.key_type,
+                key_type: args.key_type.into(),
             },
             ca: args.ca_cert.zip(args.ca_key),
             cert_path: args.out.join(format!("{base}{CERT_SUFFIX}")),

@@ -43,7 +43,7 @@ impl Config {
         Ok(Config {
             addrs: bind_addrs(addr.as_deref(), port, Family::from(&args.family))?,
             default_pair: addr.is_none(),
-            rules: SessionRules::from_args(&args.session, verbose),
+            rules: args.session.rules(verbose),
             udp: args.session.udp,
             keep_open: args.keep_open,
             max_conns: args.max_conns,

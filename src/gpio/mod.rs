@@ -9,8 +9,19 @@ pub mod sim;
 
 use anyhow::Result;
 
-use crate::cli::Backend;
 use crate::error::{Kind, fail};
+
+/// Which GPIO implementation to drive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Backend {
+    /// The character device where a chip exists, else simulated pins.
+    #[default]
+    Auto,
+    /// The Linux GPIO character device.
+    Cdev,
+    /// Simulated pins in memory.
+    Sim,
+}
 
 /// Whether the program drives a pin or only watches it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

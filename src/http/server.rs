@@ -8,6 +8,7 @@ use time::OffsetDateTime;
 use url::form_urlencoded;
 
 use super::body::{BodyDecoder, BodyError, Framing, FramingError, Side, framing_from_headers};
+use crate::dates::http_date;
 
 /// The largest request head accepted; larger is answered with 431.
 pub const MAX_REQUEST_HEAD: usize = 16 * 1024;
@@ -283,21 +284,6 @@ pub fn reason_phrase(status: u16) -> &'static str {
         505 => "HTTP Version Not Supported",
         _ => "",
     }
-}
-
-/// A time as an HTTP date (IMF-fixdate): `Sun, 06 Nov 1994 08:49:37 GMT`.
-fn http_date(t: OffsetDateTime) -> String {
-    let t = t.to_offset(time::UtcOffset::UTC);
-    let weekday = &t.weekday().to_string()[..3];
-    let month = &t.month().to_string()[..3];
-    format!(
-        "{weekday}, {:02} {month} {} {:02}:{:02}:{:02} GMT",
-        t.day(),
-        t.year(),
-        t.hour(),
-        t.minute(),
-        t.second()
-    )
 }
 
 /// Why a request could not be read. Answer with [`RequestError::status`] and close the
@@ -761,11 +747,6 @@ mod tests {
 
     fn date() -> OffsetDateTime {
         OffsetDateTime::from_unix_timestamp(784_111_777).unwrap()
-    }
-
-    #[test]
-    fn http_dates_are_imf_fixdate() {
-        assert_eq!(http_date(date()), "Sun, 06 Nov 1994 08:49:37 GMT");
     }
 
     #[test]

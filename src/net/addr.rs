@@ -6,7 +6,6 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs};
 
 use anyhow::Result;
 
-use crate::cli::FamilyArgs;
 use crate::error::{Kind, fail};
 
 /// Longest DNS name (RFC 1035), without the trailing dot.
@@ -33,16 +32,6 @@ impl Family {
             Family::Any => true,
             Family::V4 => addr.is_ipv4(),
             Family::V6 => addr.is_ipv6(),
-        }
-    }
-}
-
-impl From<&FamilyArgs> for Family {
-    fn from(f: &FamilyArgs) -> Self {
-        match (f.ipv4, f.ipv6) {
-            (true, _) => Family::V4,
-            (_, true) => Family::V6,
-            _ => Family::Any,
         }
     }
 }

@@ -56,21 +56,6 @@ pub struct SessionRules {
     pub progress: bool,
 }
 
-impl SessionRules {
-    /// Builds the rules from the shared command-line flags.
-    pub fn from_args(args: &crate::cli::SessionArgs, verbose: u8) -> Self {
-        SessionRules {
-            recv_only: args.recv_only,
-            send_only: args.send_only,
-            no_shutdown: args.no_shutdown,
-            quit_after: args.quit_after.map(super::event_loop::secs),
-            idle: args.idle_timeout.map(super::event_loop::secs),
-            verbose,
-            progress: args.progress,
-        }
-    }
-}
-
 /// A live byte counter on stderr, drawn only when stderr is a terminal.
 pub fn progress_bar(enabled: bool) -> Option<ProgressBar> {
     if !enabled {

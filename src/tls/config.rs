@@ -275,7 +275,7 @@ fn purpose_name(purpose: &ExtendedKeyPurpose) -> String {
 fn utc_date(t: UnixTime) -> String {
     let secs = i64::try_from(t.as_secs()).unwrap_or(i64::MAX);
     match time::OffsetDateTime::from_unix_timestamp(secs) {
-        Ok(t) => crate::certgen::utc_date(t),
+        Ok(t) => crate::dates::utc_date(t),
         Err(_) => format!("{secs} seconds after 1970"),
     }
 }

@@ -154,7 +154,7 @@ impl TlsStream {
         if self.closing && !self.write_shut {
             self.write_shut = true;
             // Our close_notify may have met the reset of a peer that had what it wanted.
-            crate::net::transport::shut_write(&self.sock)?;
+            crate::sock::shut_write(&self.sock)?;
         }
         Ok(())
     }

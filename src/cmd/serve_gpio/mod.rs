@@ -17,7 +17,8 @@ use std::time::Duration;
 
 use anyhow::Result;
 
-use crate::cli::{Backend, ServeGpioArgs};
+use crate::cli::ServeGpioArgs;
+use crate::gpio::Backend;
 use crate::gpio::{self, PinConfig};
 use crate::net::EventLoop;
 use crate::net::addr::{Family, bind_addrs};
@@ -67,7 +68,7 @@ impl Config {
             line_addrs,
             default_pair: addr.is_none(),
             pins,
-            backend: args.backend,
+            backend: args.backend.into(),
             chip: args.chip,
             read_only: args.read_only,
             auth,
