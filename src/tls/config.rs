@@ -204,7 +204,12 @@ fn explain_certificate(err: &CertificateError) -> String {
         ),
         CertificateError::BadEncoding => "certificate is malformed".into(),
         // webpki reports a CA:TRUE certificate used as a leaf only through an opaque error.
-        CertificateError::Other(other) if other.to_string().contains("CaUsedAsEndEntity") => {
+        CertificateError::Other(other)
+            if matches!(
+                other.0.downcast_ref::<webpki::Error>(),
+                Some(webpki::Error::CaUsedAsEndEntity)
+            ) =>
+        {
             "certificate is a CA certificate (CA:TRUE) used as a server or client \
              certificate; use a leaf signed by the CA"
                 .into()
