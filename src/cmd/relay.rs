@@ -25,7 +25,7 @@ use crate::net::connector::{ConnectOptions, DialTokens, Dialer, connect_error, r
 use crate::net::event_loop::{Context, EventLoop, Flow, Handler, Signal, secs};
 use crate::net::listener::accept;
 use crate::net::server::{self, MAX_LISTENERS};
-use crate::net::transport::{self, Transport};
+use crate::net::transport::{self, Transport, describe};
 use crate::tls;
 
 /// Token of the timer that retries accepting when out of descriptors.
@@ -338,14 +338,6 @@ fn failure(f: Failure, from: &str, to: &str) -> Ended {
     match f {
         Failure::Source(e) => Ended::failure(format!("{from}: {}", describe(&e))),
         Failure::Destination(e) => Ended::failure(format!("{to}: {}", describe(&e))),
-    }
-}
-
-fn describe(e: &std::io::Error) -> String {
-    match e.kind() {
-        std::io::ErrorKind::ConnectionReset => "connection reset".into(),
-        std::io::ErrorKind::BrokenPipe => "closed the connection with bytes unread".into(),
-        _ => e.to_string(),
     }
 }
 

@@ -21,6 +21,7 @@ use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 
 use super::addr::{Family, check_host_name, keep_family, parse_ip};
 use super::event_loop::{Context, EventLoop, Flow, Handler, Signal};
+use super::transport::describe;
 use crate::error::{Kind, fail, io_kind};
 
 /// First pause between `--retry-for` rounds; it doubles up to [`RETRY_MAX_PAUSE`].
@@ -526,17 +527,6 @@ fn bind_source(socket: &Socket, dest: SocketAddr, opts: &ConnectOptions) -> io::
         ip,
         opts.source_port.unwrap_or(0),
     )))
-}
-
-fn describe(e: &io::Error) -> String {
-    match e.kind() {
-        io::ErrorKind::ConnectionRefused => "connection refused".into(),
-        io::ErrorKind::ConnectionReset => "the connection was reset as soon as it was made".into(),
-        io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => "timed out".into(),
-        io::ErrorKind::HostUnreachable => "host unreachable".into(),
-        io::ErrorKind::NetworkUnreachable => "network unreachable".into(),
-        _ => e.to_string(),
-    }
 }
 
 /// A failure to connect in the user's words, with its exit code.

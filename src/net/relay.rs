@@ -23,7 +23,7 @@ use super::event_loop::{Context, Flow, Handler};
 use super::splice::{Spliced, Splicer};
 use super::stdin::StdinSource;
 use super::stdout::Stdout;
-use super::transport::{Transport, would_block};
+use super::transport::{Transport, failure as peer_error, would_block};
 use crate::error::{self, Kind, fail};
 
 /// Bytes read from the peer per call.
@@ -369,25 +369,6 @@ impl<'a> Relay<'a> {
             }
         }
     }
-}
-
-/// Turns a socket error into the user's words, with its exit code.
-pub fn peer_error(e: io::Error, doing: &str) -> anyhow::Error {
-    if let Some(tls) = e
-        .get_ref()
-        .and_then(|i| i.downcast_ref::<crate::tls::TlsError>())
-    {
-        return fail(Kind::Tls, tls);
-    }
-    let why = match e.kind() {
-        io::ErrorKind::ConnectionReset => "connection reset by peer".to_string(),
-        io::ErrorKind::BrokenPipe => "the peer closed the connection".to_string(),
-        io::ErrorKind::ConnectionRefused => {
-            return fail(Kind::Refused, format!("{doing}: connection refused"));
-        }
-        _ => e.to_string(),
-    };
-    fail(Kind::Runtime, format!("{doing}: {why}"))
 }
 
 /// The wait, once everything is sent, for the peer to acknowledge it.

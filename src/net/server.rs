@@ -359,7 +359,7 @@ impl<S: Service> Server<S> {
             }
             Ok(Next::Close) => self.close(cx, key, None),
             Err(e) => {
-                let why = crate::net::relay::peer_error(e, S::DOING);
+                let why = crate::net::transport::failure(e, S::DOING);
                 self.close(cx, key, Some(format!("{why:#}")));
             }
         }

@@ -7,7 +7,8 @@ use std::sync::Arc;
 
 use mio::net::TcpStream;
 
-use crate::tls::TlsStream;
+use crate::error::{Kind, fail};
+use crate::tls::{TlsError, TlsStream};
 
 pub use crate::sock::{shut_write, unacknowledged};
 
@@ -143,6 +144,36 @@ impl Transport {
             Transport::Tls(t) => t.socket(),
         }
     }
+}
+
+/// A socket error in the user's words: TLS failures explained (see `tls::explain`), resets
+/// and closes in plain words, anything else as the system says it.
+pub fn describe(e: &io::Error) -> String {
+    if let Some(tls) = e.get_ref().and_then(|i| i.downcast_ref::<TlsError>()) {
+        return tls.to_string();
+    }
+    match e.kind() {
+        io::ErrorKind::ConnectionRefused => "connection refused".into(),
+        io::ErrorKind::ConnectionReset => "connection reset by peer".into(),
+        io::ErrorKind::BrokenPipe => "the peer closed the connection".into(),
+        io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => "timed out".into(),
+        io::ErrorKind::HostUnreachable => "host unreachable".into(),
+        io::ErrorKind::NetworkUnreachable => "network unreachable".into(),
+        _ => e.to_string(),
+    }
+}
+
+/// A failed socket operation (`doing`: "sending", "receiving the response from …") as an
+/// error with the exit code of its cause: 6 for TLS, 4 refused, 1 otherwise.
+pub fn failure(e: io::Error, doing: &str) -> anyhow::Error {
+    let kind = if e.get_ref().is_some_and(|i| i.is::<TlsError>()) {
+        Kind::Tls
+    } else if e.kind() == io::ErrorKind::ConnectionRefused {
+        Kind::Refused
+    } else {
+        Kind::Runtime
+    };
+    fail(kind, format!("{doing}: {}", describe(&e)))
 }
 
 /// Whether an I/O error only means "not now".

@@ -493,7 +493,7 @@ mod tests {
         });
         assert!(purpose.contains("client authentication"), "{purpose}");
         let ca_leaf = cert_err(CertificateError::Other(OtherError(Arc::new(
-            std::io::Error::other("CaUsedAsEndEntity"),
+            webpki::Error::CaUsedAsEndEntity,
         ))));
         assert!(ca_leaf.contains("CA:TRUE"), "{ca_leaf}");
     }

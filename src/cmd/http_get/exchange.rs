@@ -14,9 +14,8 @@ use super::output::Output;
 use crate::error::{Kind, fail};
 use crate::http::client::{Event as HttpEvent, ResponseHead, ResponseReader};
 use crate::net::event_loop::{Context, Flow, Handler};
-use crate::net::relay::peer_error;
+use crate::net::transport::failure;
 use crate::net::transport::{Transport, would_block};
-use crate::tls::{TlsError, explain};
 
 /// Token of the connection.
 const SOCKET: Token = Token(0);
@@ -305,18 +304,10 @@ impl<'a> Exchange<'a> {
 
     /// The user's words for a socket error; a TLS failure says why the handshake failed.
     fn io_error(&self, e: io::Error, doing: &str) -> anyhow::Error {
-        if let Some(TlsError(tls)) = e.get_ref().and_then(|i| i.downcast_ref::<TlsError>()) {
-            let what = if self.sock.is_handshaking() {
-                "TLS handshake"
-            } else {
-                "TLS"
-            };
-            return fail(
-                Kind::Tls,
-                format!("{what} with {} failed: {}", self.url, explain(tls)),
-            );
+        if self.sock.is_handshaking() {
+            return failure(e, &format!("handshake with {}", self.url));
         }
-        peer_error(e, &format!("{doing} from {}", self.url))
+        failure(e, &format!("{doing} from {}", self.url))
     }
 
     fn show_head(&self, head: &ResponseHead) {
