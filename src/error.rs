@@ -111,6 +111,9 @@ pub fn kind(err: &anyhow::Error) -> Kind {
         if let Some(t) = cause.downcast_ref::<Tagged>() {
             return t.kind;
         }
+        if cause.is::<clap::Error>() {
+            return Kind::Usage;
+        }
         if let Some(io) = cause.downcast_ref::<io::Error>() {
             return io_kind(io);
         }

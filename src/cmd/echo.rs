@@ -39,7 +39,7 @@ pub struct Config {
 impl Config {
     /// Validates the command line and loads the certificate.
     pub fn from_args(args: EchoArgs, verbose: u8) -> Result<Self> {
-        let (addr, port) = split_endpoint("echo", &args.endpoint).unwrap_or_else(|e| e.exit());
+        let (addr, port) = split_endpoint("echo", &args.endpoint)?;
         let tls = crate::cmd::server_tls(&args.tls, args.udp)?;
         let mut addrs = bind_addrs(addr.as_deref(), port, Family::from(&args.family))?;
         addrs.truncate(MAX_LISTENERS);

@@ -34,7 +34,7 @@ struct Config {
 /// Runs `gen-cert`. A name that is neither a DNS name nor an IP address, or a `--name` that
 /// is not a plain file name, is a usage error (exit 2, clap's message); file problems exit 10.
 pub fn run(args: GenCertArgs, verbose: u8) -> Result<()> {
-    let config = Config::from_args(args).unwrap_or_else(|e| e.exit());
+    let config = Config::from_args(args)?;
     check_out_dir(&config.out)?;
     let ca = match &config.ca {
         Some((cert, key)) => Some(certgen::load_ca(cert, key)?),

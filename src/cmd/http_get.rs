@@ -93,7 +93,7 @@ impl Config {
     /// Validates the command line, reads `-d @FILE` and loads certificates. A usage error
     /// ends the program with exit 2.
     pub fn from_args(args: HttpGetArgs, verbose: u8) -> Result<Self> {
-        let usage = check_usage(&args).unwrap_or_else(|e| e.exit());
+        let usage = check_usage(&args)?;
         let (body, content_type) = match (&args.data, &args.json) {
             (Some(data), _) => (Some(read_data(data, true)?), Some(FORM_CONTENT_TYPE)),
             (None, Some(json)) => (Some(read_data(json, false)?), Some(JSON_CONTENT_TYPE)),

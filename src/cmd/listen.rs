@@ -38,7 +38,7 @@ pub struct Config {
 impl Config {
     /// Validates the command line and loads the certificate.
     pub fn from_args(args: ListenArgs, verbose: u8) -> Result<Self> {
-        let (addr, port) = split_endpoint("listen", &args.endpoint).unwrap_or_else(|e| e.exit());
+        let (addr, port) = split_endpoint("listen", &args.endpoint)?;
         let tls = super::server_tls(&args.tls, args.session.udp)?;
         Ok(Config {
             addrs: bind_addrs(addr.as_deref(), port, Family::from(&args.family))?,

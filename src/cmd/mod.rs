@@ -44,18 +44,19 @@ pub fn server_tls(
     if !args.tls {
         return Ok(None);
     }
+    // Usage mistakes first (exit 2), before any file is read.
+    if udp {
+        return Err(crate::error::fail(
+            crate::error::Kind::Usage,
+            "--tls works over TCP only, not with -u",
+        ));
+    }
     let (Some(cert), Some(key)) = (&args.cert, &args.key) else {
         return Err(crate::error::fail(
-            crate::error::Kind::File,
+            crate::error::Kind::Usage,
             "--tls on a server needs --cert FILE and --key FILE (make them with `nicksock gen-cert`)",
         ));
     };
     let config = crate::tls::config::server_config(cert, key, args.cacert.as_deref(), Vec::new())?;
-    if udp {
-        return Err(crate::error::fail(
-            crate::error::Kind::Runtime,
-            "--tls works over TCP only, not with -u",
-        ));
-    }
     Ok(Some(config))
 }

@@ -67,7 +67,7 @@ pub struct Config {
 impl Config {
     /// Validates the command line and loads certificates.
     pub fn from_args(args: RelayArgs, verbose: u8) -> Result<Self> {
-        let (listen_addr, port, target_host, target_port) = split(&args.endpoints);
+        let (listen_addr, port, target_host, target_port) = split(&args.endpoints)?;
         let tls_in = super::server_tls(&args.tls, false)?;
         let tls_out = if args.to_tls {
             let opts = tls::config::ClientOptions {
@@ -114,21 +114,20 @@ impl Config {
 
 /// `[ADDR] PORT TARGET_HOST TARGET_PORT`, with both ports checked (a bad one is a usage
 /// error, exit 2, with the usage line).
-fn split(words: &[String]) -> (Option<String>, u16, String, u16) {
+fn split(words: &[String]) -> Result<(Option<String>, u16, String, u16), clap::Error> {
     let (addr, port, host, target_port) = match words {
         [port, host, tport] => (None, port, host, tport),
         [addr, port, host, tport] => (Some(addr.clone()), port, host, tport),
         _ => unreachable!("clap takes three or four values"),
     };
     let parse = |p: &str, lowest: u16| match p.parse::<u16>() {
-        Ok(n) if n >= lowest => n,
-        _ => usage_error(
+        Ok(n) if n >= lowest => Ok(n),
+        _ => Err(usage_error(
             "relay",
             format!("invalid port '{p}': expected a number from {lowest} to 65535"),
-        )
-        .exit(),
+        )),
     };
-    (addr, parse(port, 0), host.clone(), parse(target_port, 1))
+    Ok((addr, parse(port, 0)?, host.clone(), parse(target_port, 1)?))
 }
 
 /// Runs `relay` until SIGINT (exit 130) or SIGTERM (sessions finish, then exit 0).

@@ -646,7 +646,8 @@ fn bad_configurations_fail_before_serving_and_signals_stop_it() {
         &["serve-gpio", "--backend", "sim", "--pin", "13", "--tls"],
         b"",
     );
-    no_key.assert_code(10);
+    // A usage mistake (issue 11: was exit 10, as if a file could not be read).
+    no_key.assert_code(2);
     let auth = run(
         &[
             "serve-gpio",

@@ -738,3 +738,34 @@ fn received_data_reaches_a_terminal_and_a_file() {
     assert!(child.wait().unwrap().success());
     assert!(std::fs::read(dir.path().join("out.bin")).unwrap() == data);
 }
+
+#[test]
+fn usage_mistakes_found_after_parsing_are_exit_2_with_the_usage_line() {
+    let dir = tempdir();
+    let missing = dir.path().join("no-such.pem");
+    let missing = missing.to_str().unwrap();
+    for args in [
+        // -u with --tls is refused before the (missing) files are read.
+        &[
+            "listen", "-u", "--tls", "--cert", missing, "--key", missing, "0",
+        ][..],
+        &["echo", "--tls", "127.0.0.1", "0"],
+        &["relay", "0", "127.0.0.1", "0"],
+        &["listen", "127.0.0.1", "99999"],
+    ] {
+        let done = run(args, b"");
+        done.assert_code(2);
+        assert!(done.stderr.contains("error:"), "{args:?}: {}", done.stderr);
+        assert!(
+            !done.stderr.contains("no-such.pem"),
+            "{args:?}: {}",
+            done.stderr
+        );
+    }
+    let done = run(&["relay", "0", "127.0.0.1", "0"], b"");
+    assert!(
+        done.stderr.contains("Usage: nicksock relay"),
+        "{}",
+        done.stderr
+    );
+}
