@@ -2,11 +2,11 @@
 //! made with rcgen, and the no-clobber, atomic writing of their files.
 
 use std::fmt;
-use std::fs::{self, File, OpenOptions, Permissions};
+use std::fs::{self, File, Permissions};
 use std::io::{self, Write as _};
 use std::net::IpAddr;
-use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
-use std::path::{Path, PathBuf};
+use std::os::unix::fs::PermissionsExt as _;
+use std::path::Path;
 
 use anyhow::Result;
 use rcgen::{
@@ -34,9 +34,6 @@ pub const DEFAULT_CA_NAME: &str = "nicksock local CA";
 
 /// A CA signs leaves directly, never another CA (pathlen 0).
 const CA_PATH_LEN: u8 = 0;
-
-/// How many temporary names to try before giving up on writing a file.
-const TEMP_NAME_ATTEMPTS: u32 = 16;
 
 /// A subject alternative name, classified from what the user typed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -409,59 +406,18 @@ pub fn write_files(files: &[OutputFile<'_>], force: bool) -> Result<()> {
 }
 
 fn write_atomically(file: &OutputFile<'_>, force: bool) -> io::Result<()> {
+    let mut temp = crate::atomic::beside(file.path, file.mode)?;
+    // The umask may have cleared bits of the mode: set it exactly (a key stays 0600).
+    temp.as_file()
+        .set_permissions(Permissions::from_mode(file.mode))?;
+    temp.write_all(file.contents)?;
+    temp.as_file().sync_all()?;
+    crate::atomic::put_in_place(temp, file.path, force)?;
     let dir = match file.path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
     };
-    let (temp_path, mut temp) = create_temp(dir, file.path, file.mode)?;
-    let result = (|| {
-        // The umask may have cleared bits of the mode given to open(): set it exactly.
-        temp.set_permissions(Permissions::from_mode(file.mode))?;
-        temp.write_all(file.contents)?;
-        temp.sync_all()?;
-        drop(temp);
-        if force {
-            fs::rename(&temp_path, file.path)
-        } else {
-            link_no_clobber(&temp_path, file.path)
-        }
-    })();
-    let _ = fs::remove_file(&temp_path);
-    result?;
     File::open(dir)?.sync_all()
-}
-
-/// Puts `temp` at `target` unless `target` exists. A hard link fails on an existing target,
-/// atomically; file systems without hard links fall back to a checked rename.
-fn link_no_clobber(temp: &Path, target: &Path) -> io::Result<()> {
-    match fs::hard_link(temp, target) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Err(e),
-        Err(_) if target.symlink_metadata().is_err() => fs::rename(temp, target),
-        Err(_) => Err(io::ErrorKind::AlreadyExists.into()),
-    }
-}
-
-fn create_temp(dir: &Path, target: &Path, mode: u32) -> io::Result<(PathBuf, File)> {
-    let name = target
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let mut last_err = io::Error::from(io::ErrorKind::AlreadyExists);
-    for attempt in 0..TEMP_NAME_ATTEMPTS {
-        let path = dir.join(format!(".{name}.{}.{attempt}.tmp", std::process::id()));
-        match OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(mode)
-            .open(&path)
-        {
-            Ok(f) => return Ok((path, f)),
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => last_err = e,
-            Err(e) => return Err(e),
-        }
-    }
-    Err(last_err)
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@
 // every other line is safe Rust.
 #![deny(unsafe_code)]
 
+pub mod atomic;
 pub mod certgen;
 pub mod cli;
 pub mod cmd;

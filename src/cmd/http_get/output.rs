@@ -6,14 +6,16 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{IsTerminal as _, Write as _};
 use std::path::{Path, PathBuf};
 
+use tempfile::NamedTempFile;
+
 use anyhow::Result;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::error::{Kind, fail};
 use crate::net::stdout::Stdout;
 
-/// How many temporary names to try before giving up (another process may hold one).
-const TEMP_NAME_ATTEMPTS: u32 = 100;
+/// A downloaded file's mode, less the umask (as curl and every shell redirection make it).
+const FILE_MODE: u32 = 0o666;
 
 /// The bar when the body's length is known.
 const BAR_TEMPLATE: &str =
@@ -33,12 +35,11 @@ pub enum Target {
 
 enum Sink {
     Stdout(Stdout),
-    /// A regular file written under `temp` and renamed to `dest` when complete.
+    /// A regular file written under a temporary name and moved to `dest` when complete
+    /// (dropped unfinished, the temporary file is removed).
     Temp {
-        file: File,
-        temp: PathBuf,
+        file: NamedTempFile,
         dest: PathBuf,
-        committed: bool,
     },
     /// Something that is not a regular file (`/dev/null`, a FIFO): written in place, since
     /// renaming over it would replace it.
@@ -46,6 +47,8 @@ enum Sink {
         file: File,
         path: PathBuf,
     },
+    /// Committed: nothing more is written.
+    Done,
 }
 
 /// The destination of the head and body bytes.
@@ -111,20 +114,9 @@ impl Output {
         if let Some(bar) = self.progress.take() {
             bar.finish_and_clear();
         }
-        if let Sink::Temp {
-            temp,
-            dest,
-            committed,
-            ..
-        } = &mut self.sink
-        {
-            fs::rename(&*temp, &*dest).map_err(|e| {
-                fail(
-                    Kind::File,
-                    format!("renaming {} to {}: {e}", temp.display(), dest.display()),
-                )
-            })?;
-            *committed = true;
+        if let Sink::Temp { file, dest } = std::mem::replace(&mut self.sink, Sink::Done) {
+            crate::atomic::put_in_place(file, &dest, true)
+                .map_err(|e| fail(Kind::File, format!("writing {}: {e}", dest.display())))?;
         }
         Ok(())
     }
@@ -132,12 +124,13 @@ impl Output {
     fn write(&mut self, data: &[u8]) -> Result<()> {
         match &mut self.sink {
             Sink::Stdout(out) => out.write_all(data),
-            Sink::Temp { file, dest, .. } => file
+            Sink::Temp { file, dest } => file
                 .write_all(data)
                 .map_err(|e| fail(Kind::File, format!("writing {}: {e}", dest.display()))),
             Sink::Direct { file, path } => file
                 .write_all(data)
                 .map_err(|e| fail(Kind::File, format!("writing {}: {e}", path.display()))),
+            Sink::Done => Ok(()),
         }
     }
 }
@@ -146,14 +139,6 @@ impl Drop for Output {
     fn drop(&mut self) {
         if let Some(bar) = self.progress.take() {
             bar.finish_and_clear();
-        }
-        if let Sink::Temp {
-            temp,
-            committed: false,
-            ..
-        } = &self.sink
-        {
-            let _ = fs::remove_file(temp);
         }
     }
 }
@@ -188,38 +173,8 @@ fn open_file(path: &Path) -> Result<Sink> {
         }
         _ => path.to_path_buf(),
     };
-    let (file, temp) = create_temp_beside(&dest).map_err(file_error)?;
-    Ok(Sink::Temp {
-        file,
-        temp,
-        dest,
-        committed: false,
-    })
-}
-
-/// Creates `.NAME.PID.N.part` in the directory of `dest`, a name no other file has.
-fn create_temp_beside(dest: &Path) -> std::io::Result<(File, PathBuf)> {
-    let name = dest
-        .file_name()
-        .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a file name"))?;
-    let dir = match dest.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    let pid = std::process::id();
-    let mut last = std::io::Error::from(std::io::ErrorKind::AlreadyExists);
-    for n in 0..TEMP_NAME_ATTEMPTS {
-        let mut temp_name = std::ffi::OsString::from(".");
-        temp_name.push(name);
-        temp_name.push(format!(".{pid}.{n}.part"));
-        let temp = dir.join(temp_name);
-        match OpenOptions::new().write(true).create_new(true).open(&temp) {
-            Ok(file) => return Ok((file, temp)),
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => last = e,
-            Err(e) => return Err(e),
-        }
-    }
-    Err(last)
+    let file = crate::atomic::beside(&dest, FILE_MODE).map_err(file_error)?;
+    Ok(Sink::Temp { file, dest })
 }
 
 #[cfg(test)]
