@@ -310,31 +310,43 @@ impl From<ChunkError> for BodyError {
 /// The decoder for one body, whatever its framing.
 #[derive(Debug, Clone)]
 pub struct BodyDecoder {
-    framing: Framing,
-    chunked: ChunkedDecoder,
+    state: Body,
     /// Body bytes produced so far.
     decoded: u64,
-    eof: bool,
+}
+
+/// Where a body stands, by its framing.
+#[derive(Debug, Clone)]
+enum Body {
+    /// No body at all.
+    Empty,
+    /// `Content-Length`: this many bytes in all.
+    Length(u64),
+    /// Chunked: the chunk decoder's state.
+    Chunked(ChunkedDecoder),
+    /// Up to the end of the connection; `ended` once it came.
+    Close { ended: bool },
 }
 
 impl BodyDecoder {
     /// A decoder for a body with this framing.
     pub fn new(framing: Framing) -> Self {
-        BodyDecoder {
-            framing,
-            chunked: ChunkedDecoder::new(),
-            decoded: 0,
-            eof: false,
-        }
+        let state = match framing {
+            Framing::Empty => Body::Empty,
+            Framing::Length(n) => Body::Length(n),
+            Framing::Chunked => Body::Chunked(ChunkedDecoder::new()),
+            Framing::Close => Body::Close { ended: false },
+        };
+        BodyDecoder { state, decoded: 0 }
     }
 
     /// Whether the whole body has been read.
     pub fn is_done(&self) -> bool {
-        match self.framing {
-            Framing::Empty => true,
-            Framing::Length(n) => self.decoded == n,
-            Framing::Chunked => self.chunked.is_done(),
-            Framing::Close => self.eof,
+        match &self.state {
+            Body::Empty => true,
+            Body::Length(n) => self.decoded == *n,
+            Body::Chunked(c) => c.is_done(),
+            Body::Close { ended } => *ended,
         }
     }
 
@@ -342,17 +354,16 @@ impl BodyDecoder {
     /// than `input.len()` only when the body ended inside `input`).
     pub fn decode(&mut self, input: &[u8], out: &mut Vec<u8>) -> Result<usize, BodyError> {
         let before = out.len();
-        let used = match self.framing {
-            Framing::Empty => 0,
-            Framing::Length(len) => {
-                let remaining = len - self.decoded;
+        let used = match &mut self.state {
+            Body::Empty | Body::Close { ended: true } => 0,
+            Body::Length(len) => {
+                let remaining = *len - self.decoded;
                 let n = usize::try_from(remaining).map_or(input.len(), |r| r.min(input.len()));
                 out.extend_from_slice(&input[..n]);
                 n
             }
-            Framing::Chunked => self.chunked.decode(input, out)?,
-            Framing::Close if self.eof => 0,
-            Framing::Close => {
+            Body::Chunked(c) => c.decode(input, out)?,
+            Body::Close { ended: false } => {
                 out.extend_from_slice(input);
                 input.len()
             }
@@ -364,12 +375,14 @@ impl BodyDecoder {
     /// The connection reached EOF: completes a close-delimited body; an error for a body that
     /// is not complete yet.
     pub fn finish_eof(&mut self) -> Result<(), BodyError> {
-        self.eof = true;
+        if let Body::Close { ended } = &mut self.state {
+            *ended = true;
+        }
         if self.is_done() {
             return Ok(());
         }
-        Err(match self.framing {
-            Framing::Length(n) => BodyError::ShortLength {
+        Err(match self.state {
+            Body::Length(n) => BodyError::ShortLength {
                 got: self.decoded,
                 expected: n,
             },

@@ -14,14 +14,23 @@ use rustls::{ClientConfig, ClientConnection, Connection, ServerConfig, ServerCon
 pub struct TlsStream {
     sock: TcpStream,
     conn: Connection,
-    /// Our side should end once the handshake is done and queued data is out.
-    close_requested: bool,
-    /// We sent close_notify; the TCP write side is shut once it is flushed.
-    closing: bool,
-    /// The TCP write side is shut.
-    write_shut: bool,
+    /// Where our sending side stands.
+    ours: Sending,
     /// The peer's TCP stream ended without a close_notify.
     truncated: bool,
+}
+
+/// Our sending side, in the order its states come.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Sending {
+    /// Open.
+    Open,
+    /// Asked to end: close_notify goes out once the handshake is done.
+    CloseRequested,
+    /// close_notify is queued; the TCP write side is shut once it is flushed.
+    Closing,
+    /// The TCP write side is shut.
+    Shut,
 }
 
 /// A TLS failure, carried inside an `io::Error` so one error path serves both kinds.
@@ -57,9 +66,7 @@ impl TlsStream {
         TlsStream {
             sock,
             conn,
-            close_requested: false,
-            closing: false,
-            write_shut: false,
+            ours: Sending::Open,
             truncated: false,
         }
     }
@@ -112,7 +119,7 @@ impl TlsStream {
     /// Records already queued go out first, so a full rustls buffer is only reported when
     /// the socket itself refused bytes: that guarantees a writable event will follow.
     pub fn write(&mut self, data: &[u8]) -> io::Result<usize> {
-        if self.close_requested {
+        if self.ours != Sending::Open {
             return Err(io::Error::new(
                 io::ErrorKind::BrokenPipe,
                 "writing after close_notify",
@@ -140,9 +147,9 @@ impl TlsStream {
     pub fn flush(&mut self) -> io::Result<()> {
         // close_notify waits for the handshake: sent earlier, it would cut the handshake and
         // the data rustls holds until the handshake is done.
-        if self.close_requested && !self.closing && !self.conn.is_handshaking() {
+        if self.ours == Sending::CloseRequested && !self.conn.is_handshaking() {
             self.conn.send_close_notify();
-            self.closing = true;
+            self.ours = Sending::Closing;
         }
         while self.conn.wants_write() {
             match self.conn.write_tls(&mut self.sock) {
@@ -151,8 +158,8 @@ impl TlsStream {
                 Err(e) => return Err(e),
             }
         }
-        if self.closing && !self.write_shut {
-            self.write_shut = true;
+        if self.ours == Sending::Closing {
+            self.ours = Sending::Shut;
             // Our close_notify may have met the reset of a peer that had what it wanted.
             crate::sock::shut_write(&self.sock)?;
         }
@@ -162,7 +169,9 @@ impl TlsStream {
     /// Sends close_notify, then shuts the TCP write side (once it is flushed), after the
     /// handshake.
     pub fn shutdown_write(&mut self) -> io::Result<()> {
-        self.close_requested = true;
+        if self.ours == Sending::Open {
+            self.ours = Sending::CloseRequested;
+        }
         match self.flush() {
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(()),
             other => other,
@@ -171,6 +180,6 @@ impl TlsStream {
 
     /// Whether records wait to be sent.
     pub fn wants_write(&self) -> bool {
-        self.conn.wants_write() || (self.close_requested && !self.write_shut)
+        self.conn.wants_write() || matches!(self.ours, Sending::CloseRequested | Sending::Closing)
     }
 }
