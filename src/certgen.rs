@@ -75,11 +75,7 @@ impl std::error::Error for InvalidName {}
 /// Classifies a name as an IP address (IPv6 with or without brackets) or a DNS name; a
 /// leading `*.` makes a wildcard name.
 pub fn classify(name: &str) -> Result<San, InvalidName> {
-    let unbracketed = name
-        .strip_prefix('[')
-        .and_then(|n| n.strip_suffix(']'))
-        .unwrap_or(name);
-    if let Ok(ip) = unbracketed.parse::<IpAddr>() {
+    if let Some(ip) = crate::names::parse_ip(name) {
         return Ok(San::Ip(ip));
     }
     let base = name.strip_prefix("*.").unwrap_or(name);

@@ -13,6 +13,7 @@ pub mod dates;
 pub mod error;
 pub mod gpio;
 pub mod http;
+pub mod names;
 pub mod net;
 pub mod sock;
 pub mod tls;

@@ -2,7 +2,7 @@
 //! fails at once (exit 3) without a query leaving the machine; the reserved `.invalid`
 //! domain (RFC 6761) never resolves and is refused the same way.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs};
 
 use anyhow::Result;
 
@@ -36,14 +36,7 @@ impl Family {
     }
 }
 
-/// Parses an IP literal, IPv6 with or without brackets.
-pub fn parse_ip(host: &str) -> Option<IpAddr> {
-    let bare = host
-        .strip_prefix('[')
-        .and_then(|h| h.strip_suffix(']'))
-        .unwrap_or(host);
-    bare.parse().ok()
-}
+pub use crate::names::parse_ip;
 
 /// Checks that `name` can be a host name at all (letters, digits, `-` and `_` in labels of
 /// at most 63 characters), so a typo fails before any DNS query.

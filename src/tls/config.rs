@@ -117,11 +117,8 @@ pub fn server_config(
 /// literal (`127.0.0.1`, `::1`, `[::1]`, `fe80::1%eth0`) becomes an IP name: no SNI is sent
 /// and the certificate needs an IP SAN.
 pub fn server_name(host: &str) -> Result<ServerName<'static>> {
-    let unbracketed = host
-        .strip_prefix('[')
-        .and_then(|h| h.strip_suffix(']'))
-        .unwrap_or(host);
-    if let Ok(ip) = unbracketed.parse::<IpAddr>() {
+    let unbracketed = crate::names::unbracket(host);
+    if let Some(ip) = crate::names::parse_ip(host) {
         return Ok(ServerName::IpAddress(ip.into()));
     }
     if let Some((addr, _zone)) = unbracketed.split_once('%')
