@@ -165,10 +165,15 @@ pub fn run(config: Config) -> Result<()> {
     for pair in relay.pairs.drain() {
         pair.reset();
     }
-    if left > 0 && result.is_ok() {
-        eprintln!("nicksock: relay: grace period over: cut {left} sessions");
+    result?;
+    if left > 0 {
+        // Their bytes in flight were lost: not a clean stop.
+        return Err(fail(
+            Kind::Runtime,
+            format!("relay: stopped with {left} sessions unfinished (they were reset)"),
+        ));
     }
-    result
+    Ok(())
 }
 
 /// The relay on the loop: listeners and pairs.
@@ -201,6 +206,8 @@ struct Pair {
     /// Target → client.
     down: Direction,
     accepted: Instant,
+    /// When the target connection was made.
+    up_at: Option<Instant>,
     last_activity: Instant,
     /// When the pair's timer is next due.
     timer_at: Option<Instant>,
@@ -271,6 +278,7 @@ impl Pair {
                     }
                     self.target = Target::Up(t);
                     self.target_addr = Some(addr);
+                    self.up_at = Some(now);
                     self.last_activity = now;
                 }
                 Err(e) => {
@@ -282,10 +290,13 @@ impl Pair {
         }
         if let Target::Up(target) = &mut self.target {
             loop {
+                // A handshake finishing is progress too: bytes held back for it can go now.
+                let handshakes = (self.client.is_handshaking(), target.is_handshaking());
                 let up = self.up.pump(&mut self.client, target, scratch);
                 let down = self.down.pump(target, &mut self.client, scratch);
+                let turned = handshakes != (self.client.is_handshaking(), target.is_handshaking());
                 let moved = match (up, down) {
-                    (Ok(a), Ok(b)) => a || b,
+                    (Ok(a), Ok(b)) => a || b || turned,
                     (Err(f), _) => return Some(failure(f, "client", "target")),
                     (_, Err(f)) => return Some(failure(f, "target", "client")),
                 };
@@ -305,12 +316,15 @@ impl Pair {
                 });
             }
         }
-        let handshake = (self.client.is_handshaking()).then(|| {
-            (
-                self.accepted + HANDSHAKE_TIMEOUT,
-                "client TLS handshake timed out",
-            )
-        });
+        // Both handshakes run once the target is up (the client is not read before): their
+        // time counts from then.
+        let handshake = match &self.target {
+            Target::Up(t) if self.client.is_handshaking() || t.is_handshaking() => Some((
+                self.up_at.unwrap_or(self.accepted) + HANDSHAKE_TIMEOUT,
+                "TLS handshake timed out",
+            )),
+            _ => None,
+        };
         let idle = config
             .idle
             .map(|d| (self.last_activity + d, "idle timeout"));
@@ -393,6 +407,7 @@ impl Relay<'_> {
             up: Direction::default(),
             down: Direction::default(),
             accepted: now,
+            up_at: None,
             last_activity: now,
             timer_at: None,
         });
@@ -465,7 +480,10 @@ impl Handler for Relay<'_> {
             GRACE_TOKEN => {}
             Token(t) if t >= PAIR_BASE => {
                 let key = (t - PAIR_BASE) / SLOTS;
-                if let Some(pair) = self.pairs.get_mut(key) {
+                // The slot is shared with the dialer: only the pair's own due timer clears.
+                if let Some(pair) = self.pairs.get_mut(key)
+                    && pair.timer_at.is_some_and(|at| Instant::now() >= at)
+                {
                     pair.timer_at = None;
                 }
                 self.serve(cx, key);
@@ -485,6 +503,8 @@ impl Handler for Relay<'_> {
     fn on_signal(&mut self, cx: &mut Context<'_>, signal: Signal) -> Result<Flow> {
         match signal {
             Signal::Interrupt => Err(fail(Kind::Interrupted, "interrupted")),
+            // A second SIGTERM does not wait for the grace period.
+            Signal::Terminate if self.draining_until.is_some() => Ok(Flow::Stop),
             Signal::Terminate => {
                 // No more clients; the sessions in flight get the grace period.
                 for l in &mut self.listeners {

@@ -62,8 +62,15 @@ impl Direction {
         dst: &mut Transport,
         scratch: &mut [u8],
     ) -> Result<bool, Failure> {
-        let can_splice =
-            !self.no_splice && matches!((&*src, &*dst), (Transport::Plain(_), Transport::Plain(_)));
+        let plain = matches!((&*src, &*dst), (Transport::Plain(_), Transport::Plain(_)));
+        if plain && self.bulk && self.pipe.is_none() && !self.no_splice {
+            // No pipe to be had (out of descriptors, say): copy, in this very call.
+            match SocketPipe::new() {
+                Ok(p) => self.pipe = Some(p),
+                Err(_) => self.no_splice = true,
+            }
+        }
+        let can_splice = plain && !self.no_splice;
         let moved = match (&*src, &*dst) {
             (Transport::Plain(s), Transport::Plain(d))
                 if can_splice && self.bulk && self.held.is_empty() =>
@@ -114,15 +121,6 @@ impl Direction {
     ) -> Result<bool, Failure> {
         if self.eof {
             return Ok(false);
-        }
-        if self.pipe.is_none() {
-            match SocketPipe::new() {
-                Ok(p) => self.pipe = Some(p),
-                Err(_) => {
-                    self.no_splice = true;
-                    return Ok(false);
-                }
-            }
         }
         let Some(pipe) = &mut self.pipe else {
             return Ok(false);

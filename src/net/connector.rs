@@ -217,6 +217,8 @@ pub struct Dialer {
     pause: Duration,
     last_err: Option<io::Error>,
     tokens: DialTokens,
+    /// The deadline a timer is already set for.
+    armed: Option<Instant>,
 }
 
 impl Dialer {
@@ -236,6 +238,7 @@ impl Dialer {
             pause: RETRY_FIRST_PAUSE,
             last_err: None,
             tokens,
+            armed: None,
         };
         d.start_round(opts, now);
         d
@@ -291,8 +294,10 @@ impl Dialer {
             .into_iter()
             .flatten()
             .min()
+            && self.armed.is_none_or(|armed| armed != at || armed <= now)
         {
             cx.timers.add(at, self.tokens.timer);
+            self.armed = Some(at);
         }
         Ok(None)
     }

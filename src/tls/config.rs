@@ -158,6 +158,7 @@ pub fn explain(err: &TlsError) -> String {
         TlsError::InvalidMessage(why) => format!("the peer sent a malformed TLS message ({why:?})"),
         TlsError::PeerMisbehaved(why) => format!("the peer broke the TLS protocol ({why:?})"),
         TlsError::DecryptError => "decryption failed: the data was corrupted or forged".into(),
+        TlsError::General(why) => why.clone(),
         other => other.to_string(),
     }
 }

@@ -93,6 +93,19 @@ impl TlsStream {
             match self.conn.reader().read(buf) {
                 Ok(n) => return Ok(n),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                // A peer that leaves before the handshake is done (a port scan, a health
+                // check, a server that refused us without an alert) ended no TLS session:
+                // a failure, or the session would wait for a handshake that never ends.
+                Err(e)
+                    if e.kind() == io::ErrorKind::UnexpectedEof && self.conn.is_handshaking() =>
+                {
+                    return Err(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        TlsError(rustls::Error::General(
+                            "the peer closed the connection during the handshake".into(),
+                        )),
+                    ));
+                }
                 Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
                     self.truncated = true;
                     return Ok(0);

@@ -325,3 +325,23 @@ fn sigterm_lets_a_transfer_in_flight_finish() {
     );
     relay.wait().assert_code(0);
 }
+
+#[test]
+fn a_target_that_closes_during_the_tls_handshake_frees_the_pair() {
+    // The target accepts and leaves at once, before any TLS.
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let target_port = l.local_addr().unwrap().port();
+    thread::spawn(move || {
+        while let Ok((s, _)) = l.accept() {
+            drop(s);
+        }
+    });
+    let (mut relay, port) = relay_to(target_port, &["--to-tls"]);
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(PATIENCE)).unwrap();
+    let _ = s.write_all(&pattern(200 << 10, 41));
+    let got = s.read(&mut [0u8; 16]);
+    assert!(matches!(got, Ok(0) | Err(_)), "{got:?}");
+    let line = relay.wait_line("nicksock: relay:");
+    assert!(line.contains("during the handshake"), "{line}");
+}

@@ -438,3 +438,35 @@ fn bad_pem_files_are_exit_10_naming_the_file() {
     assert_eq!(done.code(), 2);
     assert!(done.stderr.contains("--cert"), "{}", done.stderr);
 }
+
+#[test]
+fn a_client_that_leaves_during_the_handshake_ends_a_tls_listener() {
+    // A port scan or `connect -z` against `listen --tls` run from a script (stdin /dev/null):
+    // no session was made, and the listener must say so rather than wait forever.
+    let dir = tempdir();
+    pki(dir.path());
+    let (cert, key) = (arg(dir.path(), "cert.pem"), arg(dir.path(), "cert-key.pem"));
+    let mut server = Proc::spawn_io(
+        nicksock(&[
+            "listen",
+            "--tls",
+            "--cert",
+            &cert,
+            "--key",
+            &key,
+            "127.0.0.1",
+            "0",
+        ]),
+        std::process::Stdio::null(),
+        std::process::Stdio::piped(),
+    );
+    let port = server.wait_ready(1)[0].port();
+    drop(TcpStream::connect(("127.0.0.1", port)).unwrap());
+    let done = server.wait();
+    done.assert_code(6);
+    assert!(
+        done.stderr.contains("during the handshake"),
+        "{}",
+        done.stderr
+    );
+}
