@@ -179,7 +179,6 @@ impl<'a> Relay<'a> {
                 Interest::READABLE | Interest::WRITABLE,
             )
             .context("watching the connection")?;
-        buf.resize(READ_CHUNK, 0);
         let splicer = match sock {
             Transport::Plain(_) if !rules.send_only => Splicer::new().ok(),
             _ => None,
@@ -235,6 +234,10 @@ impl<'a> Relay<'a> {
     fn receive(&mut self) -> Result<bool> {
         if let Some(moved) = self.splice()? {
             return Ok(moved);
+        }
+        // Made only when needed: plain TCP into a file or pipe never reads through it.
+        if self.buf.is_empty() {
+            self.buf.resize(READ_CHUNK, 0);
         }
         let mut moved = false;
         loop {
