@@ -75,6 +75,25 @@ pub fn fail(kind: Kind, message: impl fmt::Display) -> anyhow::Error {
     })
 }
 
+/// Tags a failure with its [`Kind`] and what was being done, keeping the failure itself as
+/// the cause (so `{err:#}` reads "writing out.bin: permission denied" and the chain stays
+/// whole for whoever looks at it).
+pub trait Tag<T> {
+    /// The error, if any, becomes the cause of a [`Tagged`] saying `doing`.
+    fn tag(self, kind: Kind, doing: impl fmt::Display) -> anyhow::Result<T>;
+}
+
+impl<T, E: Into<anyhow::Error>> Tag<T> for Result<T, E> {
+    fn tag(self, kind: Kind, doing: impl fmt::Display) -> anyhow::Result<T> {
+        self.map_err(|e| {
+            e.into().context(Tagged {
+                kind,
+                message: doing.to_string(),
+            })
+        })
+    }
+}
+
 /// The kind of an I/O error a socket operation returned, by its cause.
 pub fn io_kind(err: &io::Error) -> Kind {
     match err.kind() {
@@ -107,6 +126,10 @@ impl std::error::Error for StdoutClosed {}
 
 /// The kind of an error: its tag, else that of the first I/O error in its chain.
 pub fn kind(err: &anyhow::Error) -> Kind {
+    // A tag added as context (see [`Tag`]) is found here: the chain shows only its text.
+    if let Some(t) = err.downcast_ref::<Tagged>() {
+        return t.kind;
+    }
     for cause in err.chain() {
         if let Some(t) = cause.downcast_ref::<Tagged>() {
             return t.kind;
@@ -141,6 +164,16 @@ mod tests {
             .unwrap_err();
         assert_eq!(exit_code(&err), 8);
         assert_eq!(format!("{err:#}"), "binding 127.0.0.1:80: boom");
+    }
+
+    #[test]
+    fn tagging_keeps_the_cause_in_the_chain() {
+        let err = Err::<(), _>(io::Error::from(io::ErrorKind::PermissionDenied))
+            .tag(Kind::File, "writing out.bin")
+            .unwrap_err();
+        assert_eq!(exit_code(&err), 10);
+        assert_eq!(format!("{err:#}"), "writing out.bin: permission denied");
+        assert!(err.chain().nth(1).is_some_and(|c| c.is::<io::Error>()));
     }
 
     #[test]

@@ -19,7 +19,7 @@ use self::exchange::{Buffers, Ending, Exchange, MAX_TIME, Plan, Request};
 use self::output::{Output, Target};
 use self::write_out::{Stats, WriteOut};
 use crate::cli::{HttpGetArgs, usage_error};
-use crate::error::{Kind, exit_code, fail};
+use crate::error::{Kind, Tag as _, exit_code, fail};
 use crate::http::client::{
     DEFAULT_USER_AGENT, RequestSpec, encode_request, is_token_char, parse_header_arg,
 };
@@ -223,11 +223,12 @@ fn read_data(arg: &str, strip_newlines: bool) -> Result<Vec<u8>> {
             let mut v = Vec::new();
             std::io::stdin()
                 .read_to_end(&mut v)
-                .map_err(|e| fail(Kind::File, format!("reading the body from stdin: {e}")))?;
+                .tag(Kind::File, "reading the body from stdin")?;
             v
         }
-        Some(path) => std::fs::read(path)
-            .map_err(|e| fail(Kind::File, format!("reading the body from {path}: {e}")))?,
+        Some(path) => {
+            std::fs::read(path).tag(Kind::File, format!("reading the body from {path}"))?
+        }
         None => return Ok(arg.as_bytes().to_vec()),
     };
     if strip_newlines {
@@ -359,7 +360,7 @@ fn exchange(
         None
     };
     let transport = crate::net::transport::connected(stream, tls.as_ref().map(|(c, n)| (c, n)))
-        .map_err(|e| fail(Kind::Tls, format!("starting TLS with {host}: {e}")))?;
+        .tag(Kind::Tls, format!("starting TLS with {host}"))?;
     let bytes = encode_request(spec);
     if plan.verbose > 0 {
         show_request(&bytes);

@@ -13,7 +13,7 @@ use gpiocdev::{Chip, Request};
 
 use super::locate::{ChipDesc, Found, locate};
 use super::{Gpio, PinConfig, PinMode, is_input, not_served};
-use crate::error::{Kind, fail};
+use crate::error::{Kind, Tag as _, fail};
 
 /// The consumer name the kernel shows for our lines (`gpioinfo`).
 pub const CONSUMER: &str = "nicksock";
@@ -46,8 +46,7 @@ impl Cdev {
     /// Finds and requests every pin (outputs start off). `chip_filter` is `--chip`: a
     /// chip's name, label or path, to search only there.
     pub fn open(chip_filter: Option<&str>, pins: &[PinConfig]) -> Result<Cdev> {
-        let paths = gpiocdev::chip::chips()
-            .map_err(|e| fail(Kind::Gpio, format!("listing GPIO chips in /dev: {e}")))?;
+        let paths = gpiocdev::chip::chips().tag(Kind::Gpio, "listing GPIO chips in /dev")?;
         let mut chips = BTreeMap::new();
         let mut descs = Vec::with_capacity(paths.len());
         for path in paths {
@@ -158,7 +157,7 @@ fn describe_chip(chip: &Chip) -> Result<ChipDesc> {
     let path = chip.path().to_path_buf();
     let info = chip
         .info()
-        .map_err(|e| fail(Kind::Gpio, format!("reading {}: {e}", path.display())))?;
+        .tag(Kind::Gpio, format!("reading {}", path.display()))?;
     let line_names = (0..info.num_lines)
         .map(|offset| chip.line_info(offset).map(|l| l.name).unwrap_or_default())
         .collect();

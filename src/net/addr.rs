@@ -6,7 +6,7 @@ use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs};
 
 use anyhow::Result;
 
-use crate::error::{Kind, fail};
+use crate::error::{Kind, Tag as _, fail};
 
 /// Longest DNS name (RFC 1035), without the trailing dot.
 const MAX_NAME_LEN: usize = 253;
@@ -83,7 +83,7 @@ pub fn resolve(host: &str, port: u16, family: Family) -> Result<Vec<SocketAddr>>
         check_host_name(host)?;
         (host, port)
             .to_socket_addrs()
-            .map_err(|e| fail(Kind::Resolve, format!("cannot resolve '{host}': {e}")))?
+            .tag(Kind::Resolve, format!("cannot resolve '{host}'"))?
             .collect()
     };
     keep_family(host, found, family)

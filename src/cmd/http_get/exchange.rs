@@ -11,7 +11,7 @@ use mio::event::Event;
 use mio::{Interest, Token};
 
 use super::output::Output;
-use crate::error::{Kind, fail};
+use crate::error::{Kind, Tag as _, fail};
 use crate::http::client::{Event as HttpEvent, ResponseHead, ResponseReader};
 use crate::net::event_loop::{Context, Flow, Handler};
 use crate::net::transport::failure;
@@ -123,7 +123,7 @@ impl<'a> Exchange<'a> {
                 SOCKET,
                 Interest::READABLE | Interest::WRITABLE,
             )
-            .map_err(|e| fail(Kind::Runtime, format!("watching the connection: {e}")))?;
+            .tag(Kind::Runtime, "watching the connection")?;
         bufs.read.resize(READ_CHUNK, 0);
         bufs.staged.clear();
         bufs.raw_head.clear();

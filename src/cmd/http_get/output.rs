@@ -11,7 +11,7 @@ use tempfile::NamedTempFile;
 use anyhow::Result;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::error::{Kind, fail};
+use crate::error::{Kind, Tag as _, fail};
 use crate::net::stdout::Stdout;
 
 /// A downloaded file's mode, less the umask (as curl and every shell redirection make it).
@@ -116,7 +116,7 @@ impl Output {
         }
         if let Sink::Temp { file, dest } = std::mem::replace(&mut self.sink, Sink::Done) {
             crate::atomic::put_in_place(file, &dest, true)
-                .map_err(|e| fail(Kind::File, format!("writing {}: {e}", dest.display())))?;
+                .tag(Kind::File, format!("writing {}", dest.display()))?;
         }
         Ok(())
     }
@@ -126,10 +126,10 @@ impl Output {
             Sink::Stdout(out) => out.write_all(data),
             Sink::Temp { file, dest } => file
                 .write_all(data)
-                .map_err(|e| fail(Kind::File, format!("writing {}: {e}", dest.display()))),
+                .tag(Kind::File, format!("writing {}", dest.display())),
             Sink::Direct { file, path } => file
                 .write_all(data)
-                .map_err(|e| fail(Kind::File, format!("writing {}: {e}", path.display()))),
+                .tag(Kind::File, format!("writing {}", path.display())),
             Sink::Done => Ok(()),
         }
     }
