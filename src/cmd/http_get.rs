@@ -293,12 +293,10 @@ fn transfer(config: &mut Config, start: Instant, stats: &mut Stats) -> Result<()
                 ),
             ));
         }
-        let next = resolve_location(&spec.url, &location).map_err(|e| {
-            fail(
-                Kind::Runtime,
-                format!("following the redirect from {}: {e}", spec.url),
-            )
-        })?;
+        let next = resolve_location(&spec.url, &location).tag(
+            Kind::Runtime,
+            format!("following the redirect from {}", spec.url),
+        )?;
         if config.plan.verbose > 0 {
             eprintln!("following the redirect to {next}");
         }

@@ -93,12 +93,10 @@ impl Cdev {
 impl Gpio for Cdev {
     fn read(&mut self, pin: u32) -> Result<bool> {
         let line = self.line(pin)?;
-        let value = line.request.value(line.offset).map_err(|e| {
-            fail(
-                Kind::Gpio,
-                format!("reading GPIO{pin} ({}): {e}", line.place),
-            )
-        })?;
+        let value = line
+            .request
+            .value(line.offset)
+            .tag(Kind::Gpio, format!("reading GPIO{pin} ({})", line.place))?;
         Ok(bool::from(value))
     }
 
@@ -109,12 +107,7 @@ impl Gpio for Cdev {
         }
         line.request
             .set_value(line.offset, Value::from(on))
-            .map_err(|e| {
-                fail(
-                    Kind::Gpio,
-                    format!("setting GPIO{pin} ({}): {e}", line.place),
-                )
-            })
+            .tag(Kind::Gpio, format!("setting GPIO{pin} ({})", line.place))
     }
 
     fn describe(&self) -> String {

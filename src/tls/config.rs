@@ -18,7 +18,7 @@ use rustls::{
     SignatureScheme,
 };
 
-use crate::error::{Kind, fail};
+use crate::error::{Kind, Tag as _, fail};
 
 /// What a client says on stderr when `--insecure` turns certificate verification off.
 pub const INSECURE_WARNING: &str = "nicksock: warning: --insecure: the server's certificate is \
@@ -98,12 +98,10 @@ pub fn server_config(
             let roots = roots_from_file(path)?;
             let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
                 .build()
-                .map_err(|e| {
-                    fail(
-                        Kind::File,
-                        format!("reading CA certificates {}: {e}", path.display()),
-                    )
-                })?;
+                .tag(
+                    Kind::File,
+                    format!("reading CA certificates {}", path.display()),
+                )?;
             builder.with_client_cert_verifier(verifier)
         }
         None => builder.with_no_client_auth(),
@@ -285,12 +283,7 @@ fn utc_date(t: UnixTime) -> String {
 
 /// Reads a file for the TLS setup, naming it (and what it should hold) when it cannot.
 fn read_file(path: &Path, what: &str) -> Result<Vec<u8>> {
-    std::fs::read(path).map_err(|e| {
-        fail(
-            Kind::File,
-            format!("reading {what} {}: {e}", path.display()),
-        )
-    })
+    std::fs::read(path).tag(Kind::File, format!("reading {what} {}", path.display()))
 }
 
 /// Reads every certificate of a PEM file; a file with none is an error.
@@ -298,12 +291,10 @@ fn read_certs(path: &Path, what: &str) -> Result<Vec<CertificateDer<'static>>> {
     let pem = read_file(path, what)?;
     let certs = CertificateDer::pem_slice_iter(&pem)
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| {
-            fail(
-                Kind::File,
-                format!("reading {what} {}: malformed PEM: {e}", path.display()),
-            )
-        })?;
+        .tag(
+            Kind::File,
+            format!("reading {what} {}: malformed PEM", path.display()),
+        )?;
     if certs.is_empty() {
         return Err(fail(
             Kind::File,

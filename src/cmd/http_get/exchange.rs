@@ -195,12 +195,10 @@ impl<'a> Exchange<'a> {
             &mut bufs.staged
         };
         let before = body.len();
-        let events = self.reader.feed(chunk, body).map_err(|e| {
-            fail(
-                Kind::Runtime,
-                format!("reading the response from {}: {e}", self.url),
-            )
-        })?;
+        let events = self.reader.feed(chunk, body).tag(
+            Kind::Runtime,
+            format!("reading the response from {}", self.url),
+        )?;
         let body_bytes = (body.len() - before) as u64;
         if self.plan.raw {
             bufs.scratch.clear();
