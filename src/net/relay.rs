@@ -32,6 +32,9 @@ const SOCKET: Token = Token(0);
 const QUIT_TIMER: Token = Token(1);
 const IDLE_TIMER: Token = Token(2);
 const DRAIN_TIMER: Token = Token(3);
+/// The most our TLS side sends after the last byte of stdin: a close_notify record (24 to
+/// 31 bytes, by version and cipher) and the FIN.
+const CLOSE_NOTIFY_TAIL: usize = 40;
 /// The first pause between two looks at the send queue once everything is sent; each pause
 /// without progress doubles, up to the longest.
 const DRAIN_FIRST_PAUSE: Duration = Duration::from_millis(1);
@@ -388,8 +391,10 @@ impl Relay<'_> {
     /// One turn of the session: move what can move, then decide whether it is over.
     fn step(&mut self, cx: &mut Context<'_>) -> Result<Flow> {
         let now = Instant::now();
-        if std::mem::take(&mut self.socket_error) && self.peer_eof {
-            // We no longer read, so a reset would go unseen until the next write.
+        let all_handed_over = self.stdin.is_done() && self.shut_down;
+        if std::mem::take(&mut self.socket_error) && self.peer_eof && !all_handed_over {
+            // We no longer read, so a reset would go unseen until the next write. (Once all
+            // is handed over, `acknowledged` looks at it, with what was delivered.)
             if let Some(e) = self.sock.take_error().context("checking the connection")? {
                 return Err(peer_error(e, "sending"));
             }
@@ -417,6 +422,14 @@ impl Relay<'_> {
         // Read before the error: after a reset the count still says what never got there.
         let unacked = self.sock.unacknowledged();
         if let Some(e) = self.sock.take_error().context("checking the connection")? {
+            // A TLS peer that took every byte of ours and closed (curl after a response's
+            // Content-Length) answers our late close_notify with a reset: only that record
+            // and our FIN were still unacknowledged. Nothing of stdin was lost.
+            if matches!(self.sock, Transport::Tls(_))
+                && unacked.as_ref().is_ok_and(|&n| n <= CLOSE_NOTIFY_TAIL)
+            {
+                return Ok(true);
+            }
             if let (Ok(n), None) = (&unacked, &self.drain) {
                 self.drain = Some(Drain {
                     unacked: *n,

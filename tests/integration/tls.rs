@@ -470,3 +470,31 @@ fn a_client_that_leaves_during_the_handshake_ends_a_tls_listener() {
         done.stderr
     );
 }
+
+#[test]
+fn a_client_that_leaves_before_our_close_notify_got_everything() {
+    // curl reads a Content-Length response and closes; our close_notify, sent only when
+    // stdin ends afterwards, meets a closed socket and comes back as a reset. Every byte of
+    // stdin was delivered: exit 0, not a loss.
+    if !have("curl") {
+        return;
+    }
+    let dir = tempdir();
+    pki(dir.path());
+    let (mut server, port) = tls_listener(dir.path(), &["-vv"]);
+    server.send(b"HTTP/1.0 200 OK\r\nContent-Length: 6\r\n\r\nsecure");
+    let out = Command::new("curl")
+        .args(["-sS", "--cacert", &arg(dir.path(), "ca.pem")])
+        .arg(format!("https://localhost:{port}/"))
+        .output()
+        .expect("curl");
+    assert_eq!(
+        out.stdout,
+        b"secure",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    server.wait_line("the peer ended its sending side");
+    server.close_stdin();
+    server.wait().assert_code(0);
+}
