@@ -17,7 +17,7 @@ use rustls::pki_types::pem::PemObject as _;
 use rustls::pki_types::{CertificateDer, DnsName};
 use time::{Duration, OffsetDateTime};
 
-use crate::error::{Kind, fail};
+use crate::error::{Kind, Tag as _, fail};
 
 /// How far in the past a new certificate starts being valid, so that a peer whose clock is a
 /// little behind ours still accepts it.
@@ -391,10 +391,7 @@ pub fn write_files(files: &[OutputFile<'_>], force: bool) -> Result<()> {
                     let _ = fs::remove_file(path);
                 }
             }
-            return Err(fail(
-                Kind::File,
-                format!("writing {}: {e}", file.path.display()),
-            ));
+            return Err(e).tag(Kind::File, format!("writing {}", file.path.display()));
         }
         written.push(file.path);
     }

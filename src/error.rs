@@ -59,6 +59,16 @@ pub struct Tagged {
     message: String,
 }
 
+impl Tagged {
+    /// A tag to add as the context of a failure (see [`Tag`]).
+    pub fn new(kind: Kind, message: impl fmt::Display) -> Self {
+        Tagged {
+            kind,
+            message: message.to_string(),
+        }
+    }
+}
+
 impl fmt::Display for Tagged {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.message)
@@ -85,12 +95,7 @@ pub trait Tag<T> {
 
 impl<T, E: Into<anyhow::Error>> Tag<T> for Result<T, E> {
     fn tag(self, kind: Kind, doing: impl fmt::Display) -> anyhow::Result<T> {
-        self.map_err(|e| {
-            e.into().context(Tagged {
-                kind,
-                message: doing.to_string(),
-            })
-        })
+        self.map_err(|e| e.into().context(Tagged::new(kind, doing)))
     }
 }
 

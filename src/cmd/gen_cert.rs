@@ -7,7 +7,7 @@ use anyhow::Result;
 
 use crate::certgen::{self, OutputFile, Request, Role};
 use crate::cli::{GenCertArgs, usage_error};
-use crate::error::{Kind, fail};
+use crate::error::{Kind, Tag as _, fail};
 
 /// Base name of a server certificate's files.
 const SERVER_BASE_NAME: &str = "cert";
@@ -182,10 +182,7 @@ fn check_out_dir(out: &Path) -> Result<()> {
             Kind::File,
             format!("output directory {}: not a directory", out.display()),
         )),
-        Err(e) => Err(fail(
-            Kind::File,
-            format!("output directory {}: {e}", out.display()),
-        )),
+        Err(e) => Err(e).tag(Kind::File, format!("output directory {}", out.display())),
     }
 }
 

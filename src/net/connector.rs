@@ -22,7 +22,7 @@ use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 use super::addr::{Family, check_host_name, keep_family, parse_ip};
 use super::event_loop::{Context, EventLoop, Flow, Handler, Signal};
 use super::transport::describe;
-use crate::error::{Kind, fail, io_kind};
+use crate::error::{Kind, Tag as _, fail, io_kind};
 
 /// First pause between `--retry-for` rounds; it doubles up to [`RETRY_MAX_PAUSE`].
 const RETRY_FIRST_PAUSE: Duration = Duration::from_millis(50);
@@ -172,7 +172,7 @@ impl Resolver {
                 };
                 Some(match found {
                     Ok(addrs) => keep_family(host, addrs, *family),
-                    Err(e) => Err(fail(Kind::Resolve, format!("cannot resolve '{host}': {e}"))),
+                    Err(e) => Err(e).tag(Kind::Resolve, format!("cannot resolve '{host}'")),
                 })
             }
         }

@@ -281,10 +281,10 @@ impl<'a> Exchange<'a> {
             {
                 return Err(self.io_error(send, "sending the request"));
             }
-            return Err(fail(
+            return Err(e).tag(
                 Kind::Runtime,
-                format!("reading the response from {}: {e}", self.url),
-            ));
+                format!("reading the response from {}", self.url),
+            );
         }
         if close_delimited && self.sock.truncated() {
             return Err(fail(

@@ -145,8 +145,12 @@ impl Drop for Output {
 
 /// Opens a file target: devices and FIFOs in place, regular files under a temporary name.
 fn open_file(path: &Path) -> Result<Sink> {
-    let file_error =
-        |e: std::io::Error| fail(Kind::File, format!("writing {}: {e}", path.display()));
+    let file_error = |e: std::io::Error| {
+        anyhow::Error::from(e).context(crate::error::Tagged::new(
+            Kind::File,
+            format!("writing {}", path.display()),
+        ))
+    };
     match fs::metadata(path) {
         Ok(meta) if meta.is_dir() => {
             return Err(fail(
