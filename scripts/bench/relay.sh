@@ -32,17 +32,7 @@ head -c $((SIZE_MIB << 20)) /dev/urandom > "$work/data"
 CERT=$work/cert.pem KEY=$work/cert-key.pem
 cat "$CERT" "$KEY" > "$work/combined.pem"
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-# Waits (bounded) until something listens on TCP port $1.
-wait_port() {
-  for _ in $(seq 1 200); do
-    ss -Hltn "sport = :$1" | grep -q . && return 0
-    sleep 0.05
-  done
-  echo "nothing listens on $1" >&2; return 1
-}
-now() { date +%s.%N; }
-mbps() { python3 -c "print(round($1*1.048576/($3-$2)))"; }
+. scripts/bench/lib.sh
 
 # start_relay KIND PORT TARGET_PORT [tls]: starts one relay in the background, sets RELAY_PID.
 start_relay() {

@@ -32,16 +32,7 @@ head -c $((SIZE_MIB << 20)) /dev/urandom > "$work/data"
 "$NS" gen-cert --out "$work" 127.0.0.1 >/dev/null
 CERT=$work/cert.pem KEY=$work/cert-key.pem
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-# Waits (bounded) until something listens on TCP port $1.
-wait_port() {
-  for _ in $(seq 1 200); do
-    ss -Hltn "sport = :$1" | grep -q . && return 0
-    sleep 0.05
-  done
-  echo "nothing listens on $1" >&2; return 1
-}
-now() { date +%s.%N; }
+. scripts/bench/lib.sh
 
 # transfer NAME RECEIVER SENDER: best MB/s of $RUNS runs; PORT and RECV (the receiver's
 # output file, in /dev/shm) are substituted. Every timed run proves its bytes: the receiver's
@@ -66,7 +57,7 @@ transfer() {
       echo "$name: $got of $((SIZE_MIB << 20)) bytes arrived intact; exit $rc_s (sender) $rc_r (receiver)" >&2
       echo "failed ($((got >> 20)) of $SIZE_MIB MiB)"; return
     fi
-    rate=$(python3 -c "print(round($SIZE_MIB*1.048576/($t1-$t0)))")
+    rate=$(mbps "$SIZE_MIB" "$t0" "$t1")
     [ "$rate" -gt "$best" ] && best=$rate
   done
   rm -f "$out"
