@@ -79,10 +79,7 @@ impl std::error::Error for Tagged {}
 
 /// Builds a tagged error from a message.
 pub fn fail(kind: Kind, message: impl fmt::Display) -> anyhow::Error {
-    anyhow::Error::new(Tagged {
-        kind,
-        message: message.to_string(),
-    })
+    anyhow::Error::new(Tagged::new(kind, message))
 }
 
 /// Tags a failure with its [`Kind`] and what was being done, keeping the failure itself as

@@ -1,5 +1,13 @@
-# Helpers the benchmark scripts share (sourced, not run): a loopback port, waiting for a
-# listener, the time, and MB/s.
+# Helpers the benchmark scripts share (sourced, not run): a scratch directory with its
+# clean-up, a loopback port, waiting for a listener, the time, and MB/s.
+
+# bench_workdir NAME: sets $work to a new directory in /dev/shm and $pids to an empty list;
+# on exit, the processes in $pids are ended (by PID) and the directory removed.
+bench_workdir() {
+  work=$(mktemp -d "/dev/shm/$1.XXXXXX")
+  pids=()
+  trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"' EXIT
+}
 
 # A loopback TCP port that was free a moment ago (benchmarks only: tests hold their ports).
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }

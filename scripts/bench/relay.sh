@@ -22,17 +22,14 @@ done
 cargo build --release --quiet --bin nicksock --example conn_load
 NS=$PWD/target/release/nicksock
 LOAD=$PWD/target/release/examples/conn_load
-work=$(mktemp -d /dev/shm/nicksock-relay-bench.XXXXXX)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
-trap cleanup EXIT
+. scripts/bench/lib.sh
+bench_workdir nicksock-relay-bench
 
 head -c $((SIZE_MIB << 20)) /dev/urandom > "$work/data"
 "$NS" gen-cert --out "$work" 127.0.0.1 >/dev/null
 CERT=$work/cert.pem KEY=$work/cert-key.pem
 cat "$CERT" "$KEY" > "$work/combined.pem"
 
-. scripts/bench/lib.sh
 
 # start_relay KIND PORT TARGET_PORT [tls]: starts one relay in the background, sets RELAY_PID.
 start_relay() {

@@ -23,16 +23,13 @@ LOAD=$PWD/target/release/examples/echo_load
 for tool in nc socat ncat openssl python3; do
   command -v $tool >/dev/null || { echo "missing $tool (apt-get install netcat-openbsd socat ncat openssl python3)"; exit 1; }
 done
-work=$(mktemp -d /dev/shm/nicksock-bench.XXXXXX)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
-trap cleanup EXIT
+. scripts/bench/lib.sh
+bench_workdir nicksock-bench
 
 head -c $((SIZE_MIB << 20)) /dev/urandom > "$work/data"
 "$NS" gen-cert --out "$work" 127.0.0.1 >/dev/null
 CERT=$work/cert.pem KEY=$work/cert-key.pem
 
-. scripts/bench/lib.sh
 
 # transfer NAME RECEIVER SENDER: best MB/s of $RUNS runs; PORT and RECV (the receiver's
 # output file, in /dev/shm) are substituted. Every timed run proves its bytes: the receiver's

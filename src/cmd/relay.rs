@@ -246,10 +246,6 @@ impl Pair {
         }
     }
 
-    /// Closes both sides normally (after both directions ended). Closing a descriptor takes
-    /// it out of the poll set, so there is nothing to deregister.
-    fn close(self) {}
-
     /// Moves the pair on: `Some` when it is over.
     fn step(
         &mut self,
@@ -442,7 +438,9 @@ impl Relay<'_> {
             if self.config.verbose > 0 {
                 eprintln!("{line}");
             }
-            pair.close();
+            // A normal close: dropping the sockets closes them, which also takes them out
+            // of the poll set.
+            drop(pair);
         }
     }
 }

@@ -23,7 +23,7 @@ use super::event_loop::{Context, Flow, Handler};
 use super::splice::{Spliced, Splicer};
 use super::stdin::StdinSource;
 use super::stdout::Stdout;
-use super::transport::{Transport, failure as peer_error, would_block};
+use super::transport::{Transport, failure, would_block};
 use crate::error::{self, Kind, fail};
 
 /// Bytes read from the peer per call.
@@ -226,7 +226,7 @@ impl<'a> Relay<'a> {
         match self.sock.flush() {
             Ok(()) => {}
             Err(e) if would_block(&e) => {}
-            Err(e) => return Err(peer_error(e, "sending")),
+            Err(e) => return Err(failure(e, "sending")),
         }
         if moved {
             self.clock.moved(now);
@@ -262,7 +262,7 @@ impl<'a> Relay<'a> {
                     }
                 }
                 Err(e) if would_block(&e) => return Ok(moved),
-                Err(e) => return Err(peer_error(e, "receiving")),
+                Err(e) => return Err(failure(e, "receiving")),
             }
         }
     }
@@ -276,7 +276,7 @@ impl<'a> Relay<'a> {
             if !self.rules.no_shutdown {
                 self.sock
                     .shutdown_write()
-                    .map_err(|e| peer_error(e, "closing our side"))?;
+                    .map_err(|e| failure(e, "closing our side"))?;
                 if self.rules.verbose > 1 {
                     eprintln!("stdin ended: shut down our sending side");
                 }
@@ -321,7 +321,7 @@ impl<'a> Relay<'a> {
                 Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {
                     return Err(crate::error::StdoutClosed.into());
                 }
-                Err(e) => return Err(peer_error(e, "receiving")),
+                Err(e) => return Err(failure(e, "receiving")),
             }
         }
     }
@@ -344,7 +344,7 @@ impl<'a> Relay<'a> {
                     }
                 }
                 Err(e) if would_block(&e) => return Ok(moved),
-                Err(e) => return Err(peer_error(e, "sending")),
+                Err(e) => return Err(failure(e, "sending")),
             }
         }
     }
@@ -371,7 +371,7 @@ impl<'a> Relay<'a> {
                 }
                 Err(e) if would_block(&e) => return Ok(Some(moved)),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(peer_error(e, "sending")),
+                Err(e) => return Err(failure(e, "sending")),
             }
         }
     }
@@ -396,7 +396,7 @@ impl Relay<'_> {
             // We no longer read, so a reset would go unseen until the next write. (Once all
             // is handed over, `acknowledged` looks at it, with what was delivered.)
             if let Some(e) = self.sock.take_error().context("checking the connection")? {
-                return Err(peer_error(e, "sending"));
+                return Err(failure(e, "sending"));
             }
         }
         while self.pump(now)? {}
@@ -437,7 +437,7 @@ impl Relay<'_> {
                     timer_set: false,
                 });
             }
-            return Err(peer_error(e, "sending"));
+            return Err(failure(e, "sending"));
         }
         let unacked = unacked.context("reading the send queue")?;
         let drain = self.drain.get_or_insert(Drain {

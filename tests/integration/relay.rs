@@ -238,21 +238,16 @@ fn a_client_that_never_reads_stalls_no_one() {
     let (_relay, port) = relay_to(echo_port, &[]);
     // Writes until everything between it and the echo server is full, never reads.
     let mut stuck = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    stuck.set_nonblocking(true).unwrap();
+    // Full once a blocking write stays blocked for 300 ms (bounded: PATIENCE in all).
+    stuck
+        .set_write_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
     let chunk = vec![0u8; 64 << 10];
     let deadline = Instant::now() + PATIENCE;
     let mut stuck_bytes = 0usize;
-    let mut quiet_since = Instant::now();
-    // Full once no write went through for 300 ms.
-    while quiet_since.elapsed() < Duration::from_millis(300) {
-        assert!(Instant::now() < deadline);
-        match stuck.write(&chunk) {
-            Ok(n) => {
-                stuck_bytes += n;
-                quiet_since = Instant::now();
-            }
-            Err(_) => thread::sleep(Duration::from_millis(5)),
-        }
+    while let Ok(n) = stuck.write(&chunk) {
+        assert!(Instant::now() < deadline, "the path never filled");
+        stuck_bytes += n;
     }
     assert!(stuck_bytes > 0);
     let started = Instant::now();
