@@ -17,7 +17,7 @@ use crate::net::addr::{Family, bind_addrs};
 use crate::net::event_loop::{Context, EventLoop, Flow, Handler, secs};
 use crate::net::listener::{Proto, bind_all};
 use crate::net::outbox::Outbox;
-use crate::net::server::{self, Group, Link, MAX_LISTENERS, Next, Received, Server, Service};
+use crate::net::server::{self, Exchange, Group, Link, MAX_LISTENERS, Next, Server, Service};
 use crate::net::transport::would_block;
 
 /// Bytes a client may have waiting to be echoed before we stop reading it.
@@ -110,31 +110,36 @@ impl Service for Echo {
 
     /// Echoes what can be echoed without blocking.
     fn pump(&mut self, link: &mut Link, conn: &mut EchoConn) -> io::Result<Next> {
-        loop {
-            let mut moved = conn.out.write_to(link)?;
-            if !conn.peer_eof && conn.out.pending() < MAX_PENDING {
-                let room = MAX_PENDING - conn.out.pending();
-                match link.receive(&mut self.scratch[..room])? {
-                    Received::Eof => {
-                        conn.peer_eof = true;
-                        moved = true;
-                    }
-                    Received::Data(data) => {
-                        conn.out.send(link, data)?;
-                        moved = true;
-                    }
-                    Received::Nothing => {}
-                }
-            }
-            link.flush()?;
-            if !moved {
-                break;
-            }
+        server::exchange(link, conn, &mut (), &mut self.scratch)
+    }
+}
+
+impl Exchange for EchoConn {
+    type App = ();
+
+    fn outbox(&mut self) -> &mut Outbox {
+        &mut self.out
+    }
+
+    fn room(&self) -> usize {
+        if self.peer_eof {
+            0
+        } else {
+            MAX_PENDING.saturating_sub(self.out.pending())
         }
-        if conn.peer_eof && conn.out.is_empty() {
-            return Ok(Next::Finish);
-        }
-        Ok(Next::Keep)
+    }
+
+    /// Straight back, queued only when the socket does not take it all.
+    fn received(&mut self, link: &mut Link, data: &[u8]) -> io::Result<()> {
+        self.out.send(link, data)
+    }
+
+    fn ended(&mut self) {
+        self.peer_eof = true;
+    }
+
+    fn is_finished(&self) -> bool {
+        self.peer_eof
     }
 }
 

@@ -11,27 +11,25 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context as _, Result};
+use anyhow::Result;
 use mio::event::Event;
-use mio::net::{TcpListener, TcpStream};
+use mio::net::TcpStream;
 use mio::{Interest, Token};
 use slab::Slab;
 
 use crate::cli::{RelayArgs, usage_error};
 use crate::error::{Kind, fail};
+use crate::net::acceptor::{Acceptor, FIRST_FREE_TOKEN, MAX_LISTENERS};
 use crate::net::addr::{Family, bind_addrs};
 use crate::net::bridge::{Direction, Failure};
 use crate::net::connector::{ConnectOptions, DialTokens, Dialer, connect_error, resolve_on_loop};
 use crate::net::event_loop::{Context, EventLoop, Flow, Handler, Signal, secs};
-use crate::net::listener::accept;
-use crate::net::server::{self, MAX_LISTENERS};
+use crate::net::server;
 use crate::net::transport::{self, Transport, describe};
 use crate::tls;
 
-/// Token of the timer that retries accepting when out of descriptors.
-const ACCEPT_RETRY_TOKEN: Token = Token(MAX_LISTENERS);
 /// Token of the SIGTERM grace period's end.
-const GRACE_TOKEN: Token = Token(MAX_LISTENERS + 1);
+const GRACE_TOKEN: Token = Token(FIRST_FREE_TOKEN);
 /// Pairs' tokens start here, [`SLOTS`] per pair.
 const PAIR_BASE: usize = 128;
 /// Tokens per pair: the client, the target, the dial attempts, the pair's timer.
@@ -40,8 +38,6 @@ const CLIENT_SLOT: usize = 0;
 const TARGET_SLOT: usize = 1;
 const FIRST_ATTEMPT_SLOT: usize = 2;
 const TIMER_SLOT: usize = SLOTS - 1;
-/// Pause before accepting again when out of file descriptors.
-const ACCEPT_RETRY: Duration = Duration::from_millis(100);
 /// Time a client gets to finish its TLS handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -143,21 +139,17 @@ pub fn run(config: Config) -> Result<()> {
         let list: Vec<String> = targets.iter().map(ToString::to_string).collect();
         eprintln!("target {} is {}", config.target_host, list.join(", "));
     }
-    let mut listeners = server::listen(&config.addrs, config.default_pair, "")?;
+    let listeners = server::listen(&config.addrs, config.default_pair, "")?;
+    let mut acceptor = Acceptor::new(vec![listeners], "relay: ");
     // Every pair holds two sockets and, plain to plain, two pipes.
     let _ = rlimit::increase_nofile_limit(u64::MAX);
-    for (i, l) in listeners.iter_mut().enumerate() {
-        ev.registry()
-            .register(l, Token(i), Interest::READABLE)
-            .context("watching a listening socket")?;
-    }
+    acceptor.register(ev.registry())?;
     let mut relay = Relay {
         config: &config,
         targets,
-        listeners,
+        acceptor,
         pairs: Slab::new(),
         scratch: vec![0; crate::net::bridge::BUFFER],
-        retry_pending: false,
         draining_until: None,
     };
     let result = ev.run(&mut relay);
@@ -180,11 +172,10 @@ pub fn run(config: Config) -> Result<()> {
 struct Relay<'a> {
     config: &'a Config,
     targets: Vec<SocketAddr>,
-    listeners: Vec<TcpListener>,
+    acceptor: Acceptor,
     pairs: Slab<Pair>,
     /// The one read buffer every pair's copying shares.
     scratch: Vec<u8>,
-    retry_pending: bool,
     /// SIGTERM came: no more clients; sessions may finish until then.
     draining_until: Option<Instant>,
 }
@@ -352,23 +343,8 @@ fn failure(f: Failure, from: &str, to: &str) -> Ended {
 
 impl Relay<'_> {
     fn accept_all(&mut self, cx: &mut Context<'_>, index: usize) {
-        while self.draining_until.is_none() {
-            let Some(listener) = self.listeners.get(index) else {
-                return;
-            };
-            let (stream, peer) = match accept(listener) {
-                Ok(Some(got)) => got,
-                Ok(None) => return,
-                Err(e) => {
-                    // Out of descriptors, say: the pending clients wait in the backlog.
-                    if !self.retry_pending {
-                        eprintln!("nicksock: relay: accepting a connection: {e}");
-                        self.retry_pending = true;
-                        cx.timers.add(cx.now + ACCEPT_RETRY, ACCEPT_RETRY_TOKEN);
-                    }
-                    return;
-                }
-            };
+        while let Some(client) = self.acceptor.next(cx, index) {
+            let peer = client.peer;
             if self.pairs.len() >= self.config.max_conns {
                 if self.config.verbose > 0 {
                     eprintln!(
@@ -378,7 +354,7 @@ impl Relay<'_> {
                 }
                 continue;
             }
-            if let Err(e) = self.add(cx, stream, peer) {
+            if let Err(e) = self.add(cx, client.stream, peer) {
                 eprintln!("nicksock: relay: client {peer}: {e:#}");
             }
         }
@@ -448,8 +424,8 @@ impl Relay<'_> {
 impl Handler for Relay<'_> {
     fn on_event(&mut self, cx: &mut Context<'_>, event: &Event) -> Result<()> {
         let t = event.token().0;
-        if t < self.listeners.len() {
-            self.accept_all(cx, t);
+        if let Some(index) = self.acceptor.listener(event.token()) {
+            self.accept_all(cx, index);
         } else if t >= PAIR_BASE {
             let (key, slot) = ((t - PAIR_BASE) / SLOTS, (t - PAIR_BASE) % SLOTS);
             if let Some(pair) = self.pairs.get_mut(key) {
@@ -468,13 +444,13 @@ impl Handler for Relay<'_> {
     }
 
     fn on_timer(&mut self, cx: &mut Context<'_>, token: Token) -> Result<()> {
-        match token {
-            ACCEPT_RETRY_TOKEN => {
-                self.retry_pending = false;
-                for i in 0..self.listeners.len() {
-                    self.accept_all(cx, i);
-                }
+        if let Some(listeners) = self.acceptor.retry(token) {
+            for i in listeners {
+                self.accept_all(cx, i);
             }
+            return Ok(());
+        }
+        match token {
             GRACE_TOKEN => {}
             Token(t) if t >= PAIR_BASE => {
                 let key = (t - PAIR_BASE) / SLOTS;
@@ -505,10 +481,7 @@ impl Handler for Relay<'_> {
             Signal::Terminate if self.draining_until.is_some() => Ok(Flow::Stop),
             Signal::Terminate => {
                 // No more clients; the sessions in flight get the grace period.
-                for l in &mut self.listeners {
-                    let _ = cx.registry.deregister(l);
-                }
-                self.listeners.clear();
+                self.acceptor.close(cx.registry);
                 if self.config.verbose > 0 {
                     eprintln!(
                         "stopping: no new clients; {} sessions may finish within {} s",

@@ -2,6 +2,7 @@
 //! [`Transport`] that hides TLS from the commands, name resolution, the stdin pump and the
 //! byte relay of `listen` and `connect`, and the bridge between two sockets of `relay`.
 
+pub mod acceptor;
 pub mod addr;
 pub mod bridge;
 pub mod connector;

@@ -1,12 +1,14 @@
 //! The machinery of a many-client TCP server on the event loop, shared by `echo` and
-//! `serve-gpio`: groups of listeners, an accept loop with a client limit and a retry when
-//! out of file descriptors, a slab of connections (plain or TLS), the deadlines every
-//! connection has (TLS handshake, idle, and the service's own) on lazy timers, a graceful
-//! close that lets the client read its last response, and the `-v` lines.
+//! `serve-gpio`: groups of listeners behind the shared [`Acceptor`], a client limit, a
+//! slab of connections (plain or TLS), the deadlines every connection has (TLS handshake,
+//! idle, and the service's own) on lazy timers, a graceful close that lets the client read
+//! its last response, and the `-v` lines.
 //!
 //! What a connection *says* is a [`Service`]'s business: it gets each ready connection's
 //! [`Link`] and its own per-connection state, moves what bytes it can without blocking, and
-//! says what comes [`Next`].
+//! says what comes [`Next`]. A service that answers what it receives (echo, HTTP, the line
+//! protocol) describes one connection as an [`Exchange`] and lets [`exchange`] run the
+//! read–answer–write round.
 
 use std::io;
 use std::net::SocketAddr;
@@ -19,18 +21,16 @@ use mio::net::{TcpListener, TcpStream};
 use mio::{Interest, Token};
 use slab::Slab;
 
+use crate::net::acceptor::{Acceptor, FIRST_FREE_TOKEN};
 use crate::net::event_loop::{Context, EventLoop, Flow, Handler};
-use crate::net::listener::{Proto, accept, bind_all_labeled, tcp_listeners};
+use crate::net::listener::{Proto, bind_all_labeled, tcp_listeners};
+use crate::net::outbox::Outbox;
 use crate::net::transport::{self, Transport, would_block};
 
-/// Most listening sockets across all groups.
-pub const MAX_LISTENERS: usize = 64;
-/// Token of the timer that retries accepting.
-const ACCEPT_RETRY_TOKEN: Token = Token(MAX_LISTENERS);
+pub use crate::net::acceptor::MAX_LISTENERS;
+
 /// Tokens at and above this are connections.
-const CONN_BASE: usize = MAX_LISTENERS + 1;
-/// Pause before accepting again when out of file descriptors.
-const ACCEPT_RETRY: Duration = Duration::from_millis(100);
+const CONN_BASE: usize = FIRST_FREE_TOKEN;
 /// Time a client gets to finish its TLS handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// After our last byte, time the client gets to close its side before we close ours.
@@ -153,6 +153,74 @@ pub trait Service {
     }
 }
 
+/// One connection of a service that answers what it receives, in the shape [`exchange`]
+/// drives: bytes come in while there is room, answers go out through a bounded [`Outbox`],
+/// and the connection finishes once the last answer is sent.
+pub trait Exchange {
+    /// What answers are made with (the app behind the connection).
+    type App: ?Sized;
+
+    /// Where answers wait to be sent.
+    fn outbox(&mut self) -> &mut Outbox;
+
+    /// How many received bytes it takes now; 0 stops reading (answers pile up unread, its
+    /// input buffer is full, or it is closing).
+    fn room(&self) -> usize;
+
+    /// Bytes from the client. `link` is there to answer straight away without a copy.
+    fn received(&mut self, link: &mut Link, data: &[u8]) -> io::Result<()>;
+
+    /// The client ended its side.
+    fn ended(&mut self);
+
+    /// Answers what complete input it holds while the outbox has room; says whether it
+    /// answered anything.
+    fn answer(&mut self, app: &mut Self::App) -> bool {
+        let _ = app;
+        false
+    }
+
+    /// Nothing more will be answered: once the outbox is empty the connection finishes.
+    fn is_finished(&self) -> bool;
+}
+
+/// Runs one round of an [`Exchange`]: send, answer, read, until nothing moves (the
+/// edge-triggered contract of [`Service::pump`]); `scratch` is the read buffer connections
+/// share.
+pub fn exchange<E: Exchange>(
+    link: &mut Link,
+    conn: &mut E,
+    app: &mut E::App,
+    scratch: &mut [u8],
+) -> io::Result<Next> {
+    loop {
+        let mut moved = conn.outbox().write_to(link)?;
+        moved |= conn.answer(app);
+        let room = conn.room().min(scratch.len());
+        if room > 0 {
+            match link.receive(&mut scratch[..room])? {
+                Received::Eof => {
+                    conn.ended();
+                    moved = true;
+                }
+                Received::Data(data) => {
+                    conn.received(link, data)?;
+                    moved = true;
+                }
+                Received::Nothing => {}
+            }
+        }
+        link.flush()?;
+        if !moved {
+            break;
+        }
+    }
+    if conn.outbox().is_empty() && conn.is_finished() {
+        return Ok(Next::Finish);
+    }
+    Ok(Next::Keep)
+}
+
 /// Listeners whose connections share a TLS setting and an idle timeout.
 pub struct Group {
     /// The bound listeners.
@@ -212,13 +280,12 @@ impl<C> Entry<C> {
 /// a [`Service`].
 pub struct Server<S: Service> {
     service: S,
+    /// Each group's TLS setting and idle timeout; its listeners are in the acceptor.
     groups: Vec<Group>,
-    /// Every listener with the index of its group; the index here is its token.
-    listeners: Vec<(TcpListener, usize)>,
+    acceptor: Acceptor,
     conns: Slab<Entry<S::Conn>>,
     max_conns: usize,
     verbose: u8,
-    retry_pending: bool,
     discard: Vec<u8>,
 }
 
@@ -226,21 +293,17 @@ impl<S: Service> Server<S> {
     /// A server for `service` on these groups, serving at most `max_conns` clients at once
     /// (a client over the limit is accepted and closed at once rather than left waiting).
     pub fn new(service: S, mut groups: Vec<Group>, max_conns: usize, verbose: u8) -> Self {
-        let mut listeners = Vec::new();
-        for (g, group) in groups.iter_mut().enumerate() {
-            for l in group.listeners.drain(..) {
-                listeners.push((l, g));
-            }
-        }
-        listeners.truncate(MAX_LISTENERS);
+        let listeners = groups
+            .iter_mut()
+            .map(|g| std::mem::take(&mut g.listeners))
+            .collect();
         Server {
             service,
             groups,
-            listeners,
+            acceptor: Acceptor::new(listeners, ""),
             conns: Slab::new(),
             max_conns,
             verbose,
-            retry_pending: false,
             discard: vec![0; DISCARD_BUFFER],
         }
     }
@@ -251,33 +314,13 @@ impl<S: Service> Server<S> {
     pub fn run(mut self, mut ev: EventLoop) -> Result<()> {
         // Many clients need many descriptors; the soft limit is often only 1024.
         let _ = rlimit::increase_nofile_limit(u64::MAX);
-        for (i, (l, _)) in self.listeners.iter_mut().enumerate() {
-            ev.registry()
-                .register(l, Token(i), Interest::READABLE)
-                .context("watching a listening socket")?;
-        }
+        self.acceptor.register(ev.registry())?;
         ev.run(&mut self)
     }
 
     fn accept_all(&mut self, cx: &mut Context<'_>, index: usize) {
-        loop {
-            let Some((listener, group)) = self.listeners.get(index) else {
-                return;
-            };
-            let group = *group;
-            let (stream, peer) = match accept(listener) {
-                Ok(Some(got)) => got,
-                Ok(None) => return,
-                Err(e) => {
-                    // Out of descriptors, say: the pending clients wait in the backlog.
-                    eprintln!("nicksock: accepting a connection: {e}");
-                    if !self.retry_pending {
-                        self.retry_pending = true;
-                        cx.timers.add(cx.now + ACCEPT_RETRY, ACCEPT_RETRY_TOKEN);
-                    }
-                    return;
-                }
-            };
+        while let Some(client) = self.acceptor.next(cx, index) {
+            let peer = client.peer;
             if self.conns.len() >= self.max_conns {
                 if self.verbose > 0 {
                     eprintln!(
@@ -287,7 +330,7 @@ impl<S: Service> Server<S> {
                 }
                 continue;
             }
-            if let Err(e) = self.add(cx, stream, peer, group) {
+            if let Err(e) = self.add(cx, client.stream, peer, client.group) {
                 eprintln!("nicksock: client {peer}: {e:#}");
             }
         }
@@ -429,10 +472,9 @@ fn linger<C>(entry: &mut Entry<C>, discard: &mut [u8]) -> io::Result<Next> {
 
 impl<S: Service> Handler for Server<S> {
     fn on_event(&mut self, cx: &mut Context<'_>, event: &Event) -> Result<()> {
-        let token = event.token().0;
-        if token < self.listeners.len() {
-            self.accept_all(cx, token);
-        } else if let Some(key) = token.checked_sub(CONN_BASE) {
+        if let Some(index) = self.acceptor.listener(event.token()) {
+            self.accept_all(cx, index);
+        } else if let Some(key) = event.token().0.checked_sub(CONN_BASE) {
             let hangup = event.is_read_closed() || event.is_error();
             self.serve(cx, key, hangup);
         }
@@ -440,9 +482,8 @@ impl<S: Service> Handler for Server<S> {
     }
 
     fn on_timer(&mut self, cx: &mut Context<'_>, token: Token) -> Result<()> {
-        if token == ACCEPT_RETRY_TOKEN {
-            self.retry_pending = false;
-            for i in 0..self.listeners.len() {
+        if let Some(listeners) = self.acceptor.retry(token) {
+            for i in listeners {
                 self.accept_all(cx, i);
             }
             return Ok(());
@@ -471,5 +512,246 @@ impl<S: Service> Handler for Server<S> {
 
     fn after(&mut self, _cx: &mut Context<'_>) -> Result<Flow> {
         Ok(Flow::Continue)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Read, Write};
+    use std::net::{Shutdown, TcpStream as StdStream};
+    use std::thread;
+
+    /// How long any one of these tests may run.
+    const TEST_LIMIT: Duration = Duration::from_secs(20);
+    /// A token none of the server's uses: the test's time limit.
+    const LIMIT_TOKEN: Token = Token(usize::MAX - 100);
+
+    /// One echo connection, or one that says `bye` to its first bytes and finishes.
+    #[derive(Default)]
+    struct TestConn {
+        out: Outbox,
+        eof: bool,
+        said_bye: bool,
+        bye: bool,
+        opened: Option<Instant>,
+    }
+
+    impl Exchange for TestConn {
+        type App = ();
+        fn outbox(&mut self) -> &mut Outbox {
+            &mut self.out
+        }
+        fn room(&self) -> usize {
+            if self.eof || self.said_bye {
+                0
+            } else {
+                65_536usize.saturating_sub(self.out.pending())
+            }
+        }
+        fn received(&mut self, link: &mut Link, data: &[u8]) -> io::Result<()> {
+            if self.bye {
+                self.out.push(b"bye\n");
+                self.said_bye = true;
+                Ok(())
+            } else {
+                self.out.send(link, data)
+            }
+        }
+        fn ended(&mut self) {
+            self.eof = true;
+        }
+        fn is_finished(&self) -> bool {
+            self.eof || self.said_bye
+        }
+    }
+
+    #[derive(Default)]
+    struct TestService {
+        scratch: Vec<u8>,
+        opened: usize,
+        bye: bool,
+        /// A deadline of the service's own, from the connection's start.
+        own: Option<Duration>,
+    }
+
+    impl Service for TestService {
+        type Conn = TestConn;
+        const DOING: &'static str = "testing";
+        fn open(&mut self, _group: usize, now: Instant) -> TestConn {
+            self.opened += 1;
+            TestConn {
+                bye: self.bye,
+                opened: Some(now),
+                ..TestConn::default()
+            }
+        }
+        fn pump(&mut self, link: &mut Link, conn: &mut TestConn) -> io::Result<Next> {
+            if self.scratch.is_empty() {
+                self.scratch = vec![0; 65_536];
+            }
+            exchange(link, conn, &mut (), &mut self.scratch)
+        }
+        fn deadline(&self, conn: &TestConn) -> Option<(Instant, &'static str)> {
+            Some((conn.opened? + self.own?, "too slow"))
+        }
+    }
+
+    /// Runs a server until every connection it opened (at least `clients`) is closed.
+    struct Until {
+        server: Server<TestService>,
+        clients: usize,
+        limit: Instant,
+    }
+
+    impl Handler for Until {
+        fn on_event(&mut self, cx: &mut Context<'_>, event: &Event) -> Result<()> {
+            self.server.on_event(cx, event)
+        }
+        fn on_timer(&mut self, cx: &mut Context<'_>, token: Token) -> Result<()> {
+            self.server.on_timer(cx, token)
+        }
+        fn after(&mut self, _cx: &mut Context<'_>) -> Result<Flow> {
+            assert!(Instant::now() < self.limit, "the server did not finish");
+            let s = &self.server;
+            let done = s.service.opened >= self.clients && s.conns.is_empty();
+            Ok(if done { Flow::Stop } else { Flow::Continue })
+        }
+    }
+
+    /// Serves `service` on a loopback port while `client` runs against it; returns what
+    /// the client returned once every connection is closed.
+    fn serve<T: Send + 'static>(
+        service: TestService,
+        idle: Option<Duration>,
+        max_conns: usize,
+        clients: usize,
+        client: impl FnOnce(SocketAddr) -> T + Send + 'static,
+    ) -> T {
+        let listener = TcpListener::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let group = Group {
+            listeners: vec![listener],
+            tls: None,
+            idle,
+        };
+        let mut ev = EventLoop::new().unwrap();
+        let mut server = Server::new(service, vec![group], max_conns, 0);
+        server.acceptor.register(ev.registry()).unwrap();
+        let limit = Instant::now() + TEST_LIMIT;
+        ev.add_timer(limit, LIMIT_TOKEN);
+        let client = thread::spawn(move || client(addr));
+        let mut until = Until {
+            server,
+            clients,
+            limit,
+        };
+        ev.run(&mut until).unwrap();
+        client.join().unwrap()
+    }
+
+    #[test]
+    fn every_byte_comes_back_and_the_close_is_graceful() {
+        let data: Vec<u8> = (0..2_000_000u32).map(|i| (i % 251) as u8).collect();
+        let sent = data.clone();
+        let got = serve(TestService::default(), None, 10, 1, move |addr| {
+            let mut c = StdStream::connect(addr).unwrap();
+            let mut w = c.try_clone().unwrap();
+            let writer = thread::spawn(move || {
+                w.write_all(&sent).unwrap();
+                w.shutdown(Shutdown::Write).unwrap();
+            });
+            let mut got = Vec::new();
+            c.read_to_end(&mut got).unwrap();
+            writer.join().unwrap();
+            got
+        });
+        assert_eq!(got.len(), data.len());
+        assert!(got == data);
+    }
+
+    #[test]
+    fn a_client_over_the_limit_is_closed_at_once_and_the_others_go_on() {
+        let (first, second) = serve(TestService::default(), None, 1, 1, |addr| {
+            let mut a = StdStream::connect(addr).unwrap();
+            a.write_all(b"a").unwrap();
+            let mut one = [0u8; 1];
+            a.read_exact(&mut one).unwrap();
+            let mut b = StdStream::connect(addr).unwrap();
+            let mut rest = Vec::new();
+            let second = b.read_to_end(&mut rest).map(|_| rest);
+            a.write_all(b"bc").unwrap();
+            a.shutdown(Shutdown::Write).unwrap();
+            let mut first = one.to_vec();
+            a.read_to_end(&mut first).unwrap();
+            (first, second)
+        });
+        assert_eq!(first, b"abc");
+        assert!(
+            second.is_ok_and(|b| b.is_empty()),
+            "the second client got an answer"
+        );
+    }
+
+    #[test]
+    fn an_idle_client_is_closed_after_the_idle_time() {
+        let idle = Duration::from_millis(150);
+        let (waited, got) = serve(TestService::default(), Some(idle), 10, 1, |addr| {
+            let mut c = StdStream::connect(addr).unwrap();
+            let start = Instant::now();
+            let mut got = Vec::new();
+            let _ = c.read_to_end(&mut got);
+            (start.elapsed(), got)
+        });
+        assert!(got.is_empty());
+        assert!(waited >= idle, "closed after {waited:?}");
+        assert!(waited < Duration::from_secs(5), "closed after {waited:?}");
+    }
+
+    #[test]
+    fn the_services_own_deadline_closes_a_connection_that_keeps_moving() {
+        let service = TestService {
+            own: Some(Duration::from_millis(200)),
+            ..TestService::default()
+        };
+        let (waited, echoed) = serve(service, Some(Duration::from_secs(30)), 10, 1, |addr| {
+            let mut c = StdStream::connect(addr).unwrap();
+            let start = Instant::now();
+            let mut echoed = 0;
+            let mut byte = [0u8; 1];
+            // Busy all along: only the service's deadline can end it.
+            while c.write_all(b"x").is_ok() {
+                match c.read(&mut byte) {
+                    Ok(1) => echoed += 1,
+                    _ => break,
+                }
+                thread::sleep(Duration::from_millis(5));
+            }
+            (start.elapsed(), echoed)
+        });
+        assert!(echoed > 0);
+        assert!(
+            waited >= Duration::from_millis(200),
+            "closed after {waited:?}"
+        );
+        assert!(waited < Duration::from_secs(5), "closed after {waited:?}");
+    }
+
+    #[test]
+    fn a_last_answer_is_read_even_when_the_client_was_still_sending() {
+        let service = TestService {
+            bye: true,
+            ..TestService::default()
+        };
+        let got = serve(service, None, 10, 1, |addr| {
+            let mut c = StdStream::connect(addr).unwrap();
+            // More than the server reads before it answers: without the lingering close,
+            // the unread bytes would turn its close into a reset that destroys the answer.
+            let _ = c.write_all(&[b'x'; 200_000]);
+            let _ = c.shutdown(Shutdown::Write);
+            let mut got = Vec::new();
+            c.read_to_end(&mut got).map(|_| got)
+        });
+        assert_eq!(got.unwrap(), b"bye\n");
     }
 }

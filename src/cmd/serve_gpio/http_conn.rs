@@ -13,7 +13,7 @@ use crate::http::server::{
     reason_phrase,
 };
 use crate::net::outbox::Outbox;
-use crate::net::server::{Link, Next, Received};
+use crate::net::server::{self, Exchange, Link, Next};
 
 /// Time a client has to send a whole request once it has started one.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
@@ -38,38 +38,13 @@ pub struct HttpConn {
 impl HttpConn {
     /// Reads, answers and writes until nothing moves.
     pub fn pump(&mut self, link: &mut Link, app: &mut App, scratch: &mut [u8]) -> io::Result<Next> {
-        loop {
-            let mut moved = self.out.write_to(link)?;
-            moved |= self.answer(app);
-            if self.wants_input() {
-                let room = (MAX_INPUT - self.reader.buffered()).min(scratch.len());
-                match link.receive(&mut scratch[..room])? {
-                    Received::Eof => {
-                        self.peer_eof = true;
-                        moved = true;
-                    }
-                    Received::Data(data) => {
-                        self.reader.feed(data);
-                        moved = true;
-                    }
-                    Received::Nothing => {}
-                }
-            }
-            link.flush()?;
-            if !moved {
-                break;
-            }
-        }
+        let next = server::exchange(link, self, app, scratch)?;
         if self.reader.is_idle() {
             self.request_started = None;
         } else if self.request_started.is_none() {
             self.request_started = Some(link.now());
         }
-        // With room in the outbox and nothing queued, every complete request is answered.
-        if self.out.is_empty() && (self.closing || self.peer_eof) {
-            return Ok(Next::Finish);
-        }
-        Ok(Next::Keep)
+        Ok(next)
     }
 
     /// When the request being received must be complete. It does not run while responses
@@ -82,16 +57,33 @@ impl HttpConn {
         self.request_started
             .map(|at| (at + REQUEST_TIMEOUT, "request timed out"))
     }
+}
 
-    fn wants_input(&self) -> bool {
-        !self.closing
-            && !self.peer_eof
-            && self.out.pending() < MAX_OUTPUT
-            && self.reader.buffered() < MAX_INPUT
+impl Exchange for HttpConn {
+    type App = App;
+
+    fn outbox(&mut self) -> &mut Outbox {
+        &mut self.out
     }
 
-    /// Answers the complete requests received, while the outbox has room; says whether it
-    /// answered any.
+    fn room(&self) -> usize {
+        if self.closing || self.peer_eof || self.out.pending() >= MAX_OUTPUT {
+            return 0;
+        }
+        MAX_INPUT.saturating_sub(self.reader.buffered())
+    }
+
+    fn received(&mut self, _link: &mut Link, data: &[u8]) -> io::Result<()> {
+        self.reader.feed(data);
+        Ok(())
+    }
+
+    fn ended(&mut self) {
+        self.peer_eof = true;
+    }
+
+    /// Answers the complete requests received, while the outbox has room. With room in the
+    /// outbox and nothing queued, every complete request is answered.
     fn answer(&mut self, app: &mut App) -> bool {
         let mut answered = false;
         while !self.closing && self.out.pending() < MAX_OUTPUT {
@@ -114,6 +106,10 @@ impl HttpConn {
             answered = true;
         }
         answered
+    }
+
+    fn is_finished(&self) -> bool {
+        self.closing || self.peer_eof
     }
 }
 

@@ -7,7 +7,7 @@ use std::io;
 
 use super::app::App;
 use crate::net::outbox::Outbox;
-use crate::net::server::{Link, Next, Received};
+use crate::net::server::{self, Exchange, Link, Next};
 
 /// The longest command line accepted, newline excluded.
 pub const MAX_LINE: usize = 1024;
@@ -29,43 +29,35 @@ pub struct LineConn {
 impl LineConn {
     /// Reads, answers and writes until nothing moves.
     pub fn pump(&mut self, link: &mut Link, app: &mut App, scratch: &mut [u8]) -> io::Result<Next> {
-        loop {
-            let mut moved = self.out.write_to(link)?;
-            moved |= self.answer(app);
-            if self.wants_input() {
-                let room = (MAX_INPUT - self.input.len()).min(scratch.len());
-                match link.receive(&mut scratch[..room])? {
-                    Received::Eof => {
-                        self.peer_eof = true;
-                        moved = true;
-                    }
-                    Received::Data(data) => {
-                        self.input.extend_from_slice(data);
-                        moved = true;
-                    }
-                    Received::Nothing => {}
-                }
-            }
-            link.flush()?;
-            if !moved {
-                break;
-            }
-        }
-        if self.out.is_empty() && (self.closing || self.peer_eof) {
-            return Ok(Next::Finish);
-        }
-        Ok(Next::Keep)
+        server::exchange(link, self, app, scratch)
+    }
+}
+
+impl Exchange for LineConn {
+    type App = App;
+
+    fn outbox(&mut self) -> &mut Outbox {
+        &mut self.out
     }
 
-    fn wants_input(&self) -> bool {
-        !self.closing
-            && !self.peer_eof
-            && self.out.pending() < MAX_OUTPUT
-            && self.input.len() < MAX_INPUT
+    fn room(&self) -> usize {
+        if self.closing || self.peer_eof || self.out.pending() >= MAX_OUTPUT {
+            return 0;
+        }
+        MAX_INPUT.saturating_sub(self.input.len())
+    }
+
+    fn received(&mut self, _link: &mut Link, data: &[u8]) -> io::Result<()> {
+        self.input.extend_from_slice(data);
+        Ok(())
+    }
+
+    fn ended(&mut self) {
+        self.peer_eof = true;
     }
 
     /// Answers the complete lines received (and, at the client's end of stream, a last
-    /// line without a newline), while the outbox has room; says whether it answered any.
+    /// line without a newline), while the outbox has room.
     fn answer(&mut self, app: &mut App) -> bool {
         let mut answered = false;
         while !self.closing && self.out.pending() < MAX_OUTPUT {
@@ -89,5 +81,9 @@ impl LineConn {
             answered = true;
         }
         answered
+    }
+
+    fn is_finished(&self) -> bool {
+        self.closing || self.peer_eof
     }
 }
