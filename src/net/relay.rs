@@ -506,3 +506,173 @@ impl Handler for Relay<'_> {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::net::EventLoop;
+    use std::fs::File;
+    use std::io::{Read, Seek, Write};
+    use std::net::{Shutdown, TcpListener, TcpStream};
+    use std::sync::mpsc;
+    use std::thread;
+
+    /// Longest any session here may stay quiet: a hang fails the test as an idle timeout.
+    const LIMIT: Duration = Duration::from_secs(10);
+
+    fn rules() -> SessionRules {
+        SessionRules {
+            idle: Some(LIMIT),
+            ..SessionRules::default()
+        }
+    }
+
+    /// A pipe as stdin: (the reading end for the session, the writing end for the test).
+    fn pipe() -> (File, File) {
+        let (r, w) = rustix::pipe::pipe().unwrap();
+        (File::from(r), File::from(w))
+    }
+
+    /// A regular file holding `data`, positioned at its start.
+    fn file(data: &[u8]) -> File {
+        let mut f = tempfile::tempfile().unwrap();
+        f.write_all(data).unwrap();
+        f.rewind().unwrap();
+        f
+    }
+
+    /// Runs one session of `rules` with `stdin` against a peer that `far` plays on the
+    /// other end of a loopback connection; returns the session's result, what it wrote to
+    /// stdout, and what `far` returned.
+    fn session<T: Send + 'static>(
+        rules: &SessionRules,
+        stdin: Option<File>,
+        far: impl FnOnce(TcpStream) -> T + Send + 'static,
+    ) -> (Result<()>, Vec<u8>, T) {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let near = TcpStream::connect(l.local_addr().unwrap()).unwrap();
+        let (far_end, _) = l.accept().unwrap();
+        near.set_nonblocking(true).unwrap();
+        let far = thread::spawn(move || far(far_end));
+        let mut ev = EventLoop::new().unwrap();
+        let mut stdin = match stdin {
+            Some(f) => StdinSource::from_file(&mut ev, f, false, true).unwrap(),
+            None => StdinSource::closed(),
+        };
+        let out_file = tempfile::tempfile().unwrap();
+        let mut out = Stdout::to_file(out_file.try_clone().unwrap());
+        let mut buf = Vec::new();
+        let sock = Transport::Plain(mio::net::TcpStream::from_std(near));
+        let mut relay =
+            Relay::new(ev.registry(), sock, rules, &mut stdin, &mut out, &mut buf).unwrap();
+        let result = ev.run(&mut relay);
+        relay.finish(ev.registry());
+        let mut got = Vec::new();
+        let mut out_file = out_file;
+        out_file.rewind().unwrap();
+        out_file.read_to_end(&mut got).unwrap();
+        (result, got, far.join().unwrap())
+    }
+
+    #[test]
+    fn the_peers_end_does_not_end_our_sending() {
+        let (r, mut w) = pipe();
+        let (closed_tx, closed_rx) = mpsc::channel();
+        let data: Vec<u8> = (0..4_000_000u32).map(|i| (i % 253) as u8).collect();
+        let to_send = data.clone();
+        let writer = thread::spawn(move || {
+            // stdin's bytes come only after the peer has ended its side.
+            closed_rx.recv().unwrap();
+            w.write_all(&to_send).unwrap();
+        });
+        let (result, stdout, got) = session(&rules(), Some(r), move |mut far| {
+            far.write_all(b"hi").unwrap();
+            far.shutdown(Shutdown::Write).unwrap();
+            closed_tx.send(()).unwrap();
+            let mut got = Vec::new();
+            far.read_to_end(&mut got).unwrap();
+            got
+        });
+        writer.join().unwrap();
+        result.unwrap();
+        assert_eq!(stdout, b"hi");
+        assert!(
+            got == data,
+            "the peer got {} of {} bytes",
+            got.len(),
+            data.len()
+        );
+    }
+
+    #[test]
+    fn recv_only_ends_at_the_peers_end() {
+        let rules = SessionRules {
+            recv_only: true,
+            ..rules()
+        };
+        let (result, stdout, rest) = session(&rules, None, |mut far| {
+            far.write_all(b"data").unwrap();
+            far.shutdown(Shutdown::Write).unwrap();
+            // Our side ends when the session does: nothing is sent to us.
+            let mut rest = Vec::new();
+            far.read_to_end(&mut rest).unwrap();
+            rest
+        });
+        result.unwrap();
+        assert_eq!(stdout, b"data");
+        assert!(rest.is_empty());
+    }
+
+    #[test]
+    fn a_peer_that_leaves_with_our_bytes_unread_is_a_loss_with_the_amount() {
+        let data = vec![b'z'; 8 << 20];
+        let (result, _, ()) = session(&rules(), Some(file(&data)), |mut far| {
+            let mut some = vec![0u8; 65_536];
+            far.read_exact(&mut some).unwrap();
+            // Closing with bytes unread resets the connection.
+        });
+        let err = result.expect_err("a loss must not succeed");
+        let said = format!("{err:#}");
+        assert!(said.contains("of 8388608 bytes"), "{said}");
+    }
+
+    #[test]
+    fn nothing_moving_for_the_idle_time_is_a_timeout() {
+        let (r, w) = pipe();
+        let rules = SessionRules {
+            idle: Some(Duration::from_millis(150)),
+            ..rules()
+        };
+        let start = Instant::now();
+        let (result, _, ()) = session(&rules, Some(r), |mut far| {
+            let mut rest = Vec::new();
+            let _ = far.read_to_end(&mut rest);
+        });
+        drop(w);
+        let err = result.expect_err("an idle session must time out");
+        assert_eq!(error::kind(&err), Kind::Timeout, "{err:#}");
+        assert!(start.elapsed() >= Duration::from_millis(150));
+    }
+
+    #[test]
+    fn quit_after_ends_the_session_that_the_peer_keeps_open() {
+        let rules = SessionRules {
+            quit_after: Some(Duration::from_millis(100)),
+            ..rules()
+        };
+        let start = Instant::now();
+        let (result, _, (got, _open)) = session(&rules, Some(file(b"last words")), |mut far| {
+            let mut got = Vec::new();
+            far.read_to_end(&mut got).unwrap();
+            // The connection stays open: only -q can end the session.
+            (got, far)
+        });
+        result.unwrap();
+        assert_eq!(got, b"last words");
+        let took = start.elapsed();
+        assert!(
+            took >= Duration::from_millis(100) && took < LIMIT,
+            "{took:?}"
+        );
+    }
+}

@@ -81,7 +81,11 @@ impl StdinSource {
             .as_fd()
             .try_clone_to_owned()
             .context("opening stdin")?;
-        let stdin = File::from(stdin);
+        Self::from_file(ev, File::from(stdin), crlf, zero_copy)
+    }
+
+    /// Reads `stdin`, whatever it is (a file, a pipe, a terminal, a socket), as stdin.
+    pub fn from_file(ev: &mut EventLoop, stdin: File, crlf: bool, zero_copy: bool) -> Result<Self> {
         if let Ok(meta) = stdin.metadata()
             && meta.file_type().is_file()
         {

@@ -21,9 +21,12 @@ impl Stdout {
             .as_fd()
             .try_clone_to_owned()
             .context("opening stdout")?;
-        Ok(Stdout {
-            file: File::from(fd),
-        })
+        Ok(Self::to_file(File::from(fd)))
+    }
+
+    /// Writes received data to `file` instead.
+    pub fn to_file(file: File) -> Self {
+        Stdout { file }
     }
 
     /// Writes every byte, blocking until done.
