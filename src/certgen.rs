@@ -13,8 +13,8 @@ use rcgen::{
     BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
     Issuer, KeyPair, KeyUsagePurpose, PublicKeyData as _, SanType, SignatureAlgorithm,
 };
+use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject as _;
-use rustls::pki_types::{CertificateDer, DnsName};
 use time::{Duration, OffsetDateTime};
 
 use crate::error::{Kind, Tag as _, fail};
@@ -80,7 +80,7 @@ pub fn classify(name: &str) -> Result<San, InvalidName> {
     }
     let base = name.strip_prefix("*.").unwrap_or(name);
     // A trailing dot is a valid DNS name but never matches a certificate name.
-    if base.ends_with('.') || DnsName::try_from(base).is_err() {
+    if base.ends_with('.') || crate::names::host_name_problem(base).is_some() {
         return Err(InvalidName(name.to_string()));
     }
     Ok(San::Dns(name.to_string()))

@@ -8,11 +8,6 @@ use anyhow::Result;
 
 use crate::error::{Kind, Tag as _, fail};
 
-/// Longest DNS name (RFC 1035), without the trailing dot.
-const MAX_NAME_LEN: usize = 253;
-/// Longest DNS label.
-const MAX_LABEL_LEN: usize = 63;
-
 /// Which address families a command may use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Family {
@@ -38,33 +33,14 @@ impl Family {
 
 pub use crate::names::parse_ip;
 
-/// Checks that `name` can be a host name at all (letters, digits, `-` and `_` in labels of
-/// at most 63 characters), so a typo fails before any DNS query.
+/// Checks that `name` can be a host name at all (the one rule of [`crate::names`]), so a
+/// typo fails before any DNS query.
 pub fn check_host_name(name: &str) -> Result<()> {
     let bare = name.strip_suffix('.').unwrap_or(name);
-    let why = if bare.is_empty() {
-        Some("the name is empty")
-    } else if bare.len() > MAX_NAME_LEN {
-        Some("the name is longer than 253 characters")
-    } else if bare.split('.').any(str::is_empty) {
-        Some("the name has an empty label")
-    } else if bare.split('.').any(|l| l.len() > MAX_LABEL_LEN) {
-        Some("a label is longer than 63 characters")
-    } else if !bare
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
-    {
-        Some("a host name has only letters, digits, '-' and '.'")
-    } else if bare
-        .split('.')
-        .any(|l| l.starts_with('-') || l.ends_with('-'))
-    {
-        Some("a label starts or ends with '-'")
-    } else if bare.to_ascii_lowercase().rsplit('.').next() == Some("invalid") {
-        Some("the .invalid domain never resolves (RFC 6761)")
-    } else {
-        None
-    };
+    let why = crate::names::host_name_problem(name).or_else(|| {
+        (bare.to_ascii_lowercase().rsplit('.').next() == Some("invalid"))
+            .then_some("the .invalid domain never resolves (RFC 6761)")
+    });
     match why {
         Some(why) => Err(fail(
             Kind::Resolve,

@@ -19,6 +19,8 @@ use crate::util::*;
 const ELEMENT_KEY: &str = "element-6066-11e4-a52e-4f735466cecf";
 /// A phone's screen in CSS pixels (a Pixel 7 class device).
 const PHONE: (u32, u32) = (412, 915);
+/// Free ports chromedriver is started on before giving up.
+const PORT_TRIES: usize = 5;
 /// Tries at reading a page state that a navigation is about to change.
 const READ_TRIES: usize = 50;
 
@@ -29,31 +31,39 @@ struct Driver {
 }
 
 impl Driver {
-    /// Starts chromedriver and waits for the line saying it is ready.
+    /// Starts chromedriver and waits for the line saying it is ready. The port was free a
+    /// moment ago; should another test take it first, chromedriver exits and starts again
+    /// on another.
     fn start() -> Driver {
-        let port = free_port();
-        let mut child = Command::new("chromedriver")
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn chromedriver");
-        let out = child.stdout.take().expect("stdout");
-        let (tx, rx) = mpsc::channel();
-        thread::spawn(move || {
-            for line in BufReader::new(out).lines().map_while(Result::ok) {
-                let _ = tx.send(line);
-            }
-        });
-        let driver = Driver { child, port };
-        loop {
-            let line = rx
-                .recv_timeout(PATIENCE)
-                .expect("chromedriver never said it started");
-            if line.contains("started successfully") {
-                return driver;
+        for _ in 0..PORT_TRIES {
+            let port = free_port();
+            let mut child = Command::new("chromedriver")
+                .arg(format!("--port={port}"))
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("spawn chromedriver");
+            let out = child.stdout.take().expect("stdout");
+            let (tx, rx) = mpsc::channel();
+            thread::spawn(move || {
+                for line in BufReader::new(out).lines().map_while(Result::ok) {
+                    let _ = tx.send(line);
+                }
+            });
+            let driver = Driver { child, port };
+            loop {
+                match rx.recv_timeout(PATIENCE) {
+                    Ok(line) if line.contains("started successfully") => return driver,
+                    Ok(_) => {}
+                    // Its output ended: it could not start (the port was taken).
+                    Err(mpsc::RecvTimeoutError::Disconnected) => break,
+                    Err(mpsc::RecvTimeoutError::Timeout) => {
+                        panic!("chromedriver never said it started")
+                    }
+                }
             }
         }
+        panic!("chromedriver did not start on any of {PORT_TRIES} free ports");
     }
 
     /// One WebDriver command: METHOD path with a JSON body; returns the reply's `value`.

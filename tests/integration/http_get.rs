@@ -602,7 +602,7 @@ impl Nginx {
         if !have("nginx") {
             return None;
         }
-        let dir = tempdir();
+        let mut dir = tempdir();
         let root = dir.path().join("www");
         let certs = dir.path().join("certs");
         fs::create_dir_all(&root).expect("www");
@@ -617,55 +617,68 @@ impl Nginx {
         .output()
         .expect("gen-cert");
         assert!(made.status.success(), "gen-cert: {made:?}");
-        let (http, https) = (free_port(), free_port());
-        let d = dir.path().display();
-        let conf = format!(
-            "daemon off;\nmaster_process off;\npid {d}/nginx.pid;\nerror_log {d}/error.log;\n\
-             events {{ worker_connections 64; }}\n\
-             http {{\n  access_log {d}/access.log;\n  client_body_temp_path {d}/body;\n\
-               proxy_temp_path {d}/proxy;\n  fastcgi_temp_path {d}/fastcgi;\n\
-               uwsgi_temp_path {d}/uwsgi;\n  scgi_temp_path {d}/scgi;\n\
-               default_type application/octet-stream;\n  sendfile on;\n\
-               server {{\n    listen 127.0.0.1:{http};\n    listen 127.0.0.1:{https} ssl;\n\
-                 ssl_certificate {d}/certs/cert.pem;\n\
-                 ssl_certificate_key {d}/certs/cert-key.pem;\n\
-                 ssl_protocols TLSv1.3;\n    root {d}/www;\n\
-                 location = /old {{ return 301 /small.txt; }}\n  }}\n}}\n"
-        );
-        let conf_path = write_file(dir.path(), "nginx.conf", conf.as_bytes());
-        let child = Command::new("nginx")
-            .args(["-p", &d.to_string(), "-e", &format!("{d}/error.log"), "-c"])
-            .arg(&conf_path)
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("start nginx");
-        let server = Nginx {
-            child,
-            http,
-            https,
-            dir,
-        };
-        // nginx prints no ready line: wait the way a CI script would, with a bounded retry.
-        for port in [http, https] {
-            let up = nicksock(&[
-                "connect",
-                "-z",
-                "--retry-for",
-                "20",
-                "127.0.0.1",
-                &port.to_string(),
-            ])
-            .status()
-            .expect("connect -z");
-            assert!(
-                up.success(),
-                "nginx did not come up: {}",
-                server.error_log()
+        let d = dir.path().display().to_string();
+        // nginx binds ports it is given; they were free a moment ago. Should another test take
+        // one first, nginx exits and starts again on others.
+        for _ in 0..PORT_TRIES {
+            let (http, https) = (free_port(), free_port());
+            let pid_file = dir.path().join("nginx.pid");
+            let conf = format!(
+                "daemon off;\nmaster_process off;\npid {d}/nginx.pid;\nerror_log {d}/error.log;\n\
+                 events {{ worker_connections 64; }}\n\
+                 http {{\n  access_log {d}/access.log;\n  client_body_temp_path {d}/body;\n\
+                   proxy_temp_path {d}/proxy;\n  fastcgi_temp_path {d}/fastcgi;\n\
+                   uwsgi_temp_path {d}/uwsgi;\n  scgi_temp_path {d}/scgi;\n\
+                   default_type application/octet-stream;\n  sendfile on;\n\
+                   server {{\n    listen 127.0.0.1:{http};\n    listen 127.0.0.1:{https} ssl;\n\
+                     ssl_certificate {d}/certs/cert.pem;\n\
+                     ssl_certificate_key {d}/certs/cert-key.pem;\n\
+                     ssl_protocols TLSv1.3;\n    root {d}/www;\n\
+                     location = /old {{ return 301 /small.txt; }}\n  }}\n}}\n"
             );
+            let conf_path = write_file(dir.path(), "nginx.conf", conf.as_bytes());
+            let child = Command::new("nginx")
+                .args(["-p", &d.to_string(), "-e", &format!("{d}/error.log"), "-c"])
+                .arg(&conf_path)
+                .stdin(std::process::Stdio::null())
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .expect("start nginx");
+            // nginx writes its pid file once its sockets listen, and exits if it cannot bind.
+            let deadline = Instant::now() + Duration::from_secs(20);
+            let mut server = Nginx {
+                child,
+                http,
+                https,
+                dir,
+            };
+            loop {
+                if pid_file.exists() {
+                    return Some(server);
+                }
+                if server.child.try_wait().expect("nginx status").is_some() {
+                    break;
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "nginx did not come up: {}",
+                    server.error_log()
+                );
+                thread::sleep(Duration::from_millis(10));
+            }
+            let log = server.error_log();
+            assert!(log.contains("in use"), "nginx did not start: {log}");
+            dir = server.into_dir();
         }
-        Some(server)
+        panic!("nginx did not start on any of {PORT_TRIES} pairs of free ports");
+    }
+
+    /// The directory back from an nginx that did not start.
+    fn into_dir(mut self) -> tempfile::TempDir {
+        let _ = self.child.wait();
+        let empty = tempfile::tempdir().expect("tempdir");
+        std::mem::replace(&mut self.dir, empty)
     }
 
     fn root(&self) -> PathBuf {
@@ -695,6 +708,9 @@ impl Drop for Nginx {
         let _ = self.child.wait();
     }
 }
+
+/// Pairs of free ports nginx is started on before giving up.
+const PORT_TRIES: usize = 5;
 
 const BIG_FILE_LEN: usize = 32 * 1024 * 1024;
 
