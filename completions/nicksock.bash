@@ -105,7 +105,7 @@ _nicksock() {
             return 0
             ;;
         nicksock__subcmd__connect)
-            opts="-4 -6 -u -i -q -w -z -s -p -C -k -v -h -V --udp --idle-timeout --no-shutdown --send-only --recv-only --progress --connect-timeout --retry-for --source --source-port --crlf --tls --cert --key --cacert --insecure --servername --verbose --help --version"
+            opts="-v -4 -6 -u -i -q -w -z -s -p -C -k -h -V --verbose --udp --idle-timeout --no-shutdown --send-only --recv-only --progress --connect-timeout --retry-for --source --source-port --crlf --tls --cert --key --cacert --insecure --servername --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -208,7 +208,7 @@ _nicksock() {
             return 0
             ;;
         nicksock__subcmd__echo)
-            opts="-4 -6 -u -i -v -h -V --udp --idle-timeout --max-conns --tls --cert --key --cacert --verbose --help --version"
+            opts="-v -4 -6 -u -i -h -V --verbose --udp --idle-timeout --max-conns --tls --cert --key --cacert --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -279,7 +279,7 @@ _nicksock() {
             return 0
             ;;
         nicksock__subcmd__gen__subcmd__cert)
-            opts="-v -h -V --out --days --key-type --client --ca --ca-cert --ca-key --name --force --verbose --help --version"
+            opts="-v -h -V --verbose --out --days --key-type --client --ca --ca-cert --ca-key --name --force --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -482,7 +482,7 @@ _nicksock() {
             return 0
             ;;
         nicksock__subcmd__http__subcmd__get)
-            opts="-o -O -i -I -L -f -X -d -H -A -m -s -w -4 -6 -k -v -h -V --output --remote-name --include --head --location --max-redirs --fail --fail-with-body --request --data --json --header --user-agent --connect-timeout --max-time --http1.0 --silent --write-out --raw --cert --key --cacert --insecure --servername --verbose --help --version"
+            opts="-v -o -O -i -I -L -f -X -d -H -A -m -s -w -4 -6 -k -h -V --verbose --output --remote-name --include --head --location --max-redirs --fail --fail-with-body --request --data --json --header --user-agent --connect-timeout --max-time --http1.0 --silent --write-out --raw --cert --key --cacert --insecure --servername --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -635,7 +635,7 @@ _nicksock() {
             return 0
             ;;
         nicksock__subcmd__listen)
-            opts="-4 -6 -u -i -q -k -v -h -V --udp --idle-timeout --no-shutdown --send-only --recv-only --progress --keep-open --max-conns --tls --cert --key --cacert --verbose --help --version"
+            opts="-v -4 -6 -u -i -q -k -h -V --verbose --udp --idle-timeout --no-shutdown --send-only --recv-only --progress --keep-open --max-conns --tls --cert --key --cacert --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -710,7 +710,7 @@ _nicksock() {
             return 0
             ;;
         nicksock__subcmd__relay)
-            opts="-4 -6 -w -i -k -v -h -V --connect-timeout --idle-timeout --max-conns --grace --tls --cert --key --cacert --to-tls --to-cacert --to-servername --insecure --verbose --help --version"
+            opts="-v -4 -6 -w -i -k -h -V --verbose --connect-timeout --idle-timeout --max-conns --grace --tls --cert --key --cacert --to-tls --to-cacert --to-servername --insecure --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -812,7 +812,7 @@ _nicksock() {
             return 0
             ;;
         nicksock__subcmd__serve__subcmd__gpio)
-            opts="-4 -6 -v -h -V --pin --input --bind --port --backend --chip --active-low --read-only --line-port --auth --tls --cert --key --cacert --verbose --help --version"
+            opts="-v -4 -6 -h -V --verbose --pin --input --bind --port --backend --chip --active-low --read-only --line-port --auth --tls --cert --key --cacert --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -42,6 +42,7 @@ complete -c nicksock -n "__fish_nicksock_using_subcommand listen" -l max-conns -
 complete -c nicksock -n "__fish_nicksock_using_subcommand listen" -l cert -d 'PEM certificate chain: the server\'s identity, or a client certificate for mTLS' -r -F
 complete -c nicksock -n "__fish_nicksock_using_subcommand listen" -l key -d 'PEM private key that goes with --cert' -r -F
 complete -c nicksock -n "__fish_nicksock_using_subcommand listen" -l cacert -d 'Trust these PEM roots instead of the built-in web PKI roots (client); require client certificates signed by them (server)' -r -F
+complete -c nicksock -n "__fish_nicksock_using_subcommand listen" -s v -l verbose -d 'Say what happens on stderr (-vv for more)'
 complete -c nicksock -n "__fish_nicksock_using_subcommand listen" -s 4 -d 'Use IPv4 only'
 complete -c nicksock -n "__fish_nicksock_using_subcommand listen" -s 6 -d 'Use IPv6 only'
 complete -c nicksock -n "__fish_nicksock_using_subcommand listen" -s u -l udp -d 'UDP instead of TCP'
@@ -51,7 +52,6 @@ complete -c nicksock -n "__fish_nicksock_using_subcommand listen" -l recv-only -
 complete -c nicksock -n "__fish_nicksock_using_subcommand listen" -l progress -d 'Show a live byte count and rate on stderr (when stderr is a terminal)'
 complete -c nicksock -n "__fish_nicksock_using_subcommand listen" -s k -l keep-open -d 'After a client leaves, accept the next one'
 complete -c nicksock -n "__fish_nicksock_using_subcommand listen" -l tls -d 'Wrap the connection in TLS (rustls)'
-complete -c nicksock -n "__fish_nicksock_using_subcommand listen" -s v -l verbose -d 'Say what happens on stderr (-vv for more)'
 complete -c nicksock -n "__fish_nicksock_using_subcommand listen" -s h -l help -d 'Print help'
 complete -c nicksock -n "__fish_nicksock_using_subcommand listen" -s V -l version -d 'Print version'
 complete -c nicksock -n "__fish_nicksock_using_subcommand connect" -s i -l idle-timeout -d 'End a session that moved no byte in either direction for SECS' -r
@@ -64,6 +64,7 @@ complete -c nicksock -n "__fish_nicksock_using_subcommand connect" -l cert -d 'P
 complete -c nicksock -n "__fish_nicksock_using_subcommand connect" -l key -d 'PEM private key that goes with --cert' -r -F
 complete -c nicksock -n "__fish_nicksock_using_subcommand connect" -l cacert -d 'Trust these PEM roots instead of the built-in web PKI roots (client); require client certificates signed by them (server)' -r -F
 complete -c nicksock -n "__fish_nicksock_using_subcommand connect" -l servername -d 'The name to verify and send as SNI, when it differs from HOST' -r -f -a "(__fish_print_hostnames)"
+complete -c nicksock -n "__fish_nicksock_using_subcommand connect" -s v -l verbose -d 'Say what happens on stderr (-vv for more)'
 complete -c nicksock -n "__fish_nicksock_using_subcommand connect" -s 4 -d 'Use IPv4 only'
 complete -c nicksock -n "__fish_nicksock_using_subcommand connect" -s 6 -d 'Use IPv6 only'
 complete -c nicksock -n "__fish_nicksock_using_subcommand connect" -s u -l udp -d 'UDP instead of TCP'
@@ -75,7 +76,6 @@ complete -c nicksock -n "__fish_nicksock_using_subcommand connect" -s z -d 'Only
 complete -c nicksock -n "__fish_nicksock_using_subcommand connect" -s C -l crlf -d 'Send each LF of stdin as CRLF'
 complete -c nicksock -n "__fish_nicksock_using_subcommand connect" -l tls -d 'Wrap the connection in TLS (rustls)'
 complete -c nicksock -n "__fish_nicksock_using_subcommand connect" -s k -l insecure -d 'Do not verify the server\'s certificate (says so on stderr)'
-complete -c nicksock -n "__fish_nicksock_using_subcommand connect" -s v -l verbose -d 'Say what happens on stderr (-vv for more)'
 complete -c nicksock -n "__fish_nicksock_using_subcommand connect" -s h -l help -d 'Print help'
 complete -c nicksock -n "__fish_nicksock_using_subcommand connect" -s V -l version -d 'Print version'
 complete -c nicksock -n "__fish_nicksock_using_subcommand echo" -s i -l idle-timeout -d 'Close a client that moved no byte for SECS' -r
@@ -83,11 +83,11 @@ complete -c nicksock -n "__fish_nicksock_using_subcommand echo" -l max-conns -d 
 complete -c nicksock -n "__fish_nicksock_using_subcommand echo" -l cert -d 'PEM certificate chain: the server\'s identity, or a client certificate for mTLS' -r -F
 complete -c nicksock -n "__fish_nicksock_using_subcommand echo" -l key -d 'PEM private key that goes with --cert' -r -F
 complete -c nicksock -n "__fish_nicksock_using_subcommand echo" -l cacert -d 'Trust these PEM roots instead of the built-in web PKI roots (client); require client certificates signed by them (server)' -r -F
+complete -c nicksock -n "__fish_nicksock_using_subcommand echo" -s v -l verbose -d 'Say what happens on stderr (-vv for more)'
 complete -c nicksock -n "__fish_nicksock_using_subcommand echo" -s 4 -d 'Use IPv4 only'
 complete -c nicksock -n "__fish_nicksock_using_subcommand echo" -s 6 -d 'Use IPv6 only'
 complete -c nicksock -n "__fish_nicksock_using_subcommand echo" -s u -l udp -d 'UDP instead of TCP'
 complete -c nicksock -n "__fish_nicksock_using_subcommand echo" -l tls -d 'Wrap the connection in TLS (rustls)'
-complete -c nicksock -n "__fish_nicksock_using_subcommand echo" -s v -l verbose -d 'Say what happens on stderr (-vv for more)'
 complete -c nicksock -n "__fish_nicksock_using_subcommand echo" -s h -l help -d 'Print help'
 complete -c nicksock -n "__fish_nicksock_using_subcommand echo" -s V -l version -d 'Print version'
 complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -s o -l output -d 'Write the body to FILE instead of stdout (only once it is complete)' -r -F
@@ -104,6 +104,7 @@ complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -l cert -d '
 complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -l key -d 'PEM private key that goes with --cert' -r -F
 complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -l cacert -d 'Trust these PEM roots instead of the built-in web PKI roots' -r -F
 complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -l servername -d 'The name to verify and send as SNI, when it differs from HOST' -r -f -a "(__fish_print_hostnames)"
+complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -s v -l verbose -d 'Say what happens on stderr (-vv for more)'
 complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -s O -l remote-name -d 'Write the body to a file named like the last part of the URL\'s path'
 complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -s i -l include -d 'Print the response head before the body'
 complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -s I -l head -d 'Send a HEAD request and print the response head'
@@ -116,7 +117,6 @@ complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -l raw -d 'P
 complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -s 4 -d 'Use IPv4 only'
 complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -s 6 -d 'Use IPv6 only'
 complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -s k -l insecure -d 'Do not verify the server\'s certificate (says so on stderr)'
-complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -s v -l verbose -d 'Say what happens on stderr (-vv for more)'
 complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -s h -l help -d 'Print help'
 complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -s V -l version -d 'Print version'
 complete -c nicksock -n "__fish_nicksock_using_subcommand serve-gpio" -l pin -d 'BCM GPIO number to serve as an output (repeatable); with --input, the only pins it will touch. GPIO13 is physical header pin 33' -r
@@ -133,11 +133,11 @@ complete -c nicksock -n "__fish_nicksock_using_subcommand serve-gpio" -l auth -d
 complete -c nicksock -n "__fish_nicksock_using_subcommand serve-gpio" -l cert -d 'PEM certificate chain: the server\'s identity, or a client certificate for mTLS' -r -F
 complete -c nicksock -n "__fish_nicksock_using_subcommand serve-gpio" -l key -d 'PEM private key that goes with --cert' -r -F
 complete -c nicksock -n "__fish_nicksock_using_subcommand serve-gpio" -l cacert -d 'Trust these PEM roots instead of the built-in web PKI roots (client); require client certificates signed by them (server)' -r -F
+complete -c nicksock -n "__fish_nicksock_using_subcommand serve-gpio" -s v -l verbose -d 'Say what happens on stderr (-vv for more)'
 complete -c nicksock -n "__fish_nicksock_using_subcommand serve-gpio" -s 4 -d 'Use IPv4 only'
 complete -c nicksock -n "__fish_nicksock_using_subcommand serve-gpio" -s 6 -d 'Use IPv6 only'
 complete -c nicksock -n "__fish_nicksock_using_subcommand serve-gpio" -l read-only -d 'Show the pins but refuse every change'
 complete -c nicksock -n "__fish_nicksock_using_subcommand serve-gpio" -l tls -d 'Wrap the connection in TLS (rustls)'
-complete -c nicksock -n "__fish_nicksock_using_subcommand serve-gpio" -s v -l verbose -d 'Say what happens on stderr (-vv for more)'
 complete -c nicksock -n "__fish_nicksock_using_subcommand serve-gpio" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c nicksock -n "__fish_nicksock_using_subcommand serve-gpio" -s V -l version -d 'Print version'
 complete -c nicksock -n "__fish_nicksock_using_subcommand gen-cert" -l out -d 'Directory to write the files into' -r -f -a "(__fish_complete_directories)"
@@ -148,10 +148,10 @@ ed25519\t'Ed25519'"
 complete -c nicksock -n "__fish_nicksock_using_subcommand gen-cert" -l ca-cert -d 'Sign the leaf with this CA certificate instead of self-signing' -r -F
 complete -c nicksock -n "__fish_nicksock_using_subcommand gen-cert" -l ca-key -d 'The CA\'s private key' -r -F
 complete -c nicksock -n "__fish_nicksock_using_subcommand gen-cert" -l name -d 'Base name of the files written (NAME.pem and NAME-key.pem) [default: cert, client, ca]' -r
+complete -c nicksock -n "__fish_nicksock_using_subcommand gen-cert" -s v -l verbose -d 'Say what happens on stderr (-vv for more)'
 complete -c nicksock -n "__fish_nicksock_using_subcommand gen-cert" -l client -d 'Make a client-authentication certificate (for mTLS)'
 complete -c nicksock -n "__fish_nicksock_using_subcommand gen-cert" -l ca -d 'Write a local certificate authority (ca.pem, ca-key.pem) instead of a leaf'
 complete -c nicksock -n "__fish_nicksock_using_subcommand gen-cert" -l force -d 'Overwrite existing files'
-complete -c nicksock -n "__fish_nicksock_using_subcommand gen-cert" -s v -l verbose -d 'Say what happens on stderr (-vv for more)'
 complete -c nicksock -n "__fish_nicksock_using_subcommand gen-cert" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c nicksock -n "__fish_nicksock_using_subcommand gen-cert" -s V -l version -d 'Print version'
 complete -c nicksock -n "__fish_nicksock_using_subcommand relay" -s w -l connect-timeout -d 'Give up connecting to the target after SECS (that client is closed)' -r
@@ -163,12 +163,12 @@ complete -c nicksock -n "__fish_nicksock_using_subcommand relay" -l key -d 'PEM 
 complete -c nicksock -n "__fish_nicksock_using_subcommand relay" -l cacert -d 'Trust these PEM roots instead of the built-in web PKI roots (client); require client certificates signed by them (server)' -r -F
 complete -c nicksock -n "__fish_nicksock_using_subcommand relay" -l to-cacert -d 'Trust these PEM roots for the target\'s certificate' -r -F
 complete -c nicksock -n "__fish_nicksock_using_subcommand relay" -l to-servername -d 'The name to send as SNI and verify in the target\'s certificate (default: TARGET_HOST)' -r -f -a "(__fish_print_hostnames)"
+complete -c nicksock -n "__fish_nicksock_using_subcommand relay" -s v -l verbose -d 'Say what happens on stderr (-vv for more)'
 complete -c nicksock -n "__fish_nicksock_using_subcommand relay" -s 4 -d 'Use IPv4 only'
 complete -c nicksock -n "__fish_nicksock_using_subcommand relay" -s 6 -d 'Use IPv6 only'
 complete -c nicksock -n "__fish_nicksock_using_subcommand relay" -l tls -d 'Wrap the connection in TLS (rustls)'
 complete -c nicksock -n "__fish_nicksock_using_subcommand relay" -l to-tls -d 'Speak TLS to the target, verified against the web PKI roots (or --to-cacert)'
 complete -c nicksock -n "__fish_nicksock_using_subcommand relay" -s k -l insecure -d 'Do not verify the target\'s certificate (says so on stderr)'
-complete -c nicksock -n "__fish_nicksock_using_subcommand relay" -s v -l verbose -d 'Say what happens on stderr (-vv for more)'
 complete -c nicksock -n "__fish_nicksock_using_subcommand relay" -s h -l help -d 'Print help'
 complete -c nicksock -n "__fish_nicksock_using_subcommand relay" -s V -l version -d 'Print version'
 complete -c nicksock -n "__fish_nicksock_using_subcommand completions" -s v -l verbose -d 'Say what happens on stderr (-vv for more)'

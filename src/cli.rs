@@ -44,7 +44,10 @@ cert-key.pem 8443 127.0.0.1 8000` (HTTPS in front of a plain server); `relay 127
 PKI roots). SIGTERM stops accepting and lets sessions finish (up to --grace); SIGINT exits \
 130.";
 
+/// Each subcommand's arguments are built only when it is the one run (or help lists it):
+/// start-up builds one subcommand's description, not eight.
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum Command {
     /// Accept a peer; copy stdin to it and what it sends to stdout (like `nc -l`)
     #[command(override_usage = "nicksock listen [OPTIONS] [ADDR] PORT", after_help = SESSION_RULES)]
@@ -71,7 +74,8 @@ pub enum Command {
     Completions(CompletionsArgs),
 }
 
-/// Address family and verbosity-independent socket options shared by the socket commands.
+// (Not a doc comment: on a flattened struct clap would make it the subcommand's about.)
+// Address family and verbosity-independent socket options shared by the socket commands.
 #[derive(Debug, Args, Clone, Default)]
 pub struct FamilyArgs {
     /// Use IPv4 only
@@ -82,7 +86,8 @@ pub struct FamilyArgs {
     pub ipv6: bool,
 }
 
-/// TLS options shared by every command that can wrap its sockets in TLS.
+// (Not a doc comment: on a flattened struct clap would make it the subcommand's about.)
+// TLS options shared by every command that can wrap its sockets in TLS.
 #[derive(Debug, Args, Clone, Default)]
 pub struct TlsArgs {
     /// Wrap the connection in TLS (rustls)
@@ -100,7 +105,8 @@ pub struct TlsArgs {
     pub cacert: Option<PathBuf>,
 }
 
-/// Client-only TLS options.
+// (Not a doc comment: on a flattened struct clap would make it the subcommand's about.)
+// Client-only TLS options.
 #[derive(Debug, Args, Clone, Default)]
 pub struct TlsClientArgs {
     /// Do not verify the server's certificate (says so on stderr)
@@ -111,9 +117,10 @@ pub struct TlsClientArgs {
     pub servername: Option<String>,
 }
 
-/// How a `listen` or `connect` session treats end of input (DESIGN.md §2): stdin's end
-/// shuts down our sending side and we keep receiving; the peer's end ends only what the peer
-/// sends, and we keep sending until stdin ends (unless stdin is a terminal).
+// (Not a doc comment: on a flattened struct clap would make it the subcommand's about.)
+// How a `listen` or `connect` session treats end of input (DESIGN.md §2): stdin's end
+// shuts down our sending side and we keep receiving; the peer's end ends only what the peer
+// sends, and we keep sending until stdin ends (unless stdin is a terminal).
 #[derive(Debug, Args, Clone, Default)]
 pub struct SessionArgs {
     /// UDP instead of TCP
@@ -548,6 +555,28 @@ mod tests {
     #[test]
     fn cli_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn each_subcommand_keeps_its_own_about_once_its_deferred_args_are_built() {
+        // Subcommands are built lazily (`defer`): a doc comment on a flattened struct would
+        // then replace the subcommand's about in `--help` and the man pages.
+        let before: Vec<_> = Cli::command()
+            .get_subcommands()
+            .map(|s| {
+                (
+                    s.get_name().to_string(),
+                    s.get_about().map(ToString::to_string),
+                )
+            })
+            .collect();
+        let mut built = Cli::command();
+        built.build();
+        for (name, about) in before {
+            let sub = built.find_subcommand(&name).unwrap();
+            assert!(about.is_some(), "{name} has no about");
+            assert_eq!(sub.get_about().map(ToString::to_string), about, "{name}");
+        }
     }
 
     #[test]

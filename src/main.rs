@@ -1,27 +1,77 @@
 //! The nicksock binary: parse the command line, run the command, turn failure into one line
 //! on stderr and the exit code of DESIGN.md §3.
+//!
+//! `main` is the C entry point itself (`no_main`): std's start-up before `main` costs more
+//! than nicksock's own work for `--version` or `connect -z` (it reads /proc/self/maps to
+//! find the main thread's stack guard; BENCHMARKS.md, "Start-up"). What of it matters is
+//! done here: SIGPIPE ignored (a closed socket is an error, not death), fds 0–2 kept open,
+//! stdout flushed at the end, and a panic turned into exit 101.
 
-use std::process::ExitCode;
+#![no_main]
+#![deny(unsafe_code)]
+
+use std::io::Write as _;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 
 use clap::Parser;
 use nicksock::{cli::Cli, cmd, error};
 
-fn main() -> ExitCode {
+/// The exit code of a panic, as std's own start-up gives it.
+const PANIC_EXIT: i32 = 101;
+
+// The symbol `main` is what libc's start-up calls; only the attribute needs `unsafe`, the
+// function is safe Rust. std still captures the arguments on glibc (through .init_array).
+#[allow(unsafe_code)]
+#[unsafe(no_mangle)]
+extern "C" fn main(_argc: i32, _argv: *const *const u8) -> i32 {
+    keep_standard_fds_open();
+    // A write to a closed socket or pipe fails with EPIPE instead of killing us.
+    let _ = signal_hook::flag::register(
+        signal_hook::consts::SIGPIPE,
+        Arc::new(AtomicBool::new(false)),
+    );
+    let code = std::panic::catch_unwind(run).unwrap_or(PANIC_EXIT);
+    let _ = std::io::stdout().flush();
+    code
+}
+
+/// A closed stdin, stdout or stderr is opened on /dev/null, so the next socket or file we
+/// open never takes its number (bytes meant for the terminal would go to a peer).
+fn keep_standard_fds_open() {
+    let closed = [
+        rustix::io::fcntl_getfd(std::io::stdin()).is_err(),
+        rustix::io::fcntl_getfd(std::io::stdout()).is_err(),
+        rustix::io::fcntl_getfd(std::io::stderr()).is_err(),
+    ];
+    for _ in closed.iter().filter(|c| **c) {
+        // Each open takes the lowest free number: the closed ones, in order. Kept open.
+        if let Ok(null) = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open("/dev/null")
+        {
+            std::mem::forget(null);
+        }
+    }
+}
+
+fn run() -> i32 {
     let cli = Cli::parse();
     match cmd::run(cli) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(()) => 0,
         Err(err) => {
             // A usage error found after parsing prints as clap's own do: the message and
             // the subcommand's usage line.
             if let Some(usage) = err.downcast_ref::<clap::Error>() {
                 let _ = usage.print();
-                return ExitCode::from(error::Kind::Usage.code());
+                return i32::from(error::Kind::Usage.code());
             }
             let code = error::exit_code(&err);
             if code != 0 && code != error::Kind::Interrupted.code() {
                 eprintln!("nicksock: error: {err:#}");
             }
-            ExitCode::from(code)
+            i32::from(code)
         }
     }
 }

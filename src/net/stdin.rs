@@ -28,8 +28,10 @@ use rustix::pipe::{SpliceFlags, splice};
 
 use super::event_loop::{EventLoop, STDIN_TOKEN};
 
-/// Bytes asked for per read of stdin.
+/// Bytes asked for per read of stdin, at most.
 pub const STDIN_CHUNK: usize = 256 * 1024;
+/// Bytes asked for by the first read of stdin; each read that fills its buffer doubles it.
+const FIRST_STDIN_READ: usize = 16 * 1024;
 /// Bytes handed to one sendfile or splice call.
 const SENDFILE_CHUNK: usize = 1 << 20;
 /// The size asked for a pipe on stdin (the unprivileged limit, `/proc/sys/fs/pipe-max-size`,
@@ -117,6 +119,10 @@ impl StdinSource {
                 _waker: Some(ev.waker()?),
                 ..Self::empty(crlf, false)
             });
+        }
+        if is_dev_null(&stdin) {
+            // A background job's usual stdin: at its end already, no reader needed.
+            return Ok(Self::empty(crlf, true));
         }
         let terminal = stdin.is_terminal();
         let waker = ev.waker()?;
@@ -331,12 +337,18 @@ fn pump(
     recycle: &Receiver<Vec<u8>>,
     waker: &Waker,
 ) {
+    // Reads start small and grow while they come back full: a person typing or a trickle
+    // never costs a large buffer, a fast pipe soon reads whole chunks.
+    let mut size = FIRST_STDIN_READ;
     loop {
         let mut buf = recycle.try_recv().unwrap_or_default();
-        buf.resize(STDIN_CHUNK, 0);
+        buf.resize(size, 0);
         let msg = match stdin.read(&mut buf) {
             Ok(0) => Ok(Input::Eof),
             Ok(n) => {
+                if n == size {
+                    size = (size * 2).min(STDIN_CHUNK);
+                }
                 buf.truncate(n);
                 Ok(Input::Data(buf))
             }
@@ -351,6 +363,15 @@ fn pump(
         if last {
             return;
         }
+    }
+}
+
+/// Whether `f` is /dev/null (the same character device), which reads as an empty input.
+fn is_dev_null(f: &File) -> bool {
+    use std::os::unix::fs::MetadataExt as _;
+    match (f.metadata(), std::fs::metadata("/dev/null")) {
+        (Ok(a), Ok(b)) => a.file_type().is_char_device() && a.rdev() == b.rdev(),
+        _ => false,
     }
 }
 

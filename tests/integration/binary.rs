@@ -49,3 +49,35 @@ fn binary_under_test_is_built_for_the_test_target_and_runs() {
         bin_argv()
     );
 }
+
+#[test]
+fn a_closed_stdout_never_becomes_the_socket() {
+    use std::io::{Read, Write};
+    // Started with stdout closed, a program that opens a socket may get descriptor 1 for it;
+    // what it then "prints" goes to the peer. nicksock opens /dev/null there first.
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = l.local_addr().expect("addr").port().to_string();
+    let peer = std::thread::spawn(move || {
+        let (mut s, _) = l.accept().expect("accept");
+        s.write_all(b"printed, not echoed\n").expect("send");
+        s.shutdown(std::net::Shutdown::Write).expect("shutdown");
+        let mut back = Vec::new();
+        s.read_to_end(&mut back).expect("read");
+        back
+    });
+    let status = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(r#"exec "$@" </dev/null >&-"#)
+        .arg("sh")
+        .args(bin_argv())
+        .args(["connect", "127.0.0.1", &port])
+        .status()
+        .expect("run");
+    let back = peer.join().expect("peer");
+    assert!(
+        back.is_empty(),
+        "the peer got back {:?}",
+        String::from_utf8_lossy(&back)
+    );
+    assert_eq!(status.code(), Some(0));
+}
