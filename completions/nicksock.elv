@@ -172,6 +172,7 @@ set edit:completion:arg-completer[nicksock] = {|@words|
             cand --chip 'GPIO chip to use, by name, label or path (default: find each pin by line name)'
             cand --active-low 'Treat pin N as active-low (repeatable)'
             cand --line-port 'Also serve the plain-TCP line protocol (on, off, toggle, status) on PORT; it speaks TLS with --tls, and is read-only (status only) with --auth, having no password'
+            cand --max-conns 'Serve at most N clients at once on each port; a client over the limit takes the place of the longest idle one (else of the slowest sender of a request), or gets 503'
             cand --auth 'Require HTTP Basic authentication with USER:PASS (use with --tls; the line protocol becomes read-only)'
             cand --cert 'PEM certificate chain: the server''s identity, or a client certificate for mTLS'
             cand --key 'PEM private key that goes with --cert'

@@ -426,6 +426,11 @@ pub struct ServeGpioArgs {
     /// TLS with --tls, and is read-only (status only) with --auth, having no password
     #[arg(long, value_name = "PORT")]
     pub line_port: Option<u16>,
+    /// Serve at most N clients at once on each port; a client over the limit takes the place
+    /// of the longest idle one (else of the slowest sender of a request), or gets 503
+    #[arg(long, value_name = "N", default_value_t = 16_384,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_conns: u32,
     /// Require HTTP Basic authentication with USER:PASS (use with --tls; the line protocol
     /// becomes read-only)
     #[arg(

@@ -65,11 +65,12 @@ pub fn run(config: Config) -> Result<()> {
         listeners: server::listen(&config.addrs, config.default_pair, "")?,
         tls: config.tls,
         idle: config.idle,
+        max_conns: config.max_conns,
     };
     let echo = Echo {
         scratch: vec![0; MAX_PENDING],
     };
-    Server::new(echo, vec![group], config.max_conns, config.verbose).run(ev)
+    Server::new(echo, vec![group], config.verbose).run(ev)
 }
 
 fn run_udp(config: &Config) -> Result<()> {

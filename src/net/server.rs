@@ -10,7 +10,7 @@
 //! protocol) describes one connection as an [`Exchange`] and lets [`exchange`] run the
 //! read–answer–write round.
 
-use std::io;
+use std::io::{self, Write as _};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -21,7 +21,7 @@ use mio::net::{TcpListener, TcpStream};
 use mio::{Interest, Token};
 use slab::Slab;
 
-use crate::net::acceptor::{Acceptor, FIRST_FREE_TOKEN};
+use crate::net::acceptor::{Acceptor, FIRST_FREE_TOKEN, Throttle};
 use crate::net::event_loop::{Context, EventLoop, Flow, Handler};
 use crate::net::listener::{Proto, bind_all_labeled, tcp_listeners};
 use crate::net::outbox::Outbox;
@@ -31,6 +31,8 @@ pub use crate::net::acceptor::MAX_LISTENERS;
 
 /// Tokens at and above this are connections.
 const CONN_BASE: usize = FIRST_FREE_TOKEN;
+/// Time between two log lines about clients that could not be set up.
+const LOG_EVERY: Duration = Duration::from_secs(10);
 /// Time a client gets to finish its TLS handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// After our last byte, time the client gets to close its side before we close ours.
@@ -151,6 +153,34 @@ pub trait Service {
         let _ = conn;
         None
     }
+
+    /// Where the connection stands, for choosing one to close when a full listener group
+    /// needs room for a new client. By default none may be closed.
+    fn phase(&self, conn: &Self::Conn) -> Phase {
+        let _ = conn;
+        Phase::Busy
+    }
+
+    /// What a client is told when its group is full and no connection can make room for
+    /// it (sent once, plain TCP only, then closed): an HTTP 503, say. None: just closed.
+    fn busy_answer(&self, group: usize) -> Option<&'static [u8]> {
+        let _ = group;
+        None
+    }
+}
+
+/// Where a connection stands, from the least to the most useful to keep when the server is
+/// full: the one to close to make room for a new client is the longest idle, else the one
+/// whose request has been arriving the longest (a slow or stalled sender); a busy one
+/// never.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// Between requests, nothing owed either way: closing it loses nothing.
+    Idle,
+    /// Receiving a request that started then.
+    Receiving(Instant),
+    /// Answering, or a stream that must not be cut.
+    Busy,
 }
 
 /// One connection of a service that answers what it receives, in the shape [`exchange`]
@@ -221,7 +251,7 @@ pub fn exchange<E: Exchange>(
     Ok(Next::Keep)
 }
 
-/// Listeners whose connections share a TLS setting and an idle timeout.
+/// Listeners whose connections share a TLS setting, an idle timeout and a limit.
 pub struct Group {
     /// The bound listeners.
     pub listeners: Vec<TcpListener>,
@@ -229,6 +259,9 @@ pub struct Group {
     pub tls: Option<Arc<rustls::ServerConfig>>,
     /// Close a connection that moved no byte for this long.
     pub idle: Option<Duration>,
+    /// Most clients of this group at once; a client over it takes the place of the least
+    /// useful one (see [`Phase`]) or is turned away.
+    pub max_conns: usize,
 }
 
 /// Binds TCP listeners on `addrs` and prints one ready line per address, `listening on
@@ -284,27 +317,32 @@ pub struct Server<S: Service> {
     groups: Vec<Group>,
     acceptor: Acceptor,
     conns: Slab<Entry<S::Conn>>,
-    max_conns: usize,
+    /// Connections per group.
+    counts: Vec<usize>,
     verbose: u8,
     discard: Vec<u8>,
+    /// Failures to set up an accepted client, logged at most once per period.
+    client_errors: Throttle,
 }
 
 impl<S: Service> Server<S> {
-    /// A server for `service` on these groups, serving at most `max_conns` clients at once
-    /// (a client over the limit is accepted and closed at once rather than left waiting).
-    pub fn new(service: S, mut groups: Vec<Group>, max_conns: usize, verbose: u8) -> Self {
+    /// A server for `service` on these groups, each serving at most its `max_conns` clients
+    /// at once (a client over the limit is accepted, then given room or turned away, never
+    /// left waiting in the backlog).
+    pub fn new(service: S, mut groups: Vec<Group>, verbose: u8) -> Self {
         let listeners = groups
             .iter_mut()
             .map(|g| std::mem::take(&mut g.listeners))
             .collect();
         Server {
             service,
-            groups,
             acceptor: Acceptor::new(listeners, ""),
             conns: Slab::new(),
-            max_conns,
+            counts: vec![0; groups.len()],
+            groups,
             verbose,
             discard: vec![0; DISCARD_BUFFER],
+            client_errors: Throttle::new(LOG_EVERY),
         }
     }
 
@@ -320,19 +358,63 @@ impl<S: Service> Server<S> {
 
     fn accept_all(&mut self, cx: &mut Context<'_>, index: usize) {
         while let Some(client) = self.acceptor.next(cx, index) {
-            let peer = client.peer;
-            if self.conns.len() >= self.max_conns {
-                if self.verbose > 0 {
-                    eprintln!(
-                        "refused {peer}: already serving {} clients",
-                        self.conns.len()
-                    );
-                }
+            let (peer, group) = (client.peer, client.group);
+            let limit = self.groups.get(group).map_or(0, |g| g.max_conns);
+            if self.counts.get(group).is_some_and(|&n| n >= limit) && !self.make_room(cx, group) {
+                self.turn_away(client.stream, peer, group);
                 continue;
             }
-            if let Err(e) = self.add(cx, client.stream, peer, client.group) {
-                eprintln!("nicksock: client {peer}: {e:#}");
+            if let Err(e) = self.add(cx, client.stream, peer, group)
+                && let Some(held) = self.client_errors.allow(cx.now)
+            {
+                eprintln!("nicksock: client {peer}: {e:#}{}", Throttle::since(held));
             }
+        }
+    }
+
+    /// Closes the least useful connection of a full `group` (the longest idle, else the
+    /// longest-arriving request); false when every one is busy.
+    fn make_room(&mut self, cx: &mut Context<'_>, group: usize) -> bool {
+        let mut idle: Option<(Instant, usize)> = None;
+        let mut slow: Option<(Instant, usize)> = None;
+        for (key, e) in &self.conns {
+            if e.link.group != group || e.linger_until.is_some() {
+                continue;
+            }
+            let (best, since) = match self.service.phase(&e.conn) {
+                Phase::Idle => (&mut idle, e.link.last_activity),
+                Phase::Receiving(started) => (&mut slow, started),
+                Phase::Busy => continue,
+            };
+            if best.is_none_or(|(at, _)| since < at) {
+                *best = Some((since, key));
+            }
+        }
+        let (why, key) = match (idle, slow) {
+            (Some((_, key)), _) => ("idle, closed to make room", key),
+            (None, Some((_, key))) => ("request too slow, closed to make room", key),
+            (None, None) => return false,
+        };
+        self.close(cx, key, Some(why.to_string()));
+        true
+    }
+
+    /// A client the full server cannot take: the service's busy answer when it has one
+    /// (best effort, never blocking), then closed.
+    fn turn_away(&mut self, stream: TcpStream, peer: SocketAddr, group: usize) {
+        if let Some(settings) = self.groups.get(group)
+            && settings.tls.is_none()
+            && let Some(answer) = self.service.busy_answer(group)
+        {
+            let _ = (&stream).write(answer);
+        }
+        // Our answer is out and nothing was read: a plain close sends FIN after it.
+        drop(stream);
+        if self.verbose > 0 {
+            eprintln!(
+                "refused {peer}: already serving {} clients",
+                self.counts.get(group).copied().unwrap_or(0)
+            );
         }
     }
 
@@ -346,11 +428,21 @@ impl<S: Service> Server<S> {
         let Some(settings) = self.groups.get(group) else {
             return Ok(());
         };
-        let sock = transport::accepted(stream, settings.tls.as_ref())?;
-        let conn = self.service.open(group, cx.now);
+        let mut sock = transport::accepted(stream, settings.tls.as_ref())?;
         let entry = self.conns.vacant_entry();
         let token = Token(CONN_BASE + entry.key());
-        let entry = entry.insert(Entry {
+        cx.registry
+            .register(
+                sock.socket(),
+                token,
+                Interest::READABLE | Interest::WRITABLE,
+            )
+            .context("watching a client")?;
+        let conn = self.service.open(group, cx.now);
+        if let Some(n) = self.counts.get_mut(group) {
+            *n += 1;
+        }
+        entry.insert(Entry {
             link: Link {
                 sock,
                 peer,
@@ -366,13 +458,6 @@ impl<S: Service> Server<S> {
             lingered: 0,
             timer_at: None,
         });
-        cx.registry
-            .register(
-                entry.link.sock.socket(),
-                token,
-                Interest::READABLE | Interest::WRITABLE,
-            )
-            .context("watching a client")?;
         if self.verbose > 0 {
             eprintln!("connection from {peer}");
         }
@@ -426,6 +511,9 @@ impl<S: Service> Server<S> {
 
     fn close(&mut self, cx: &mut Context<'_>, key: usize, why: Option<String>) {
         if let Some(mut entry) = self.conns.try_remove(key) {
+            if let Some(n) = self.counts.get_mut(entry.link.group) {
+                *n = n.saturating_sub(1);
+            }
             let _ = cx.registry.deregister(entry.link.sock.socket());
             if self.verbose > 0 {
                 let peer = entry.link.peer;
@@ -573,6 +661,8 @@ mod tests {
         bye: bool,
         /// A deadline of the service's own, from the connection's start.
         own: Option<Duration>,
+        /// Connections with nothing to send are idle (closed to make room).
+        sheddable: bool,
     }
 
     impl Service for TestService {
@@ -594,6 +684,16 @@ mod tests {
         }
         fn deadline(&self, conn: &TestConn) -> Option<(Instant, &'static str)> {
             Some((conn.opened? + self.own?, "too slow"))
+        }
+        fn phase(&self, conn: &TestConn) -> Phase {
+            if self.sheddable && conn.out.is_empty() {
+                Phase::Idle
+            } else {
+                Phase::Busy
+            }
+        }
+        fn busy_answer(&self, _group: usize) -> Option<&'static [u8]> {
+            Some(b"busy\n")
         }
     }
 
@@ -634,9 +734,10 @@ mod tests {
             listeners: vec![listener],
             tls: None,
             idle,
+            max_conns,
         };
         let mut ev = EventLoop::new().unwrap();
-        let mut server = Server::new(service, vec![group], max_conns, 0);
+        let mut server = Server::new(service, vec![group], 0);
         server.acceptor.register(ev.registry()).unwrap();
         let limit = Instant::now() + TEST_LIMIT;
         ev.add_timer(limit, LIMIT_TOKEN);
@@ -671,7 +772,7 @@ mod tests {
     }
 
     #[test]
-    fn a_client_over_the_limit_is_closed_at_once_and_the_others_go_on() {
+    fn a_client_over_the_limit_is_turned_away_at_once_and_the_others_go_on() {
         let (first, second) = serve(TestService::default(), None, 1, 1, |addr| {
             let mut a = StdStream::connect(addr).unwrap();
             a.write_all(b"a").unwrap();
@@ -688,9 +789,63 @@ mod tests {
         });
         assert_eq!(first, b"abc");
         assert!(
-            second.is_ok_and(|b| b.is_empty()),
-            "the second client got an answer"
+            second.is_ok_and(|b| b == b"busy\n"),
+            "the second client got no busy answer"
         );
+    }
+
+    #[test]
+    fn a_full_server_closes_its_longest_idle_client_to_make_room() {
+        let service = TestService {
+            sheddable: true,
+            ..TestService::default()
+        };
+        let (old, new) = serve(service, None, 2, 3, |addr| {
+            let round_trip = |c: &mut StdStream| {
+                c.write_all(b"x").unwrap();
+                let mut one = [0u8; 1];
+                c.read_exact(&mut one).unwrap();
+            };
+            let mut oldest = StdStream::connect(addr).unwrap();
+            round_trip(&mut oldest);
+            let mut second = StdStream::connect(addr).unwrap();
+            round_trip(&mut second);
+            let mut third = StdStream::connect(addr).unwrap();
+            round_trip(&mut third);
+            // The oldest idle one made room: it was closed, the newcomer is served.
+            let mut rest = Vec::new();
+            let old = oldest.read_to_end(&mut rest).map(|_| rest);
+            for c in [&second, &third] {
+                c.shutdown(Shutdown::Write).unwrap();
+            }
+            let mut new = Vec::new();
+            third.read_to_end(&mut new).unwrap();
+            (old, new)
+        });
+        assert!(
+            old.is_ok_and(|b| b.is_empty()),
+            "the oldest was not closed cleanly"
+        );
+        assert!(new.is_empty());
+    }
+
+    #[test]
+    fn a_client_that_finds_everyone_busy_gets_the_busy_answer() {
+        let (busy, first) = serve(TestService::default(), None, 1, 1, |addr| {
+            let mut a = StdStream::connect(addr).unwrap();
+            a.write_all(b"a").unwrap();
+            let mut one = [0u8; 1];
+            a.read_exact(&mut one).unwrap();
+            let mut b = StdStream::connect(addr).unwrap();
+            let mut busy = Vec::new();
+            b.read_to_end(&mut busy).unwrap();
+            a.shutdown(Shutdown::Write).unwrap();
+            let mut first = Vec::new();
+            a.read_to_end(&mut first).unwrap();
+            (busy, first)
+        });
+        assert_eq!(busy, b"busy\n");
+        assert!(first.is_empty());
     }
 
     #[test]

@@ -700,3 +700,53 @@ fn auto_backend_says_which_it_picked() {
     );
     proc.wait_ready(1);
 }
+
+/// Sends `words` on a new line-protocol connection and reads the one reply line.
+fn line_command(addr: SocketAddr, words: &str) -> (TcpStream, String) {
+    let mut c = TcpStream::connect(addr).expect("connect");
+    c.set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    c.write_all(format!("{words}\n").as_bytes()).expect("send");
+    let mut reply = Vec::new();
+    let mut byte = [0u8; 1];
+    while c.read(&mut byte).expect("reply") == 1 && byte[0] != b'\n' {
+        reply.push(byte[0]);
+    }
+    (c, String::from_utf8_lossy(&reply).into_owned())
+}
+
+#[test]
+fn full_ports_make_room_and_never_lock_out_the_page() {
+    let s = Served::start(&["--pin", "13", "--line-port", "0", "--max-conns", "3"]);
+    let line = s.line.expect("line port");
+    // The line port full of idle clients does not touch the HTTP port's room.
+    let mut idle: Vec<TcpStream> = (0..3).map(|_| line_command(line, "status").0).collect();
+    assert_eq!(curl(&[&s.url("/api/pins")]).status, 200);
+    // A fourth line client takes the place of the longest idle one.
+    let (_fourth, reply) = line_command(line, "status");
+    assert!(reply.contains("13"), "{reply}");
+    let mut rest = Vec::new();
+    idle[0]
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    assert_eq!(idle[0].read_to_end(&mut rest).expect("closed"), 0);
+
+    // Slow senders of half a request fill the HTTP port; a whole request still gets its
+    // answer, in the place of the slowest.
+    let slow: Vec<TcpStream> = (0..3)
+        .map(|_| {
+            let mut c = TcpStream::connect(s.http).expect("connect");
+            c.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n").expect("send");
+            c
+        })
+        .collect();
+    let start = Instant::now();
+    let got = raw_get(s.http, "/api/pins");
+    assert!(got.starts_with("HTTP/1.1 200"), "{got}");
+    assert!(
+        start.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        start.elapsed()
+    );
+    drop((idle, slow));
+}

@@ -13,7 +13,7 @@ use crate::http::server::{
     reason_phrase,
 };
 use crate::net::outbox::Outbox;
-use crate::net::server::{self, Exchange, Link, Next};
+use crate::net::server::{self, Exchange, Link, Next, Phase};
 
 /// Time a client has to send a whole request once it has started one.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
@@ -45,6 +45,18 @@ impl HttpConn {
             self.request_started = Some(link.now());
         }
         Ok(next)
+    }
+
+    /// Where the connection stands: idle between requests, receiving one (since when), or
+    /// answering.
+    pub fn phase(&self) -> Phase {
+        if self.closing || !self.out.is_empty() {
+            Phase::Busy
+        } else if let Some(started) = self.request_started {
+            Phase::Receiving(started)
+        } else {
+            Phase::Idle
+        }
     }
 
     /// When the request being received must be complete. It does not run while responses

@@ -4,10 +4,11 @@
 //! newline must not make us buffer without end).
 
 use std::io;
+use std::time::Instant;
 
 use super::app::App;
 use crate::net::outbox::Outbox;
-use crate::net::server::{self, Exchange, Link, Next};
+use crate::net::server::{self, Exchange, Link, Next, Phase};
 
 /// The longest command line accepted, newline excluded.
 pub const MAX_LINE: usize = 1024;
@@ -24,12 +25,32 @@ pub struct LineConn {
     /// The last reply is queued: send it and end the connection.
     closing: bool,
     peer_eof: bool,
+    /// When the bytes now waiting for their newline started to arrive.
+    line_started: Option<Instant>,
 }
 
 impl LineConn {
     /// Reads, answers and writes until nothing moves.
     pub fn pump(&mut self, link: &mut Link, app: &mut App, scratch: &mut [u8]) -> io::Result<Next> {
-        server::exchange(link, self, app, scratch)
+        let next = server::exchange(link, self, app, scratch)?;
+        if self.input.is_empty() {
+            self.line_started = None;
+        } else if self.line_started.is_none() {
+            self.line_started = Some(link.now());
+        }
+        Ok(next)
+    }
+
+    /// Where the connection stands: idle between commands, receiving a line (since when),
+    /// or answering.
+    pub fn phase(&self) -> Phase {
+        if self.closing || !self.out.is_empty() {
+            Phase::Busy
+        } else if let Some(started) = self.line_started {
+            Phase::Receiving(started)
+        } else {
+            Phase::Idle
+        }
     }
 }
 

@@ -26,8 +26,6 @@ use crate::net::server::{self, Group, Server};
 use app::App;
 use service::{GpioService, HTTP_GROUP, LINE_GROUP};
 
-/// Clients served at once, both ports together; more are turned away.
-const MAX_CLIENTS: usize = 1024;
 /// A keep-alive HTTP connection that moved no byte for this long is closed.
 const HTTP_IDLE: Duration = Duration::from_secs(60);
 /// A line-protocol connection that moved no byte for this long is closed (it is typed at
@@ -47,6 +45,7 @@ pub struct Config {
     read_only: bool,
     auth: Option<(String, String)>,
     tls: Option<Arc<rustls::ServerConfig>>,
+    max_conns: usize,
     verbose: u8,
 }
 
@@ -73,6 +72,7 @@ impl Config {
             read_only: args.read_only,
             auth,
             tls,
+            max_conns: usize::try_from(args.max_conns).unwrap_or(usize::MAX),
             verbose,
         })
     }
@@ -114,6 +114,7 @@ pub fn run(config: Config) -> Result<()> {
         listeners: server::listen(&config.http_addrs, config.default_pair, "")?,
         tls: config.tls.clone(),
         idle: Some(HTTP_IDLE),
+        max_conns: config.max_conns,
     }];
     debug_assert_eq!(groups.len() - 1, HTTP_GROUP);
     if let Some(addrs) = &config.line_addrs {
@@ -121,9 +122,10 @@ pub fn run(config: Config) -> Result<()> {
             listeners: server::listen(addrs, config.default_pair, LINE_LABEL)?,
             tls: config.tls.clone(),
             idle: Some(LINE_IDLE),
+            max_conns: config.max_conns,
         });
         debug_assert_eq!(groups.len() - 1, LINE_GROUP);
     }
     let app = App::new(pins, config.read_only, config.auth);
-    Server::new(GpioService::new(app), groups, MAX_CLIENTS, config.verbose).run(ev)
+    Server::new(GpioService::new(app), groups, config.verbose).run(ev)
 }

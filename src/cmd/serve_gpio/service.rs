@@ -8,12 +8,18 @@ use std::time::Instant;
 use super::app::App;
 use super::http_conn::HttpConn;
 use super::line_conn::LineConn;
-use crate::net::server::{Link, Next, Service};
+use crate::net::server::{Link, Next, Phase, Service};
 
 /// The listener group of the HTTP port.
 pub const HTTP_GROUP: usize = 0;
 /// The listener group of `--line-port`.
 pub const LINE_GROUP: usize = 1;
+/// What a client of a full HTTP port is told.
+const HTTP_BUSY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\n\
+Content-Type: text/plain; charset=utf-8\r\nContent-Length: 38\r\nConnection: close\r\n\r\n\
+503 Service Unavailable: server full\r\n";
+/// What a client of a full line port is told.
+const LINE_BUSY: &[u8] = b"error: server full; try again later\n";
 /// Size of the read buffer the connections share.
 const SCRATCH: usize = 64 * 1024;
 
@@ -65,5 +71,20 @@ impl Service for GpioService {
             GpioConn::Http(http) => http.deadline(),
             GpioConn::Line(_) => None,
         }
+    }
+
+    fn phase(&self, conn: &GpioConn) -> Phase {
+        match conn {
+            GpioConn::Http(http) => http.phase(),
+            GpioConn::Line(line) => line.phase(),
+        }
+    }
+
+    fn busy_answer(&self, group: usize) -> Option<&'static [u8]> {
+        Some(if group == LINE_GROUP {
+            LINE_BUSY
+        } else {
+            HTTP_BUSY
+        })
     }
 }
