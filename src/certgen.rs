@@ -251,11 +251,23 @@ fn san_type(san: &San) -> Result<SanType> {
 /// that the certificate is a CA and that the key is its key.
 pub fn load_ca(cert_path: &Path, key_path: &Path) -> Result<Ca> {
     let cert_pem = read(cert_path, "CA certificate")?;
-    let der = CertificateDer::pem_slice_iter(&cert_pem)
+    let key_pem = read(key_path, "CA key")?;
+    ca_from_pem(&cert_pem, cert_path, &key_pem, key_path)
+}
+
+/// A CA from the contents of its certificate and key files (the paths are for the
+/// messages), checked as [`load_ca`] says.
+pub fn ca_from_pem(
+    cert_pem: &[u8],
+    cert_path: &Path,
+    key_pem: &[u8],
+    key_path: &Path,
+) -> Result<Ca> {
+    let der = CertificateDer::pem_slice_iter(cert_pem)
         .next()
         .ok_or_else(|| file_error(cert_path, "CA certificate", "no PEM certificate in it"))?
         .map_err(|e| file_error(cert_path, "CA certificate", format!("malformed PEM: {e}")))?;
-    let key = load_ca_key(key_path)?;
+    let key = ca_key(key_pem, key_path)?;
 
     let (_, x509) = x509_parser::parse_x509_certificate(&der).map_err(|e| {
         file_error(
@@ -298,11 +310,10 @@ pub fn load_ca(cert_path: &Path, key_path: &Path) -> Result<Ca> {
     })
 }
 
-fn load_ca_key(path: &Path) -> Result<KeyPair> {
+fn ca_key(pem: &[u8], path: &Path) -> Result<KeyPair> {
     const WHAT: &str = "CA key";
-    let pem = read(path, WHAT)?;
-    let pem = String::from_utf8(pem).map_err(|_| file_error(path, WHAT, "not a PEM file"))?;
-    KeyPair::from_pem(&pem).map_err(|e| {
+    let pem = std::str::from_utf8(pem).map_err(|_| file_error(path, WHAT, "not a PEM file"))?;
+    KeyPair::from_pem(pem).map_err(|e| {
         let why = if pem.contains("-----BEGIN EC PRIVATE KEY-----")
             || pem.contains("-----BEGIN RSA PRIVATE KEY-----")
         {

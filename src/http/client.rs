@@ -308,7 +308,11 @@ impl ResponseReader {
     pub fn finish_eof(&mut self) -> Result<Option<Event>, ResponseError> {
         match &mut self.state {
             ReaderState::Head if self.head.is_empty() => Err(ResponseError::Empty),
-            ReaderState::Head => Err(ResponseError::TruncatedHead),
+            // A head cut off by the close may already be malformed in its last, unparsed
+            // piece (pieces without a line feed are not parsed): that is the better word.
+            ReaderState::Head => Err(parse_response_head(&self.head)
+                .err()
+                .unwrap_or(ResponseError::TruncatedHead)),
             ReaderState::Body(decoder) => {
                 decoder.finish_eof()?;
                 self.state = ReaderState::Done;
@@ -416,13 +420,22 @@ impl ResponseReader {
 /// lines (httparse skips those), or a prefix of it.
 fn looks_like_http(buf: &[u8]) -> bool {
     const PREFIX: &[u8] = b"HTTP/";
-    let start = buf
-        .iter()
-        .position(|&b| b != b'\r' && b != b'\n')
-        .unwrap_or(buf.len());
-    let buf = &buf[start..];
-    let n = buf.len().min(PREFIX.len());
-    buf[..n] == PREFIX[..n]
+    // Blank lines as httparse skips them: CRLF or a bare LF (a CR alone is not one).
+    let mut rest = buf;
+    loop {
+        if let Some(r) = rest
+            .strip_prefix(b"\r\n")
+            .or_else(|| rest.strip_prefix(b"\n"))
+        {
+            rest = r;
+        } else if rest == b"\r" {
+            return true;
+        } else {
+            break;
+        }
+    }
+    let n = rest.len().min(PREFIX.len());
+    rest[..n] == PREFIX[..n]
 }
 
 /// Parses a complete head at the start of `buf`; None when it is not complete yet.
@@ -604,6 +617,35 @@ mod tests {
 
     fn statuses_of(wire: &[u8]) -> String {
         format!("head {}", String::from_utf8_lossy(&wire[9..12]))
+    }
+
+    #[test]
+    fn a_malformed_head_cut_by_the_close_is_malformed_however_it_was_split() {
+        // Found by the http_response fuzz target: the bad header's last piece had no line
+        // feed, so the split read never parsed it and called it truncated.
+        let head = b"HTTP/1.1 200 OK\r\nContent-\xccnheteg:llo";
+        let whole = read_all("GET", &[head], true);
+        let split = read_all("GET", &[&head[..20], &head[20..]], true);
+        assert!(
+            matches!(whole, Err(ResponseError::Malformed(_))),
+            "{whole:?}"
+        );
+        assert_eq!(split, whole);
+    }
+
+    #[test]
+    fn garbage_after_a_blank_line_is_not_http_however_it_was_split() {
+        // Found by the http_response fuzz target: a CR not followed by LF passed the "looks
+        // like HTTP" check when the read stopped right after it, and httparse then called
+        // it malformed instead.
+        let garbage = b"\n\rHT;\0\0\0.\r\n\r\n";
+        let whole = read_all("GET", &[garbage], true);
+        let split = read_all("GET", &[&garbage[..3], &garbage[3..]], true);
+        assert_eq!(whole, Err(ResponseError::NotHttp));
+        assert_eq!(split, whole);
+        assert!(looks_like_http(b"\r\n\nHTTP/1.1 200"));
+        assert!(looks_like_http(b"\r"));
+        assert!(!looks_like_http(b"\r\rHTTP/"));
     }
 
     #[test]

@@ -24,6 +24,8 @@ pub enum UrlError {
     Scheme(String),
     /// No host to connect to.
     NoHost(String),
+    /// Port 0, which nothing can listen on.
+    PortZero(String),
 }
 
 impl fmt::Display for UrlError {
@@ -34,6 +36,7 @@ impl fmt::Display for UrlError {
                 write!(f, "unsupported URL scheme `{s}` (only http and https)")
             }
             UrlError::NoHost(u) => write!(f, "URL `{u}` has no host"),
+            UrlError::PortZero(u) => write!(f, "URL `{u}` has port 0, which nothing can listen on"),
         }
     }
 }
@@ -76,6 +79,7 @@ fn check_usable(url: Url) -> Result<Url, UrlError> {
     }
     match url.host() {
         Some(Host::Domain("")) | None => Err(UrlError::NoHost(url.to_string())),
+        Some(_) if url.port() == Some(0) => Err(UrlError::PortZero(url.to_string())),
         Some(_) => Ok(url),
     }
 }
@@ -193,6 +197,21 @@ mod tests {
         ));
         assert!(parse_url("").is_err());
         assert!(parse_url("http://").is_err());
+    }
+
+    #[test]
+    fn port_zero_is_refused_in_urls_and_redirects() {
+        // Found by the url_location fuzz target: `http://h:0/` was accepted, and a connect
+        // to port 0 was tried.
+        assert!(matches!(
+            parse_url("http://example.test:0/"),
+            Err(UrlError::PortZero(_))
+        ));
+        let here = url("http://example.test/");
+        assert!(matches!(
+            resolve_location(&here, "//other.test:0/x"),
+            Err(UrlError::PortZero(_))
+        ));
     }
 
     #[test]

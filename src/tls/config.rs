@@ -288,8 +288,12 @@ fn read_file(path: &Path, what: &str) -> Result<Vec<u8>> {
 
 /// Reads every certificate of a PEM file; a file with none is an error.
 fn read_certs(path: &Path, what: &str) -> Result<Vec<CertificateDer<'static>>> {
-    let pem = read_file(path, what)?;
-    let certs = CertificateDer::pem_slice_iter(&pem)
+    parse_certs(&read_file(path, what)?, path, what)
+}
+
+/// Every certificate in `pem`, the contents of the file at `path` (for the messages).
+pub fn parse_certs(pem: &[u8], path: &Path, what: &str) -> Result<Vec<CertificateDer<'static>>> {
+    let certs = CertificateDer::pem_slice_iter(pem)
         .collect::<Result<Vec<_>, _>>()
         .tag(
             Kind::File,
@@ -309,11 +313,18 @@ fn read_certs(path: &Path, what: &str) -> Result<Vec<CertificateDer<'static>>> {
 
 /// Reads the first private key (PKCS#8, PKCS#1 or SEC1) of a PEM file.
 fn read_key(path: &Path) -> Result<PrivateKeyDer<'static>> {
-    const WHAT: &str = "private key";
-    let pem = read_file(path, WHAT)?;
-    PrivateKeyDer::from_pem_slice(&pem).map_err(|e| {
+    parse_key(&read_file(path, KEY_WHAT)?, path)
+}
+
+/// What [`read_key`] reads, for its messages.
+const KEY_WHAT: &str = "private key";
+
+/// The first private key in `pem`, the contents of the file at `path` (for the messages).
+pub fn parse_key(pem: &[u8], path: &Path) -> Result<PrivateKeyDer<'static>> {
+    const WHAT: &str = KEY_WHAT;
+    PrivateKeyDer::from_pem_slice(pem).map_err(|e| {
         let why = match e {
-            pem::Error::NoItemsFound if contains(&pem, ENCRYPTED_KEY_LABEL) => {
+            pem::Error::NoItemsFound if contains(pem, ENCRYPTED_KEY_LABEL) => {
                 "the key is encrypted; decrypt it with `openssl pkey -in KEY -out PLAIN`".into()
             }
             pem::Error::NoItemsFound => "no PEM private key in it (-----BEGIN PRIVATE KEY-----, \
