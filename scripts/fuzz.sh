@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs every fuzz target in fuzz/ for SECONDS each (default 60) with cargo fuzz (libFuzzer,
 # nightly toolchain) and prints, per target: executions, coverage, corpus size and crashes.
-# Seeds are fuzz/corpus/<target>/ (committed); what a run adds goes to a scratch copy, so the
-# committed corpus stays small. A crash leaves its input in fuzz/artifacts/<target>/ and
+# Seeds are fuzz/corpus/<target>/ (committed); what a run adds goes to fuzz/target/corpus/
+# (not committed, kept between runs, so later runs start where earlier ones got to). A crash leaves its input in fuzz/artifacts/<target>/ and
 # makes the script exit 1.
 #
 #   scripts/fuzz.sh [SECONDS] [TARGET...]
@@ -37,12 +37,12 @@ trap 'rm -rf "$scratch"' EXIT
 failed=0
 printf '%-18s %12s %8s %8s %8s %s\n' target executions cov features corpus result
 for t in "${targets[@]}"; do
-  mkdir -p "$scratch/$t" "fuzz/corpus/$t" "fuzz/artifacts/$t"
+  mkdir -p "fuzz/target/corpus/$t" "fuzz/corpus/$t" "fuzz/artifacts/$t"
   log=$scratch/$t.log
   result=ok
   # -rss_limit_mb: a parser that buffers without end fails here, not on a Pi.
   if ! cargo +nightly fuzz run --fuzz-dir fuzz --debug-assertions "$t" \
-      "$scratch/$t" "fuzz/corpus/$t" -- \
+      "fuzz/target/corpus/$t" "fuzz/corpus/$t" -- \
       -max_total_time="$secs" -rss_limit_mb=512 -max_len=65536 -print_final_stats=1 \
       -artifact_prefix="fuzz/artifacts/$t/" >"$log" 2>&1; then
     result="CRASH: $(grep -m1 -o 'fuzz/artifacts/[^ ]*' "$log" || echo "see $log")"
