@@ -49,7 +49,8 @@ fn reference_chunked(mut input: &[u8]) -> Option<Vec<u8>> {
         if size == 0 {
             break;
         }
-        if input.len() < size + 2 || &input[size..size + 2] != b"\r\n" {
+        let end = size.checked_add(2)?;
+        if input.len() < end || &input[size..end] != b"\r\n" {
             return None;
         }
         out.extend_from_slice(&input[..size]);

@@ -30,6 +30,8 @@ const LOG_EVERY: Duration = Duration::from_secs(10);
 pub struct Acceptor {
     listeners: Vec<(TcpListener, usize)>,
     retry_pending: bool,
+    /// The last failure was running out of file descriptors.
+    short_of_fds: bool,
     /// What the server does, for the failure line ("relay: accepting a connection: …").
     prefix: &'static str,
     log: Throttle,
@@ -58,6 +60,7 @@ impl Acceptor {
         Acceptor {
             listeners,
             retry_pending: false,
+            short_of_fds: false,
             prefix,
             log: Throttle::new(LOG_EVERY),
         }
@@ -117,7 +120,14 @@ impl Acceptor {
         }
     }
 
+    /// Whether accepting last failed for want of file descriptors (the flag is cleared):
+    /// closing an idle connection would let the next client in.
+    pub fn take_fd_shortage(&mut self) -> bool {
+        std::mem::take(&mut self.short_of_fds)
+    }
+
     fn failed(&mut self, cx: &mut Context<'_>, e: &io::Error) {
+        self.short_of_fds = matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE));
         if let Some(more) = self.log.allow(cx.now) {
             eprintln!(
                 "nicksock: {}accepting a connection: {e}{}",

@@ -31,6 +31,14 @@ pub use crate::net::acceptor::MAX_LISTENERS;
 
 /// Tokens at and above this are connections.
 const CONN_BASE: usize = FIRST_FREE_TOKEN;
+/// How long a connection must have been idle, or its request arriving, before it may be
+/// closed to make room for a new client.
+const SHED_MIN_AGE: Duration = Duration::from_millis(500);
+/// Clients turned away at once that may linger until they have read the busy answer;
+/// beyond this they are closed without one.
+const MAX_TURNED_AWAY: usize = 1024;
+/// Connections closed, one at a time, to find descriptors for waiting clients per event.
+const FD_ROOM_TRIES: usize = 64;
 /// Time between two log lines about clients that could not be set up.
 const LOG_EVERY: Duration = Duration::from_secs(10);
 /// Time a client gets to finish its TLS handshake.
@@ -281,6 +289,8 @@ struct Entry<C> {
     lingered: usize,
     /// When this connection's next timer is due.
     timer_at: Option<Instant>,
+    /// It holds one of its group's places (a client turned away does not).
+    counted: bool,
 }
 
 impl<C> Entry<C> {
@@ -323,6 +333,8 @@ pub struct Server<S: Service> {
     discard: Vec<u8>,
     /// Failures to set up an accepted client, logged at most once per period.
     client_errors: Throttle,
+    /// Clients turned away that are still lingering until they read their answer.
+    turned_away: usize,
 }
 
 impl<S: Service> Server<S> {
@@ -343,6 +355,7 @@ impl<S: Service> Server<S> {
             verbose,
             discard: vec![0; DISCARD_BUFFER],
             client_errors: Throttle::new(LOG_EVERY),
+            turned_away: 0,
         }
     }
 
@@ -357,14 +370,30 @@ impl<S: Service> Server<S> {
     }
 
     fn accept_all(&mut self, cx: &mut Context<'_>, index: usize) {
+        for _ in 0..FD_ROOM_TRIES {
+            self.accept_waiting(cx, index);
+            // Out of descriptors with clients waiting: an idle connection makes room for
+            // one (else the retry timer tries again later).
+            if !(self.acceptor.take_fd_shortage() && self.make_room_anywhere(cx)) {
+                return;
+            }
+        }
+    }
+
+    /// Closes the least useful connection of any group; false when all are busy.
+    fn make_room_anywhere(&mut self, cx: &mut Context<'_>) -> bool {
+        (0..self.groups.len()).any(|g| self.make_room(cx, g))
+    }
+
+    fn accept_waiting(&mut self, cx: &mut Context<'_>, index: usize) {
         while let Some(client) = self.acceptor.next(cx, index) {
             let (peer, group) = (client.peer, client.group);
             let limit = self.groups.get(group).map_or(0, |g| g.max_conns);
             if self.counts.get(group).is_some_and(|&n| n >= limit) && !self.make_room(cx, group) {
-                self.turn_away(client.stream, peer, group);
+                self.turn_away(cx, client.stream, peer, group);
                 continue;
             }
-            if let Err(e) = self.add(cx, client.stream, peer, group)
+            if let Err(e) = self.add(cx, client.stream, peer, group, true)
                 && let Some(held) = self.client_errors.allow(cx.now)
             {
                 eprintln!("nicksock: client {peer}: {e:#}{}", Throttle::since(held));
@@ -386,6 +415,11 @@ impl<S: Service> Server<S> {
                 Phase::Receiving(started) => (&mut slow, started),
                 Phase::Busy => continue,
             };
+            // A client that just came (or just spoke) keeps its place: in a sudden crowd
+            // the newcomer is told to come back instead.
+            if cx.now.saturating_duration_since(since) < SHED_MIN_AGE {
+                continue;
+            }
             if best.is_none_or(|(at, _)| since < at) {
                 *best = Some((since, key));
             }
@@ -401,45 +435,66 @@ impl<S: Service> Server<S> {
 
     /// A client the full server cannot take: the service's busy answer when it has one
     /// (best effort, never blocking), then closed.
-    fn turn_away(&mut self, stream: TcpStream, peer: SocketAddr, group: usize) {
-        if let Some(settings) = self.groups.get(group)
-            && settings.tls.is_none()
-            && let Some(answer) = self.service.busy_answer(group)
-        {
-            let _ = (&stream).write(answer);
-        }
-        // Our answer is out and nothing was read: a plain close sends FIN after it.
-        drop(stream);
+    fn turn_away(
+        &mut self,
+        cx: &mut Context<'_>,
+        stream: TcpStream,
+        peer: SocketAddr,
+        group: usize,
+    ) {
         if self.verbose > 0 {
             eprintln!(
                 "refused {peer}: already serving {} clients",
                 self.counts.get(group).copied().unwrap_or(0)
             );
         }
+        let answer = self
+            .groups
+            .get(group)
+            .filter(|g| g.tls.is_none())
+            .and(self.service.busy_answer(group));
+        let Some(answer) = answer.filter(|_| self.turned_away < MAX_TURNED_AWAY) else {
+            return; // closed
+        };
+        // The answer goes out at once; then the lingering close reads what the client sent
+        // until it closes, so our close is no reset that would destroy the answer.
+        let _ = (&stream).write(answer);
+        // Should that fail, the client is dropped: closed without more.
+        if let Ok(key) = self.add(cx, stream, peer, group, false) {
+            self.turned_away += 1;
+            if let Some(entry) = self.conns.get_mut(key) {
+                entry.linger_until = Some(cx.now + LINGER_TIMEOUT);
+            }
+            self.serve(cx, key, false);
+        }
     }
 
+    /// Takes in an accepted client; `counted`: it holds one of its group's places (not a
+    /// client turned away, only lingering until it has read its answer).
     fn add(
         &mut self,
         cx: &mut Context<'_>,
         stream: TcpStream,
         peer: SocketAddr,
         group: usize,
-    ) -> Result<()> {
+        counted: bool,
+    ) -> Result<usize> {
         let Some(settings) = self.groups.get(group) else {
-            return Ok(());
+            return Err(anyhow::anyhow!("no listener group {group}"));
         };
-        let mut sock = transport::accepted(stream, settings.tls.as_ref())?;
+        let tls = if counted { settings.tls.as_ref() } else { None };
+        let mut sock = transport::accepted(stream, tls)?;
         let entry = self.conns.vacant_entry();
-        let token = Token(CONN_BASE + entry.key());
+        let key = entry.key();
         cx.registry
             .register(
                 sock.socket(),
-                token,
+                Token(CONN_BASE + key),
                 Interest::READABLE | Interest::WRITABLE,
             )
             .context("watching a client")?;
         let conn = self.service.open(group, cx.now);
-        if let Some(n) = self.counts.get_mut(group) {
+        if counted && let Some(n) = self.counts.get_mut(group) {
             *n += 1;
         }
         entry.insert(Entry {
@@ -457,12 +512,13 @@ impl<S: Service> Server<S> {
             linger_until: None,
             lingered: 0,
             timer_at: None,
+            counted,
         });
-        if self.verbose > 0 {
+        if self.verbose > 0 && counted {
             eprintln!("connection from {peer}");
         }
-        self.arm_timer(cx, token.0 - CONN_BASE);
-        Ok(())
+        self.arm_timer(cx, key);
+        Ok(key)
     }
 
     /// Moves a connection's bytes and acts on what the service says; `hangup` is the
@@ -511,7 +567,9 @@ impl<S: Service> Server<S> {
 
     fn close(&mut self, cx: &mut Context<'_>, key: usize, why: Option<String>) {
         if let Some(mut entry) = self.conns.try_remove(key) {
-            if let Some(n) = self.counts.get_mut(entry.link.group) {
+            if !entry.counted {
+                self.turned_away = self.turned_away.saturating_sub(1);
+            } else if let Some(n) = self.counts.get_mut(entry.link.group) {
                 *n = n.saturating_sub(1);
             }
             let _ = cx.registry.deregister(entry.link.sock.socket());
@@ -810,6 +868,12 @@ mod tests {
             round_trip(&mut oldest);
             let mut second = StdStream::connect(addr).unwrap();
             round_trip(&mut second);
+            // Both were active just now: a newcomer is told to come back.
+            let mut early = StdStream::connect(addr).unwrap();
+            let mut told = Vec::new();
+            early.read_to_end(&mut told).unwrap();
+            // The time a connection must have been idle to give up its place.
+            thread::sleep(SHED_MIN_AGE);
             let mut third = StdStream::connect(addr).unwrap();
             round_trip(&mut third);
             // The oldest idle one made room: it was closed, the newcomer is served.
@@ -820,8 +884,13 @@ mod tests {
             }
             let mut new = Vec::new();
             third.read_to_end(&mut new).unwrap();
-            (old, new)
+            (old, (told, new))
         });
+        let (told, new) = new;
+        assert_eq!(
+            told, b"busy\n",
+            "a young connection was closed for the newcomer"
+        );
         assert!(
             old.is_ok_and(|b| b.is_empty()),
             "the oldest was not closed cleanly"

@@ -701,6 +701,10 @@ fn auto_backend_says_which_it_picked() {
     proc.wait_ready(1);
 }
 
+/// How long a connection must have been idle (or its request arriving) before a full
+/// server closes it for a newcomer (`server::SHED_MIN_AGE`).
+const SHED_MIN_AGE: Duration = Duration::from_millis(500);
+
 /// Sends `words` on a new line-protocol connection and reads the one reply line.
 fn line_command(addr: SocketAddr, words: &str) -> (TcpStream, String) {
     let mut c = TcpStream::connect(addr).expect("connect");
@@ -722,7 +726,12 @@ fn full_ports_make_room_and_never_lock_out_the_page() {
     // The line port full of idle clients does not touch the HTTP port's room.
     let mut idle: Vec<TcpStream> = (0..3).map(|_| line_command(line, "status").0).collect();
     assert_eq!(curl(&[&s.url("/api/pins")]).status, 200);
-    // A fourth line client takes the place of the longest idle one.
+    // Clients that spoke just now keep their places: a newcomer is told to come back.
+    let (_early, reply) = line_command(line, "status");
+    assert!(reply.starts_with("error: server full"), "{reply}");
+    // Once they have been idle for a while (half a second), a newcomer takes the place of
+    // the longest idle one.
+    thread::sleep(SHED_MIN_AGE);
     let (_fourth, reply) = line_command(line, "status");
     assert!(reply.contains("13"), "{reply}");
     let mut rest = Vec::new();
@@ -740,6 +749,11 @@ fn full_ports_make_room_and_never_lock_out_the_page() {
             c
         })
         .collect();
+    // At first a newcomer finds them all busy and is told when to come back.
+    let busy = raw_get(s.http, "/api/pins");
+    assert!(busy.starts_with("HTTP/1.1 503"), "{busy}");
+    assert!(busy.contains("Retry-After: 1\r\n"), "{busy}");
+    thread::sleep(SHED_MIN_AGE);
     let start = Instant::now();
     let got = raw_get(s.http, "/api/pins");
     assert!(got.starts_with("HTTP/1.1 200"), "{got}");
