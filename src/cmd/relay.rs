@@ -324,9 +324,11 @@ impl Pair {
                 return Some(Ended::failure(why));
             }
             if self.timer_at.is_none_or(|t| t > at || t <= now) {
-                cx.timers
-                    .add(at, Token(PAIR_BASE + key * SLOTS + TIMER_SLOT));
-                self.timer_at = Some(at);
+                let token = Token(PAIR_BASE + key * SLOTS + TIMER_SLOT);
+                if let Some(old) = self.timer_at.replace(at) {
+                    cx.timers.cancel(old, token);
+                }
+                cx.timers.add(at, token);
             }
         }
         None
@@ -396,6 +398,11 @@ impl Relay<'_> {
             return;
         };
         let pair = self.pairs.remove(key);
+        // Its deadline is of no use now; a flood of short sessions would pile them up.
+        if let Some(at) = pair.timer_at {
+            cx.timers
+                .cancel(at, Token(PAIR_BASE + key * SLOTS + TIMER_SLOT));
+        }
         let target = pair
             .target_addr
             .map_or_else(|| self.config.target_host.clone(), |a| a.to_string());

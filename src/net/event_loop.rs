@@ -5,8 +5,7 @@
 //! heap and may be stale: a handler re-checks its own deadline when a timer fires, which
 //! makes "push back the idle deadline" free (no heap update per byte moved).
 
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
+use std::collections::BTreeSet;
 use std::io;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -47,25 +46,42 @@ pub enum Signal {
     Terminate,
 }
 
-/// Pending deadlines, earliest first. Entries may be stale (see the module docs).
+/// Pending deadlines, earliest first. Entries may be stale (see the module docs); one a
+/// handler knows it no longer needs (its connection closed) it can cancel, so a flood of
+/// short connections does not leave a deadline behind each for minutes.
 #[derive(Debug, Default)]
 pub struct Timers {
-    heap: BinaryHeap<Reverse<(Instant, usize)>>,
+    set: BTreeSet<(Instant, usize)>,
 }
 
 impl Timers {
     /// Asks for `on_timer(token)` at `at` (or soon after).
     pub fn add(&mut self, at: Instant, token: Token) {
-        self.heap.push(Reverse((at, token.0)));
+        self.set.insert((at, token.0));
+    }
+
+    /// Takes back a deadline set with [`Timers::add`] (nothing when it is not there).
+    pub fn cancel(&mut self, at: Instant, token: Token) {
+        self.set.remove(&(at, token.0));
+    }
+
+    /// How many deadlines are pending.
+    pub fn len(&self) -> usize {
+        self.set.len()
+    }
+
+    /// Whether no deadline is pending.
+    pub fn is_empty(&self) -> bool {
+        self.set.is_empty()
     }
 
     fn next(&self) -> Option<Instant> {
-        self.heap.peek().map(|Reverse((at, _))| *at)
+        self.set.first().map(|(at, _)| *at)
     }
 
     fn pop_due(&mut self, now: Instant) -> Option<Token> {
-        match self.heap.peek() {
-            Some(Reverse((at, _))) if *at <= now => self.heap.pop().map(|Reverse((_, t))| Token(t)),
+        match self.set.first() {
+            Some((at, _)) if *at <= now => self.set.pop_first().map(|(_, t)| Token(t)),
             _ => None,
         }
     }
@@ -232,6 +248,21 @@ mod tests {
         assert_eq!(t.pop_due(now), Some(Token(1)));
         assert_eq!(t.pop_due(now), None);
         assert_eq!(t.pop_due(now + Duration::from_secs(3)), Some(Token(2)));
+    }
+
+    #[test]
+    fn a_cancelled_timer_never_comes_due_and_takes_no_room() {
+        let mut t = Timers::default();
+        let now = Instant::now();
+        for i in 0..1000 {
+            let at = now + Duration::from_secs(600);
+            t.add(at, Token(i));
+            t.cancel(at, Token(i));
+        }
+        assert!(t.is_empty());
+        t.add(now, Token(1));
+        t.add(now, Token(1));
+        assert_eq!(t.len(), 1, "the same deadline twice is one");
     }
 
     #[test]

@@ -560,13 +560,19 @@ impl<S: Service> Server<S> {
         if let Some((at, _)) = entry.deadline(idle, own)
             && entry.timer_at.is_none_or(|t| at < t)
         {
-            entry.timer_at = Some(at);
-            cx.timers.add(at, Token(CONN_BASE + key));
+            let token = Token(CONN_BASE + key);
+            if let Some(old) = entry.timer_at.replace(at) {
+                cx.timers.cancel(old, token);
+            }
+            cx.timers.add(at, token);
         }
     }
 
     fn close(&mut self, cx: &mut Context<'_>, key: usize, why: Option<String>) {
         if let Some(mut entry) = self.conns.try_remove(key) {
+            if let Some(at) = entry.timer_at {
+                cx.timers.cancel(at, Token(CONN_BASE + key));
+            }
             if !entry.counted {
                 self.turned_away = self.turned_away.saturating_sub(1);
             } else if let Some(n) = self.counts.get_mut(entry.link.group) {
@@ -760,6 +766,8 @@ mod tests {
         server: Server<TestService>,
         clients: usize,
         limit: Instant,
+        /// Deadlines still pending when it stopped (the test's own limit among them).
+        timers_left: usize,
     }
 
     impl Handler for Until {
@@ -769,10 +777,11 @@ mod tests {
         fn on_timer(&mut self, cx: &mut Context<'_>, token: Token) -> Result<()> {
             self.server.on_timer(cx, token)
         }
-        fn after(&mut self, _cx: &mut Context<'_>) -> Result<Flow> {
+        fn after(&mut self, cx: &mut Context<'_>) -> Result<Flow> {
             assert!(Instant::now() < self.limit, "the server did not finish");
             let s = &self.server;
             let done = s.service.opened >= self.clients && s.conns.is_empty();
+            self.timers_left = cx.timers.len();
             Ok(if done { Flow::Stop } else { Flow::Continue })
         }
     }
@@ -804,9 +813,39 @@ mod tests {
             server,
             clients,
             limit,
+            timers_left: 0,
         };
         ev.run(&mut until).unwrap();
+        TIMERS_LEFT.with(|t| t.set(until.timers_left));
         client.join().unwrap()
+    }
+
+    thread_local! {
+        /// Deadlines pending when the last [`serve`] of this thread stopped.
+        static TIMERS_LEFT: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+    }
+
+    #[test]
+    fn closed_connections_leave_no_deadlines_behind() {
+        // Found by scripts/soak.sh: each connection's idle deadline (600 s on the line
+        // port) stayed queued after it closed, so a flood of short connections grew the
+        // server by megabytes a minute.
+        let clients = 300;
+        let idle = Some(Duration::from_secs(600));
+        serve(TestService::default(), idle, 10, clients, move |addr| {
+            for _ in 0..clients {
+                let mut c = StdStream::connect(addr).unwrap();
+                c.write_all(b"x").unwrap();
+                c.shutdown(Shutdown::Write).unwrap();
+                let mut back = Vec::new();
+                c.read_to_end(&mut back).unwrap();
+            }
+        });
+        let left = TIMERS_LEFT.with(std::cell::Cell::get);
+        assert!(
+            left <= 1,
+            "{left} deadlines left for {clients} closed connections"
+        );
     }
 
     #[test]
