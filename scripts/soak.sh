@@ -212,6 +212,8 @@ scenario_lossy() {
   command -v nft >/dev/null || { DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nftables >/dev/null 2>&1; }
   command -v nft >/dev/null || { fail lossy "nftables could not be installed"; return; }
   local nsname=nicksock-soak-$$
+  # Packets the loss rule dropped so far.
+  dropped() { ip netns exec "$nsname" nft list ruleset 2>/dev/null | grep -o 'packets [0-9]*' | awk '{s += $2} END {print s + 0}'; }
   ip netns add "$nsname" || { fail lossy "cannot make a network namespace"; return; }
   trap 'ip netns del '"$nsname"' 2>/dev/null; for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"' EXIT
   ip -n "$nsname" link set lo up
@@ -221,7 +223,7 @@ scenario_lossy() {
   else
     ip netns exec "$nsname" nft -f - <<'EOF'
 table inet soak {
-  chain out { type filter hook output priority 0; numgen random mod 100 < 1 drop; }
+  chain out { type filter hook output priority 0; numgen random mod 100 < 1 counter drop; }
 }
 EOF
   fi
@@ -245,11 +247,48 @@ EOF
     wait "$lp"; local lc=$?
     local t1; t1=$(now)
     if [ "$cc" = 0 ] && [ "$lc" = 0 ] && cmp -s "$work/256m" "$work/got"; then
-      pass lossy "$mode 256 MiB through 1 % loss (netem: $netem): identical, exit 0/0, $(mbps 256 "$t0" "$t1") MB/s"
+      pass lossy "$mode 256 MiB through 1 % loss (netem: $netem): identical, exit 0/0, $(mbps 256 "$t0" "$t1") MB/s; packets dropped so far: $(dropped)"
     else
       fail lossy "$mode: exits $cc/$lc, $(stat -c %s "$work/got") bytes arrived; $(tail -1 "$work/c.err")"
     fi
   done
+  # http-get from nginx in the same namespace, over HTTP and HTTPS.
+  if command -v nginx >/dev/null; then
+    local d=$work/nginx hp hsp
+    mkdir -p "$d/www" && ln -f "$work/256m" "$d/www/256m"
+    hp=$(free_port); hsp=$(free_port)
+    cat >"$d/nginx.conf" <<EOF
+daemon off; master_process off; pid $d/nginx.pid; error_log $d/error.log;
+events { worker_connections 64; }
+http {
+  access_log off; client_body_temp_path $d/b; proxy_temp_path $d/p; fastcgi_temp_path $d/f;
+  uwsgi_temp_path $d/u; scgi_temp_path $d/s; sendfile on;
+  server {
+    listen 127.0.0.1:$hp; listen 127.0.0.1:$hsp ssl; root $d/www;
+    ssl_certificate $work/lcerts/cert.pem; ssl_certificate_key $work/lcerts/cert-key.pem;
+  }
+}
+EOF
+    ip netns exec "$nsname" nginx -p "$d" -e "$d/error.log" -c "$d/nginx.conf" </dev/null >/dev/null 2>&1 &
+    local np=$!; pids+=("$np")
+    for _ in $(seq 1 200); do [ -s "$d/nginx.pid" ] && break; sleep 0.05; done
+    local url
+    for url in "http://127.0.0.1:$hp/256m" "https://127.0.0.1:$hsp/256m"; do
+      rm -f "$work/dl"
+      local t0; t0=$(now)
+      ip netns exec "$nsname" "$ns" http-get -s --cacert "$work/lcerts/cert.pem" -o "$work/dl" "$url" 2>"$work/dl.err"
+      local rc=$?
+      local t1; t1=$(now)
+      if [ "$rc" = 0 ] && cmp -s "$work/256m" "$work/dl"; then
+        pass lossy "http-get $url, 256 MiB from nginx through 1 % loss: identical, exit 0, $(mbps 256 "$t0" "$t1") MB/s; packets dropped so far: $(dropped)"
+      else
+        fail lossy "http-get $url: exit $rc; $(tail -1 "$work/dl.err")"
+      fi
+    done
+    kill "$np" 2>/dev/null; wait "$np" 2>/dev/null
+  else
+    fail lossy "nginx is not installed (the http-get part needs it)"
+  fi
   ip netns del "$nsname"
 }
 
