@@ -960,8 +960,10 @@ mod tests {
     fn an_idle_client_is_closed_after_the_idle_time() {
         let idle = Duration::from_millis(150);
         let (waited, got) = serve(TestService::default(), Some(idle), 10, 1, |addr| {
-            let mut c = StdStream::connect(addr).unwrap();
+            // Timed from before the connect: the server's clock for this client starts
+            // when it accepts, which may come before connect() returns here.
             let start = Instant::now();
+            let mut c = StdStream::connect(addr).unwrap();
             let mut got = Vec::new();
             let _ = c.read_to_end(&mut got);
             (start.elapsed(), got)
@@ -978,8 +980,10 @@ mod tests {
             ..TestService::default()
         };
         let (waited, echoed) = serve(service, Some(Duration::from_secs(30)), 10, 1, |addr| {
-            let mut c = StdStream::connect(addr).unwrap();
+            // Timed from before the connect: the server's clock for this client starts
+            // when it accepts, which may come before connect() returns here.
             let start = Instant::now();
+            let mut c = StdStream::connect(addr).unwrap();
             let mut echoed = 0;
             let mut byte = [0u8; 1];
             // Busy all along: only the service's deadline can end it.
