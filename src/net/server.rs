@@ -259,6 +259,18 @@ pub fn exchange<E: Exchange>(
     Ok(Next::Keep)
 }
 
+impl Phase {
+    /// The phase of a request/answer connection: busy while it owes an answer (or is
+    /// closing), receiving since `started` while a request is coming in, else idle.
+    pub fn of(owes_answer: bool, started: Option<Instant>) -> Phase {
+        match (owes_answer, started) {
+            (true, _) => Phase::Busy,
+            (false, Some(at)) => Phase::Receiving(at),
+            (false, None) => Phase::Idle,
+        }
+    }
+}
+
 /// Listeners whose connections share a TLS setting, an idle timeout and a limit.
 pub struct Group {
     /// The bound listeners.

@@ -50,13 +50,7 @@ impl HttpConn {
     /// Where the connection stands: idle between requests, receiving one (since when), or
     /// answering.
     pub fn phase(&self) -> Phase {
-        if self.closing || !self.out.is_empty() {
-            Phase::Busy
-        } else if let Some(started) = self.request_started {
-            Phase::Receiving(started)
-        } else {
-            Phase::Idle
-        }
+        Phase::of(self.closing || !self.out.is_empty(), self.request_started)
     }
 
     /// When the request being received must be complete. It does not run while responses

@@ -44,13 +44,7 @@ impl LineConn {
     /// Where the connection stands: idle between commands, receiving a line (since when),
     /// or answering.
     pub fn phase(&self) -> Phase {
-        if self.closing || !self.out.is_empty() {
-            Phase::Busy
-        } else if let Some(started) = self.line_started {
-            Phase::Receiving(started)
-        } else {
-            Phase::Idle
-        }
+        Phase::of(self.closing || !self.out.is_empty(), self.line_started)
     }
 }
 
