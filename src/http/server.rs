@@ -120,6 +120,9 @@ pub struct Response {
     pub headers: Vec<(String, String)>,
     /// The body.
     pub body: Vec<u8>,
+    /// The body is only the start of a stream that goes on until the connection closes
+    /// (server-sent events): written with no Content-Length and `Connection: close`.
+    pub stream: bool,
 }
 
 /// Headers [`Response::encode`] writes itself; copies in `headers` are left out.
@@ -132,6 +135,7 @@ impl Response {
             status,
             headers: Vec::new(),
             body: Vec::new(),
+            stream: false,
         }
     }
 
@@ -218,10 +222,14 @@ impl Response {
         );
         // 1xx and 204 must not carry a Content-Length; 304's would describe another body.
         let bodiless = self.status < 200 || self.status == 204 || self.status == 304;
-        if !bodiless {
+        if !bodiless && !self.stream {
             let _ = write!(out, "Content-Length: {}\r\n", self.body.len());
         }
-        let connection = if keep_alive { "keep-alive" } else { "close" };
+        let connection = if keep_alive && !self.stream {
+            "keep-alive"
+        } else {
+            "close"
+        };
         let _ = write!(out, "Connection: {connection}\r\n");
         for (name, value) in &self.headers {
             if !MANAGED_HEADERS.iter().any(|m| name.eq_ignore_ascii_case(m)) {

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, Result};
 use mio::event::Event;
 use mio::net::{TcpListener, TcpStream};
-use mio::{Interest, Token};
+use mio::{Interest, Registry, Token};
 use slab::Slab;
 
 use crate::net::acceptor::{Acceptor, FIRST_FREE_TOKEN, Throttle};
@@ -31,6 +31,16 @@ pub use crate::net::acceptor::MAX_LISTENERS;
 
 /// Tokens at and above this are connections.
 const CONN_BASE: usize = FIRST_FREE_TOKEN;
+/// The token of the service's own deadline ([`Service::due`]).
+const DUE_TOKEN: Token = Token(usize::MAX - 16);
+/// Tokens of the service's own event sources ([`Service::register`]) start here, far above
+/// any connection's.
+const SOURCE_BASE: usize = usize::MAX / 2;
+/// Most event sources a service may register.
+pub const MAX_SOURCES: usize = 1024;
+/// Rounds of news delivered before the loop waits again; news made while delivering news
+/// (a watcher's own command) is delivered in the next round.
+const NEWS_ROUNDS: usize = 8;
 /// How long a connection must have been idle, or its request arriving, before it may be
 /// closed to make room for a new client.
 const SHED_MIN_AGE: Duration = Duration::from_millis(500);
@@ -133,6 +143,19 @@ impl Link {
         }
     }
 
+    /// Counts as activity for the idle deadline without moving a byte: a subscriber that
+    /// was told a heartbeat, with nothing to say on its protocol, is still wanted.
+    pub fn touch(&mut self) {
+        self.last_activity = self.now;
+    }
+
+    /// Caps the kernel's send buffer of this connection at about `bytes`: a subscriber that
+    /// stops reading must not hold megabytes of the kernel's memory (loopback and fast
+    /// links grow it to 4 MiB), and must fall behind soon enough to be dropped.
+    pub fn cap_send_buffer(&mut self, bytes: usize) -> io::Result<()> {
+        socket2::SockRef::from(&*self.sock.socket()).set_send_buffer_size(bytes)
+    }
+
     /// When the current batch of events came in.
     pub fn now(&self) -> Instant {
         self.now
@@ -174,6 +197,41 @@ pub trait Service {
     fn busy_answer(&self, group: usize) -> Option<&'static [u8]> {
         let _ = group;
         None
+    }
+
+    /// Whether something happened since the last call that connections are waiting to be
+    /// told (an event for subscribers): the server then pumps every connection that
+    /// [`Service::wants_news`], before it waits for the next events.
+    fn take_news(&mut self) -> bool {
+        false
+    }
+
+    /// Whether this connection is waiting for news (a subscriber).
+    fn wants_news(&self, conn: &Self::Conn) -> bool {
+        let _ = conn;
+        false
+    }
+
+    /// When the service itself next has something to do (a heartbeat, a timer), if ever.
+    fn due(&self) -> Option<Instant> {
+        None
+    }
+
+    /// Its [`Service::due`] time has come: do what is due at `now`.
+    fn on_due(&mut self, now: Instant) {
+        let _ = now;
+    }
+
+    /// Registers the service's own event sources (an input line's edge events), source
+    /// `i` with `first + i`, at most [`MAX_SOURCES`].
+    fn register(&mut self, registry: &Registry, first: Token) -> io::Result<()> {
+        let _ = (registry, first);
+        Ok(())
+    }
+
+    /// Source `index` of [`Service::register`] is ready.
+    fn on_source(&mut self, index: usize, now: Instant) {
+        let _ = (index, now);
     }
 }
 
@@ -347,6 +405,10 @@ pub struct Server<S: Service> {
     client_errors: Throttle,
     /// Clients turned away that are still lingering until they read their answer.
     turned_away: usize,
+    /// When the timer of the service's own deadline is set for.
+    service_due: Option<Instant>,
+    /// Connections to pump with news (kept to spare an allocation per event).
+    news_keys: Vec<usize>,
 }
 
 impl<S: Service> Server<S> {
@@ -368,6 +430,8 @@ impl<S: Service> Server<S> {
             discard: vec![0; DISCARD_BUFFER],
             client_errors: Throttle::new(LOG_EVERY),
             turned_away: 0,
+            service_due: None,
+            news_keys: Vec::new(),
         }
     }
 
@@ -378,6 +442,9 @@ impl<S: Service> Server<S> {
         // Many clients need many descriptors; the soft limit is often only 1024.
         let _ = rlimit::increase_nofile_limit(u64::MAX);
         self.acceptor.register(ev.registry())?;
+        self.service
+            .register(ev.registry(), Token(SOURCE_BASE))
+            .context("watching GPIO lines")?;
         ev.run(&mut self)
     }
 
@@ -638,6 +705,8 @@ impl<S: Service> Handler for Server<S> {
     fn on_event(&mut self, cx: &mut Context<'_>, event: &Event) -> Result<()> {
         if let Some(index) = self.acceptor.listener(event.token()) {
             self.accept_all(cx, index);
+        } else if let Some(index) = event.token().0.checked_sub(SOURCE_BASE) {
+            self.service.on_source(index, cx.now);
         } else if let Some(key) = event.token().0.checked_sub(CONN_BASE) {
             let hangup = event.is_read_closed() || event.is_error();
             self.serve(cx, key, hangup);
@@ -646,6 +715,11 @@ impl<S: Service> Handler for Server<S> {
     }
 
     fn on_timer(&mut self, cx: &mut Context<'_>, token: Token) -> Result<()> {
+        if token == DUE_TOKEN {
+            self.service_due = None;
+            self.service.on_due(cx.now);
+            return Ok(());
+        }
         if let Some(listeners) = self.acceptor.retry(token) {
             for i in listeners {
                 self.accept_all(cx, i);
@@ -674,8 +748,48 @@ impl<S: Service> Handler for Server<S> {
         Ok(())
     }
 
-    fn after(&mut self, _cx: &mut Context<'_>) -> Result<Flow> {
+    fn after(&mut self, cx: &mut Context<'_>) -> Result<Flow> {
+        self.deliver_news(cx);
+        self.arm_service_timer(cx);
         Ok(Flow::Continue)
+    }
+}
+
+impl<S: Service> Server<S> {
+    /// Pumps every connection waiting for news while the service has some.
+    fn deliver_news(&mut self, cx: &mut Context<'_>) {
+        for _ in 0..NEWS_ROUNDS {
+            if !self.service.take_news() {
+                return;
+            }
+            let mut keys = std::mem::take(&mut self.news_keys);
+            keys.clear();
+            keys.extend(
+                self.conns
+                    .iter()
+                    .filter(|(_, e)| e.linger_until.is_none() && self.service.wants_news(&e.conn))
+                    .map(|(key, _)| key),
+            );
+            for &key in &keys {
+                self.serve(cx, key, false);
+            }
+            self.news_keys = keys;
+        }
+    }
+
+    /// Keeps one timer set for the service's own deadline.
+    fn arm_service_timer(&mut self, cx: &mut Context<'_>) {
+        let due = self.service.due();
+        if due == self.service_due {
+            return;
+        }
+        if let Some(old) = self.service_due {
+            cx.timers.cancel(old, DUE_TOKEN);
+        }
+        if let Some(at) = due {
+            cx.timers.add(at, DUE_TOKEN);
+        }
+        self.service_due = due;
     }
 }
 

@@ -257,3 +257,59 @@ fn chromium_switches_pin_13_on_from_the_page() {
         let _ = dir.keep();
     }
 }
+
+impl Session<'_> {
+    /// Runs a script in the page and returns its result.
+    fn script(&self, script: &str) -> Value {
+        self.call(
+            "POST",
+            "/execute/sync",
+            Some(&json!({"script": script, "args": []})),
+        )
+    }
+}
+
+#[test]
+fn the_page_follows_changes_made_elsewhere_without_a_reload() {
+    if !have("chromium") || !have("chromedriver") || !have("curl") {
+        return;
+    }
+    let s = Served::start(&["--pin", "13", "--pin", "19"]);
+    let dir = tempdir();
+    let driver = Driver::start();
+    let browser = Session::new(&driver, &dir.path().join("profile"));
+    browser.open(&s.url("/"));
+    // The page's script runs under its Content-Security-Policy and opens the stream.
+    let live = (0..READ_TRIES)
+        .map(|_| browser.script("return document.body.getAttribute('data-live');"))
+        .find(|v| v == "1");
+    assert!(live.is_some(), "the page never opened its event stream");
+    browser.script("window.nicksockMark = 'same page';");
+    let form = "Content-Type: application/x-www-form-urlencoded";
+    curl(&["-H", form, "-d", "pin=13&state=on", &s.url("/")]);
+    let state = (0..READ_TRIES)
+        .filter_map(|_| browser.text("#pin13-state"))
+        .find(|state| state == "on");
+    assert_eq!(
+        state.as_deref(),
+        Some("on"),
+        "the page never showed pin 13 on"
+    );
+    assert_eq!(
+        browser.script("return window.nicksockMark;"),
+        "same page",
+        "the page was reloaded"
+    );
+    let class = browser.script("return document.getElementById('pin13').className;");
+    assert_eq!(class, "pin on");
+    assert_eq!(browser.text("#pin19-state").as_deref(), Some("off"));
+    // The counter moved on in place too: the page, the stream and the change (and the
+    // browser's own favicon request, whenever it came) were served.
+    let count = browser.text("#count").unwrap_or_default();
+    let n: u64 = count
+        .strip_prefix("Hello #")
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no counter in {count:?}"));
+    assert!(n >= 3, "{count}");
+}

@@ -5,6 +5,7 @@ mod binary;
 mod browser;
 mod gen_cert;
 mod generated;
+mod gpio_events;
 mod http_get;
 mod relay;
 mod serve_gpio;

@@ -4,6 +4,7 @@
 //! no locking is needed.
 
 mod auth;
+pub mod events;
 mod line;
 mod page;
 #[cfg(test)]
@@ -14,6 +15,8 @@ use std::borrow::Cow;
 use serde_json::{Value, json};
 
 pub use auth::parse_auth;
+use events::{Cause, Events};
+pub use line::Watch;
 
 use crate::gpio::{Gpio, PinConfig, PinMode};
 use crate::http::server::{Request, Response};
@@ -24,21 +27,21 @@ const ALLOW_READ_WRITE: &str = "GET, HEAD, POST";
 const ALLOW_READ: &str = "GET, HEAD";
 /// Where the JSON API lives.
 const API_PINS: &str = "/api/pins";
+/// The stream of events (server-sent events).
+const API_EVENTS: &str = "/api/events";
+/// The media type of server-sent events.
+const EVENT_STREAM_TYPE: &str = "text/event-stream";
 /// The media type of HTML forms.
 const FORM_TYPE: &str = "application/x-www-form-urlencoded";
 /// The media type the JSON API accepts and answers with.
 const JSON_TYPE: &str = "application/json";
-/// Room for what follows the cached part of the page (the counter and the closing tags).
-const PAGE_TAIL_BYTES: usize = 128;
+/// Room for what follows the cached part of the page (the counter, the script and the
+/// closing tags).
+const PAGE_TAIL_BYTES: usize = 1024;
 /// Digits a pin number may have: BCM numbers are small, and this bounds the parse.
 const MAX_PIN_DIGITS: usize = 4;
 /// Sent with every response: the pins change, so nothing may be cached.
 const NO_STORE: (&str, &str) = ("Cache-Control", "no-store");
-/// The page needs nothing but its inline style and its own forms; no one may frame it
-/// (a control panel is a clickjacking target).
-const CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; \
-                   frame-ancestors 'none'; base-uri 'none'";
-
 /// HTTP status codes the app answers with.
 mod status {
     pub const OK: u16 = 200;
@@ -112,6 +115,8 @@ pub struct App {
     /// The page without its counter, for the pin states it shows: rendered again only when
     /// a pin changed.
     page_cache: Option<(Vec<(PinConfig, bool)>, String)>,
+    /// Every change, for the subscribers.
+    events: Events,
 }
 
 impl App {
@@ -127,7 +132,29 @@ impl App {
             auth: auth.map(|(user, pass)| auth::encode_credentials(&user, &pass)),
             requests: 0,
             page_cache: None,
+            events: Events::new(std::time::Instant::now()),
         }
+    }
+
+    /// The event log: where subscribers read from.
+    pub fn events(&self) -> &Events {
+        &self.events
+    }
+
+    /// The event log, to take its news.
+    pub fn events_mut(&mut self) -> &mut Events {
+        &mut self.events
+    }
+
+    /// When the app next has something to do on its own: the heartbeat of the event
+    /// streams.
+    pub fn due(&self) -> std::time::Instant {
+        self.events.heartbeat_due()
+    }
+
+    /// Does what is due at `now`.
+    pub fn on_due(&mut self, now: std::time::Instant) {
+        self.events.beat(now);
     }
 
     /// Answers one HTTP request. Every response carries `Cache-Control: no-store`. A `HEAD`
@@ -147,7 +174,7 @@ impl App {
             .push(header("X-Content-Type-Options", "nosniff"));
         response
             .headers
-            .push(header("Content-Security-Policy", CSP));
+            .push(header("Content-Security-Policy", page::csp()));
         response
     }
 
@@ -179,6 +206,12 @@ impl App {
                 _ => method_not_allowed(ALLOW_READ_WRITE, page::error),
             };
         }
+        if path == API_EVENTS {
+            return match method {
+                "GET" | "HEAD" => self.subscribe(),
+                _ => method_not_allowed(ALLOW_READ, json_error),
+            };
+        }
         if path == API_PINS || path == "/api/pins/" {
             return match method {
                 "GET" | "HEAD" => self.api_list(),
@@ -206,7 +239,7 @@ impl App {
         let pairs = req.query_params();
         let asks_change = pairs.iter().any(|(k, _)| k == "pin" || k == "state");
         if asks_change && req.method == "GET" {
-            return match self.form_change(req, &pairs) {
+            return match self.form_change(req, &pairs, Cause::Form) {
                 Ok(()) => see_other("/"),
                 Err(refusal) => page::error(&refusal),
             };
@@ -248,19 +281,57 @@ impl App {
             return response;
         }
         let pairs = req.form();
-        match self.form_change(req, &pairs) {
+        match self.form_change(req, &pairs, Cause::Form) {
             Ok(()) => see_other("/"),
             Err(refusal) => page::error(&refusal),
         }
     }
 
-    fn form_change(&mut self, req: &Request, pairs: &[(String, String)]) -> Result<(), Refusal> {
+    fn form_change(
+        &mut self,
+        req: &Request,
+        pairs: &[(String, String)],
+        cause: Cause,
+    ) -> Result<(), Refusal> {
         let pin = field(pairs, "pin")?;
         let state = field(pairs, "state")?;
         let pin = parse_pin(pin).ok_or_else(|| bad_pin(pin))?;
         let action = Action::parse(state).ok_or_else(|| bad_state(state))?;
         refuse_cross_site(req)?;
-        self.change(pin, action).map(|_| ())
+        self.change(pin, action, cause).map(|_| ())
+    }
+
+    /// `GET /api/events`: the start of an event stream, the state of every pin first. The
+    /// connection then follows [`App::events`] from its head on.
+    fn subscribe(&mut self) -> Response {
+        match self.states() {
+            Ok(states) => {
+                let mut body = String::new();
+                for (config, on) in states {
+                    let doc = self.event_json(config, on, Cause::Initial);
+                    body.push_str(&events::sse_event(&doc.to_string()));
+                }
+                let mut response = respond(status::OK, EVENT_STREAM_TYPE, body.into_bytes());
+                response.stream = true;
+                response
+            }
+            Err(refusal) => json_error(&refusal),
+        }
+    }
+
+    /// A pin's state as an event says it.
+    fn event_json(&self, config: PinConfig, on: bool, cause: Cause) -> Value {
+        let mut doc = pin_json(config, on);
+        doc["cause"] = json!(cause.as_str());
+        doc["requests"] = json!(self.requests);
+        doc
+    }
+
+    /// Tells every subscriber a pin's new state.
+    fn publish(&mut self, config: PinConfig, on: bool, cause: Cause) {
+        let doc = self.event_json(config, on, cause).to_string();
+        let line = format!("{} {}", config.pin, on_off(on));
+        self.events.publish(&doc, &line);
     }
 
     /// `GET /api/pins`: every pin.
@@ -297,7 +368,7 @@ impl App {
             }
             let action = json_action(&req.body)?;
             refuse_cross_site(req)?;
-            Ok((config, self.change(pin, action)?))
+            Ok((config, self.change(pin, action, Cause::Api)?))
         });
         match changed {
             Ok((config, on)) => json_response(status::OK, &pin_json(config, on)),
@@ -335,8 +406,9 @@ impl App {
             .collect()
     }
 
-    /// Carries out `action` on `pin` if the rules allow it; returns the pin's new value.
-    fn change(&mut self, pin: u32, action: Action) -> Result<bool, Refusal> {
+    /// Carries out `action` on `pin` if the rules allow it; returns the pin's new value. A
+    /// change of value is published as an event with its `cause`.
+    fn change(&mut self, pin: u32, action: Action, cause: Cause) -> Result<bool, Refusal> {
         let config = self.served(pin)?;
         if self.read_only {
             return Err(Refusal::new(
@@ -350,12 +422,16 @@ impl App {
                 format!("GPIO{pin} is an input: it can be read, not driven"),
             ));
         }
+        let was = self.gpio.read(pin).ok();
         let on = match action {
             Action::On => true,
             Action::Off => false,
             Action::Toggle => !self.read(pin)?,
         };
         self.gpio.write(pin, on).map_err(gpio_failure)?;
+        if was != Some(on) {
+            self.publish(config, on, cause);
+        }
         Ok(on)
     }
 }
@@ -492,6 +568,7 @@ fn respond(status: u16, content_type: &str, body: Vec<u8>) -> Response {
         status,
         headers: vec![header("Content-Type", content_type)],
         body,
+        stream: false,
     }
 }
 

@@ -8,6 +8,7 @@ use std::io;
 use std::time::{Duration, Instant};
 
 use super::app::App;
+use super::app::events::{FellBehind, Form};
 use crate::http::server::{
     CONTINUE_RESPONSE, Incoming, MAX_REQUEST_BODY, MAX_REQUEST_HEAD, RequestError, Response,
     reason_phrase,
@@ -17,6 +18,9 @@ use crate::net::server::{self, Exchange, Link, Next, Phase};
 
 /// Time a client has to send a whole request once it has started one.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// The kernel's send buffer of an event stream: a few dozen events. What it does not take
+/// waits in the stream's own bounded backlog (`events::BACKLOG`).
+const SUBSCRIBER_SEND_BUFFER: usize = 8 * 1024;
 /// Responses held for a client before we stop reading its next requests.
 const MAX_OUTPUT: usize = 256 * 1024;
 /// Received bytes held unparsed before we stop reading: room for a whole request of the
@@ -33,13 +37,26 @@ pub struct HttpConn {
     peer_eof: bool,
     /// When the request now being received started (None between requests).
     request_started: Option<Instant>,
+    /// An event stream: the next event to send. Nothing more is read as requests.
+    subscribed: Option<u64>,
+    /// The events went on without this subscriber (it read too slowly).
+    fell_behind: bool,
+    /// Its kernel send buffer is capped (see [`SUBSCRIBER_SEND_BUFFER`]).
+    capped: bool,
 }
 
 impl HttpConn {
     /// Reads, answers and writes until nothing moves.
     pub fn pump(&mut self, link: &mut Link, app: &mut App, scratch: &mut [u8]) -> io::Result<Next> {
         let next = server::exchange(link, self, app, scratch)?;
-        if self.reader.is_idle() {
+        if self.fell_behind {
+            return Err(FellBehind.into());
+        }
+        if self.subscribed.is_some() && !self.capped {
+            link.cap_send_buffer(SUBSCRIBER_SEND_BUFFER)?;
+            self.capped = true;
+        }
+        if self.reader.is_idle() || self.subscribed.is_some() {
             self.request_started = None;
         } else if self.request_started.is_none() {
             self.request_started = Some(link.now());
@@ -53,11 +70,32 @@ impl HttpConn {
         Phase::of(self.closing || !self.out.is_empty(), self.request_started)
     }
 
+    /// Whether it is an event stream.
+    pub fn is_subscribed(&self) -> bool {
+        self.subscribed.is_some()
+    }
+
+    /// Queues the events the stream has not been sent yet; says whether it queued any.
+    fn catch_up(&mut self, app: &App) -> bool {
+        let Some(cursor) = self.subscribed.as_mut() else {
+            return false;
+        };
+        let before = *cursor;
+        if app
+            .events()
+            .deliver(cursor, &mut self.out, Form::Sse)
+            .is_err()
+        {
+            self.fell_behind = true;
+        }
+        *cursor != before
+    }
+
     /// When the request being received must be complete. It does not run while responses
     /// wait to be read: then it is the client that is slow to read, and the idle timeout
     /// applies.
     pub fn deadline(&self) -> Option<(Instant, &'static str)> {
-        if self.closing || !self.out.is_empty() {
+        if self.closing || !self.out.is_empty() || self.subscribed.is_some() {
             return None;
         }
         self.request_started
@@ -73,6 +111,10 @@ impl Exchange for HttpConn {
     }
 
     fn room(&self) -> usize {
+        if self.subscribed.is_some() {
+            // Read on only to see the client leave; what it sends is dropped.
+            return if self.peer_eof { 0 } else { usize::MAX };
+        }
         if self.closing || self.peer_eof || self.out.pending() >= MAX_OUTPUT {
             return 0;
         }
@@ -80,7 +122,9 @@ impl Exchange for HttpConn {
     }
 
     fn received(&mut self, _link: &mut Link, data: &[u8]) -> io::Result<()> {
-        self.reader.feed(data);
+        if self.subscribed.is_none() {
+            self.reader.feed(data);
+        }
         Ok(())
     }
 
@@ -91,6 +135,9 @@ impl Exchange for HttpConn {
     /// Answers the complete requests received, while the outbox has room. With room in the
     /// outbox and nothing queued, every complete request is answered.
     fn answer(&mut self, app: &mut App) -> bool {
+        if self.subscribed.is_some() {
+            return self.catch_up(app);
+        }
         let mut answered = false;
         while !self.closing && self.out.pending() < MAX_OUTPUT {
             match self.reader.next_request() {
@@ -102,7 +149,12 @@ impl Exchange for HttpConn {
                     let response = app.handle(&req);
                     let head_only = req.is_head();
                     response.encode_into(self.out.buffer(), req.version, keep_alive, head_only);
-                    self.closing = !keep_alive;
+                    if response.stream && !head_only {
+                        // From here on the connection is the stream.
+                        self.subscribed = Some(app.events().head());
+                        return true;
+                    }
+                    self.closing = !keep_alive || response.stream;
                 }
                 Err(e) => {
                     refusal(&e).encode_into(self.out.buffer(), 1, false, false);

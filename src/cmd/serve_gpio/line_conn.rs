@@ -6,7 +6,8 @@
 use std::io;
 use std::time::Instant;
 
-use super::app::App;
+use super::app::events::{FellBehind, Form};
+use super::app::{App, Watch};
 use crate::net::outbox::Outbox;
 use crate::net::server::{self, Exchange, Link, Next, Phase};
 
@@ -27,12 +28,24 @@ pub struct LineConn {
     peer_eof: bool,
     /// When the bytes now waiting for their newline started to arrive.
     line_started: Option<Instant>,
+    /// After `watch`: the next event to send.
+    watching: Option<u64>,
+    /// The events went on without this watcher (it read too slowly).
+    fell_behind: bool,
+    /// A heartbeat passed: the watcher is still wanted, though it was sent nothing.
+    beat: bool,
 }
 
 impl LineConn {
     /// Reads, answers and writes until nothing moves.
     pub fn pump(&mut self, link: &mut Link, app: &mut App, scratch: &mut [u8]) -> io::Result<Next> {
         let next = server::exchange(link, self, app, scratch)?;
+        if self.fell_behind {
+            return Err(FellBehind.into());
+        }
+        if std::mem::take(&mut self.beat) {
+            link.touch();
+        }
         if self.input.is_empty() {
             self.line_started = None;
         } else if self.line_started.is_none() {
@@ -45,6 +58,24 @@ impl LineConn {
     /// or answering.
     pub fn phase(&self) -> Phase {
         Phase::of(self.closing || !self.out.is_empty(), self.line_started)
+    }
+
+    /// Whether it follows the events.
+    pub fn is_watching(&self) -> bool {
+        self.watching.is_some()
+    }
+
+    /// Queues the events it has not been sent yet; says whether it queued any.
+    fn catch_up(&mut self, app: &App) -> bool {
+        let Some(cursor) = self.watching.as_mut() else {
+            return false;
+        };
+        let before = *cursor;
+        match app.events().deliver(cursor, &mut self.out, Form::Line) {
+            Ok(beat) => self.beat |= beat,
+            Err(FellBehind) => self.fell_behind = true,
+        }
+        *cursor != before
     }
 }
 
@@ -74,8 +105,8 @@ impl Exchange for LineConn {
     /// Answers the complete lines received (and, at the client's end of stream, a last
     /// line without a newline), while the outbox has room.
     fn answer(&mut self, app: &mut App) -> bool {
-        let mut answered = false;
-        while !self.closing && self.out.pending() < MAX_OUTPUT {
+        let mut answered = self.catch_up(app);
+        while !self.closing && !self.fell_behind && self.out.pending() < MAX_OUTPUT {
             let line_end = self.input.iter().position(|&b| b == b'\n');
             let line_len = line_end.unwrap_or(self.input.len());
             if line_len > MAX_LINE {
@@ -91,8 +122,15 @@ impl Exchange for LineConn {
                 None => break,
             };
             let line: Vec<u8> = self.input.drain(..consumed).collect();
-            let reply = app.handle_line(&String::from_utf8_lossy(&line[..line_len]));
+            let (reply, watch) = app.line_reply(&String::from_utf8_lossy(&line[..line_len]));
             self.out.push(reply.as_bytes());
+            match watch {
+                Watch::Same => {}
+                Watch::From(cursor) => self.watching = Some(cursor),
+                Watch::Stop => self.watching = None,
+            }
+            // The changes this line made, after its reply.
+            self.catch_up(app);
             answered = true;
         }
         answered

@@ -87,4 +87,23 @@ impl Service for GpioService {
             HTTP_BUSY
         })
     }
+
+    fn take_news(&mut self) -> bool {
+        self.app.events_mut().take_news()
+    }
+
+    fn wants_news(&self, conn: &GpioConn) -> bool {
+        match conn {
+            GpioConn::Http(http) => http.is_subscribed(),
+            GpioConn::Line(line) => line.is_watching(),
+        }
+    }
+
+    fn due(&self) -> Option<Instant> {
+        Some(self.app.due())
+    }
+
+    fn on_due(&mut self, now: Instant) {
+        self.app.on_due(now);
+    }
 }

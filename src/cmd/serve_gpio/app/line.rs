@@ -1,17 +1,34 @@
 //! The plain-TCP line protocol of the LED lab (L5): `on`, `off`, `toggle`, `status`, each
 //! with an optional pin, and `help`. One reply line per command line; a mistake gets an
-//! `error: …` line and the connection stays usable.
+//! `error: …` line and the connection stays usable. `watch` makes the connection a
+//! subscriber: from then on every change comes as one more line, `13 on`, between the
+//! replies (whole lines, never mixed); `unwatch` ends that.
 
+use super::events::Cause;
 use super::{Action, App, Refusal, on_off, parse_pin};
 
 /// The reply to `help`.
-const HELP: &str = "commands: on [PIN], off [PIN], toggle [PIN], status [PIN], help";
+const HELP: &str =
+    "commands: on [PIN], off [PIN], toggle [PIN], status [PIN], watch, unwatch, help";
 
 /// A command of the line protocol.
 enum Command {
     Change(Action),
     Status,
     Help,
+    Watch,
+    Unwatch,
+}
+
+/// What a line asks of its connection besides the reply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Watch {
+    /// Nothing.
+    Same,
+    /// Follow the events from this cursor on.
+    From(u64),
+    /// Stop following them.
+    Stop,
 }
 
 impl App {
@@ -19,21 +36,28 @@ impl App {
     /// CR ignored). Returns the reply, newline-terminated, to write back as is; a blank line
     /// gets an empty reply (nothing to write).
     pub fn handle_line(&mut self, line: &str) -> String {
+        self.line_reply(line).0
+    }
+
+    /// [`App::handle_line`], and whether the connection is to start or stop watching.
+    pub fn line_reply(&mut self, line: &str) -> (String, Watch) {
         let words: Vec<&str> = line.split_whitespace().collect();
         let reply = match words.as_slice() {
-            [] => return String::new(),
+            [] => return (String::new(), Watch::Same),
             [command, rest @ ..] => self.line_command(command, rest),
         };
         match reply {
-            Ok(text) => format!("{text}\n"),
-            Err(refusal) => format!("error: {}\n", refusal.message),
+            Ok((text, watch)) => (format!("{text}\n"), watch),
+            Err(refusal) => (format!("error: {}\n", refusal.message), Watch::Same),
         }
     }
 
-    fn line_command(&mut self, command: &str, args: &[&str]) -> Result<String, Refusal> {
+    fn line_command(&mut self, command: &str, args: &[&str]) -> Result<(String, Watch), Refusal> {
         let command = match command.to_ascii_lowercase().as_str() {
             "status" => Command::Status,
             "help" => Command::Help,
+            "watch" => Command::Watch,
+            "unwatch" => Command::Unwatch,
             word => Action::parse(word).map(Command::Change).ok_or_else(|| {
                 Refusal::bad_request(format!("unknown command '{command}' ({HELP})"))
             })?,
@@ -47,20 +71,23 @@ impl App {
                 )));
             }
         };
+        let same = |text: String| (text, Watch::Same);
         match (command, pin) {
-            (Command::Help, _) => Ok(HELP.to_string()),
-            (Command::Status, None) => {
-                let states = self.states()?;
-                let all: Vec<String> = states
-                    .iter()
-                    .map(|(c, on)| format!("{} {}", c.pin, on_off(*on)))
-                    .collect();
-                Ok(all.join(", "))
-            }
+            (Command::Help, _) => Ok(same(HELP.to_string())),
+            (Command::Status, None) => Ok(same(self.status_all()?)),
             (Command::Status, Some(pin)) => {
                 self.served(pin)?;
-                Ok(format!("{pin} {}", on_off(self.read(pin)?)))
+                Ok(same(format!("{pin} {}", on_off(self.read(pin)?))))
             }
+            (Command::Watch, Some(pin)) => Err(Refusal::bad_request(format!(
+                "'watch' follows every pin; drop the '{pin}'"
+            ))),
+            (Command::Watch, None) => {
+                let now = self.status_all()?;
+                let from = self.events.head();
+                Ok((format!("watching: {now}"), Watch::From(from)))
+            }
+            (Command::Unwatch, _) => Ok(("not watching".to_string(), Watch::Stop)),
             // The line protocol has no credentials: with `--auth` it may only read.
             (Command::Change(_), _) if self.auth.is_some() && !self.read_only => Err(Refusal::new(
                 super::status::FORBIDDEN,
@@ -69,10 +96,20 @@ impl App {
             )),
             (Command::Change(action), pin) => {
                 let pin = self.default_pin(pin)?;
-                let on = self.change(pin, action)?;
-                Ok(format!("{pin} {}", on_off(on)))
+                let on = self.change(pin, action, Cause::Line)?;
+                Ok(same(format!("{pin} {}", on_off(on))))
             }
         }
+    }
+
+    /// Every pin's state: `13 on, 19 off`.
+    fn status_all(&mut self) -> Result<String, Refusal> {
+        let states = self.states()?;
+        let all: Vec<String> = states
+            .iter()
+            .map(|(c, on)| format!("{} {}", c.pin, on_off(*on)))
+            .collect();
+        Ok(all.join(", "))
     }
 
     /// The pin a change without one means: the only pin served.

@@ -3,6 +3,9 @@
 //! `pin13-on`, …) so a browser test can find them; every dynamic string escaped.
 
 use std::fmt::Write;
+use std::sync::OnceLock;
+
+use base64::Engine as _;
 
 use super::{Refusal, escape_html, on_off, respond};
 use crate::gpio::{PinConfig, PinMode};
@@ -25,6 +28,37 @@ button{font-size:1rem;margin:.2rem .4rem .2rem 0;min-width:4.5rem;padding:.5rem}
 fieldset{border:1px solid #ccc;border-radius:.5rem}\
 select{font-size:1rem;padding:.3rem}\
 .note{background:#fff8c5;padding:.5rem}.count{color:#57606a;font-size:.8rem}";
+
+/// The page's one script: it follows `/api/events` and updates each pin's state and the
+/// counter in place. Without it (JavaScript off, or no `EventSource`) every form works the
+/// same; the page is just not live. It marks the page `data-live` once the stream is open.
+const LIVE_SCRIPT: &str = "(function(){\
+if(!window.EventSource)return;\
+function $(id){return document.getElementById(id);}\
+var es=new EventSource('/api/events');\
+es.onopen=function(){document.body.setAttribute('data-live','1');};\
+es.onerror=function(){document.body.removeAttribute('data-live');};\
+es.onmessage=function(m){\
+var d=JSON.parse(m.data),li=$('pin'+d.pin),st=$('pin'+d.pin+'-state'),c=$('count');\
+if(li)li.className='pin '+d.state;\
+if(st)st.textContent=d.state;\
+if(c&&d.requests)c.textContent='Hello #'+d.requests+' (requests served since start)';\
+};})();";
+
+/// The Content-Security-Policy of every response: the page needs nothing but its inline
+/// style, the script above (allowed by its SHA-256), its own event stream and forms; no one
+/// may frame it (a control panel is a clickjacking target).
+pub(super) fn csp() -> &'static str {
+    static CSP: OnceLock<String> = OnceLock::new();
+    CSP.get_or_init(|| {
+        let hash = ring::digest::digest(&ring::digest::SHA256, LIVE_SCRIPT.as_bytes());
+        let hash = base64::engine::general_purpose::STANDARD.encode(hash.as_ref());
+        format!(
+            "default-src 'none'; style-src 'unsafe-inline'; script-src 'sha256-{hash}'; \
+             connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+        )
+    })
+}
 
 /// The pin page up to its request counter: each pin with its state and, unless read-only,
 /// its buttons; then a form that sets a chosen pin (the lab's select and radio elements).
@@ -57,6 +91,7 @@ pub(super) fn finish(html: &mut String, requests: u64) {
         html,
         "<p class=\"count\" id=\"count\">Hello #{requests} (requests served since start)</p>"
     );
+    let _ = writeln!(html, "<script>{LIVE_SCRIPT}</script>");
     html.push_str("</body>\n</html>\n");
 }
 

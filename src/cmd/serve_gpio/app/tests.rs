@@ -122,7 +122,32 @@ fn page_lists_every_pin_with_its_state_and_plain_form_controls() {
     }
     assert!(html.contains("<form method=\"post\" action=\"/\">"));
     assert!(html.contains("type=\"radio\" id=\"set-on\" name=\"state\" value=\"on\" checked"));
-    assert!(!html.contains("<script"), "no JavaScript needed");
+    // The forms need no script: the page's one script only makes it live.
+    assert!(
+        !html.contains("onclick") && !html.contains("onsubmit"),
+        "{html}"
+    );
+    assert_eq!(html.matches("<script").count(), 1, "{html}");
+}
+
+#[test]
+fn the_pages_one_script_is_the_one_its_policy_allows() {
+    let response = app(&[13]).handle(&get("/"));
+    let html = text(&response);
+    let script = html
+        .split("<script>")
+        .nth(1)
+        .and_then(|rest| rest.split("</script>").next())
+        .expect("a script");
+    let hash = ring::digest::digest(&ring::digest::SHA256, script.as_bytes());
+    let hash = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, hash.as_ref());
+    let csp = header(&response, "Content-Security-Policy").unwrap();
+    assert!(
+        csp.contains(&format!("script-src 'sha256-{hash}'")),
+        "{csp}"
+    );
+    assert!(csp.contains("connect-src 'self'"), "{csp}");
+    assert!(script.contains("/api/events"), "{script}");
 }
 
 #[test]
@@ -658,7 +683,7 @@ fn line_protocol_help_and_blank_lines() {
     let mut app = app(&[13]);
     assert_eq!(
         app.handle_line("HELP"),
-        "commands: on [PIN], off [PIN], toggle [PIN], status [PIN], help\n"
+        "commands: on [PIN], off [PIN], toggle [PIN], status [PIN], watch, unwatch, help\n"
     );
     assert_eq!(app.handle_line(""), "");
     assert_eq!(app.handle_line(" \r\n"), "");
@@ -689,4 +714,140 @@ fn the_page_shows_every_change_and_counts_every_request() {
         second.contains("Hello #3") && second.ends_with("</html>\n"),
         "{second}"
     );
+}
+
+// ---- events ---------------------------------------------------------------------------
+
+/// The events published from `cursor` on, as the stream's JSON documents.
+fn events_since(app: &App, cursor: &mut u64) -> Vec<Value> {
+    let mut out = crate::net::outbox::Outbox::default();
+    app.events()
+        .deliver(cursor, &mut out, super::events::Form::Sse)
+        .unwrap();
+    sse_documents(&String::from_utf8(out.buffer().clone()).unwrap())
+}
+
+fn sse_documents(stream: &str) -> Vec<Value> {
+    stream
+        .split("\n\n")
+        .filter_map(|event| event.strip_prefix("data: "))
+        .map(|data| serde_json::from_str(data).expect("each event is JSON"))
+        .collect()
+}
+
+#[test]
+fn the_event_stream_starts_with_every_pin_and_stays_open() {
+    let mut app = app(&[13, 19]);
+    app.handle(&post_form("pin=19&state=on"));
+    let response = app.handle(&get("/api/events"));
+    assert_eq!(response.status, 200);
+    assert!(response.stream, "the stream stays open");
+    assert_eq!(header(&response, "Content-Type"), Some("text/event-stream"));
+    let first = sse_documents(&text(&response));
+    let states: Vec<(u64, &str, &str)> = first
+        .iter()
+        .map(|d| {
+            let pin = d["pin"].as_u64().unwrap();
+            (
+                pin,
+                d["state"].as_str().unwrap(),
+                d["cause"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(states, vec![(13, "off", "initial"), (19, "on", "initial")]);
+    let wire = String::from_utf8(response.encode(1, true, false)).unwrap();
+    assert!(!wire.contains("Content-Length"), "{wire}");
+    assert!(wire.contains("Connection: close"), "{wire}");
+}
+
+#[test]
+fn every_change_is_one_event_naming_its_cause() {
+    let mut app = app(&[13, 19]);
+    let mut cursor = app.events().head();
+    app.handle(&post_form("pin=13&state=on"));
+    app.handle(&post_json("/api/pins/19", r#"{"state":"on"}"#));
+    app.handle_line("toggle 13");
+    app.handle(&get("/?pin=19&state=off"));
+    let seen: Vec<(u64, String, String)> = events_since(&app, &mut cursor)
+        .iter()
+        .map(|d| {
+            (
+                d["pin"].as_u64().unwrap(),
+                d["state"].as_str().unwrap().to_string(),
+                d["cause"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let expected = [
+        (13, "on", "form"),
+        (19, "on", "api"),
+        (13, "off", "line"),
+        (19, "off", "form"),
+    ];
+    let expected: Vec<(u64, String, String)> = expected
+        .iter()
+        .map(|(p, s, c)| (*p, s.to_string(), c.to_string()))
+        .collect();
+    assert_eq!(seen, expected);
+}
+
+#[test]
+fn setting_a_pin_to_its_state_again_is_no_event_and_a_refusal_none_either() {
+    let mut app = app(&[13]);
+    app.handle(&post_form("pin=13&state=on"));
+    let mut cursor = app.events().head();
+    app.handle(&post_form("pin=13&state=on"));
+    app.handle(&post_form("pin=14&state=on"));
+    app.handle_line("off 99");
+    assert_eq!(events_since(&app, &mut cursor), Vec::<Value>::new());
+}
+
+#[test]
+fn read_only_refuses_changes_but_still_streams() {
+    let pins = [PinConfig::output(13)];
+    let mut app = app_with(&pins, true, false);
+    let response = app.handle(&get("/api/events"));
+    assert_eq!(response.status, 200);
+    assert!(response.stream);
+    assert_eq!(sse_documents(&text(&response)).len(), 1);
+}
+
+#[test]
+fn the_event_stream_needs_the_password_like_every_route() {
+    let pins = [PinConfig::output(13)];
+    let mut app = app_with(&pins, false, true);
+    let refused = app.handle(&get("/api/events"));
+    assert_eq!(refused.status, 401);
+    assert!(!refused.stream);
+    let allowed = app.handle(&request(
+        "GET",
+        "/api/events",
+        &[("Authorization", GOOD_BASIC)],
+        "",
+    ));
+    assert!(allowed.stream);
+}
+
+#[test]
+fn events_take_only_get_and_head() {
+    let mut app = app(&[13]);
+    let response = app.handle(&post_json("/api/events", "{}"));
+    assert_eq!(response.status, 405);
+    assert_eq!(header(&response, "Allow"), Some("GET, HEAD"));
+}
+
+#[test]
+fn watch_answers_with_the_state_and_follows_from_there() {
+    let mut app = app(&[13, 19]);
+    let (reply, watch) = app.line_reply("watch");
+    assert_eq!(reply, "watching: 13 off, 19 off\n");
+    assert_eq!(watch, super::Watch::From(app.events().head()));
+    assert_eq!(
+        app.line_reply("unwatch"),
+        ("not watching\n".to_string(), super::Watch::Stop)
+    );
+    let (reply, watch) = app.line_reply("watch 13");
+    assert!(reply.starts_with("error: "), "{reply}");
+    assert_eq!(watch, super::Watch::Same);
 }
