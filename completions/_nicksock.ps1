@@ -172,8 +172,8 @@ Register-ArgumentCompleter -Native -CommandName 'nicksock' -ScriptBlock {
             break
         }
         'nicksock;serve-gpio' {
-            [CompletionResult]::new('--pin', '--pin', [CompletionResultType]::ParameterName, 'BCM GPIO number to serve as an output (repeatable); with --input, the only pins it will touch. GPIO13 is physical header pin 33')
-            [CompletionResult]::new('--input', '--input', [CompletionResultType]::ParameterName, 'BCM GPIO number to show as an input (repeatable): read on every request, never driven, e.g. a button or a sensor')
+            [CompletionResult]::new('--pin', '--pin', [CompletionResultType]::ParameterName, 'BCM GPIO number to serve as an output (repeatable), N=NAME to name it (`13=LED`); with --input, the only pins it will touch. GPIO13 is physical header pin 33')
+            [CompletionResult]::new('--input', '--input', [CompletionResultType]::ParameterName, 'BCM GPIO number to show as an input (repeatable; N=NAME names it): its changes are pushed to subscribers, it is never driven. A button or a sensor')
             [CompletionResult]::new('--bind', '--bind', [CompletionResultType]::ParameterName, 'Local address to listen on (same as ADDR)')
             [CompletionResult]::new('--port', '--port', [CompletionResultType]::ParameterName, 'HTTP port')
             [CompletionResult]::new('--backend', '--backend', [CompletionResultType]::ParameterName, 'GPIO implementation')

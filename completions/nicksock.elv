@@ -164,8 +164,8 @@ set edit:completion:arg-completer[nicksock] = {|@words|
             cand --version 'Print version'
         }
         &'nicksock;serve-gpio'= {
-            cand --pin 'BCM GPIO number to serve as an output (repeatable); with --input, the only pins it will touch. GPIO13 is physical header pin 33'
-            cand --input 'BCM GPIO number to show as an input (repeatable): read on every request, never driven, e.g. a button or a sensor'
+            cand --pin 'BCM GPIO number to serve as an output (repeatable), N=NAME to name it (`13=LED`); with --input, the only pins it will touch. GPIO13 is physical header pin 33'
+            cand --input 'BCM GPIO number to show as an input (repeatable; N=NAME names it): its changes are pushed to subscribers, it is never driven. A button or a sensor'
             cand --bind 'Local address to listen on (same as ADDR)'
             cand --port 'HTTP port'
             cand --backend 'GPIO implementation'

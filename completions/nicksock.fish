@@ -119,8 +119,8 @@ complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -s 6 -d 'Use
 complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -s k -l insecure -d 'Do not verify the server\'s certificate (says so on stderr)'
 complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -s h -l help -d 'Print help'
 complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -s V -l version -d 'Print version'
-complete -c nicksock -n "__fish_nicksock_using_subcommand serve-gpio" -l pin -d 'BCM GPIO number to serve as an output (repeatable); with --input, the only pins it will touch. GPIO13 is physical header pin 33' -r
-complete -c nicksock -n "__fish_nicksock_using_subcommand serve-gpio" -l input -d 'BCM GPIO number to show as an input (repeatable): read on every request, never driven, e.g. a button or a sensor' -r
+complete -c nicksock -n "__fish_nicksock_using_subcommand serve-gpio" -l pin -d 'BCM GPIO number to serve as an output (repeatable), N=NAME to name it (`13=LED`); with --input, the only pins it will touch. GPIO13 is physical header pin 33' -r
+complete -c nicksock -n "__fish_nicksock_using_subcommand serve-gpio" -l input -d 'BCM GPIO number to show as an input (repeatable; N=NAME names it): its changes are pushed to subscribers, it is never driven. A button or a sensor' -r
 complete -c nicksock -n "__fish_nicksock_using_subcommand serve-gpio" -l bind -d 'Local address to listen on (same as ADDR)' -r
 complete -c nicksock -n "__fish_nicksock_using_subcommand serve-gpio" -l port -d 'HTTP port' -r
 complete -c nicksock -n "__fish_nicksock_using_subcommand serve-gpio" -l backend -d 'GPIO implementation' -r -f -a "auto\t'The kernel\'s GPIO character device where one exists, else simulated pins'

@@ -391,14 +391,14 @@ impl SessionArgs {
 #[derive(Debug, Args)]
 #[command(group(ArgGroup::new("served").required(true).multiple(true).args(["pins", "inputs"])))]
 pub struct ServeGpioArgs {
-    /// BCM GPIO number to serve as an output (repeatable); with --input, the only pins it
-    /// will touch. GPIO13 is physical header pin 33
-    #[arg(long = "pin", value_name = "N")]
-    pub pins: Vec<u32>,
-    /// BCM GPIO number to show as an input (repeatable): read on every request, never
-    /// driven, e.g. a button or a sensor
-    #[arg(long = "input", value_name = "N")]
-    pub inputs: Vec<u32>,
+    /// BCM GPIO number to serve as an output (repeatable), N=NAME to name it (`13=LED`);
+    /// with --input, the only pins it will touch. GPIO13 is physical header pin 33
+    #[arg(long = "pin", value_name = "N[=NAME]")]
+    pub pins: Vec<crate::gpio::PinArg>,
+    /// BCM GPIO number to show as an input (repeatable; N=NAME names it): its changes are
+    /// pushed to subscribers, it is never driven. A button or a sensor
+    #[arg(long = "input", value_name = "N[=NAME]")]
+    pub inputs: Vec<crate::gpio::PinArg>,
     /// Local address to listen on [default: both :: and 0.0.0.0]
     #[arg(value_name = "ADDR", value_hint = ValueHint::Hostname)]
     pub addr: Option<String>,

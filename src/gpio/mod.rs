@@ -65,6 +65,79 @@ impl PinConfig {
     }
 }
 
+/// Longest pin name `--pin N=NAME` takes.
+pub const MAX_NAME: usize = 32;
+
+/// A pin as the command line gives it: `13`, or `13=LED` to name it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PinArg {
+    /// The BCM GPIO number.
+    pub pin: u32,
+    /// What the page, the API, the events and the line protocol call it.
+    pub name: Option<String>,
+}
+
+impl std::str::FromStr for PinArg {
+    type Err = String;
+
+    /// `N` or `N=NAME`: NAME is 1 to [`MAX_NAME`] letters, digits, `_` or `-`, starting
+    /// with a letter (so it is never mistaken for a pin number).
+    fn from_str(text: &str) -> Result<PinArg, String> {
+        let (number, name) = match text.split_once('=') {
+            Some((number, name)) => (number, Some(name)),
+            None => (text, None),
+        };
+        let pin = number
+            .parse()
+            .map_err(|_| format!("'{number}' is not a GPIO number (write N or N=NAME)"))?;
+        if let Some(name) = name {
+            let starts_with_letter = name.chars().next().is_some_and(|c| c.is_ascii_alphabetic());
+            let allowed = name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+            if !starts_with_letter || !allowed || name.len() > MAX_NAME {
+                return Err(format!(
+                    "pin name '{name}': use 1 to {MAX_NAME} letters, digits, '_' or '-', \
+                     starting with a letter"
+                ));
+            }
+        }
+        Ok(PinArg {
+            pin,
+            name: name.map(str::to_string),
+        })
+    }
+}
+
+/// The names given with `--pin N=NAME` and `--input N=NAME`, pin by pin. A name used twice
+/// (in any case) or a pin named twice differently is refused.
+pub fn pin_names<'a>(args: impl IntoIterator<Item = &'a PinArg>) -> Result<Vec<(u32, String)>> {
+    let mut names: Vec<(u32, String)> = Vec::new();
+    for arg in args {
+        let Some(name) = &arg.name else { continue };
+        if let Some((pin, _)) = names.iter().find(|(_, n)| n.eq_ignore_ascii_case(name)) {
+            if *pin != arg.pin {
+                return Err(fail(
+                    Kind::Usage,
+                    format!(
+                        "the name '{name}' is given to GPIO{pin} and GPIO{}",
+                        arg.pin
+                    ),
+                ));
+            }
+            continue;
+        }
+        if let Some((_, other)) = names.iter().find(|(p, _)| *p == arg.pin) {
+            return Err(fail(
+                Kind::Usage,
+                format!("GPIO{} is named both '{other}' and '{name}'", arg.pin),
+            ));
+        }
+        names.push((arg.pin, name.clone()));
+    }
+    Ok(names)
+}
+
 /// Builds the pin list from `--pin` (outputs), `--input` and `--active-low`: outputs in the
 /// order given, then inputs, duplicates dropped. A pin given as both output and input, or an
 /// `--active-low` pin that is not served, is a mistake worth stopping for (a typo would
@@ -227,6 +300,31 @@ mod tests {
         let err = pin_configs(&[13], &[13], &[]).unwrap_err();
         assert_eq!(exit_code(&err), 2);
         assert!(err.to_string().contains("both --pin"), "{err}");
+    }
+
+    #[test]
+    fn pins_may_be_named_with_plain_words() {
+        let arg: PinArg = "13=LED".parse().unwrap();
+        assert_eq!((arg.pin, arg.name.as_deref()), (13, Some("LED")));
+        assert_eq!("26".parse::<PinArg>().unwrap().name, None);
+        for bad in ["13=", "13=1st", "13=a b", "13=<b>", "x=LED", "13=a\u{e9}"] {
+            assert!(bad.parse::<PinArg>().is_err(), "{bad}");
+        }
+        let long = format!("13={}", "a".repeat(MAX_NAME + 1));
+        assert!(long.parse::<PinArg>().is_err());
+    }
+
+    #[test]
+    fn a_name_means_one_pin_and_a_pin_has_one_name() {
+        let args =
+            |list: &[&str]| -> Vec<PinArg> { list.iter().map(|a| a.parse().unwrap()).collect() };
+        let names = pin_names(&args(&["13=LED", "26=button", "13=LED", "19"])).unwrap();
+        assert_eq!(names, vec![(13, "LED".into()), (26, "button".into())]);
+        let err = pin_names(&args(&["13=LED", "19=led"])).unwrap_err();
+        assert_eq!(exit_code(&err), 2);
+        assert!(err.to_string().contains("GPIO13 and GPIO19"), "{err}");
+        let err = pin_names(&args(&["13=LED", "13=Lamp"])).unwrap_err();
+        assert!(err.to_string().contains("named both"), "{err}");
     }
 
     #[test]

@@ -297,3 +297,47 @@ fn a_thousand_subscribers_that_never_read_slow_no_one_and_are_dropped() {
     // And the server goes on serving.
     assert!(toggle(&mut changer, &mut buf) < PATIENCE);
 }
+
+#[test]
+fn a_named_pin_switched_on_for_a_while_comes_back_and_the_stream_says_why() {
+    if !have("curl") {
+        return;
+    }
+    let s = Served::start(&["--pin", "13=LED", "--line-port", "0"]);
+    let sub = Subscriber::start(&[&s.url("/api/events")]);
+    let first = sub.next();
+    assert_eq!((&first["pin"], &first["name"]), (&13.into(), &"LED".into()));
+    let form = "Content-Type: application/x-www-form-urlencoded";
+    let posted = curl(&["-H", form, "-d", "pin=LED&state=on&for=0.3", &s.url("/")]);
+    assert_eq!(posted.status, 303);
+    let set = Instant::now();
+    let on = sub.next();
+    assert_eq!(said(&on), (13, "on", "form"));
+    assert_eq!(on["timer"]["to"], "off");
+    let off = sub.next();
+    let after = set.elapsed();
+    assert_eq!(said(&off), (13, "off", "timer"));
+    assert!(
+        after >= Duration::from_millis(290) && after < Duration::from_secs(2),
+        "switched back after {after:?}"
+    );
+    // The line protocol takes the name and the same `for`; a later change cancels it.
+    let line = s.line.expect("line port");
+    let done = run(
+        &["connect", "127.0.0.1", &line.port().to_string()],
+        b"on led for 60\noff LED\n",
+    );
+    assert_eq!(
+        done.out(),
+        "13 on, off in 60 s\n13 off\n",
+        "{}",
+        done.stderr
+    );
+    assert_eq!(said(&sub.next()), (13, "on", "line"));
+    let cancelled = sub.next();
+    assert_eq!(said(&cancelled), (13, "off", "line"));
+    assert_eq!(cancelled["timer_cancelled"], true);
+    let bad = curl(&["-H", form, "-d", "pin=13&state=on&for=ever", &s.url("/")]);
+    assert_eq!(bad.status, 400);
+    assert!(bad.body.contains("&#39;for&#39;"), "{}", bad.body);
+}

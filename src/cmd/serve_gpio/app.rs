@@ -9,14 +9,17 @@ mod line;
 mod page;
 #[cfg(test)]
 mod tests;
+mod timers;
 
 use std::borrow::Cow;
+use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
 pub use auth::parse_auth;
 use events::{Cause, Events};
 pub use line::Watch;
+use timers::{Timer, Timers};
 
 use crate::gpio::{Gpio, PinConfig, PinMode};
 use crate::http::server::{Request, Response};
@@ -82,6 +85,14 @@ impl Action {
     }
 }
 
+/// A change a client asked for: an action, and maybe a time after which it is undone.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Change {
+    action: Action,
+    /// `for`: switch the pin back after this long.
+    hold: Option<Duration>,
+}
+
 /// A request the app will not carry out: the status and why, shown to the client in the
 /// form of the route (an HTML page, `{"error":…}`, or an `error: …` line).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -117,6 +128,10 @@ pub struct App {
     page_cache: Option<(Vec<(PinConfig, bool)>, String)>,
     /// Every change, for the subscribers.
     events: Events,
+    /// Names given with `--pin N=NAME`.
+    names: Vec<(u32, String)>,
+    /// Pins to switch back later (`for`).
+    timers: Timers,
 }
 
 impl App {
@@ -132,8 +147,38 @@ impl App {
             auth: auth.map(|(user, pass)| auth::encode_credentials(&user, &pass)),
             requests: 0,
             page_cache: None,
-            events: Events::new(std::time::Instant::now()),
+            events: Events::new(Instant::now()),
+            names: Vec::new(),
+            timers: Timers::default(),
         }
+    }
+
+    /// The app with these pin names (`--pin 13=LED`): the page shows "LED (GPIO13)", the
+    /// API and events carry `"name"`, and the line protocol and the API's paths take the
+    /// name for the number.
+    pub fn named(mut self, names: Vec<(u32, String)>) -> App {
+        self.names = names;
+        self.page_cache = None;
+        self
+    }
+
+    /// The name of a pin, if it has one.
+    fn name_of(&self, pin: u32) -> Option<&str> {
+        self.names
+            .iter()
+            .find(|(p, _)| *p == pin)
+            .map(|(_, n)| n.as_str())
+    }
+
+    /// A pin by its number or its name (in any case).
+    fn pin_by_word(&self, word: &str) -> Option<u32> {
+        let word = word.trim();
+        parse_pin(word).or_else(|| {
+            self.names
+                .iter()
+                .find(|(_, n)| n.eq_ignore_ascii_case(word))
+                .map(|(p, _)| *p)
+        })
     }
 
     /// The event log: where subscribers read from.
@@ -147,14 +192,34 @@ impl App {
     }
 
     /// When the app next has something to do on its own: the heartbeat of the event
-    /// streams.
-    pub fn due(&self) -> std::time::Instant {
-        self.events.heartbeat_due()
+    /// streams, or a timer.
+    pub fn due(&self) -> Instant {
+        let beat = self.events.heartbeat_due();
+        self.timers.next_due().map_or(beat, |at| at.min(beat))
     }
 
-    /// Does what is due at `now`.
-    pub fn on_due(&mut self, now: std::time::Instant) {
+    /// Does what is due at `now`: the timers that ran out switch their pins back.
+    pub fn on_due(&mut self, now: Instant) {
+        while let Some(timer) = self.timers.take_due(now) {
+            self.timer_ran_out(timer);
+        }
         self.events.beat(now);
+    }
+
+    fn timer_ran_out(&mut self, timer: Timer) {
+        let Ok(config) = self.served(timer.pin) else {
+            return;
+        };
+        let was = self.gpio.read(timer.pin).ok();
+        match self.gpio.write(timer.pin, timer.to) {
+            Ok(()) if was != Some(timer.to) => self.publish(config, timer.to, Cause::Timer, false),
+            Ok(()) => {}
+            Err(err) => eprintln!(
+                "nicksock: GPIO{}: switching back after {} s: {err:#}",
+                timer.pin,
+                timers::seconds(timer.hold)
+            ),
+        }
     }
 
     /// Answers one HTTP request. Every response carries `Cache-Control: no-store`. A `HEAD`
@@ -218,7 +283,10 @@ impl App {
                 _ => method_not_allowed(ALLOW_READ, json_error),
             };
         }
-        if let Some(pin) = path.strip_prefix("/api/pins/").and_then(parse_pin) {
+        let pin = path
+            .strip_prefix("/api/pins/")
+            .and_then(|word| self.pin_by_word(word));
+        if let Some(pin) = pin {
             return match method {
                 "GET" | "HEAD" => self.api_pin(pin),
                 "POST" => self.api_change(req, pin),
@@ -253,12 +321,23 @@ impl App {
         }
     }
 
-    /// The page for these pin states.
+    /// The page for these pin states. It is kept for the next request while no timer
+    /// runs (a timer's count-down changes it every second).
     fn render_page(&mut self, states: Vec<(PinConfig, bool)>) -> String {
         let cached = match self.page_cache.take() {
-            Some((shown, html)) if shown == states => (shown, html),
+            Some((shown, html)) if shown == states && self.timers.is_empty() => (shown, html),
             _ => {
-                let html = page::render_pins(&states, self.read_only);
+                let now = Instant::now();
+                let views: Vec<page::PinView> = states
+                    .iter()
+                    .map(|&(config, on)| page::PinView {
+                        config,
+                        on,
+                        name: self.name_of(config.pin),
+                        timer: self.timers.get(config.pin).map(|t| (t.to, t.left(now))),
+                    })
+                    .collect();
+                let html = page::render_pins(&views, self.read_only);
                 (states, html)
             }
         };
@@ -295,10 +374,13 @@ impl App {
     ) -> Result<(), Refusal> {
         let pin = field(pairs, "pin")?;
         let state = field(pairs, "state")?;
-        let pin = parse_pin(pin).ok_or_else(|| bad_pin(pin))?;
+        let pin = self.pin_by_word(pin).ok_or_else(|| bad_pin(pin))?;
         let action = Action::parse(state).ok_or_else(|| bad_state(state))?;
+        let hold = optional_field(pairs, "for")?
+            .map(timers::parse_hold)
+            .transpose()?;
         refuse_cross_site(req)?;
-        self.change(pin, action, cause).map(|_| ())
+        self.change(pin, Change { action, hold }, cause).map(|_| ())
     }
 
     /// `GET /api/events`: the start of an event stream, the state of every pin first. The
@@ -308,7 +390,7 @@ impl App {
             Ok(states) => {
                 let mut body = String::new();
                 for (config, on) in states {
-                    let doc = self.event_json(config, on, Cause::Initial);
+                    let doc = self.event_json(config, on, Cause::Initial, false);
                     body.push_str(&events::sse_event(&doc.to_string()));
                 }
                 let mut response = respond(status::OK, EVENT_STREAM_TYPE, body.into_bytes());
@@ -319,17 +401,42 @@ impl App {
         }
     }
 
-    /// A pin's state as an event says it.
-    fn event_json(&self, config: PinConfig, on: bool, cause: Cause) -> Value {
-        let mut doc = pin_json(config, on);
+    /// A pin's state as the API shows it: number, name, value, mode, and a running timer.
+    fn pin_json(&self, config: PinConfig, on: bool) -> Value {
+        let mut doc = json!({
+            "pin": config.pin,
+            "value": u8::from(on),
+            "state": on_off(on),
+            "active_low": config.active_low,
+            "mode": config.mode.as_str(),
+        });
+        if let Some(name) = self.name_of(config.pin) {
+            doc["name"] = json!(name);
+        }
+        if let Some(timer) = self.timers.get(config.pin) {
+            doc["timer"] = json!({
+                "to": on_off(timer.to),
+                "seconds_left": timer.left(Instant::now()),
+            });
+        }
+        doc
+    }
+
+    /// A pin's state as an event says it: what the API says, why, whether it cancelled a
+    /// timer, and the request counter.
+    fn event_json(&self, config: PinConfig, on: bool, cause: Cause, cancelled: bool) -> Value {
+        let mut doc = self.pin_json(config, on);
         doc["cause"] = json!(cause.as_str());
+        if cancelled {
+            doc["timer_cancelled"] = json!(true);
+        }
         doc["requests"] = json!(self.requests);
         doc
     }
 
     /// Tells every subscriber a pin's new state.
-    fn publish(&mut self, config: PinConfig, on: bool, cause: Cause) {
-        let doc = self.event_json(config, on, cause).to_string();
+    fn publish(&mut self, config: PinConfig, on: bool, cause: Cause, cancelled: bool) {
+        let doc = self.event_json(config, on, cause, cancelled).to_string();
         let line = format!("{} {}", config.pin, on_off(on));
         self.events.publish(&doc, &line);
     }
@@ -338,7 +445,7 @@ impl App {
     fn api_list(&mut self) -> Response {
         match self.states() {
             Ok(states) => {
-                let pins: Vec<Value> = states.iter().map(|&(c, on)| pin_json(c, on)).collect();
+                let pins: Vec<Value> = states.iter().map(|&(c, on)| self.pin_json(c, on)).collect();
                 json_response(status::OK, &json!({ "pins": pins }))
             }
             Err(refusal) => json_error(&refusal),
@@ -351,7 +458,7 @@ impl App {
             .served(pin)
             .and_then(|config| Ok((config, self.read(pin)?)));
         match state {
-            Ok((config, on)) => json_response(status::OK, &pin_json(config, on)),
+            Ok((config, on)) => json_response(status::OK, &self.pin_json(config, on)),
             Err(refusal) => json_error(&refusal),
         }
     }
@@ -366,12 +473,12 @@ impl App {
                     format!("send the change as {JSON_TYPE}"),
                 ));
             }
-            let action = json_action(&req.body)?;
+            let change = json_change(&req.body)?;
             refuse_cross_site(req)?;
-            Ok((config, self.change(pin, action, Cause::Api)?))
+            Ok((config, self.change(pin, change, Cause::Api)?))
         });
         match changed {
-            Ok((config, on)) => json_response(status::OK, &pin_json(config, on)),
+            Ok((config, on)) => json_response(status::OK, &self.pin_json(config, on)),
             Err(refusal) => json_error(&refusal),
         }
     }
@@ -406,9 +513,10 @@ impl App {
             .collect()
     }
 
-    /// Carries out `action` on `pin` if the rules allow it; returns the pin's new value. A
-    /// change of value is published as an event with its `cause`.
-    fn change(&mut self, pin: u32, action: Action, cause: Cause) -> Result<bool, Refusal> {
+    /// Carries out `change` on `pin` if the rules allow it; returns the pin's new value. A
+    /// change of value, a timer set and a timer cancelled are published as an event with
+    /// its `cause`.
+    fn change(&mut self, pin: u32, change: Change, cause: Cause) -> Result<bool, Refusal> {
         let config = self.served(pin)?;
         if self.read_only {
             return Err(Refusal::new(
@@ -423,14 +531,24 @@ impl App {
             ));
         }
         let was = self.gpio.read(pin).ok();
-        let on = match action {
+        let on = match change.action {
             Action::On => true,
             Action::Off => false,
             Action::Toggle => !self.read(pin)?,
         };
         self.gpio.write(pin, on).map_err(gpio_failure)?;
-        if was != Some(on) {
-            self.publish(config, on, cause);
+        // A later change replaces the timer of an earlier one.
+        let cancelled = self.timers.cancel(pin).is_some();
+        if let Some(hold) = change.hold {
+            self.timers.set(Timer {
+                pin,
+                at: Instant::now() + hold,
+                to: !on,
+                hold,
+            });
+        }
+        if was != Some(on) || cancelled || change.hold.is_some() {
+            self.publish(config, on, cause, cancelled);
         }
         Ok(on)
     }
@@ -441,7 +559,7 @@ fn gpio_failure(err: anyhow::Error) -> Refusal {
 }
 
 fn bad_pin(pin: &str) -> Refusal {
-    Refusal::bad_request(format!("'{pin}' is not a GPIO number"))
+    Refusal::bad_request(format!("'{pin}' is not a GPIO number or a pin's name"))
 }
 
 fn bad_state(state: &str) -> Refusal {
@@ -483,9 +601,22 @@ fn field<'a>(pairs: &'a [(String, String)], name: &str) -> Result<&'a str, Refus
     }
 }
 
-/// The action a JSON body asks for: exactly one of `value` (0, 1, false, true), `state`
-/// or `action` (`on`, `off`, `toggle`).
-fn json_action(body: &[u8]) -> Result<Action, Refusal> {
+/// The value of a form field that may be left out or empty (None then); repeated is a
+/// bad request.
+fn optional_field<'a>(
+    pairs: &'a [(String, String)],
+    name: &str,
+) -> Result<Option<&'a str>, Refusal> {
+    if !pairs.iter().any(|(k, _)| k == name) {
+        return Ok(None);
+    }
+    let value = field(pairs, name)?;
+    Ok((!value.is_empty()).then_some(value))
+}
+
+/// The change a JSON body asks for: exactly one of `value` (0, 1, false, true), `state`
+/// or `action` (`on`, `off`, `toggle`), and maybe `for` (seconds, a number or a string).
+fn json_change(body: &[u8]) -> Result<Change, Refusal> {
     let doc: Value = serde_json::from_slice(body)
         .map_err(|e| Refusal::bad_request(format!("the body is not JSON: {e}")))?;
     let Value::Object(fields) = doc else {
@@ -500,6 +631,16 @@ fn json_action(body: &[u8]) -> Result<Action, Refusal> {
             "expected exactly one of \"value\", \"state\" or \"action\"",
         ));
     };
+    let hold = match fields.get("for") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(text)) => Some(timers::parse_hold(text)?),
+        Some(Value::Number(n)) => Some(timers::parse_hold(&n.to_string())?),
+        Some(other) => {
+            return Err(Refusal::bad_request(format!(
+                "\"for\": {other} is not a number of seconds"
+            )));
+        }
+    };
     let action = match (*key, value) {
         ("value", Value::Number(n)) if n.as_u64() == Some(1) => Some(Action::On),
         ("value", Value::Number(n)) if n.as_u64() == Some(0) => Some(Action::Off),
@@ -507,7 +648,7 @@ fn json_action(body: &[u8]) -> Result<Action, Refusal> {
         ("state" | "action", Value::String(word)) => Action::parse(word),
         _ => None,
     };
-    action.ok_or_else(|| {
+    let action = action.ok_or_else(|| {
         Refusal::bad_request(format!(
             "\"{key}\": {value} is not {}",
             if *key == "value" {
@@ -516,17 +657,8 @@ fn json_action(body: &[u8]) -> Result<Action, Refusal> {
                 "\"on\", \"off\" or \"toggle\""
             }
         ))
-    })
-}
-
-fn pin_json(config: PinConfig, on: bool) -> Value {
-    json!({
-        "pin": config.pin,
-        "value": u8::from(on),
-        "state": on_off(on),
-        "active_low": config.active_low,
-        "mode": config.mode.as_str(),
-    })
+    })?;
+    Ok(Change { action, hold })
 }
 
 fn on_off(on: bool) -> &'static str {

@@ -40,6 +40,7 @@ pub struct Config {
     line_addrs: Option<Vec<SocketAddr>>,
     default_pair: bool,
     pins: Vec<PinConfig>,
+    names: Vec<(u32, String)>,
     backend: Backend,
     chip: Option<String>,
     read_only: bool,
@@ -52,7 +53,13 @@ pub struct Config {
 impl Config {
     /// Validates the command line: pins, credentials, certificate and addresses.
     pub fn from_args(args: ServeGpioArgs, verbose: u8) -> Result<Self> {
-        let pins = gpio::pin_configs(&args.pins, &args.inputs, &args.active_low)?;
+        let numbers = |args: &[gpio::PinArg]| -> Vec<u32> { args.iter().map(|a| a.pin).collect() };
+        let pins = gpio::pin_configs(
+            &numbers(&args.pins),
+            &numbers(&args.inputs),
+            &args.active_low,
+        )?;
+        let names = gpio::pin_names(args.pins.iter().chain(&args.inputs))?;
         let auth = args.auth.as_deref().map(app::parse_auth).transpose()?;
         let tls = crate::cmd::server_tls(&args.tls, false)?;
         let addr = args.addr.or(args.bind);
@@ -67,6 +74,7 @@ impl Config {
             line_addrs,
             default_pair: addr.is_none(),
             pins,
+            names,
             backend: args.backend.into(),
             chip: args.chip,
             read_only: args.read_only,
@@ -126,6 +134,6 @@ pub fn run(config: Config) -> Result<()> {
         });
         debug_assert_eq!(groups.len() - 1, LINE_GROUP);
     }
-    let app = App::new(pins, config.read_only, config.auth);
+    let app = App::new(pins, config.read_only, config.auth).named(config.names);
     Server::new(GpioService::new(app), groups, config.verbose).run(ev)
 }

@@ -5,11 +5,11 @@
 //! replies (whole lines, never mixed); `unwatch` ends that.
 
 use super::events::Cause;
-use super::{Action, App, Refusal, on_off, parse_pin};
+use super::{Action, App, Change, Refusal, on_off, timers};
 
 /// The reply to `help`.
-const HELP: &str =
-    "commands: on [PIN], off [PIN], toggle [PIN], status [PIN], watch, unwatch, help";
+const HELP: &str = "commands: on [PIN] [for SECS], off [PIN] [for SECS], toggle [PIN] [for SECS], \
+                    status [PIN], watch, unwatch, help (PIN: a number or a name)";
 
 /// A command of the line protocol.
 enum Command {
@@ -62,12 +62,22 @@ impl App {
                 Refusal::bad_request(format!("unknown command '{command}' ({HELP})"))
             })?,
         };
+        // `for SECS` at the end, for a change.
+        let (args, hold) = match args {
+            [rest @ .., word, secs] if word.eq_ignore_ascii_case("for") => {
+                if !matches!(command, Command::Change(_)) {
+                    return Err(Refusal::bad_request("only on, off and toggle take 'for'"));
+                }
+                (rest, Some(timers::parse_hold(secs)?))
+            }
+            _ => (args, None),
+        };
         let pin = match args {
             [] => None,
-            [pin] => Some(parse_pin(pin).ok_or_else(|| super::bad_pin(pin))?),
+            [pin] => Some(self.pin_by_word(pin).ok_or_else(|| super::bad_pin(pin))?),
             [_, extra, ..] => {
                 return Err(Refusal::bad_request(format!(
-                    "unexpected '{extra}': give at most one pin"
+                    "unexpected '{extra}': give at most one pin (and 'for SECS')"
                 )));
             }
         };
@@ -96,8 +106,11 @@ impl App {
             )),
             (Command::Change(action), pin) => {
                 let pin = self.default_pin(pin)?;
-                let on = self.change(pin, action, Cause::Line)?;
-                Ok(same(format!("{pin} {}", on_off(on))))
+                let on = self.change(pin, Change { action, hold }, Cause::Line)?;
+                let back = hold.map_or(String::new(), |hold| {
+                    format!(", {} in {} s", on_off(!on), timers::seconds(hold))
+                });
+                Ok(same(format!("{pin} {}{back}", on_off(on))))
             }
         }
     }

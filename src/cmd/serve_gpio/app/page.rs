@@ -22,7 +22,8 @@ li{border:1px solid #ccc;border-radius:.5rem;margin:.5rem 0;padding:.75rem}\
 .name{font-weight:bold;font-size:1.2rem;margin-right:.5rem}\
 .state{border-radius:1rem;color:#fff;font-weight:bold;padding:.2rem .8rem}\
 .on .state{background:#1a7f37}.off .state{background:#6e7781}\
-.meta{color:#57606a;font-size:.9rem;margin-left:.5rem}\
+.meta,.timer{color:#57606a;font-size:.9rem;margin-left:.5rem}\
+input[type=text]{font-size:1rem;padding:.3rem;width:4rem}\
 form{margin-top:.5rem}\
 button{font-size:1rem;margin:.2rem .4rem .2rem 0;min-width:4.5rem;padding:.5rem}\
 fieldset{border:1px solid #ccc;border-radius:.5rem}\
@@ -35,6 +36,14 @@ select{font-size:1rem;padding:.3rem}\
 const LIVE_SCRIPT: &str = "(function(){\
 if(!window.EventSource)return;\
 function $(id){return document.getElementById(id);}\
+var ticks={};\
+function timer(pin,t){\
+var el=$('pin'+pin+'-timer');if(!el)return;clearInterval(ticks[pin]);\
+if(!t){el.textContent='';return;}\
+var end=Date.now()+t.seconds_left*1000;\
+function tick(){var s=Math.max(0,Math.ceil((end-Date.now())/100)/10);\
+el.textContent='\\u2192 '+t.to+' in '+s+' s';}\
+tick();ticks[pin]=setInterval(tick,100);}\
 var es=new EventSource('/api/events');\
 es.onopen=function(){document.body.setAttribute('data-live','1');};\
 es.onerror=function(){document.body.removeAttribute('data-live');};\
@@ -42,6 +51,7 @@ es.onmessage=function(m){\
 var d=JSON.parse(m.data),li=$('pin'+d.pin),st=$('pin'+d.pin+'-state'),c=$('count');\
 if(li)li.className='pin '+d.state;\
 if(st)st.textContent=d.state;\
+timer(d.pin,d.timer);\
 if(c&&d.requests)c.textContent='Hello #'+d.requests+' (requests served since start)';\
 };})();";
 
@@ -60,24 +70,49 @@ pub(super) fn csp() -> &'static str {
     })
 }
 
+/// One pin as the page shows it.
+pub(super) struct PinView<'a> {
+    pub config: PinConfig,
+    pub on: bool,
+    pub name: Option<&'a str>,
+    /// A running timer: the state it switches to, and in how many seconds.
+    pub timer: Option<(bool, f64)>,
+}
+
+impl PinView<'_> {
+    /// "LED (GPIO13)", or "GPIO13" for a pin without a name.
+    fn label(&self) -> String {
+        label(self.config.pin, self.name)
+    }
+}
+
+/// "LED (GPIO13)", or "GPIO13" without a name.
+fn label(pin: u32, name: Option<&str>) -> String {
+    match name {
+        Some(name) => format!("{} (GPIO{pin})", escape_html(name)),
+        None => format!("GPIO{pin}"),
+    }
+}
+
 /// The pin page up to its request counter: each pin with its state and, unless read-only,
-/// its buttons; then a form that sets a chosen pin (the lab's select and radio elements).
-/// It depends only on the pins, so it is kept until one changes.
-pub(super) fn render_pins(states: &[(PinConfig, bool)], read_only: bool) -> String {
+/// its buttons and a "for [ ] seconds" field; then a form that sets a chosen pin (the
+/// lab's select, radio and text elements). It depends only on the pins, so it is kept
+/// until one changes.
+pub(super) fn render_pins(states: &[PinView], read_only: bool) -> String {
     let mut html = head("GPIO pins");
     html.push_str("<h1>GPIO pins</h1>\n");
     if read_only {
         html.push_str("<p class=\"note\" id=\"read-only\">Read-only: changes are refused.</p>\n");
     }
     html.push_str("<ul id=\"pins\">\n");
-    for &(config, on) in states {
-        pin_item(&mut html, config, on, read_only);
+    for view in states {
+        pin_item(&mut html, view, read_only);
     }
     html.push_str("</ul>\n");
-    let outputs: Vec<u32> = states
+    let outputs: Vec<(u32, String)> = states
         .iter()
-        .filter(|(c, _)| c.mode == PinMode::Output)
-        .map(|(c, _)| c.pin)
+        .filter(|v| v.config.mode == PinMode::Output)
+        .map(|v| (v.config.pin, v.label()))
         .collect();
     if !read_only && !outputs.is_empty() {
         set_form(&mut html, &outputs);
@@ -95,9 +130,26 @@ pub(super) fn finish(html: &mut String, requests: u64) {
     html.push_str("</body>\n</html>\n");
 }
 
-fn pin_item(html: &mut String, config: PinConfig, on: bool, read_only: bool) {
+/// The "for [ ] s" text field of a form (the lab's text element), with an id.
+fn for_field(html: &mut String, id: &str) {
+    let _ = write!(
+        html,
+        " <label>for <input type=\"text\" id=\"{id}\" name=\"for\" inputmode=\"decimal\" \
+         size=\"4\" placeholder=\"0\"> s</label>"
+    );
+}
+
+/// The count-down text of a timer: "→ off in 4.5 s".
+fn timer_text(timer: Option<(bool, f64)>) -> String {
+    timer.map_or(String::new(), |(to, left)| {
+        format!("\u{2192} {} in {left} s", on_off(to))
+    })
+}
+
+fn pin_item(html: &mut String, view: &PinView, read_only: bool) {
+    let config = view.config;
     let pin = config.pin;
-    let state = on_off(on);
+    let state = on_off(view.on);
     let mut meta = vec![config.mode.as_str()];
     if config.active_low {
         meta.push("active-low");
@@ -105,32 +157,36 @@ fn pin_item(html: &mut String, config: PinConfig, on: bool, read_only: bool) {
     let _ = writeln!(
         html,
         "<li class=\"pin {state}\" id=\"pin{pin}\">\
-         <span class=\"name\">GPIO{pin}</span> \
+         <span class=\"name\">{}</span> \
          <span class=\"state\" id=\"pin{pin}-state\">{state}</span>\
-         <span class=\"meta\">{}</span>",
-        escape_html(&meta.join(", "))
+         <span class=\"meta\">{}</span> <span class=\"timer\" id=\"pin{pin}-timer\">{}</span>",
+        view.label(),
+        escape_html(&meta.join(", ")),
+        timer_text(view.timer)
     );
     if !read_only && config.mode == PinMode::Output {
-        let _ = writeln!(
+        let _ = write!(
             html,
             "<form method=\"post\" action=\"/\">\
              <input type=\"hidden\" name=\"pin\" value=\"{pin}\">\
              <button type=\"submit\" id=\"pin{pin}-on\" name=\"state\" value=\"on\">On</button>\
              <button type=\"submit\" id=\"pin{pin}-off\" name=\"state\" value=\"off\">Off</button>\
              <button type=\"submit\" id=\"pin{pin}-toggle\" name=\"state\" value=\"toggle\">\
-             Toggle</button></form>"
+             Toggle</button>"
         );
+        for_field(html, &format!("pin{pin}-for"));
+        html.push_str("</form>\n");
     }
     html.push_str("</li>\n");
 }
 
-fn set_form(html: &mut String, outputs: &[u32]) {
+fn set_form(html: &mut String, outputs: &[(u32, String)]) {
     html.push_str(
         "<form method=\"post\" action=\"/\" id=\"set\"><fieldset><legend>Set a pin</legend>\n\
          <label for=\"set-pin\">Pin</label> <select id=\"set-pin\" name=\"pin\">",
     );
-    for pin in outputs {
-        let _ = write!(html, "<option value=\"{pin}\">GPIO{pin}</option>");
+    for (pin, label) in outputs {
+        let _ = write!(html, "<option value=\"{pin}\">{label}</option>");
     }
     html.push_str("</select>\n");
     for (state, label, checked) in [
@@ -144,7 +200,8 @@ fn set_form(html: &mut String, outputs: &[u32]) {
              value=\"{state}\"{checked}> {label}</label>"
         );
     }
-    html.push_str("<button type=\"submit\" id=\"set-submit\">Set</button></fieldset></form>\n");
+    for_field(html, "set-for");
+    html.push_str(" <button type=\"submit\" id=\"set-submit\">Set</button></fieldset></form>\n");
 }
 
 fn head(title: &str) -> String {

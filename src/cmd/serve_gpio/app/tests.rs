@@ -1,6 +1,8 @@
 //! The app's behaviour seen from a client: requests built by hand, responses checked by
 //! status, headers and body, with simulated pins behind.
 
+use std::time::{Duration, Instant};
+
 use anyhow::Result;
 use serde_json::{Value, json};
 
@@ -683,7 +685,8 @@ fn line_protocol_help_and_blank_lines() {
     let mut app = app(&[13]);
     assert_eq!(
         app.handle_line("HELP"),
-        "commands: on [PIN], off [PIN], toggle [PIN], status [PIN], watch, unwatch, help\n"
+        "commands: on [PIN] [for SECS], off [PIN] [for SECS], toggle [PIN] [for SECS], \
+         status [PIN], watch, unwatch, help (PIN: a number or a name)\n"
     );
     assert_eq!(app.handle_line(""), "");
     assert_eq!(app.handle_line(" \r\n"), "");
@@ -850,4 +853,121 @@ fn watch_answers_with_the_state_and_follows_from_there() {
     let (reply, watch) = app.line_reply("watch 13");
     assert!(reply.starts_with("error: "), "{reply}");
     assert_eq!(watch, super::Watch::Same);
+}
+
+// ---- names and timers -------------------------------------------------------------------
+
+#[test]
+fn a_named_pin_is_shown_and_found_by_its_name() {
+    let mut app = app(&[13, 19]).named(vec![(13, "LED".into())]);
+    let html = text(&app.handle(&get("/")));
+    assert!(
+        html.contains("<span class=\"name\">LED (GPIO13)</span>"),
+        "{html}"
+    );
+    assert!(
+        html.contains("<option value=\"13\">LED (GPIO13)</option>"),
+        "{html}"
+    );
+    assert!(
+        html.contains("<span class=\"name\">GPIO19</span>"),
+        "{html}"
+    );
+    let led = json_of(&app.handle(&get("/api/pins/led")));
+    assert_eq!((&led["pin"], &led["name"]), (&json!(13), &json!("LED")));
+    assert_eq!(json_of(&app.handle(&get("/api/pins/19"))).get("name"), None);
+    assert_eq!(app.handle_line("on Led"), "13 on\n");
+    assert_eq!(app.handle(&post_form("pin=LED&state=off")).status, 303);
+    assert_eq!(value(&mut app, 13), 0);
+    let err = app.handle_line("on lamp");
+    assert!(
+        err.starts_with("error: 'lamp' is not a GPIO number or a pin's name"),
+        "{err}"
+    );
+}
+
+#[test]
+fn for_switches_back_when_its_time_is_up() {
+    let mut app = app(&[13]);
+    let mut cursor = app.events().head();
+    let start = Instant::now();
+    assert_eq!(app.handle(&post_form("pin=13&state=on&for=5")).status, 303);
+    assert_eq!(value(&mut app, 13), 1);
+    let due = app.due();
+    assert!(
+        due >= start + Duration::from_secs(5) && due <= Instant::now() + Duration::from_secs(5)
+    );
+    let pin = json_of(&app.handle(&get("/api/pins/13")));
+    assert_eq!(pin["timer"]["to"], "off");
+    assert!(pin["timer"]["seconds_left"].as_f64().unwrap() <= 5.0);
+    let html = text(&app.handle(&get("/")));
+    assert!(html.contains("\u{2192} off in "), "{html}");
+    app.on_due(due - Duration::from_millis(1));
+    assert_eq!(value(&mut app, 13), 1, "not yet");
+    app.on_due(due);
+    assert_eq!(value(&mut app, 13), 0);
+    let seen = events_since(&app, &mut cursor);
+    let causes: Vec<(&str, &str)> = seen
+        .iter()
+        .map(|e| (e["state"].as_str().unwrap(), e["cause"].as_str().unwrap()))
+        .collect();
+    assert_eq!(causes, vec![("on", "form"), ("off", "timer")]);
+    assert_eq!(seen[0]["timer"]["to"], "off");
+    assert_eq!(seen[1].get("timer"), None);
+    assert!(app.due() > due, "no timer left, only the heartbeat");
+}
+
+#[test]
+fn a_later_change_cancels_the_timer_and_says_so() {
+    let mut app = app(&[13]);
+    let mut cursor = app.events().head();
+    let reply = app.handle_line("on 13 for 2.5");
+    assert_eq!(reply, "13 on, off in 2.5 s\n");
+    let changed = app.handle(&post_json("/api/pins/13", r#"{"state":"on"}"#));
+    assert_eq!(json_of(&changed).get("timer"), None);
+    let seen = events_since(&app, &mut cursor);
+    assert_eq!(seen.len(), 2, "{seen:?}");
+    assert_eq!(seen[1]["timer_cancelled"], true);
+    app.on_due(Instant::now() + Duration::from_secs(10));
+    assert_eq!(value(&mut app, 13), 1, "the cancelled timer did nothing");
+    let json = app.handle(&post_json("/api/pins/13", r#"{"state":"off","for":"0.5"}"#));
+    assert_eq!(json_of(&json)["timer"]["to"], "on");
+}
+
+#[test]
+fn a_bad_for_is_a_400_naming_the_field_everywhere() {
+    let mut app = app(&[13]);
+    let before = values(&mut app);
+    let form = app.handle(&post_form("pin=13&state=on&for=soon"));
+    assert_eq!(form.status, 400);
+    assert!(
+        text(&form).contains("&#39;for&#39;: &#39;soon&#39;"),
+        "{}",
+        text(&form)
+    );
+    let json = app.handle(&post_json("/api/pins/13", r#"{"state":"on","for":-1}"#));
+    assert_eq!(json.status, 400);
+    assert!(
+        json_of(&json)["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("'for': '-1'")
+    );
+    let json = app.handle(&post_json("/api/pins/13", r#"{"state":"on","for":[5]}"#));
+    assert_eq!(json.status, 400);
+    assert!(
+        app.handle_line("on 13 for 0")
+            .starts_with("error: 'for': '0'")
+    );
+    assert!(
+        app.handle_line("status for 5")
+            .starts_with("error: only on, off")
+    );
+    assert_eq!(values(&mut app), before, "nothing changed");
+    // An empty field (the form always sends it) means no timer.
+    assert_eq!(app.handle(&post_form("pin=13&state=on&for=")).status, 303);
+    assert_eq!(
+        json_of(&app.handle(&get("/api/pins/13"))).get("timer"),
+        None
+    );
 }
