@@ -179,6 +179,7 @@ Register-ArgumentCompleter -Native -CommandName 'nicksock' -ScriptBlock {
             [CompletionResult]::new('--backend', '--backend', [CompletionResultType]::ParameterName, 'GPIO implementation')
             [CompletionResult]::new('--chip', '--chip', [CompletionResultType]::ParameterName, 'GPIO chip to use, by name, label or path (default: find each pin by line name)')
             [CompletionResult]::new('--active-low', '--active-low', [CompletionResultType]::ParameterName, 'Treat pin N as active-low (repeatable)')
+            [CompletionResult]::new('--debounce', '--debounce', [CompletionResultType]::ParameterName, 'An input''s new level must hold this long before its edge counts (a button bounces); 0 turns debouncing off')
             [CompletionResult]::new('--line-port', '--line-port', [CompletionResultType]::ParameterName, 'Also serve the plain-TCP line protocol (on, off, toggle, status) on PORT; it speaks TLS with --tls, and is read-only (status only) with --auth, having no password')
             [CompletionResult]::new('--max-conns', '--max-conns', [CompletionResultType]::ParameterName, 'Serve at most N clients at once on each port; a client over the limit takes the place of the longest idle one (else of the slowest sender of a request), or gets 503')
             [CompletionResult]::new('--auth', '--auth', [CompletionResultType]::ParameterName, 'Require HTTP Basic authentication with USER:PASS (use with --tls; the line protocol becomes read-only)')

@@ -171,6 +171,7 @@ set edit:completion:arg-completer[nicksock] = {|@words|
             cand --backend 'GPIO implementation'
             cand --chip 'GPIO chip to use, by name, label or path (default: find each pin by line name)'
             cand --active-low 'Treat pin N as active-low (repeatable)'
+            cand --debounce 'An input''s new level must hold this long before its edge counts (a button bounces); 0 turns debouncing off'
             cand --line-port 'Also serve the plain-TCP line protocol (on, off, toggle, status) on PORT; it speaks TLS with --tls, and is read-only (status only) with --auth, having no password'
             cand --max-conns 'Serve at most N clients at once on each port; a client over the limit takes the place of the longest idle one (else of the slowest sender of a request), or gets 503'
             cand --auth 'Require HTTP Basic authentication with USER:PASS (use with --tls; the line protocol becomes read-only)'

@@ -128,6 +128,7 @@ cdev\t'The Linux GPIO character device (/dev/gpiochip*)'
 sim\t'Simulated pins in memory: runs anywhere'"
 complete -c nicksock -n "__fish_nicksock_using_subcommand serve-gpio" -l chip -d 'GPIO chip to use, by name, label or path (default: find each pin by line name)' -r
 complete -c nicksock -n "__fish_nicksock_using_subcommand serve-gpio" -l active-low -d 'Treat pin N as active-low (repeatable)' -r
+complete -c nicksock -n "__fish_nicksock_using_subcommand serve-gpio" -l debounce -d 'An input\'s new level must hold this long before its edge counts (a button bounces); 0 turns debouncing off' -r
 complete -c nicksock -n "__fish_nicksock_using_subcommand serve-gpio" -l line-port -d 'Also serve the plain-TCP line protocol (on, off, toggle, status) on PORT; it speaks TLS with --tls, and is read-only (status only) with --auth, having no password' -r
 complete -c nicksock -n "__fish_nicksock_using_subcommand serve-gpio" -l max-conns -d 'Serve at most N clients at once on each port; a client over the limit takes the place of the longest idle one (else of the slowest sender of a request), or gets 503' -r
 complete -c nicksock -n "__fish_nicksock_using_subcommand serve-gpio" -l auth -d 'Require HTTP Basic authentication with USER:PASS (use with --tls; the line protocol becomes read-only)' -r

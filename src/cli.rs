@@ -419,6 +419,11 @@ pub struct ServeGpioArgs {
     /// Treat pin N as active-low (repeatable)
     #[arg(long, value_name = "N")]
     pub active_low: Vec<u32>,
+    /// An input's new level must hold this long before its edge counts (a button bounces);
+    /// 0 turns debouncing off
+    #[arg(long, value_name = "MS", default_value_t = 5,
+          value_parser = clap::value_parser!(u32).range(0..=1000))]
+    pub debounce: u32,
     /// Show the pins but refuse every change
     #[arg(long)]
     pub read_only: bool,

@@ -5,10 +5,12 @@
 
 use std::collections::BTreeMap;
 use std::io;
+use std::os::fd::{AsRawFd as _, RawFd};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use anyhow::Result;
-use gpiocdev::line::Value;
+use gpiocdev::line::{EdgeDetection, EdgeKind, Value};
 use gpiocdev::{Chip, Request};
 
 use super::locate::{ChipDesc, Found, locate};
@@ -40,12 +42,19 @@ struct Line {
 pub struct Cdev {
     pins: Vec<PinConfig>,
     lines: Vec<Line>,
+    /// The lines with edge detection (the inputs), by their index in `lines`.
+    edge_lines: Vec<usize>,
 }
 
+/// Edge events taken from one line per wake-up at most: more than the kernel buffers (16
+/// per line by default), so that each wake-up drains the line.
+const MAX_EDGES: usize = 1024;
+
 impl Cdev {
-    /// Finds and requests every pin (outputs start off). `chip_filter` is `--chip`: a
-    /// chip's name, label or path, to search only there.
-    pub fn open(chip_filter: Option<&str>, pins: &[PinConfig]) -> Result<Cdev> {
+    /// Finds and requests every pin (outputs start off; inputs report both edges,
+    /// debounced for `debounce` unless it is zero). `chip_filter` is `--chip`: a chip's
+    /// name, label or path, to search only there.
+    pub fn open(chip_filter: Option<&str>, pins: &[PinConfig], debounce: Duration) -> Result<Cdev> {
         let paths = gpiocdev::chip::chips().tag(Kind::Gpio, "listing GPIO chips in /dev")?;
         let mut chips = BTreeMap::new();
         let mut descs = Vec::with_capacity(paths.len());
@@ -68,7 +77,7 @@ impl Cdev {
                 Found::ByChipOption => " (by offset on --chip)",
             };
             let place = format!("{} line {}{how}", location.chip, location.offset);
-            let request = request_line(chip, location.offset, config, &place)?;
+            let request = request_line(chip, location.offset, config, debounce, &place)?;
             lines.push(Line {
                 config,
                 place,
@@ -76,9 +85,13 @@ impl Cdev {
                 request,
             });
         }
+        let edge_lines = (0..lines.len())
+            .filter(|&i| lines[i].config.mode == PinMode::Input)
+            .collect();
         Ok(Cdev {
             pins: pins.to_vec(),
             lines,
+            edge_lines,
         })
     }
 
@@ -121,6 +134,30 @@ impl Gpio for Cdev {
 
     fn pins(&self) -> &[PinConfig] {
         &self.pins
+    }
+
+    fn edge_sources(&self) -> Vec<RawFd> {
+        self.edge_lines
+            .iter()
+            .map(|&i| self.lines[i].request.as_raw_fd())
+            .collect()
+    }
+
+    /// Reads the line's edge events until none is left (the loop's wake-up is
+    /// edge-triggered: what is left unread would wake no one).
+    fn take_edges(&mut self, index: usize) -> Vec<(u32, bool)> {
+        let Some(line) = self.edge_lines.get(index).and_then(|&i| self.lines.get(i)) else {
+            return Vec::new();
+        };
+        let mut edges = Vec::new();
+        while edges.len() < MAX_EDGES && line.request.has_edge_event().unwrap_or(false) {
+            match line.request.read_edge_event() {
+                // With an active-low line the kernel reports edges of the logical value.
+                Ok(event) => edges.push((line.config.pin, event.kind == EdgeKind::Rising)),
+                Err(_) => break,
+            }
+        }
+        edges
     }
 }
 
@@ -175,7 +212,13 @@ fn canonical_filter(filter: &str) -> String {
         .unwrap_or_else(|| filter.to_string())
 }
 
-fn request_line(chip: &Chip, offset: u32, config: PinConfig, place: &str) -> Result<Request> {
+fn request_line(
+    chip: &Chip,
+    offset: u32,
+    config: PinConfig,
+    debounce: Duration,
+    place: &str,
+) -> Result<Request> {
     let pin = config.pin;
     if let Some(busy) = busy_message(chip, offset, pin, place) {
         return Err(fail(Kind::Gpio, busy));
@@ -187,7 +230,15 @@ fn request_line(chip: &Chip, offset: u32, config: PinConfig, place: &str) -> Res
         .with_line(offset);
     match config.mode {
         PinMode::Output => builder.as_output(Value::Inactive),
-        PinMode::Input => builder.as_input(),
+        PinMode::Input => {
+            builder
+                .as_input()
+                .with_edge_detection(EdgeDetection::BothEdges);
+            if !debounce.is_zero() {
+                builder.with_debounce_period(debounce);
+            }
+            &mut builder
+        }
     };
     if config.active_low {
         builder.as_active_low();

@@ -7,9 +7,16 @@ pub mod cdev;
 pub mod locate;
 pub mod sim;
 
+use std::os::fd::RawFd;
+use std::time::Duration;
+
 use anyhow::Result;
 
 use crate::error::{Kind, fail};
+
+/// How long an input must hold a new level before its edge counts (`--debounce`): a
+/// push button bounces for a millisecond or two.
+pub const DEFAULT_DEBOUNCE: Duration = Duration::from_millis(5);
 
 /// Which GPIO implementation to drive.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -188,6 +195,31 @@ pub trait Gpio {
     fn describe(&self) -> String;
     /// The pins served, in the order given on the command line.
     fn pins(&self) -> &[PinConfig];
+
+    /// Descriptors that become readable when an input changes (the kernel's edge events),
+    /// for the event loop to watch; source `i` is the `i`th.
+    fn edge_sources(&self) -> Vec<RawFd> {
+        Vec::new()
+    }
+
+    /// Edge source `index` is readable: takes every edge event it holds, as (pin, new
+    /// logical value), oldest first.
+    fn take_edges(&mut self, index: usize) -> Vec<(u32, bool)> {
+        let _ = index;
+        Vec::new()
+    }
+
+    /// Whether inputs are simulated, so that [`Gpio::press`] may drive them.
+    fn is_simulated(&self) -> bool {
+        false
+    }
+
+    /// Drives a simulated input from outside, as a button would (on: pressed, active);
+    /// a real input is refused.
+    fn press(&mut self, pin: u32, on: bool) -> Result<()> {
+        let _ = on;
+        Err(is_input(pin))
+    }
 }
 
 /// Opens the backend asked for and configures `pins` on it. Returns the pins and a line for
@@ -198,10 +230,22 @@ pub fn open(
     chip: Option<&str>,
     pins: &[PinConfig],
 ) -> Result<(Box<dyn Gpio>, String)> {
+    open_with(backend, chip, pins, DEFAULT_DEBOUNCE)
+}
+
+/// [`open`], with inputs debounced for `debounce` (zero: not at all) on real chips.
+pub fn open_with(
+    backend: Backend,
+    chip: Option<&str>,
+    pins: &[PinConfig],
+    debounce: Duration,
+) -> Result<(Box<dyn Gpio>, String)> {
     match backend {
         Backend::Sim => Ok(open_sim(pins, "--backend sim")),
-        Backend::Cdev => open_cdev(chip, pins, "--backend cdev"),
-        Backend::Auto if cdev_present() => open_cdev(chip, pins, "auto: found a GPIO chip"),
+        Backend::Cdev => open_cdev(chip, pins, debounce, "--backend cdev"),
+        Backend::Auto if cdev_present() => {
+            open_cdev(chip, pins, debounce, "auto: found a GPIO chip")
+        }
         Backend::Auto => Ok(open_sim(pins, "auto: no /dev/gpiochip* on this machine")),
     }
 }
@@ -223,8 +267,13 @@ fn cdev_present() -> bool {
 }
 
 #[cfg(target_os = "linux")]
-fn open_cdev(chip: Option<&str>, pins: &[PinConfig], why: &str) -> Result<(Box<dyn Gpio>, String)> {
-    let gpio = cdev::Cdev::open(chip, pins)?;
+fn open_cdev(
+    chip: Option<&str>,
+    pins: &[PinConfig],
+    debounce: Duration,
+    why: &str,
+) -> Result<(Box<dyn Gpio>, String)> {
+    let gpio = cdev::Cdev::open(chip, pins, debounce)?;
     let line = format!("gpio: {} ({why})", gpio.describe());
     Ok((Box::new(gpio), line))
 }
@@ -233,6 +282,7 @@ fn open_cdev(chip: Option<&str>, pins: &[PinConfig], why: &str) -> Result<(Box<d
 fn open_cdev(
     _chip: Option<&str>,
     _pins: &[PinConfig],
+    _debounce: Duration,
     _why: &str,
 ) -> Result<(Box<dyn Gpio>, String)> {
     Err(fail(

@@ -71,6 +71,17 @@ impl Gpio for Sim {
     fn pins(&self) -> &[PinConfig] {
         &self.pins
     }
+
+    fn is_simulated(&self) -> bool {
+        true
+    }
+
+    /// A simulated button: sets the input line's level as a pressed (on) or released
+    /// button would, its active level applied.
+    fn press(&mut self, pin: u32, on: bool) -> Result<()> {
+        let config = *self.config(pin)?;
+        self.drive(pin, on != config.active_low)
+    }
 }
 
 #[cfg(test)]

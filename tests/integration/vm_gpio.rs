@@ -213,6 +213,13 @@ fn cdev_inputs_show_what_the_simulator_pulls() {
     // An input is never driven: refused, and the line stays where the pull holds it.
     seen.is("drive-input", "403");
     seen.is("input-level", "0");
+    // Each pull was an edge from the kernel, pushed to the watcher as it happened (6 is
+    // active-low: pulled down at the start, so on).
+    seen.is(
+        "edges",
+        "watching: 13 off, 12 off, 6 on|12 on|12 off|6 off|",
+    );
+    seen.is("watcher-status", "0");
     seen.is("term-status", "0");
 }
 

@@ -206,12 +206,34 @@ impl App {
         self.events.beat(now);
     }
 
+    /// The descriptors to watch for input edges (see [`Gpio::edge_sources`]).
+    pub fn edge_sources(&self) -> Vec<std::os::fd::RawFd> {
+        self.gpio.edge_sources()
+    }
+
+    /// Edge source `index` is readable: each edge becomes an event.
+    pub fn on_edges(&mut self, index: usize) {
+        for (pin, on) in self.gpio.take_edges(index) {
+            if let Ok(config) = self.served(pin) {
+                self.publish(config, on, Cause::Edge, false);
+            }
+        }
+    }
+
+    /// Drives a pin: an output, or a simulated button on an input.
+    fn drive(&mut self, config: PinConfig, on: bool) -> anyhow::Result<()> {
+        match config.mode {
+            PinMode::Output => self.gpio.write(config.pin, on),
+            PinMode::Input => self.gpio.press(config.pin, on),
+        }
+    }
+
     fn timer_ran_out(&mut self, timer: Timer) {
         let Ok(config) = self.served(timer.pin) else {
             return;
         };
         let was = self.gpio.read(timer.pin).ok();
-        match self.gpio.write(timer.pin, timer.to) {
+        match self.drive(config, timer.to) {
             Ok(()) if was != Some(timer.to) => self.publish(config, timer.to, Cause::Timer, false),
             Ok(()) => {}
             Err(err) => eprintln!(
@@ -337,7 +359,7 @@ impl App {
                         timer: self.timers.get(config.pin).map(|t| (t.to, t.left(now))),
                     })
                     .collect();
-                let html = page::render_pins(&views, self.read_only);
+                let html = page::render_pins(&views, self.read_only, self.gpio.is_simulated());
                 (states, html)
             }
         };
@@ -412,6 +434,9 @@ impl App {
         });
         if let Some(name) = self.name_of(config.pin) {
             doc["name"] = json!(name);
+        }
+        if config.mode == PinMode::Input && self.gpio.is_simulated() {
+            doc["simulated"] = json!(true);
         }
         if let Some(timer) = self.timers.get(config.pin) {
             doc["timer"] = json!({
@@ -524,7 +549,7 @@ impl App {
                 "read-only: changes are refused",
             ));
         }
-        if config.mode == PinMode::Input {
+        if config.mode == PinMode::Input && !self.gpio.is_simulated() {
             return Err(Refusal::new(
                 status::FORBIDDEN,
                 format!("GPIO{pin} is an input: it can be read, not driven"),
@@ -536,7 +561,8 @@ impl App {
             Action::Off => false,
             Action::Toggle => !self.read(pin)?,
         };
-        self.gpio.write(pin, on).map_err(gpio_failure)?;
+        // An output, or (simulated pins only) an input pressed like a button.
+        self.drive(config, on).map_err(gpio_failure)?;
         // A later change replaces the timer of an earlier one.
         let cancelled = self.timers.cancel(pin).is_some();
         if let Some(hold) = change.hold {

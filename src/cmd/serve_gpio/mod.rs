@@ -43,6 +43,7 @@ pub struct Config {
     names: Vec<(u32, String)>,
     backend: Backend,
     chip: Option<String>,
+    debounce: Duration,
     read_only: bool,
     auth: Option<(String, String)>,
     tls: Option<Arc<rustls::ServerConfig>>,
@@ -77,6 +78,7 @@ impl Config {
             names,
             backend: args.backend.into(),
             chip: args.chip,
+            debounce: Duration::from_millis(u64::from(args.debounce)),
             read_only: args.read_only,
             auth,
             tls,
@@ -112,7 +114,12 @@ impl Config {
 
 /// Runs `serve-gpio` until SIGINT (exit 130) or SIGTERM (exit 0).
 pub fn run(config: Config) -> Result<()> {
-    let (pins, gpio_line) = gpio::open(config.backend, config.chip.as_deref(), &config.pins)?;
+    let (pins, gpio_line) = gpio::open_with(
+        config.backend,
+        config.chip.as_deref(),
+        &config.pins,
+        config.debounce,
+    )?;
     eprintln!("{gpio_line}");
     for note in config.notes() {
         eprintln!("nicksock: note: {note}");

@@ -8,7 +8,9 @@ use std::time::Instant;
 use super::app::App;
 use super::http_conn::HttpConn;
 use super::line_conn::LineConn;
-use crate::net::server::{Link, Next, Phase, Service};
+use crate::net::server::{Link, MAX_SOURCES, Next, Phase, Service};
+use mio::unix::SourceFd;
+use mio::{Interest, Registry, Token};
 
 /// The listener group of the HTTP port.
 pub const HTTP_GROUP: usize = 0;
@@ -105,5 +107,24 @@ impl Service for GpioService {
 
     fn on_due(&mut self, now: Instant) {
         self.app.on_due(now);
+    }
+
+    /// The inputs' edge events: one source per input line on a real chip.
+    fn register(&mut self, registry: &Registry, first: Token) -> io::Result<()> {
+        let sources = self.app.edge_sources();
+        if sources.len() > MAX_SOURCES {
+            return Err(io::Error::other(format!(
+                "{} inputs: at most {MAX_SOURCES} can be watched",
+                sources.len()
+            )));
+        }
+        for (i, fd) in sources.into_iter().enumerate() {
+            registry.register(&mut SourceFd(&fd), Token(first.0 + i), Interest::READABLE)?;
+        }
+        Ok(())
+    }
+
+    fn on_source(&mut self, index: usize, _now: Instant) {
+        self.app.on_edges(index);
     }
 }

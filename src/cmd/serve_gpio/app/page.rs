@@ -98,7 +98,8 @@ fn label(pin: u32, name: Option<&str>) -> String {
 /// its buttons and a "for [ ] seconds" field; then a form that sets a chosen pin (the
 /// lab's select, radio and text elements). It depends only on the pins, so it is kept
 /// until one changes.
-pub(super) fn render_pins(states: &[PinView], read_only: bool) -> String {
+/// With `simulated` pins, each input is a simulated button the page can press.
+pub(super) fn render_pins(states: &[PinView], read_only: bool, simulated: bool) -> String {
     let mut html = head("GPIO pins");
     html.push_str("<h1>GPIO pins</h1>\n");
     if read_only {
@@ -106,7 +107,7 @@ pub(super) fn render_pins(states: &[PinView], read_only: bool) -> String {
     }
     html.push_str("<ul id=\"pins\">\n");
     for view in states {
-        pin_item(&mut html, view, read_only);
+        pin_item(&mut html, view, read_only, simulated);
     }
     html.push_str("</ul>\n");
     let outputs: Vec<(u32, String)> = states
@@ -146,13 +147,17 @@ fn timer_text(timer: Option<(bool, f64)>) -> String {
     })
 }
 
-fn pin_item(html: &mut String, view: &PinView, read_only: bool) {
+fn pin_item(html: &mut String, view: &PinView, read_only: bool, simulated: bool) {
     let config = view.config;
     let pin = config.pin;
     let state = on_off(view.on);
+    let button = simulated && config.mode == PinMode::Input;
     let mut meta = vec![config.mode.as_str()];
     if config.active_low {
         meta.push("active-low");
+    }
+    if button {
+        meta.push("simulated button");
     }
     let _ = writeln!(
         html,
@@ -164,13 +169,18 @@ fn pin_item(html: &mut String, view: &PinView, read_only: bool) {
         escape_html(&meta.join(", ")),
         timer_text(view.timer)
     );
-    if !read_only && config.mode == PinMode::Output {
+    if !read_only && (config.mode == PinMode::Output || button) {
+        let (on, off) = if button {
+            ("Press", "Release")
+        } else {
+            ("On", "Off")
+        };
         let _ = write!(
             html,
             "<form method=\"post\" action=\"/\">\
              <input type=\"hidden\" name=\"pin\" value=\"{pin}\">\
-             <button type=\"submit\" id=\"pin{pin}-on\" name=\"state\" value=\"on\">On</button>\
-             <button type=\"submit\" id=\"pin{pin}-off\" name=\"state\" value=\"off\">Off</button>\
+             <button type=\"submit\" id=\"pin{pin}-on\" name=\"state\" value=\"on\">{on}</button>\
+             <button type=\"submit\" id=\"pin{pin}-off\" name=\"state\" value=\"off\">{off}</button>\
              <button type=\"submit\" id=\"pin{pin}-toggle\" name=\"state\" value=\"toggle\">\
              Toggle</button>"
         );

@@ -566,15 +566,56 @@ fn auth_guards_every_route() {
 
 // ---- inputs and GPIO failures -------------------------------------------------------------
 
-#[test]
-fn input_pins_are_shown_and_never_driven() {
-    let input = PinConfig {
+/// Pins as a real chip has them: inputs are never driven, and their edges come from the
+/// "kernel" (queued by the test).
+struct Wired {
+    sim: Sim,
+    edges: Vec<(u32, bool)>,
+}
+
+impl Gpio for Wired {
+    fn read(&mut self, pin: u32) -> Result<bool> {
+        self.sim.read(pin)
+    }
+    fn write(&mut self, pin: u32, on: bool) -> Result<()> {
+        self.sim.write(pin, on)
+    }
+    fn describe(&self) -> String {
+        "wired".to_string()
+    }
+    fn pins(&self) -> &[PinConfig] {
+        self.sim.pins()
+    }
+    fn edge_sources(&self) -> Vec<std::os::fd::RawFd> {
+        vec![-1]
+    }
+    fn take_edges(&mut self, index: usize) -> Vec<(u32, bool)> {
+        assert_eq!(index, 0);
+        for &(pin, on) in &self.edges {
+            self.sim.press(pin, on).unwrap();
+        }
+        std::mem::take(&mut self.edges)
+    }
+}
+
+fn input(pin: u32) -> PinConfig {
+    PinConfig {
         mode: PinMode::Input,
-        ..PinConfig::output(5)
+        ..PinConfig::output(pin)
+    }
+}
+
+#[test]
+fn real_inputs_are_shown_and_never_driven() {
+    let pins = [PinConfig::output(13), input(5)];
+    let wired = Wired {
+        sim: Sim::new(&pins),
+        edges: Vec::new(),
     };
-    let mut app = app_with(&[PinConfig::output(13), input], false, false);
+    let mut app = App::new(Box::new(wired), false, None);
     let doc = json_of(&app.handle(&get("/api/pins/5")));
     assert_eq!(doc["mode"], "input");
+    assert_eq!(doc.get("simulated"), None);
     let html = text(&app.handle(&get("/")));
     assert!(html.contains("id=\"pin5-state\">off<"));
     assert!(!html.contains("id=\"pin5-on\""), "{html}");
@@ -585,6 +626,59 @@ fn input_pins_are_shown_and_never_driven() {
     assert!(
         app.handle_line("on 5")
             .starts_with("error: GPIO5 is an input")
+    );
+}
+
+#[test]
+fn each_edge_from_the_kernel_is_an_event() {
+    let pins = [PinConfig::output(13), input(5)];
+    let wired = Wired {
+        sim: Sim::new(&pins),
+        edges: vec![(5, true), (5, false), (5, true)],
+    };
+    let mut app = App::new(Box::new(wired), false, None);
+    assert_eq!(app.edge_sources().len(), 1);
+    let mut cursor = app.events().head();
+    app.on_edges(0);
+    let seen: Vec<(String, String)> = events_since(&app, &mut cursor)
+        .iter()
+        .map(|e| (e["state"].to_string(), e["cause"].to_string()))
+        .collect();
+    let edge = |state: &str| (format!("\"{state}\""), "\"edge\"".to_string());
+    assert_eq!(seen, vec![edge("on"), edge("off"), edge("on")]);
+    assert_eq!(value(&mut app, 5), 1);
+}
+
+#[test]
+fn a_simulated_input_is_a_button_the_page_the_api_and_the_line_can_press() {
+    let mut app = app_with(&[PinConfig::output(13), input(5)], false, false);
+    let doc = json_of(&app.handle(&get("/api/pins/5")));
+    assert_eq!(
+        (&doc["mode"], &doc["simulated"]),
+        (&json!("input"), &json!(true))
+    );
+    let html = text(&app.handle(&get("/")));
+    assert!(html.contains("simulated button"), "{html}");
+    assert!(
+        html.contains("id=\"pin5-on\" name=\"state\" value=\"on\">Press<"),
+        "{html}"
+    );
+    let mut cursor = app.events().head();
+    assert_eq!(app.handle(&post_form("pin=5&state=on")).status, 303);
+    assert_eq!(value(&mut app, 5), 1);
+    assert_eq!(app.handle_line("off 5"), "5 off\n");
+    let pressed = app.handle(&post_json("/api/pins/5", r#"{"state":"on","for":0.1}"#));
+    assert_eq!(json_of(&pressed)["timer"]["to"], "off");
+    app.on_due(Instant::now() + Duration::from_secs(1));
+    assert_eq!(value(&mut app, 5), 0, "released when its time was up");
+    let seen = events_since(&app, &mut cursor);
+    assert_eq!(seen.len(), 4, "{seen:?}");
+    assert!(seen.iter().all(|e| e["simulated"] == true), "{seen:?}");
+    // Read-only refuses a press like any change.
+    let mut read_only = app_with(&[input(5)], true, false);
+    assert_eq!(
+        read_only.handle_line("on 5"),
+        "error: read-only: changes are refused\n"
     );
 }
 
