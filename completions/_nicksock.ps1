@@ -174,6 +174,8 @@ Register-ArgumentCompleter -Native -CommandName 'nicksock' -ScriptBlock {
         'nicksock;serve-gpio' {
             [CompletionResult]::new('--pin', '--pin', [CompletionResultType]::ParameterName, 'BCM GPIO number to serve as an output (repeatable), N=NAME to name it (`13=LED`); with --input, the only pins it will touch. GPIO13 is physical header pin 33')
             [CompletionResult]::new('--input', '--input', [CompletionResultType]::ParameterName, 'BCM GPIO number to show as an input (repeatable; N=NAME names it): its changes are pushed to subscribers, it is never driven. A button or a sensor')
+            [CompletionResult]::new('--pwm', '--pwm', [CompletionResultType]::ParameterName, 'BCM GPIO number to serve as a PWM output (repeatable; N=NAME names it): a duty cycle of 0-100 % from the page''s slider, the API ({"duty":40}) or the line protocol (duty 13 40); on is 100 %, off 0 %')
+            [CompletionResult]::new('--pwm-hz', '--pwm-hz', [CompletionResultType]::ParameterName, 'Frequency of software PWM on the GPIO character device')
             [CompletionResult]::new('--bind', '--bind', [CompletionResultType]::ParameterName, 'Local address to listen on (same as ADDR)')
             [CompletionResult]::new('--port', '--port', [CompletionResultType]::ParameterName, 'HTTP port')
             [CompletionResult]::new('--backend', '--backend', [CompletionResultType]::ParameterName, 'GPIO implementation')

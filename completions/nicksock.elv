@@ -166,6 +166,8 @@ set edit:completion:arg-completer[nicksock] = {|@words|
         &'nicksock;serve-gpio'= {
             cand --pin 'BCM GPIO number to serve as an output (repeatable), N=NAME to name it (`13=LED`); with --input, the only pins it will touch. GPIO13 is physical header pin 33'
             cand --input 'BCM GPIO number to show as an input (repeatable; N=NAME names it): its changes are pushed to subscribers, it is never driven. A button or a sensor'
+            cand --pwm 'BCM GPIO number to serve as a PWM output (repeatable; N=NAME names it): a duty cycle of 0-100 % from the page''s slider, the API ({"duty":40}) or the line protocol (duty 13 40); on is 100 %, off 0 %'
+            cand --pwm-hz 'Frequency of software PWM on the GPIO character device'
             cand --bind 'Local address to listen on (same as ADDR)'
             cand --port 'HTTP port'
             cand --backend 'GPIO implementation'

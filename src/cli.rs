@@ -389,7 +389,7 @@ impl SessionArgs {
 }
 
 #[derive(Debug, Args)]
-#[command(group(ArgGroup::new("served").required(true).multiple(true).args(["pins", "inputs"])))]
+#[command(group(ArgGroup::new("served").required(true).multiple(true).args(["pins", "inputs", "pwm"])))]
 pub struct ServeGpioArgs {
     /// BCM GPIO number to serve as an output (repeatable), N=NAME to name it (`13=LED`);
     /// with --input, the only pins it will touch. GPIO13 is physical header pin 33
@@ -399,6 +399,15 @@ pub struct ServeGpioArgs {
     /// pushed to subscribers, it is never driven. A button or a sensor
     #[arg(long = "input", value_name = "N[=NAME]")]
     pub inputs: Vec<crate::gpio::PinArg>,
+    /// BCM GPIO number to serve as a PWM output (repeatable; N=NAME names it): a duty
+    /// cycle of 0-100 % from the page's slider, the API ({"duty":40}) or the line protocol
+    /// (duty 13 40); on is 100 %, off 0 %
+    #[arg(long, value_name = "N[=NAME]")]
+    pub pwm: Vec<crate::gpio::PinArg>,
+    /// Frequency of software PWM on the GPIO character device
+    #[arg(long, value_name = "HZ", default_value_t = crate::gpio::pwm::DEFAULT_HZ,
+          value_parser = clap::value_parser!(u32).range(1..=i64::from(crate::gpio::pwm::MAX_HZ)))]
+    pub pwm_hz: u32,
     /// Local address to listen on [default: both :: and 0.0.0.0]
     #[arg(value_name = "ADDR", value_hint = ValueHint::Hostname)]
     pub addr: Option<String>,

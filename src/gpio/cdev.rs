@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use std::io;
 use std::os::fd::{AsRawFd as _, RawFd};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Result;
@@ -14,7 +15,8 @@ use gpiocdev::line::{EdgeDetection, EdgeKind, Value};
 use gpiocdev::{Chip, Request};
 
 use super::locate::{ChipDesc, Found, locate};
-use super::{Gpio, PinConfig, PinMode, is_input, not_served};
+use super::pwm::SoftPwm;
+use super::{Gpio, Options, PinConfig, PinMode, is_input, not_pwm, not_served};
 use crate::error::{Kind, Tag as _, fail};
 
 /// The consumer name the kernel shows for our lines (`gpioinfo`).
@@ -34,7 +36,8 @@ struct Line {
     /// `/dev/gpiochip0 [pinctrl-rp1] line 13`, for messages.
     place: String,
     offset: u32,
-    request: Request,
+    /// Shared with the PWM thread for a PWM pin.
+    request: Arc<Request>,
 }
 
 /// Pins on the kernel's GPIO character devices, held until dropped.
@@ -44,6 +47,10 @@ pub struct Cdev {
     lines: Vec<Line>,
     /// The lines with edge detection (the inputs), by their index in `lines`.
     edge_lines: Vec<usize>,
+    /// The PWM pins, in the order of the PWM thread's pins.
+    pwm_pins: Vec<u32>,
+    /// The thread that plays the PWM pins' duty cycles (when there are any).
+    pwm: Option<SoftPwm>,
 }
 
 /// Edge events taken from one line per wake-up at most: more than the kernel buffers (16
@@ -54,7 +61,7 @@ impl Cdev {
     /// Finds and requests every pin (outputs start off; inputs report both edges,
     /// debounced for `debounce` unless it is zero). `chip_filter` is `--chip`: a chip's
     /// name, label or path, to search only there.
-    pub fn open(chip_filter: Option<&str>, pins: &[PinConfig], debounce: Duration) -> Result<Cdev> {
+    pub fn open(chip_filter: Option<&str>, pins: &[PinConfig], options: Options) -> Result<Cdev> {
         let paths = gpiocdev::chip::chips().tag(Kind::Gpio, "listing GPIO chips in /dev")?;
         let mut chips = BTreeMap::new();
         let mut descs = Vec::with_capacity(paths.len());
@@ -77,22 +84,53 @@ impl Cdev {
                 Found::ByChipOption => " (by offset on --chip)",
             };
             let place = format!("{} line {}{how}", location.chip, location.offset);
-            let request = request_line(chip, location.offset, config, debounce, &place)?;
+            let request = request_line(chip, location.offset, config, options.debounce, &place)?;
             lines.push(Line {
                 config,
                 place,
                 offset: location.offset,
-                request,
+                request: Arc::new(request),
             });
         }
         let edge_lines = (0..lines.len())
             .filter(|&i| lines[i].config.mode == PinMode::Input)
             .collect();
+        let pwm_lines: Vec<(Arc<Request>, u32)> = lines
+            .iter()
+            .filter(|l| l.config.mode == PinMode::Pwm)
+            .map(|l| (Arc::clone(&l.request), l.offset))
+            .collect();
+        let pwm_pins = lines
+            .iter()
+            .filter(|l| l.config.mode == PinMode::Pwm)
+            .map(|l| l.config.pin)
+            .collect();
+        let pwm = if pwm_lines.is_empty() {
+            None
+        } else {
+            let set = move |i: usize, high: bool| {
+                if let Some((request, offset)) = pwm_lines.get(i) {
+                    // A failure here is seen by the next read or write on the loop.
+                    let _ = request.set_value(*offset, Value::from(high));
+                }
+            };
+            let pwm = SoftPwm::start(pwm_pins_len(pins), options.pwm_hz, set)
+                .tag(Kind::Gpio, "starting the PWM thread")?;
+            Some(pwm)
+        };
         Ok(Cdev {
             pins: pins.to_vec(),
             lines,
             edge_lines,
+            pwm_pins,
+            pwm,
         })
+    }
+
+    /// The PWM thread and the pin's place among its pins.
+    fn pwm_of(&self, pin: u32) -> Option<(&SoftPwm, usize)> {
+        let index = self.pwm_pins.iter().position(|&p| p == pin)?;
+        Some((self.pwm.as_ref()?, index))
     }
 
     fn line(&self, pin: u32) -> Result<&Line> {
@@ -105,6 +143,9 @@ impl Cdev {
 
 impl Gpio for Cdev {
     fn read(&mut self, pin: u32) -> Result<bool> {
+        if let Some((pwm, i)) = self.pwm_of(pin) {
+            return Ok(pwm.duty(i) > 0);
+        }
         let line = self.line(pin)?;
         let value = line
             .request
@@ -118,6 +159,9 @@ impl Gpio for Cdev {
         if line.config.mode == PinMode::Input {
             return Err(is_input(pin));
         }
+        if line.config.mode == PinMode::Pwm {
+            return self.set_duty(pin, if on { 100 } else { 0 });
+        }
         line.request
             .set_value(line.offset, Value::from(on))
             .tag(Kind::Gpio, format!("setting GPIO{pin} ({})", line.place))
@@ -127,13 +171,35 @@ impl Gpio for Cdev {
         let lines: Vec<String> = self
             .lines
             .iter()
-            .map(|l| format!("GPIO{} = {}", l.config.pin, l.place))
+            .map(|l| {
+                let pwm = match (l.config.mode, &self.pwm) {
+                    (PinMode::Pwm, Some(pwm)) => format!(" (software PWM, {} Hz)", pwm.hz()),
+                    _ => String::new(),
+                };
+                format!("GPIO{} = {}{pwm}", l.config.pin, l.place)
+            })
             .collect();
         format!("GPIO character device: {}", lines.join(", "))
     }
 
     fn pins(&self) -> &[PinConfig] {
         &self.pins
+    }
+
+    fn set_duty(&mut self, pin: u32, duty: u8) -> Result<()> {
+        let (pwm, i) = self.pwm_of(pin).ok_or_else(|| not_pwm(pin))?;
+        pwm.set(i, duty);
+        Ok(())
+    }
+
+    fn duty(&self, pin: u32) -> Option<u8> {
+        self.pwm_of(pin).map(|(pwm, i)| pwm.duty(i))
+    }
+
+    fn pwm_kind(&self) -> Option<String> {
+        self.pwm
+            .as_ref()
+            .map(|pwm| format!("software, {} Hz, one timing thread", pwm.hz()))
     }
 
     fn edge_sources(&self) -> Vec<RawFd> {
@@ -159,6 +225,10 @@ impl Gpio for Cdev {
         }
         edges
     }
+}
+
+fn pwm_pins_len(pins: &[PinConfig]) -> usize {
+    pins.iter().filter(|p| p.mode == PinMode::Pwm).count()
 }
 
 fn open_chip(path: &Path) -> Result<Chip> {
@@ -229,7 +299,7 @@ fn request_line(
         .with_consumer(CONSUMER)
         .with_line(offset);
     match config.mode {
-        PinMode::Output => builder.as_output(Value::Inactive),
+        PinMode::Output | PinMode::Pwm => builder.as_output(Value::Inactive),
         PinMode::Input => {
             builder
                 .as_input()

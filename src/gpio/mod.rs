@@ -5,6 +5,7 @@
 #[cfg(target_os = "linux")]
 pub mod cdev;
 pub mod locate;
+pub mod pwm;
 pub mod sim;
 
 use std::os::fd::RawFd;
@@ -38,6 +39,8 @@ pub enum PinMode {
     Output,
     /// Driven by the outside world; we only read it.
     Input,
+    /// Driven by us with a duty cycle (an LED's brightness); on is 100 %, off 0 %.
+    Pwm,
 }
 
 impl PinMode {
@@ -46,7 +49,13 @@ impl PinMode {
         match self {
             PinMode::Output => "output",
             PinMode::Input => "input",
+            PinMode::Pwm => "pwm",
         }
+    }
+
+    /// Whether we drive the pin (an output, PWM or not).
+    pub fn is_output(self) -> bool {
+        self != PinMode::Input
     }
 }
 
@@ -70,6 +79,54 @@ impl PinConfig {
             mode: PinMode::Output,
         }
     }
+}
+
+/// How the backends set up their pins, beyond the pins themselves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Options {
+    /// How long an input's new level must hold before its edge counts (zero: not at all).
+    pub debounce: Duration,
+    /// The frequency of software PWM.
+    pub pwm_hz: u32,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            debounce: DEFAULT_DEBOUNCE,
+            pwm_hz: pwm::DEFAULT_HZ,
+        }
+    }
+}
+
+/// Marks the `pwm` pins of `configs` as PWM outputs, adding those not there yet (after the
+/// outputs). An input cannot be PWM.
+pub fn with_pwm(mut configs: Vec<PinConfig>, pwm: &[u32]) -> Result<Vec<PinConfig>> {
+    for &pin in pwm {
+        match configs.iter_mut().find(|c| c.pin == pin) {
+            Some(c) if c.mode == PinMode::Input => {
+                return Err(fail(
+                    Kind::Usage,
+                    format!("GPIO{pin} is given as both --pwm and --input: choose one"),
+                ));
+            }
+            Some(c) => c.mode = PinMode::Pwm,
+            None => {
+                let at = configs
+                    .iter()
+                    .position(|c| c.mode == PinMode::Input)
+                    .unwrap_or(configs.len());
+                configs.insert(
+                    at,
+                    PinConfig {
+                        mode: PinMode::Pwm,
+                        ..PinConfig::output(pin)
+                    },
+                );
+            }
+        }
+    }
+    Ok(configs)
 }
 
 /// Longest pin name `--pin N=NAME` takes.
@@ -220,6 +277,23 @@ pub trait Gpio {
         let _ = on;
         Err(is_input(pin))
     }
+
+    /// Sets a PWM pin's duty cycle, 0 to 100 %.
+    fn set_duty(&mut self, pin: u32, duty: u8) -> Result<()> {
+        let _ = duty;
+        Err(not_pwm(pin))
+    }
+
+    /// A PWM pin's duty cycle (None for other pins).
+    fn duty(&self, pin: u32) -> Option<u8> {
+        let _ = pin;
+        None
+    }
+
+    /// How the PWM pins are driven, for the start line and the API ("software, 200 Hz").
+    fn pwm_kind(&self) -> Option<String> {
+        None
+    }
 }
 
 /// Opens the backend asked for and configures `pins` on it. Returns the pins and a line for
@@ -230,21 +304,21 @@ pub fn open(
     chip: Option<&str>,
     pins: &[PinConfig],
 ) -> Result<(Box<dyn Gpio>, String)> {
-    open_with(backend, chip, pins, DEFAULT_DEBOUNCE)
+    open_with(backend, chip, pins, Options::default())
 }
 
-/// [`open`], with inputs debounced for `debounce` (zero: not at all) on real chips.
+/// [`open`] with these [`Options`].
 pub fn open_with(
     backend: Backend,
     chip: Option<&str>,
     pins: &[PinConfig],
-    debounce: Duration,
+    options: Options,
 ) -> Result<(Box<dyn Gpio>, String)> {
     match backend {
         Backend::Sim => Ok(open_sim(pins, "--backend sim")),
-        Backend::Cdev => open_cdev(chip, pins, debounce, "--backend cdev"),
+        Backend::Cdev => open_cdev(chip, pins, options, "--backend cdev"),
         Backend::Auto if cdev_present() => {
-            open_cdev(chip, pins, debounce, "auto: found a GPIO chip")
+            open_cdev(chip, pins, options, "auto: found a GPIO chip")
         }
         Backend::Auto => Ok(open_sim(pins, "auto: no /dev/gpiochip* on this machine")),
     }
@@ -270,10 +344,10 @@ fn cdev_present() -> bool {
 fn open_cdev(
     chip: Option<&str>,
     pins: &[PinConfig],
-    debounce: Duration,
+    options: Options,
     why: &str,
 ) -> Result<(Box<dyn Gpio>, String)> {
-    let gpio = cdev::Cdev::open(chip, pins, debounce)?;
+    let gpio = cdev::Cdev::open(chip, pins, options)?;
     let line = format!("gpio: {} ({why})", gpio.describe());
     Ok((Box::new(gpio), line))
 }
@@ -282,7 +356,7 @@ fn open_cdev(
 fn open_cdev(
     _chip: Option<&str>,
     _pins: &[PinConfig],
-    _debounce: Duration,
+    _options: Options,
     _why: &str,
 ) -> Result<(Box<dyn Gpio>, String)> {
     Err(fail(
@@ -294,6 +368,14 @@ fn open_cdev(
 /// The error for a pin that is not served; backends return it before touching anything.
 fn not_served(pin: u32) -> anyhow::Error {
     fail(Kind::Gpio, format!("pin {pin} is not served"))
+}
+
+/// The error for a duty cycle asked of a pin that is not PWM.
+fn not_pwm(pin: u32) -> anyhow::Error {
+    fail(
+        Kind::Gpio,
+        format!("GPIO{pin} is not a PWM pin (serve it with --pwm {pin})"),
+    )
 }
 
 /// The error for a write to an input pin.

@@ -15,15 +15,24 @@ pub struct Sim {
     pins: Vec<PinConfig>,
     /// Physical line level per pin: `true` is high.
     levels: BTreeMap<u32, bool>,
+    /// Duty cycle per PWM pin, in %. A simulated PWM pin's level is high while its duty is
+    /// above 0.
+    duties: BTreeMap<u32, u8>,
 }
 
 impl Sim {
     /// Simulated `pins`, all off: an active-low pin's line starts high.
     pub fn new(pins: &[PinConfig]) -> Sim {
         let levels = pins.iter().map(|p| (p.pin, p.active_low)).collect();
+        let duties = pins
+            .iter()
+            .filter(|p| p.mode == PinMode::Pwm)
+            .map(|p| (p.pin, 0))
+            .collect();
         Sim {
             pins: pins.to_vec(),
             levels,
+            duties,
         }
     }
 
@@ -60,11 +69,21 @@ impl Gpio for Sim {
         if config.mode == PinMode::Input {
             return Err(is_input(pin));
         }
+        if config.mode == PinMode::Pwm {
+            return self.set_duty(pin, if on { 100 } else { 0 });
+        }
         self.drive(pin, on != config.active_low)
     }
 
     fn describe(&self) -> String {
-        let pins: Vec<String> = self.pins.iter().map(|p| format!("GPIO{}", p.pin)).collect();
+        let pins: Vec<String> = self
+            .pins
+            .iter()
+            .map(|p| match p.mode {
+                PinMode::Pwm => format!("GPIO{} (PWM)", p.pin),
+                _ => format!("GPIO{}", p.pin),
+            })
+            .collect();
         format!("simulated pins in memory: {}", pins.join(", "))
     }
 
@@ -74,6 +93,23 @@ impl Gpio for Sim {
 
     fn is_simulated(&self) -> bool {
         true
+    }
+
+    fn set_duty(&mut self, pin: u32, duty: u8) -> Result<()> {
+        let config = *self.config(pin)?;
+        let Some(d) = self.duties.get_mut(&pin) else {
+            return Err(super::not_pwm(pin));
+        };
+        *d = duty.min(100);
+        self.drive(pin, (duty > 0) != config.active_low)
+    }
+
+    fn duty(&self, pin: u32) -> Option<u8> {
+        self.duties.get(&pin).copied()
+    }
+
+    fn pwm_kind(&self) -> Option<String> {
+        (!self.duties.is_empty()).then(|| "simulated".to_string())
     }
 
     /// A simulated button: sets the input line's level as a pressed (on) or released

@@ -313,3 +313,38 @@ fn the_page_follows_changes_made_elsewhere_without_a_reload() {
         .unwrap_or_else(|| panic!("no counter in {count:?}"));
     assert!(n >= 3, "{count}");
 }
+
+#[test]
+fn the_range_slider_sets_the_duty_without_leaving_the_page() {
+    if !have("chromium") || !have("chromedriver") || !have("curl") {
+        return;
+    }
+    let s = Served::start(&["--pwm", "13=LED"]);
+    let dir = tempdir();
+    let driver = Driver::start();
+    let browser = Session::new(&driver, &dir.path().join("profile"));
+    browser.open(&s.url("/"));
+    let live = (0..READ_TRIES)
+        .map(|_| browser.script("return document.body.getAttribute('data-live');"))
+        .find(|v| v == "1");
+    assert!(live.is_some(), "the page never opened its event stream");
+    browser.script("window.nicksockMark = 'same page';");
+    // What a user's drag ends with: the value set, then `change`.
+    browser.script(
+        "var r = document.getElementById('pin13-duty'); r.value = 65; \
+         r.dispatchEvent(new Event('input')); r.dispatchEvent(new Event('change'));",
+    );
+    let duty = (0..READ_TRIES)
+        .map(|_| curl(&[&s.url("/api/pins/13")]).json()["duty"].clone())
+        .find(|d| d == 65);
+    assert!(duty.is_some(), "the slider never set the duty");
+    assert_eq!(browser.text("#pin13-duty-out").as_deref(), Some("65 %"));
+    assert_eq!(browser.script("return window.nicksockMark;"), "same page");
+    // A change made elsewhere moves the slider.
+    let json = "Content-Type: application/json";
+    curl(&["-H", json, "-d", r#"{"duty":20}"#, &s.url("/api/pins/13")]);
+    let moved = (0..READ_TRIES)
+        .map(|_| browser.script("return document.getElementById('pin13-duty').value;"))
+        .find(|v| v == "20");
+    assert!(moved.is_some(), "the slider did not follow the change");
+}

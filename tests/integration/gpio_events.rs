@@ -341,3 +341,51 @@ fn a_named_pin_switched_on_for_a_while_comes_back_and_the_stream_says_why() {
     assert_eq!(bad.status, 400);
     assert!(bad.body.contains("&#39;for&#39;"), "{}", bad.body);
 }
+
+#[test]
+fn the_brightness_slider_the_api_and_the_line_set_a_pwm_duty() {
+    if !have("curl") {
+        return;
+    }
+    let mut s = Served::start(&["--pwm", "13=LED", "--line-port", "0"]);
+    assert!(
+        s.proc
+            .stderr_seen
+            .iter()
+            .any(|l| l.contains("GPIO13 (PWM)")),
+        "the start line says which pins are PWM: {:?}",
+        s.proc.stderr_seen
+    );
+    let sub = Subscriber::start(&[&s.url("/api/events")]);
+    assert_eq!(sub.next()["duty"], 0);
+    let form = "Content-Type: application/x-www-form-urlencoded";
+    let posted = curl(&["-H", form, "-d", "pin=13&duty=40", &s.url("/")]);
+    assert_eq!(posted.status, 303);
+    let event = sub.next();
+    assert_eq!(
+        (&event["duty"], &event["state"]),
+        (&40.into(), &"on".into())
+    );
+    let line = s.line.expect("line port");
+    let done = run(
+        &["connect", "127.0.0.1", &line.port().to_string()],
+        b"duty LED 5\nstatus\n",
+    );
+    assert_eq!(done.out(), "13 duty 5\n13 duty 5\n", "{}", done.stderr);
+    assert_eq!(sub.next()["duty"], 5);
+    let bad = curl(&[
+        "-H",
+        "Content-Type: application/json",
+        "-d",
+        r#"{"duty":101}"#,
+        &s.url("/api/pins/13"),
+    ]);
+    assert_eq!(bad.status, 400);
+    assert!(
+        bad.json()["error"].as_str().unwrap_or("").contains("duty"),
+        "{}",
+        bad.body
+    );
+    s.proc.signal("TERM");
+    assert_eq!(s.proc.wait().code(), 0);
+}

@@ -224,6 +224,31 @@ fn cdev_inputs_show_what_the_simulator_pulls() {
 }
 
 #[test]
+fn cdev_software_pwm_drives_the_line_at_its_duty() {
+    let Some(seen) = run_scenario("pwm") else {
+        return;
+    };
+    seen.has("start", &["GPIO13 = ", "(software PWM, 100 Hz)"]);
+    seen.is("held", "nicksock out lo");
+    seen.has(
+        "half-api",
+        &[r#""duty":50"#, r#""mode":"pwm""#, r#""name":"LED""#],
+    );
+    // Sampled at random phases, a line at 50 % is high about half the time (400 samples:
+    // 200 ± 10 expected; anything in 80..=320 is PWM, not a stuck line).
+    let highs: u32 = seen.get("half-highs").parse().expect("a count");
+    assert!(
+        (80..=320).contains(&highs),
+        "{highs} of 400 samples high at 50 %"
+    );
+    seen.is("full-line", "13 duty 100");
+    seen.is("full-highs", "100");
+    seen.is("off-line", "13 duty 0");
+    seen.is("off-highs", "0");
+    seen.is("term-status", "0");
+}
+
+#[test]
 fn cdev_second_server_on_a_held_line_exits_9_sigterm_releases_it_and_a_lost_chip_is_a_500() {
     let Some(seen) = run_scenario("busy") else {
         return;

@@ -71,6 +71,8 @@ enum Action {
     On,
     Off,
     Toggle,
+    /// A PWM pin's duty cycle, 0 to 100 %.
+    Duty(u8),
 }
 
 impl Action {
@@ -84,6 +86,25 @@ impl Action {
         }
     }
 }
+
+/// A duty cycle as a client writes it: a whole percentage, 0 to 100, `%` allowed.
+fn parse_duty(text: &str) -> Result<u8, Refusal> {
+    let text = text.trim();
+    let digits = text.strip_suffix('%').unwrap_or(text).trim();
+    let duty =
+        (!digits.is_empty() && digits.len() <= 3 && digits.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| digits.parse::<u8>().ok())
+            .flatten()
+            .filter(|d| *d <= 100);
+    duty.ok_or_else(|| {
+        Refusal::bad_request(format!(
+            "'duty': '{text}' is not a whole percentage from 0 to 100"
+        ))
+    })
+}
+
+/// What a cached page shows: each pin's state and duty cycle.
+type PageKey = Vec<(PinConfig, bool, Option<u8>)>;
 
 /// A change a client asked for: an action, and maybe a time after which it is undone.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -123,9 +144,9 @@ pub struct App {
     auth: Option<String>,
     /// HTTP requests handled so far (the lab's "Hello #N").
     requests: u64,
-    /// The page without its counter, for the pin states it shows: rendered again only when
-    /// a pin changed.
-    page_cache: Option<(Vec<(PinConfig, bool)>, String)>,
+    /// The page without its counter, for the pin states (and duties) it shows: rendered
+    /// again only when a pin changed.
+    page_cache: Option<(PageKey, String)>,
     /// Every change, for the subscribers.
     events: Events,
     /// Names given with `--pin N=NAME`.
@@ -223,7 +244,7 @@ impl App {
     /// Drives a pin: an output, or a simulated button on an input.
     fn drive(&mut self, config: PinConfig, on: bool) -> anyhow::Result<()> {
         match config.mode {
-            PinMode::Output => self.gpio.write(config.pin, on),
+            PinMode::Output | PinMode::Pwm => self.gpio.write(config.pin, on),
             PinMode::Input => self.gpio.press(config.pin, on),
         }
     }
@@ -346,8 +367,12 @@ impl App {
     /// The page for these pin states. It is kept for the next request while no timer
     /// runs (a timer's count-down changes it every second).
     fn render_page(&mut self, states: Vec<(PinConfig, bool)>) -> String {
+        let key: PageKey = states
+            .iter()
+            .map(|&(config, on)| (config, on, self.gpio.duty(config.pin)))
+            .collect();
         let cached = match self.page_cache.take() {
-            Some((shown, html)) if shown == states && self.timers.is_empty() => (shown, html),
+            Some((shown, html)) if shown == key && self.timers.is_empty() => (shown, html),
             _ => {
                 let now = Instant::now();
                 let views: Vec<page::PinView> = states
@@ -357,10 +382,11 @@ impl App {
                         on,
                         name: self.name_of(config.pin),
                         timer: self.timers.get(config.pin).map(|t| (t.to, t.left(now))),
+                        duty: self.gpio.duty(config.pin),
                     })
                     .collect();
                 let html = page::render_pins(&views, self.read_only, self.gpio.is_simulated());
-                (states, html)
+                (key, html)
             }
         };
         let mut html = String::with_capacity(cached.1.len() + PAGE_TAIL_BYTES);
@@ -395,9 +421,20 @@ impl App {
         cause: Cause,
     ) -> Result<(), Refusal> {
         let pin = field(pairs, "pin")?;
-        let state = field(pairs, "state")?;
         let pin = self.pin_by_word(pin).ok_or_else(|| bad_pin(pin))?;
-        let action = Action::parse(state).ok_or_else(|| bad_state(state))?;
+        // The slider's form sends `duty`, the buttons `state`.
+        let action = match optional_field(pairs, "duty")? {
+            Some(_) if pairs.iter().any(|(k, _)| k == "state") => {
+                return Err(Refusal::bad_request(
+                    "give either 'state' or 'duty', not both",
+                ));
+            }
+            Some(duty) => Action::Duty(parse_duty(duty)?),
+            None => {
+                let state = field(pairs, "state")?;
+                Action::parse(state).ok_or_else(|| bad_state(state))?
+            }
+        };
         let hold = optional_field(pairs, "for")?
             .map(timers::parse_hold)
             .transpose()?;
@@ -423,6 +460,14 @@ impl App {
         }
     }
 
+    /// A pin's state as the line protocol says it: `13 on`, or `13 duty 40` for PWM.
+    fn line_state(&self, pin: u32, on: bool) -> String {
+        match self.gpio.duty(pin) {
+            Some(duty) => format!("{pin} duty {duty}"),
+            None => format!("{pin} {}", on_off(on)),
+        }
+    }
+
     /// A pin's state as the API shows it: number, name, value, mode, and a running timer.
     fn pin_json(&self, config: PinConfig, on: bool) -> Value {
         let mut doc = json!({
@@ -437,6 +482,9 @@ impl App {
         }
         if config.mode == PinMode::Input && self.gpio.is_simulated() {
             doc["simulated"] = json!(true);
+        }
+        if let Some(duty) = self.gpio.duty(config.pin) {
+            doc["duty"] = json!(duty);
         }
         if let Some(timer) = self.timers.get(config.pin) {
             doc["timer"] = json!({
@@ -462,7 +510,7 @@ impl App {
     /// Tells every subscriber a pin's new state.
     fn publish(&mut self, config: PinConfig, on: bool, cause: Cause, cancelled: bool) {
         let doc = self.event_json(config, on, cause, cancelled).to_string();
-        let line = format!("{} {}", config.pin, on_off(on));
+        let line = self.line_state(config.pin, on);
         self.events.publish(&doc, &line);
     }
 
@@ -555,14 +603,26 @@ impl App {
                 format!("GPIO{pin} is an input: it can be read, not driven"),
             ));
         }
-        let was = self.gpio.read(pin).ok();
+        let before = (self.gpio.read(pin).ok(), self.gpio.duty(pin));
         let on = match change.action {
             Action::On => true,
             Action::Off => false,
             Action::Toggle => !self.read(pin)?,
+            Action::Duty(duty) if config.mode == PinMode::Pwm => {
+                self.gpio.set_duty(pin, duty).map_err(gpio_failure)?;
+                duty > 0
+            }
+            Action::Duty(_) => {
+                return Err(Refusal::bad_request(format!(
+                    "GPIO{pin} is not a PWM pin (serve it with --pwm {pin})"
+                )));
+            }
         };
-        // An output, or (simulated pins only) an input pressed like a button.
-        self.drive(config, on).map_err(gpio_failure)?;
+        if !matches!(change.action, Action::Duty(_)) {
+            // An output, or (simulated pins only) an input pressed like a button.
+            self.drive(config, on).map_err(gpio_failure)?;
+        }
+        let changed = before != (Some(on), self.gpio.duty(pin));
         // A later change replaces the timer of an earlier one.
         let cancelled = self.timers.cancel(pin).is_some();
         if let Some(hold) = change.hold {
@@ -573,7 +633,7 @@ impl App {
                 hold,
             });
         }
-        if was != Some(on) || cancelled || change.hold.is_some() {
+        if changed || cancelled || change.hold.is_some() {
             self.publish(config, on, cause, cancelled);
         }
         Ok(on)
@@ -648,13 +708,13 @@ fn json_change(body: &[u8]) -> Result<Change, Refusal> {
     let Value::Object(fields) = doc else {
         return Err(Refusal::bad_request("expected a JSON object"));
     };
-    let given: Vec<(&str, &Value)> = ["value", "state", "action"]
+    let given: Vec<(&str, &Value)> = ["value", "state", "action", "duty"]
         .into_iter()
         .filter_map(|k| fields.get(k).map(|v| (k, v)))
         .collect();
     let [(key, value)] = given.as_slice() else {
         return Err(Refusal::bad_request(
-            "expected exactly one of \"value\", \"state\" or \"action\"",
+            "expected exactly one of \"value\", \"state\", \"action\" or \"duty\"",
         ));
     };
     let hold = match fields.get("for") {
@@ -672,15 +732,28 @@ fn json_change(body: &[u8]) -> Result<Change, Refusal> {
         ("value", Value::Number(n)) if n.as_u64() == Some(0) => Some(Action::Off),
         ("value", Value::Bool(on)) => Some(if *on { Action::On } else { Action::Off }),
         ("state" | "action", Value::String(word)) => Action::parse(word),
+        ("duty", Value::Number(n)) => {
+            let duty = n
+                .as_u64()
+                .filter(|d| *d <= 100)
+                .and_then(|d| u8::try_from(d).ok());
+            let duty = duty.ok_or_else(|| {
+                Refusal::bad_request(format!(
+                    "\"duty\": {n} is not a whole percentage from 0 to 100"
+                ))
+            })?;
+            Some(Action::Duty(duty))
+        }
+        ("duty", Value::String(text)) => Some(Action::Duty(parse_duty(text)?)),
         _ => None,
     };
     let action = action.ok_or_else(|| {
         Refusal::bad_request(format!(
             "\"{key}\": {value} is not {}",
-            if *key == "value" {
-                "0 or 1"
-            } else {
-                "\"on\", \"off\" or \"toggle\""
+            match *key {
+                "value" => "0 or 1",
+                "duty" => "a whole percentage from 0 to 100",
+                _ => "\"on\", \"off\" or \"toggle\"",
             }
         ))
     })?;

@@ -44,6 +44,7 @@ pub struct Config {
     backend: Backend,
     chip: Option<String>,
     debounce: Duration,
+    pwm_hz: u32,
     read_only: bool,
     auth: Option<(String, String)>,
     tls: Option<Arc<rustls::ServerConfig>>,
@@ -55,12 +56,11 @@ impl Config {
     /// Validates the command line: pins, credentials, certificate and addresses.
     pub fn from_args(args: ServeGpioArgs, verbose: u8) -> Result<Self> {
         let numbers = |args: &[gpio::PinArg]| -> Vec<u32> { args.iter().map(|a| a.pin).collect() };
-        let pins = gpio::pin_configs(
-            &numbers(&args.pins),
-            &numbers(&args.inputs),
-            &args.active_low,
-        )?;
-        let names = gpio::pin_names(args.pins.iter().chain(&args.inputs))?;
+        let mut outputs = numbers(&args.pins);
+        outputs.extend(args.pwm.iter().map(|a| a.pin));
+        let pins = gpio::pin_configs(&outputs, &numbers(&args.inputs), &args.active_low)?;
+        let pins = gpio::with_pwm(pins, &numbers(&args.pwm))?;
+        let names = gpio::pin_names(args.pins.iter().chain(&args.pwm).chain(&args.inputs))?;
         let auth = args.auth.as_deref().map(app::parse_auth).transpose()?;
         let tls = crate::cmd::server_tls(&args.tls, false)?;
         let addr = args.addr.or(args.bind);
@@ -79,6 +79,7 @@ impl Config {
             backend: args.backend.into(),
             chip: args.chip,
             debounce: Duration::from_millis(u64::from(args.debounce)),
+            pwm_hz: args.pwm_hz,
             read_only: args.read_only,
             auth,
             tls,
@@ -118,7 +119,10 @@ pub fn run(config: Config) -> Result<()> {
         config.backend,
         config.chip.as_deref(),
         &config.pins,
-        config.debounce,
+        gpio::Options {
+            debounce: config.debounce,
+            pwm_hz: config.pwm_hz,
+        },
     )?;
     eprintln!("{gpio_line}");
     for note in config.notes() {

@@ -5,15 +5,17 @@
 //! replies (whole lines, never mixed); `unwatch` ends that.
 
 use super::events::Cause;
-use super::{Action, App, Change, Refusal, on_off, timers};
+use super::{Action, App, Change, Refusal, on_off, parse_duty, timers};
 
 /// The reply to `help`.
 const HELP: &str = "commands: on [PIN] [for SECS], off [PIN] [for SECS], toggle [PIN] [for SECS], \
-                    status [PIN], watch, unwatch, help (PIN: a number or a name)";
+                    duty [PIN] 0-100 [for SECS], status [PIN], watch, unwatch, help \
+                    (PIN: a number or a name)";
 
 /// A command of the line protocol.
 enum Command {
     Change(Action),
+    Duty,
     Status,
     Help,
     Watch,
@@ -58,6 +60,7 @@ impl App {
             "help" => Command::Help,
             "watch" => Command::Watch,
             "unwatch" => Command::Unwatch,
+            "duty" => Command::Duty,
             word => Action::parse(word).map(Command::Change).ok_or_else(|| {
                 Refusal::bad_request(format!("unknown command '{command}' ({HELP})"))
             })?,
@@ -65,12 +68,21 @@ impl App {
         // `for SECS` at the end, for a change.
         let (args, hold) = match args {
             [rest @ .., word, secs] if word.eq_ignore_ascii_case("for") => {
-                if !matches!(command, Command::Change(_)) {
-                    return Err(Refusal::bad_request("only on, off and toggle take 'for'"));
+                if !matches!(command, Command::Change(_) | Command::Duty) {
+                    return Err(Refusal::bad_request(
+                        "only on, off, toggle and duty take 'for'",
+                    ));
                 }
                 (rest, Some(timers::parse_hold(secs)?))
             }
             _ => (args, None),
+        };
+        // `duty [PIN] PCT`: the percentage is the last word.
+        let (command, args) = match (command, args) {
+            (Command::Duty, [pin @ .., pct]) => {
+                (Command::Change(Action::Duty(parse_duty(pct)?)), pin)
+            }
+            other => other,
         };
         let pin = match args {
             [] => None,
@@ -84,10 +96,15 @@ impl App {
         let same = |text: String| (text, Watch::Same);
         match (command, pin) {
             (Command::Help, _) => Ok(same(HELP.to_string())),
+            // Left only when no percentage was given.
+            (Command::Duty, _) => Err(Refusal::bad_request(
+                "'duty' needs a percentage: duty [PIN] 0-100",
+            )),
             (Command::Status, None) => Ok(same(self.status_all()?)),
             (Command::Status, Some(pin)) => {
                 self.served(pin)?;
-                Ok(same(format!("{pin} {}", on_off(self.read(pin)?))))
+                let on = self.read(pin)?;
+                Ok(same(self.line_state(pin, on)))
             }
             (Command::Watch, Some(pin)) => Err(Refusal::bad_request(format!(
                 "'watch' follows every pin; drop the '{pin}'"
@@ -110,7 +127,7 @@ impl App {
                 let back = hold.map_or(String::new(), |hold| {
                     format!(", {} in {} s", on_off(!on), timers::seconds(hold))
                 });
-                Ok(same(format!("{pin} {}{back}", on_off(on))))
+                Ok(same(format!("{}{back}", self.line_state(pin, on))))
             }
         }
     }
@@ -120,7 +137,7 @@ impl App {
         let states = self.states()?;
         let all: Vec<String> = states
             .iter()
-            .map(|(c, on)| format!("{} {}", c.pin, on_off(*on)))
+            .map(|(c, on)| self.line_state(c.pin, *on))
             .collect();
         Ok(all.join(", "))
     }

@@ -24,6 +24,7 @@ li{border:1px solid #ccc;border-radius:.5rem;margin:.5rem 0;padding:.75rem}\
 .on .state{background:#1a7f37}.off .state{background:#6e7781}\
 .meta,.timer{color:#57606a;font-size:.9rem;margin-left:.5rem}\
 input[type=text]{font-size:1rem;padding:.3rem;width:4rem}\
+input[type=range]{vertical-align:middle;width:12rem}\
 form{margin-top:.5rem}\
 button{font-size:1rem;margin:.2rem .4rem .2rem 0;min-width:4.5rem;padding:.5rem}\
 fieldset{border:1px solid #ccc;border-radius:.5rem}\
@@ -44,6 +45,12 @@ var end=Date.now()+t.seconds_left*1000;\
 function tick(){var s=Math.max(0,Math.ceil((end-Date.now())/100)/10);\
 el.textContent='\\u2192 '+t.to+' in '+s+' s';}\
 tick();ticks[pin]=setInterval(tick,100);}\
+Array.prototype.forEach.call(document.querySelectorAll('input[type=range]'),function(r){\
+var pin=r.form.elements.pin.value,o=$('pin'+pin+'-duty-out');\
+r.addEventListener('input',function(){if(o)o.textContent=r.value+' %';});\
+r.addEventListener('change',function(){\
+fetch('/api/pins/'+pin,{method:'POST',headers:{'Content-Type':'application/json'},\
+body:JSON.stringify({duty:+r.value})}).catch(function(){r.form.submit();});});});\
 var es=new EventSource('/api/events');\
 es.onopen=function(){document.body.setAttribute('data-live','1');};\
 es.onerror=function(){document.body.removeAttribute('data-live');};\
@@ -52,6 +59,8 @@ var d=JSON.parse(m.data),li=$('pin'+d.pin),st=$('pin'+d.pin+'-state'),c=$('count
 if(li)li.className='pin '+d.state;\
 if(st)st.textContent=d.state;\
 timer(d.pin,d.timer);\
+var r=$('pin'+d.pin+'-duty'),o=$('pin'+d.pin+'-duty-out');\
+if(r&&d.duty!=null&&document.activeElement!==r){r.value=d.duty;if(o)o.textContent=d.duty+' %';}\
 if(c&&d.requests)c.textContent='Hello #'+d.requests+' (requests served since start)';\
 };})();";
 
@@ -77,6 +86,8 @@ pub(super) struct PinView<'a> {
     pub name: Option<&'a str>,
     /// A running timer: the state it switches to, and in how many seconds.
     pub timer: Option<(bool, f64)>,
+    /// A PWM pin's duty cycle.
+    pub duty: Option<u8>,
 }
 
 impl PinView<'_> {
@@ -112,7 +123,7 @@ pub(super) fn render_pins(states: &[PinView], read_only: bool, simulated: bool) 
     html.push_str("</ul>\n");
     let outputs: Vec<(u32, String)> = states
         .iter()
-        .filter(|v| v.config.mode == PinMode::Output)
+        .filter(|v| v.config.mode.is_output())
         .map(|v| (v.config.pin, v.label()))
         .collect();
     if !read_only && !outputs.is_empty() {
@@ -169,7 +180,10 @@ fn pin_item(html: &mut String, view: &PinView, read_only: bool, simulated: bool)
         escape_html(&meta.join(", ")),
         timer_text(view.timer)
     );
-    if !read_only && (config.mode == PinMode::Output || button) {
+    if let (Some(duty), false) = (view.duty, read_only) {
+        duty_form(html, pin, duty);
+    }
+    if !read_only && (config.mode.is_output() || button) {
         let (on, off) = if button {
             ("Press", "Release")
         } else {
@@ -188,6 +202,21 @@ fn pin_item(html: &mut String, view: &PinView, read_only: bool, simulated: bool)
         html.push_str("</form>\n");
     }
     html.push_str("</li>\n");
+}
+
+/// The brightness slider of a PWM pin (the lab's range element): a form of its own, sent
+/// with its button, or by the page's script as the slider moves.
+fn duty_form(html: &mut String, pin: u32, duty: u8) {
+    let _ = writeln!(
+        html,
+        "<form method=\"post\" action=\"/\" class=\"duty\">\
+         <input type=\"hidden\" name=\"pin\" value=\"{pin}\">\
+         <label for=\"pin{pin}-duty\">Duty</label> \
+         <input type=\"range\" id=\"pin{pin}-duty\" name=\"duty\" min=\"0\" max=\"100\" \
+         step=\"1\" value=\"{duty}\"> \
+         <output id=\"pin{pin}-duty-out\" for=\"pin{pin}-duty\">{duty} %</output> \
+         <button type=\"submit\" id=\"pin{pin}-set-duty\">Set</button></form>"
+    );
 }
 
 fn set_form(html: &mut String, outputs: &[(u32, String)]) {

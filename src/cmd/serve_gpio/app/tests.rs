@@ -777,10 +777,24 @@ fn line_protocol_errors_keep_the_connection_usable() {
 #[test]
 fn line_protocol_help_and_blank_lines() {
     let mut app = app(&[13]);
-    assert_eq!(
-        app.handle_line("HELP"),
-        "commands: on [PIN] [for SECS], off [PIN] [for SECS], toggle [PIN] [for SECS], \
-         status [PIN], watch, unwatch, help (PIN: a number or a name)\n"
+    let help = app.handle_line("HELP");
+    assert!(
+        help.starts_with("commands: on [PIN] [for SECS], "),
+        "{help}"
+    );
+    for command in [
+        "off",
+        "toggle",
+        "duty [PIN] 0-100",
+        "status [PIN]",
+        "watch",
+        "unwatch",
+    ] {
+        assert!(help.contains(command), "{help}");
+    }
+    assert!(
+        help.ends_with(")\n") && help.matches('\n').count() == 1,
+        "{help}"
     );
     assert_eq!(app.handle_line(""), "");
     assert_eq!(app.handle_line(" \r\n"), "");
@@ -1064,4 +1078,89 @@ fn a_bad_for_is_a_400_naming_the_field_everywhere() {
         json_of(&app.handle(&get("/api/pins/13"))).get("timer"),
         None
     );
+}
+
+// ---- PWM --------------------------------------------------------------------------------
+
+fn pwm(pin: u32) -> PinConfig {
+    PinConfig {
+        mode: PinMode::Pwm,
+        ..PinConfig::output(pin)
+    }
+}
+
+#[test]
+fn a_pwm_pin_takes_a_duty_from_the_slider_the_api_and_the_line() {
+    let mut app = app_with(&[pwm(13), PinConfig::output(19)], false, false);
+    let mut cursor = app.events().head();
+    let html = text(&app.handle(&get("/")));
+    assert!(
+        html.contains("type=\"range\" id=\"pin13-duty\" name=\"duty\" min=\"0\" max=\"100\""),
+        "{html}"
+    );
+    assert!(!html.contains("id=\"pin19-duty\""), "{html}");
+    assert_eq!(app.handle(&post_form("pin=13&duty=40")).status, 303);
+    let doc = json_of(&app.handle(&get("/api/pins/13")));
+    assert_eq!(
+        (&doc["mode"], &doc["duty"], &doc["state"]),
+        (&json!("pwm"), &json!(40), &json!("on"))
+    );
+    assert!(
+        text(&app.handle(&get("/"))).contains("value=\"40\"> <output"),
+        "the page moved on"
+    );
+    let api = app.handle(&post_json("/api/pins/13", r#"{"duty":75}"#));
+    assert_eq!(json_of(&api)["duty"], 75);
+    assert_eq!(app.handle_line("duty 13 10%"), "13 duty 10\n");
+    assert_eq!(app.handle_line("off 13"), "13 duty 0\n");
+    assert_eq!(app.handle_line("on 13"), "13 duty 100\n");
+    assert_eq!(app.handle_line("status"), "13 duty 100, 19 off\n");
+    let seen: Vec<u64> = events_since(&app, &mut cursor)
+        .iter()
+        .map(|e| e["duty"].as_u64().unwrap())
+        .collect();
+    assert_eq!(seen, vec![40, 75, 10, 0, 100]);
+    // The same duty again is no event.
+    app.handle_line("duty 13 100");
+    assert!(events_since(&app, &mut cursor).is_empty());
+}
+
+#[test]
+fn bad_duties_are_400s_naming_the_field_and_only_pwm_pins_take_one() {
+    let mut app = app_with(&[pwm(13), PinConfig::output(19)], false, false);
+    let before = values(&mut app);
+    for bad in ["101", "-5", "4.5", "x", ""] {
+        let response = app.handle(&post_form(&format!("pin=13&duty={bad}&x=1")));
+        if bad.is_empty() {
+            // An empty duty field is no duty: the form then needs a state.
+            assert_eq!(response.status, 400);
+            continue;
+        }
+        assert_eq!(response.status, 400, "{bad}");
+        assert!(
+            text(&response).contains("&#39;duty&#39;"),
+            "{bad}: {}",
+            text(&response)
+        );
+    }
+    let json = app.handle(&post_json("/api/pins/13", r#"{"duty":300}"#));
+    assert_eq!(json.status, 400);
+    let not_pwm = app.handle(&post_json("/api/pins/19", r#"{"duty":30}"#));
+    assert_eq!(not_pwm.status, 400);
+    assert!(
+        json_of(&not_pwm)["error"]
+            .as_str()
+            .unwrap()
+            .contains("--pwm 19")
+    );
+    assert_eq!(app.handle(&post_form("pin=13&duty=5&state=on")).status, 400);
+    assert!(
+        app.handle_line("duty")
+            .starts_with("error: 'duty' needs a percentage")
+    );
+    assert!(
+        app.handle_line("duty 13 200")
+            .starts_with("error: 'duty': '200'")
+    );
+    assert_eq!(values(&mut app), before, "nothing changed");
 }

@@ -1,0 +1,32 @@
+# PWM: software PWM on a real line. The simulator's view of the line is sampled while
+# the duty is 50 % (high about half the time), 100 % (always high) and 0 % (always low).
+sim_chip pi4 pinctrl-bcm2711 32 named
+serve --backend cdev --pwm 13=LED --pwm-hz 100 --line-port 9000 127.0.0.1
+report start "$(head -n 1 /tmp/serve.err)"
+report held "$(holder 13)"
+# highs N: of N samples of line 13's level, how many were high.
+highs() {
+  local n=0 i=0
+  while [ "$i" -lt "$1" ]; do
+    if [ "$(level 13)" = 1 ]; then n=$((n + 1)); fi
+    i=$((i + 1))
+  done
+  echo "$n"
+}
+# settle V: waits (at most 5 s) until line 13 reads V.
+settle() {
+  local tries=0
+  while [ "$(level 13)" != "$1" ] && [ "$tries" -lt 100 ]; do
+    tries=$((tries + 1))
+    sleep 0.05
+  done
+}
+report half-api "$(api_post 13 '{"duty":50}')"
+report half-highs "$(highs 400)"
+report full-line "$(printf 'duty LED 100\n' | nicksock connect 127.0.0.1 9000)"
+settle 1
+report full-highs "$(highs 100)"
+report off-line "$(printf 'off LED\n' | nicksock connect 127.0.0.1 9000)"
+settle 0
+report off-highs "$(highs 100)"
+stop term-status
