@@ -812,7 +812,7 @@ _nicksock() {
             return 0
             ;;
         nicksock__subcmd__serve__subcmd__gpio)
-            opts="-v -4 -6 -h -V --verbose --pin --input --pwm --pwm-hz --bind --port --backend --chip --active-low --debounce --read-only --line-port --max-conns --auth --tls --cert --key --cacert --help --version"
+            opts="-v -4 -6 -h -V --verbose --pin --input --pwm --pwm-hz --bind --port --backend --chip --active-low --debounce --read-only --line-port --max-conns --no-qr --auth --tls --cert --key --cacert --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -185,6 +185,7 @@ set edit:completion:arg-completer[nicksock] = {|@words|
             cand -4 'Use IPv4 only'
             cand -6 'Use IPv6 only'
             cand --read-only 'Show the pins but refuse every change'
+            cand --no-qr 'At start on a terminal, print the page''s URLs but no QR code of the first'
             cand --tls 'Wrap the connection in TLS (rustls)'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'

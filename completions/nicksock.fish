@@ -141,6 +141,7 @@ complete -c nicksock -n "__fish_nicksock_using_subcommand serve-gpio" -s v -l ve
 complete -c nicksock -n "__fish_nicksock_using_subcommand serve-gpio" -s 4 -d 'Use IPv4 only'
 complete -c nicksock -n "__fish_nicksock_using_subcommand serve-gpio" -s 6 -d 'Use IPv6 only'
 complete -c nicksock -n "__fish_nicksock_using_subcommand serve-gpio" -l read-only -d 'Show the pins but refuse every change'
+complete -c nicksock -n "__fish_nicksock_using_subcommand serve-gpio" -l no-qr -d 'At start on a terminal, print the page\'s URLs but no QR code of the first'
 complete -c nicksock -n "__fish_nicksock_using_subcommand serve-gpio" -l tls -d 'Wrap the connection in TLS (rustls)'
 complete -c nicksock -n "__fish_nicksock_using_subcommand serve-gpio" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c nicksock -n "__fish_nicksock_using_subcommand serve-gpio" -s V -l version -d 'Print version'

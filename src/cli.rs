@@ -445,6 +445,9 @@ pub struct ServeGpioArgs {
     #[arg(long, value_name = "N", default_value_t = 16_384,
           value_parser = clap::value_parser!(u32).range(1..))]
     pub max_conns: u32,
+    /// At start on a terminal, print the page's URLs but no QR code of the first
+    #[arg(long)]
+    pub no_qr: bool,
     /// Require HTTP Basic authentication with USER:PASS (use with --tls; the line protocol
     /// becomes read-only)
     #[arg(

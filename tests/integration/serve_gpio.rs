@@ -768,3 +768,113 @@ fn full_ports_make_room_and_never_lock_out_the_page() {
     );
     drop((idle, slow));
 }
+
+/// Runs `serve-gpio ARGS` with stderr on a terminal until it is ready, stops it, and
+/// returns all it wrote there.
+fn start_on_a_terminal(args: &[&str]) -> String {
+    let (follower, leader) = pty();
+    let mut cmd = nicksock(args);
+    cmd.env_remove("INVOCATION_ID")
+        .env_remove("JOURNAL_STREAM")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(follower);
+    let mut child = cmd.spawn().expect("spawn");
+    let (tx, rx) = std::sync::mpsc::channel();
+    thread::spawn(move || {
+        let mut terminal = std::fs::File::from(leader);
+        let mut buf = [0u8; 4096];
+        // Ends with EIO once the server has exited and closed its side.
+        while let Ok(n) = terminal.read(&mut buf) {
+            if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
+                break;
+            }
+        }
+    });
+    let mut seen = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !String::from_utf8_lossy(&seen).contains("listening on") {
+        let left = deadline.saturating_duration_since(Instant::now());
+        seen.extend(
+            rx.recv_timeout(left)
+                .expect("the ready line on the terminal"),
+        );
+    }
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    assert!(child.wait().expect("exit").success());
+    while let Ok(more) = rx.recv_timeout(Duration::from_millis(500)) {
+        seen.extend(more);
+    }
+    String::from_utf8_lossy(&seen).replace("\r\n", "\n")
+}
+
+#[test]
+fn on_a_terminal_the_start_shows_the_pages_urls_and_a_qr_code_of_the_first() {
+    let args = [
+        "serve-gpio",
+        "--backend",
+        "sim",
+        "--pin",
+        "13",
+        "--read-only",
+        "0.0.0.0",
+        "--port",
+        "0",
+    ];
+    let shown = start_on_a_terminal(&args);
+    let port = shown
+        .lines()
+        .find_map(|l| l.strip_prefix("listening on 0.0.0.0:"))
+        .expect("a ready line");
+    let urls: Vec<&str> = shown
+        .lines()
+        .filter_map(|l| l.strip_prefix("page: "))
+        .collect();
+    // Every IPv4 address of this machine but loopback, each as the page's URL.
+    let expected: Vec<String> = if_addrs::get_if_addrs()
+        .expect("the machine's addresses")
+        .iter()
+        .map(|i| i.ip())
+        .filter(|ip| ip.is_ipv4() && !ip.is_loopback())
+        .map(|ip| format!("http://{ip}:{port}/"))
+        .collect();
+    assert_eq!(urls, expected, "{shown}");
+    let qr_lines = shown.lines().filter(|l| l.contains('\u{2588}')).count();
+    if expected.is_empty() {
+        assert_eq!(qr_lines, 0, "{shown}");
+    } else {
+        assert!(qr_lines >= 10, "a QR code: {shown}");
+    }
+    // --no-qr keeps the URLs and drops the code.
+    let args = [&args[..], &["--no-qr"]].concat();
+    let shown = start_on_a_terminal(&args);
+    assert_eq!(
+        shown.lines().filter(|l| l.starts_with("page: ")).count(),
+        expected.len()
+    );
+    assert!(!shown.contains('\u{2588}'), "{shown}");
+}
+
+#[test]
+fn in_a_pipe_the_start_shows_no_urls_and_no_code() {
+    let args = [
+        "serve-gpio",
+        "--backend",
+        "sim",
+        "--pin",
+        "13",
+        "--read-only",
+        "0.0.0.0",
+        "--port",
+        "0",
+    ];
+    let mut proc = Proc::spawn(nicksock(&args));
+    proc.wait_line("listening on");
+    proc.signal("TERM");
+    let done = proc.wait();
+    assert_eq!(done.code(), 0);
+    assert!(!done.stderr.contains("page: "), "{}", done.stderr);
+    assert!(!done.stderr.contains('\u{2588}'), "{}", done.stderr);
+}

@@ -9,6 +9,7 @@
 pub mod app;
 mod http_conn;
 mod line_conn;
+mod phone;
 mod service;
 
 use std::net::SocketAddr;
@@ -49,6 +50,7 @@ pub struct Config {
     auth: Option<(String, String)>,
     tls: Option<Arc<rustls::ServerConfig>>,
     max_conns: usize,
+    no_qr: bool,
     verbose: u8,
 }
 
@@ -84,6 +86,7 @@ impl Config {
             auth,
             tls,
             max_conns: usize::try_from(args.max_conns).unwrap_or(usize::MAX),
+            no_qr: args.no_qr,
             verbose,
         })
     }
@@ -129,8 +132,13 @@ pub fn run(config: Config) -> Result<()> {
         eprintln!("nicksock: note: {note}");
     }
     let ev = EventLoop::new()?;
+    let http = server::listen(&config.http_addrs, config.default_pair, "")?;
+    if phone::wanted() {
+        let bound: Vec<SocketAddr> = http.iter().filter_map(|l| l.local_addr().ok()).collect();
+        phone::announce(&bound, config.tls.is_some(), config.no_qr);
+    }
     let mut groups = vec![Group {
-        listeners: server::listen(&config.http_addrs, config.default_pair, "")?,
+        listeners: http,
         tls: config.tls.clone(),
         idle: Some(HTTP_IDLE),
         max_conns: config.max_conns,
