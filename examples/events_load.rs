@@ -74,8 +74,12 @@ fn main() {
 
 /// A subscriber with a 4 KiB window that never reads.
 fn stalled_subscriber(addr: SocketAddr) -> socket2::Socket {
-    let sock = socket2::Socket::new(socket2::Domain::for_address(addr), socket2::Type::STREAM, None)
-        .expect("socket");
+    let sock = socket2::Socket::new(
+        socket2::Domain::for_address(addr),
+        socket2::Type::STREAM,
+        None,
+    )
+    .expect("socket");
     sock.set_recv_buffer_size(4096).expect("SO_RCVBUF");
     sock.connect(&addr.into()).expect("connect");
     (&sock)
