@@ -21,6 +21,7 @@ Register-ArgumentCompleter -Native -CommandName 'nicksock' -ScriptBlock {
 
     $completions = @(switch ($command) {
         'nicksock' {
+            [CompletionResult]::new('--keylog', '--keylog', [CompletionResultType]::ParameterName, 'Append the TLS secrets of every connection to FILE (NSS key log format), so that Wireshark can decrypt a capture; also from SSLKEYLOGFILE. The file is created 0600')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Say what happens on stderr (-vv for more)')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Say what happens on stderr (-vv for more)')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
@@ -39,6 +40,7 @@ Register-ArgumentCompleter -Native -CommandName 'nicksock' -ScriptBlock {
             break
         }
         'nicksock;listen' {
+            [CompletionResult]::new('--keylog', '--keylog', [CompletionResultType]::ParameterName, 'Append the TLS secrets of every connection to FILE (NSS key log format), so that Wireshark can decrypt a capture; also from SSLKEYLOGFILE. The file is created 0600')
             [CompletionResult]::new('-i', '-i', [CompletionResultType]::ParameterName, 'End a session that moved no byte in either direction for SECS')
             [CompletionResult]::new('--idle-timeout', '--idle-timeout', [CompletionResultType]::ParameterName, 'End a session that moved no byte in either direction for SECS')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'After stdin ends, end the session within SECS even if the peer stays open')
@@ -66,6 +68,7 @@ Register-ArgumentCompleter -Native -CommandName 'nicksock' -ScriptBlock {
             break
         }
         'nicksock;connect' {
+            [CompletionResult]::new('--keylog', '--keylog', [CompletionResultType]::ParameterName, 'Append the TLS secrets of every connection to FILE (NSS key log format), so that Wireshark can decrypt a capture; also from SSLKEYLOGFILE. The file is created 0600')
             [CompletionResult]::new('-i', '-i', [CompletionResultType]::ParameterName, 'End a session that moved no byte in either direction for SECS')
             [CompletionResult]::new('--idle-timeout', '--idle-timeout', [CompletionResultType]::ParameterName, 'End a session that moved no byte in either direction for SECS')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'After stdin ends, end the session within SECS even if the peer stays open')
@@ -103,6 +106,7 @@ Register-ArgumentCompleter -Native -CommandName 'nicksock' -ScriptBlock {
             break
         }
         'nicksock;echo' {
+            [CompletionResult]::new('--keylog', '--keylog', [CompletionResultType]::ParameterName, 'Append the TLS secrets of every connection to FILE (NSS key log format), so that Wireshark can decrypt a capture; also from SSLKEYLOGFILE. The file is created 0600')
             [CompletionResult]::new('-i', '-i', [CompletionResultType]::ParameterName, 'Close a client that moved no byte for SECS')
             [CompletionResult]::new('--idle-timeout', '--idle-timeout', [CompletionResultType]::ParameterName, 'Close a client that moved no byte for SECS')
             [CompletionResult]::new('--max-conns', '--max-conns', [CompletionResultType]::ParameterName, 'Serve at most N clients at once; more are closed at once')
@@ -123,6 +127,7 @@ Register-ArgumentCompleter -Native -CommandName 'nicksock' -ScriptBlock {
             break
         }
         'nicksock;http-get' {
+            [CompletionResult]::new('--keylog', '--keylog', [CompletionResultType]::ParameterName, 'Append the TLS secrets of every connection to FILE (NSS key log format), so that Wireshark can decrypt a capture; also from SSLKEYLOGFILE. The file is created 0600')
             [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Write the body to FILE instead of stdout (only once it is complete)')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Write the body to FILE instead of stdout (only once it is complete)')
             [CompletionResult]::new('--max-redirs', '--max-redirs', [CompletionResultType]::ParameterName, 'With -L: at most N redirects (exit 7 past that)')
@@ -172,6 +177,7 @@ Register-ArgumentCompleter -Native -CommandName 'nicksock' -ScriptBlock {
             break
         }
         'nicksock;serve-gpio' {
+            [CompletionResult]::new('--keylog', '--keylog', [CompletionResultType]::ParameterName, 'Append the TLS secrets of every connection to FILE (NSS key log format), so that Wireshark can decrypt a capture; also from SSLKEYLOGFILE. The file is created 0600')
             [CompletionResult]::new('--pin', '--pin', [CompletionResultType]::ParameterName, 'BCM GPIO number to serve as an output (repeatable), N=NAME to name it (`13=LED`); with --input, the only pins it will touch. GPIO13 is physical header pin 33')
             [CompletionResult]::new('--input', '--input', [CompletionResultType]::ParameterName, 'BCM GPIO number to show as an input (repeatable; N=NAME names it): its changes are pushed to subscribers, it is never driven. A button or a sensor')
             [CompletionResult]::new('--pwm', '--pwm', [CompletionResultType]::ParameterName, 'BCM GPIO number to serve as a PWM output (repeatable; N=NAME names it): a duty cycle of 0-100 % from the page''s slider, the API ({"duty":40}) or the line protocol (duty 13 40); on is 100 %, off 0 %')
@@ -202,6 +208,7 @@ Register-ArgumentCompleter -Native -CommandName 'nicksock' -ScriptBlock {
             break
         }
         'nicksock;gen-cert' {
+            [CompletionResult]::new('--keylog', '--keylog', [CompletionResultType]::ParameterName, 'Append the TLS secrets of every connection to FILE (NSS key log format), so that Wireshark can decrypt a capture; also from SSLKEYLOGFILE. The file is created 0600')
             [CompletionResult]::new('--out', '--out', [CompletionResultType]::ParameterName, 'Directory to write the files into')
             [CompletionResult]::new('--days', '--days', [CompletionResultType]::ParameterName, 'Days the certificate is valid')
             [CompletionResult]::new('--key-type', '--key-type', [CompletionResultType]::ParameterName, 'Kind of key to generate')
@@ -220,6 +227,7 @@ Register-ArgumentCompleter -Native -CommandName 'nicksock' -ScriptBlock {
             break
         }
         'nicksock;relay' {
+            [CompletionResult]::new('--keylog', '--keylog', [CompletionResultType]::ParameterName, 'Append the TLS secrets of every connection to FILE (NSS key log format), so that Wireshark can decrypt a capture; also from SSLKEYLOGFILE. The file is created 0600')
             [CompletionResult]::new('-w', '-w', [CompletionResultType]::ParameterName, 'Give up connecting to the target after SECS (that client is closed)')
             [CompletionResult]::new('--connect-timeout', '--connect-timeout', [CompletionResultType]::ParameterName, 'Give up connecting to the target after SECS (that client is closed)')
             [CompletionResult]::new('-i', '-i', [CompletionResultType]::ParameterName, 'Close a pair that moved no byte for SECS')
@@ -246,6 +254,7 @@ Register-ArgumentCompleter -Native -CommandName 'nicksock' -ScriptBlock {
             break
         }
         'nicksock;completions' {
+            [CompletionResult]::new('--keylog', '--keylog', [CompletionResultType]::ParameterName, 'Append the TLS secrets of every connection to FILE (NSS key log format), so that Wireshark can decrypt a capture; also from SSLKEYLOGFILE. The file is created 0600')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Say what happens on stderr (-vv for more)')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Say what happens on stderr (-vv for more)')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')

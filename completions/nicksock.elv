@@ -18,6 +18,7 @@ set edit:completion:arg-completer[nicksock] = {|@words|
     }
     var completions = [
         &'nicksock'= {
+            cand --keylog 'Append the TLS secrets of every connection to FILE (NSS key log format), so that Wireshark can decrypt a capture; also from SSLKEYLOGFILE. The file is created 0600'
             cand -v 'Say what happens on stderr (-vv for more)'
             cand --verbose 'Say what happens on stderr (-vv for more)'
             cand -h 'Print help'
@@ -35,6 +36,7 @@ set edit:completion:arg-completer[nicksock] = {|@words|
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'nicksock;listen'= {
+            cand --keylog 'Append the TLS secrets of every connection to FILE (NSS key log format), so that Wireshark can decrypt a capture; also from SSLKEYLOGFILE. The file is created 0600'
             cand -i 'End a session that moved no byte in either direction for SECS'
             cand --idle-timeout 'End a session that moved no byte in either direction for SECS'
             cand -q 'After stdin ends, end the session within SECS even if the peer stays open'
@@ -61,6 +63,7 @@ set edit:completion:arg-completer[nicksock] = {|@words|
             cand --version 'Print version'
         }
         &'nicksock;connect'= {
+            cand --keylog 'Append the TLS secrets of every connection to FILE (NSS key log format), so that Wireshark can decrypt a capture; also from SSLKEYLOGFILE. The file is created 0600'
             cand -i 'End a session that moved no byte in either direction for SECS'
             cand --idle-timeout 'End a session that moved no byte in either direction for SECS'
             cand -q 'After stdin ends, end the session within SECS even if the peer stays open'
@@ -97,6 +100,7 @@ set edit:completion:arg-completer[nicksock] = {|@words|
             cand --version 'Print version'
         }
         &'nicksock;echo'= {
+            cand --keylog 'Append the TLS secrets of every connection to FILE (NSS key log format), so that Wireshark can decrypt a capture; also from SSLKEYLOGFILE. The file is created 0600'
             cand -i 'Close a client that moved no byte for SECS'
             cand --idle-timeout 'Close a client that moved no byte for SECS'
             cand --max-conns 'Serve at most N clients at once; more are closed at once'
@@ -116,6 +120,7 @@ set edit:completion:arg-completer[nicksock] = {|@words|
             cand --version 'Print version'
         }
         &'nicksock;http-get'= {
+            cand --keylog 'Append the TLS secrets of every connection to FILE (NSS key log format), so that Wireshark can decrypt a capture; also from SSLKEYLOGFILE. The file is created 0600'
             cand -o 'Write the body to FILE instead of stdout (only once it is complete)'
             cand --output 'Write the body to FILE instead of stdout (only once it is complete)'
             cand --max-redirs 'With -L: at most N redirects (exit 7 past that)'
@@ -164,6 +169,7 @@ set edit:completion:arg-completer[nicksock] = {|@words|
             cand --version 'Print version'
         }
         &'nicksock;serve-gpio'= {
+            cand --keylog 'Append the TLS secrets of every connection to FILE (NSS key log format), so that Wireshark can decrypt a capture; also from SSLKEYLOGFILE. The file is created 0600'
             cand --pin 'BCM GPIO number to serve as an output (repeatable), N=NAME to name it (`13=LED`); with --input, the only pins it will touch. GPIO13 is physical header pin 33'
             cand --input 'BCM GPIO number to show as an input (repeatable; N=NAME names it): its changes are pushed to subscribers, it is never driven. A button or a sensor'
             cand --pwm 'BCM GPIO number to serve as a PWM output (repeatable; N=NAME names it): a duty cycle of 0-100 % from the page''s slider, the API ({"duty":40}) or the line protocol (duty 13 40); on is 100 %, off 0 %'
@@ -193,6 +199,7 @@ set edit:completion:arg-completer[nicksock] = {|@words|
             cand --version 'Print version'
         }
         &'nicksock;gen-cert'= {
+            cand --keylog 'Append the TLS secrets of every connection to FILE (NSS key log format), so that Wireshark can decrypt a capture; also from SSLKEYLOGFILE. The file is created 0600'
             cand --out 'Directory to write the files into'
             cand --days 'Days the certificate is valid'
             cand --key-type 'Kind of key to generate'
@@ -210,6 +217,7 @@ set edit:completion:arg-completer[nicksock] = {|@words|
             cand --version 'Print version'
         }
         &'nicksock;relay'= {
+            cand --keylog 'Append the TLS secrets of every connection to FILE (NSS key log format), so that Wireshark can decrypt a capture; also from SSLKEYLOGFILE. The file is created 0600'
             cand -w 'Give up connecting to the target after SECS (that client is closed)'
             cand --connect-timeout 'Give up connecting to the target after SECS (that client is closed)'
             cand -i 'Close a pair that moved no byte for SECS'
@@ -235,6 +243,7 @@ set edit:completion:arg-completer[nicksock] = {|@words|
             cand --version 'Print version'
         }
         &'nicksock;completions'= {
+            cand --keylog 'Append the TLS secrets of every connection to FILE (NSS key log format), so that Wireshark can decrypt a capture; also from SSLKEYLOGFILE. The file is created 0600'
             cand -v 'Say what happens on stderr (-vv for more)'
             cand --verbose 'Say what happens on stderr (-vv for more)'
             cand -h 'Print help'

@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_nicksock_global_optspecs
-    string join \n v/verbose h/help V/version
+    string join \n v/verbose keylog= h/help V/version
 end
 
 function __fish_nicksock_needs_command
@@ -24,6 +24,7 @@ function __fish_nicksock_using_subcommand
     contains -- $cmd[1] $argv
 end
 
+complete -c nicksock -n "__fish_nicksock_needs_command" -l keylog -d 'Append the TLS secrets of every connection to FILE (NSS key log format), so that Wireshark can decrypt a capture; also from SSLKEYLOGFILE. The file is created 0600' -r -F
 complete -c nicksock -n "__fish_nicksock_needs_command" -s v -l verbose -d 'Say what happens on stderr (-vv for more)'
 complete -c nicksock -n "__fish_nicksock_needs_command" -s h -l help -d 'Print help'
 complete -c nicksock -n "__fish_nicksock_needs_command" -s V -l version -d 'Print version'
@@ -36,6 +37,7 @@ complete -c nicksock -n "__fish_nicksock_needs_command" -f -a "gen-cert" -d 'Wri
 complete -c nicksock -n "__fish_nicksock_needs_command" -f -a "relay" -d 'Forward every client to a target, TLS on either side (like socat or stunnel)'
 complete -c nicksock -n "__fish_nicksock_needs_command" -f -a "completions" -d 'Print a shell completion script'
 complete -c nicksock -n "__fish_nicksock_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c nicksock -n "__fish_nicksock_using_subcommand listen" -l keylog -d 'Append the TLS secrets of every connection to FILE (NSS key log format), so that Wireshark can decrypt a capture; also from SSLKEYLOGFILE. The file is created 0600' -r -F
 complete -c nicksock -n "__fish_nicksock_using_subcommand listen" -s i -l idle-timeout -d 'End a session that moved no byte in either direction for SECS' -r
 complete -c nicksock -n "__fish_nicksock_using_subcommand listen" -s q -d 'After stdin ends, end the session within SECS even if the peer stays open' -r
 complete -c nicksock -n "__fish_nicksock_using_subcommand listen" -l max-conns -d 'With -k: exit after serving N clients' -r
@@ -54,6 +56,7 @@ complete -c nicksock -n "__fish_nicksock_using_subcommand listen" -s k -l keep-o
 complete -c nicksock -n "__fish_nicksock_using_subcommand listen" -l tls -d 'Wrap the connection in TLS (rustls)'
 complete -c nicksock -n "__fish_nicksock_using_subcommand listen" -s h -l help -d 'Print help'
 complete -c nicksock -n "__fish_nicksock_using_subcommand listen" -s V -l version -d 'Print version'
+complete -c nicksock -n "__fish_nicksock_using_subcommand connect" -l keylog -d 'Append the TLS secrets of every connection to FILE (NSS key log format), so that Wireshark can decrypt a capture; also from SSLKEYLOGFILE. The file is created 0600' -r -F
 complete -c nicksock -n "__fish_nicksock_using_subcommand connect" -s i -l idle-timeout -d 'End a session that moved no byte in either direction for SECS' -r
 complete -c nicksock -n "__fish_nicksock_using_subcommand connect" -s q -d 'After stdin ends, end the session within SECS even if the peer stays open' -r
 complete -c nicksock -n "__fish_nicksock_using_subcommand connect" -s w -l connect-timeout -d 'Give up connecting after SECS (exit 5)' -r
@@ -78,6 +81,7 @@ complete -c nicksock -n "__fish_nicksock_using_subcommand connect" -l tls -d 'Wr
 complete -c nicksock -n "__fish_nicksock_using_subcommand connect" -s k -l insecure -d 'Do not verify the server\'s certificate (says so on stderr)'
 complete -c nicksock -n "__fish_nicksock_using_subcommand connect" -s h -l help -d 'Print help'
 complete -c nicksock -n "__fish_nicksock_using_subcommand connect" -s V -l version -d 'Print version'
+complete -c nicksock -n "__fish_nicksock_using_subcommand echo" -l keylog -d 'Append the TLS secrets of every connection to FILE (NSS key log format), so that Wireshark can decrypt a capture; also from SSLKEYLOGFILE. The file is created 0600' -r -F
 complete -c nicksock -n "__fish_nicksock_using_subcommand echo" -s i -l idle-timeout -d 'Close a client that moved no byte for SECS' -r
 complete -c nicksock -n "__fish_nicksock_using_subcommand echo" -l max-conns -d 'Serve at most N clients at once; more are closed at once' -r
 complete -c nicksock -n "__fish_nicksock_using_subcommand echo" -l cert -d 'PEM certificate chain: the server\'s identity, or a client certificate for mTLS' -r -F
@@ -90,6 +94,7 @@ complete -c nicksock -n "__fish_nicksock_using_subcommand echo" -s u -l udp -d '
 complete -c nicksock -n "__fish_nicksock_using_subcommand echo" -l tls -d 'Wrap the connection in TLS (rustls)'
 complete -c nicksock -n "__fish_nicksock_using_subcommand echo" -s h -l help -d 'Print help'
 complete -c nicksock -n "__fish_nicksock_using_subcommand echo" -s V -l version -d 'Print version'
+complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -l keylog -d 'Append the TLS secrets of every connection to FILE (NSS key log format), so that Wireshark can decrypt a capture; also from SSLKEYLOGFILE. The file is created 0600' -r -F
 complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -s o -l output -d 'Write the body to FILE instead of stdout (only once it is complete)' -r -F
 complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -l max-redirs -d 'With -L: at most N redirects (exit 7 past that)' -r
 complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -s X -l request -d 'Request method [default: GET, or POST with a body]' -r
@@ -119,6 +124,7 @@ complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -s 6 -d 'Use
 complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -s k -l insecure -d 'Do not verify the server\'s certificate (says so on stderr)'
 complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -s h -l help -d 'Print help'
 complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -s V -l version -d 'Print version'
+complete -c nicksock -n "__fish_nicksock_using_subcommand serve-gpio" -l keylog -d 'Append the TLS secrets of every connection to FILE (NSS key log format), so that Wireshark can decrypt a capture; also from SSLKEYLOGFILE. The file is created 0600' -r -F
 complete -c nicksock -n "__fish_nicksock_using_subcommand serve-gpio" -l pin -d 'BCM GPIO number to serve as an output (repeatable), N=NAME to name it (`13=LED`); with --input, the only pins it will touch. GPIO13 is physical header pin 33' -r
 complete -c nicksock -n "__fish_nicksock_using_subcommand serve-gpio" -l input -d 'BCM GPIO number to show as an input (repeatable; N=NAME names it): its changes are pushed to subscribers, it is never driven. A button or a sensor' -r
 complete -c nicksock -n "__fish_nicksock_using_subcommand serve-gpio" -l pwm -d 'BCM GPIO number to serve as a PWM output (repeatable; N=NAME names it): a duty cycle of 0-100 % from the page\'s slider, the API ({"duty":40}) or the line protocol (duty 13 40); on is 100 %, off 0 %' -r
@@ -145,6 +151,7 @@ complete -c nicksock -n "__fish_nicksock_using_subcommand serve-gpio" -l no-qr -
 complete -c nicksock -n "__fish_nicksock_using_subcommand serve-gpio" -l tls -d 'Wrap the connection in TLS (rustls)'
 complete -c nicksock -n "__fish_nicksock_using_subcommand serve-gpio" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c nicksock -n "__fish_nicksock_using_subcommand serve-gpio" -s V -l version -d 'Print version'
+complete -c nicksock -n "__fish_nicksock_using_subcommand gen-cert" -l keylog -d 'Append the TLS secrets of every connection to FILE (NSS key log format), so that Wireshark can decrypt a capture; also from SSLKEYLOGFILE. The file is created 0600' -r -F
 complete -c nicksock -n "__fish_nicksock_using_subcommand gen-cert" -l out -d 'Directory to write the files into' -r -f -a "(__fish_complete_directories)"
 complete -c nicksock -n "__fish_nicksock_using_subcommand gen-cert" -l days -d 'Days the certificate is valid' -r
 complete -c nicksock -n "__fish_nicksock_using_subcommand gen-cert" -l key-type -d 'Kind of key to generate' -r -f -a "ecdsa-p256\t'ECDSA with the P-256 curve'
@@ -159,6 +166,7 @@ complete -c nicksock -n "__fish_nicksock_using_subcommand gen-cert" -l ca -d 'Wr
 complete -c nicksock -n "__fish_nicksock_using_subcommand gen-cert" -l force -d 'Overwrite existing files'
 complete -c nicksock -n "__fish_nicksock_using_subcommand gen-cert" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c nicksock -n "__fish_nicksock_using_subcommand gen-cert" -s V -l version -d 'Print version'
+complete -c nicksock -n "__fish_nicksock_using_subcommand relay" -l keylog -d 'Append the TLS secrets of every connection to FILE (NSS key log format), so that Wireshark can decrypt a capture; also from SSLKEYLOGFILE. The file is created 0600' -r -F
 complete -c nicksock -n "__fish_nicksock_using_subcommand relay" -s w -l connect-timeout -d 'Give up connecting to the target after SECS (that client is closed)' -r
 complete -c nicksock -n "__fish_nicksock_using_subcommand relay" -s i -l idle-timeout -d 'Close a pair that moved no byte for SECS' -r
 complete -c nicksock -n "__fish_nicksock_using_subcommand relay" -l max-conns -d 'Serve at most N clients at once; more are closed at once' -r
@@ -176,6 +184,7 @@ complete -c nicksock -n "__fish_nicksock_using_subcommand relay" -l to-tls -d 'S
 complete -c nicksock -n "__fish_nicksock_using_subcommand relay" -s k -l insecure -d 'Do not verify the target\'s certificate (says so on stderr)'
 complete -c nicksock -n "__fish_nicksock_using_subcommand relay" -s h -l help -d 'Print help'
 complete -c nicksock -n "__fish_nicksock_using_subcommand relay" -s V -l version -d 'Print version'
+complete -c nicksock -n "__fish_nicksock_using_subcommand completions" -l keylog -d 'Append the TLS secrets of every connection to FILE (NSS key log format), so that Wireshark can decrypt a capture; also from SSLKEYLOGFILE. The file is created 0600' -r -F
 complete -c nicksock -n "__fish_nicksock_using_subcommand completions" -s v -l verbose -d 'Say what happens on stderr (-vv for more)'
 complete -c nicksock -n "__fish_nicksock_using_subcommand completions" -s h -l help -d 'Print help'
 complete -c nicksock -n "__fish_nicksock_using_subcommand completions" -s V -l version -d 'Print version'

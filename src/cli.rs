@@ -21,6 +21,10 @@ pub struct Cli {
     /// Say what happens on stderr (-vv for more)
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     pub verbose: u8,
+    /// Append the TLS secrets of every connection to FILE (NSS key log format), so that
+    /// Wireshark can decrypt a capture; also from SSLKEYLOGFILE. The file is created 0600
+    #[arg(long, value_name = "FILE", global = true, value_hint = ValueHint::FilePath)]
+    pub keylog: Option<std::path::PathBuf>,
 
     #[command(subcommand)]
     pub command: Command,

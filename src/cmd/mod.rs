@@ -18,6 +18,9 @@ use crate::cli::{Cli, Command};
 /// Runs the command the user asked for.
 pub fn run(cli: Cli) -> Result<()> {
     let verbose = cli.verbose;
+    if !matches!(cli.command, Command::Completions(_) | Command::GenCert(_)) {
+        enable_key_log(cli.keylog.as_deref())?;
+    }
     match cli.command {
         Command::Listen(args) => listen::run(listen::Config::from_args(args, verbose)?),
         Command::Connect(args) => connect::run(connect::Config::from_args(args, verbose)?),
@@ -31,6 +34,19 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::HttpGet(args) => http_get::run(http_get::Config::from_args(args, verbose)?),
         Command::ServeGpio(args) => serve_gpio::run(serve_gpio::Config::from_args(args, verbose)?),
         Command::Relay(args) => relay::run(relay::Config::from_args(args, verbose)?),
+    }
+}
+
+/// `--keylog FILE`, else a non-empty `SSLKEYLOGFILE`, turns on the TLS key log.
+fn enable_key_log(flag: Option<&std::path::Path>) -> Result<()> {
+    if let Some(path) = flag {
+        return crate::tls::keylog::enable(path, false);
+    }
+    match std::env::var_os("SSLKEYLOGFILE") {
+        Some(path) if !path.is_empty() => {
+            crate::tls::keylog::enable(std::path::Path::new(&path), true)
+        }
+        _ => Ok(()),
     }
 }
 

@@ -77,6 +77,9 @@ pub fn client_config(opts: &ClientOptions) -> Result<Arc<ClientConfig>> {
         }
     };
     config.alpn_protocols = opts.alpn.clone();
+    if let Some(log) = super::keylog::current() {
+        config.key_log = log;
+    }
     Ok(Arc::new(config))
 }
 
@@ -108,6 +111,9 @@ pub fn server_config(
     };
     let mut config = builder.with_cert_resolver(Arc::new(SingleCertAndKey::from(identity)));
     config.alpn_protocols = alpn;
+    if let Some(log) = super::keylog::current() {
+        config.key_log = log;
+    }
     Ok(Arc::new(config))
 }
 

@@ -3,6 +3,7 @@
 //! (rustls 0.24 changes the API; one module to port).
 
 pub mod config;
+pub mod keylog;
 pub mod stream;
 
 pub use config::{

@@ -498,3 +498,154 @@ fn a_client_that_leaves_before_our_close_notify_got_everything() {
     server.close_stdin();
     server.wait().assert_code(0);
 }
+
+/// The lines of a key log file, sorted.
+fn key_lines(path: &Path) -> Vec<String> {
+    let text = std::fs::read_to_string(path).expect("the key log");
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    lines.sort();
+    lines
+}
+
+#[test]
+fn the_key_log_matches_what_openssl_logged_for_the_same_tls_1_3_session() {
+    if !have("openssl") {
+        return;
+    }
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = tempdir();
+    pki(dir.path());
+    let ours = dir.path().join("nicksock-keys.log");
+    let theirs = dir.path().join("openssl-keys.log");
+    let ours_arg = ours.display().to_string();
+    let (mut server, port) = tls_listener(dir.path(), &["--keylog", &ours_arg]);
+    // Said before the ready line, once.
+    let warned: Vec<&String> = server
+        .stderr_seen
+        .iter()
+        .filter(|l| l.contains("warning: writing TLS secrets to"))
+        .collect();
+    assert_eq!(warned.len(), 1, "{:?}", server.stderr_seen);
+    assert!(warned[0].contains(&ours_arg), "{}", warned[0]);
+    let mut client = Command::new("openssl");
+    client.args([
+        "s_client",
+        "-quiet",
+        "-tls1_3",
+        "-CAfile",
+        &arg(dir.path(), "ca.pem"),
+        "-keylogfile",
+        &theirs.display().to_string(),
+        "-connect",
+        &format!("127.0.0.1:{port}"),
+    ]);
+    let mut client = Proc::spawn(client);
+    client.send(b"secret words\n");
+    client.close_stdin();
+    server.close_stdin();
+    server.wait().assert_code(0);
+    client.wait();
+    let ours_lines = key_lines(&ours);
+    let theirs_lines = key_lines(&theirs);
+    let labels: Vec<&str> = ours_lines
+        .iter()
+        .filter_map(|l| l.split(' ').next())
+        .collect();
+    for label in [
+        "CLIENT_HANDSHAKE_TRAFFIC_SECRET",
+        "SERVER_HANDSHAKE_TRAFFIC_SECRET",
+        "CLIENT_TRAFFIC_SECRET_0",
+        "SERVER_TRAFFIC_SECRET_0",
+    ] {
+        assert!(labels.contains(&label), "no {label} in {ours_lines:?}");
+    }
+    // Same client random, same secrets: each of our lines is one OpenSSL wrote.
+    for line in &ours_lines {
+        assert!(
+            theirs_lines.contains(line),
+            "{line} not in OpenSSL's {theirs_lines:?}"
+        );
+    }
+    let mode = std::fs::metadata(&ours).expect("stat").permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "the key log is the owner's alone");
+}
+
+#[test]
+fn sslkeylogfile_logs_a_tls_1_2_client_random_line_openssl_agrees_with() {
+    if !have("openssl") {
+        return;
+    }
+    let dir = tempdir();
+    pki(dir.path());
+    let ours = dir.path().join("client-keys.log");
+    let theirs = dir.path().join("server-keys.log");
+    let mut server = Command::new("sh");
+    server.args([
+        "-c",
+        "exec openssl s_server -naccept 1 -tls1_2 -accept 127.0.0.1:0 -cert \"$0\" -key \"$1\" \
+         -keylogfile \"$2\" 1>&2",
+        &arg(dir.path(), "cert.pem"),
+        &arg(dir.path(), "cert-key.pem"),
+        &theirs.display().to_string(),
+    ]);
+    let mut server = Proc::spawn(server);
+    let line = server.wait_line("ACCEPT");
+    let port = ready_addr(&line.replace("ACCEPT", "listening on")).port();
+    server.send(b"hello\n");
+    let ca = arg(dir.path(), "ca.pem");
+    let mut cmd = nicksock(&[
+        "connect",
+        "--tls",
+        "--cacert",
+        &ca,
+        "-q",
+        "1",
+        "127.0.0.1",
+        &port.to_string(),
+    ]);
+    cmd.env("SSLKEYLOGFILE", &ours);
+    let mut client = Proc::spawn(cmd);
+    client.close_stdin();
+    let done = client.wait();
+    done.assert_code(0);
+    assert!(done.stderr.contains("(SSLKEYLOGFILE)"), "{}", done.stderr);
+    server.wait();
+    let ours_lines = key_lines(&ours);
+    assert_eq!(ours_lines.len(), 1, "{ours_lines:?}");
+    assert!(
+        ours_lines[0].starts_with("CLIENT_RANDOM "),
+        "{ours_lines:?}"
+    );
+    assert!(
+        key_lines(&theirs).contains(&ours_lines[0]),
+        "{:?}",
+        key_lines(&theirs)
+    );
+}
+
+#[test]
+fn a_key_log_that_cannot_be_opened_is_exit_10_before_any_connection() {
+    let (_held, port) = refusing_port();
+    let done = run(
+        &[
+            "connect",
+            "--keylog",
+            "/nonexistent/dir/keys.log",
+            "127.0.0.1",
+            &port.to_string(),
+        ],
+        b"",
+    );
+    done.assert_code(10);
+    assert!(
+        done.stderr
+            .contains("opening the TLS key log /nonexistent/dir/keys.log"),
+        "{}",
+        done.stderr
+    );
+    assert!(
+        !done.stderr.contains("refused"),
+        "no connection was tried: {}",
+        done.stderr
+    );
+}
