@@ -143,6 +143,7 @@ Register-ArgumentCompleter -Native -CommandName 'nicksock' -ScriptBlock {
             [CompletionResult]::new('--connect-timeout', '--connect-timeout', [CompletionResultType]::ParameterName, 'Give up connecting after SECS (exit 5)')
             [CompletionResult]::new('-m', '-m', [CompletionResultType]::ParameterName, 'Give up when the whole transfer takes longer than SECS (exit 5)')
             [CompletionResult]::new('--max-time', '--max-time', [CompletionResultType]::ParameterName, 'Give up when the whole transfer takes longer than SECS (exit 5)')
+            [CompletionResult]::new('--resolve', '--resolve', [CompletionResultType]::ParameterName, 'Connect to ADDR (comma-separated IPs; IPv6 in brackets) for HOST:PORT instead of resolving HOST (repeatable); the Host header, SNI and certificate check keep HOST')
             [CompletionResult]::new('-w', '-w', [CompletionResultType]::ParameterName, 'After the transfer, print FORMAT with %{http_code}, %{size_download}, %{time_total}, %{url_effective} replaced')
             [CompletionResult]::new('--write-out', '--write-out', [CompletionResultType]::ParameterName, 'After the transfer, print FORMAT with %{http_code}, %{size_download}, %{time_total}, %{url_effective} replaced')
             [CompletionResult]::new('--cert', '--cert', [CompletionResultType]::ParameterName, 'PEM client certificate for mTLS')

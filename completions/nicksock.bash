@@ -557,7 +557,7 @@ _nicksock() {
             return 0
             ;;
         nicksock__subcmd__http__subcmd__get)
-            opts="-v -o -O -i -I -L -f -X -d -H -A -m -s -w -4 -6 -k -h -V --verbose --keylog --output --remote-name --include --head --location --max-redirs --fail --fail-with-body --request --data --json --header --user-agent --connect-timeout --max-time --http1.0 --silent --write-out --raw --cert --key --cacert --insecure --servername --help --version"
+            opts="-v -o -O -i -I -L -f -X -d -H -A -m -s -w -4 -6 -k -h -V --verbose --keylog --output --remote-name --include --head --location --max-redirs --fail --fail-with-body --request --data --json --header --user-agent --connect-timeout --max-time --resolve --http1.0 --silent --write-out --raw --cert --key --cacert --insecure --servername --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -657,6 +657,10 @@ _nicksock() {
                     return 0
                     ;;
                 -m)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --resolve)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

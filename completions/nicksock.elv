@@ -136,6 +136,7 @@ set edit:completion:arg-completer[nicksock] = {|@words|
             cand --connect-timeout 'Give up connecting after SECS (exit 5)'
             cand -m 'Give up when the whole transfer takes longer than SECS (exit 5)'
             cand --max-time 'Give up when the whole transfer takes longer than SECS (exit 5)'
+            cand --resolve 'Connect to ADDR (comma-separated IPs; IPv6 in brackets) for HOST:PORT instead of resolving HOST (repeatable); the Host header, SNI and certificate check keep HOST'
             cand -w 'After the transfer, print FORMAT with %{http_code}, %{size_download}, %{time_total}, %{url_effective} replaced'
             cand --write-out 'After the transfer, print FORMAT with %{http_code}, %{size_download}, %{time_total}, %{url_effective} replaced'
             cand --cert 'PEM client certificate for mTLS'

@@ -104,6 +104,7 @@ complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -s H -l head
 complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -s A -l user-agent -d 'User-Agent to send' -r
 complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -l connect-timeout -d 'Give up connecting after SECS (exit 5)' -r
 complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -s m -l max-time -d 'Give up when the whole transfer takes longer than SECS (exit 5)' -r
+complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -l resolve -d 'Connect to ADDR (comma-separated IPs; IPv6 in brackets) for HOST:PORT instead of resolving HOST (repeatable); the Host header, SNI and certificate check keep HOST' -r
 complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -s w -l write-out -d 'After the transfer, print FORMAT with %{http_code}, %{size_download}, %{time_total}, %{url_effective} replaced' -r
 complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -l cert -d 'PEM client certificate for mTLS' -r -F
 complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -l key -d 'PEM private key that goes with --cert' -r -F

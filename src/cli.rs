@@ -317,6 +317,10 @@ pub struct HttpGetArgs {
     /// Give up when the whole transfer takes longer than SECS (exit 5)
     #[arg(short = 'm', long, value_name = "SECS", value_parser = parse_secs)]
     pub max_time: Option<Secs>,
+    /// Connect to ADDR (comma-separated IPs; IPv6 in brackets) for HOST:PORT instead of
+    /// resolving HOST (repeatable); the Host header, SNI and certificate check keep HOST
+    #[arg(long, value_name = "HOST:PORT:ADDR")]
+    pub resolve: Vec<crate::net::addr::Pinned>,
     /// Speak HTTP/1.0
     #[arg(long = "http1.0")]
     pub http10: bool,

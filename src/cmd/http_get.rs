@@ -29,7 +29,8 @@ use crate::http::target::{
 };
 use crate::net::EventLoop;
 use crate::net::addr::Family;
-use crate::net::connector::{ConnectOptions, connect_tcp};
+use crate::net::addr::Pinned;
+use crate::net::connector::{ConnectOptions, connect_tcp, connect_tcp_to};
 use crate::net::event_loop::secs;
 use crate::net::stdout::Stdout;
 use crate::tls;
@@ -51,6 +52,8 @@ pub struct Config {
     fail_with_body: bool,
     max_redirs: u32,
     connect: ConnectOptions,
+    /// `--resolve`: addresses given for some HOST:PORT.
+    pinned: Vec<Pinned>,
     connect_timeout: Option<Duration>,
     max_time: Option<Duration>,
     write_out: Option<WriteOut>,
@@ -164,6 +167,7 @@ impl Config {
                 verbose,
                 ..ConnectOptions::default()
             },
+            pinned: args.resolve,
             connect_timeout: args.connect_timeout.map(secs),
             max_time: args.max_time.map(secs),
             write_out: usage.write_out,
@@ -347,7 +351,16 @@ fn exchange(
     let port = connect_port(&spec.url);
     let mut connect = config.connect.clone();
     connect.timeout = connect_timeout(config.connect_timeout, plan.deadline);
-    let (stream, addr) = connect_tcp(ev, &host, port, &connect)?;
+    let (stream, addr) = match Pinned::lookup(&config.pinned, &host, port) {
+        Some(addrs) => {
+            if plan.verbose > 0 {
+                let list: Vec<String> = addrs.iter().map(ToString::to_string).collect();
+                eprintln!("* --resolve: {host}:{port} is {}", list.join(", "));
+            }
+            connect_tcp_to(ev, &host, addrs, &connect)?
+        }
+        None => connect_tcp(ev, &host, port, &connect)?,
+    };
     stats.remote = Some(addr);
     stats.time_connect = start.elapsed();
     let tls = if spec.url.scheme() == "https" {

@@ -2,7 +2,7 @@
 //! fails at once (exit 3) without a query leaving the machine; the reserved `.invalid`
 //! domain (RFC 6761) never resolves and is refused the same way.
 
-use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs};
 
 use anyhow::Result;
 
@@ -131,5 +131,66 @@ mod tests {
         assert_eq!(all.len(), 2);
         assert!(all[0].is_ipv6() && all[1].is_ipv4());
         assert_eq!(bind_addrs(None, 9, Family::V4).unwrap().len(), 1);
+    }
+}
+
+/// `--resolve HOST:PORT:ADDR[,ADDR…]` (curl's form): connections to HOST:PORT go to these
+/// addresses, and HOST is never looked up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pinned {
+    /// The host name, lowercase.
+    pub host: String,
+    pub port: u16,
+    pub addrs: Vec<IpAddr>,
+}
+
+impl Pinned {
+    /// The addresses to connect to for `host`:`port`, if pinned.
+    pub fn lookup(list: &[Pinned], host: &str, port: u16) -> Option<Vec<SocketAddr>> {
+        let pin = list
+            .iter()
+            .find(|p| p.port == port && p.host.eq_ignore_ascii_case(host.trim_end_matches('.')))?;
+        Some(
+            pin.addrs
+                .iter()
+                .map(|&ip| SocketAddr::new(ip, port))
+                .collect(),
+        )
+    }
+}
+
+impl std::str::FromStr for Pinned {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Pinned, String> {
+        let bad = |why: &str| {
+            format!("'{text}': {why} (write HOST:PORT:ADDR, e.g. example.org:443:127.0.0.1)")
+        };
+        let mut parts = text.splitn(3, ':');
+        let (Some(host), Some(port), Some(addrs)) = (parts.next(), parts.next(), parts.next())
+        else {
+            return Err(bad("three parts are needed"));
+        };
+        if host.is_empty() {
+            return Err(bad("no host"));
+        }
+        let port: u16 = port
+            .parse()
+            .ok()
+            .filter(|p| *p != 0)
+            .ok_or_else(|| bad(&format!("'{port}' is not a port")))?;
+        let addrs = addrs
+            .split(',')
+            .map(|a| {
+                let bare = a.trim().trim_start_matches('[').trim_end_matches(']');
+                bare.parse::<IpAddr>()
+                    .map_err(|_| bad(&format!("'{a}' is not an IP address")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Pinned {
+            host: host.trim_end_matches('.').to_ascii_lowercase(),
+            port,
+            addrs,
+        })
     }
 }

@@ -67,6 +67,19 @@ pub fn connect_tcp(
     dial(ev, host, port, resolver, opts)
 }
 
+/// Connects like [`connect_tcp`] to addresses given instead of resolved (`--resolve`):
+/// `host` is only for messages.
+pub fn connect_tcp_to(
+    ev: &mut EventLoop,
+    host: &str,
+    addrs: Vec<SocketAddr>,
+    opts: &ConnectOptions,
+) -> Result<(TcpStream, SocketAddr)> {
+    let port = addrs.first().map_or(0, SocketAddr::port);
+    let resolver = Resolver::Ready(keep_family(host, addrs, opts.family));
+    dial(ev, host, port, resolver, opts)
+}
+
 /// Resolves `host` on the loop (SIGINT ends the wait), to the addresses of `family`.
 pub fn resolve_on_loop(
     ev: &mut EventLoop,
@@ -452,9 +465,11 @@ impl Handler for Dial<'_> {
             let Some(found) = resolver.poll() else {
                 return Ok(Flow::Continue);
             };
+            // An address given (a literal, `--resolve`) was not looked up: nothing to say.
+            let looked_up = matches!(resolver, Resolver::Waiting { .. });
             self.resolver = None;
             let found = found?;
-            if self.opts.verbose > 0 {
+            if self.opts.verbose > 0 && looked_up {
                 let list: Vec<String> = found.iter().map(|a| a.ip().to_string()).collect();
                 eprintln!("resolved {} to {}", self.host, list.join(", "));
             }

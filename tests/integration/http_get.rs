@@ -814,3 +814,47 @@ fn http_get_https_trusts_only_what_it_is_told_to() {
         done.stderr
     );
 }
+
+#[test]
+fn http_get_resolve_pins_a_made_up_name_to_loopback_without_looking_it_up() {
+    let server = Scripted::start(vec![
+        reply(ok_response("pinned")),
+        reply(redirect("302 Found", "/next")),
+        reply(ok_response("followed")),
+    ]);
+    let port = server.addr.port();
+    // `.invalid` never resolves (RFC 6761); the pin makes the lookup unnecessary, and -v
+    // shows the pinned address and no resolver at work.
+    let pin = format!("nicksock-test.invalid:{port}:127.0.0.1");
+    let url = format!("http://nicksock-test.invalid:{port}/page");
+    let done = get(&["-v", "--resolve", &pin, &url]);
+    done.assert_code(0);
+    assert_eq!(done.out(), "pinned");
+    assert!(
+        done.stderr.contains(&format!(
+            "* --resolve: nicksock-test.invalid:{port} is 127.0.0.1:{port}"
+        )),
+        "{}",
+        done.stderr
+    );
+    assert!(!done.stderr.contains("resolved "), "{}", done.stderr);
+    // The Host header keeps the name.
+    let req = server.request();
+    assert!(
+        req.contains(&format!("\r\nHost: nicksock-test.invalid:{port}\r\n")),
+        "{req}"
+    );
+    // A redirect on the same host stays pinned (names are case-insensitive).
+    let upper = format!("NICKSOCK-TEST.invalid:{port}:[::1],127.0.0.1");
+    let done = get(&["-L", "--resolve", &upper, &url]);
+    done.assert_code(0);
+    assert_eq!(done.out(), "followed");
+    server.request();
+    assert!(server.request().starts_with("GET /next "));
+    // Bad pins are usage errors.
+    for bad in ["nohost", "h:0:127.0.0.1", "h:80:not-an-ip", ":80:127.0.0.1"] {
+        let done = get(&["--resolve", bad, "http://127.0.0.1:9/"]);
+        done.assert_code(2);
+        assert!(done.stderr.contains("--resolve"), "{bad}: {}", done.stderr);
+    }
+}
