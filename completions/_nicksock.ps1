@@ -22,6 +22,8 @@ Register-ArgumentCompleter -Native -CommandName 'nicksock' -ScriptBlock {
     $completions = @(switch ($command) {
         'nicksock' {
             [CompletionResult]::new('--keylog', '--keylog', [CompletionResultType]::ParameterName, 'Append the TLS secrets of every connection to FILE (NSS key log format), so that Wireshark can decrypt a capture; also from SSLKEYLOGFILE. The file is created 0600')
+            [CompletionResult]::new('--trace', '--trace', [CompletionResultType]::ParameterName, 'Write every chunk sent and received to FILE (- for stderr) as hex and text, with direction, offset and time; over TLS, the plaintext')
+            [CompletionResult]::new('--trace-ascii', '--trace-ascii', [CompletionResultType]::ParameterName, 'Like --trace, as text only, with CR and LF written \r and \n')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Say what happens on stderr (-vv for more)')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Say what happens on stderr (-vv for more)')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
@@ -41,6 +43,8 @@ Register-ArgumentCompleter -Native -CommandName 'nicksock' -ScriptBlock {
         }
         'nicksock;listen' {
             [CompletionResult]::new('--keylog', '--keylog', [CompletionResultType]::ParameterName, 'Append the TLS secrets of every connection to FILE (NSS key log format), so that Wireshark can decrypt a capture; also from SSLKEYLOGFILE. The file is created 0600')
+            [CompletionResult]::new('--trace', '--trace', [CompletionResultType]::ParameterName, 'Write every chunk sent and received to FILE (- for stderr) as hex and text, with direction, offset and time; over TLS, the plaintext')
+            [CompletionResult]::new('--trace-ascii', '--trace-ascii', [CompletionResultType]::ParameterName, 'Like --trace, as text only, with CR and LF written \r and \n')
             [CompletionResult]::new('-i', '-i', [CompletionResultType]::ParameterName, 'End a session that moved no byte in either direction for SECS')
             [CompletionResult]::new('--idle-timeout', '--idle-timeout', [CompletionResultType]::ParameterName, 'End a session that moved no byte in either direction for SECS')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'After stdin ends, end the session within SECS even if the peer stays open')
@@ -69,6 +73,8 @@ Register-ArgumentCompleter -Native -CommandName 'nicksock' -ScriptBlock {
         }
         'nicksock;connect' {
             [CompletionResult]::new('--keylog', '--keylog', [CompletionResultType]::ParameterName, 'Append the TLS secrets of every connection to FILE (NSS key log format), so that Wireshark can decrypt a capture; also from SSLKEYLOGFILE. The file is created 0600')
+            [CompletionResult]::new('--trace', '--trace', [CompletionResultType]::ParameterName, 'Write every chunk sent and received to FILE (- for stderr) as hex and text, with direction, offset and time; over TLS, the plaintext')
+            [CompletionResult]::new('--trace-ascii', '--trace-ascii', [CompletionResultType]::ParameterName, 'Like --trace, as text only, with CR and LF written \r and \n')
             [CompletionResult]::new('-i', '-i', [CompletionResultType]::ParameterName, 'End a session that moved no byte in either direction for SECS')
             [CompletionResult]::new('--idle-timeout', '--idle-timeout', [CompletionResultType]::ParameterName, 'End a session that moved no byte in either direction for SECS')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'After stdin ends, end the session within SECS even if the peer stays open')
@@ -107,6 +113,8 @@ Register-ArgumentCompleter -Native -CommandName 'nicksock' -ScriptBlock {
         }
         'nicksock;echo' {
             [CompletionResult]::new('--keylog', '--keylog', [CompletionResultType]::ParameterName, 'Append the TLS secrets of every connection to FILE (NSS key log format), so that Wireshark can decrypt a capture; also from SSLKEYLOGFILE. The file is created 0600')
+            [CompletionResult]::new('--trace', '--trace', [CompletionResultType]::ParameterName, 'Write every chunk sent and received to FILE (- for stderr) as hex and text, with direction, offset and time; over TLS, the plaintext')
+            [CompletionResult]::new('--trace-ascii', '--trace-ascii', [CompletionResultType]::ParameterName, 'Like --trace, as text only, with CR and LF written \r and \n')
             [CompletionResult]::new('-i', '-i', [CompletionResultType]::ParameterName, 'Close a client that moved no byte for SECS')
             [CompletionResult]::new('--idle-timeout', '--idle-timeout', [CompletionResultType]::ParameterName, 'Close a client that moved no byte for SECS')
             [CompletionResult]::new('--max-conns', '--max-conns', [CompletionResultType]::ParameterName, 'Serve at most N clients at once; more are closed at once')
@@ -128,6 +136,8 @@ Register-ArgumentCompleter -Native -CommandName 'nicksock' -ScriptBlock {
         }
         'nicksock;http-get' {
             [CompletionResult]::new('--keylog', '--keylog', [CompletionResultType]::ParameterName, 'Append the TLS secrets of every connection to FILE (NSS key log format), so that Wireshark can decrypt a capture; also from SSLKEYLOGFILE. The file is created 0600')
+            [CompletionResult]::new('--trace', '--trace', [CompletionResultType]::ParameterName, 'Write every chunk sent and received to FILE (- for stderr) as hex and text, with direction, offset and time; over TLS, the plaintext')
+            [CompletionResult]::new('--trace-ascii', '--trace-ascii', [CompletionResultType]::ParameterName, 'Like --trace, as text only, with CR and LF written \r and \n')
             [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Write the body to FILE instead of stdout (only once it is complete)')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Write the body to FILE instead of stdout (only once it is complete)')
             [CompletionResult]::new('--max-redirs', '--max-redirs', [CompletionResultType]::ParameterName, 'With -L: at most N redirects (exit 7 past that)')
@@ -179,6 +189,8 @@ Register-ArgumentCompleter -Native -CommandName 'nicksock' -ScriptBlock {
         }
         'nicksock;serve-gpio' {
             [CompletionResult]::new('--keylog', '--keylog', [CompletionResultType]::ParameterName, 'Append the TLS secrets of every connection to FILE (NSS key log format), so that Wireshark can decrypt a capture; also from SSLKEYLOGFILE. The file is created 0600')
+            [CompletionResult]::new('--trace', '--trace', [CompletionResultType]::ParameterName, 'Write every chunk sent and received to FILE (- for stderr) as hex and text, with direction, offset and time; over TLS, the plaintext')
+            [CompletionResult]::new('--trace-ascii', '--trace-ascii', [CompletionResultType]::ParameterName, 'Like --trace, as text only, with CR and LF written \r and \n')
             [CompletionResult]::new('--pin', '--pin', [CompletionResultType]::ParameterName, 'BCM GPIO number to serve as an output (repeatable), N=NAME to name it (`13=LED`); with --input, the only pins it will touch. GPIO13 is physical header pin 33')
             [CompletionResult]::new('--input', '--input', [CompletionResultType]::ParameterName, 'BCM GPIO number to show as an input (repeatable; N=NAME names it): its changes are pushed to subscribers, it is never driven. A button or a sensor')
             [CompletionResult]::new('--pwm', '--pwm', [CompletionResultType]::ParameterName, 'BCM GPIO number to serve as a PWM output (repeatable; N=NAME names it): a duty cycle of 0-100 % from the page''s slider, the API ({"duty":40}) or the line protocol (duty 13 40); on is 100 %, off 0 %')
@@ -210,6 +222,8 @@ Register-ArgumentCompleter -Native -CommandName 'nicksock' -ScriptBlock {
         }
         'nicksock;gen-cert' {
             [CompletionResult]::new('--keylog', '--keylog', [CompletionResultType]::ParameterName, 'Append the TLS secrets of every connection to FILE (NSS key log format), so that Wireshark can decrypt a capture; also from SSLKEYLOGFILE. The file is created 0600')
+            [CompletionResult]::new('--trace', '--trace', [CompletionResultType]::ParameterName, 'Write every chunk sent and received to FILE (- for stderr) as hex and text, with direction, offset and time; over TLS, the plaintext')
+            [CompletionResult]::new('--trace-ascii', '--trace-ascii', [CompletionResultType]::ParameterName, 'Like --trace, as text only, with CR and LF written \r and \n')
             [CompletionResult]::new('--out', '--out', [CompletionResultType]::ParameterName, 'Directory to write the files into')
             [CompletionResult]::new('--days', '--days', [CompletionResultType]::ParameterName, 'Days the certificate is valid')
             [CompletionResult]::new('--key-type', '--key-type', [CompletionResultType]::ParameterName, 'Kind of key to generate')
@@ -229,6 +243,8 @@ Register-ArgumentCompleter -Native -CommandName 'nicksock' -ScriptBlock {
         }
         'nicksock;relay' {
             [CompletionResult]::new('--keylog', '--keylog', [CompletionResultType]::ParameterName, 'Append the TLS secrets of every connection to FILE (NSS key log format), so that Wireshark can decrypt a capture; also from SSLKEYLOGFILE. The file is created 0600')
+            [CompletionResult]::new('--trace', '--trace', [CompletionResultType]::ParameterName, 'Write every chunk sent and received to FILE (- for stderr) as hex and text, with direction, offset and time; over TLS, the plaintext')
+            [CompletionResult]::new('--trace-ascii', '--trace-ascii', [CompletionResultType]::ParameterName, 'Like --trace, as text only, with CR and LF written \r and \n')
             [CompletionResult]::new('-w', '-w', [CompletionResultType]::ParameterName, 'Give up connecting to the target after SECS (that client is closed)')
             [CompletionResult]::new('--connect-timeout', '--connect-timeout', [CompletionResultType]::ParameterName, 'Give up connecting to the target after SECS (that client is closed)')
             [CompletionResult]::new('-i', '-i', [CompletionResultType]::ParameterName, 'Close a pair that moved no byte for SECS')
@@ -256,6 +272,8 @@ Register-ArgumentCompleter -Native -CommandName 'nicksock' -ScriptBlock {
         }
         'nicksock;completions' {
             [CompletionResult]::new('--keylog', '--keylog', [CompletionResultType]::ParameterName, 'Append the TLS secrets of every connection to FILE (NSS key log format), so that Wireshark can decrypt a capture; also from SSLKEYLOGFILE. The file is created 0600')
+            [CompletionResult]::new('--trace', '--trace', [CompletionResultType]::ParameterName, 'Write every chunk sent and received to FILE (- for stderr) as hex and text, with direction, offset and time; over TLS, the plaintext')
+            [CompletionResult]::new('--trace-ascii', '--trace-ascii', [CompletionResultType]::ParameterName, 'Like --trace, as text only, with CR and LF written \r and \n')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Say what happens on stderr (-vv for more)')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Say what happens on stderr (-vv for more)')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')

@@ -19,6 +19,8 @@ set edit:completion:arg-completer[nicksock] = {|@words|
     var completions = [
         &'nicksock'= {
             cand --keylog 'Append the TLS secrets of every connection to FILE (NSS key log format), so that Wireshark can decrypt a capture; also from SSLKEYLOGFILE. The file is created 0600'
+            cand --trace 'Write every chunk sent and received to FILE (- for stderr) as hex and text, with direction, offset and time; over TLS, the plaintext'
+            cand --trace-ascii 'Like --trace, as text only, with CR and LF written \r and \n'
             cand -v 'Say what happens on stderr (-vv for more)'
             cand --verbose 'Say what happens on stderr (-vv for more)'
             cand -h 'Print help'
@@ -37,6 +39,8 @@ set edit:completion:arg-completer[nicksock] = {|@words|
         }
         &'nicksock;listen'= {
             cand --keylog 'Append the TLS secrets of every connection to FILE (NSS key log format), so that Wireshark can decrypt a capture; also from SSLKEYLOGFILE. The file is created 0600'
+            cand --trace 'Write every chunk sent and received to FILE (- for stderr) as hex and text, with direction, offset and time; over TLS, the plaintext'
+            cand --trace-ascii 'Like --trace, as text only, with CR and LF written \r and \n'
             cand -i 'End a session that moved no byte in either direction for SECS'
             cand --idle-timeout 'End a session that moved no byte in either direction for SECS'
             cand -q 'After stdin ends, end the session within SECS even if the peer stays open'
@@ -64,6 +68,8 @@ set edit:completion:arg-completer[nicksock] = {|@words|
         }
         &'nicksock;connect'= {
             cand --keylog 'Append the TLS secrets of every connection to FILE (NSS key log format), so that Wireshark can decrypt a capture; also from SSLKEYLOGFILE. The file is created 0600'
+            cand --trace 'Write every chunk sent and received to FILE (- for stderr) as hex and text, with direction, offset and time; over TLS, the plaintext'
+            cand --trace-ascii 'Like --trace, as text only, with CR and LF written \r and \n'
             cand -i 'End a session that moved no byte in either direction for SECS'
             cand --idle-timeout 'End a session that moved no byte in either direction for SECS'
             cand -q 'After stdin ends, end the session within SECS even if the peer stays open'
@@ -101,6 +107,8 @@ set edit:completion:arg-completer[nicksock] = {|@words|
         }
         &'nicksock;echo'= {
             cand --keylog 'Append the TLS secrets of every connection to FILE (NSS key log format), so that Wireshark can decrypt a capture; also from SSLKEYLOGFILE. The file is created 0600'
+            cand --trace 'Write every chunk sent and received to FILE (- for stderr) as hex and text, with direction, offset and time; over TLS, the plaintext'
+            cand --trace-ascii 'Like --trace, as text only, with CR and LF written \r and \n'
             cand -i 'Close a client that moved no byte for SECS'
             cand --idle-timeout 'Close a client that moved no byte for SECS'
             cand --max-conns 'Serve at most N clients at once; more are closed at once'
@@ -121,6 +129,8 @@ set edit:completion:arg-completer[nicksock] = {|@words|
         }
         &'nicksock;http-get'= {
             cand --keylog 'Append the TLS secrets of every connection to FILE (NSS key log format), so that Wireshark can decrypt a capture; also from SSLKEYLOGFILE. The file is created 0600'
+            cand --trace 'Write every chunk sent and received to FILE (- for stderr) as hex and text, with direction, offset and time; over TLS, the plaintext'
+            cand --trace-ascii 'Like --trace, as text only, with CR and LF written \r and \n'
             cand -o 'Write the body to FILE instead of stdout (only once it is complete)'
             cand --output 'Write the body to FILE instead of stdout (only once it is complete)'
             cand --max-redirs 'With -L: at most N redirects (exit 7 past that)'
@@ -171,6 +181,8 @@ set edit:completion:arg-completer[nicksock] = {|@words|
         }
         &'nicksock;serve-gpio'= {
             cand --keylog 'Append the TLS secrets of every connection to FILE (NSS key log format), so that Wireshark can decrypt a capture; also from SSLKEYLOGFILE. The file is created 0600'
+            cand --trace 'Write every chunk sent and received to FILE (- for stderr) as hex and text, with direction, offset and time; over TLS, the plaintext'
+            cand --trace-ascii 'Like --trace, as text only, with CR and LF written \r and \n'
             cand --pin 'BCM GPIO number to serve as an output (repeatable), N=NAME to name it (`13=LED`); with --input, the only pins it will touch. GPIO13 is physical header pin 33'
             cand --input 'BCM GPIO number to show as an input (repeatable; N=NAME names it): its changes are pushed to subscribers, it is never driven. A button or a sensor'
             cand --pwm 'BCM GPIO number to serve as a PWM output (repeatable; N=NAME names it): a duty cycle of 0-100 % from the page''s slider, the API ({"duty":40}) or the line protocol (duty 13 40); on is 100 %, off 0 %'
@@ -201,6 +213,8 @@ set edit:completion:arg-completer[nicksock] = {|@words|
         }
         &'nicksock;gen-cert'= {
             cand --keylog 'Append the TLS secrets of every connection to FILE (NSS key log format), so that Wireshark can decrypt a capture; also from SSLKEYLOGFILE. The file is created 0600'
+            cand --trace 'Write every chunk sent and received to FILE (- for stderr) as hex and text, with direction, offset and time; over TLS, the plaintext'
+            cand --trace-ascii 'Like --trace, as text only, with CR and LF written \r and \n'
             cand --out 'Directory to write the files into'
             cand --days 'Days the certificate is valid'
             cand --key-type 'Kind of key to generate'
@@ -219,6 +233,8 @@ set edit:completion:arg-completer[nicksock] = {|@words|
         }
         &'nicksock;relay'= {
             cand --keylog 'Append the TLS secrets of every connection to FILE (NSS key log format), so that Wireshark can decrypt a capture; also from SSLKEYLOGFILE. The file is created 0600'
+            cand --trace 'Write every chunk sent and received to FILE (- for stderr) as hex and text, with direction, offset and time; over TLS, the plaintext'
+            cand --trace-ascii 'Like --trace, as text only, with CR and LF written \r and \n'
             cand -w 'Give up connecting to the target after SECS (that client is closed)'
             cand --connect-timeout 'Give up connecting to the target after SECS (that client is closed)'
             cand -i 'Close a pair that moved no byte for SECS'
@@ -245,6 +261,8 @@ set edit:completion:arg-completer[nicksock] = {|@words|
         }
         &'nicksock;completions'= {
             cand --keylog 'Append the TLS secrets of every connection to FILE (NSS key log format), so that Wireshark can decrypt a capture; also from SSLKEYLOGFILE. The file is created 0600'
+            cand --trace 'Write every chunk sent and received to FILE (- for stderr) as hex and text, with direction, offset and time; over TLS, the plaintext'
+            cand --trace-ascii 'Like --trace, as text only, with CR and LF written \r and \n'
             cand -v 'Say what happens on stderr (-vv for more)'
             cand --verbose 'Say what happens on stderr (-vv for more)'
             cand -h 'Print help'

@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_nicksock_global_optspecs
-    string join \n v/verbose keylog= h/help V/version
+    string join \n v/verbose keylog= trace= trace-ascii= h/help V/version
 end
 
 function __fish_nicksock_needs_command
@@ -25,6 +25,8 @@ function __fish_nicksock_using_subcommand
 end
 
 complete -c nicksock -n "__fish_nicksock_needs_command" -l keylog -d 'Append the TLS secrets of every connection to FILE (NSS key log format), so that Wireshark can decrypt a capture; also from SSLKEYLOGFILE. The file is created 0600' -r -F
+complete -c nicksock -n "__fish_nicksock_needs_command" -l trace -d 'Write every chunk sent and received to FILE (- for stderr) as hex and text, with direction, offset and time; over TLS, the plaintext' -r -F
+complete -c nicksock -n "__fish_nicksock_needs_command" -l trace-ascii -d 'Like --trace, as text only, with CR and LF written \\r and \\n' -r -F
 complete -c nicksock -n "__fish_nicksock_needs_command" -s v -l verbose -d 'Say what happens on stderr (-vv for more)'
 complete -c nicksock -n "__fish_nicksock_needs_command" -s h -l help -d 'Print help'
 complete -c nicksock -n "__fish_nicksock_needs_command" -s V -l version -d 'Print version'
@@ -38,6 +40,8 @@ complete -c nicksock -n "__fish_nicksock_needs_command" -f -a "relay" -d 'Forwar
 complete -c nicksock -n "__fish_nicksock_needs_command" -f -a "completions" -d 'Print a shell completion script'
 complete -c nicksock -n "__fish_nicksock_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c nicksock -n "__fish_nicksock_using_subcommand listen" -l keylog -d 'Append the TLS secrets of every connection to FILE (NSS key log format), so that Wireshark can decrypt a capture; also from SSLKEYLOGFILE. The file is created 0600' -r -F
+complete -c nicksock -n "__fish_nicksock_using_subcommand listen" -l trace -d 'Write every chunk sent and received to FILE (- for stderr) as hex and text, with direction, offset and time; over TLS, the plaintext' -r -F
+complete -c nicksock -n "__fish_nicksock_using_subcommand listen" -l trace-ascii -d 'Like --trace, as text only, with CR and LF written \\r and \\n' -r -F
 complete -c nicksock -n "__fish_nicksock_using_subcommand listen" -s i -l idle-timeout -d 'End a session that moved no byte in either direction for SECS' -r
 complete -c nicksock -n "__fish_nicksock_using_subcommand listen" -s q -d 'After stdin ends, end the session within SECS even if the peer stays open' -r
 complete -c nicksock -n "__fish_nicksock_using_subcommand listen" -l max-conns -d 'With -k: exit after serving N clients' -r
@@ -57,6 +61,8 @@ complete -c nicksock -n "__fish_nicksock_using_subcommand listen" -l tls -d 'Wra
 complete -c nicksock -n "__fish_nicksock_using_subcommand listen" -s h -l help -d 'Print help'
 complete -c nicksock -n "__fish_nicksock_using_subcommand listen" -s V -l version -d 'Print version'
 complete -c nicksock -n "__fish_nicksock_using_subcommand connect" -l keylog -d 'Append the TLS secrets of every connection to FILE (NSS key log format), so that Wireshark can decrypt a capture; also from SSLKEYLOGFILE. The file is created 0600' -r -F
+complete -c nicksock -n "__fish_nicksock_using_subcommand connect" -l trace -d 'Write every chunk sent and received to FILE (- for stderr) as hex and text, with direction, offset and time; over TLS, the plaintext' -r -F
+complete -c nicksock -n "__fish_nicksock_using_subcommand connect" -l trace-ascii -d 'Like --trace, as text only, with CR and LF written \\r and \\n' -r -F
 complete -c nicksock -n "__fish_nicksock_using_subcommand connect" -s i -l idle-timeout -d 'End a session that moved no byte in either direction for SECS' -r
 complete -c nicksock -n "__fish_nicksock_using_subcommand connect" -s q -d 'After stdin ends, end the session within SECS even if the peer stays open' -r
 complete -c nicksock -n "__fish_nicksock_using_subcommand connect" -s w -l connect-timeout -d 'Give up connecting after SECS (exit 5)' -r
@@ -82,6 +88,8 @@ complete -c nicksock -n "__fish_nicksock_using_subcommand connect" -s k -l insec
 complete -c nicksock -n "__fish_nicksock_using_subcommand connect" -s h -l help -d 'Print help'
 complete -c nicksock -n "__fish_nicksock_using_subcommand connect" -s V -l version -d 'Print version'
 complete -c nicksock -n "__fish_nicksock_using_subcommand echo" -l keylog -d 'Append the TLS secrets of every connection to FILE (NSS key log format), so that Wireshark can decrypt a capture; also from SSLKEYLOGFILE. The file is created 0600' -r -F
+complete -c nicksock -n "__fish_nicksock_using_subcommand echo" -l trace -d 'Write every chunk sent and received to FILE (- for stderr) as hex and text, with direction, offset and time; over TLS, the plaintext' -r -F
+complete -c nicksock -n "__fish_nicksock_using_subcommand echo" -l trace-ascii -d 'Like --trace, as text only, with CR and LF written \\r and \\n' -r -F
 complete -c nicksock -n "__fish_nicksock_using_subcommand echo" -s i -l idle-timeout -d 'Close a client that moved no byte for SECS' -r
 complete -c nicksock -n "__fish_nicksock_using_subcommand echo" -l max-conns -d 'Serve at most N clients at once; more are closed at once' -r
 complete -c nicksock -n "__fish_nicksock_using_subcommand echo" -l cert -d 'PEM certificate chain: the server\'s identity, or a client certificate for mTLS' -r -F
@@ -95,6 +103,8 @@ complete -c nicksock -n "__fish_nicksock_using_subcommand echo" -l tls -d 'Wrap 
 complete -c nicksock -n "__fish_nicksock_using_subcommand echo" -s h -l help -d 'Print help'
 complete -c nicksock -n "__fish_nicksock_using_subcommand echo" -s V -l version -d 'Print version'
 complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -l keylog -d 'Append the TLS secrets of every connection to FILE (NSS key log format), so that Wireshark can decrypt a capture; also from SSLKEYLOGFILE. The file is created 0600' -r -F
+complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -l trace -d 'Write every chunk sent and received to FILE (- for stderr) as hex and text, with direction, offset and time; over TLS, the plaintext' -r -F
+complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -l trace-ascii -d 'Like --trace, as text only, with CR and LF written \\r and \\n' -r -F
 complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -s o -l output -d 'Write the body to FILE instead of stdout (only once it is complete)' -r -F
 complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -l max-redirs -d 'With -L: at most N redirects (exit 7 past that)' -r
 complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -s X -l request -d 'Request method [default: GET, or POST with a body]' -r
@@ -126,6 +136,8 @@ complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -s k -l inse
 complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -s h -l help -d 'Print help'
 complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -s V -l version -d 'Print version'
 complete -c nicksock -n "__fish_nicksock_using_subcommand serve-gpio" -l keylog -d 'Append the TLS secrets of every connection to FILE (NSS key log format), so that Wireshark can decrypt a capture; also from SSLKEYLOGFILE. The file is created 0600' -r -F
+complete -c nicksock -n "__fish_nicksock_using_subcommand serve-gpio" -l trace -d 'Write every chunk sent and received to FILE (- for stderr) as hex and text, with direction, offset and time; over TLS, the plaintext' -r -F
+complete -c nicksock -n "__fish_nicksock_using_subcommand serve-gpio" -l trace-ascii -d 'Like --trace, as text only, with CR and LF written \\r and \\n' -r -F
 complete -c nicksock -n "__fish_nicksock_using_subcommand serve-gpio" -l pin -d 'BCM GPIO number to serve as an output (repeatable), N=NAME to name it (`13=LED`); with --input, the only pins it will touch. GPIO13 is physical header pin 33' -r
 complete -c nicksock -n "__fish_nicksock_using_subcommand serve-gpio" -l input -d 'BCM GPIO number to show as an input (repeatable; N=NAME names it): its changes are pushed to subscribers, it is never driven. A button or a sensor' -r
 complete -c nicksock -n "__fish_nicksock_using_subcommand serve-gpio" -l pwm -d 'BCM GPIO number to serve as a PWM output (repeatable; N=NAME names it): a duty cycle of 0-100 % from the page\'s slider, the API ({"duty":40}) or the line protocol (duty 13 40); on is 100 %, off 0 %' -r
@@ -153,6 +165,8 @@ complete -c nicksock -n "__fish_nicksock_using_subcommand serve-gpio" -l tls -d 
 complete -c nicksock -n "__fish_nicksock_using_subcommand serve-gpio" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c nicksock -n "__fish_nicksock_using_subcommand serve-gpio" -s V -l version -d 'Print version'
 complete -c nicksock -n "__fish_nicksock_using_subcommand gen-cert" -l keylog -d 'Append the TLS secrets of every connection to FILE (NSS key log format), so that Wireshark can decrypt a capture; also from SSLKEYLOGFILE. The file is created 0600' -r -F
+complete -c nicksock -n "__fish_nicksock_using_subcommand gen-cert" -l trace -d 'Write every chunk sent and received to FILE (- for stderr) as hex and text, with direction, offset and time; over TLS, the plaintext' -r -F
+complete -c nicksock -n "__fish_nicksock_using_subcommand gen-cert" -l trace-ascii -d 'Like --trace, as text only, with CR and LF written \\r and \\n' -r -F
 complete -c nicksock -n "__fish_nicksock_using_subcommand gen-cert" -l out -d 'Directory to write the files into' -r -f -a "(__fish_complete_directories)"
 complete -c nicksock -n "__fish_nicksock_using_subcommand gen-cert" -l days -d 'Days the certificate is valid' -r
 complete -c nicksock -n "__fish_nicksock_using_subcommand gen-cert" -l key-type -d 'Kind of key to generate' -r -f -a "ecdsa-p256\t'ECDSA with the P-256 curve'
@@ -168,6 +182,8 @@ complete -c nicksock -n "__fish_nicksock_using_subcommand gen-cert" -l force -d 
 complete -c nicksock -n "__fish_nicksock_using_subcommand gen-cert" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c nicksock -n "__fish_nicksock_using_subcommand gen-cert" -s V -l version -d 'Print version'
 complete -c nicksock -n "__fish_nicksock_using_subcommand relay" -l keylog -d 'Append the TLS secrets of every connection to FILE (NSS key log format), so that Wireshark can decrypt a capture; also from SSLKEYLOGFILE. The file is created 0600' -r -F
+complete -c nicksock -n "__fish_nicksock_using_subcommand relay" -l trace -d 'Write every chunk sent and received to FILE (- for stderr) as hex and text, with direction, offset and time; over TLS, the plaintext' -r -F
+complete -c nicksock -n "__fish_nicksock_using_subcommand relay" -l trace-ascii -d 'Like --trace, as text only, with CR and LF written \\r and \\n' -r -F
 complete -c nicksock -n "__fish_nicksock_using_subcommand relay" -s w -l connect-timeout -d 'Give up connecting to the target after SECS (that client is closed)' -r
 complete -c nicksock -n "__fish_nicksock_using_subcommand relay" -s i -l idle-timeout -d 'Close a pair that moved no byte for SECS' -r
 complete -c nicksock -n "__fish_nicksock_using_subcommand relay" -l max-conns -d 'Serve at most N clients at once; more are closed at once' -r
@@ -186,6 +202,8 @@ complete -c nicksock -n "__fish_nicksock_using_subcommand relay" -s k -l insecur
 complete -c nicksock -n "__fish_nicksock_using_subcommand relay" -s h -l help -d 'Print help'
 complete -c nicksock -n "__fish_nicksock_using_subcommand relay" -s V -l version -d 'Print version'
 complete -c nicksock -n "__fish_nicksock_using_subcommand completions" -l keylog -d 'Append the TLS secrets of every connection to FILE (NSS key log format), so that Wireshark can decrypt a capture; also from SSLKEYLOGFILE. The file is created 0600' -r -F
+complete -c nicksock -n "__fish_nicksock_using_subcommand completions" -l trace -d 'Write every chunk sent and received to FILE (- for stderr) as hex and text, with direction, offset and time; over TLS, the plaintext' -r -F
+complete -c nicksock -n "__fish_nicksock_using_subcommand completions" -l trace-ascii -d 'Like --trace, as text only, with CR and LF written \\r and \\n' -r -F
 complete -c nicksock -n "__fish_nicksock_using_subcommand completions" -s v -l verbose -d 'Say what happens on stderr (-vv for more)'
 complete -c nicksock -n "__fish_nicksock_using_subcommand completions" -s h -l help -d 'Print help'
 complete -c nicksock -n "__fish_nicksock_using_subcommand completions" -s V -l version -d 'Print version'

@@ -25,6 +25,14 @@ pub struct Cli {
     /// Wireshark can decrypt a capture; also from SSLKEYLOGFILE. The file is created 0600
     #[arg(long, value_name = "FILE", global = true, value_hint = ValueHint::FilePath)]
     pub keylog: Option<std::path::PathBuf>,
+    /// Write every chunk sent and received to FILE (- for stderr) as hex and text, with
+    /// direction, offset and time; over TLS, the plaintext
+    #[arg(long, value_name = "FILE", global = true, value_hint = ValueHint::FilePath,
+          conflicts_with = "trace_ascii")]
+    pub trace: Option<std::path::PathBuf>,
+    /// Like --trace, as text only, with CR and LF written \r and \n
+    #[arg(long, value_name = "FILE", global = true, value_hint = ValueHint::FilePath)]
+    pub trace_ascii: Option<std::path::PathBuf>,
 
     #[command(subcommand)]
     pub command: Command,

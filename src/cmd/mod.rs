@@ -20,6 +20,12 @@ pub fn run(cli: Cli) -> Result<()> {
     let verbose = cli.verbose;
     if !matches!(cli.command, Command::Completions(_) | Command::GenCert(_)) {
         enable_key_log(cli.keylog.as_deref())?;
+        use crate::net::trace::{View, enable};
+        match (&cli.trace, &cli.trace_ascii) {
+            (Some(path), _) => enable(path, View::Hex)?,
+            (None, Some(path)) => enable(path, View::Ascii)?,
+            (None, None) => {}
+        }
     }
     match cli.command {
         Command::Listen(args) => listen::run(listen::Config::from_args(args, verbose)?),

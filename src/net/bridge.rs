@@ -62,7 +62,9 @@ impl Direction {
         dst: &mut Transport,
         scratch: &mut [u8],
     ) -> Result<bool, Failure> {
-        let plain = matches!((&*src, &*dst), (Transport::Plain(_), Transport::Plain(_)));
+        // A trace must see the bytes, which splicing keeps from us.
+        let plain = matches!((&*src, &*dst), (Transport::Plain(_), Transport::Plain(_)))
+            && !super::trace::enabled();
         if plain && self.bulk && self.pipe.is_none() && !self.no_splice {
             // No pipe to be had (out of descriptors, say): copy, in this very call.
             match SocketPipe::new() {

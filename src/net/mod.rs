@@ -14,6 +14,7 @@ pub mod server;
 pub mod splice;
 pub mod stdin;
 pub mod stdout;
+pub mod trace;
 pub mod transport;
 pub mod udp;
 

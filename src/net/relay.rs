@@ -183,7 +183,10 @@ impl<'a> Relay<'a> {
             )
             .context("watching the connection")?;
         let splicer = match sock {
-            Transport::Plain(_) if !rules.send_only => Splicer::new().ok(),
+            // A trace must see the bytes, which splicing keeps from us.
+            Transport::Plain(_) if !rules.send_only && !super::trace::enabled() => {
+                Splicer::new().ok()
+            }
             _ => None,
         };
         Ok(Relay {
@@ -355,6 +358,10 @@ impl<'a> Relay<'a> {
         let Transport::Plain(sock) = &self.sock else {
             return Ok(None);
         };
+        // A trace must see the bytes, which sendfile and splice keep from us.
+        if super::trace::enabled() {
+            return Ok(None);
+        }
         let mut moved = false;
         loop {
             let Some(sent) = self.stdin.zero_copy_to(sock) else {

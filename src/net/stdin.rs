@@ -147,7 +147,8 @@ impl StdinSource {
         if recv_only {
             Ok(Self::closed())
         } else {
-            Self::start(ev, crlf, zero_copy)
+            // A trace must see the bytes, which sendfile and splice keep from us.
+            Self::start(ev, crlf, zero_copy && !super::trace::enabled())
         }
     }
 

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use mio::net::TcpStream;
 
+use super::trace;
 use crate::error::{Kind, fail};
 use crate::tls::{TlsError, TlsStream};
 
@@ -68,6 +69,10 @@ impl Transport {
             };
             match r {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Ok(n) if trace::enabled() => {
+                    trace::chunk(self.socket(), trace::Dir::Recv, &buf[..n]);
+                    return Ok(n);
+                }
                 other => return other,
             }
         }
@@ -82,6 +87,10 @@ impl Transport {
             };
             match r {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Ok(n) if trace::enabled() => {
+                    trace::chunk(self.socket(), trace::Dir::Send, &data[..n]);
+                    return Ok(n);
+                }
                 other => return other,
             }
         }

@@ -858,3 +858,42 @@ fn http_get_resolve_pins_a_made_up_name_to_loopback_without_looking_it_up() {
         assert!(done.stderr.contains("--resolve"), "{bad}: {}", done.stderr);
     }
 }
+
+#[test]
+fn http_get_trace_ascii_shows_the_lab_request_with_cr_and_lf() {
+    let server = Scripted::start(vec![reply(ok_response("hi")), reply(ok_response("hi"))]);
+    let port = server.addr.port();
+    let done = get(&["--trace-ascii", "-", &server.url("/")]);
+    done.assert_code(0);
+    assert_eq!(done.out(), "hi");
+    let trace = &done.stderr;
+    let sent = server.request().len();
+    assert!(
+        trace.contains(&format!(
+            "=> Send {sent} bytes to 127.0.0.1:{port}, offset 0, at "
+        )),
+        "{trace}"
+    );
+    assert!(
+        trace.contains("\nGET / HTTP/1.1\\r\\n\nHost: 127.0.0.1:"),
+        "{trace}"
+    );
+    assert!(
+        trace.contains("\nConnection: close\\r\\n\n\\r\\n\n"),
+        "{trace}"
+    );
+    assert!(trace.contains("<= Recv "), "{trace}");
+    assert!(trace.contains("\nHTTP/1.1 200 OK\\r\\n\n"), "{trace}");
+    // The hex view: the same bytes, sixteen to a line, CR and LF shown as symbols.
+    let dir = tempdir();
+    let file = dir.path().join("trace.txt");
+    let done = get(&["--trace", file.to_str().unwrap(), &server.url("/")]);
+    done.assert_code(0);
+    let hex = fs::read_to_string(&file).expect("the trace file");
+    assert!(
+        hex.contains(
+            "0000: 47 45 54 20 2f 20 48 54 54 50 2f 31 2e 31 0d 0a  GET / HTTP/1.1\u{240d}\u{240a}"
+        ),
+        "{hex}"
+    );
+}

@@ -649,3 +649,85 @@ fn a_key_log_that_cannot_be_opened_is_exit_10_before_any_connection() {
         done.stderr
     );
 }
+
+/// The bytes each heading of a trace announces, summed by direction (sent, received).
+fn traced_bytes(trace: &str) -> (u64, u64) {
+    let mut totals = (0, 0);
+    for line in trace.lines() {
+        let mut words = line.split(' ');
+        let (Some(arrow), Some(_), Some(n)) = (words.next(), words.next(), words.next()) else {
+            continue;
+        };
+        let Ok(n) = n.parse::<u64>() else { continue };
+        match arrow {
+            "=>" => totals.0 += n,
+            "<=" => totals.1 += n,
+            _ => {}
+        }
+    }
+    totals
+}
+
+#[test]
+fn a_trace_of_a_tls_session_shows_the_plaintext_every_byte_of_it() {
+    let dir = tempdir();
+    pki(dir.path());
+    let (mut server, port) = tls_listener(dir.path(), &[]);
+    server.send(b"hello from the server\r\n");
+    server.close_stdin();
+    // A file as stdin: without a trace it would go by sendfile, past our eyes.
+    let lines: String = (0..5000).map(|i| format!("line {i}\n")).collect();
+    let input = write_file(dir.path(), "input.txt", lines.as_bytes());
+    let trace = dir.path().join("trace.txt");
+    let ca = arg(dir.path(), "ca.pem");
+    let client = Proc::spawn_with_stdin_file(
+        nicksock(&[
+            "connect",
+            "--tls",
+            "--cacert",
+            &ca,
+            "--trace-ascii",
+            trace.to_str().unwrap(),
+            "127.0.0.1",
+            &port.to_string(),
+        ]),
+        &input,
+    );
+    let mut client = client;
+    let done = client.wait();
+    done.assert_code(0);
+    assert_eq!(done.out(), "hello from the server\r\n");
+    assert_eq!(server.wait().out(), lines);
+    let text = std::fs::read_to_string(&trace).expect("the trace");
+    assert!(
+        text.contains("\nline 0\\n\nline 1\\n\n"),
+        "plaintext, not TLS records"
+    );
+    assert!(text.contains("\nhello from the server\\r\\n\n"), "{text}");
+    assert_eq!(traced_bytes(&text), (lines.len() as u64, 23));
+}
+
+#[test]
+fn a_trace_of_plain_tcp_sees_what_splice_and_sendfile_would_have_hidden() {
+    let dir = tempdir();
+    let data = pattern(1 << 20, 7);
+    let input = write_file(dir.path(), "input.bin", &data);
+    let mut server = Proc::spawn_io(
+        nicksock(&["listen", "--trace", "-", "127.0.0.1", "0"]),
+        std::process::Stdio::null(),
+        std::process::Stdio::piped(),
+    );
+    let port = server.wait_ready(1)[0].port();
+    let mut client = Proc::spawn_with_stdin_file(
+        nicksock(&["connect", "--trace", "-", "127.0.0.1", &port.to_string()]),
+        &input,
+    );
+    let sent = client.wait();
+    sent.assert_code(0);
+    let got = server.wait();
+    got.assert_code(0);
+    assert!(got.stdout == data, "the bytes arrived");
+    assert_eq!(traced_bytes(&sent.stderr).0, data.len() as u64);
+    assert_eq!(traced_bytes(&got.stderr).1, data.len() as u64);
+    assert!(got.stderr.contains("\n0000: "), "hex lines");
+}
