@@ -28,7 +28,7 @@ complete -c nicksock -n "__fish_nicksock_needs_command" -l keylog -d 'Append the
 complete -c nicksock -n "__fish_nicksock_needs_command" -l trace -d 'Write every chunk sent and received to FILE (- for stderr) as hex and text, with direction, offset and time; over TLS, the plaintext' -r -F
 complete -c nicksock -n "__fish_nicksock_needs_command" -l trace-ascii -d 'Like --trace, as text only, with CR and LF written \\r and \\n' -r -F
 complete -c nicksock -n "__fish_nicksock_needs_command" -s v -l verbose -d 'Say what happens on stderr (-vv for more)'
-complete -c nicksock -n "__fish_nicksock_needs_command" -s h -l help -d 'Print help'
+complete -c nicksock -n "__fish_nicksock_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c nicksock -n "__fish_nicksock_needs_command" -s V -l version -d 'Print version'
 complete -c nicksock -n "__fish_nicksock_needs_command" -f -a "listen" -d 'Accept a peer; copy stdin to it and what it sends to stdout (like `nc -l`)'
 complete -c nicksock -n "__fish_nicksock_needs_command" -f -a "connect" -d 'Connect to a peer; copy stdin to it and what it sends to stdout (like `nc HOST PORT`)'
@@ -58,7 +58,7 @@ complete -c nicksock -n "__fish_nicksock_using_subcommand listen" -l recv-only -
 complete -c nicksock -n "__fish_nicksock_using_subcommand listen" -l progress -d 'Show a live byte count and rate on stderr (when stderr is a terminal)'
 complete -c nicksock -n "__fish_nicksock_using_subcommand listen" -s k -l keep-open -d 'After a client leaves, accept the next one'
 complete -c nicksock -n "__fish_nicksock_using_subcommand listen" -l tls -d 'Wrap the connection in TLS (rustls)'
-complete -c nicksock -n "__fish_nicksock_using_subcommand listen" -s h -l help -d 'Print help'
+complete -c nicksock -n "__fish_nicksock_using_subcommand listen" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c nicksock -n "__fish_nicksock_using_subcommand listen" -s V -l version -d 'Print version'
 complete -c nicksock -n "__fish_nicksock_using_subcommand connect" -l keylog -d 'Append the TLS secrets of every connection to FILE (NSS key log format), so that Wireshark can decrypt a capture; also from SSLKEYLOGFILE. The file is created 0600' -r -F
 complete -c nicksock -n "__fish_nicksock_using_subcommand connect" -l trace -d 'Write every chunk sent and received to FILE (- for stderr) as hex and text, with direction, offset and time; over TLS, the plaintext' -r -F
@@ -85,7 +85,7 @@ complete -c nicksock -n "__fish_nicksock_using_subcommand connect" -s z -d 'Only
 complete -c nicksock -n "__fish_nicksock_using_subcommand connect" -s C -l crlf -d 'Send each LF of stdin as CRLF'
 complete -c nicksock -n "__fish_nicksock_using_subcommand connect" -l tls -d 'Wrap the connection in TLS (rustls)'
 complete -c nicksock -n "__fish_nicksock_using_subcommand connect" -s k -l insecure -d 'Do not verify the server\'s certificate (says so on stderr)'
-complete -c nicksock -n "__fish_nicksock_using_subcommand connect" -s h -l help -d 'Print help'
+complete -c nicksock -n "__fish_nicksock_using_subcommand connect" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c nicksock -n "__fish_nicksock_using_subcommand connect" -s V -l version -d 'Print version'
 complete -c nicksock -n "__fish_nicksock_using_subcommand echo" -l keylog -d 'Append the TLS secrets of every connection to FILE (NSS key log format), so that Wireshark can decrypt a capture; also from SSLKEYLOGFILE. The file is created 0600' -r -F
 complete -c nicksock -n "__fish_nicksock_using_subcommand echo" -l trace -d 'Write every chunk sent and received to FILE (- for stderr) as hex and text, with direction, offset and time; over TLS, the plaintext' -r -F
@@ -100,7 +100,7 @@ complete -c nicksock -n "__fish_nicksock_using_subcommand echo" -s 4 -d 'Use IPv
 complete -c nicksock -n "__fish_nicksock_using_subcommand echo" -s 6 -d 'Use IPv6 only'
 complete -c nicksock -n "__fish_nicksock_using_subcommand echo" -s u -l udp -d 'UDP instead of TCP'
 complete -c nicksock -n "__fish_nicksock_using_subcommand echo" -l tls -d 'Wrap the connection in TLS (rustls)'
-complete -c nicksock -n "__fish_nicksock_using_subcommand echo" -s h -l help -d 'Print help'
+complete -c nicksock -n "__fish_nicksock_using_subcommand echo" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c nicksock -n "__fish_nicksock_using_subcommand echo" -s V -l version -d 'Print version'
 complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -l keylog -d 'Append the TLS secrets of every connection to FILE (NSS key log format), so that Wireshark can decrypt a capture; also from SSLKEYLOGFILE. The file is created 0600' -r -F
 complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -l trace -d 'Write every chunk sent and received to FILE (- for stderr) as hex and text, with direction, offset and time; over TLS, the plaintext' -r -F
@@ -133,7 +133,7 @@ complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -l raw -d 'P
 complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -s 4 -d 'Use IPv4 only'
 complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -s 6 -d 'Use IPv6 only'
 complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -s k -l insecure -d 'Do not verify the server\'s certificate (says so on stderr)'
-complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -s h -l help -d 'Print help'
+complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -s V -l version -d 'Print version'
 complete -c nicksock -n "__fish_nicksock_using_subcommand serve-gpio" -l keylog -d 'Append the TLS secrets of every connection to FILE (NSS key log format), so that Wireshark can decrypt a capture; also from SSLKEYLOGFILE. The file is created 0600' -r -F
 complete -c nicksock -n "__fish_nicksock_using_subcommand serve-gpio" -l trace -d 'Write every chunk sent and received to FILE (- for stderr) as hex and text, with direction, offset and time; over TLS, the plaintext' -r -F
@@ -199,13 +199,13 @@ complete -c nicksock -n "__fish_nicksock_using_subcommand relay" -s 6 -d 'Use IP
 complete -c nicksock -n "__fish_nicksock_using_subcommand relay" -l tls -d 'Wrap the connection in TLS (rustls)'
 complete -c nicksock -n "__fish_nicksock_using_subcommand relay" -l to-tls -d 'Speak TLS to the target, verified against the web PKI roots (or --to-cacert)'
 complete -c nicksock -n "__fish_nicksock_using_subcommand relay" -s k -l insecure -d 'Do not verify the target\'s certificate (says so on stderr)'
-complete -c nicksock -n "__fish_nicksock_using_subcommand relay" -s h -l help -d 'Print help'
+complete -c nicksock -n "__fish_nicksock_using_subcommand relay" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c nicksock -n "__fish_nicksock_using_subcommand relay" -s V -l version -d 'Print version'
 complete -c nicksock -n "__fish_nicksock_using_subcommand completions" -l keylog -d 'Append the TLS secrets of every connection to FILE (NSS key log format), so that Wireshark can decrypt a capture; also from SSLKEYLOGFILE. The file is created 0600' -r -F
 complete -c nicksock -n "__fish_nicksock_using_subcommand completions" -l trace -d 'Write every chunk sent and received to FILE (- for stderr) as hex and text, with direction, offset and time; over TLS, the plaintext' -r -F
 complete -c nicksock -n "__fish_nicksock_using_subcommand completions" -l trace-ascii -d 'Like --trace, as text only, with CR and LF written \\r and \\n' -r -F
 complete -c nicksock -n "__fish_nicksock_using_subcommand completions" -s v -l verbose -d 'Say what happens on stderr (-vv for more)'
-complete -c nicksock -n "__fish_nicksock_using_subcommand completions" -s h -l help -d 'Print help'
+complete -c nicksock -n "__fish_nicksock_using_subcommand completions" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c nicksock -n "__fish_nicksock_using_subcommand completions" -s V -l version -d 'Print version'
 complete -c nicksock -n "__fish_nicksock_using_subcommand help; and not __fish_seen_subcommand_from listen connect echo http-get serve-gpio gen-cert relay completions help" -f -a "listen" -d 'Accept a peer; copy stdin to it and what it sends to stdout (like `nc -l`)'
 complete -c nicksock -n "__fish_nicksock_using_subcommand help; and not __fish_seen_subcommand_from listen connect echo http-get serve-gpio gen-cert relay completions help" -f -a "connect" -d 'Connect to a peer; copy stdin to it and what it sends to stdout (like `nc HOST PORT`)'

@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use crate::help;
 use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum, ValueHint};
 
 /// Seconds as given on the command line: a non-negative, finite number (fractions allowed).
@@ -15,7 +16,8 @@ pub type Secs = f64;
 #[command(
     after_help = "Exit codes: 0 ok, 1 runtime failure, 2 usage, 3 name resolution, \
 4 refused/unreachable, 5 timeout, 6 TLS, 7 HTTP failure, 8 bind, 9 GPIO, 10 file, \
-130 interrupted."
+130 interrupted.",
+    after_long_help = crate::help::after_long_help("", None)
 )]
 pub struct Cli {
     /// Say what happens on stderr (-vv for more)
@@ -50,11 +52,7 @@ sent.";
 const RELAY_HELP: &str = "Each client gets its own connection to the target, made when it \
 connects; bytes move both ways until both sides have ended: one side's end becomes a write \
 shutdown on the other once its bytes are out, and a reset on one side resets the other. \
-Examples: `relay 8080 backend 80` (forward a port); `relay --tls --cert cert.pem --key \
-cert-key.pem 8443 127.0.0.1 8000` (HTTPS in front of a plain server); `relay 127.0.0.1 \
-9000 example.org 443 --to-tls` (a plain client to a TLS server, verified against the web \
-PKI roots). SIGTERM stops accepting and lets sessions finish (up to --grace); SIGINT exits \
-130.";
+SIGTERM stops accepting and lets sessions finish (up to --grace); SIGINT exits 130.";
 
 /// Each subcommand's arguments are built only when it is the one run (or help lists it):
 /// start-up builds one subcommand's description, not eight.
@@ -62,27 +60,42 @@ PKI roots). SIGTERM stops accepting and lets sessions finish (up to --grace); SI
 #[command(defer = true)]
 pub enum Command {
     /// Accept a peer; copy stdin to it and what it sends to stdout (like `nc -l`)
-    #[command(override_usage = "nicksock listen [OPTIONS] [ADDR] PORT", after_help = SESSION_RULES)]
+    #[command(
+        override_usage = "nicksock listen [OPTIONS] [ADDR] PORT",
+        after_help = SESSION_RULES,
+        after_long_help = help::after_long_help("listen", Some(SESSION_RULES))
+    )]
     Listen(ListenArgs),
     /// Connect to a peer; copy stdin to it and what it sends to stdout (like `nc HOST PORT`)
-    #[command(after_help = SESSION_RULES)]
+    #[command(
+        after_help = SESSION_RULES,
+        after_long_help = help::after_long_help("connect", Some(SESSION_RULES))
+    )]
     Connect(ConnectArgs),
     /// Echo every byte back to every client, many clients at once
-    #[command(override_usage = "nicksock echo [OPTIONS] [ADDR] PORT")]
+    #[command(
+        override_usage = "nicksock echo [OPTIONS] [ADDR] PORT",
+        after_long_help = help::after_long_help("echo", None)
+    )]
     Echo(EchoArgs),
     /// Fetch a URL over HTTP/1.1 or HTTP/1.0 (HTTPS by rustls), curl-style
+    #[command(after_long_help = help::after_long_help("http-get", None))]
     HttpGet(HttpGetArgs),
     /// Serve a web page, a JSON API and a line protocol that show and switch GPIO pins
+    #[command(after_long_help = help::after_long_help("serve-gpio", None))]
     ServeGpio(ServeGpioArgs),
     /// Write a private key and certificate for the TLS servers
+    #[command(after_long_help = help::after_long_help("gen-cert", None))]
     GenCert(GenCertArgs),
     /// Forward every client to a target, TLS on either side (like socat or stunnel)
     #[command(
         override_usage = "nicksock relay [OPTIONS] [ADDR] PORT TARGET_HOST TARGET_PORT",
-        after_help = RELAY_HELP
+        after_help = RELAY_HELP,
+        after_long_help = help::after_long_help("relay", Some(RELAY_HELP))
     )]
     Relay(RelayArgs),
     /// Print a shell completion script
+    #[command(after_long_help = help::after_long_help("completions", None))]
     Completions(CompletionsArgs),
 }
 

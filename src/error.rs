@@ -33,6 +33,40 @@ pub enum Kind {
 }
 
 impl Kind {
+    /// Every kind, in the order of their exit codes.
+    pub const ALL: [Kind; 11] = [
+        Kind::Runtime,
+        Kind::Usage,
+        Kind::Resolve,
+        Kind::Refused,
+        Kind::Timeout,
+        Kind::Tls,
+        Kind::Http,
+        Kind::Bind,
+        Kind::Gpio,
+        Kind::File,
+        Kind::Interrupted,
+    ];
+
+    /// What the exit code of this kind means, for `--help` and the man pages.
+    pub fn meaning(self) -> &'static str {
+        match self {
+            Kind::Runtime => {
+                "failure while running: I/O error, reset by the peer, bytes not delivered, protocol error"
+            }
+            Kind::Usage => "usage: a bad option, argument or combination",
+            Kind::Resolve => "a name could not be resolved",
+            Kind::Refused => "connection refused or unreachable",
+            Kind::Timeout => "a connect, idle or total-time timeout",
+            Kind::Tls => "TLS handshake or certificate failure",
+            Kind::Http => "HTTP status 400 or more with --fail, or too many redirects",
+            Kind::Bind => "could not bind or listen (address in use, say)",
+            Kind::Gpio => "a GPIO pin could not be opened or switched",
+            Kind::File => "a file could not be read or written",
+            Kind::Interrupted => "stopped by SIGINT (Ctrl-C)",
+        }
+    }
+
     /// The process exit code for this kind of failure.
     pub fn code(self) -> u8 {
         match self {

@@ -12,6 +12,7 @@ pub mod cmd;
 pub mod dates;
 pub mod error;
 pub mod gpio;
+pub mod help;
 pub mod http;
 pub mod names;
 pub mod net;
