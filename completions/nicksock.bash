@@ -707,7 +707,7 @@ _nicksock() {
             return 0
             ;;
         nicksock__subcmd__http__subcmd__get)
-            opts="-v -o -O -i -I -L -f -X -d -H -A -m -s -w -4 -6 -k -h -V --verbose --keylog --trace --trace-ascii --output --remote-name --include --head --location --max-redirs --fail --fail-with-body --request --data --json --header --user-agent --connect-timeout --max-time --resolve --http1.0 --silent --write-out --raw --cert --key --cacert --insecure --servername --help --version"
+            opts="-v -o -O -i -I -L -f -X -d -H -A -m -C -s -w -4 -6 -k -h -V --verbose --keylog --trace --trace-ascii --output --remote-name --include --head --location --max-redirs --fail --fail-with-body --request --data --json --header --user-agent --connect-timeout --max-time --retry --retry-for --retry-all-methods --continue-at --resolve --http1.0 --silent --write-out --raw --cert --key --cacert --insecure --servername --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -837,6 +837,22 @@ _nicksock() {
                     return 0
                     ;;
                 -m)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --retry)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --retry-for)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --continue-at)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -C)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -114,6 +114,9 @@ complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -s H -l head
 complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -s A -l user-agent -d 'User-Agent to send' -r
 complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -l connect-timeout -d 'Give up connecting after SECS (exit 5)' -r
 complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -s m -l max-time -d 'Give up when the whole transfer takes longer than SECS (exit 5)' -r
+complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -l retry -d 'Retry up to N times on connection refused, timeouts, a reset or cut-off response and HTTP 408, 429, 500, 502, 503, 504 (honouring Retry-After); a download resumes where it broke off when the server allows ranges' -r
+complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -l retry-for -d 'Retry (as --retry) for at most SECS since the start' -r
+complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -s C -l continue-at -d 'Continue the partial file of -o/-O from where it ends (only `-` is taken: the offset is the file\'s size)' -r
 complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -l resolve -d 'Connect to ADDR (comma-separated IPs; IPv6 in brackets) for HOST:PORT instead of resolving HOST (repeatable); the Host header, SNI and certificate check keep HOST' -r
 complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -s w -l write-out -d 'After the transfer, print FORMAT with %{http_code}, %{size_download}, %{time_total}, %{url_effective} replaced' -r
 complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -l cert -d 'PEM client certificate for mTLS' -r -F
@@ -127,6 +130,7 @@ complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -s I -l head
 complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -s L -l location -d 'Follow redirects'
 complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -s f -l fail -d 'Exit 7 without printing the body when the status is 400 or more'
 complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -l fail-with-body -d 'Exit 7 when the status is 400 or more, after printing the body'
+complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -l retry-all-methods -d 'Retry POST and other methods that are not idempotent too'
 complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -l http1.0 -d 'Speak HTTP/1.0'
 complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -s s -l silent -d 'No progress bar and no messages except errors'
 complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -l raw -d 'Print the response exactly as it came off the socket'

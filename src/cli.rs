@@ -338,6 +338,21 @@ pub struct HttpGetArgs {
     /// Give up when the whole transfer takes longer than SECS (exit 5)
     #[arg(short = 'm', long, value_name = "SECS", value_parser = parse_secs)]
     pub max_time: Option<Secs>,
+    /// Retry up to N times on connection refused, timeouts, a reset or cut-off response and
+    /// HTTP 408, 429, 500, 502, 503, 504 (honouring Retry-After); a download resumes where it
+    /// broke off when the server allows ranges
+    #[arg(long, value_name = "N")]
+    pub retry: Option<u32>,
+    /// Retry (as --retry) for at most SECS since the start
+    #[arg(long, value_name = "SECS", value_parser = parse_secs)]
+    pub retry_for: Option<Secs>,
+    /// Retry POST and other methods that are not idempotent too
+    #[arg(long)]
+    pub retry_all_methods: bool,
+    /// Continue the partial file of -o/-O from where it ends (only `-` is taken: the offset
+    /// is the file's size)
+    #[arg(short = 'C', long, value_name = "-", allow_hyphen_values = true)]
+    pub continue_at: Option<String>,
     /// Connect to ADDR (comma-separated IPs; IPv6 in brackets) for HOST:PORT instead of
     /// resolving HOST (repeatable); the Host header, SNI and certificate check keep HOST
     #[arg(long, value_name = "HOST:PORT:ADDR")]

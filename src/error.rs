@@ -91,6 +91,8 @@ impl Kind {
 pub struct Tagged {
     pub kind: Kind,
     message: String,
+    /// The kind of the socket error it reports, if it reports one (a retry asks).
+    pub io: Option<std::io::ErrorKind>,
 }
 
 impl Tagged {
@@ -99,8 +101,26 @@ impl Tagged {
         Tagged {
             kind,
             message: message.to_string(),
+            io: None,
         }
     }
+}
+
+/// Builds a tagged error from a message about a socket error of this `io` kind.
+pub fn fail_io(kind: Kind, message: impl fmt::Display, io: std::io::ErrorKind) -> anyhow::Error {
+    anyhow::Error::new(Tagged {
+        io: Some(io),
+        ..Tagged::new(kind, message)
+    })
+}
+
+/// The kind of the socket error behind a failure, if one is.
+pub fn socket_error_kind(err: &anyhow::Error) -> Option<std::io::ErrorKind> {
+    err.chain().find_map(|c| {
+        c.downcast_ref::<Tagged>()
+            .and_then(|t| t.io)
+            .or_else(|| c.downcast_ref::<std::io::Error>().map(std::io::Error::kind))
+    })
 }
 
 impl fmt::Display for Tagged {

@@ -5,6 +5,7 @@
 
 mod exchange;
 mod output;
+mod retry;
 mod write_out;
 
 use std::io::Read as _;
@@ -52,6 +53,10 @@ pub struct Config {
     fail_with_body: bool,
     max_redirs: u32,
     connect: ConnectOptions,
+    /// `--retry`, `--retry-for`, `--retry-all-methods`.
+    retry: retry::Policy,
+    /// `-C -`: continue the output file where it ends.
+    continue_at: bool,
     /// `--resolve`: addresses given for some HOST:PORT.
     pinned: Vec<Pinned>,
     connect_timeout: Option<Duration>,
@@ -102,6 +107,20 @@ impl Config {
             (None, Some(json)) => (Some(read_data(json, false)?), Some(JSON_CONTENT_TYPE)),
             (None, None) => (None, None),
         };
+        if let Some(offset) = &args.continue_at
+            && offset != "-"
+        {
+            return Err(usage_error(
+                "http-get",
+                format!("-C takes only '-' (continue from the end of the file), not '{offset}'"),
+            )
+            .into());
+        }
+        if args.continue_at.is_some() && args.output.is_none() && !args.remote_name {
+            return Err(
+                usage_error("http-get", "-C - continues a file: give -o FILE or -O").into(),
+            );
+        }
         let target = if args.remote_name {
             let name = remote_file_name(&usage.url).ok_or_else(|| {
                 fail(
@@ -159,7 +178,15 @@ impl Config {
                 follow: args.location,
                 verbose,
                 deadline: None,
+                stop_for_retry: false,
+                resume_from: None,
             },
+            retry: retry::Policy {
+                max: args.retry,
+                within: args.retry_for.map(secs),
+                all_methods: args.retry_all_methods,
+            },
+            continue_at: args.continue_at.is_some(),
             fail_with_body: args.fail_with_body,
             max_redirs: args.max_redirs,
             connect: ConnectOptions {
@@ -261,32 +288,175 @@ pub fn run(mut config: Config) -> Result<()> {
     result
 }
 
-/// Follows the request through its redirects to the final response.
+/// How one try of the transfer ended (its errors aside).
+enum Attempt {
+    /// The final response, delivered (or, with `-f`, stopped at).
+    Final {
+        url: Url,
+        status: u16,
+        reason: String,
+    },
+    /// The body the output holds was already whole (`-C -` and a `416`).
+    Complete,
+    /// A status a retry may cure, and the server's `Retry-After`.
+    Retry {
+        why: String,
+        after: Option<Duration>,
+    },
+}
+
+/// The token of the wait between two tries.
+const PAUSE: mio::Token = mio::Token(2);
+
+/// Tries the transfer, and again while `--retry` allows; commits the output once a final
+/// response is whole.
 fn transfer(config: &mut Config, start: Instant, stats: &mut Stats) -> Result<()> {
-    let mut out = Output::open(&config.target, config.silent)?;
+    let mut out = if config.continue_at {
+        Output::open_continuing(&config.target, config.silent)?
+    } else {
+        Output::open(&config.target, config.silent)?
+    };
     let mut ev = EventLoop::new()?;
     let mut bufs = Buffers::default();
     let mut plan = config.plan;
     plan.deadline = config.max_time.map(|limit| (start + limit, limit));
-    let mut spec = config.request.clone();
+    // `-C -`: ask for what the file lacks (its origin unknown, so no If-Range).
+    let mut resume: Option<(u64, Option<String>)> =
+        (out.body_written() > 0).then(|| (out.body_written(), None));
+    loop {
+        let method = config.request.method.clone();
+        let retry_left = config
+            .retry
+            .allows(&method, stats.num_retries, start, Instant::now());
+        plan.stop_for_retry = retry_left;
+        plan.resume_from = resume.as_ref().map(|(from, _)| *from);
+        let mut spec = config.request.clone();
+        if let Some((from, validator)) = &resume {
+            spec.headers
+                .push(("Range".into(), format!("bytes={from}-")));
+            if let Some(v) = validator {
+                spec.headers.push(("If-Range".into(), v.clone()));
+            }
+        }
+        let attempt = follow(
+            config, spec, plan, &mut ev, &mut out, &mut bufs, start, stats,
+        );
+        let (why, after) = match attempt {
+            Ok(Attempt::Final {
+                url,
+                status,
+                reason,
+            }) => {
+                if config.plan.fail && status >= 400 {
+                    return Err(http_failure(&url, status, &reason));
+                }
+                out.commit()?;
+                if config.fail_with_body && status >= 400 {
+                    return Err(http_failure(&url, status, &reason));
+                }
+                return Ok(());
+            }
+            Ok(Attempt::Complete) => return out.commit(),
+            Ok(Attempt::Retry { why, after }) => (why, after),
+            Err(e) => match retry::worth_retrying(&e) {
+                Some(why) if retry_left => (format!("{why}: {e:#}"), None),
+                _ => return Err(e),
+            },
+        };
+        // The next try continues the body when the server can resume it, else starts over.
+        resume = match (out.body_written(), bufs.validator.clone()) {
+            (0, _) => None,
+            (from, Some(validator)) => Some((from, Some(validator))),
+            (from, None) if !out.restart()? => {
+                return Err(fail(
+                    Kind::Runtime,
+                    format!(
+                        "cannot retry: {from} bytes have already been written and the server \
+                         cannot resume (no Accept-Ranges with an ETag or Last-Modified)"
+                    ),
+                ));
+            }
+            (_, None) => None,
+        };
+        let now = Instant::now();
+        let wait = config.retry.wait(stats.num_retries, after, start, now);
+        stats.num_retries += 1;
+        if !config.silent {
+            let from = resume
+                .as_ref()
+                .map_or(String::new(), |(n, _)| format!(", resuming at byte {n}"));
+            eprintln!(
+                "nicksock: retry {} in {:.1} s{from}: {why}",
+                stats.num_retries,
+                wait.as_secs_f64()
+            );
+        }
+        pause(&mut ev, now + wait)?;
+    }
+}
+
+/// Waits on the loop until `until` (SIGINT still ends the program at once).
+fn pause(ev: &mut EventLoop, until: Instant) -> Result<()> {
+    struct Pause(Instant);
+    impl crate::net::Handler for Pause {
+        fn on_event(
+            &mut self,
+            _cx: &mut crate::net::Context<'_>,
+            _event: &mio::event::Event,
+        ) -> Result<()> {
+            Ok(())
+        }
+        fn after(&mut self, _cx: &mut crate::net::Context<'_>) -> Result<crate::net::Flow> {
+            Ok(if Instant::now() >= self.0 {
+                crate::net::Flow::Stop
+            } else {
+                crate::net::Flow::Continue
+            })
+        }
+    }
+    ev.add_timer(until, PAUSE);
+    ev.run(&mut Pause(until))
+}
+
+/// One try: the request through its redirects to the final response.
+#[allow(clippy::too_many_arguments)]
+fn follow(
+    config: &mut Config,
+    mut spec: RequestSpec,
+    plan: Plan,
+    ev: &mut EventLoop,
+    out: &mut Output,
+    bufs: &mut Buffers,
+    start: Instant,
+    stats: &mut Stats,
+) -> Result<Attempt> {
     loop {
         stats.url_effective = spec.url.to_string();
-        let ending = exchange(
-            config, &spec, plan, &mut ev, &mut out, &mut bufs, start, stats,
-        )?;
+        let ending = exchange(config, &spec, plan, ev, out, bufs, start, stats)?;
         let Some(head) = &ending.head else {
             return Err(fail(Kind::Runtime, format!("{}: no response", spec.url)));
         };
         let status = head.status;
+        if ending.stopped_for_retry {
+            let after = head
+                .header("retry-after")
+                .and_then(|v| retry::retry_after(v, std::time::SystemTime::now()));
+            return Ok(Attempt::Retry {
+                why: format!("the server answered {status} {}", head.reason)
+                    .trim_end()
+                    .to_string(),
+                after,
+            });
+        }
+        if ending.already_complete {
+            return Ok(Attempt::Complete);
+        }
         let Some(location) = ending.redirect else {
-            if config.plan.fail && status >= 400 {
-                return Err(http_failure(&spec.url, status, &head.reason));
-            }
-            out.commit()?;
-            if config.fail_with_body && status >= 400 {
-                return Err(http_failure(&spec.url, status, &head.reason));
-            }
-            return Ok(());
+            return Ok(Attempt::Final {
+                url: spec.url,
+                status,
+                reason: head.reason.clone(),
+            });
         };
         if stats.num_redirects >= config.max_redirs {
             return Err(fail(

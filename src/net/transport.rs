@@ -8,7 +8,7 @@ use std::sync::Arc;
 use mio::net::TcpStream;
 
 use super::trace;
-use crate::error::{Kind, fail};
+use crate::error::{Kind, fail_io};
 use crate::tls::{TlsError, TlsStream};
 
 pub use crate::sock::{shut_write, unacknowledged};
@@ -182,7 +182,7 @@ pub fn failure(e: io::Error, doing: &str) -> anyhow::Error {
     } else {
         Kind::Runtime
     };
-    fail(kind, format!("{doing}: {}", describe(&e)))
+    fail_io(kind, format!("{doing}: {}", describe(&e)), e.kind())
 }
 
 /// Whether an I/O error only means "not now".

@@ -897,3 +897,269 @@ fn http_get_trace_ascii_shows_the_lab_request_with_cr_and_lf() {
         "{hex}"
     );
 }
+
+/// A 200 head for `body`, with what a server that resumes says (or not).
+fn head_200(len: usize, resumable: bool) -> String {
+    let ranges = if resumable {
+        "Accept-Ranges: bytes\r\nETag: \"v1\"\r\n"
+    } else {
+        ""
+    };
+    format!("HTTP/1.1 200 OK\r\nContent-Length: {len}\r\n{ranges}\r\n")
+}
+
+/// The value of a request header (case-insensitive name).
+fn request_header(request: &str, name: &str) -> Option<String> {
+    request.lines().find_map(|l| {
+        let (n, v) = l.split_once(':')?;
+        n.eq_ignore_ascii_case(name).then(|| v.trim().to_string())
+    })
+}
+
+#[test]
+fn http_get_retry_for_waits_for_a_port_that_opens_later() {
+    let (sock, port) = refusing_port();
+    let opener = thread::spawn(move || {
+        // The server comes up a second after the client started.
+        thread::sleep(Duration::from_secs(1));
+        sock.listen(16).expect("listen");
+        let listener: TcpListener = sock.into();
+        Scripted::start_on(listener, vec![reply(ok_response("up"))])
+    });
+    let started = Instant::now();
+    let url = format!("http://127.0.0.1:{port}/");
+    let done = get(&["--retry-for", "5", "-w", "\n%{num_retries}", &url]);
+    let took = started.elapsed();
+    let _server = opener.join().expect("the server");
+    done.assert_code(0);
+    let out = done.out();
+    let (body, retries) = out.rsplit_once('\n').expect("two lines");
+    assert_eq!(body, "up");
+    assert!(retries.parse::<u32>().expect("a count") >= 1, "{out}");
+    assert!(
+        done.stderr.contains("connection refused"),
+        "{}",
+        done.stderr
+    );
+    assert!(
+        took >= Duration::from_secs(1) && took < Duration::from_secs(5),
+        "{took:?}"
+    );
+}
+
+#[test]
+fn http_get_retry_honours_retry_after_and_keeps_only_the_final_body() {
+    let busy =
+        "HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nContent-Length: 4\r\n\r\nbusy";
+    let server = Scripted::start(vec![reply(busy), reply(ok_response("fine"))]);
+    let started = Instant::now();
+    let done = get(&["--retry", "3", &server.url("/")]);
+    done.assert_code(0);
+    assert_eq!(done.out(), "fine", "no trace of the 503's body");
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "waited as told"
+    );
+    assert!(
+        done.stderr
+            .contains("retry 1 in 1.0 s: the server answered 503 Service Unavailable"),
+        "{}",
+        done.stderr
+    );
+    server.request();
+    server.request();
+}
+
+#[test]
+fn http_get_retry_leaves_404_and_post_alone() {
+    let not_found = "HTTP/1.1 404 Not Found\r\nContent-Length: 4\r\n\r\nnope";
+    let busy = "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 4\r\n\r\nbusy";
+    let server = Scripted::start(vec![
+        reply(not_found),
+        reply(busy),
+        reply(busy),
+        reply(ok_response("posted")),
+    ]);
+    let done = get(&["--retry", "3", &server.url("/")]);
+    done.assert_code(0);
+    assert_eq!(done.out(), "nope");
+    server.request();
+    assert!(server.no_more_requests(), "a 404 is not retried");
+    // A POST may not be repeated unless asked: the 503 is the answer.
+    let done = get(&["--retry", "3", "-f", "-d", "x=1", &server.url("/")]);
+    done.assert_code(7);
+    server.request();
+    assert!(server.no_more_requests(), "a POST is not retried");
+    let done = get(&[
+        "--retry",
+        "3",
+        "--retry-all-methods",
+        "-s",
+        "-d",
+        "x=1",
+        &server.url("/"),
+    ]);
+    done.assert_code(0);
+    assert_eq!(done.out(), "posted");
+}
+
+#[test]
+fn http_get_retry_resumes_a_download_cut_at_60_percent_with_range_and_if_range() {
+    let body = pattern(200_000, 11);
+    let cut = body.len() * 6 / 10;
+    let mut first = head_200(body.len(), true).into_bytes();
+    first.extend_from_slice(&body[..cut]);
+    let rest = body.clone();
+    // The second connection's answer depends on the Range asked: whatever byte the client
+    // asks from is what it gets.
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || {
+        for n in 0..2 {
+            let Ok((mut s, _)) = listener.accept() else {
+                return;
+            };
+            s.set_read_timeout(Some(PATIENCE)).expect("timeout");
+            let request = String::from_utf8_lossy(&read_request(&mut s)).into_owned();
+            let _ = tx.send(request.clone());
+            if n == 0 {
+                reset_after(first.clone())(s);
+                continue;
+            }
+            let from: usize = request_header(&request, "range")
+                .and_then(|r| r.strip_prefix("bytes=")?.strip_suffix('-')?.parse().ok())
+                .expect("a Range on the retry");
+            let mut answer = format!(
+                "HTTP/1.1 206 Partial Content\r\nContent-Range: bytes {from}-{}/{}\r\n\
+                 Content-Length: {}\r\nETag: \"v1\"\r\n\r\n",
+                rest.len() - 1,
+                rest.len(),
+                rest.len() - from
+            )
+            .into_bytes();
+            answer.extend_from_slice(&rest[from..]);
+            let _ = s.write_all(&answer);
+        }
+    });
+    let dir = tempdir();
+    let file = dir.path().join("big.bin");
+    let url = format!("http://{addr}/big.bin");
+    let done = get(&["--retry", "2", "-o", file.to_str().unwrap(), &url]);
+    done.assert_code(0);
+    assert!(
+        fs::read(&file).expect("the file") == body,
+        "the file is exact"
+    );
+    let first_request = rx.recv_timeout(PATIENCE).expect("first request");
+    assert_eq!(request_header(&first_request, "range"), None);
+    let second = rx.recv_timeout(PATIENCE).expect("the retry");
+    let from: usize = request_header(&second, "range")
+        .and_then(|r| r.strip_prefix("bytes=")?.strip_suffix('-')?.parse().ok())
+        .expect("Range");
+    assert!(
+        from > 0 && from <= cut,
+        "resumed at {from} of the {cut} sent"
+    );
+    assert_eq!(
+        request_header(&second, "if-range").as_deref(),
+        Some("\"v1\"")
+    );
+    assert!(
+        done.stderr.contains(&format!("resuming at byte {from}")),
+        "{}",
+        done.stderr
+    );
+    assert_eq!(files_in(dir.path()), ["big.bin"], "no temporary file left");
+}
+
+#[test]
+fn http_get_retry_starts_over_when_the_server_cannot_resume() {
+    let body = pattern(100_000, 12);
+    let cut = body.len() * 6 / 10;
+    let mut first = head_200(body.len(), false).into_bytes();
+    first.extend_from_slice(&body[..cut]);
+    let mut whole = head_200(body.len(), false).into_bytes();
+    whole.extend_from_slice(&body);
+    let server = Scripted::start(vec![reset_after(first), reply(whole)]);
+    let dir = tempdir();
+    let file = dir.path().join("f.bin");
+    let done = get(&[
+        "--retry",
+        "2",
+        "-o",
+        file.to_str().unwrap(),
+        &server.url("/f.bin"),
+    ]);
+    done.assert_code(0);
+    assert!(
+        fs::read(&file).expect("the file") == body,
+        "the file is exact"
+    );
+    server.request();
+    assert_eq!(
+        request_header(&server.request(), "range"),
+        None,
+        "started over"
+    );
+    // To stdout, bytes already written cannot be taken back: it fails rather than repeat.
+    let mut first = head_200(body.len(), false).into_bytes();
+    first.extend_from_slice(&body[..cut]);
+    let server = Scripted::start(vec![reset_after(first)]);
+    let done = get(&["--retry", "2", &server.url("/f.bin")]);
+    done.assert_code(1);
+    assert!(done.stderr.contains("cannot retry"), "{}", done.stderr);
+}
+
+#[test]
+fn http_get_continue_at_asks_for_what_a_partial_file_lacks() {
+    let body = pattern(50_000, 13);
+    let have = 20_000;
+    let dir = tempdir();
+    let file = dir.path().join("part.bin");
+    fs::write(&file, &body[..have]).expect("partial file");
+    let mut answer = format!(
+        "HTTP/1.1 206 Partial Content\r\nContent-Range: bytes {have}-{}/{}\r\nContent-Length: {}\r\n\r\n",
+        body.len() - 1,
+        body.len(),
+        body.len() - have
+    )
+    .into_bytes();
+    answer.extend_from_slice(&body[have..]);
+    let done_already = format!(
+        "HTTP/1.1 416 Range Not Satisfiable\r\nContent-Range: bytes */{}\r\nContent-Length: 0\r\n\r\n",
+        body.len()
+    );
+    let server = Scripted::start(vec![reply(answer), reply(done_already)]);
+    let done = get(&[
+        "-C",
+        "-",
+        "-o",
+        file.to_str().unwrap(),
+        &server.url("/part.bin"),
+    ]);
+    done.assert_code(0);
+    assert!(
+        fs::read(&file).expect("file") == body,
+        "the file is whole and exact"
+    );
+    let request = server.request();
+    assert_eq!(
+        request_header(&request, "range").as_deref(),
+        Some("bytes=20000-")
+    );
+    assert_eq!(request_header(&request, "if-range"), None);
+    // Run again on the whole file: the server says there is nothing left, and it stays.
+    let done = get(&[
+        "-C",
+        "-",
+        "-o",
+        file.to_str().unwrap(),
+        &server.url("/part.bin"),
+    ]);
+    done.assert_code(0);
+    assert!(fs::read(&file).expect("file") == body);
+    // -C takes only '-', and only with a file.
+    get(&["-C", "100", "-o", file.to_str().unwrap(), &server.url("/")]).assert_code(2);
+    get(&["-C", "-", &server.url("/")]).assert_code(2);
+}

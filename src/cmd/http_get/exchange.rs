@@ -11,6 +11,7 @@ use mio::event::Event;
 use mio::{Interest, Token};
 
 use super::output::Output;
+use super::retry;
 use crate::error::{Kind, Tag as _, fail};
 use crate::http::client::{Event as HttpEvent, ResponseHead, ResponseReader};
 use crate::net::event_loop::{Context, Flow, Handler};
@@ -42,6 +43,11 @@ pub struct Plan {
     pub verbose: u8,
     /// `--max-time`, as a deadline and the seconds the user gave.
     pub deadline: Option<(Instant, Duration)>,
+    /// Stop at a status a retry may cure (a retry is left): its body is not the answer.
+    pub stop_for_retry: bool,
+    /// The request asks for the body from this byte on (`Range`): a `206` must start
+    /// there, a `200` replaces what the output holds.
+    pub resume_from: Option<u64>,
 }
 
 /// The buffers one exchange after another reuses.
@@ -51,6 +57,9 @@ pub struct Buffers {
     staged: Vec<u8>,
     scratch: Vec<u8>,
     raw_head: Vec<u8>,
+    /// What a retry needs from the last final head, kept even when the exchange fails:
+    /// the validator (ETag or Last-Modified) for `If-Range`, when the server takes ranges.
+    pub validator: Option<String>,
 }
 
 /// How an exchange ended.
@@ -66,6 +75,10 @@ pub struct Ending {
     pub head_bytes: u64,
     /// When the first byte of the response came.
     pub first_byte: Option<Instant>,
+    /// It stopped at the head of a status a retry may cure.
+    pub stopped_for_retry: bool,
+    /// A `416` said the body the output holds is already whole.
+    pub already_complete: bool,
 }
 
 /// What the exchange does with the response once its head is in.
@@ -232,8 +245,46 @@ impl<'a> Exchange<'a> {
         Ok(())
     }
 
-    /// The final head is in: stop here (redirect, `-f`) or start delivering.
+    /// The final head is in: stop here (retry, redirect, `-f`) or start delivering.
     fn on_head(&mut self, head: ResponseHead, body_bytes: u64) -> Result<()> {
+        let status = head.status;
+        if self.plan.stop_for_retry && retry::RETRY_STATUSES.contains(&status) {
+            self.ending.stopped_for_retry = true;
+            return self.stop_at(head);
+        }
+        if let Some(from) = self.plan.resume_from {
+            match status {
+                206 if retry::content_range_start(&head) == Some(from) => {}
+                206 => {
+                    return Err(fail(
+                        Kind::Runtime,
+                        format!(
+                            "{}: asked for the body from byte {from}, the server sent {}",
+                            self.url,
+                            head.header("content-range").unwrap_or("no Content-Range")
+                        ),
+                    ));
+                }
+                416 if retry::unsatisfied_length(&head) == Some(from) => {
+                    self.ending.already_complete = true;
+                    return self.stop_at(head);
+                }
+                200..=299 if !self.out.restart()? => {
+                    return Err(fail(
+                        Kind::Runtime,
+                        format!(
+                            "{}: the server sent the whole body again, and {from} bytes of it \
+                             have already been written",
+                            self.url
+                        ),
+                    ));
+                }
+                _ => {}
+            }
+        }
+        if matches!(status, 200 | 206) {
+            self.bufs.validator = retry::validator(&head);
+        }
         let location = head.header("location").map(str::to_string);
         let stop = if self.plan.follow && is_followed_redirect(head.status) && location.is_some() {
             self.ending.redirect = location;
@@ -242,10 +293,7 @@ impl<'a> Exchange<'a> {
             self.plan.fail && head.status >= 400
         };
         if stop {
-            self.stage = Stage::Finished;
-            self.bufs.staged.clear();
-            self.ending.head = Some(head);
-            return Ok(());
+            return self.stop_at(head);
         }
         self.stage = Stage::Delivering;
         self.ending.body_bytes = body_bytes;
@@ -259,6 +307,14 @@ impl<'a> Exchange<'a> {
             self.bufs.raw_head = raw;
             self.bufs.raw_head.clear();
         }
+        self.ending.head = Some(head);
+        Ok(())
+    }
+
+    /// Ends the exchange at this head, its body unread.
+    fn stop_at(&mut self, head: ResponseHead) -> Result<()> {
+        self.stage = Stage::Finished;
+        self.bufs.staged.clear();
         self.ending.head = Some(head);
         Ok(())
     }

@@ -56,6 +56,9 @@ pub struct Output {
     sink: Sink,
     want_progress: bool,
     progress: Option<ProgressBar>,
+    /// Body bytes written so far (a resumed file's old bytes included): where a retry
+    /// continues from.
+    body_written: u64,
 }
 
 impl Output {
@@ -72,7 +75,50 @@ impl Output {
             sink,
             want_progress: to_file && !silent && std::io::stderr().is_terminal(),
             progress: None,
+            body_written: 0,
         })
+    }
+
+    /// Opens a file target to continue it (`-C -`): the temporary file starts as a copy of
+    /// the file's bytes, so the file itself is replaced only by a whole one.
+    pub fn open_continuing(target: &Target, silent: bool) -> Result<Self> {
+        let mut out = Self::open(target, silent)?;
+        if let (Target::File(path), Sink::Temp { file, dest }) = (target, &mut out.sink) {
+            match File::open(path) {
+                Ok(mut old) => {
+                    out.body_written = std::io::copy(&mut old, file.as_file_mut())
+                        .tag(Kind::File, format!("continuing {}", dest.display()))?;
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => {
+                    return Err(e).tag(Kind::File, format!("continuing {}", path.display()));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Body bytes written so far.
+    pub fn body_written(&self) -> u64 {
+        self.body_written
+    }
+
+    /// Throws away the body written so far, to take a whole new one; false when that
+    /// cannot be done (bytes that went to stdout or a device are out of reach).
+    pub fn restart(&mut self) -> Result<bool> {
+        if self.body_written == 0 {
+            return Ok(true);
+        }
+        let Sink::Temp { file, dest } = &mut self.sink else {
+            return Ok(false);
+        };
+        use std::io::Seek as _;
+        let f = file.as_file_mut();
+        f.set_len(0)
+            .and_then(|()| f.rewind())
+            .tag(Kind::File, format!("writing {}", dest.display()))?;
+        self.body_written = 0;
+        Ok(true)
     }
 
     /// Writes head bytes (`-i`, `-I`).
@@ -103,6 +149,7 @@ impl Output {
     /// Writes body bytes and advances the progress bar.
     pub fn write_body(&mut self, data: &[u8]) -> Result<()> {
         self.write(data)?;
+        self.body_written += data.len() as u64;
         if let Some(bar) = &self.progress {
             bar.inc(data.len() as u64);
         }

@@ -23,6 +23,8 @@ pub enum Var {
     UrlEffective,
     /// Redirects followed.
     NumRedirects,
+    /// Retries made.
+    NumRetries,
     /// The final response's Content-Type.
     ContentType,
     /// The address connected to.
@@ -46,6 +48,7 @@ const VARIABLES: &[(&str, Var)] = &[
     ("time_starttransfer", Var::TimeStartTransfer),
     ("url_effective", Var::UrlEffective),
     ("num_redirects", Var::NumRedirects),
+    ("num_retries", Var::NumRetries),
     ("content_type", Var::ContentType),
     ("remote_ip", Var::RemoteIp),
     ("remote_port", Var::RemotePort),
@@ -87,6 +90,8 @@ pub struct Stats {
     pub url_effective: String,
     /// Redirects followed.
     pub num_redirects: u32,
+    /// Retries made.
+    pub num_retries: u32,
     /// Content-Type of the final response.
     pub content_type: Option<String>,
     /// Where the last connection went.
@@ -182,6 +187,7 @@ fn render_var(out: &mut String, var: Var, s: &Stats) {
         Var::TimeStartTransfer => write!(out, "{}", secs(s.time_starttransfer)),
         Var::UrlEffective => write!(out, "{}", s.url_effective),
         Var::NumRedirects => write!(out, "{}", s.num_redirects),
+        Var::NumRetries => write!(out, "{}", s.num_retries),
         Var::ContentType => write!(out, "{}", s.content_type.as_deref().unwrap_or("")),
         Var::RemoteIp => match s.remote {
             Some(addr) => write!(out, "{}", addr.ip()),
