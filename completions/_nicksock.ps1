@@ -64,6 +64,8 @@ Register-ArgumentCompleter -Native -CommandName 'nicksock' -ScriptBlock {
             [CompletionResult]::new('--progress', '--progress', [CompletionResultType]::ParameterName, 'Show a live byte count and rate on stderr (when stderr is a terminal)')
             [CompletionResult]::new('-k', '-k', [CompletionResultType]::ParameterName, 'After a client leaves, accept the next one')
             [CompletionResult]::new('--keep-open', '--keep-open', [CompletionResultType]::ParameterName, 'After a client leaves, accept the next one')
+            [CompletionResult]::new('--chat', '--chat', [CompletionResultType]::ParameterName, 'A chat room for many clients: each line a client sends goes to all the others as `<name> line` (`/nick NAME` sets the name); joins and leaves are announced')
+            [CompletionResult]::new('--broker', '--broker', [CompletionResultType]::ParameterName, 'A broker for many clients: the bytes each client sends go to all the others as they are, with no names or notices')
             [CompletionResult]::new('--tls', '--tls', [CompletionResultType]::ParameterName, 'Wrap the connection in TLS (rustls)')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')

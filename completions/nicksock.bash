@@ -925,7 +925,7 @@ _nicksock() {
             return 0
             ;;
         nicksock__subcmd__listen)
-            opts="-v -4 -6 -u -i -q -k -h -V --verbose --keylog --trace --trace-ascii --udp --idle-timeout --no-shutdown --send-only --recv-only --progress --keep-open --max-conns --tls --cert --key --cacert --help --version"
+            opts="-v -4 -6 -u -i -q -k -h -V --verbose --keylog --trace --trace-ascii --udp --idle-timeout --no-shutdown --send-only --recv-only --progress --keep-open --max-conns --chat --broker --tls --cert --key --cacert --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -60,6 +60,8 @@ set edit:completion:arg-completer[nicksock] = {|@words|
             cand --progress 'Show a live byte count and rate on stderr (when stderr is a terminal)'
             cand -k 'After a client leaves, accept the next one'
             cand --keep-open 'After a client leaves, accept the next one'
+            cand --chat 'A chat room for many clients: each line a client sends goes to all the others as `<name> line` (`/nick NAME` sets the name); joins and leaves are announced'
+            cand --broker 'A broker for many clients: the bytes each client sends go to all the others as they are, with no names or notices'
             cand --tls 'Wrap the connection in TLS (rustls)'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'

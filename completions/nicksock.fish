@@ -57,6 +57,8 @@ complete -c nicksock -n "__fish_nicksock_using_subcommand listen" -l send-only -
 complete -c nicksock -n "__fish_nicksock_using_subcommand listen" -l recv-only -d 'Only receive: never read stdin, and end the session at the peer\'s end'
 complete -c nicksock -n "__fish_nicksock_using_subcommand listen" -l progress -d 'Show a live byte count and rate on stderr (when stderr is a terminal)'
 complete -c nicksock -n "__fish_nicksock_using_subcommand listen" -s k -l keep-open -d 'After a client leaves, accept the next one'
+complete -c nicksock -n "__fish_nicksock_using_subcommand listen" -l chat -d 'A chat room for many clients: each line a client sends goes to all the others as `<name> line` (`/nick NAME` sets the name); joins and leaves are announced'
+complete -c nicksock -n "__fish_nicksock_using_subcommand listen" -l broker -d 'A broker for many clients: the bytes each client sends go to all the others as they are, with no names or notices'
 complete -c nicksock -n "__fish_nicksock_using_subcommand listen" -l tls -d 'Wrap the connection in TLS (rustls)'
 complete -c nicksock -n "__fish_nicksock_using_subcommand listen" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c nicksock -n "__fish_nicksock_using_subcommand listen" -s V -l version -d 'Print version'

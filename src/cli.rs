@@ -187,6 +187,14 @@ pub struct ListenArgs {
     /// With -k: exit after serving N clients
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub max_conns: Option<u32>,
+    /// A chat room for many clients: each line a client sends goes to all the others as
+    /// `<name> line` (`/nick NAME` sets the name); joins and leaves are announced
+    #[arg(long, conflicts_with_all = ["broker", "udp", "keep_open", "max_conns"])]
+    pub chat: bool,
+    /// A broker for many clients: the bytes each client sends go to all the others as they
+    /// are, with no names or notices
+    #[arg(long, conflicts_with_all = ["udp", "keep_open", "max_conns"])]
+    pub broker: bool,
     #[command(flatten)]
     pub tls: TlsArgs,
 }

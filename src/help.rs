@@ -37,6 +37,10 @@ const LISTEN: &[Example] = &[
         "A TLS server (lab L15); make the files with `nicksock gen-cert localhost`.",
     ),
     ex(
+        "nicksock listen --chat 7000",
+        "A chat room: everyone who connects (`nicksock connect HOST 7000`, `nc HOST 7000`) reads what the others type; /nick NAME.",
+    ),
+    ex(
         "nicksock listen --trace-ascii - 8080",
         "Show every byte both ways on stderr, CR and LF visible: see the browser's request (lab L6).",
     ),

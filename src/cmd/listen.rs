@@ -33,6 +33,10 @@ pub struct Config {
     keep_open: bool,
     max_conns: Option<u32>,
     tls: Option<Arc<rustls::ServerConfig>>,
+    /// `--chat` or `--broker`: a room for many clients instead of one session.
+    room: Option<super::chat::Mode>,
+    idle: Option<std::time::Duration>,
+    verbose: u8,
 }
 
 impl Config {
@@ -48,12 +52,24 @@ impl Config {
             keep_open: args.keep_open,
             max_conns: args.max_conns,
             tls,
+            room: match (args.chat, args.broker) {
+                (true, _) => Some(super::chat::Mode::Chat),
+                (false, true) => Some(super::chat::Mode::Broker),
+                (false, false) => None,
+            },
+            idle: args.session.idle_timeout.map(crate::net::event_loop::secs),
+            verbose,
         })
     }
 }
 
 /// Runs `listen`.
 pub fn run(config: Config) -> Result<()> {
+    if let Some(mode) = config.room {
+        let ev = EventLoop::new()?;
+        let listeners = crate::net::server::listen(&config.addrs, config.default_pair, "")?;
+        return super::chat::run(mode, ev, listeners, config.tls, config.idle, config.verbose);
+    }
     let proto = if config.udp { Proto::Udp } else { Proto::Tcp };
     // Signals are caught before the ready line: a script may send SIGINT right after it.
     let mut ev = EventLoop::new()?;

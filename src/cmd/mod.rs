@@ -1,6 +1,7 @@
 //! One module per subcommand; each turns its command-line arguments into a validated Config
 //! and runs it.
 
+pub mod chat;
 pub mod connect;
 pub mod echo;
 pub mod gen_cert;

@@ -229,6 +229,11 @@ pub trait Service {
         Ok(())
     }
 
+    /// The connection is closed (by either side, or by a deadline).
+    fn closed(&mut self, conn: Self::Conn) {
+        let _ = conn;
+    }
+
     /// Source `index` of [`Service::register`] is ready.
     fn on_source(&mut self, index: usize, now: Instant) {
         let _ = (index, now);
@@ -665,6 +670,7 @@ impl<S: Service> Server<S> {
                     None => eprintln!("closed {peer}"),
                 }
             }
+            self.service.closed(entry.conn);
         }
     }
 }

@@ -3,6 +3,7 @@
 
 mod binary;
 mod browser;
+mod chat;
 mod gen_cert;
 mod generated;
 mod gpio_events;

@@ -1,0 +1,204 @@
+//! `listen --chat` and `listen --broker`: many clients, each one's words to all the
+//! others, a client that never reads slowing no one; the chat lab with OpenBSD nc too.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::Duration;
+
+use crate::util::*;
+
+const PATIENCE: Duration = Duration::from_secs(10);
+
+/// A chat client: the stream to write and a line reader.
+struct Client {
+    to: TcpStream,
+    from: BufReader<TcpStream>,
+}
+
+impl Client {
+    fn join(addr: SocketAddr) -> Client {
+        let to = TcpStream::connect(addr).expect("connect");
+        to.set_read_timeout(Some(PATIENCE)).expect("timeout");
+        let from = BufReader::new(to.try_clone().expect("clone"));
+        Client { to, from }
+    }
+
+    fn say(&mut self, text: &str) {
+        self.to.write_all(text.as_bytes()).expect("send");
+    }
+
+    fn line(&mut self) -> String {
+        let mut line = String::new();
+        self.from.read_line(&mut line).expect("a line");
+        assert!(line.ends_with('\n'), "the room closed: {line:?}");
+        line.trim_end_matches('\n').to_string()
+    }
+}
+
+fn room(args: &[&str]) -> (Proc, SocketAddr) {
+    let mut all = vec!["listen"];
+    all.extend_from_slice(args);
+    all.extend_from_slice(&["127.0.0.1", "0"]);
+    let mut p = Proc::spawn(nicksock(&all));
+    let addr = p.wait_ready(1)[0];
+    (p, addr)
+}
+
+#[test]
+fn three_clients_chat_with_names_notices_and_nick() {
+    let (_room, addr) = room(&["--chat"]);
+    let mut a = Client::join(addr);
+    assert!(a.line().starts_with("* welcome, user1"));
+    let mut b = Client::join(addr);
+    assert!(b.line().starts_with("* welcome, user2"));
+    assert_eq!(a.line(), "* user2 joined");
+    let mut c = Client::join(addr);
+    c.line();
+    assert_eq!(a.line(), "* user3 joined");
+    assert_eq!(b.line(), "* user3 joined");
+    a.say("/nick alice\n");
+    assert_eq!(a.line(), "* you are now alice");
+    assert_eq!(b.line(), "* user1 is now alice");
+    assert_eq!(c.line(), "* user1 is now alice");
+    a.say("hello, room\r\n");
+    assert_eq!(b.line(), "<alice> hello, room");
+    assert_eq!(c.line(), "<alice> hello, room");
+    b.say("hi al");
+    b.say("ice\n");
+    assert_eq!(
+        a.line(),
+        "<user2> hi alice",
+        "a line sent in pieces arrives whole"
+    );
+    assert_eq!(c.line(), "<user2> hi alice");
+    // A line over the limit is cut there, and its sender told.
+    let long = "x".repeat(5000);
+    c.say(&format!("{long}\nafter\n"));
+    assert_eq!(c.line(), "* your line was cut at 4096 bytes");
+    assert_eq!(a.line(), format!("<user3> {}", &long[..4096]));
+    assert_eq!(a.line(), "<user3> after");
+    b.line();
+    b.line();
+    drop(c);
+    assert_eq!(a.line(), "* user3 left");
+    assert_eq!(b.line(), "* user3 left");
+    // Nobody hears their own words back.
+    a.say("only for bob\n");
+    assert_eq!(b.line(), "<alice> only for bob");
+    b.say("ack\n");
+    assert_eq!(a.line(), "<user2> ack");
+}
+
+#[test]
+fn a_client_that_never_reads_slows_no_one_and_is_dropped() {
+    let (_room, addr) = room(&["--chat"]);
+    let sock =
+        socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).expect("socket");
+    sock.set_recv_buffer_size(4096).expect("SO_RCVBUF");
+    sock.connect(&addr.into()).expect("connect");
+    let mut talker = Client::join(addr);
+    talker.line();
+    let mut listener = Client::join(addr);
+    listener.line();
+    talker.line(); // user3 joined
+    let line = "y".repeat(1000);
+    // More than the log holds (4096 messages): the stalled client falls behind for good.
+    let messages = 5000;
+    let writer = {
+        let mut to = talker.to.try_clone().expect("clone");
+        let text = format!("{line}\n").repeat(messages);
+        std::thread::spawn(move || to.write_all(text.as_bytes()).expect("send"))
+    };
+    // Every message reaches the reader, in order; the stalled one's leaving comes among them.
+    let expected = format!("<user2> {line}");
+    let (mut got, mut left) = (0, false);
+    while got < messages || !left {
+        match listener.line() {
+            l if l == expected => got += 1,
+            l if l == "* user1 left" && !left => left = true,
+            other => panic!("after {got} messages: {other:?}"),
+        }
+    }
+    writer.join().expect("writer");
+    // The stalled one was dropped: after what it had buffered, its stream ends.
+    let mut stalled: TcpStream = sock.into();
+    stalled.set_read_timeout(Some(PATIENCE)).expect("timeout");
+    let mut sink = Vec::new();
+    let ended = stalled.read_to_end(&mut sink);
+    assert!(
+        ended.is_ok()
+            || matches!(&ended, Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset),
+        "{ended:?}"
+    );
+    assert!(
+        sink.len() < 4 * 1024 * 1024,
+        "it was sent a bounded amount: {}",
+        sink.len()
+    );
+}
+
+#[test]
+fn the_broker_passes_raw_bytes_to_the_others_only() {
+    let (_room, addr) = room(&["--broker"]);
+    let mut a = TcpStream::connect(addr).expect("connect");
+    let mut b = TcpStream::connect(addr).expect("connect");
+    let mut c = TcpStream::connect(addr).expect("connect");
+    for s in [&a, &b, &c] {
+        s.set_read_timeout(Some(PATIENCE)).expect("timeout");
+    }
+    // All three are in once a and b hear what c says (the last to connect).
+    c.write_all(b"!").expect("send");
+    for peer in [&mut a, &mut b] {
+        let mut got = [0u8; 1];
+        peer.read_exact(&mut got).expect("c's byte");
+        assert_eq!(&got, b"!");
+    }
+    let data = pattern(100_000, 5);
+    a.write_all(&data).expect("send");
+    for peer in [&mut b, &mut c] {
+        let mut got = vec![0u8; data.len()];
+        peer.read_exact(&mut got).expect("the bytes");
+        assert!(got == data, "unchanged, with no prefix");
+    }
+    a.set_read_timeout(Some(Duration::from_millis(300)))
+        .expect("timeout");
+    let mut echo = [0u8; 1];
+    assert!(
+        a.read(&mut echo).is_err(),
+        "nothing comes back to the sender"
+    );
+}
+
+#[test]
+fn the_chat_lab_with_openbsd_nc_as_a_client() {
+    if !have("nc") {
+        return;
+    }
+    let (_room, addr) = room(&["--chat"]);
+    let mut bob = Client::join(addr);
+    bob.line();
+    let port = addr.port().to_string();
+    let mut nc = Proc::spawn({
+        let mut cmd = std::process::Command::new("nc");
+        cmd.args(["-N", "127.0.0.1", &port]);
+        cmd
+    });
+    nc.send(b"/nick nc\nhello from nc\n");
+    assert_eq!(bob.line(), "* user2 joined");
+    assert_eq!(bob.line(), "* user2 is now nc");
+    assert_eq!(bob.line(), "<nc> hello from nc");
+    let mut carol = Client::join(addr);
+    carol.line();
+    bob.line(); // user3 joined
+    bob.say("hello, nc\n");
+    // Once carol has it, nc has been sent it too (one delivery round for everyone).
+    assert_eq!(carol.line(), "<user1> hello, nc");
+    nc.close_stdin();
+    assert_eq!(bob.line(), "* nc left");
+    let done = nc.wait();
+    assert!(
+        done.out().contains("<user1> hello, nc\n"),
+        "{:?}",
+        done.out()
+    );
+}
