@@ -7,7 +7,7 @@
 #   scripts/soak.sh [SCENARIO...]     (default: all)
 #   SOAK_MINUTES=10 (the mixed soak), SOAK_GARBAGE_SECS=60 (garbage to every port)
 #
-# Scenarios: connections, fdlimit, slowloris, garbage, lossy, mixed.
+# Scenarios: connections, fdlimit, slowloris, garbage, lossy, netem, mixed.
 # Exit 0 when every scenario run passed. RELIABILITY.md has the figures of a full run.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -292,11 +292,42 @@ EOF
   ip netns del "$nsname"
 }
 
+scenario_netem() {
+  # tc netem where the host kernel has none: in a throw-away VM (tests/vm/gpio-vm.sh) whose
+  # Debian kernel has sch_netem, on the guest's loopback, so every packet of both directions
+  # is delayed 2 ± 1 ms and 1 % lost, 1 % reordered, 0.5 % duplicated. 256 MiB through
+  # connect/listen (plain, TLS) and http-get from nginx (HTTP, HTTPS), compared by SHA-256.
+  local why; why=$(bash tests/vm/gpio-vm.sh check 2>&1) || { echo "SKIP netem: no VM: $why"; return; }
+  NICKSOCK_VM_MEM=1536 NICKSOCK_VM_TIMEOUT=900 bash tests/vm/gpio-vm.sh run -f "$ns" \
+    -f "$(command -v tc)" -f "$(command -v nginx)" tests/vm/scenarios/netem.sh >"$work/netem.out" 2>&1
+  local sent; sent=$(sed -n 's/^@ sent //p' "$work/netem.out")
+  local key line
+  for key in plain tls http https; do
+    line=$(sed -n "s/^@ $key //p" "$work/netem.out")
+    local t0 t1; t0=$(awk '{for (i = 1; i < NF; i++) if ($i == "from") print $(i + 1)}' <<<"$line")
+    t1=$(awk '{for (i = 1; i < NF; i++) if ($i == "to") print $(i + 1)}' <<<"$line")
+    if [ -n "$sent" ] && [[ "$line" == "exits 0"*" sum $sent "* || "$line" == "exits 0/0 sum $sent "* ]]; then
+      pass netem "$key: 256 MiB identical (SHA-256), exit 0, $(mbps 256 "$t0" "$t1") MB/s"
+    else
+      fail netem "$key: ${line:-no report}"
+    fi
+  done
+  echo "     netem on the guest's loopback: $(sed -n 's/^@ stats //p' "$work/netem.out")"
+  grep -q "^@ netem-failed\|^@ nginx-failed\|^@ gen-cert-failed" "$work/netem.out" &&
+    fail netem "$(grep '^@ .*-failed' "$work/netem.out")"
+}
+
 scenario_mixed() {
   local minutes=${SOAK_MINUTES:-10}
   serve gpio serve-gpio --backend sim --pin 13 --pin 19 127.0.0.1 --port 0 --line-port 0
   local gp=$pid http=$port line=$port2
   local end=$(( $(date +%s) + minutes * 60 ))
+  # Subscribers for the whole run: the event stream, and `watch` on the line port (its
+  # stdin held open by a sleep as long as the run).
+  curl -s -N --max-time $((minutes * 60 + 30)) "http://127.0.0.1:$http/api/events" >"$work/events.out" &
+  local sub=$!
+  (printf 'watch\n'; sleep $((minutes * 60 + 5))) | "$ns" connect 127.0.0.1 "$line" >"$work/watch.out" 2>/dev/null &
+  local watcher=$!
   (
     while [ "$(date +%s)" -lt "$end" ]; do
       curl -s -o /dev/null "http://127.0.0.1:$http/"
@@ -321,15 +352,21 @@ scenario_mixed() {
   local last; last=$(tail -1 "$samples" | awk '{print $2}')
   local cpu; cpu=$(tail -1 "$samples" | awk '{print $3}')
   local probe; probe=$("$load" probe "127.0.0.1:$http" 20)
-  if alive "$gp" && [ "$(field "$probe" ok)" = 20 ] && [ "$peak_late" -le $((warm * 11 / 10 + 512)) ]; then
-    pass mixed "$minutes min of page, form, API, line protocol, http-get and 200-client bursts: RSS after warm-up $warm KiB, highest in the second half $peak_late KiB, at the end $last KiB; $cpu CPU ticks; $n samples; then $probe"
+  # The subscribers were with it all along: one event per change, none dropped.
+  local events; events=$(grep -c '^data: ' "$work/events.out")
+  local watched; watched=$(grep -c '^1[39] ' "$work/watch.out")
+  local subs_alive; subs_alive=$(alive "$sub" && alive "$watcher" && echo yes || echo no)
+  if alive "$gp" && [ "$(field "$probe" ok)" = 20 ] && [ "$peak_late" -le $((warm * 11 / 10 + 512)) ] &&
+    [ "$subs_alive" = yes ] && [ "$events" -gt 100 ] && [ "$watched" -gt 100 ]; then
+    pass mixed "$minutes min of page, form, API, line protocol, http-get, 200-client bursts, an event stream ($events events) and a line watcher ($watched lines): RSS after warm-up $warm KiB, highest in the second half $peak_late KiB, at the end $last KiB; $cpu CPU ticks; $n samples; then $probe"
   else
-    fail mixed "RSS warm $warm, late peak $peak_late, end $last KiB; alive $(alive "$gp" && echo yes || echo no); $probe"
+    fail mixed "RSS warm $warm, late peak $peak_late, end $last KiB; alive $(alive "$gp" && echo yes || echo no); subscribers alive $subs_alive ($events events, $watched watched lines); $probe"
   fi
+  kill "$sub" "$watcher" 2>/dev/null
   stop "$gp"
 }
 
-all=(connections fdlimit slowloris garbage lossy mixed)
+all=(connections fdlimit slowloris garbage lossy netem mixed)
 for s in "${@:-${all[@]}}"; do
   echo "== $s ($(date -u +%H:%M:%S))"
   "scenario_$s"

@@ -19,7 +19,8 @@
 # - KVM is used only where it is real; a nested "kvm_pvm" device is far slower than TCG.
 #
 # Environment: NICKSOCK_VM_CACHE (default /var/tmp/nicksock-vm), NICKSOCK_VM_TIMEOUT
-# (seconds, default 120), NICKSOCK_VM_KVER (Debian kernel ABI, default: linux-image-amd64's).
+# (seconds, default 120), NICKSOCK_VM_MEM (MiB of guest RAM, default 256; the guest's files
+# live in it), NICKSOCK_VM_KVER (Debian kernel ABI, default: linux-image-amd64's).
 # Needs: qemu-system-x86 busybox(-static) cpio gzip; setup also needs apt, xz-utils, kmod,
 # make and gcc. `.ci/run` installs them.
 set -euo pipefail
@@ -48,9 +49,9 @@ fetch() { # $1 dir, $2 package
   (cd "$1" && apt-get download -qq "$2" > /dev/null 2>&1) || die "apt-get download $2 failed"
 }
 
-ready() { # the cached kernel and modules exist
+ready() { # the cached kernel and modules exist (sch_netem too: caches made before lack it)
   local k; k=$(kernel_dir)
-  [ -s "$k/vmlinux" ] && [ -s "$k/modules/load-order" ]
+  [ -s "$k/vmlinux" ] && [ -s "$k/modules/load-order" ] && [ -s "$k/modules/sch_netem.ko" ]
 }
 
 # bzImage → the ELF kernel inside it: try each compressor's magic; the decompressor complains
@@ -133,6 +134,18 @@ setup() {
   done
   cp "$work/mod/gpio-sim.ko" "$kdir.new/modules/"
   echo gpio-sim.ko >> "$kdir.new/modules/load-order"
+  # The fault suite's impaired network (scripts/soak.sh netem): tc netem, which the host's
+  # kernel may lack, from the same kernel package.
+  for dep in sch_netem; do
+    file=$(find "$pkgdir" -name "$dep.ko*" | head -1)
+    [ -n "$file" ] || die "module $dep is not in linux-image-$kver"
+    case $file in
+      *.xz) xz -dc "$file" ;; *.zst) zstd -qdc "$file" ;; *) cat "$file" ;;
+    esac > "$kdir.new/modules/$dep.ko"
+    [ -z "$(modinfo -F depends "$kdir.new/modules/$dep.ko")" ] ||
+      die "$dep needs modules this script does not load: $(modinfo -F depends "$kdir.new/modules/$dep.ko")"
+    echo "$dep.ko" >> "$kdir.new/modules/load-order"
+  done
   rm -rf "$kdir"
   mv "$kdir.new" "$kdir"
   echo "$kver" > "$cache/kver"
@@ -207,7 +220,7 @@ EOF
   set +e
   # --foreground: qemu stays in our process group, so Ctrl-C stops the VM too.
   timeout --foreground -k 5 "$timeout" qemu-system-x86_64 -nodefaults -no-user-config -display none \
-    -no-reboot -m 256 -serial stdio "${accel[@]}" \
+    -no-reboot -m "${NICKSOCK_VM_MEM:-256}" -serial stdio "${accel[@]}" \
     -kernel "$kdir/vmlinux" -initrd "$work/initrd.gz" \
     -append "console=ttyS0 quiet loglevel=3 panic=-1" < /dev/null | tr -d '\r' | tee "$console"
   set -e
