@@ -23,7 +23,7 @@ li{border:1px solid #ccc;border-radius:.5rem;margin:.5rem 0;padding:.75rem}\
 .state{border-radius:1rem;color:#fff;font-weight:bold;padding:.2rem .8rem}\
 .on .state{background:#1a7f37}.off .state{background:#6e7781}\
 .meta,.timer{color:#57606a;font-size:.9rem;margin-left:.5rem}\
-input[type=text]{font-size:1rem;padding:.3rem;width:4rem}\
+input[type=text]{font-size:1rem;padding:.3rem;width:3rem}label,.timer{white-space:nowrap}\
 input[type=range]{vertical-align:middle;width:12rem}\
 form{margin-top:.5rem}\
 button{font-size:1rem;margin:.2rem .4rem .2rem 0;min-width:4.5rem;padding:.5rem}\
