@@ -908,6 +908,14 @@ fn head_200(len: usize, resumable: bool) -> String {
     format!("HTTP/1.1 200 OK\r\nContent-Length: {len}\r\n{ranges}\r\n")
 }
 
+/// A 200 response for `body` that stops after 60 % of it; and where it stops.
+fn cut_at_60_percent(body: &[u8], resumable: bool) -> (Vec<u8>, usize) {
+    let cut = body.len() * 6 / 10;
+    let mut response = head_200(body.len(), resumable).into_bytes();
+    response.extend_from_slice(&body[..cut]);
+    (response, cut)
+}
+
 /// The value of a request header (case-insensitive name).
 fn request_header(request: &str, name: &str) -> Option<String> {
     request.lines().find_map(|l| {
@@ -1006,9 +1014,7 @@ fn http_get_retry_leaves_404_and_post_alone() {
 #[test]
 fn http_get_retry_resumes_a_download_cut_at_60_percent_with_range_and_if_range() {
     let body = pattern(200_000, 11);
-    let cut = body.len() * 6 / 10;
-    let mut first = head_200(body.len(), true).into_bytes();
-    first.extend_from_slice(&body[..cut]);
+    let (first, cut) = cut_at_60_percent(&body, true);
     let rest = body.clone();
     // The second connection's answer depends on the Range asked: whatever byte the client
     // asks from is what it gets.
@@ -1076,9 +1082,7 @@ fn http_get_retry_resumes_a_download_cut_at_60_percent_with_range_and_if_range()
 #[test]
 fn http_get_retry_starts_over_when_the_server_cannot_resume() {
     let body = pattern(100_000, 12);
-    let cut = body.len() * 6 / 10;
-    let mut first = head_200(body.len(), false).into_bytes();
-    first.extend_from_slice(&body[..cut]);
+    let (first, _) = cut_at_60_percent(&body, false);
     let mut whole = head_200(body.len(), false).into_bytes();
     whole.extend_from_slice(&body);
     let server = Scripted::start(vec![reset_after(first), reply(whole)]);
@@ -1103,8 +1107,7 @@ fn http_get_retry_starts_over_when_the_server_cannot_resume() {
         "started over"
     );
     // To stdout, bytes already written cannot be taken back: it fails rather than repeat.
-    let mut first = head_200(body.len(), false).into_bytes();
-    first.extend_from_slice(&body[..cut]);
+    let (first, _) = cut_at_60_percent(&body, false);
     let server = Scripted::start(vec![reset_after(first)]);
     let done = get(&["--retry", "2", &server.url("/f.bin")]);
     done.assert_code(1);

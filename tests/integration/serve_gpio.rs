@@ -810,19 +810,22 @@ fn start_on_a_terminal(args: &[&str]) -> String {
     String::from_utf8_lossy(&seen).replace("\r\n", "\n")
 }
 
+/// serve-gpio on every IPv4 address of the machine, read-only (it changes nothing).
+const EVERYWHERE: [&str; 9] = [
+    "serve-gpio",
+    "--backend",
+    "sim",
+    "--pin",
+    "13",
+    "--read-only",
+    "0.0.0.0",
+    "--port",
+    "0",
+];
+
 #[test]
 fn on_a_terminal_the_start_shows_the_pages_urls_and_a_qr_code_of_the_first() {
-    let args = [
-        "serve-gpio",
-        "--backend",
-        "sim",
-        "--pin",
-        "13",
-        "--read-only",
-        "0.0.0.0",
-        "--port",
-        "0",
-    ];
+    let args = EVERYWHERE;
     let shown = start_on_a_terminal(&args);
     let port = shown
         .lines()
@@ -859,18 +862,7 @@ fn on_a_terminal_the_start_shows_the_pages_urls_and_a_qr_code_of_the_first() {
 
 #[test]
 fn in_a_pipe_the_start_shows_no_urls_and_no_code() {
-    let args = [
-        "serve-gpio",
-        "--backend",
-        "sim",
-        "--pin",
-        "13",
-        "--read-only",
-        "0.0.0.0",
-        "--port",
-        "0",
-    ];
-    let mut proc = Proc::spawn(nicksock(&args));
+    let mut proc = Proc::spawn(nicksock(&EVERYWHERE));
     proc.wait_line("listening on");
     proc.signal("TERM");
     let done = proc.wait();

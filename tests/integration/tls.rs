@@ -90,6 +90,27 @@ fn openssl_s_client_talks_to_listen_tls() {
     assert!(got.out().contains("from nicksock\n"), "{got:?}");
 }
 
+/// `openssl s_server` for one client with the server leaf of `dir` and `extra` options
+/// (words without spaces in them); returns it and its port.
+fn openssl_s_server(dir: &Path, extra: &str) -> (Proc, u16) {
+    // Its "ACCEPT 127.0.0.1:PORT" line (and what it receives) goes to stdout: sent to
+    // stderr, to wait for the port there.
+    let script = format!(
+        "exec openssl s_server -naccept 1 -accept 127.0.0.1:0 -cert \"$0\" -key \"$1\" {extra} 1>&2"
+    );
+    let mut server = Command::new("sh");
+    server.args([
+        "-c",
+        &script,
+        &arg(dir, "cert.pem"),
+        &arg(dir, "cert-key.pem"),
+    ]);
+    let mut server = Proc::spawn(server);
+    let line = server.wait_line("ACCEPT");
+    let port = ready_addr(&line.replace("ACCEPT", "listening on")).port();
+    (server, port)
+}
+
 #[test]
 fn connect_tls_talks_to_openssl_s_server() {
     if !have("openssl") {
@@ -97,18 +118,7 @@ fn connect_tls_talks_to_openssl_s_server() {
     }
     let dir = tempdir();
     pki(dir.path());
-    // Its "ACCEPT 127.0.0.1:PORT" line (and what it receives) goes to stdout: sent to
-    // stderr, to wait for the port there.
-    let mut server = Command::new("sh");
-    server.args([
-        "-c",
-        "exec openssl s_server -naccept 1 -accept 127.0.0.1:0 -cert \"$0\" -key \"$1\" 1>&2",
-        &arg(dir.path(), "cert.pem"),
-        &arg(dir.path(), "cert-key.pem"),
-    ]);
-    let mut server = Proc::spawn(server);
-    let line = server.wait_line("ACCEPT");
-    let port = ready_addr(&line.replace("ACCEPT", "listening on")).port();
+    let (mut server, port) = openssl_s_server(dir.path(), "");
     server.send(b"from openssl\n");
     let ca = arg(dir.path(), "ca.pem");
     let mut client = Proc::spawn(nicksock(&[
@@ -579,18 +589,8 @@ fn sslkeylogfile_logs_a_tls_1_2_client_random_line_openssl_agrees_with() {
     pki(dir.path());
     let ours = dir.path().join("client-keys.log");
     let theirs = dir.path().join("server-keys.log");
-    let mut server = Command::new("sh");
-    server.args([
-        "-c",
-        "exec openssl s_server -naccept 1 -tls1_2 -accept 127.0.0.1:0 -cert \"$0\" -key \"$1\" \
-         -keylogfile \"$2\" 1>&2",
-        &arg(dir.path(), "cert.pem"),
-        &arg(dir.path(), "cert-key.pem"),
-        &theirs.display().to_string(),
-    ]);
-    let mut server = Proc::spawn(server);
-    let line = server.wait_line("ACCEPT");
-    let port = ready_addr(&line.replace("ACCEPT", "listening on")).port();
+    let keylog = format!("-tls1_2 -keylogfile {}", theirs.display());
+    let (mut server, port) = openssl_s_server(dir.path(), &keylog);
     server.send(b"hello\n");
     let ca = arg(dir.path(), "ca.pem");
     let mut cmd = nicksock(&[

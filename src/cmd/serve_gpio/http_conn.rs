@@ -8,7 +8,7 @@ use std::io;
 use std::time::{Duration, Instant};
 
 use super::app::App;
-use super::app::events::{FellBehind, Form};
+use super::app::events::{Follower, Form};
 use crate::http::server::{
     CONTINUE_RESPONSE, Incoming, MAX_REQUEST_BODY, MAX_REQUEST_HEAD, RequestError, Response,
     reason_phrase,
@@ -37,10 +37,8 @@ pub struct HttpConn {
     peer_eof: bool,
     /// When the request now being received started (None between requests).
     request_started: Option<Instant>,
-    /// An event stream: the next event to send. Nothing more is read as requests.
-    subscribed: Option<u64>,
-    /// The events went on without this subscriber (it read too slowly).
-    fell_behind: bool,
+    /// An event stream follows the log; nothing more is read as requests.
+    follower: Follower,
     /// Its kernel send buffer is capped (see [`SUBSCRIBER_SEND_BUFFER`]).
     capped: bool,
 }
@@ -49,14 +47,12 @@ impl HttpConn {
     /// Reads, answers and writes until nothing moves.
     pub fn pump(&mut self, link: &mut Link, app: &mut App, scratch: &mut [u8]) -> io::Result<Next> {
         let next = server::exchange(link, self, app, scratch)?;
-        if self.fell_behind {
-            return Err(FellBehind.into());
-        }
-        if self.subscribed.is_some() && !self.capped {
+        self.follower.settle()?;
+        if self.follower.is_following() && !self.capped {
             link.cap_send_buffer(SUBSCRIBER_SEND_BUFFER)?;
             self.capped = true;
         }
-        if self.reader.is_idle() || self.subscribed.is_some() {
+        if self.reader.is_idle() || self.follower.is_following() {
             self.request_started = None;
         } else if self.request_started.is_none() {
             self.request_started = Some(link.now());
@@ -72,30 +68,14 @@ impl HttpConn {
 
     /// Whether it is an event stream.
     pub fn is_subscribed(&self) -> bool {
-        self.subscribed.is_some()
-    }
-
-    /// Queues the events the stream has not been sent yet; says whether it queued any.
-    fn catch_up(&mut self, app: &App) -> bool {
-        let Some(cursor) = self.subscribed.as_mut() else {
-            return false;
-        };
-        let before = *cursor;
-        if app
-            .events()
-            .deliver(cursor, &mut self.out, Form::Sse)
-            .is_err()
-        {
-            self.fell_behind = true;
-        }
-        *cursor != before
+        self.follower.is_following()
     }
 
     /// When the request being received must be complete. It does not run while responses
     /// wait to be read: then it is the client that is slow to read, and the idle timeout
     /// applies.
     pub fn deadline(&self) -> Option<(Instant, &'static str)> {
-        if self.closing || !self.out.is_empty() || self.subscribed.is_some() {
+        if self.closing || !self.out.is_empty() || self.follower.is_following() {
             return None;
         }
         self.request_started
@@ -111,7 +91,7 @@ impl Exchange for HttpConn {
     }
 
     fn room(&self) -> usize {
-        if self.subscribed.is_some() {
+        if self.follower.is_following() {
             // Read on only to see the client leave; what it sends is dropped.
             return if self.peer_eof { 0 } else { usize::MAX };
         }
@@ -122,7 +102,7 @@ impl Exchange for HttpConn {
     }
 
     fn received(&mut self, _link: &mut Link, data: &[u8]) -> io::Result<()> {
-        if self.subscribed.is_none() {
+        if !self.follower.is_following() {
             self.reader.feed(data);
         }
         Ok(())
@@ -135,8 +115,10 @@ impl Exchange for HttpConn {
     /// Answers the complete requests received, while the outbox has room. With room in the
     /// outbox and nothing queued, every complete request is answered.
     fn answer(&mut self, app: &mut App) -> bool {
-        if self.subscribed.is_some() {
-            return self.catch_up(app);
+        if self.follower.is_following() {
+            return self
+                .follower
+                .catch_up(app.events(), &mut self.out, Form::Sse);
         }
         let mut answered = false;
         while !self.closing && self.out.pending() < MAX_OUTPUT {
@@ -151,7 +133,7 @@ impl Exchange for HttpConn {
                     response.encode_into(self.out.buffer(), req.version, keep_alive, head_only);
                     if response.stream && !head_only {
                         // From here on the connection is the stream.
-                        self.subscribed = Some(app.events().head());
+                        self.follower.start(app.events().head());
                         return true;
                     }
                     self.closing = !keep_alive || response.stream;

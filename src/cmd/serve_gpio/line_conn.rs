@@ -6,7 +6,7 @@
 use std::io;
 use std::time::Instant;
 
-use super::app::events::{FellBehind, Form};
+use super::app::events::{Follower, Form};
 use super::app::{App, Watch};
 use crate::net::outbox::Outbox;
 use crate::net::server::{self, Exchange, Link, Next, Phase};
@@ -28,22 +28,16 @@ pub struct LineConn {
     peer_eof: bool,
     /// When the bytes now waiting for their newline started to arrive.
     line_started: Option<Instant>,
-    /// After `watch`: the next event to send.
-    watching: Option<u64>,
-    /// The events went on without this watcher (it read too slowly).
-    fell_behind: bool,
-    /// A heartbeat passed: the watcher is still wanted, though it was sent nothing.
-    beat: bool,
+    /// After `watch`, it follows the log.
+    follower: Follower,
 }
 
 impl LineConn {
     /// Reads, answers and writes until nothing moves.
     pub fn pump(&mut self, link: &mut Link, app: &mut App, scratch: &mut [u8]) -> io::Result<Next> {
         let next = server::exchange(link, self, app, scratch)?;
-        if self.fell_behind {
-            return Err(FellBehind.into());
-        }
-        if std::mem::take(&mut self.beat) {
+        // A heartbeat passed: the watcher is still wanted, though it was sent nothing.
+        if self.follower.settle()? {
             link.touch();
         }
         if self.input.is_empty() {
@@ -62,20 +56,13 @@ impl LineConn {
 
     /// Whether it follows the events.
     pub fn is_watching(&self) -> bool {
-        self.watching.is_some()
+        self.follower.is_following()
     }
 
     /// Queues the events it has not been sent yet; says whether it queued any.
     fn catch_up(&mut self, app: &App) -> bool {
-        let Some(cursor) = self.watching.as_mut() else {
-            return false;
-        };
-        let before = *cursor;
-        match app.events().deliver(cursor, &mut self.out, Form::Line) {
-            Ok(beat) => self.beat |= beat,
-            Err(FellBehind) => self.fell_behind = true,
-        }
-        *cursor != before
+        self.follower
+            .catch_up(app.events(), &mut self.out, Form::Line)
     }
 }
 
@@ -106,7 +93,7 @@ impl Exchange for LineConn {
     /// line without a newline), while the outbox has room.
     fn answer(&mut self, app: &mut App) -> bool {
         let mut answered = self.catch_up(app);
-        while !self.closing && !self.fell_behind && self.out.pending() < MAX_OUTPUT {
+        while !self.closing && !self.follower.fell_behind() && self.out.pending() < MAX_OUTPUT {
             let line_end = self.input.iter().position(|&b| b == b'\n');
             let line_len = line_end.unwrap_or(self.input.len());
             if line_len > MAX_LINE {
@@ -126,8 +113,8 @@ impl Exchange for LineConn {
             self.out.push(reply.as_bytes());
             match watch {
                 Watch::Same => {}
-                Watch::From(cursor) => self.watching = Some(cursor),
-                Watch::Stop => self.watching = None,
+                Watch::From(cursor) => self.follower.start(cursor),
+                Watch::Stop => self.follower.stop(),
             }
             // The changes this line made, after its reply.
             self.catch_up(app);

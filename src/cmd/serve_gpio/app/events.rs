@@ -181,6 +181,59 @@ impl Events {
     }
 }
 
+/// A subscriber's place in the log (when it follows it) and what catching up found.
+#[derive(Debug, Default)]
+pub struct Follower {
+    cursor: Option<u64>,
+    fell_behind: bool,
+    beat: bool,
+}
+
+impl Follower {
+    /// Follows the log from `cursor` on (see [`Events::head`]).
+    pub fn start(&mut self, cursor: u64) {
+        self.cursor = Some(cursor);
+    }
+
+    /// Stops following.
+    pub fn stop(&mut self) {
+        self.cursor = None;
+    }
+
+    /// Whether it follows the log.
+    pub fn is_following(&self) -> bool {
+        self.cursor.is_some()
+    }
+
+    /// Queues in `out` what it has not been sent yet, in `form`; says whether it queued
+    /// anything.
+    pub fn catch_up(&mut self, events: &Events, out: &mut Outbox, form: Form) -> bool {
+        let Some(cursor) = self.cursor.as_mut() else {
+            return false;
+        };
+        let before = *cursor;
+        match events.deliver(cursor, out, form) {
+            Ok(beat) => self.beat |= beat,
+            Err(FellBehind) => self.fell_behind = true,
+        }
+        *cursor != before
+    }
+
+    /// Whether it fell behind (it is to be dropped).
+    pub fn fell_behind(&self) -> bool {
+        self.fell_behind
+    }
+
+    /// After a round: `Err` when it fell behind; else whether a heartbeat passed since the
+    /// last call (the connection is still wanted, though it may have been sent nothing).
+    pub fn settle(&mut self) -> Result<bool, FellBehind> {
+        if self.fell_behind {
+            return Err(FellBehind);
+        }
+        Ok(std::mem::take(&mut self.beat))
+    }
+}
+
 /// A server-sent event carrying `json` (one line: JSON never holds a raw newline).
 pub fn sse_event(json: &str) -> String {
     format!("data: {json}\n\n")
