@@ -346,3 +346,54 @@ fn a_target_that_closes_during_the_tls_handshake_frees_the_pair() {
         "{line}"
     );
 }
+
+#[test]
+fn a_trace_of_the_relay_shows_both_sides_plaintext_from_tls() {
+    let dir = tempdir();
+    let (c, k) = cert(dir.path());
+    let (_echo, echo_port) = start(&["echo", "127.0.0.1", "0"]);
+    let trace = dir.path().join("trace.txt");
+    let target = echo_port.to_string();
+    let (mut relay, port) = start(&[
+        "relay",
+        "--trace-ascii",
+        trace.to_str().unwrap(),
+        "--tls",
+        "--cert",
+        &c,
+        "--key",
+        &k,
+        "127.0.0.1",
+        "0",
+        "127.0.0.1",
+        &target,
+    ]);
+    let mut client = Proc::spawn(nicksock(&[
+        "connect",
+        "--tls",
+        "--cacert",
+        &c,
+        "127.0.0.1",
+        &port.to_string(),
+    ]));
+    client.send(b"through the relay\r\n");
+    client.close_stdin();
+    let done = client.wait();
+    done.assert_code(0);
+    assert_eq!(done.out(), "through the relay\r\n");
+    relay.signal("TERM");
+    relay.wait();
+    let text = std::fs::read_to_string(&trace).expect("the trace");
+    // Four chunks of the same words: in from the client (decrypted), out to the echo, back
+    // from it, out to the client.
+    let seen = text.matches("\nthrough the relay\\r\\n\n").count();
+    assert_eq!(seen, 4, "{text}");
+    assert!(
+        text.contains(&format!(" to 127.0.0.1:{echo_port}, offset 0,")),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(" from 127.0.0.1:{echo_port}, offset 0,")),
+        "{text}"
+    );
+}
