@@ -17,10 +17,12 @@ const MAX_INPUT: usize = 2 * (MAX_REQUEST_HEAD + MAX_REQUEST_BODY);
 
 fuzz_target!(|input: &[u8]| {
     let (flags, splits, data) = common::parts(input);
-    let pins = gpio::pin_configs(&[13, 19], &[26], &[19]).expect("pins");
+    let pins = gpio::pin_configs(&[13, 19, 12], &[26], &[19]).expect("pins");
+    let pins = gpio::with_pwm(pins, &[12]).expect("pwm");
     let (pins, _) = gpio::open(Backend::Sim, None, &pins).expect("sim");
     let auth = (flags & 1 == 1).then(|| ("pi".to_string(), "raspberry".to_string()));
-    let mut app = App::new(pins, flags & 2 == 2, auth);
+    let mut app = App::new(pins, flags & 2 == 2, auth).named(vec![(13, "LED".into())]);
+    let mut later = std::time::Instant::now();
     let mut reader = RequestReader::new();
     let mut out = Vec::new();
     for chunk in common::chunks(splits, data) {
@@ -34,6 +36,11 @@ fuzz_target!(|input: &[u8]| {
                 Ok(Some(Incoming::Continue)) => {}
                 Ok(Some(Incoming::Request(req))) => {
                     let response = app.handle(&req);
+                    // Now and then a while passes: timers run out, heartbeats are due.
+                    if flags & 4 == 4 {
+                        later += std::time::Duration::from_secs(3600);
+                        app.on_due(later);
+                    }
                     out.clear();
                     response.encode_into(&mut out, req.version, req.keep_alive(), req.is_head());
                     assert!(out.starts_with(b"HTTP/1."), "not a response");
