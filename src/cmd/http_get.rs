@@ -305,6 +305,15 @@ enum Attempt {
     },
 }
 
+/// What every exchange of one run shares: the loop, the buffers, the start time and the
+/// figures for `-w`.
+struct Session<'s> {
+    ev: EventLoop,
+    bufs: Buffers,
+    start: Instant,
+    stats: &'s mut Stats,
+}
+
 /// The token of the wait between two tries.
 const PAUSE: mio::Token = mio::Token(2);
 
@@ -316,8 +325,12 @@ fn transfer(config: &mut Config, start: Instant, stats: &mut Stats) -> Result<()
     } else {
         Output::open(&config.target, config.silent)?
     };
-    let mut ev = EventLoop::new()?;
-    let mut bufs = Buffers::default();
+    let mut session = Session {
+        ev: EventLoop::new()?,
+        bufs: Buffers::default(),
+        start,
+        stats,
+    };
     let mut plan = config.plan;
     plan.deadline = config.max_time.map(|limit| (start + limit, limit));
     // `-C -`: ask for what the file lacks (its origin unknown, so no If-Range).
@@ -325,9 +338,10 @@ fn transfer(config: &mut Config, start: Instant, stats: &mut Stats) -> Result<()
         (out.body_written() > 0).then(|| (out.body_written(), None));
     loop {
         let method = config.request.method.clone();
-        let retry_left = config
-            .retry
-            .allows(&method, stats.num_retries, start, Instant::now());
+        let retry_left =
+            config
+                .retry
+                .allows(&method, session.stats.num_retries, start, Instant::now());
         plan.stop_for_retry = retry_left;
         plan.resume_from = resume.as_ref().map(|(from, _)| *from);
         let mut spec = config.request.clone();
@@ -338,9 +352,7 @@ fn transfer(config: &mut Config, start: Instant, stats: &mut Stats) -> Result<()
                 spec.headers.push(("If-Range".into(), v.clone()));
             }
         }
-        let attempt = follow(
-            config, spec, plan, &mut ev, &mut out, &mut bufs, start, stats,
-        );
+        let attempt = follow(config, spec, plan, &mut session, &mut out);
         let (why, after) = match attempt {
             Ok(Attempt::Final {
                 url,
@@ -364,7 +376,7 @@ fn transfer(config: &mut Config, start: Instant, stats: &mut Stats) -> Result<()
             },
         };
         // The next try continues the body when the server can resume it, else starts over.
-        resume = match (out.body_written(), bufs.validator.clone()) {
+        resume = match (out.body_written(), session.bufs.validator.clone()) {
             (0, _) => None,
             (from, Some(validator)) => Some((from, Some(validator))),
             (from, None) if !out.restart()? => {
@@ -379,6 +391,7 @@ fn transfer(config: &mut Config, start: Instant, stats: &mut Stats) -> Result<()
             (_, None) => None,
         };
         let now = Instant::now();
+        let stats = &mut *session.stats;
         let wait = config.retry.wait(stats.num_retries, after, start, now);
         stats.num_retries += 1;
         if !config.silent {
@@ -391,7 +404,7 @@ fn transfer(config: &mut Config, start: Instant, stats: &mut Stats) -> Result<()
                 wait.as_secs_f64()
             );
         }
-        pause(&mut ev, now + wait)?;
+        pause(&mut session.ev, now + wait)?;
     }
 }
 
@@ -419,20 +432,16 @@ fn pause(ev: &mut EventLoop, until: Instant) -> Result<()> {
 }
 
 /// One try: the request through its redirects to the final response.
-#[allow(clippy::too_many_arguments)]
 fn follow(
     config: &mut Config,
     mut spec: RequestSpec,
     plan: Plan,
-    ev: &mut EventLoop,
+    session: &mut Session<'_>,
     out: &mut Output,
-    bufs: &mut Buffers,
-    start: Instant,
-    stats: &mut Stats,
 ) -> Result<Attempt> {
     loop {
-        stats.url_effective = spec.url.to_string();
-        let ending = exchange(config, &spec, plan, ev, out, bufs, start, stats)?;
+        session.stats.url_effective = spec.url.to_string();
+        let ending = exchange(config, &spec, plan, session, out)?;
         let Some(head) = &ending.head else {
             return Err(fail(Kind::Runtime, format!("{}: no response", spec.url)));
         };
@@ -458,7 +467,7 @@ fn follow(
                 reason: head.reason.clone(),
             });
         };
-        if stats.num_redirects >= config.max_redirs {
+        if session.stats.num_redirects >= config.max_redirs {
             return Err(fail(
                 Kind::Http,
                 format!(
@@ -475,7 +484,7 @@ fn follow(
             eprintln!("following the redirect to {next}");
         }
         spec = redirected(spec, status, next);
-        stats.num_redirects += 1;
+        session.stats.num_redirects += 1;
     }
 }
 
@@ -505,17 +514,20 @@ fn redirected(mut spec: RequestSpec, status: u16, to: Url) -> RequestSpec {
 }
 
 /// Connects, sends one request and reads its response into `out`.
-#[allow(clippy::too_many_arguments)]
 fn exchange(
     config: &mut Config,
     spec: &RequestSpec,
     plan: Plan,
-    ev: &mut EventLoop,
+    session: &mut Session<'_>,
     out: &mut Output,
-    bufs: &mut Buffers,
-    start: Instant,
-    stats: &mut Stats,
 ) -> Result<Ending> {
+    let Session {
+        ev,
+        bufs,
+        start,
+        stats,
+    } = session;
+    let start = *start;
     let url_text = spec.url.to_string();
     let host = host_name(&spec.url)?;
     let port = connect_port(&spec.url);
