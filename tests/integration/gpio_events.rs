@@ -389,3 +389,25 @@ fn the_brightness_slider_the_api_and_the_line_set_a_pwm_duty() {
     s.proc.signal("TERM");
     assert_eq!(s.proc.wait().code(), 0);
 }
+
+#[test]
+fn a_subscriber_that_reconnects_with_last_event_id_misses_nothing() {
+    if !have("curl") {
+        return;
+    }
+    let s = Served::start(&["--pin", "13"]);
+    let form = "Content-Type: application/x-www-form-urlencoded";
+    // Three changes happen while no one listens; a client that saw only the first (id 1)
+    // comes back, as a browser's EventSource does, and is sent the other two.
+    for state in ["on", "off", "on"] {
+        let body = format!("pin=13&state={state}");
+        curl(&["-H", form, "-d", &body, &s.url("/")]);
+    }
+    let sub = Subscriber::start(&["-H", "Last-Event-ID: 1", &s.url("/api/events")]);
+    assert_eq!(said(&sub.next()), (13, "off", "form"));
+    assert_eq!(said(&sub.next()), (13, "on", "form"));
+    assert!(
+        sub.next_within(Duration::from_millis(300)).is_none(),
+        "no snapshot after them"
+    );
+}

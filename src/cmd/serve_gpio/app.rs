@@ -149,6 +149,8 @@ pub struct App {
     page_cache: Option<(PageKey, String)>,
     /// Every change, for the subscribers.
     events: Events,
+    /// Where the event stream just started by [`App::handle`] begins in the log.
+    stream_from: Option<u64>,
     /// Names given with `--pin N=NAME`.
     names: Vec<(u32, String)>,
     /// Pins to switch back later (`for`).
@@ -169,6 +171,7 @@ impl App {
             requests: 0,
             page_cache: None,
             events: Events::new(Instant::now()),
+            stream_from: None,
             names: Vec::new(),
             timers: Timers::default(),
         }
@@ -205,6 +208,14 @@ impl App {
     /// The event log: where subscribers read from.
     pub fn events(&self) -> &Events {
         &self.events
+    }
+
+    /// Where the event stream that the last response started follows the log from: what a
+    /// reconnecting client missed, else everything from now on.
+    pub fn stream_cursor(&mut self) -> u64 {
+        self.stream_from
+            .take()
+            .unwrap_or_else(|| self.events.head())
     }
 
     /// The event log, to take its news.
@@ -316,7 +327,7 @@ impl App {
         }
         if path == API_EVENTS {
             return match method {
-                "GET" | "HEAD" => self.subscribe(),
+                "GET" | "HEAD" => self.subscribe(req),
                 _ => method_not_allowed(ALLOW_READ, json_error),
             };
         }
@@ -444,13 +455,27 @@ impl App {
 
     /// `GET /api/events`: the start of an event stream, the state of every pin first. The
     /// connection then follows [`App::events`] from its head on.
-    fn subscribe(&mut self) -> Response {
+    /// A client that reconnects with `Last-Event-ID` (browsers' `EventSource` does) gets
+    /// just the events it missed, when they are still in the log.
+    fn subscribe(&mut self, req: &Request) -> Response {
+        let last_seen = req
+            .header("last-event-id")
+            .and_then(|id| id.trim().parse::<u64>().ok())
+            .filter(|&id| self.events.can_resume(id));
+        if let Some(id) = last_seen {
+            self.stream_from = Some(id);
+            let mut response = respond(status::OK, EVENT_STREAM_TYPE, Vec::new());
+            response.stream = true;
+            return response;
+        }
+        self.stream_from = None;
         match self.states() {
             Ok(states) => {
                 let mut body = String::new();
+                let id = self.events.head();
                 for (config, on) in states {
                     let doc = self.event_json(config, on, Cause::Initial, false);
-                    body.push_str(&events::sse_event(&doc.to_string()));
+                    body.push_str(&events::sse_event(&doc.to_string(), id));
                 }
                 let mut response = respond(status::OK, EVENT_STREAM_TYPE, body.into_bytes());
                 response.stream = true;

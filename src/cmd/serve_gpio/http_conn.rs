@@ -133,7 +133,7 @@ impl Exchange for HttpConn {
                     response.encode_into(self.out.buffer(), req.version, keep_alive, head_only);
                     if response.stream && !head_only {
                         // From here on the connection is the stream.
-                        self.follower.start(app.events().head());
+                        self.follower.start(app.stream_cursor());
                         return true;
                     }
                     self.closing = !keep_alive || response.stream;

@@ -114,9 +114,12 @@ impl Events {
     }
 
     /// Publishes an event: `json` is its data, `line` its line-protocol form (no newline).
+    /// Its `id:` is the number of events published through it, so a client that
+    /// reconnects with `Last-Event-ID: N` is owed the events from cursor N on.
     pub fn publish(&mut self, json: &str, line: &str) {
+        let id = self.head() + 1;
         self.push(Rendered {
-            sse: sse_event(json).into_bytes().into_boxed_slice(),
+            sse: sse_event(json, id).into_bytes().into_boxed_slice(),
             line: format!("{line}\n").into_bytes().into_boxed_slice(),
         });
     }
@@ -128,6 +131,12 @@ impl Events {
         }
         self.log.push_back(event);
         self.news = true;
+    }
+
+    /// Whether a client that last saw event `id` can be sent just what it missed: those
+    /// events are still in the log.
+    pub fn can_resume(&self, id: u64) -> bool {
+        (self.first..=self.head()).contains(&id)
     }
 
     /// Whether anything was published since the last call.
@@ -234,9 +243,10 @@ impl Follower {
     }
 }
 
-/// A server-sent event carrying `json` (one line: JSON never holds a raw newline).
-pub fn sse_event(json: &str) -> String {
-    format!("data: {json}\n\n")
+/// A server-sent event carrying `json` (one line: JSON never holds a raw newline) with
+/// this `id`.
+pub fn sse_event(json: &str, id: u64) -> String {
+    format!("id: {id}\ndata: {json}\n\n")
 }
 
 #[cfg(test)]
@@ -259,7 +269,7 @@ mod tests {
         assert!(!events.take_news(), "news is taken once");
         let mut out = Outbox::default();
         events.deliver(&mut sse, &mut out, Form::Sse).unwrap();
-        assert_eq!(drain(&mut out), "data: {\"pin\":19}\n\n");
+        assert_eq!(drain(&mut out), "id: 2\ndata: {\"pin\":19}\n\n");
         events.deliver(&mut line, &mut out, Form::Line).unwrap();
         assert_eq!(drain(&mut out), "19 off\n");
         events.deliver(&mut line, &mut out, Form::Line).unwrap();

@@ -841,7 +841,7 @@ fn events_since(app: &App, cursor: &mut u64) -> Vec<Value> {
 fn sse_documents(stream: &str) -> Vec<Value> {
     stream
         .split("\n\n")
-        .filter_map(|event| event.strip_prefix("data: "))
+        .filter_map(|event| event.lines().find_map(|l| l.strip_prefix("data: ")))
         .map(|data| serde_json::from_str(data).expect("each event is JSON"))
         .collect()
 }
@@ -1163,4 +1163,32 @@ fn bad_duties_are_400s_naming_the_field_and_only_pwm_pins_take_one() {
             .starts_with("error: 'duty': '200'")
     );
     assert_eq!(values(&mut app), before, "nothing changed");
+}
+
+#[test]
+fn a_client_that_reconnects_with_last_event_id_gets_just_what_it_missed() {
+    let mut app = app(&[13]);
+    let first = app.handle(&get("/api/events"));
+    assert!(
+        text(&first).starts_with("id: 0\ndata: "),
+        "{}",
+        text(&first)
+    );
+    assert_eq!(app.stream_cursor(), 0);
+    app.handle(&post_form("pin=13&state=on"));
+    app.handle(&post_form("pin=13&state=off"));
+    // It saw the first change (id 1), then lost its connection.
+    let again = request("GET", "/api/events", &[("Last-Event-ID", "1")], "");
+    let response = app.handle(&again);
+    assert!(response.stream);
+    assert_eq!(text(&response), "", "no snapshot: the missed events follow");
+    let mut cursor = app.stream_cursor();
+    let missed = events_since(&app, &mut cursor);
+    assert_eq!(missed.len(), 1);
+    assert_eq!(missed[0]["state"], "off");
+    // An id the log no longer holds (or never did) gets the whole state again.
+    let stale = request("GET", "/api/events", &[("Last-Event-ID", "99")], "");
+    let response = app.handle(&stale);
+    assert_eq!(sse_documents(&text(&response)).len(), 1);
+    assert_eq!(app.stream_cursor(), app.events().head());
 }
