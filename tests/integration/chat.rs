@@ -202,3 +202,56 @@ fn the_chat_lab_with_openbsd_nc_as_a_client() {
         done.out()
     );
 }
+
+#[test]
+fn the_chat_room_over_tls() {
+    let dir = tempdir();
+    let made = nicksock(&[
+        "gen-cert",
+        "--out",
+        dir.path().to_str().unwrap(),
+        "127.0.0.1",
+    ])
+    .output()
+    .expect("gen-cert");
+    assert!(made.status.success());
+    let cert = dir.path().join("cert.pem").display().to_string();
+    let key = dir.path().join("cert-key.pem").display().to_string();
+    let (mut room, addr) = room(&["-v", "--chat", "--tls", "--cert", &cert, "--key", &key]);
+    let port = addr.port().to_string();
+    let client = |input: &[u8]| {
+        let mut p = Proc::spawn(nicksock(&[
+            "connect",
+            "--tls",
+            "--cacert",
+            &cert,
+            "127.0.0.1",
+            &port,
+        ]));
+        p.send(input);
+        p
+    };
+    // Both are in the room (the server says so with -v) before the second speaks; the
+    // first stays until it has heard the second, then leaves.
+    let mut first = client(b"/nick first\n");
+    room.wait_line("connection from");
+    let mut second = client(b"/nick second\n");
+    room.wait_line("connection from");
+    second.send(b"hello over TLS\n");
+    second.close_stdin();
+    let said = second.wait();
+    said.assert_code(0);
+    assert!(
+        said.out().contains("* you are now second\n"),
+        "{}",
+        said.out()
+    );
+    first.close_stdin();
+    let heard = first.wait();
+    heard.assert_code(0);
+    assert!(
+        heard.out().contains("<second> hello over TLS\n"),
+        "{}",
+        heard.out()
+    );
+}
