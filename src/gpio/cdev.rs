@@ -196,12 +196,6 @@ impl Gpio for Cdev {
         self.pwm_of(pin).map(|(pwm, i)| pwm.duty(i))
     }
 
-    fn pwm_kind(&self) -> Option<String> {
-        self.pwm
-            .as_ref()
-            .map(|pwm| format!("software, {} Hz, one timing thread", pwm.hz()))
-    }
-
     fn edge_sources(&self) -> Vec<RawFd> {
         self.edge_lines
             .iter()

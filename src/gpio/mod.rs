@@ -289,11 +289,6 @@ pub trait Gpio {
         let _ = pin;
         None
     }
-
-    /// How the PWM pins are driven, for the start line and the API ("software, 200 Hz").
-    fn pwm_kind(&self) -> Option<String> {
-        None
-    }
 }
 
 /// Opens the backend asked for and configures `pins` on it. Returns the pins and a line for

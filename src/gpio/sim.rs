@@ -108,10 +108,6 @@ impl Gpio for Sim {
         self.duties.get(&pin).copied()
     }
 
-    fn pwm_kind(&self) -> Option<String> {
-        (!self.duties.is_empty()).then(|| "simulated".to_string())
-    }
-
     /// A simulated button: sets the input line's level as a pressed (on) or released
     /// button would, its active level applied.
     fn press(&mut self, pin: u32, on: bool) -> Result<()> {

@@ -259,6 +259,15 @@ fn chromium_switches_pin_13_on_from_the_page() {
 }
 
 impl Session<'_> {
+    /// Waits until the page's script, run under its Content-Security-Policy, has opened
+    /// the event stream.
+    fn wait_live(&self) {
+        let live = (0..READ_TRIES)
+            .map(|_| self.script("return document.body.getAttribute('data-live');"))
+            .find(|v| v == "1");
+        assert!(live.is_some(), "the page never opened its event stream");
+    }
+
     /// Runs a script in the page and returns its result.
     fn script(&self, script: &str) -> Value {
         self.call(
@@ -280,10 +289,7 @@ fn the_page_follows_changes_made_elsewhere_without_a_reload() {
     let browser = Session::new(&driver, &dir.path().join("profile"));
     browser.open(&s.url("/"));
     // The page's script runs under its Content-Security-Policy and opens the stream.
-    let live = (0..READ_TRIES)
-        .map(|_| browser.script("return document.body.getAttribute('data-live');"))
-        .find(|v| v == "1");
-    assert!(live.is_some(), "the page never opened its event stream");
+    browser.wait_live();
     browser.script("window.nicksockMark = 'same page';");
     let form = "Content-Type: application/x-www-form-urlencoded";
     curl(&["-H", form, "-d", "pin=13&state=on", &s.url("/")]);
@@ -324,10 +330,7 @@ fn the_range_slider_sets_the_duty_without_leaving_the_page() {
     let driver = Driver::start();
     let browser = Session::new(&driver, &dir.path().join("profile"));
     browser.open(&s.url("/"));
-    let live = (0..READ_TRIES)
-        .map(|_| browser.script("return document.body.getAttribute('data-live');"))
-        .find(|v| v == "1");
-    assert!(live.is_some(), "the page never opened its event stream");
+    browser.wait_live();
     browser.script("window.nicksockMark = 'same page';");
     // What a user's drag ends with: the value set, then `change`.
     browser.script(

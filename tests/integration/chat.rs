@@ -206,17 +206,7 @@ fn the_chat_lab_with_openbsd_nc_as_a_client() {
 #[test]
 fn the_chat_room_over_tls() {
     let dir = tempdir();
-    let made = nicksock(&[
-        "gen-cert",
-        "--out",
-        dir.path().to_str().unwrap(),
-        "127.0.0.1",
-    ])
-    .output()
-    .expect("gen-cert");
-    assert!(made.status.success());
-    let cert = dir.path().join("cert.pem").display().to_string();
-    let key = dir.path().join("cert-key.pem").display().to_string();
+    let (cert, key) = self_signed(dir.path(), &["127.0.0.1"]);
     let (mut room, addr) = room(&["-v", "--chat", "--tls", "--cert", &cert, "--key", &key]);
     let port = addr.port().to_string();
     let client = |input: &[u8]| {

@@ -14,12 +14,7 @@ use crate::util::*;
 
 /// A certificate for 127.0.0.1, made with gen-cert in `dir`: (cert, key).
 fn cert(dir: &Path) -> (String, String) {
-    let out = nicksock(&["gen-cert", "--out", dir.to_str().unwrap(), "127.0.0.1"])
-        .output()
-        .expect("gen-cert");
-    assert!(out.status.success(), "{out:?}");
-    let p = |n: &str| dir.join(n).to_str().unwrap().to_string();
-    (p("cert.pem"), p("cert-key.pem"))
+    self_signed(dir, &["127.0.0.1"])
 }
 
 /// Starts a nicksock server (`echo …`, `relay …`) and returns it with its first port.

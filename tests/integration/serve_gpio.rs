@@ -537,22 +537,7 @@ fn https_with_a_gen_cert_certificate() {
         return;
     }
     let dir = tempdir();
-    let made = nicksock(&[
-        "gen-cert",
-        "--out",
-        &dir.path().display().to_string(),
-        "localhost",
-        "127.0.0.1",
-    ])
-    .output()
-    .expect("gen-cert");
-    assert!(
-        made.status.success(),
-        "{}",
-        String::from_utf8_lossy(&made.stderr)
-    );
-    let cert = dir.path().join("cert.pem").display().to_string();
-    let key = dir.path().join("cert-key.pem").display().to_string();
+    let (cert, key) = self_signed(dir.path(), &["localhost", "127.0.0.1"]);
     let s = Served::start(&[
         "--pin",
         "13",

@@ -8,23 +8,11 @@ use std::process::Command;
 
 use crate::util::*;
 
-/// Makes a certificate with `gen-cert ARGS` in `dir`.
-fn make_cert(dir: &Path, args: &[&str]) {
-    let out = nicksock(&[&["gen-cert", "--out", dir.to_str().unwrap()][..], args].concat())
-        .output()
-        .expect("gen-cert");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 /// A CA, a server leaf for 127.0.0.1/localhost and a client leaf, all signed by the CA.
 fn pki(dir: &Path) {
     let (ca, ca_key) = (arg(dir, "ca.pem"), arg(dir, "ca-key.pem"));
-    make_cert(dir, &["--ca", "Test CA"]);
-    make_cert(
+    gen_cert(dir, &["--ca", "Test CA"]);
+    gen_cert(
         dir,
         &[
             "--ca-cert",
@@ -35,7 +23,7 @@ fn pki(dir: &Path) {
             "localhost",
         ],
     );
-    make_cert(
+    gen_cert(
         dir,
         &["--client", "--ca-cert", &ca, "--ca-key", &ca_key, "alice"],
     );
@@ -243,9 +231,9 @@ fn mutual_tls_requires_a_client_certificate_from_the_right_ca() {
     );
     // A client certificate from another CA.
     let other = tempdir();
-    make_cert(other.path(), &["--ca", "Other CA"]);
+    gen_cert(other.path(), &["--ca", "Other CA"]);
     let (oca, oca_key) = (arg(other.path(), "ca.pem"), arg(other.path(), "ca-key.pem"));
-    make_cert(
+    gen_cert(
         other.path(),
         &[
             "--client",

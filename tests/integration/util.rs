@@ -368,3 +368,28 @@ pub fn cpu_ticks(pid: u32) -> u64 {
     let fields: Vec<&str> = after.split(' ').collect();
     fields[11].parse::<u64>().expect("utime") + fields[12].parse::<u64>().expect("stime")
 }
+
+/// Runs `gen-cert --out DIR ARGS` and checks that it succeeded.
+pub fn gen_cert(dir: &Path, args: &[&str]) {
+    let out = nicksock(
+        &[
+            &["gen-cert", "--out", dir.to_str().expect("UTF-8 path")][..],
+            args,
+        ]
+        .concat(),
+    )
+    .output()
+    .expect("gen-cert");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A self-signed certificate for `names`, made with `gen-cert` in `dir`: (cert, key) paths.
+pub fn self_signed(dir: &Path, names: &[&str]) -> (String, String) {
+    gen_cert(dir, names);
+    let path = |name: &str| dir.join(name).display().to_string();
+    (path("cert.pem"), path("cert-key.pem"))
+}
