@@ -253,7 +253,9 @@ mod tests {
             let (i, high, at) = rx.recv_timeout(Duration::from_secs(5)).expect("edges");
             match (i, high) {
                 (1, true) => steady_high = true,
-                (1, false) => panic!("pin 1 at 100 % never falls"),
+                // Its first level may be low: the thread can start before the duties are set.
+                (1, false) if steady_high => panic!("pin 1 at 100 % never falls"),
+                (1, false) => {}
                 (_, true) => {
                     rises.push(at);
                     last_rise = Some(at);
