@@ -97,19 +97,24 @@ pub fn chunk(sock: &mio::net::TcpStream, dir: Dir, data: &[u8]) {
         return;
     }
     let fd = sock.as_raw_fd();
+    // Once the peer has closed, the kernel may no longer say who it was: the peer is the
+    // one the descriptor's entry remembers, unless another is connected there now.
     let peer = sock.peer_addr().ok();
     let elapsed = tracer.start.elapsed().as_secs_f64();
     let mut state = tracer.state.lock().unwrap_or_else(PoisonError::into_inner);
-    let at = match state.offsets.iter().position(|e| e.0 == fd && e.1 == peer) {
-        Some(at) => at,
-        None => {
+    let at = match state.offsets.iter().position(|e| e.0 == fd) {
+        Some(at) if peer.is_none() || state.offsets[at].1 == peer => at,
+        found => {
             // A new connection on a descriptor an old one had: start counting again.
-            state.offsets.retain(|e| e.0 != fd);
+            if let Some(at) = found {
+                state.offsets.swap_remove(at);
+            }
             state.offsets.push((fd, peer, 0, 0));
             state.offsets.len() - 1
         }
     };
     let entry = &mut state.offsets[at];
+    let peer = entry.1;
     let offset = match dir {
         Dir::Send => &mut entry.2,
         Dir::Recv => &mut entry.3,
