@@ -1,26 +1,192 @@
-//! Socket calls that sit below both the event loop (`net`) and TLS (`tls`): ending our
-//! sending side, and asking how much the peer has acknowledged.
+//! Socket calls that sit below both the event loop (`net`) and TLS (`tls`): the connected
+//! [`Stream`] (TCP or a Unix domain socket), ending our sending side, and asking how much
+//! the peer has taken.
 
-use std::io;
-use std::net::Shutdown;
+use std::fmt;
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, SocketAddr};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 
-use mio::net::TcpStream;
+use mio::event::Source;
+use mio::net::{TcpStream, UnixStream};
+use mio::{Interest, Registry, Token};
 
-/// Shuts the TCP write side. A peer that already closed the whole connection (it had what it
+/// A connected stream socket: TCP, or a Unix domain socket (`-U PATH`). Everything above it
+/// (TLS, the relay, the servers) is the same for both.
+#[derive(Debug)]
+pub enum Stream {
+    /// TCP over IPv4 or IPv6.
+    Tcp(TcpStream),
+    /// A Unix domain stream socket.
+    Unix(UnixStream),
+}
+
+/// Who is at the other end of a stream, for messages and traces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Remote {
+    /// A TCP peer's address.
+    Ip(SocketAddr),
+    /// A process on this machine, as the kernel saw it when the socket was connected
+    /// (`SO_PEERCRED`); `None` where the kernel would not say.
+    Local(Option<(u32, u32)>),
+}
+
+impl fmt::Display for Remote {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Remote::Ip(addr) => addr.fmt(f),
+            Remote::Local(Some((pid, uid))) => write!(f, "pid {pid} (uid {uid})"),
+            Remote::Local(None) => f.write_str("a local process"),
+        }
+    }
+}
+
+impl Stream {
+    /// Turns Nagle's delay off (TCP only; a Unix socket has none).
+    pub fn set_nodelay(&self) {
+        if let Stream::Tcp(s) = self {
+            let _ = s.set_nodelay(true);
+        }
+    }
+
+    /// The pending error of the socket (a reset that arrived while we were not reading).
+    pub fn take_error(&self) -> io::Result<Option<io::Error>> {
+        match self {
+            Stream::Tcp(s) => s.take_error(),
+            Stream::Unix(s) => s.take_error(),
+        }
+    }
+
+    /// Shuts one or both directions.
+    pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
+        match self {
+            Stream::Tcp(s) => s.shutdown(how),
+            Stream::Unix(s) => s.shutdown(how),
+        }
+    }
+
+    /// The other end, while the kernel still knows it.
+    pub fn remote(&self) -> Option<Remote> {
+        match self {
+            Stream::Tcp(s) => s.peer_addr().ok().map(Remote::Ip),
+            Stream::Unix(s) => Some(local_peer(s)),
+        }
+    }
+}
+
+/// The process at the other end of a Unix socket.
+pub fn local_peer(sock: &impl AsFd) -> Remote {
+    Remote::Local(
+        rustix::net::sockopt::socket_peercred(sock)
+            .ok()
+            .map(|c| (c.pid.as_raw_nonzero().get().unsigned_abs(), c.uid.as_raw())),
+    )
+}
+
+impl From<TcpStream> for Stream {
+    fn from(s: TcpStream) -> Self {
+        Stream::Tcp(s)
+    }
+}
+
+impl From<UnixStream> for Stream {
+    fn from(s: UnixStream) -> Self {
+        Stream::Unix(s)
+    }
+}
+
+impl Read for Stream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Stream::Tcp(s) => s.read(buf),
+            Stream::Unix(s) => s.read(buf),
+        }
+    }
+}
+
+impl Write for Stream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Stream::Tcp(s) => s.write(buf),
+            Stream::Unix(s) => s.write(buf),
+        }
+    }
+
+    fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        match self {
+            Stream::Tcp(s) => s.write_vectored(bufs),
+            Stream::Unix(s) => s.write_vectored(bufs),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Source for Stream {
+    fn register(
+        &mut self,
+        registry: &Registry,
+        token: Token,
+        interests: Interest,
+    ) -> io::Result<()> {
+        match self {
+            Stream::Tcp(s) => s.register(registry, token, interests),
+            Stream::Unix(s) => s.register(registry, token, interests),
+        }
+    }
+
+    fn reregister(
+        &mut self,
+        registry: &Registry,
+        token: Token,
+        interests: Interest,
+    ) -> io::Result<()> {
+        match self {
+            Stream::Tcp(s) => s.reregister(registry, token, interests),
+            Stream::Unix(s) => s.reregister(registry, token, interests),
+        }
+    }
+
+    fn deregister(&mut self, registry: &Registry) -> io::Result<()> {
+        match self {
+            Stream::Tcp(s) => s.deregister(registry),
+            Stream::Unix(s) => s.deregister(registry),
+        }
+    }
+}
+
+impl AsFd for Stream {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        match self {
+            Stream::Tcp(s) => s.as_fd(),
+            Stream::Unix(s) => s.as_fd(),
+        }
+    }
+}
+
+impl AsRawFd for Stream {
+    fn as_raw_fd(&self) -> RawFd {
+        self.as_fd().as_raw_fd()
+    }
+}
+
+/// Shuts the write side. A peer that already closed the whole connection (it had what it
 /// wanted and left, or reset it) leaves nothing to end: `ENOTCONN` is success.
-pub fn shut_write(sock: &TcpStream) -> io::Result<()> {
+pub fn shut_write(sock: &Stream) -> io::Result<()> {
     match sock.shutdown(Shutdown::Write) {
         Err(e) if e.kind() == io::ErrorKind::NotConnected => Ok(()),
         other => other,
     }
 }
 
-/// How many bytes we sent on `sock` that the peer has not acknowledged yet, our FIN
-/// included (`SIOCOUTQ`). Zero means the peer's kernel has every byte: as far as TCP can
-/// tell, they were delivered.
+/// How many bytes we sent on `sock` that the peer has not taken yet (`SIOCOUTQ`). On TCP
+/// that is what it has not acknowledged, our FIN included: zero means the peer's kernel has
+/// every byte. On a Unix socket it is what the peer has not read yet; a peer that closes
+/// with bytes unread leaves us `ECONNRESET`, as TCP's reset does.
 #[allow(unsafe_code)]
-pub fn unacknowledged(sock: &TcpStream) -> io::Result<usize> {
-    use std::os::fd::AsRawFd;
+pub fn unacknowledged(sock: &impl AsRawFd) -> io::Result<usize> {
     let mut n: libc::c_int = 0;
     // SAFETY: SIOCOUTQ (the same request number as TIOCOUTQ) stores one int through the
     // pointer, which points at `n`, alive for the whole call; the descriptor is ours.
@@ -53,7 +219,7 @@ mod tests {
             matches!(&reset, Err(e) if e.kind() == io::ErrorKind::ConnectionReset),
             "{reset:?}"
         );
-        let ours = TcpStream::from_std(ours);
+        let ours = Stream::Tcp(TcpStream::from_std(ours));
         let raw = ours.shutdown(Shutdown::Write).unwrap_err();
         assert_eq!(raw.kind(), io::ErrorKind::NotConnected, "{raw}");
         shut_write(&ours).unwrap();

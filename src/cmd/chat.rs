@@ -289,7 +289,7 @@ impl Service for Room {
 pub fn run(
     mode: Mode,
     ev: EventLoop,
-    listeners: Vec<mio::net::TcpListener>,
+    listeners: Vec<crate::net::listener::Listener>,
     tls: Option<Arc<rustls::ServerConfig>>,
     idle: Option<Duration>,
     verbose: u8,

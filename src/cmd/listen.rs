@@ -8,18 +8,18 @@ use anyhow::Result;
 use mio::Interest;
 use mio::Token;
 use mio::event::Event;
-use mio::net::{TcpListener, TcpStream};
 
 use crate::cli::{ListenArgs, split_endpoint};
 use crate::error::{self, Kind};
 use crate::net::EventLoop;
 use crate::net::addr::{Family, bind_addrs};
 use crate::net::event_loop::{Context, Flow, Handler};
-use crate::net::listener::{Proto, bind_all, tcp_listeners};
+use crate::net::listener::{Listener, Proto, bind_all, tcp_listeners};
 use crate::net::relay::{Relay, SessionRules};
 use crate::net::stdin::StdinSource;
 use crate::net::stdout::Stdout;
 use crate::net::udp::{Datagrams, Peer};
+use crate::sock::{Remote, Stream};
 
 /// Tokens of the listening sockets (the relay's own tokens are small).
 const LISTENER_BASE: usize = 100;
@@ -142,7 +142,7 @@ fn is_fatal(err: &anyhow::Error) -> bool {
 
 fn serve(
     ev: &mut EventLoop,
-    stream: TcpStream,
+    stream: Stream,
     config: &Config,
     stdin: &mut StdinSource,
     out: &mut Stdout,
@@ -157,8 +157,8 @@ fn serve(
 
 /// Waits for one client on any listener.
 struct AcceptOne<'a> {
-    listeners: &'a [TcpListener],
-    got: Option<(TcpStream, SocketAddr)>,
+    listeners: &'a [Listener],
+    got: Option<(Stream, Remote)>,
 }
 
 impl Handler for AcceptOne<'_> {
@@ -168,7 +168,7 @@ impl Handler for AcceptOne<'_> {
 
     fn after(&mut self, _cx: &mut Context<'_>) -> Result<Flow> {
         for l in self.listeners {
-            match crate::net::listener::accept(l) {
+            match l.accept() {
                 Ok(Some(got)) => {
                     self.got = Some(got);
                     return Ok(Flow::Stop);

@@ -13,7 +13,6 @@ use std::time::{Duration, Instant};
 
 use anyhow::Result;
 use mio::event::Event;
-use mio::net::TcpStream;
 use mio::{Interest, Token};
 use slab::Slab;
 
@@ -189,7 +188,7 @@ enum Target {
 /// One client and its own connection to the target.
 struct Pair {
     client: Transport,
-    client_addr: SocketAddr,
+    client_addr: crate::sock::Remote,
     target: Target,
     target_addr: Option<SocketAddr>,
     /// Client → target.
@@ -362,7 +361,12 @@ impl Relay<'_> {
         }
     }
 
-    fn add(&mut self, cx: &mut Context<'_>, stream: TcpStream, peer: SocketAddr) -> Result<()> {
+    fn add(
+        &mut self,
+        cx: &mut Context<'_>,
+        stream: crate::sock::Stream,
+        peer: crate::sock::Remote,
+    ) -> Result<()> {
         let mut client = transport::accepted(stream, self.config.tls_in.as_ref())?;
         let entry = self.pairs.vacant_entry();
         let key = entry.key();

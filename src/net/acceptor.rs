@@ -5,15 +5,14 @@
 //! a timer tries again, and the log says so once, not once per client.
 
 use std::io;
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result};
-use mio::net::{TcpListener, TcpStream};
 use mio::{Interest, Registry, Token};
 
 use crate::net::event_loop::Context;
-use crate::net::listener::accept;
+use crate::net::listener::Listener;
+use crate::sock::{Remote, Stream};
 
 /// Most listening sockets across all groups; their tokens are `0..MAX_LISTENERS`.
 pub const MAX_LISTENERS: usize = 64;
@@ -28,7 +27,7 @@ const LOG_EVERY: Duration = Duration::from_secs(10);
 
 /// Listeners, each with its group's index; a listener's index here is its token.
 pub struct Acceptor {
-    listeners: Vec<(TcpListener, usize)>,
+    listeners: Vec<(Listener, usize)>,
     retry_pending: bool,
     /// The last failure was running out of file descriptors.
     short_of_fds: bool,
@@ -40,9 +39,9 @@ pub struct Acceptor {
 /// A client just accepted.
 pub struct Accepted {
     /// Its socket.
-    pub stream: TcpStream,
-    /// Its address.
-    pub peer: SocketAddr,
+    pub stream: Stream,
+    /// Who it is.
+    pub peer: Remote,
     /// The group of the listener it came in on.
     pub group: usize,
 }
@@ -50,8 +49,8 @@ pub struct Accepted {
 impl Acceptor {
     /// Listeners in groups: `groups[g]` are the listeners of group `g`. At most
     /// [`MAX_LISTENERS`] are kept.
-    pub fn new(groups: Vec<Vec<TcpListener>>, prefix: &'static str) -> Self {
-        let mut listeners: Vec<(TcpListener, usize)> = groups
+    pub fn new(groups: Vec<Vec<Listener>>, prefix: &'static str) -> Self {
+        let mut listeners: Vec<(Listener, usize)> = groups
             .into_iter()
             .enumerate()
             .flat_map(|(g, ls)| ls.into_iter().map(move |l| (l, g)))
@@ -106,7 +105,7 @@ impl Acceptor {
     /// accepting failed (then a retry is set up and the failure logged, rate-limited).
     pub fn next(&mut self, cx: &mut Context<'_>, index: usize) -> Option<Accepted> {
         let (listener, group) = self.listeners.get(index)?;
-        match accept(listener) {
+        match listener.accept() {
             Ok(Some((stream, peer))) => Some(Accepted {
                 stream,
                 peer,
@@ -203,7 +202,8 @@ mod tests {
 
     #[test]
     fn listeners_keep_their_groups_and_tokens() {
-        let bind = || TcpListener::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let bind =
+            || Listener::Tcp(mio::net::TcpListener::bind("127.0.0.1:0".parse().unwrap()).unwrap());
         let a = Acceptor::new(vec![vec![bind(), bind()], vec![bind()]], "");
         let groups: Vec<usize> = a.listeners.iter().map(|(_, g)| *g).collect();
         assert_eq!(groups, [0, 0, 1]);

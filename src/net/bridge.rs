@@ -118,8 +118,8 @@ impl Direction {
 
     fn splice(
         &mut self,
-        src: &mio::net::TcpStream,
-        dst: &mio::net::TcpStream,
+        src: &crate::sock::Stream,
+        dst: &crate::sock::Stream,
     ) -> Result<bool, Failure> {
         if self.eof {
             return Ok(false);
@@ -211,7 +211,10 @@ mod tests {
         let near = std::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
         let (far, _) = l.accept().unwrap();
         near.set_nonblocking(true).unwrap();
-        (Transport::Plain(mio::net::TcpStream::from_std(near)), far)
+        (
+            Transport::Plain(mio::net::TcpStream::from_std(near).into()),
+            far,
+        )
     }
 
     fn run_until_done(d: &mut Direction, src: &mut Transport, dst: &mut Transport) {

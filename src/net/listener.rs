@@ -6,7 +6,11 @@ use std::io;
 use std::net::SocketAddr;
 
 use anyhow::Result;
+use mio::event::Source;
+use mio::{Interest, Registry, Token};
 use socket2::{Domain, Protocol, Socket, Type};
+
+use crate::sock::{Remote, Stream, local_peer};
 
 use crate::error::{Kind, fail};
 
@@ -176,27 +180,86 @@ pub fn local_addr(s: &Socket) -> Result<SocketAddr> {
         .ok_or_else(|| fail(Kind::Bind, "cannot read the bound address"))
 }
 
-/// The listeners as mio sockets.
-pub fn tcp_listeners(sockets: Vec<Socket>) -> Vec<mio::net::TcpListener> {
-    sockets
-        .into_iter()
-        .map(|s| mio::net::TcpListener::from_std(s.into()))
-        .collect()
+/// A listening socket: TCP, or a Unix domain socket whose file goes when it is dropped.
+#[derive(Debug)]
+pub enum Listener {
+    /// TCP on one address.
+    Tcp(mio::net::TcpListener),
+    /// A Unix domain socket (see [`super::unix`]).
+    Unix(super::unix::UnixListener),
 }
 
-/// Accepts one pending connection: `None` when there is none. Errors that concern only the
-/// one client (it reset before we accepted it) are skipped.
-pub fn accept(l: &mio::net::TcpListener) -> io::Result<Option<(mio::net::TcpStream, SocketAddr)>> {
-    loop {
-        match l.accept() {
-            Ok(got) => return Ok(Some(got)),
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(None),
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::Interrupted | io::ErrorKind::ConnectionAborted
-                ) => {}
-            Err(e) => return Err(e),
+impl Listener {
+    /// Accepts one pending connection: `None` when there is none. Errors that concern only
+    /// the one client (it reset before we accepted it) are skipped.
+    pub fn accept(&self) -> io::Result<Option<(Stream, Remote)>> {
+        loop {
+            let got = match self {
+                Listener::Tcp(l) => l.accept().map(|(s, a)| (Stream::Tcp(s), Remote::Ip(a))),
+                Listener::Unix(l) => l.sock.accept().map(|(s, _)| {
+                    let peer = local_peer(&s);
+                    (Stream::Unix(s), peer)
+                }),
+            };
+            match got {
+                Ok(got) => return Ok(Some(got)),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(None),
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::Interrupted | io::ErrorKind::ConnectionAborted
+                    ) => {}
+                Err(e) => return Err(e),
+            }
         }
     }
+
+    /// The TCP address it listens on.
+    pub fn local_addr(&self) -> Option<SocketAddr> {
+        match self {
+            Listener::Tcp(l) => l.local_addr().ok(),
+            Listener::Unix(_) => None,
+        }
+    }
+}
+
+impl Source for Listener {
+    fn register(
+        &mut self,
+        registry: &Registry,
+        token: Token,
+        interests: Interest,
+    ) -> io::Result<()> {
+        match self {
+            Listener::Tcp(l) => l.register(registry, token, interests),
+            Listener::Unix(l) => l.sock.register(registry, token, interests),
+        }
+    }
+
+    fn reregister(
+        &mut self,
+        registry: &Registry,
+        token: Token,
+        interests: Interest,
+    ) -> io::Result<()> {
+        match self {
+            Listener::Tcp(l) => l.reregister(registry, token, interests),
+            Listener::Unix(l) => l.sock.reregister(registry, token, interests),
+        }
+    }
+
+    fn deregister(&mut self, registry: &Registry) -> io::Result<()> {
+        match self {
+            Listener::Tcp(l) => l.deregister(registry),
+            Listener::Unix(l) => l.sock.deregister(registry),
+        }
+    }
+}
+
+/// The listeners as mio sockets.
+pub fn tcp_listeners(sockets: Vec<Socket>) -> Vec<Listener> {
+    sockets
+        .into_iter()
+        .map(|s| Listener::Tcp(mio::net::TcpListener::from_std(s.into())))
+        .collect()
 }

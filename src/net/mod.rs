@@ -17,6 +17,7 @@ pub mod stdout;
 pub mod trace;
 pub mod transport;
 pub mod udp;
+pub mod unix;
 
 pub use event_loop::{Context, EventLoop, Flow, Handler};
 pub use transport::Transport;

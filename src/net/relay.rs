@@ -569,7 +569,7 @@ mod tests {
         let out_file = tempfile::tempfile().unwrap();
         let mut out = Stdout::to_file(out_file.try_clone().unwrap());
         let mut buf = Vec::new();
-        let sock = Transport::Plain(mio::net::TcpStream::from_std(near));
+        let sock = Transport::Plain(mio::net::TcpStream::from_std(near).into());
         let mut relay =
             Relay::new(ev.registry(), sock, rules, &mut stdin, &mut out, &mut buf).unwrap();
         let result = ev.run(&mut relay);

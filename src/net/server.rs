@@ -17,15 +17,15 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result};
 use mio::event::Event;
-use mio::net::{TcpListener, TcpStream};
 use mio::{Interest, Registry, Token};
 use slab::Slab;
 
 use crate::net::acceptor::{Acceptor, FIRST_FREE_TOKEN, Throttle};
 use crate::net::event_loop::{Context, EventLoop, Flow, Handler};
-use crate::net::listener::{Proto, bind_all_labeled, tcp_listeners};
+use crate::net::listener::{Listener, Proto, bind_all_labeled, tcp_listeners};
 use crate::net::outbox::Outbox;
 use crate::net::transport::{self, Transport, would_block};
+use crate::sock::{Remote, Stream};
 
 pub use crate::net::acceptor::MAX_LISTENERS;
 
@@ -88,7 +88,7 @@ pub enum Received<'b> {
 /// activity for the idle deadline.
 pub struct Link {
     sock: Transport,
-    peer: SocketAddr,
+    peer: Remote,
     group: usize,
     now: Instant,
     last_activity: Instant,
@@ -337,7 +337,7 @@ impl Phase {
 /// Listeners whose connections share a TLS setting, an idle timeout and a limit.
 pub struct Group {
     /// The bound listeners.
-    pub listeners: Vec<TcpListener>,
+    pub listeners: Vec<Listener>,
     /// Serve TLS with this configuration.
     pub tls: Option<Arc<rustls::ServerConfig>>,
     /// Close a connection that moved no byte for this long.
@@ -349,7 +349,7 @@ pub struct Group {
 
 /// Binds TCP listeners on `addrs` and prints one ready line per address, `listening on
 /// ADDR` followed by ` (label)` when a label is given.
-pub fn listen(addrs: &[SocketAddr], default_pair: bool, label: &str) -> Result<Vec<TcpListener>> {
+pub fn listen(addrs: &[SocketAddr], default_pair: bool, label: &str) -> Result<Vec<Listener>> {
     let sockets = bind_all_labeled(addrs, Proto::Tcp, default_pair, label)?;
     Ok(tcp_listeners(sockets))
 }
@@ -519,13 +519,7 @@ impl<S: Service> Server<S> {
 
     /// A client the full server cannot take: the service's busy answer when it has one
     /// (best effort, never blocking), then closed.
-    fn turn_away(
-        &mut self,
-        cx: &mut Context<'_>,
-        stream: TcpStream,
-        peer: SocketAddr,
-        group: usize,
-    ) {
+    fn turn_away(&mut self, cx: &mut Context<'_>, mut stream: Stream, peer: Remote, group: usize) {
         if self.verbose > 0 {
             eprintln!(
                 "refused {peer}: already serving {} clients",
@@ -542,7 +536,7 @@ impl<S: Service> Server<S> {
         };
         // The answer goes out at once; then the lingering close reads what the client sent
         // until it closes, so our close is no reset that would destroy the answer.
-        let _ = (&stream).write(answer);
+        let _ = stream.write(answer);
         // Should that fail, the client is dropped: closed without more.
         if let Ok(key) = self.add(cx, stream, peer, group, false) {
             self.turned_away += 1;
@@ -558,8 +552,8 @@ impl<S: Service> Server<S> {
     fn add(
         &mut self,
         cx: &mut Context<'_>,
-        stream: TcpStream,
-        peer: SocketAddr,
+        stream: Stream,
+        peer: Remote,
         group: usize,
         counted: bool,
     ) -> Result<usize> {
@@ -927,10 +921,10 @@ mod tests {
         clients: usize,
         client: impl FnOnce(SocketAddr) -> T + Send + 'static,
     ) -> T {
-        let listener = TcpListener::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let listener = mio::net::TcpListener::bind("127.0.0.1:0".parse().unwrap()).unwrap();
         let addr = listener.local_addr().unwrap();
         let group = Group {
-            listeners: vec![listener],
+            listeners: vec![Listener::Tcp(listener)],
             tls: None,
             idle,
             max_conns,

@@ -14,7 +14,6 @@
 use std::fmt::Write as _;
 use std::fs::File;
 use std::io::Write as _;
-use std::net::SocketAddr;
 use std::os::fd::AsRawFd as _;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -24,6 +23,7 @@ use std::time::Instant;
 use anyhow::Result;
 
 use crate::error::{Kind, Tag as _};
+use crate::sock::{Remote, Stream};
 
 /// Bytes per line of the hex view.
 const HEX_WIDTH: usize = 16;
@@ -56,7 +56,7 @@ struct Tracer {
 struct State {
     out: Box<dyn std::io::Write + Send>,
     /// Per connection (descriptor and peer): bytes sent and received so far.
-    offsets: Vec<(i32, Option<SocketAddr>, u64, u64)>,
+    offsets: Vec<(i32, Option<Remote>, u64, u64)>,
 }
 
 /// Starts tracing to `path` (`-`: stderr). A file that cannot be created is exit 10.
@@ -89,7 +89,7 @@ pub fn enabled() -> bool {
 }
 
 /// Records a chunk of `sock`'s stream.
-pub fn chunk(sock: &mio::net::TcpStream, dir: Dir, data: &[u8]) {
+pub fn chunk(sock: &Stream, dir: Dir, data: &[u8]) {
     let Some(tracer) = TRACER.get() else {
         return;
     };
@@ -99,7 +99,7 @@ pub fn chunk(sock: &mio::net::TcpStream, dir: Dir, data: &[u8]) {
     let fd = sock.as_raw_fd();
     // Once the peer has closed, the kernel may no longer say who it was: the peer is the
     // one the descriptor's entry remembers, unless another is connected there now.
-    let peer = sock.peer_addr().ok();
+    let peer = sock.remote();
     let elapsed = tracer.start.elapsed().as_secs_f64();
     let mut state = tracer.state.lock().unwrap_or_else(PoisonError::into_inner);
     let at = match state.offsets.iter().position(|e| e.0 == fd) {
@@ -131,7 +131,7 @@ pub fn chunk(sock: &mio::net::TcpStream, dir: Dir, data: &[u8]) {
 pub fn render(
     view: View,
     dir: Dir,
-    peer: Option<SocketAddr>,
+    peer: Option<Remote>,
     offset: u64,
     secs: f64,
     data: &[u8],
@@ -202,7 +202,7 @@ mod tests {
 
     #[test]
     fn ascii_shows_cr_and_lf_and_ends_lines_at_lf() {
-        let peer = "127.0.0.1:8080".parse().ok();
+        let peer = "127.0.0.1:8080".parse().ok().map(Remote::Ip);
         let text = render(View::Ascii, Dir::Send, peer, 0, 0.0015, LAB);
         assert_eq!(
             text,

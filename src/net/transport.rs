@@ -5,20 +5,19 @@
 use std::io::{self, Read, Write};
 use std::sync::Arc;
 
-use mio::net::TcpStream;
-
 use super::trace;
 use crate::error::{Kind, fail_io};
 use crate::tls::{TlsError, TlsStream};
 
-pub use crate::sock::{shut_write, unacknowledged};
+pub use crate::sock::{Remote, Stream, shut_write, unacknowledged};
 
 /// A connection a server accepted: no Nagle delay, and TLS when the server has a config.
 pub fn accepted(
-    stream: TcpStream,
+    stream: impl Into<Stream>,
     tls: Option<&Arc<rustls::ServerConfig>>,
 ) -> io::Result<Transport> {
-    let _ = stream.set_nodelay(true);
+    let stream = stream.into();
+    stream.set_nodelay();
     Ok(match tls {
         Some(config) => Transport::Tls(Box::new(TlsStream::server(stream, Arc::clone(config))?)),
         None => Transport::Plain(stream),
@@ -28,13 +27,14 @@ pub fn accepted(
 /// A connection we made, with no Nagle delay; TLS when a client config and the server's
 /// name (to send and to verify) are given. The client-side twin of [`accepted`].
 pub fn connected(
-    stream: TcpStream,
+    stream: impl Into<Stream>,
     tls: Option<(
         &Arc<rustls::ClientConfig>,
         &rustls::pki_types::ServerName<'static>,
     )>,
 ) -> io::Result<Transport> {
-    let _ = stream.set_nodelay(true);
+    let stream = stream.into();
+    stream.set_nodelay();
     Ok(match tls {
         Some((config, name)) => Transport::Tls(Box::new(TlsStream::client(
             stream,
@@ -53,9 +53,9 @@ pub fn reset(mut sock: Transport) {
 
 /// A connected socket, plain or TLS.
 pub enum Transport {
-    /// Plain TCP.
-    Plain(TcpStream),
-    /// TLS over TCP.
+    /// Plain TCP or Unix socket.
+    Plain(Stream),
+    /// TLS over TCP or a Unix socket.
     Tls(Box<TlsStream>),
 }
 
@@ -147,7 +147,7 @@ impl Transport {
     }
 
     /// The socket, to register with the loop.
-    pub fn socket(&mut self) -> &mut TcpStream {
+    pub fn socket(&mut self) -> &mut Stream {
         match self {
             Transport::Plain(s) => s,
             Transport::Tls(t) => t.socket(),

@@ -6,13 +6,13 @@
 use std::io::{self, Read, Write};
 use std::sync::Arc;
 
-use mio::net::TcpStream;
+use crate::sock::Stream;
 use rustls::pki_types::ServerName;
 use rustls::{ClientConfig, ClientConnection, Connection, ServerConfig, ServerConnection};
 
 /// TLS on one socket.
 pub struct TlsStream {
-    sock: TcpStream,
+    sock: Stream,
     conn: Connection,
     /// Where our sending side stands.
     ours: Sending,
@@ -48,7 +48,7 @@ impl std::error::Error for TlsError {}
 impl TlsStream {
     /// Starts a client handshake with `name` as SNI and the name to verify.
     pub fn client(
-        sock: TcpStream,
+        sock: Stream,
         config: Arc<ClientConfig>,
         name: ServerName<'static>,
     ) -> io::Result<Self> {
@@ -57,12 +57,12 @@ impl TlsStream {
     }
 
     /// Starts a server handshake.
-    pub fn server(sock: TcpStream, config: Arc<ServerConfig>) -> io::Result<Self> {
+    pub fn server(sock: Stream, config: Arc<ServerConfig>) -> io::Result<Self> {
         let conn = ServerConnection::new(config).map_err(io::Error::other)?;
         Ok(Self::new(sock, conn.into()))
     }
 
-    fn new(sock: TcpStream, conn: Connection) -> Self {
+    fn new(sock: Stream, conn: Connection) -> Self {
         TlsStream {
             sock,
             conn,
@@ -72,7 +72,7 @@ impl TlsStream {
     }
 
     /// The socket, to register with the loop.
-    pub fn socket(&mut self) -> &mut TcpStream {
+    pub fn socket(&mut self) -> &mut Stream {
         &mut self.sock
     }
 

@@ -134,7 +134,10 @@ pub fn run(config: Config) -> Result<()> {
     let ev = EventLoop::new()?;
     let http = server::listen(&config.http_addrs, config.default_pair, "")?;
     if phone::wanted() {
-        let bound: Vec<SocketAddr> = http.iter().filter_map(|l| l.local_addr().ok()).collect();
+        let bound: Vec<SocketAddr> = http
+            .iter()
+            .filter_map(crate::net::listener::Listener::local_addr)
+            .collect();
         phone::announce(&bound, config.tls.is_some(), config.no_qr);
     }
     let mut groups = vec![Group {

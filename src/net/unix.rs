@@ -1,0 +1,407 @@
+//! Unix domain sockets (`-U PATH`, `http-get --unix-socket PATH`): the same sessions, TLS
+//! and servers as TCP, on a socket file (or, with `@NAME`, a name in Linux's abstract
+//! namespace, which needs no file).
+//!
+//! A server's socket file outlives a server that was killed. Binding over one: when no
+//! server answers there (connecting is refused) the file is stale and is replaced; when one
+//! answers, the address is in use (exit 8); a file that is not a socket is never touched.
+//! The file we bound is removed when its listener goes, unless another server has replaced
+//! it meanwhile.
+
+use std::ffi::OsStr;
+use std::io;
+use std::os::unix::ffi::OsStrExt as _;
+use std::os::unix::fs::{FileTypeExt as _, MetadataExt as _};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::Result;
+use mio::Token;
+use mio::event::Event;
+use socket2::{Domain, SockAddr, Socket, Type};
+
+use super::connector::ConnectOptions;
+use super::event_loop::{Context, EventLoop, Flow, Handler};
+use super::transport::describe;
+use crate::error::{Kind, fail};
+use crate::sock::Stream;
+
+/// Pending connections the kernel may hold (it caps the number at somaxconn).
+const BACKLOG: i32 = 4096;
+/// First pause between two tries of `--retry-for`; it doubles up to [`MAX_PAUSE`].
+const FIRST_PAUSE: Duration = Duration::from_millis(50);
+/// Longest pause between two tries.
+const MAX_PAUSE: Duration = Duration::from_millis(500);
+/// How long a connect waits for room in a server's full backlog when no `-w` says: about
+/// what the kernel gives a TCP connect.
+const FULL_BACKLOG_WAIT: Duration = Duration::from_secs(120);
+/// The timer of a connect waiting to try again.
+const RETRY_TIMER: Token = Token(0);
+
+/// A listening Unix socket; its file (when it has one) is removed when it is dropped.
+#[derive(Debug)]
+pub struct UnixListener {
+    /// The socket on the loop.
+    pub sock: mio::net::UnixListener,
+    _file: Option<BoundFile>,
+}
+
+/// The socket file we bound, known by its device and inode so that a file another server
+/// put in its place is left alone.
+#[derive(Debug)]
+struct BoundFile {
+    path: PathBuf,
+    id: (u64, u64),
+}
+
+impl Drop for BoundFile {
+    fn drop(&mut self) {
+        if file_id(&self.path) == Some(self.id) {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
+fn file_id(path: &Path) -> Option<(u64, u64)> {
+    std::fs::symlink_metadata(path)
+        .ok()
+        .map(|m| (m.dev(), m.ino()))
+}
+
+/// Whether `path` names a socket in the abstract namespace (`@NAME`).
+pub fn is_abstract(path: &Path) -> bool {
+    path.as_os_str().as_bytes().starts_with(b"@")
+}
+
+/// The socket address of `path`: a file, or `@NAME` in the abstract namespace.
+fn sockaddr(path: &Path) -> io::Result<SockAddr> {
+    match path.as_os_str().as_bytes().strip_prefix(b"@") {
+        Some(name) => {
+            let mut bytes = Vec::with_capacity(name.len() + 1);
+            bytes.push(0);
+            bytes.extend_from_slice(name);
+            SockAddr::unix(OsStr::from_bytes(&bytes))
+        }
+        None => SockAddr::unix(path),
+    }
+}
+
+/// Checks a socket path before any socket is made: not empty, and short enough for a socket
+/// address (108 bytes with the final NUL). A usage error (exit 2) names what is wrong.
+pub fn check_path(command: &str, path: &Path) -> Result<(), clap::Error> {
+    let len = path.as_os_str().len();
+    if len == 0 || path.as_os_str() == "@" {
+        return Err(crate::cli::usage_error(
+            command,
+            "invalid socket path '': give a file name, or @NAME for the abstract namespace",
+        ));
+    }
+    if sockaddr(path).is_err() {
+        return Err(crate::cli::usage_error(
+            command,
+            format!(
+                "invalid socket path '{}': {len} bytes, a socket address takes at most 107",
+                path.display()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Binds and listens on `path`, replacing a stale socket file, and prints the ready line
+/// `listening on PATH` (followed by ` (label)` when a label is given).
+pub fn bind(path: &Path, label: &str) -> Result<UnixListener> {
+    let shown = path.display();
+    let cannot = |why: String| fail(Kind::Bind, format!("cannot listen on {shown}: {why}"));
+    let sock = match listen_at(path) {
+        Err(e) if e.kind() == io::ErrorKind::AddrInUse && !is_abstract(path) => {
+            match probe(path) {
+                Probe::Stale => {
+                    std::fs::remove_file(path)
+                        .map_err(|e| cannot(format!("removing the stale socket file: {e}")))?;
+                }
+                Probe::Gone => {}
+                Probe::Live => {
+                    return Err(cannot(
+                        "address already in use (a server answers on this socket)".into(),
+                    ));
+                }
+                Probe::NotSocket => {
+                    return Err(cannot(
+                        "address already in use (the file exists and is not a socket)".into(),
+                    ));
+                }
+            }
+            listen_at(path)
+        }
+        other => other,
+    }
+    .map_err(|e| cannot(bind_error(&e)))?;
+    let file = (!is_abstract(path)).then(|| BoundFile {
+        path: path.to_path_buf(),
+        id: file_id(path).unwrap_or_default(),
+    });
+    if label.is_empty() {
+        eprintln!("listening on {shown}");
+    } else {
+        eprintln!("listening on {shown} ({label})");
+    }
+    Ok(UnixListener {
+        sock: mio::net::UnixListener::from_std(sock.into()),
+        _file: file,
+    })
+}
+
+fn listen_at(path: &Path) -> io::Result<Socket> {
+    let socket = Socket::new(Domain::UNIX, Type::STREAM, None)?;
+    socket.bind(&sockaddr(path)?)?;
+    socket.listen(BACKLOG)?;
+    socket.set_nonblocking(true)?;
+    Ok(socket)
+}
+
+fn bind_error(e: &io::Error) -> String {
+    match e.kind() {
+        io::ErrorKind::AddrInUse => "address already in use".into(),
+        io::ErrorKind::NotFound => "no such directory".into(),
+        io::ErrorKind::PermissionDenied => "permission denied".into(),
+        _ => e.to_string(),
+    }
+}
+
+/// What is at a path that could not be bound.
+#[derive(Debug, PartialEq, Eq)]
+enum Probe {
+    /// A socket file no server answers on.
+    Stale,
+    /// A socket a server answers on.
+    Live,
+    /// Something that is not a socket.
+    NotSocket,
+    /// Nothing any more.
+    Gone,
+}
+
+fn probe(path: &Path) -> Probe {
+    match std::fs::symlink_metadata(path) {
+        Err(_) => return Probe::Gone,
+        Ok(m) if !m.file_type().is_socket() => return Probe::NotSocket,
+        Ok(_) => {}
+    }
+    match try_connect(path) {
+        // A full backlog is a server too busy to take us now: it is there.
+        Ok(_) => Probe::Live,
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => Probe::Live,
+        Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => Probe::Stale,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Probe::Gone,
+        // Not ours to judge (permission denied, say): leave the file alone.
+        Err(_) => Probe::Live,
+    }
+}
+
+/// One non-blocking connect. A Unix connect does not stay in progress: it is made, refused,
+/// or `WouldBlock` when the server's backlog is full.
+fn try_connect(path: &Path) -> io::Result<mio::net::UnixStream> {
+    let socket = Socket::new(Domain::UNIX, Type::STREAM, None)?;
+    socket.set_nonblocking(true)?;
+    socket.connect(&sockaddr(path)?)?;
+    Ok(mio::net::UnixStream::from_std(socket.into()))
+}
+
+/// Connects to the server on `path`, on the loop: `--retry-for` tries again while nothing
+/// listens there (no file yet, or connection refused), a full backlog is waited out until
+/// `-w` (or two minutes), and SIGINT ends the wait.
+pub fn connect(ev: &mut EventLoop, path: &Path, opts: &ConnectOptions) -> Result<Stream> {
+    let now = Instant::now();
+    let mut dial = Dial {
+        path,
+        give_up_at: opts.retry_for.map(|d| now + d),
+        full_until: now + opts.timeout.unwrap_or(FULL_BACKLOG_WAIT),
+        pause: FIRST_PAUSE,
+        waiting: false,
+        result: None,
+    };
+    ev.run(&mut dial)?;
+    let outcome = dial
+        .result
+        .unwrap_or_else(|| Err(io::ErrorKind::Interrupted.into()));
+    match outcome {
+        Ok(sock) => {
+            if opts.verbose > 0 {
+                eprintln!("connected to {}", path.display());
+            }
+            Ok(Stream::Unix(sock))
+        }
+        Err(e) => Err(connect_error(path, &e, opts)),
+    }
+}
+
+/// The wait of [`connect`].
+struct Dial<'a> {
+    path: &'a Path,
+    give_up_at: Option<Instant>,
+    full_until: Instant,
+    pause: Duration,
+    /// A timer is set for the next try.
+    waiting: bool,
+    result: Option<io::Result<mio::net::UnixStream>>,
+}
+
+impl Handler for Dial<'_> {
+    fn on_event(&mut self, _cx: &mut Context<'_>, _event: &Event) -> Result<()> {
+        Ok(())
+    }
+
+    fn on_timer(&mut self, _cx: &mut Context<'_>, token: Token) -> Result<()> {
+        if token == RETRY_TIMER {
+            self.waiting = false;
+        }
+        Ok(())
+    }
+
+    fn after(&mut self, cx: &mut Context<'_>) -> Result<Flow> {
+        if self.waiting {
+            return Ok(Flow::Continue);
+        }
+        let now = Instant::now();
+        let err = match try_connect(self.path) {
+            Ok(sock) => {
+                self.result = Some(Ok(sock));
+                return Ok(Flow::Stop);
+            }
+            Err(e) => e,
+        };
+        let again = match err.kind() {
+            io::ErrorKind::WouldBlock => now < self.full_until,
+            io::ErrorKind::NotFound | io::ErrorKind::ConnectionRefused => {
+                self.give_up_at.is_some_and(|at| now < at)
+            }
+            _ => false,
+        };
+        if !again {
+            self.result = Some(Err(err));
+            return Ok(Flow::Stop);
+        }
+        let mut at = now + self.pause;
+        if let Some(end) = self
+            .give_up_at
+            .filter(|_| err.kind() != io::ErrorKind::WouldBlock)
+        {
+            at = at.min(end);
+        }
+        self.pause = (self.pause * 2).min(MAX_PAUSE);
+        cx.timers.add(at, RETRY_TIMER);
+        self.waiting = true;
+        Ok(Flow::Continue)
+    }
+}
+
+/// A failure to connect to `path` in the user's words, with its exit code: 4 when nothing
+/// listens there, 5 when its backlog stayed full.
+fn connect_error(path: &Path, e: &io::Error, opts: &ConnectOptions) -> anyhow::Error {
+    let (kind, why) = match e.kind() {
+        io::ErrorKind::NotFound => (Kind::Refused, "no such socket".to_string()),
+        io::ErrorKind::ConnectionRefused => (
+            Kind::Refused,
+            "connection refused (no server on this socket)".to_string(),
+        ),
+        io::ErrorKind::WouldBlock => (
+            Kind::Timeout,
+            "timed out (the server's backlog stayed full)".to_string(),
+        ),
+        io::ErrorKind::Interrupted => (Kind::Interrupted, "interrupted".to_string()),
+        io::ErrorKind::PermissionDenied => (Kind::Refused, "permission denied".to_string()),
+        _ => (Kind::Runtime, describe(e)),
+    };
+    let during = match opts.retry_for {
+        Some(d) => format!(" (kept trying for {} s)", d.as_secs_f64()),
+        None => String::new(),
+    };
+    fail(
+        kind,
+        format!("connecting to {}{during}: {why}", path.display()),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Read as _, Write as _};
+
+    fn temp_path(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("nicksock-unix-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir.join("s.sock")
+    }
+
+    #[test]
+    fn a_stale_socket_file_is_replaced_and_a_live_one_is_in_use() {
+        let path = temp_path("stale");
+        // A server that died leaves its file: nothing answers there.
+        drop(std::os::unix::net::UnixListener::bind(&path).unwrap());
+        assert!(path.exists());
+        assert_eq!(probe(&path), Probe::Stale);
+        let live = bind(&path, "").unwrap();
+        assert_eq!(probe(&path), Probe::Live);
+        let err = bind(&path, "").unwrap_err();
+        assert_eq!(crate::error::exit_code(&err), Kind::Bind.code());
+        assert!(format!("{err}").contains("a server answers"), "{err}");
+        drop(live);
+        assert!(!path.exists(), "the socket file outlived its listener");
+        std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
+    }
+
+    #[test]
+    fn a_file_that_is_not_a_socket_is_left_alone() {
+        let path = temp_path("regular");
+        std::fs::write(&path, b"keep me").unwrap();
+        let err = bind(&path, "").unwrap_err();
+        assert!(format!("{err}").contains("not a socket"), "{err}");
+        assert_eq!(std::fs::read(&path).unwrap(), b"keep me");
+        std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
+    }
+
+    #[test]
+    fn a_replaced_socket_file_is_not_removed_by_the_old_listener() {
+        let path = temp_path("replaced");
+        let old = bind(&path, "").unwrap();
+        std::fs::remove_file(&path).unwrap();
+        let new = std::os::unix::net::UnixListener::bind(&path).unwrap();
+        drop(old);
+        assert!(
+            path.exists(),
+            "the old listener removed the new server's file"
+        );
+        drop(new);
+        std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
+    }
+
+    #[test]
+    fn abstract_names_need_no_file() {
+        let name = PathBuf::from(format!("@nicksock-test-{}", std::process::id()));
+        let l = bind(&name, "").unwrap();
+        // A Unix connect completes at once, and the bytes are in the peer's queue when
+        // write returns: no waiting on either side.
+        let mut client = try_connect(&name).unwrap();
+        client.write_all(b"hi").unwrap();
+        let (mut server, _) = l.sock.accept().unwrap();
+        let mut got = [0u8; 2];
+        server.read_exact(&mut got).unwrap();
+        assert_eq!(&got, b"hi");
+        assert!(
+            bind(&name, "").is_err(),
+            "an abstract name is in use while bound"
+        );
+    }
+
+    #[test]
+    fn socket_paths_are_checked_before_use() {
+        assert!(check_path("listen", Path::new("/tmp/ok.sock")).is_ok());
+        assert!(check_path("listen", Path::new("@ok")).is_ok());
+        assert!(check_path("listen", Path::new("")).is_err());
+        let long = format!("/tmp/{}", "x".repeat(200));
+        let err = check_path("listen", Path::new(&long)).unwrap_err();
+        assert!(err.to_string().contains("at most 107"), "{err}");
+    }
+}
