@@ -175,8 +175,15 @@ pub struct SessionArgs {
 pub struct ListenArgs {
     /// [ADDR] PORT: the local address or name to listen on (default: both :: and 0.0.0.0)
     /// and the port (0 picks a free one and prints it)
-    #[arg(value_name = "PORT", num_args = 1..=2, required = true, value_hint = ValueHint::Hostname)]
+    #[arg(value_name = "PORT", num_args = 1..=2, required_unless_present = "unix",
+          value_hint = ValueHint::Hostname)]
     pub endpoint: Vec<String>,
+    /// Listen on a Unix domain socket at PATH instead of a TCP port (`@NAME`: a name in
+    /// Linux's abstract namespace). A stale socket file is replaced; the file is removed on
+    /// exit
+    #[arg(short = 'U', long = "unix", value_name = "PATH", value_hint = ValueHint::FilePath,
+          conflicts_with_all = ["endpoint", "udp", "ipv4", "ipv6"])]
+    pub unix: Option<std::path::PathBuf>,
     #[command(flatten)]
     pub family: FamilyArgs,
     #[command(flatten)]
@@ -202,11 +209,17 @@ pub struct ListenArgs {
 #[derive(Debug, Args)]
 pub struct ConnectArgs {
     /// Host name or address of the peer
-    #[arg(value_name = "HOST", value_hint = ValueHint::Hostname)]
-    pub host: String,
+    #[arg(value_name = "HOST", value_hint = ValueHint::Hostname, required_unless_present = "unix")]
+    pub host: Option<String>,
     /// Port of the peer
-    #[arg(value_name = "PORT", value_parser = clap::value_parser!(u16).range(1..))]
-    pub port: u16,
+    #[arg(value_name = "PORT", value_parser = clap::value_parser!(u16).range(1..),
+          required_unless_present = "unix")]
+    pub port: Option<u16>,
+    /// Connect to the Unix domain socket at PATH instead of HOST PORT (`@NAME`: a name in
+    /// Linux's abstract namespace)
+    #[arg(short = 'U', long = "unix", value_name = "PATH", value_hint = ValueHint::FilePath,
+          conflicts_with_all = ["host", "port", "udp", "ipv4", "ipv6", "source", "source_port"])]
+    pub unix: Option<std::path::PathBuf>,
     #[command(flatten)]
     pub family: FamilyArgs,
     #[command(flatten)]
@@ -239,8 +252,15 @@ pub struct ConnectArgs {
 pub struct EchoArgs {
     /// [ADDR] PORT: the local address or name to listen on (default: both :: and 0.0.0.0)
     /// and the port (0 picks a free one and prints it)
-    #[arg(value_name = "PORT", num_args = 1..=2, required = true, value_hint = ValueHint::Hostname)]
+    #[arg(value_name = "PORT", num_args = 1..=2, required_unless_present = "unix",
+          value_hint = ValueHint::Hostname)]
     pub endpoint: Vec<String>,
+    /// Listen on a Unix domain socket at PATH instead of a TCP port (`@NAME`: a name in
+    /// Linux's abstract namespace). A stale socket file is replaced; the file is removed on
+    /// exit
+    #[arg(short = 'U', long = "unix", value_name = "PATH", value_hint = ValueHint::FilePath,
+          conflicts_with_all = ["endpoint", "udp", "ipv4", "ipv6"])]
+    pub unix: Option<std::path::PathBuf>,
     #[command(flatten)]
     pub family: FamilyArgs,
     /// UDP instead of TCP
@@ -365,6 +385,11 @@ pub struct HttpGetArgs {
     /// resolving HOST (repeatable); the Host header, SNI and certificate check keep HOST
     #[arg(long, value_name = "HOST:PORT:ADDR")]
     pub resolve: Vec<crate::net::addr::Pinned>,
+    /// Connect to the Unix domain socket at PATH instead of the URL's host and port (`@NAME`:
+    /// Linux's abstract namespace); the Host header, SNI and certificate check keep the URL's
+    /// host
+    #[arg(long, value_name = "PATH", value_hint = ValueHint::FilePath, conflicts_with = "resolve")]
+    pub unix_socket: Option<std::path::PathBuf>,
     /// Speak HTTP/1.0
     #[arg(long = "http1.0")]
     pub http10: bool,

@@ -1,6 +1,7 @@
 //! `connect HOST PORT`: like `nc HOST PORT` — stdin to the peer, the peer to stdout; `-z` to
 //! check a port, `--retry-for` to wait for one.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Result;
@@ -13,13 +14,22 @@ use crate::net::relay::{Relay, SessionRules};
 use crate::net::stdin::StdinSource;
 use crate::net::stdout::Stdout;
 use crate::net::udp::{Datagrams, Peer};
+use crate::net::unix;
 use crate::net::{EventLoop, Transport};
+use crate::sock::Stream;
 use crate::tls;
+
+/// Where to connect.
+enum Target {
+    /// HOST PORT.
+    Tcp { host: String, port: u16 },
+    /// `-U PATH`.
+    Unix(PathBuf),
+}
 
 /// Everything `connect` needs, checked before any socket is made.
 pub struct Config {
-    host: String,
-    port: u16,
+    target: Target,
     connect: ConnectOptions,
     rules: SessionRules,
     udp: bool,
@@ -34,6 +44,17 @@ pub struct Config {
 impl Config {
     /// Validates the command line and loads certificates.
     pub fn from_args(args: ConnectArgs, verbose: u8) -> Result<Self> {
+        let target = match (&args.unix, &args.host, args.port) {
+            (Some(path), _, _) => {
+                unix::check_path("connect", path)?;
+                Target::Unix(path.clone())
+            }
+            (None, Some(host), Some(port)) => Target::Tcp {
+                host: host.clone(),
+                port,
+            },
+            _ => unreachable!("clap requires HOST and PORT without -U"),
+        };
         let tls = if args.tls.tls {
             let opts = tls::config::ClientOptions {
                 cacert: args.tls.cacert.clone(),
@@ -46,7 +67,10 @@ impl Config {
             if args.tls_client.insecure {
                 eprintln!("{}", tls::config::INSECURE_WARNING);
             }
-            let name = args.tls_client.servername.as_deref().unwrap_or(&args.host);
+            // Over a Unix socket there is no host name: the certificate is checked for
+            // `localhost` unless --servername says otherwise.
+            let host = args.host.as_deref().unwrap_or("localhost");
+            let name = args.tls_client.servername.as_deref().unwrap_or(host);
             Some((config, tls::config::server_name(name)?))
         } else {
             None
@@ -64,8 +88,7 @@ impl Config {
             udp: args.session.udp,
             zero_io: args.zero_io,
             crlf: args.crlf,
-            host: args.host,
-            port: args.port,
+            target,
             tls,
         })
     }
@@ -78,14 +101,19 @@ pub fn run(config: Config) -> Result<()> {
     }
     // The loop exists before connecting: SIGINT ends a connect that hangs, at once.
     let mut ev = EventLoop::new()?;
-    let (stream, addr) = connect_tcp(&mut ev, &config.host, config.port, &config.connect)?;
+    let (stream, shown) = match &config.target {
+        Target::Tcp { host, port } => {
+            let (stream, addr) = connect_tcp(&mut ev, host, *port, &config.connect)?;
+            (Stream::Tcp(stream), format!("{host} port {}", addr.port()))
+        }
+        Target::Unix(path) => (
+            unix::connect(&mut ev, path, &config.connect)?,
+            path.display().to_string(),
+        ),
+    };
     if config.zero_io {
         if config.connect.verbose > 0 {
-            eprintln!(
-                "connection to {} port {} succeeded",
-                config.host,
-                addr.port()
-            );
+            eprintln!("connection to {shown} succeeded");
         }
         return Ok(());
     }
@@ -109,7 +137,10 @@ pub fn run(config: Config) -> Result<()> {
 }
 
 fn run_udp(config: Config) -> Result<()> {
-    let (socket, addr) = connect_udp(&config.host, config.port, &config.connect)?;
+    let Target::Tcp { host, port } = &config.target else {
+        unreachable!("clap keeps -U from -u");
+    };
+    let (socket, addr) = connect_udp(host, *port, &config.connect)?;
     let mut ev = EventLoop::new()?;
     let mut stdin = StdinSource::open(&mut ev, config.rules.recv_only, config.crlf, false)?;
     let mut out = Stdout::open()?;

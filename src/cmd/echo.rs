@@ -4,6 +4,7 @@
 
 use std::io;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -15,10 +16,11 @@ use mio::{Interest, Token};
 use crate::cli::{EchoArgs, split_endpoint};
 use crate::net::addr::{Family, bind_addrs};
 use crate::net::event_loop::{Context, EventLoop, Flow, Handler, secs};
-use crate::net::listener::{Proto, bind_all};
+use crate::net::listener::{Listener, Proto, bind_all};
 use crate::net::outbox::Outbox;
 use crate::net::server::{self, Exchange, Group, Link, MAX_LISTENERS, Next, Server, Service};
 use crate::net::transport::would_block;
+use crate::net::unix;
 
 /// Bytes a client may have waiting to be echoed before we stop reading it.
 const MAX_PENDING: usize = 64 * 1024;
@@ -28,6 +30,8 @@ const MAX_ERRORS_PER_EVENT: usize = 64;
 /// Everything `echo` needs, checked before any socket is made.
 pub struct Config {
     addrs: Vec<SocketAddr>,
+    /// `-U PATH`: a Unix socket instead of `addrs`.
+    unix: Option<PathBuf>,
     default_pair: bool,
     udp: bool,
     idle: Option<Duration>,
@@ -39,13 +43,23 @@ pub struct Config {
 impl Config {
     /// Validates the command line and loads the certificate.
     pub fn from_args(args: EchoArgs, verbose: u8) -> Result<Self> {
-        let (addr, port) = split_endpoint("echo", &args.endpoint)?;
         let tls = crate::cmd::server_tls(&args.tls, args.udp)?;
-        let mut addrs = bind_addrs(addr.as_deref(), port, Family::from(&args.family))?;
+        let (mut addrs, default_pair) = match &args.unix {
+            Some(path) => {
+                unix::check_path("echo", path)?;
+                (Vec::new(), false)
+            }
+            None => {
+                let (addr, port) = split_endpoint("echo", &args.endpoint)?;
+                let family = Family::from(&args.family);
+                (bind_addrs(addr.as_deref(), port, family)?, addr.is_none())
+            }
+        };
         addrs.truncate(MAX_LISTENERS);
         Ok(Config {
             addrs,
-            default_pair: addr.is_none(),
+            unix: args.unix,
+            default_pair,
             udp: args.udp,
             idle: args.idle_timeout.map(secs),
             max_conns: usize::try_from(args.max_conns).unwrap_or(usize::MAX),
@@ -62,7 +76,10 @@ pub fn run(config: Config) -> Result<()> {
     }
     let ev = EventLoop::new()?;
     let group = Group {
-        listeners: server::listen(&config.addrs, config.default_pair, "")?,
+        listeners: match &config.unix {
+            Some(path) => vec![Listener::Unix(unix::bind(path, "")?)],
+            None => server::listen(&config.addrs, config.default_pair, "")?,
+        },
         tls: config.tls,
         idle: config.idle,
         max_conns: config.max_conns,

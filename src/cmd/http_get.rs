@@ -34,6 +34,7 @@ use crate::net::addr::Pinned;
 use crate::net::connector::{ConnectOptions, connect_tcp, connect_tcp_to};
 use crate::net::event_loop::secs;
 use crate::net::stdout::Stdout;
+use crate::sock::Stream;
 use crate::tls;
 
 /// Content-Type of `-d`.
@@ -59,6 +60,8 @@ pub struct Config {
     continue_at: bool,
     /// `--resolve`: addresses given for some HOST:PORT.
     pinned: Vec<Pinned>,
+    /// `--unix-socket PATH`: every request goes to this socket.
+    unix: Option<std::path::PathBuf>,
     connect_timeout: Option<Duration>,
     max_time: Option<Duration>,
     write_out: Option<WriteOut>,
@@ -102,6 +105,9 @@ impl Config {
     /// ends the program with exit 2.
     pub fn from_args(args: HttpGetArgs, verbose: u8) -> Result<Self> {
         let usage = check_usage(&args)?;
+        if let Some(path) = &args.unix_socket {
+            crate::net::unix::check_path("http-get", path)?;
+        }
         let (body, content_type) = match (&args.data, &args.json) {
             (Some(data), _) => (Some(read_data(data, true)?), Some(FORM_CONTENT_TYPE)),
             (None, Some(json)) => (Some(read_data(json, false)?), Some(JSON_CONTENT_TYPE)),
@@ -195,6 +201,7 @@ impl Config {
                 ..ConnectOptions::default()
             },
             pinned: args.resolve,
+            unix: args.unix_socket,
             connect_timeout: args.connect_timeout.map(secs),
             max_time: args.max_time.map(secs),
             write_out: usage.write_out,
@@ -533,17 +540,28 @@ fn exchange(
     let port = connect_port(&spec.url);
     let mut connect = config.connect.clone();
     connect.timeout = connect_timeout(config.connect_timeout, plan.deadline);
-    let (stream, addr) = match Pinned::lookup(&config.pinned, &host, port) {
-        Some(addrs) => {
+    let stream = match (&config.unix, Pinned::lookup(&config.pinned, &host, port)) {
+        (Some(path), _) => {
+            if plan.verbose > 0 {
+                eprintln!("* --unix-socket: {}", path.display());
+            }
+            crate::net::unix::connect(ev, path, &connect)?
+        }
+        (None, Some(addrs)) => {
             if plan.verbose > 0 {
                 let list: Vec<String> = addrs.iter().map(ToString::to_string).collect();
                 eprintln!("* --resolve: {host}:{port} is {}", list.join(", "));
             }
-            connect_tcp_to(ev, &host, addrs, &connect)?
+            let (stream, addr) = connect_tcp_to(ev, &host, addrs, &connect)?;
+            stats.remote = Some(addr);
+            Stream::Tcp(stream)
         }
-        None => connect_tcp(ev, &host, port, &connect)?,
+        (None, None) => {
+            let (stream, addr) = connect_tcp(ev, &host, port, &connect)?;
+            stats.remote = Some(addr);
+            Stream::Tcp(stream)
+        }
     };
-    stats.remote = Some(addr);
     stats.time_connect = start.elapsed();
     let tls = if spec.url.scheme() == "https" {
         let client = config.tls.get(config.silent)?;

@@ -2,6 +2,7 @@
 //! serve one client after another.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Result;
@@ -14,11 +15,12 @@ use crate::error::{self, Kind};
 use crate::net::EventLoop;
 use crate::net::addr::{Family, bind_addrs};
 use crate::net::event_loop::{Context, Flow, Handler};
-use crate::net::listener::{Listener, Proto, bind_all, tcp_listeners};
+use crate::net::listener::{Listener, Proto, bind_all};
 use crate::net::relay::{Relay, SessionRules};
 use crate::net::stdin::StdinSource;
 use crate::net::stdout::Stdout;
 use crate::net::udp::{Datagrams, Peer};
+use crate::net::unix;
 use crate::sock::{Remote, Stream};
 
 /// Tokens of the listening sockets (the relay's own tokens are small).
@@ -27,6 +29,8 @@ const LISTENER_BASE: usize = 100;
 /// Everything `listen` needs, checked before any socket is made.
 pub struct Config {
     addrs: Vec<SocketAddr>,
+    /// `-U PATH`: a Unix socket instead of `addrs`.
+    unix: Option<PathBuf>,
     default_pair: bool,
     rules: SessionRules,
     udp: bool,
@@ -42,11 +46,22 @@ pub struct Config {
 impl Config {
     /// Validates the command line and loads the certificate.
     pub fn from_args(args: ListenArgs, verbose: u8) -> Result<Self> {
-        let (addr, port) = split_endpoint("listen", &args.endpoint)?;
         let tls = super::server_tls(&args.tls, args.session.udp)?;
+        let (addrs, default_pair) = match &args.unix {
+            Some(path) => {
+                unix::check_path("listen", path)?;
+                (Vec::new(), false)
+            }
+            None => {
+                let (addr, port) = split_endpoint("listen", &args.endpoint)?;
+                let family = Family::from(&args.family);
+                (bind_addrs(addr.as_deref(), port, family)?, addr.is_none())
+            }
+        };
         Ok(Config {
-            addrs: bind_addrs(addr.as_deref(), port, Family::from(&args.family))?,
-            default_pair: addr.is_none(),
+            addrs,
+            unix: args.unix,
+            default_pair,
             rules: args.session.rules(verbose),
             udp: args.session.udp,
             keep_open: args.keep_open,
@@ -67,42 +82,52 @@ impl Config {
 pub fn run(config: Config) -> Result<()> {
     if let Some(mode) = config.room {
         let ev = EventLoop::new()?;
-        let listeners = crate::net::server::listen(&config.addrs, config.default_pair, "")?;
+        let listeners = listeners(&config)?;
         return super::chat::run(mode, ev, listeners, config.tls, config.idle, config.verbose);
     }
-    let proto = if config.udp { Proto::Udp } else { Proto::Tcp };
     // Signals are caught before the ready line: a script may send SIGINT right after it.
     let mut ev = EventLoop::new()?;
-    let sockets = bind_all(&config.addrs, proto, config.default_pair)?;
-    let mut stdin = StdinSource::open(
-        &mut ev,
-        config.rules.recv_only,
-        false,
-        !config.udp && config.tls.is_none(),
-    )?;
-    let mut out = Stdout::open()?;
-    if config.udp {
-        let socket = sockets
-            .into_iter()
-            .next()
-            .ok_or_else(|| error::fail(Kind::Bind, "no socket bound"))?;
-        let sock = mio::net::UdpSocket::from_std(socket.into());
-        let peer = if config.keep_open {
-            Peer::LastSender(None)
-        } else {
-            Peer::FirstSender
-        };
-        let mut session = Datagrams::new(
-            ev.registry(),
-            sock,
-            peer,
-            &config.rules,
-            &mut stdin,
-            &mut out,
-        )?;
-        return ev.run(&mut session);
+    if !config.udp {
+        let listeners = listeners(&config)?;
+        return serve_tcp(ev, listeners, &config);
     }
-    let mut listeners = tcp_listeners(sockets);
+    let sockets = bind_all(&config.addrs, Proto::Udp, config.default_pair)?;
+    let mut stdin = StdinSource::open(&mut ev, config.rules.recv_only, false, false)?;
+    let mut out = Stdout::open()?;
+    let socket = sockets
+        .into_iter()
+        .next()
+        .ok_or_else(|| error::fail(Kind::Bind, "no socket bound"))?;
+    let sock = mio::net::UdpSocket::from_std(socket.into());
+    let peer = if config.keep_open {
+        Peer::LastSender(None)
+    } else {
+        Peer::FirstSender
+    };
+    let mut session = Datagrams::new(
+        ev.registry(),
+        sock,
+        peer,
+        &config.rules,
+        &mut stdin,
+        &mut out,
+    )?;
+    ev.run(&mut session)
+}
+
+/// The stream listeners: TCP on the addresses, or the Unix socket.
+fn listeners(config: &Config) -> Result<Vec<Listener>> {
+    match &config.unix {
+        Some(path) => Ok(vec![Listener::Unix(unix::bind(path, "")?)]),
+        None => crate::net::server::listen(&config.addrs, config.default_pair, ""),
+    }
+}
+
+/// Serves one stream client after another (`-k`), or just one.
+fn serve_tcp(mut ev: EventLoop, mut listeners: Vec<Listener>, config: &Config) -> Result<()> {
+    let mut stdin =
+        StdinSource::open(&mut ev, config.rules.recv_only, false, config.tls.is_none())?;
+    let mut out = Stdout::open()?;
     for (i, l) in listeners.iter_mut().enumerate() {
         ev.registry()
             .register(l, Token(LISTENER_BASE + i), Interest::READABLE)?;
@@ -121,7 +146,7 @@ pub fn run(config: Config) -> Result<()> {
         if config.rules.verbose > 0 {
             eprintln!("connection from {peer}");
         }
-        let result = serve(&mut ev, stream, &config, &mut stdin, &mut out, &mut buf);
+        let result = serve(&mut ev, stream, config, &mut stdin, &mut out, &mut buf);
         served += 1;
         match result {
             Ok(()) => {}

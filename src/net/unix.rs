@@ -188,6 +188,12 @@ fn probe(path: &Path) -> Probe {
         Ok(m) if !m.file_type().is_socket() => return Probe::NotSocket,
         Ok(_) => {}
     }
+    // Asking the kernel first: a connection to a live `listen` would be taken for its one
+    // client. Connecting is left for a server the list does not show (one in another
+    // network namespace, sharing the file).
+    if listed_as_listening(path) {
+        return Probe::Live;
+    }
     match try_connect(path) {
         // A full backlog is a server too busy to take us now: it is there.
         Ok(_) => Probe::Live,
@@ -197,6 +203,53 @@ fn probe(path: &Path) -> Probe {
         // Not ours to judge (permission denied, say): leave the file alone.
         Err(_) => Probe::Live,
     }
+}
+
+/// Whether the kernel lists a listening stream socket bound to `path` (`/proc/net/unix`,
+/// which shows each path as its server gave it, perhaps relative to that server's
+/// directory).
+fn listed_as_listening(path: &Path) -> bool {
+    let Ok(table) = std::fs::read(PROC_NET_UNIX) else {
+        return false;
+    };
+    let absolute = std::path::absolute(path).ok();
+    listening_paths(&table).any(|bound| {
+        let bound = Path::new(OsStr::from_bytes(bound));
+        bound == path
+            || absolute.as_deref().is_some_and(|abs| {
+                if bound.is_absolute() {
+                    abs == bound
+                } else {
+                    abs.ends_with(bound)
+                }
+            })
+    })
+}
+
+/// The kernel's table of Unix sockets.
+const PROC_NET_UNIX: &str = "/proc/net/unix";
+/// `__SO_ACCEPTCON`: the socket listens.
+const ACCEPTING: u32 = 0x0001_0000;
+/// `SOCK_STREAM`, as the table writes it.
+const STREAM: &str = "0001";
+
+/// The paths of listening stream sockets in a `/proc/net/unix` table.
+fn listening_paths(table: &[u8]) -> impl Iterator<Item = &[u8]> {
+    table.split(|&b| b == b'\n').skip(1).filter_map(|line| {
+        // Num RefCount Protocol Flags Type St Inode Path: seven words, then the path,
+        // which may hold spaces.
+        let mut rest = line;
+        let mut words = [&b""[..]; 7];
+        for word in &mut words {
+            let start = rest.iter().position(|&b| b != b' ')?;
+            rest = &rest[start..];
+            let end = rest.iter().position(|&b| b == b' ').unwrap_or(rest.len());
+            (*word, rest) = rest.split_at(end);
+        }
+        let path = rest.strip_prefix(b" ")?;
+        let flags = u32::from_str_radix(std::str::from_utf8(words[3]).ok()?, 16).ok()?;
+        (flags & ACCEPTING != 0 && words[4] == STREAM.as_bytes()).then_some(path)
+    })
 }
 
 /// One non-blocking connect. A Unix connect does not stay in progress: it is made, refused,
@@ -393,6 +446,38 @@ mod tests {
             bind(&name, "").is_err(),
             "an abstract name is in use while bound"
         );
+    }
+
+    #[test]
+    fn the_kernels_table_tells_listening_stream_sockets() {
+        let table = b"Num       RefCount Protocol Flags    Type St Inode Path\n\
+            0000000047d36e27: 00000003 00000000 00000000 0001 03  1518\n\
+            00000000d1adb190: 00000002 00000000 00010000 0001 01 48297634 rel.sock\n\
+            00000000d1adb191: 00000002 00000000 00000000 0001 01 48297635 /run/client.sock\n\
+            00000000d1adb192: 00000002 00000000 00010000 0002 01 48297636 /run/dgram.sock\n\
+            00000000d1adb193: 00000002 00000000 00010000 0001 01 48297637 /run/a b.sock\n\
+            00000000d1adb194: 00000002 00000000 00010000 0001 01  9 /run/c d.sock\n";
+        let found: Vec<&[u8]> = listening_paths(table).collect();
+        assert_eq!(
+            found,
+            [&b"rel.sock"[..], b"/run/a b.sock", b"/run/c d.sock"]
+        );
+    }
+
+    #[test]
+    fn a_live_one_shot_server_is_not_connected_to_by_the_check() {
+        let path = temp_path("oneshot");
+        let live = bind(&path, "").unwrap();
+        assert_eq!(probe(&path), Probe::Live);
+        let taken = live.sock.accept();
+        assert!(
+            taken
+                .as_ref()
+                .is_err_and(|e| e.kind() == io::ErrorKind::WouldBlock),
+            "the check connected: {taken:?}"
+        );
+        drop(live);
+        std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
     }
 
     #[test]
