@@ -272,6 +272,7 @@ pub fn connect(ev: &mut EventLoop, path: &Path, opts: &ConnectOptions) -> Result
         full_until: now + opts.timeout.unwrap_or(FULL_BACKLOG_WAIT),
         pause: FIRST_PAUSE,
         waiting: false,
+        verbose: opts.verbose > 0,
         result: None,
     };
     ev.run(&mut dial)?;
@@ -297,6 +298,8 @@ struct Dial<'a> {
     pause: Duration,
     /// A timer is set for the next try.
     waiting: bool,
+    /// `-v`: say each failure and retry.
+    verbose: bool,
     result: Option<io::Result<mio::net::UnixStream>>,
 }
 
@@ -341,6 +344,11 @@ impl Handler for Dial<'_> {
             .filter(|_| err.kind() != io::ErrorKind::WouldBlock)
         {
             at = at.min(end);
+        }
+        if self.verbose {
+            let path = self.path.display();
+            eprintln!("connecting to {path} failed: {}", describe(&err));
+            eprintln!("retrying in {} ms", at.duration_since(now).as_millis());
         }
         self.pause = (self.pause * 2).min(MAX_PAUSE);
         cx.timers.add(at, RETRY_TIMER);

@@ -13,5 +13,6 @@ mod serve_gpio;
 mod sockets;
 mod tls;
 mod transfer;
+mod unix;
 mod util;
 mod vm_gpio;
