@@ -42,6 +42,7 @@ complete -c nicksock -n "__fish_nicksock_needs_command" -f -a "help" -d 'Print t
 complete -c nicksock -n "__fish_nicksock_using_subcommand listen" -l keylog -d 'Append the TLS secrets of every connection to FILE (NSS key log format), so that Wireshark can decrypt a capture; also from SSLKEYLOGFILE. The file is created 0600' -r -F
 complete -c nicksock -n "__fish_nicksock_using_subcommand listen" -l trace -d 'Write every chunk sent and received to FILE (- for stderr) as hex and text, with direction, offset and time; over TLS, the plaintext' -r -F
 complete -c nicksock -n "__fish_nicksock_using_subcommand listen" -l trace-ascii -d 'Like --trace, as text only, with CR and LF written \\r and \\n' -r -F
+complete -c nicksock -n "__fish_nicksock_using_subcommand listen" -s U -l unix -d 'Listen on a Unix domain socket at PATH instead of a TCP port (`@NAME`: a name in Linux\'s abstract namespace). A stale socket file is replaced; the file is removed on exit' -r -F
 complete -c nicksock -n "__fish_nicksock_using_subcommand listen" -s i -l idle-timeout -d 'End a session that moved no byte in either direction for SECS' -r
 complete -c nicksock -n "__fish_nicksock_using_subcommand listen" -s q -d 'After stdin ends, end the session within SECS even if the peer stays open' -r
 complete -c nicksock -n "__fish_nicksock_using_subcommand listen" -l max-conns -d 'With -k: exit after serving N clients' -r
@@ -65,6 +66,7 @@ complete -c nicksock -n "__fish_nicksock_using_subcommand listen" -s V -l versio
 complete -c nicksock -n "__fish_nicksock_using_subcommand connect" -l keylog -d 'Append the TLS secrets of every connection to FILE (NSS key log format), so that Wireshark can decrypt a capture; also from SSLKEYLOGFILE. The file is created 0600' -r -F
 complete -c nicksock -n "__fish_nicksock_using_subcommand connect" -l trace -d 'Write every chunk sent and received to FILE (- for stderr) as hex and text, with direction, offset and time; over TLS, the plaintext' -r -F
 complete -c nicksock -n "__fish_nicksock_using_subcommand connect" -l trace-ascii -d 'Like --trace, as text only, with CR and LF written \\r and \\n' -r -F
+complete -c nicksock -n "__fish_nicksock_using_subcommand connect" -s U -l unix -d 'Connect to the Unix domain socket at PATH instead of HOST PORT (`@NAME`: a name in Linux\'s abstract namespace)' -r -F
 complete -c nicksock -n "__fish_nicksock_using_subcommand connect" -s i -l idle-timeout -d 'End a session that moved no byte in either direction for SECS' -r
 complete -c nicksock -n "__fish_nicksock_using_subcommand connect" -s q -d 'After stdin ends, end the session within SECS even if the peer stays open' -r
 complete -c nicksock -n "__fish_nicksock_using_subcommand connect" -s w -l connect-timeout -d 'Give up connecting after SECS (exit 5)' -r
@@ -92,6 +94,7 @@ complete -c nicksock -n "__fish_nicksock_using_subcommand connect" -s V -l versi
 complete -c nicksock -n "__fish_nicksock_using_subcommand echo" -l keylog -d 'Append the TLS secrets of every connection to FILE (NSS key log format), so that Wireshark can decrypt a capture; also from SSLKEYLOGFILE. The file is created 0600' -r -F
 complete -c nicksock -n "__fish_nicksock_using_subcommand echo" -l trace -d 'Write every chunk sent and received to FILE (- for stderr) as hex and text, with direction, offset and time; over TLS, the plaintext' -r -F
 complete -c nicksock -n "__fish_nicksock_using_subcommand echo" -l trace-ascii -d 'Like --trace, as text only, with CR and LF written \\r and \\n' -r -F
+complete -c nicksock -n "__fish_nicksock_using_subcommand echo" -s U -l unix -d 'Listen on a Unix domain socket at PATH instead of a TCP port (`@NAME`: a name in Linux\'s abstract namespace). A stale socket file is replaced; the file is removed on exit' -r -F
 complete -c nicksock -n "__fish_nicksock_using_subcommand echo" -s i -l idle-timeout -d 'Close a client that moved no byte for SECS' -r
 complete -c nicksock -n "__fish_nicksock_using_subcommand echo" -l max-conns -d 'Serve at most N clients at once; more are closed at once' -r
 complete -c nicksock -n "__fish_nicksock_using_subcommand echo" -l cert -d 'PEM certificate chain: the server\'s identity, or a client certificate for mTLS' -r -F
@@ -120,6 +123,7 @@ complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -l retry -d 
 complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -l retry-for -d 'Retry (as --retry) for at most SECS since the start' -r
 complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -s C -l continue-at -d 'Continue the partial file of -o/-O from where it ends (only `-` is taken: the offset is the file\'s size)' -r
 complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -l resolve -d 'Connect to ADDR (comma-separated IPs; IPv6 in brackets) for HOST:PORT instead of resolving HOST (repeatable); the Host header, SNI and certificate check keep HOST' -r
+complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -l unix-socket -d 'Connect to the Unix domain socket at PATH instead of the URL\'s host and port (`@NAME`: Linux\'s abstract namespace); the Host header, SNI and certificate check keep the URL\'s host' -r -F
 complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -s w -l write-out -d 'After the transfer, print FORMAT with %{http_code}, %{size_download}, %{time_total}, %{url_effective} replaced' -r
 complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -l cert -d 'PEM client certificate for mTLS' -r -F
 complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -l key -d 'PEM private key that goes with --cert' -r -F

@@ -44,6 +44,10 @@ const LISTEN: &[Example] = &[
         "nicksock listen --trace-ascii - 8080",
         "Show every byte both ways on stderr, CR and LF visible: see the browser's request (lab L6).",
     ),
+    ex(
+        "nicksock listen -U /tmp/lab.sock",
+        "The same session on a Unix domain socket (`nc -U /tmp/lab.sock` or `curl --unix-socket` reach it); the file is removed on exit.",
+    ),
 ];
 
 const CONNECT: &[Example] = &[
@@ -71,6 +75,10 @@ const CONNECT: &[Example] = &[
         "nicksock connect --tls --cacert cert.pem localhost 8443",
         "TLS to a server whose self-signed certificate you have (lab L15).",
     ),
+    ex(
+        "nicksock connect --retry-for 30 -z -U /run/app.sock",
+        "Wait up to 30 s for a daemon's Unix socket to accept connections.",
+    ),
 ];
 
 const ECHO: &[Example] = &[
@@ -81,6 +89,10 @@ const ECHO: &[Example] = &[
     ex(
         "nicksock echo --tls --cert cert.pem --key cert-key.pem 7443",
         "The same over TLS (lab L14).",
+    ),
+    ex(
+        "nicksock echo -U @echo",
+        "An echo server on a Unix socket in Linux's abstract namespace (no file); `nicksock connect -U @echo` talks to it.",
     ),
 ];
 
@@ -108,6 +120,10 @@ const HTTP_GET: &[Example] = &[
     ex(
         "nicksock http-get --trace-ascii - http://127.0.0.1:8080/",
         "See the request and response bytes, CR and LF visible (labs L2, L13).",
+    ),
+    ex(
+        "nicksock http-get --unix-socket /var/run/docker.sock http://docker/_ping",
+        "Ask a daemon that listens on a Unix socket (Docker's health check).",
     ),
 ];
 
