@@ -3,8 +3,13 @@
 # file and the lab's single-threaded Python socket server, with keep-alive and with
 # `Connection: close`. Writes the `## serve-gpio` section of BENCHMARKS.md.
 #
+# Then the event stream's fan-out: SUBSCRIBERS (1000) subscribers of /api/events that all read,
+# the time from a POST to its event at every one of them, and serve-gpio's keep-alive rate
+# again while they stay attached (examples/events_fanout.rs checks that every event arrived
+# and that no subscriber was dropped).
+#
 # Usage: scripts/bench/serve_gpio.sh            (DURATION=10s by default: DURATION=3s for a quick look)
-# Needs: wrk, nginx, python3, curl. Uses target/release/nicksock (built if missing).
+# Needs: wrk, nginx, python3, curl. Builds target/release/nicksock and the fan-out example.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -17,7 +22,10 @@ BIN=target/release/nicksock
 for tool in wrk nginx python3 curl; do
   command -v "$tool" >/dev/null || { echo "missing: $tool" >&2; exit 1; }
 done
-[ -x "$BIN" ] || cargo build --release
+SUBSCRIBERS=${SUBSCRIBERS:-1000}
+CHANGES=${CHANGES:-200}
+FANOUT=target/release/examples/events_fanout
+cargo build --release --quiet --bin nicksock --example events_fanout
 
 work=$(mktemp -d)
 chmod 755 "$work" # nginx workers drop root and must read the page
@@ -124,6 +132,24 @@ for server in serve-gpio nginx python; do
   result[$server,close]=$(bench "$url" -H 'Connection: close')
 done
 
+# Fan-out: the time from a POST to its event at every subscriber.
+echo "fan-out to $SUBSCRIBERS subscribers…" >&2
+fanout=$("$FANOUT" "$serve" "$SUBSCRIBERS" "$CHANGES" 2>/dev/null)
+# The page again, with the subscribers attached and reading through the whole wrk run.
+secs=${DURATION%s}
+"$FANOUT" "$serve" "$SUBSCRIBERS" hold "$((secs + 3))" >"$work/hold.out" 2>"$work/hold.err" &
+hold=$!
+pids+=("$hold")
+for _ in $(seq "$READY_TRIES"); do
+  grep -q "attached" "$work/hold.err" && break
+  sleep 0.1
+done
+grep -q "attached" "$work/hold.err" || { cat "$work/hold.err" >&2; exit 1; }
+echo "wrk serve-gpio keep-alive with $SUBSCRIBERS subscribers attached…" >&2
+result[serve-gpio,subs]=$(bench "http://$serve/")
+wait "$hold" || { echo "the subscribers were not all served:" >&2; cat "$work/hold.err" >&2; exit 1; }
+held=$(cat "$work/hold.out")
+
 rps() { echo "${result[$1,$2]}" | awk '{print $1}'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
 
@@ -152,6 +178,18 @@ section=$(mktemp)
   echo "$(ratio "$(rps serve-gpio close)" "$(rps nginx close)")× with \`Connection: close\`;"
   echo "serve-gpio ÷ Python: $(ratio "$(rps serve-gpio keep)" "$(rps python keep)")× with keep-alive,"
   echo "$(ratio "$(rps serve-gpio close)" "$(rps python close)")× with \`Connection: close\`."
+  echo
+  echo "### With $SUBSCRIBERS event subscribers"
+  echo
+  echo "\`examples/events_fanout.rs\` attaches $SUBSCRIBERS subscribers to \`/api/events\` (one poll thread"
+  echo "reads them all) and toggles GPIO13 $CHANGES times by POST, one at a time:"
+  echo
+  echo "    $fanout"
+  echo
+  read -r r e n <<<"${result[serve-gpio,subs]}"
+  echo "Then, with the $SUBSCRIBERS subscribers attached and reading through the whole wrk run"
+  echo "(\`$held\`), serve-gpio's keep-alive rate was $r requests/s"
+  echo "($e errors, $n non-2xx/3xx): $(ratio "$r" "$(rps nginx keep)")× nginx's keep-alive rate of the same run."
 } >"$section"
 
 # Replace the section in BENCHMARKS.md (or append it).
@@ -170,6 +208,8 @@ EOF
 rm -f "$section"
 cat <<EOF
 serve-gpio: keep-alive ${result[serve-gpio,keep]}, close ${result[serve-gpio,close]}
+serve-gpio with $SUBSCRIBERS subscribers: keep-alive ${result[serve-gpio,subs]}
+$fanout
 nginx:      keep-alive ${result[nginx,keep]}, close ${result[nginx,close]}
 python:     keep-alive ${result[python,keep]}, close ${result[python,close]}
 (requests/s errors non-2xx/3xx; BENCHMARKS.md updated)
