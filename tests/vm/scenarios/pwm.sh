@@ -1,7 +1,8 @@
 # PWM: software PWM on a real line. The simulator's view of the line is sampled while
-# the duty is 50 % (high about half the time), 100 % (always high) and 0 % (always low).
+# the duty is 25, 50 and 75 % (high that share of the time), 100 % (always high) and 0 %
+# (always low). Then a timer on a real output line: `on 12 for 1` switches it back.
 sim_chip pi4 pinctrl-bcm2711 32 named
-serve --backend cdev --pwm 13=LED --pwm-hz 100 --line-port 9000 127.0.0.1
+serve --backend cdev --pin 12 --pwm 13=LED --pwm-hz 100 --line-port 9000 127.0.0.1
 report start "$(head -n 1 /tmp/serve.err)"
 report held "$(holder 13)"
 # highs N: of N samples of line 13's level, how many were high.
@@ -23,10 +24,31 @@ settle() {
 }
 report half-api "$(api_post 13 '{"duty":50}')"
 report half-highs "$(highs 400)"
+for duty in 25 75; do
+  api_post 13 "{\"duty\":$duty}" >/dev/null
+  report "highs-$duty" "$(highs 400)"
+done
 report full-line "$(printf 'duty LED 100\n' | nicksock connect 127.0.0.1 9000)"
 settle 1
 report full-highs "$(highs 100)"
 report off-line "$(printf 'off LED\n' | nicksock connect 127.0.0.1 9000)"
 settle 0
 report off-highs "$(highs 100)"
+# centis: the time since boot in hundredths of a second.
+centis() {
+  local up
+  read -r up _ </proc/uptime
+  echo "${up%.*}${up#*.}"
+}
+start=$(centis)
+report timer-line "$(printf 'on 12 for 1\n' | nicksock connect 127.0.0.1 9000)"
+report timer-level "$(level 12)"
+tries=0
+while [ "$(level 12)" = 1 ] && [ "$tries" -lt 500 ]; do
+  tries=$((tries + 1))
+  sleep 0.01
+done
+report timer-back-cs "$(($(centis) - start))"
+report timer-level-after "$(level 12)"
+report timer-api "$(api_get /12)"
 stop term-status
