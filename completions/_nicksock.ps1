@@ -259,6 +259,8 @@ Register-ArgumentCompleter -Native -CommandName 'nicksock' -ScriptBlock {
             [CompletionResult]::new('--keylog', '--keylog', [CompletionResultType]::ParameterName, 'Append the TLS secrets of every connection to FILE (NSS key log format), so that Wireshark can decrypt a capture; also from SSLKEYLOGFILE. The file is created 0600')
             [CompletionResult]::new('--trace', '--trace', [CompletionResultType]::ParameterName, 'Write every chunk sent and received to FILE (- for stderr) as hex and text, with direction, offset and time; over TLS, the plaintext')
             [CompletionResult]::new('--trace-ascii', '--trace-ascii', [CompletionResultType]::ParameterName, 'Like --trace, as text only, with CR and LF written \r and \n')
+            [CompletionResult]::new('--unix', '--unix', [CompletionResultType]::ParameterName, 'Listen on the Unix domain socket PATH instead of [ADDR] PORT (then only TARGET_HOST TARGET_PORT are given)')
+            [CompletionResult]::new('--to-unix', '--to-unix', [CompletionResultType]::ParameterName, 'Forward each client to the Unix domain socket PATH instead of TARGET_HOST TARGET_PORT (then only [ADDR] PORT are given); `@NAME`: Linux''s abstract namespace')
             [CompletionResult]::new('-w', '-w', [CompletionResultType]::ParameterName, 'Give up connecting to the target after SECS (that client is closed)')
             [CompletionResult]::new('--connect-timeout', '--connect-timeout', [CompletionResultType]::ParameterName, 'Give up connecting to the target after SECS (that client is closed)')
             [CompletionResult]::new('-i', '-i', [CompletionResultType]::ParameterName, 'Close a pair that moved no byte for SECS')

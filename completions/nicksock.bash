@@ -1150,7 +1150,7 @@ _nicksock() {
             return 0
             ;;
         nicksock__subcmd__relay)
-            opts="-v -4 -6 -w -i -k -h -V --verbose --keylog --trace --trace-ascii --connect-timeout --idle-timeout --max-conns --grace --tls --cert --key --cacert --to-tls --to-cacert --to-servername --insecure --help --version"
+            opts="-v -4 -6 -w -i -k -h -V --verbose --keylog --trace --trace-ascii --unix --to-unix --connect-timeout --idle-timeout --max-conns --grace --tls --cert --key --cacert --to-tls --to-cacert --to-servername --insecure --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1187,6 +1187,36 @@ _nicksock() {
                     return 0
                     ;;
                 --trace-ascii)
+                    local oldifs
+                    if [ -n "${IFS+x}" ]; then
+                        oldifs="$IFS"
+                    fi
+                    IFS=$'\n'
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    if [ -n "${oldifs+x}" ]; then
+                        IFS="$oldifs"
+                    fi
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o filenames
+                    fi
+                    return 0
+                    ;;
+                --unix)
+                    local oldifs
+                    if [ -n "${IFS+x}" ]; then
+                        oldifs="$IFS"
+                    fi
+                    IFS=$'\n'
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    if [ -n "${oldifs+x}" ]; then
+                        IFS="$oldifs"
+                    fi
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o filenames
+                    fi
+                    return 0
+                    ;;
+                --to-unix)
                     local oldifs
                     if [ -n "${IFS+x}" ]; then
                         oldifs="$IFS"

@@ -249,6 +249,8 @@ set edit:completion:arg-completer[nicksock] = {|@words|
             cand --keylog 'Append the TLS secrets of every connection to FILE (NSS key log format), so that Wireshark can decrypt a capture; also from SSLKEYLOGFILE. The file is created 0600'
             cand --trace 'Write every chunk sent and received to FILE (- for stderr) as hex and text, with direction, offset and time; over TLS, the plaintext'
             cand --trace-ascii 'Like --trace, as text only, with CR and LF written \r and \n'
+            cand --unix 'Listen on the Unix domain socket PATH instead of [ADDR] PORT (then only TARGET_HOST TARGET_PORT are given)'
+            cand --to-unix 'Forward each client to the Unix domain socket PATH instead of TARGET_HOST TARGET_PORT (then only [ADDR] PORT are given); `@NAME`: Linux''s abstract namespace'
             cand -w 'Give up connecting to the target after SECS (that client is closed)'
             cand --connect-timeout 'Give up connecting to the target after SECS (that client is closed)'
             cand -i 'Close a pair that moved no byte for SECS'

@@ -194,6 +194,8 @@ complete -c nicksock -n "__fish_nicksock_using_subcommand gen-cert" -s V -l vers
 complete -c nicksock -n "__fish_nicksock_using_subcommand relay" -l keylog -d 'Append the TLS secrets of every connection to FILE (NSS key log format), so that Wireshark can decrypt a capture; also from SSLKEYLOGFILE. The file is created 0600' -r -F
 complete -c nicksock -n "__fish_nicksock_using_subcommand relay" -l trace -d 'Write every chunk sent and received to FILE (- for stderr) as hex and text, with direction, offset and time; over TLS, the plaintext' -r -F
 complete -c nicksock -n "__fish_nicksock_using_subcommand relay" -l trace-ascii -d 'Like --trace, as text only, with CR and LF written \\r and \\n' -r -F
+complete -c nicksock -n "__fish_nicksock_using_subcommand relay" -l unix -d 'Listen on the Unix domain socket PATH instead of [ADDR] PORT (then only TARGET_HOST TARGET_PORT are given)' -r -F
+complete -c nicksock -n "__fish_nicksock_using_subcommand relay" -l to-unix -d 'Forward each client to the Unix domain socket PATH instead of TARGET_HOST TARGET_PORT (then only [ADDR] PORT are given); `@NAME`: Linux\'s abstract namespace' -r -F
 complete -c nicksock -n "__fish_nicksock_using_subcommand relay" -s w -l connect-timeout -d 'Give up connecting to the target after SECS (that client is closed)' -r
 complete -c nicksock -n "__fish_nicksock_using_subcommand relay" -s i -l idle-timeout -d 'Close a pair that moved no byte for SECS' -r
 complete -c nicksock -n "__fish_nicksock_using_subcommand relay" -l max-conns -d 'Serve at most N clients at once; more are closed at once' -r

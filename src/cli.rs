@@ -281,8 +281,16 @@ pub struct EchoArgs {
 pub struct RelayArgs {
     /// [ADDR] PORT TARGET_HOST TARGET_PORT: where to listen (default: both :: and 0.0.0.0)
     /// and where to forward each client
-    #[arg(value_name = "ARGS", num_args = 3..=4, required = true, value_hint = ValueHint::Hostname)]
+    #[arg(value_name = "ARGS", num_args = 0..=4, value_hint = ValueHint::Hostname)]
     pub endpoints: Vec<String>,
+    /// Listen on the Unix domain socket PATH instead of [ADDR] PORT (then only TARGET_HOST
+    /// TARGET_PORT are given)
+    #[arg(long = "unix", value_name = "PATH", value_hint = ValueHint::FilePath)]
+    pub unix: Option<PathBuf>,
+    /// Forward each client to the Unix domain socket PATH instead of TARGET_HOST TARGET_PORT
+    /// (then only [ADDR] PORT are given); `@NAME`: Linux's abstract namespace
+    #[arg(long, value_name = "PATH", value_hint = ValueHint::FilePath)]
+    pub to_unix: Option<PathBuf>,
     #[command(flatten)]
     pub family: FamilyArgs,
     /// Give up connecting to the target after SECS (that client is closed)

@@ -178,6 +178,10 @@ const RELAY: &[Example] = &[
         "nicksock relay 127.0.0.1 9000 example.org 443 --to-tls",
         "A plain client to a TLS server, verified against the web PKI roots.",
     ),
+    ex(
+        "nicksock relay --tls --cert cert.pem --key cert-key.pem --cacert clients.pem --to-unix /var/run/docker.sock 2376",
+        "Put a Unix socket on the network behind TLS with client certificates (socat and stunnel together).",
+    ),
 ];
 
 const COMPLETIONS: &[Example] = &[ex(

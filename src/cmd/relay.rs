@@ -8,6 +8,7 @@
 //! so no one mistakes a cut for a clean end.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -23,8 +24,10 @@ use crate::net::addr::{Family, bind_addrs};
 use crate::net::bridge::{Direction, Failure};
 use crate::net::connector::{ConnectOptions, DialTokens, Dialer, connect_error, resolve_on_loop};
 use crate::net::event_loop::{Context, EventLoop, Flow, Handler, Signal, secs};
+use crate::net::listener::Listener;
 use crate::net::server;
 use crate::net::transport::{self, Transport, describe};
+use crate::net::unix;
 use crate::tls;
 
 /// Token of the SIGTERM grace period's end.
@@ -44,6 +47,11 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 pub struct Config {
     addrs: Vec<SocketAddr>,
     default_pair: bool,
+    /// `--unix PATH`: listen there instead of `addrs`.
+    unix_in: Option<PathBuf>,
+    /// `--to-unix PATH`: the target is this socket (then `target_host` is its path, for
+    /// messages).
+    unix_out: Option<PathBuf>,
     target_host: String,
     target_port: u16,
     family: Family,
@@ -62,7 +70,17 @@ pub struct Config {
 impl Config {
     /// Validates the command line and loads certificates.
     pub fn from_args(args: RelayArgs, verbose: u8) -> Result<Self> {
-        let (listen_addr, port, target_host, target_port) = split(&args.endpoints)?;
+        let (listen_addr, port, target_host, target_port) =
+            split(&args.endpoints, args.unix.is_some(), args.to_unix.is_some())?;
+        for path in args.unix.iter().chain(&args.to_unix) {
+            unix::check_path("relay", path)?;
+        }
+        // Over a Unix socket the target has no name: messages show its path, and its
+        // certificate is checked for `localhost` unless --to-servername says otherwise.
+        let (target_host, tls_name) = match &args.to_unix {
+            Some(path) => (path.display().to_string(), "localhost".to_string()),
+            None => (target_host.clone(), target_host),
+        };
         let tls_in = super::server_tls(&args.tls, false)?;
         let tls_out = if args.to_tls {
             let opts = tls::config::ClientOptions {
@@ -76,17 +94,22 @@ impl Config {
             if args.insecure {
                 eprintln!("{}", tls::config::INSECURE_WARNING);
             }
-            let name = args.to_servername.as_deref().unwrap_or(&target_host);
+            let name = args.to_servername.as_deref().unwrap_or(&tls_name);
             Some((config, tls::config::server_name(name)?))
         } else {
             None
         };
         let family = Family::from(&args.family);
-        let mut addrs = bind_addrs(listen_addr.as_deref(), port, family)?;
+        let mut addrs = match args.unix {
+            Some(_) => Vec::new(),
+            None => bind_addrs(listen_addr.as_deref(), port, family)?,
+        };
         addrs.truncate(MAX_LISTENERS);
         Ok(Config {
             addrs,
             default_pair: listen_addr.is_none(),
+            unix_in: args.unix,
+            unix_out: args.to_unix,
             target_host,
             target_port,
             family,
@@ -109,14 +132,38 @@ impl Config {
 
 /// `[ADDR] PORT TARGET_HOST TARGET_PORT`, with both ports checked (a bad one is a usage
 /// error, exit 2, with the usage line).
-fn split(words: &[String]) -> Result<(Option<String>, u16, String, u16), clap::Error> {
-    let (addr, port, host, target_port) = match words {
-        [port, host, tport] => (None, port, host, tport),
-        [addr, port, host, tport] => (Some(addr.clone()), port, host, tport),
-        _ => unreachable!("clap takes three or four values"),
+///
+/// With `--unix` the first half is not given, with `--to-unix` the second: their words are
+/// then empty (`port` 0, `host` "").
+fn split(
+    words: &[String],
+    unix_in: bool,
+    unix_out: bool,
+) -> Result<(Option<String>, u16, String, u16), clap::Error> {
+    let zero = String::from("0");
+    let none = String::new();
+    let (addr, port, host, target_port) = match (unix_in, unix_out, words) {
+        (false, false, [port, host, tport]) => (None, port, host, tport),
+        (false, false, [addr, port, host, tport]) => (Some(addr.clone()), port, host, tport),
+        (true, false, [host, tport]) => (None, &zero, host, tport),
+        (false, true, [port]) => (None, port, &none, &zero),
+        (false, true, [addr, port]) => (Some(addr.clone()), port, &none, &zero),
+        (true, true, []) => (None, &zero, &none, &zero),
+        _ => {
+            let expected = match (unix_in, unix_out) {
+                (false, false) => "[ADDR] PORT TARGET_HOST TARGET_PORT",
+                (true, false) => "TARGET_HOST TARGET_PORT (with --unix)",
+                (false, true) => "[ADDR] PORT (with --to-unix)",
+                (true, true) => "nothing more (with --unix and --to-unix)",
+            };
+            return Err(usage_error(
+                "relay",
+                format!("expected {expected}, got {} words", words.len()),
+            ));
+        }
     };
     let parse = |p: &str, lowest: u16| match p.parse::<u16>() {
-        Ok(n) if n >= lowest => Ok(n),
+        Ok(n) if n >= lowest || (n == 0 && unix_out) => Ok(n),
         _ => Err(usage_error(
             "relay",
             format!("invalid port '{p}': expected a number from {lowest} to 65535"),
@@ -128,17 +175,23 @@ fn split(words: &[String]) -> Result<(Option<String>, u16, String, u16), clap::E
 /// Runs `relay` until SIGINT (exit 130) or SIGTERM (sessions finish, then exit 0).
 pub fn run(config: Config) -> Result<()> {
     let mut ev = EventLoop::new()?;
-    let targets = resolve_on_loop(
-        &mut ev,
-        &config.target_host,
-        config.target_port,
-        config.family,
-    )?;
-    if config.verbose > 0 {
+    let targets = match &config.unix_out {
+        Some(_) => Vec::new(),
+        None => resolve_on_loop(
+            &mut ev,
+            &config.target_host,
+            config.target_port,
+            config.family,
+        )?,
+    };
+    if config.verbose > 0 && config.unix_out.is_none() {
         let list: Vec<String> = targets.iter().map(ToString::to_string).collect();
         eprintln!("target {} is {}", config.target_host, list.join(", "));
     }
-    let listeners = server::listen(&config.addrs, config.default_pair, "")?;
+    let listeners = match &config.unix_in {
+        Some(path) => vec![Listener::Unix(unix::bind(path, "")?)],
+        None => server::listen(&config.addrs, config.default_pair, "")?,
+    };
     let mut acceptor = Acceptor::new(vec![listeners], "relay: ");
     // Every pair holds two sockets and, plain to plain, two pipes.
     let _ = rlimit::increase_nofile_limit(u64::MAX);
@@ -183,6 +236,8 @@ struct Relay<'a> {
 enum Target {
     Dialing(Dialer),
     Up(Transport),
+    /// Connecting failed at once (a Unix socket): the pair ends with this.
+    Failed(String),
 }
 
 /// One client and its own connection to the target.
@@ -245,6 +300,9 @@ impl Pair {
         scratch: &mut [u8],
     ) -> Option<Ended> {
         let now = Instant::now();
+        if let Target::Failed(why) = &self.target {
+            return Some(Ended::failure(why.clone()));
+        }
         if let Target::Dialing(d) = &mut self.target {
             match d.poll(cx, &config.dial) {
                 Ok(None) => {}
@@ -375,17 +433,28 @@ impl Relay<'_> {
             Token(PAIR_BASE + key * SLOTS + CLIENT_SLOT),
             Interest::READABLE | Interest::WRITABLE,
         )?;
-        let dialer = Dialer::new(self.targets.clone(), &self.config.dial, Pair::tokens(key));
         let now = Instant::now();
+        let (target, up_at) = match &self.config.unix_out {
+            // A Unix connect is made or refused at once: no dialing on the loop.
+            Some(path) => match unix_target(self.config, cx, path, key) {
+                Ok(t) => (Target::Up(t), Some(now)),
+                Err(why) => (Target::Failed(why), None),
+            },
+            None => {
+                let tokens = Pair::tokens(key);
+                let dialer = Dialer::new(self.targets.clone(), &self.config.dial, tokens);
+                (Target::Dialing(dialer), None)
+            }
+        };
         entry.insert(Pair {
             client,
             client_addr: peer,
-            target: Target::Dialing(dialer),
+            target,
             target_addr: None,
             up: Direction::default(),
             down: Direction::default(),
             accepted: now,
-            up_at: None,
+            up_at,
             last_activity: now,
             timer_at: None,
         });
@@ -430,6 +499,27 @@ impl Relay<'_> {
             drop(pair);
         }
     }
+}
+
+/// Connects pair `key`'s target on the Unix socket `path`, TLS started, on the loop.
+fn unix_target(
+    config: &Config,
+    cx: &mut Context<'_>,
+    path: &std::path::Path,
+    key: usize,
+) -> Result<Transport, String> {
+    let sock = unix::connect_now(path)
+        .map_err(|e| format!("{:#}", unix::connect_error(path, &e, &config.dial)))?;
+    let tls = config.tls_out.as_ref().map(|(c, n)| (c, n));
+    let mut t = transport::connected(sock, tls).map_err(|e| format!("starting TLS: {e}"))?;
+    cx.registry
+        .register(
+            t.socket(),
+            Token(PAIR_BASE + key * SLOTS + TARGET_SLOT),
+            Interest::READABLE | Interest::WRITABLE,
+        )
+        .map_err(|e| format!("watching the target: {e}"))?;
+    Ok(t)
 }
 
 impl Handler for Relay<'_> {

@@ -252,6 +252,11 @@ fn listening_paths(table: &[u8]) -> impl Iterator<Item = &[u8]> {
     })
 }
 
+/// Connects to `path` now, without waiting (for `relay`, which cannot wait per client).
+pub fn connect_now(path: &Path) -> io::Result<Stream> {
+    try_connect(path).map(Stream::Unix)
+}
+
 /// One non-blocking connect. A Unix connect does not stay in progress: it is made, refused,
 /// or `WouldBlock` when the server's backlog is full.
 fn try_connect(path: &Path) -> io::Result<mio::net::UnixStream> {
@@ -359,7 +364,7 @@ impl Handler for Dial<'_> {
 
 /// A failure to connect to `path` in the user's words, with its exit code: 4 when nothing
 /// listens there, 5 when its backlog stayed full.
-fn connect_error(path: &Path, e: &io::Error, opts: &ConnectOptions) -> anyhow::Error {
+pub fn connect_error(path: &Path, e: &io::Error, opts: &ConnectOptions) -> anyhow::Error {
     let (kind, why) = match e.kind() {
         io::ErrorKind::NotFound => (Kind::Refused, "no such socket".to_string()),
         io::ErrorKind::ConnectionRefused => (

@@ -363,6 +363,12 @@ fn bad_socket_paths_are_usage_errors() {
     run(&["echo", "-U", ""], b"").assert_code(2);
     run(&["listen", "-U", "/tmp/x.sock", "1234"], b"").assert_code(2);
     run(&["connect", "-u", "-U", "/tmp/x.sock"], b"").assert_code(2);
+    // relay: with --to-unix only [ADDR] PORT, with --unix only TARGET_HOST TARGET_PORT.
+    let extra = run(&["relay", "--to-unix", "/tmp/x.sock", "8080", "h", "80"], b"");
+    extra.assert_code(2);
+    assert!(extra.stderr.contains("[ADDR] PORT (with --to-unix)"), "{}", extra.stderr);
+    run(&["relay", "--unix", "/tmp/x.sock", "8080"], b"").assert_code(2);
+    run(&["relay", "8080", "h"], b"").assert_code(2);
 }
 
 #[test]
@@ -408,4 +414,76 @@ fn lines_of(from: impl std::io::Read + Send + 'static) -> std::sync::mpsc::Recei
         }
     });
     rx
+}
+
+#[test]
+fn relay_joins_tcp_and_unix_sockets_with_tls_on_either_side() {
+    if !have("nc") || !have("openssl") {
+        return;
+    }
+    let dir = tempdir();
+    let (cert, key) = self_signed(dir.path(), &["localhost"]);
+    let target = dir.path().join("target.sock");
+    let front = dir.path().join("front.sock");
+    // TCP → relay → a Unix echo server (socat TCP-LISTEN,fork UNIX-CONNECT).
+    let mut echo = unix_server(&["echo", "-U", s(&target)]);
+    let mut relay = Proc::spawn(nicksock(&[
+        "relay",
+        "-v",
+        "--to-unix",
+        s(&target),
+        "127.0.0.1",
+        "0",
+    ]));
+    let port = ready_addr(&relay.wait_line("listening on "))
+        .port()
+        .to_string();
+    let got = nc(&["-N", "127.0.0.1", &port], b"through the relay\n").wait();
+    assert_eq!(got.out(), "through the relay\n");
+    relay.wait_line("both sides ended");
+
+    // TLS on a Unix socket in front → relay → the TCP side (stunnel's job, on a socket file).
+    let mut tls_front = unix_server(&[
+        "relay",
+        "--unix",
+        s(&front),
+        "--tls",
+        "--cert",
+        &cert,
+        "--key",
+        &key,
+        "127.0.0.1",
+        &port,
+    ]);
+    let mut client = Command::new("openssl")
+        .args(["s_client", "-quiet", "-unix", s(&front), "-CAfile", &cert])
+        .args(["-verify_return_error"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    client
+        .stdin
+        .as_mut()
+        .unwrap()
+        .write_all(b"tls, unix, tcp, unix\n")
+        .unwrap();
+    let lines = lines_of(client.stdout.take().unwrap());
+    let echoed = lines.recv_timeout(std::time::Duration::from_secs(20));
+    let _ = client.kill();
+    let _ = client.wait();
+    assert_eq!(echoed.as_deref(), Ok("tls, unix, tcp, unix"));
+
+    // The target goes away: each client is closed and the failure logged; the relay stays.
+    echo.signal("TERM");
+    echo.wait();
+    let cut = nc(&["127.0.0.1", &port], b"anyone?\n").wait();
+    assert_eq!(cut.out(), "");
+    let line = relay.wait_line("nicksock: relay:");
+    assert!(line.contains("no such socket"), "{line}");
+    assert!(relay.child.try_wait().unwrap().is_none(), "the relay died");
+    tls_front.signal("TERM");
+    tls_front.wait();
+    assert!(!front.exists());
 }
