@@ -4,6 +4,8 @@
 
 #[cfg(target_os = "linux")]
 pub mod cdev;
+#[cfg(target_os = "linux")]
+pub mod hwpwm;
 pub mod locate;
 pub mod pwm;
 pub mod sim;
