@@ -441,6 +441,7 @@ fn file_error(pin: u32, doing: &str, path: &Path, e: &io::Error) -> anyhow::Erro
 mod tests {
     use super::*;
     use crate::error::exit_code;
+    use crate::gpio::{Backend, Options, PinConfig, PinMode, open_with};
     use std::sync::atomic::{AtomicU32, Ordering};
 
     /// A fake root in the temporary directory, removed when dropped.
@@ -728,5 +729,40 @@ mod tests {
             "{err}"
         );
         assert_eq!(pwm.duty(), 0, "a failed write leaves the duty as it was");
+    }
+
+    /// The character-device backend on a fake root: a pin with a channel is driven by it
+    /// and needs no GPIO chip (this machine may have none).
+    #[test]
+    fn cdev_drives_a_muxed_pwm_pin_through_its_channel() {
+        let t = Tree::pi4("cdev");
+        let pin = PinConfig {
+            mode: PinMode::Pwm,
+            ..PinConfig::output(18)
+        };
+        let options = Options {
+            sysfs_root: t.root.clone(),
+            ..Options::default()
+        };
+        let (mut gpio, line) = open_with(Backend::Cdev, None, &[pin], options).unwrap();
+        assert_eq!(
+            line,
+            "gpio: GPIO character device: GPIO18 (hardware PWM pwmchip0 channel 0, 200 Hz) \
+             (--backend cdev)"
+        );
+        gpio.set_duty(18, 40).unwrap();
+        assert_eq!(gpio.duty(18), Some(40));
+        assert!(gpio.read(18).unwrap());
+        let ch = "sys/class/pwm/pwmchip0/pwm0";
+        assert_eq!(t.read(&format!("{ch}/duty_cycle")), "2000000");
+        gpio.write(18, false).unwrap();
+        assert_eq!(t.read(&format!("{ch}/duty_cycle")), "0");
+        assert!(!gpio.read(18).unwrap());
+        gpio.write(18, true).unwrap();
+        assert_eq!(t.read(&format!("{ch}/duty_cycle")), "5000000");
+        assert!(gpio.set_duty(19, 10).is_err(), "GPIO19 is not served");
+        drop(gpio);
+        assert_eq!(t.read(&format!("{ch}/enable")), "0");
+        assert_eq!(t.read("sys/class/pwm/pwmchip0/unexport"), "0");
     }
 }

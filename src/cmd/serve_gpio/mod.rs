@@ -125,6 +125,7 @@ pub fn run(config: Config) -> Result<()> {
         gpio::Options {
             debounce: config.debounce,
             pwm_hz: config.pwm_hz,
+            ..gpio::Options::default()
         },
     )?;
     eprintln!("{gpio_line}");
