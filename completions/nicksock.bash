@@ -1327,7 +1327,7 @@ _nicksock() {
             return 0
             ;;
         nicksock__subcmd__serve__subcmd__gpio)
-            opts="-v -4 -6 -h -V --verbose --keylog --trace --trace-ascii --pin --input --pwm --pwm-hz --bind --port --backend --chip --active-low --debounce --read-only --line-port --max-conns --no-qr --auth --tls --cert --key --cacert --help --version"
+            opts="-v -4 -6 -h -V --verbose --keylog --trace --trace-ascii --pin --input --pwm --pwm-hz --sys-root --bind --port --backend --chip --active-low --debounce --read-only --line-port --max-conns --no-qr --auth --tls --cert --key --cacert --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1391,6 +1391,10 @@ _nicksock() {
                     return 0
                     ;;
                 --pwm-hz)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --sys-root)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

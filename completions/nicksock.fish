@@ -151,7 +151,8 @@ complete -c nicksock -n "__fish_nicksock_using_subcommand serve-gpio" -l trace-a
 complete -c nicksock -n "__fish_nicksock_using_subcommand serve-gpio" -l pin -d 'BCM GPIO number to serve as an output (repeatable), N=NAME to name it (`13=LED`); with --input, the only pins it will touch. GPIO13 is physical header pin 33' -r
 complete -c nicksock -n "__fish_nicksock_using_subcommand serve-gpio" -l input -d 'BCM GPIO number to show as an input (repeatable; N=NAME names it): its changes are pushed to subscribers, it is never driven. A button or a sensor' -r
 complete -c nicksock -n "__fish_nicksock_using_subcommand serve-gpio" -l pwm -d 'BCM GPIO number to serve as a PWM output (repeatable; N=NAME names it): a duty cycle of 0-100 % from the page\'s slider, the API ({"duty":40}) or the line protocol (duty 13 40); on is 100 %, off 0 %' -r
-complete -c nicksock -n "__fish_nicksock_using_subcommand serve-gpio" -l pwm-hz -d 'Frequency of software PWM on the GPIO character device' -r
+complete -c nicksock -n "__fish_nicksock_using_subcommand serve-gpio" -l pwm-hz -d 'Frequency of PWM on the GPIO character device: software PWM, or a pin\'s hardware PWM channel (/sys/class/pwm) where one is muxed to it' -r
+complete -c nicksock -n "__fish_nicksock_using_subcommand serve-gpio" -l sys-root -d 'Where /sys and /proc/device-tree are looked for hardware PWM channels (tests give a fake tree)' -r -F
 complete -c nicksock -n "__fish_nicksock_using_subcommand serve-gpio" -l bind -d 'Local address to listen on (same as ADDR)' -r
 complete -c nicksock -n "__fish_nicksock_using_subcommand serve-gpio" -l port -d 'HTTP port' -r
 complete -c nicksock -n "__fish_nicksock_using_subcommand serve-gpio" -l backend -d 'GPIO implementation' -r -f -a "auto\t'The kernel\'s GPIO character device where one exists, else simulated pins'

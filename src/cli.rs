@@ -489,10 +489,15 @@ pub struct ServeGpioArgs {
     /// (duty 13 40); on is 100 %, off 0 %
     #[arg(long, value_name = "N[=NAME]")]
     pub pwm: Vec<crate::gpio::PinArg>,
-    /// Frequency of software PWM on the GPIO character device
+    /// Frequency of PWM on the GPIO character device: software PWM, or a pin's hardware PWM
+    /// channel (/sys/class/pwm) where one is muxed to it
     #[arg(long, value_name = "HZ", default_value_t = crate::gpio::pwm::DEFAULT_HZ,
           value_parser = clap::value_parser!(u32).range(1..=i64::from(crate::gpio::pwm::MAX_HZ)))]
     pub pwm_hz: u32,
+    /// Where /sys and /proc/device-tree are looked for hardware PWM channels (tests give a
+    /// fake tree)
+    #[arg(long, value_name = "DIR", default_value = "/", hide = true)]
+    pub sys_root: PathBuf,
     /// Local address to listen on [default: both :: and 0.0.0.0]
     #[arg(value_name = "ADDR", value_hint = ValueHint::Hostname)]
     pub addr: Option<String>,

@@ -1,7 +1,10 @@
 //! The Linux GPIO character device (uAPI v2, through gpiocdev): the real pins on a
 //! Raspberry Pi. Lines are found by name or header label ([`super::locate`]) and requested
 //! once, with consumer `nicksock`, for the server's whole life, so no other program can
-//! flip them behind our back and `gpioinfo` shows who holds them.
+//! flip them behind our back and `gpioinfo` shows who holds them. A PWM pin with a hardware
+//! PWM channel muxed to it ([`super::hwpwm`]) is driven by that channel and never requested
+//! as a line (a request would switch the pin back to GPIO); the other PWM pins share one
+//! software PWM thread.
 
 use std::collections::BTreeMap;
 use std::io;
@@ -14,6 +17,7 @@ use anyhow::Result;
 use gpiocdev::line::{EdgeDetection, EdgeKind, Value};
 use gpiocdev::{Chip, Request};
 
+use super::hwpwm::{self, HwPwm, Lookup};
 use super::locate::{ChipDesc, Found, locate};
 use super::pwm::SoftPwm;
 use super::{Gpio, Options, PinConfig, PinMode, is_input, not_pwm, not_served};
@@ -51,7 +55,14 @@ pub struct Cdev {
     pwm_pins: Vec<u32>,
     /// The thread that plays the PWM pins' duty cycles (when there are any).
     pwm: Option<SoftPwm>,
+    /// The PWM pins driven by a hardware channel instead (they have no line).
+    hw: Vec<HwPwm>,
+    /// Why a software PWM pin has no hardware channel, where the machine has PWM chips.
+    soft_why: Reasons,
 }
+
+/// Pins and why each has no hardware PWM channel.
+type Reasons = Vec<(u32, String)>;
 
 /// Edge events taken from one line per wake-up at most: more than the kernel buffers (16
 /// per line by default), so that each wake-up drains the line.
@@ -59,9 +70,11 @@ const MAX_EDGES: usize = 1024;
 
 impl Cdev {
     /// Finds and requests every pin (outputs start off; inputs report both edges,
-    /// debounced for `debounce` unless it is zero). `chip_filter` is `--chip`: a chip's
-    /// name, label or path, to search only there.
+    /// debounced for `debounce` unless it is zero; PWM pins on their hardware channel where
+    /// one is muxed to them under `options.sysfs_root`, else software PWM). `chip_filter`
+    /// is `--chip`: a chip's name, label or path, to search only there.
     pub fn open(chip_filter: Option<&str>, pins: &[PinConfig], options: Options) -> Result<Cdev> {
+        let (hw, soft_why) = hardware_pwm(pins, &options)?;
         let paths = gpiocdev::chip::chips().tag(Kind::Gpio, "listing GPIO chips in /dev")?;
         let mut chips = BTreeMap::new();
         let mut descs = Vec::with_capacity(paths.len());
@@ -73,6 +86,9 @@ impl Cdev {
         let filter = chip_filter.map(canonical_filter);
         let mut lines = Vec::with_capacity(pins.len());
         for &config in pins {
+            if hw.iter().any(|h| h.pin() == config.pin) {
+                continue;
+            }
             let location = locate(config.pin, &descs, filter.as_deref())?;
             let Some(chip) = chips.get(&location.chip.path) else {
                 let path = location.chip.path.display();
@@ -105,6 +121,7 @@ impl Cdev {
             .filter(|l| l.config.mode == PinMode::Pwm)
             .map(|l| l.config.pin)
             .collect();
+        let soft_pins = pwm_lines.len();
         let pwm = if pwm_lines.is_empty() {
             None
         } else {
@@ -114,7 +131,7 @@ impl Cdev {
                     let _ = request.set_value(*offset, Value::from(high));
                 }
             };
-            let pwm = SoftPwm::start(pwm_pins_len(pins), options.pwm_hz, set)
+            let pwm = SoftPwm::start(soft_pins, options.pwm_hz, set)
                 .tag(Kind::Gpio, "starting the PWM thread")?;
             Some(pwm)
         };
@@ -124,7 +141,13 @@ impl Cdev {
             edge_lines,
             pwm_pins,
             pwm,
+            hw,
+            soft_why,
         })
+    }
+
+    fn hw_of(&self, pin: u32) -> Option<&HwPwm> {
+        self.hw.iter().find(|h| h.pin() == pin)
     }
 
     /// The PWM thread and the pin's place among its pins.
@@ -143,6 +166,9 @@ impl Cdev {
 
 impl Gpio for Cdev {
     fn read(&mut self, pin: u32) -> Result<bool> {
+        if let Some(hw) = self.hw_of(pin) {
+            return Ok(hw.duty() > 0);
+        }
         if let Some((pwm, i)) = self.pwm_of(pin) {
             return Ok(pwm.duty(i) > 0);
         }
@@ -155,6 +181,9 @@ impl Gpio for Cdev {
     }
 
     fn write(&mut self, pin: u32, on: bool) -> Result<()> {
+        if self.hw_of(pin).is_some() {
+            return self.set_duty(pin, if on { 100 } else { 0 });
+        }
         let line = self.line(pin)?;
         if line.config.mode == PinMode::Input {
             return Err(is_input(pin));
@@ -168,18 +197,30 @@ impl Gpio for Cdev {
     }
 
     fn describe(&self) -> String {
-        let lines: Vec<String> = self
-            .lines
+        let pins: Vec<String> = self
+            .pins
             .iter()
-            .map(|l| {
+            .filter_map(|p| {
+                if let Some(hw) = self.hw_of(p.pin) {
+                    return Some(format!("GPIO{} ({})", p.pin, hw.describe()));
+                }
+                let l = self.lines.iter().find(|l| l.config.pin == p.pin)?;
                 let pwm = match (l.config.mode, &self.pwm) {
-                    (PinMode::Pwm, Some(pwm)) => format!(" (software PWM, {} Hz)", pwm.hz()),
+                    (PinMode::Pwm, Some(pwm)) => {
+                        let why = self
+                            .soft_why
+                            .iter()
+                            .find(|(pin, _)| *pin == p.pin)
+                            .map(|(_, why)| format!("; {why}"))
+                            .unwrap_or_default();
+                        format!(" (software PWM, {} Hz{why})", pwm.hz())
+                    }
                     _ => String::new(),
                 };
-                format!("GPIO{} = {}{pwm}", l.config.pin, l.place)
+                Some(format!("GPIO{} = {}{pwm}", l.config.pin, l.place))
             })
             .collect();
-        format!("GPIO character device: {}", lines.join(", "))
+        format!("GPIO character device: {}", pins.join(", "))
     }
 
     fn pins(&self) -> &[PinConfig] {
@@ -187,12 +228,18 @@ impl Gpio for Cdev {
     }
 
     fn set_duty(&mut self, pin: u32, duty: u8) -> Result<()> {
+        if let Some(hw) = self.hw.iter_mut().find(|h| h.pin() == pin) {
+            return hw.set(duty);
+        }
         let (pwm, i) = self.pwm_of(pin).ok_or_else(|| not_pwm(pin))?;
         pwm.set(i, duty);
         Ok(())
     }
 
     fn duty(&self, pin: u32) -> Option<u8> {
+        if let Some(hw) = self.hw_of(pin) {
+            return Some(hw.duty());
+        }
         self.pwm_of(pin).map(|(pwm, i)| pwm.duty(i))
     }
 
@@ -221,8 +268,28 @@ impl Gpio for Cdev {
     }
 }
 
-fn pwm_pins_len(pins: &[PinConfig]) -> usize {
-    pins.iter().filter(|p| p.mode == PinMode::Pwm).count()
+/// Opens the hardware PWM channel of each PWM pin that has one, and says why each of the
+/// others has none (where the machine has PWM chips at all). Two pins never share a
+/// channel: the later one stays on software PWM.
+fn hardware_pwm(pins: &[PinConfig], options: &Options) -> Result<(Vec<HwPwm>, Reasons)> {
+    let mut hw: Vec<HwPwm> = Vec::new();
+    let mut soft_why = Vec::new();
+    for config in pins.iter().filter(|p| p.mode == PinMode::Pwm) {
+        match hwpwm::find(&options.sysfs_root, config.pin) {
+            Lookup::Hardware(channel) => {
+                if let Some(taken) = hw.iter().find(|h| *h.channel() == channel) {
+                    let why = format!("{channel} is GPIO{}'s", taken.pin());
+                    soft_why.push((config.pin, why));
+                    continue;
+                }
+                let pwm = HwPwm::open(channel, config.pin, options.pwm_hz, config.active_low)?;
+                hw.push(pwm);
+            }
+            Lookup::Software(why) => soft_why.push((config.pin, why)),
+            Lookup::NoChip => {}
+        }
+    }
+    Ok((hw, soft_why))
 }
 
 fn open_chip(path: &Path) -> Result<Chip> {

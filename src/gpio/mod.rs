@@ -4,11 +4,14 @@
 
 #[cfg(target_os = "linux")]
 pub mod cdev;
+#[cfg(target_os = "linux")]
+pub mod hwpwm;
 pub mod locate;
 pub mod pwm;
 pub mod sim;
 
 use std::os::fd::RawFd;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Result;
@@ -82,12 +85,15 @@ impl PinConfig {
 }
 
 /// How the backends set up their pins, beyond the pins themselves.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Options {
     /// How long an input's new level must hold before its edge counts (zero: not at all).
     pub debounce: Duration,
-    /// The frequency of software PWM.
+    /// The frequency of PWM, software or hardware.
     pub pwm_hz: u32,
+    /// Where `sys/class/pwm` and the device tree (`proc/device-tree`) are looked for
+    /// hardware PWM channels: `/`, or a fake tree in tests.
+    pub sysfs_root: PathBuf,
 }
 
 impl Default for Options {
@@ -95,6 +101,7 @@ impl Default for Options {
         Options {
             debounce: DEFAULT_DEBOUNCE,
             pwm_hz: pwm::DEFAULT_HZ,
+            sysfs_root: PathBuf::from("/"),
         }
     }
 }

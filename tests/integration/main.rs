@@ -10,6 +10,9 @@ mod gpio_events;
 mod http_get;
 mod relay;
 mod serve_gpio;
+// The character device, and so hardware PWM, is Linux's.
+#[cfg(target_os = "linux")]
+mod serve_gpio_hwpwm;
 mod sockets;
 mod tls;
 mod transfer;

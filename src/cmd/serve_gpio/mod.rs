@@ -13,6 +13,7 @@ mod phone;
 mod service;
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -46,6 +47,7 @@ pub struct Config {
     chip: Option<String>,
     debounce: Duration,
     pwm_hz: u32,
+    sys_root: PathBuf,
     read_only: bool,
     auth: Option<(String, String)>,
     tls: Option<Arc<rustls::ServerConfig>>,
@@ -82,6 +84,7 @@ impl Config {
             chip: args.chip,
             debounce: Duration::from_millis(u64::from(args.debounce)),
             pwm_hz: args.pwm_hz,
+            sys_root: args.sys_root,
             read_only: args.read_only,
             auth,
             tls,
@@ -125,6 +128,7 @@ pub fn run(config: Config) -> Result<()> {
         gpio::Options {
             debounce: config.debounce,
             pwm_hz: config.pwm_hz,
+            sysfs_root: config.sys_root.clone(),
         },
     )?;
     eprintln!("{gpio_line}");
