@@ -364,9 +364,16 @@ fn bad_socket_paths_are_usage_errors() {
     run(&["listen", "-U", "/tmp/x.sock", "1234"], b"").assert_code(2);
     run(&["connect", "-u", "-U", "/tmp/x.sock"], b"").assert_code(2);
     // relay: with --to-unix only [ADDR] PORT, with --unix only TARGET_HOST TARGET_PORT.
-    let extra = run(&["relay", "--to-unix", "/tmp/x.sock", "8080", "h", "80"], b"");
+    let extra = run(
+        &["relay", "--to-unix", "/tmp/x.sock", "8080", "h", "80"],
+        b"",
+    );
     extra.assert_code(2);
-    assert!(extra.stderr.contains("[ADDR] PORT (with --to-unix)"), "{}", extra.stderr);
+    assert!(
+        extra.stderr.contains("[ADDR] PORT (with --to-unix)"),
+        "{}",
+        extra.stderr
+    );
     run(&["relay", "--unix", "/tmp/x.sock", "8080"], b"").assert_code(2);
     run(&["relay", "8080", "h"], b"").assert_code(2);
 }
