@@ -195,27 +195,7 @@ fn tls_over_a_unix_socket_with_openssl_and_nicksock_clients() {
         "--key",
         &key,
     ]);
-    // s_client keeps the session open after its stdin ends: read its echo line by line
-    // (with a time limit) and stop it.
-    let mut client = Command::new("openssl")
-        .args(["s_client", "-quiet", "-unix", s(&path), "-CAfile", &cert])
-        .args(["-verify_return_error"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    client
-        .stdin
-        .as_mut()
-        .unwrap()
-        .write_all(b"over tls\n")
-        .unwrap();
-    let lines = lines_of(client.stdout.take().unwrap());
-    let echoed = lines.recv_timeout(std::time::Duration::from_secs(20));
-    let _ = client.kill();
-    let _ = client.wait();
-    assert_eq!(echoed.as_deref(), Ok("over tls"));
+    assert_eq!(s_client_line(&path, &cert, "over tls"), "over tls");
     let done = run(
         &["connect", "-U", s(&path), "--tls", "--cacert", &cert],
         b"nicksock over tls\n",
@@ -409,6 +389,27 @@ fn chat_and_trace_work_on_a_unix_socket() {
     chat.wait();
 }
 
+/// Sends `line` through `openssl s_client -unix PATH` (verifying against `cert`) and
+/// returns the first line that comes back. s_client keeps the session open after its stdin
+/// ends, so the answer is read with a time limit and s_client is then stopped.
+fn s_client_line(path: &Path, cert: &str, line: &str) -> String {
+    let mut client = Command::new("openssl")
+        .args(["s_client", "-quiet", "-unix", s(path), "-CAfile", cert])
+        .args(["-verify_return_error"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdin = client.stdin.as_mut().unwrap();
+    stdin.write_all(format!("{line}\n").as_bytes()).unwrap();
+    let lines = lines_of(client.stdout.take().unwrap());
+    let answer = lines.recv_timeout(std::time::Duration::from_secs(20));
+    let _ = client.kill();
+    let _ = client.wait();
+    answer.unwrap_or_else(|e| panic!("no answer through s_client: {e}"))
+}
+
 /// The lines read from `from`, by a thread, for `recv_timeout`.
 fn lines_of(from: impl std::io::Read + Send + 'static) -> std::sync::mpsc::Receiver<String> {
     let (tx, rx) = std::sync::mpsc::channel();
@@ -462,25 +463,10 @@ fn relay_joins_tcp_and_unix_sockets_with_tls_on_either_side() {
         "127.0.0.1",
         &port,
     ]);
-    let mut client = Command::new("openssl")
-        .args(["s_client", "-quiet", "-unix", s(&front), "-CAfile", &cert])
-        .args(["-verify_return_error"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    client
-        .stdin
-        .as_mut()
-        .unwrap()
-        .write_all(b"tls, unix, tcp, unix\n")
-        .unwrap();
-    let lines = lines_of(client.stdout.take().unwrap());
-    let echoed = lines.recv_timeout(std::time::Duration::from_secs(20));
-    let _ = client.kill();
-    let _ = client.wait();
-    assert_eq!(echoed.as_deref(), Ok("tls, unix, tcp, unix"));
+    assert_eq!(
+        s_client_line(&front, &cert, "tls, unix, tcp, unix"),
+        "tls, unix, tcp, unix"
+    );
 
     // The target goes away: each client is closed and the failure logged; the relay stays.
     echo.signal("TERM");
