@@ -27,7 +27,8 @@ pub enum Remote {
     /// A TCP peer's address.
     Ip(SocketAddr),
     /// A process on this machine, as the kernel saw it when the socket was connected
-    /// (`SO_PEERCRED`); `None` where the kernel would not say.
+    /// (`SO_PEERCRED`: pid and uid; the pid is 0 for a process in another pid namespace);
+    /// `None` where the kernel would not say.
     Local(Option<(u32, u32)>),
 }
 
@@ -35,6 +36,7 @@ impl fmt::Display for Remote {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Remote::Ip(addr) => addr.fmt(f),
+            Remote::Local(Some((0, uid))) => write!(f, "a process of uid {uid}"),
             Remote::Local(Some((pid, uid))) => write!(f, "pid {pid} (uid {uid})"),
             Remote::Local(None) => f.write_str("a local process"),
         }
@@ -75,11 +77,30 @@ impl Stream {
 }
 
 /// The process at the other end of a Unix socket.
-pub fn local_peer(sock: &impl AsFd) -> Remote {
+#[allow(unsafe_code)]
+pub fn local_peer(sock: &impl AsRawFd) -> Remote {
+    // Not rustix's `socket_peercred`: it takes the pid as non-zero, and the kernel gives 0
+    // for a peer in another pid namespace.
+    let mut cred = libc::ucred {
+        pid: 0,
+        uid: 0,
+        gid: 0,
+    };
+    let mut len = std::mem::size_of::<libc::ucred>() as libc::socklen_t;
+    // SAFETY: SO_PEERCRED writes at most `len` bytes (one ucred) into `cred`, which lives
+    // for the whole call; the descriptor is ours.
+    let r = unsafe {
+        libc::getsockopt(
+            sock.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_PEERCRED,
+            (&raw mut cred).cast(),
+            &mut len,
+        )
+    };
     Remote::Local(
-        rustix::net::sockopt::socket_peercred(sock)
-            .ok()
-            .map(|c| (c.pid.as_raw_nonzero().get().unsigned_abs(), c.uid.as_raw())),
+        (r == 0 && len as usize == std::mem::size_of::<libc::ucred>())
+            .then(|| (cred.pid.unsigned_abs(), cred.uid)),
     )
 }
 
@@ -183,8 +204,9 @@ pub fn shut_write(sock: &Stream) -> io::Result<()> {
 
 /// How many bytes we sent on `sock` that the peer has not taken yet (`SIOCOUTQ`). On TCP
 /// that is what it has not acknowledged, our FIN included: zero means the peer's kernel has
-/// every byte. On a Unix socket it is what the peer has not read yet; a peer that closes
-/// with bytes unread leaves us `ECONNRESET`, as TCP's reset does.
+/// every byte. On a Unix socket it is the buffer space (not bytes) of what the peer has not
+/// read yet: zero means it read everything. A Unix peer that closes with bytes unread leaves
+/// us `ECONNRESET`, as TCP's reset does, and its queue is thrown away: the count is 0 then.
 #[allow(unsafe_code)]
 pub fn unacknowledged(sock: &impl AsRawFd) -> io::Result<usize> {
     let mut n: libc::c_int = 0;

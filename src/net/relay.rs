@@ -431,8 +431,11 @@ impl Relay<'_> {
         if let Some(e) = self.sock.take_error().context("checking the connection")? {
             // A TLS peer that took every byte of ours and closed (curl after a response's
             // Content-Length) answers our late close_notify with a reset: only that record
-            // and our FIN were still unacknowledged. Nothing of stdin was lost.
+            // and our FIN were still unacknowledged. Nothing of stdin was lost. A Unix
+            // socket's count is of no help here: the peer's close throws its queue away
+            // (the count drops to 0), so there a reset is always a failure.
             if matches!(self.sock, Transport::Tls(_))
+                && !self.sock.is_unix()
                 && unacked.as_ref().is_ok_and(|&n| n <= CLOSE_NOTIFY_TAIL)
             {
                 return Ok(true);
@@ -480,6 +483,9 @@ impl Relay<'_> {
                 Some(total) => format!("sent {} of {total} bytes", self.sent),
                 None => format!("sent {} bytes, and stdin had not ended", self.sent),
             }
+        } else if unacked > 0 && self.sock.is_unix() {
+            // The count is the kernel's buffer space, not bytes.
+            "the peer had not read everything sent".to_string()
         } else if unacked > 0 {
             let total = self.stdin.size().unwrap_or(self.sent);
             format!(

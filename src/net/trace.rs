@@ -55,8 +55,9 @@ struct Tracer {
 
 struct State {
     out: Box<dyn std::io::Write + Send>,
-    /// Per connection (descriptor and peer): bytes sent and received so far.
-    offsets: Vec<(i32, Option<Remote>, u64, u64)>,
+    /// Per connection (descriptor, the socket's inode, and the peer first seen): bytes
+    /// sent and received so far.
+    offsets: Vec<(i32, u64, Option<Remote>, u64, u64)>,
 }
 
 /// Starts tracing to `path` (`-`: stderr). A file that cannot be created is exit 10.
@@ -97,27 +98,33 @@ pub fn chunk(sock: &Stream, dir: Dir, data: &[u8]) {
         return;
     }
     let fd = sock.as_raw_fd();
-    // Once the peer has closed, the kernel may no longer say who it was: the peer is the
-    // one the descriptor's entry remembers, unless another is connected there now.
-    let peer = sock.remote();
+    // A socket's inode is its own while it is open: a new connection on a descriptor an old
+    // one had is told by it (a peer's address is not enough: every Unix client of one
+    // process looks the same, and a closed peer's address is gone).
+    let ino = rustix::fs::fstat(sock).map_or(0, |st| st.st_ino);
     let elapsed = tracer.start.elapsed().as_secs_f64();
     let mut state = tracer.state.lock().unwrap_or_else(PoisonError::into_inner);
     let at = match state.offsets.iter().position(|e| e.0 == fd) {
-        Some(at) if peer.is_none() || state.offsets[at].1 == peer => at,
+        Some(at) if state.offsets[at].1 == ino => at,
         found => {
-            // A new connection on a descriptor an old one had: start counting again.
+            // A new connection: start counting again.
             if let Some(at) = found {
                 state.offsets.swap_remove(at);
             }
-            state.offsets.push((fd, peer, 0, 0));
+            state.offsets.push((fd, ino, sock.remote(), 0, 0));
             state.offsets.len() - 1
         }
     };
     let entry = &mut state.offsets[at];
-    let peer = entry.1;
+    // Once the peer has closed, the kernel may no longer say who it was: the entry
+    // remembers.
+    if entry.2.is_none() {
+        entry.2 = sock.remote();
+    }
+    let peer = entry.2;
     let offset = match dir {
-        Dir::Send => &mut entry.2,
-        Dir::Recv => &mut entry.3,
+        Dir::Send => &mut entry.3,
+        Dir::Recv => &mut entry.4,
     };
     let from = *offset;
     *offset += data.len() as u64;

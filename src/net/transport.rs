@@ -146,6 +146,16 @@ impl Transport {
         self.socket().take_error()
     }
 
+    /// Whether the socket is a Unix domain socket (no resets; its send queue is counted in
+    /// buffer space, not bytes: see [`unacknowledged`]).
+    pub fn is_unix(&self) -> bool {
+        let stream = match self {
+            Transport::Plain(s) => s,
+            Transport::Tls(t) => t.stream(),
+        };
+        matches!(stream, Stream::Unix(_))
+    }
+
     /// The socket, to register with the loop.
     pub fn socket(&mut self) -> &mut Stream {
         match self {

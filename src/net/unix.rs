@@ -93,7 +93,10 @@ pub fn check_path(command: &str, path: &Path) -> Result<(), clap::Error> {
     if len == 0 || path.as_os_str() == "@" {
         return Err(crate::cli::usage_error(
             command,
-            "invalid socket path '': give a file name, or @NAME for the abstract namespace",
+            format!(
+                "invalid socket path '{}': give a file name, or @NAME for the abstract namespace",
+                path.display()
+            ),
         ));
     }
     if sockaddr(path).is_err() {
@@ -116,9 +119,19 @@ pub fn bind(path: &Path, label: &str) -> Result<UnixListener> {
     let sock = match listen_at(path) {
         Err(e) if e.kind() == io::ErrorKind::AddrInUse && !is_abstract(path) => {
             match probe(path) {
-                Probe::Stale => {
-                    std::fs::remove_file(path)
-                        .map_err(|e| cannot(format!("removing the stale socket file: {e}")))?;
+                // Removed only if it is still the file found stale: another server starting
+                // at the same moment may have replaced it with its own, live one.
+                Probe::Stale(id) if file_id(path) == Some(id) => match std::fs::remove_file(path) {
+                    Err(e) if e.kind() != io::ErrorKind::NotFound => {
+                        return Err(cannot(format!("removing the stale socket file: {e}")));
+                    }
+                    _ => {}
+                },
+                Probe::Stale(_) => {
+                    return Err(cannot(
+                        "address already in use (the socket file was replaced while checking it)"
+                            .into(),
+                    ));
                 }
                 Probe::Gone => {}
                 Probe::Live => {
@@ -155,8 +168,16 @@ pub fn bind(path: &Path, label: &str) -> Result<UnixListener> {
 fn listen_at(path: &Path) -> io::Result<Socket> {
     let socket = Socket::new(Domain::UNIX, Type::STREAM, None)?;
     socket.bind(&sockaddr(path)?)?;
-    socket.listen(BACKLOG)?;
-    socket.set_nonblocking(true)?;
+    // The file exists from the bind on: it goes if the socket cannot be used.
+    if let Err(e) = socket
+        .listen(BACKLOG)
+        .and_then(|()| socket.set_nonblocking(true))
+    {
+        if !is_abstract(path) {
+            let _ = std::fs::remove_file(path);
+        }
+        return Err(e);
+    }
     Ok(socket)
 }
 
@@ -172,8 +193,8 @@ fn bind_error(e: &io::Error) -> String {
 /// What is at a path that could not be bound.
 #[derive(Debug, PartialEq, Eq)]
 enum Probe {
-    /// A socket file no server answers on.
-    Stale,
+    /// A socket file no server answers on (its device and inode).
+    Stale((u64, u64)),
     /// A socket a server answers on.
     Live,
     /// Something that is not a socket.
@@ -183,11 +204,11 @@ enum Probe {
 }
 
 fn probe(path: &Path) -> Probe {
-    match std::fs::symlink_metadata(path) {
+    let id = match std::fs::symlink_metadata(path) {
         Err(_) => return Probe::Gone,
         Ok(m) if !m.file_type().is_socket() => return Probe::NotSocket,
-        Ok(_) => {}
-    }
+        Ok(m) => (m.dev(), m.ino()),
+    };
     // Asking the kernel first: a connection to a live `listen` would be taken for its one
     // client. Connecting is left for a server the list does not show (one in another
     // network namespace, sharing the file).
@@ -198,7 +219,7 @@ fn probe(path: &Path) -> Probe {
         // A full backlog is a server too busy to take us now: it is there.
         Ok(_) => Probe::Live,
         Err(e) if e.kind() == io::ErrorKind::WouldBlock => Probe::Live,
-        Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => Probe::Stale,
+        Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => Probe::Stale(id),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Probe::Gone,
         // Not ours to judge (permission denied, say): leave the file alone.
         Err(_) => Probe::Live,
@@ -344,6 +365,9 @@ impl Handler for Dial<'_> {
             return Ok(Flow::Stop);
         }
         let mut at = now + self.pause;
+        if err.kind() == io::ErrorKind::WouldBlock {
+            at = at.min(self.full_until);
+        }
         if let Some(end) = self
             .give_up_at
             .filter(|_| err.kind() != io::ErrorKind::WouldBlock)
@@ -376,7 +400,7 @@ pub fn connect_error(path: &Path, e: &io::Error, opts: &ConnectOptions) -> anyho
             "timed out (the server's backlog stayed full)".to_string(),
         ),
         io::ErrorKind::Interrupted => (Kind::Interrupted, "interrupted".to_string()),
-        io::ErrorKind::PermissionDenied => (Kind::Refused, "permission denied".to_string()),
+        io::ErrorKind::PermissionDenied => (Kind::Runtime, "permission denied".to_string()),
         _ => (Kind::Runtime, describe(e)),
     };
     let during = match opts.retry_for {
@@ -407,7 +431,7 @@ mod tests {
         // A server that died leaves its file: nothing answers there.
         drop(std::os::unix::net::UnixListener::bind(&path).unwrap());
         assert!(path.exists());
-        assert_eq!(probe(&path), Probe::Stale);
+        assert!(matches!(probe(&path), Probe::Stale(_)));
         let live = bind(&path, "").unwrap();
         assert_eq!(probe(&path), Probe::Live);
         let err = bind(&path, "").unwrap_err();

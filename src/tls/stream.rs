@@ -71,6 +71,11 @@ impl TlsStream {
         }
     }
 
+    /// The socket under the session.
+    pub fn stream(&self) -> &Stream {
+        &self.sock
+    }
+
     /// The socket, to register with the loop.
     pub fn socket(&mut self) -> &mut Stream {
         &mut self.sock

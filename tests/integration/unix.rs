@@ -480,3 +480,67 @@ fn relay_joins_tcp_and_unix_sockets_with_tls_on_either_side() {
     tls_front.wait();
     assert!(!front.exists());
 }
+
+#[test]
+fn a_tls_peer_on_a_unix_socket_that_leaves_our_bytes_unread_is_a_failure() {
+    // A TLS server on a Unix socket reads one line, answers, ends TLS cleanly and closes
+    // with 100 KB of ours unread: the client must not exit 0. (Over TCP a reset after a
+    // clean TLS end is forgiven when only our close_notify was unacknowledged; a Unix
+    // socket's count cannot tell that, since the peer's close throws its queue away.)
+    if !have("python3") {
+        return;
+    }
+    let dir = tempdir();
+    let (cert, key) = self_signed(dir.path(), &["localhost"]);
+    let path = dir.path().join("rude.sock");
+    let server = r#"
+import select, socket, ssl, sys
+path, cert, key = sys.argv[1:4]
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+ctx.load_cert_chain(cert, key)
+s = socket.socket(socket.AF_UNIX)
+s.bind(path)
+s.listen(1)
+print("listening on", path, file=sys.stderr, flush=True)
+c, _ = s.accept()
+t = ctx.wrap_socket(c, server_side=True)
+line = b""
+while not line.endswith(b"\n"):
+    got = t.recv(1)
+    if not got:
+        break
+    line += got
+# Leave the rest unread until the client has sent all of it and ended its side.
+p = select.poll()
+p.register(t.fileno(), select.POLLRDHUP)
+p.poll(20000)
+t.sendall(b"bye\n")
+# A clean TLS end from our side (close_notify sent, the client's not awaited), then the
+# socket closed with the client's bytes still unread.
+t.setblocking(False)
+try:
+    t.unwrap()
+except (ssl.SSLWantReadError, ssl.SSLError, OSError):
+    pass
+t.close()
+"#;
+    let mut cmd = Command::new("python3");
+    cmd.args(["-c", server, s(&path), &cert, &key]);
+    let mut server = Proc::spawn(cmd);
+    server.wait_line("listening on");
+    let mut data = b"hello\n".to_vec();
+    data.extend(pattern(100 * 1024, 3));
+    let file = write_file(dir.path(), "data", &data);
+    let mut client = nicksock(&["connect", "-U", s(&path), "--tls", "--cacert", &cert]);
+    client.stdin(std::fs::File::open(&file).unwrap());
+    let done = client.output().unwrap();
+    server.wait();
+    let stderr = String::from_utf8_lossy(&done.stderr);
+    eprintln!("exit {:?}: {stderr}", done.status.code());
+    assert_ne!(
+        done.status.code(),
+        Some(0),
+        "100 KB unread, yet exit 0: {stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
