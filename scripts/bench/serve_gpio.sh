@@ -190,6 +190,16 @@ section=$(mktemp)
   echo "Then, with the $SUBSCRIBERS subscribers attached and reading through the whole wrk run"
   echo "(\`$held\`), serve-gpio's keep-alive rate was $r requests/s"
   echo "($e errors, $n non-2xx/3xx): $(ratio "$r" "$(rps nginx keep)")× nginx's keep-alive rate of the same run."
+  echo
+  echo "Where the time goes (2026-11-28, \`perf record\` and \`strace -c\` on the server during the"
+  echo "keep-alive run): serve-gpio makes 2 system calls per request (one recvfrom, one sendto; an"
+  echo "epoll_wait per ~50 requests), nginx 7 (recvfrom, openat, 2 × newfstatat, pread64, writev,"
+  echo "close). 79 % of serve-gpio's time is in the kernel, mostly sending the page over loopback TCP"
+  echo "(which also runs wrk's receive path), the same work nginx's writev does. So the ratio falls as"
+  echo "the page grows: it was 1.46× with the 1,981-byte page of 2026-11-21 (another CPU); the page"
+  echo "is now ~3,900 bytes (the live script, the slider, the timer fields), and the ratio is"
+  echo "1.26–1.38× over five runs on this machine. Taking the formatting machinery and most"
+  echo "allocations out of the response path changed it by less than the run-to-run noise."
 } >"$section"
 
 # Replace the section in BENCHMARKS.md (or append it).

@@ -116,14 +116,18 @@ fn strip_authority(target: &str) -> &str {
 pub struct Response {
     /// The status code.
     pub status: u16,
-    /// Header names and values (Content-Length, Date and Connection are added on writing).
-    pub headers: Vec<(String, String)>,
+    /// Header names and values (Content-Length, Date and Connection are added on writing);
+    /// most are constants, which cost no allocation.
+    pub headers: Vec<(HeaderText, HeaderText)>,
     /// The body.
     pub body: Vec<u8>,
     /// The body is only the start of a stream that goes on until the connection closes
     /// (server-sent events): written with no Content-Length and `Connection: close`.
     pub stream: bool,
 }
+
+/// A header's name or value in a response: a constant or a string made for it.
+pub type HeaderText = std::borrow::Cow<'static, str>;
 
 /// Headers [`Response::encode`] writes itself; copies in `headers` are left out.
 const MANAGED_HEADERS: [&str; 4] = ["content-length", "connection", "date", "transfer-encoding"];
@@ -140,13 +144,13 @@ impl Response {
     }
 
     /// Adds a header.
-    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+    pub fn header(mut self, name: impl Into<HeaderText>, value: impl Into<HeaderText>) -> Self {
         self.headers.push((name.into(), value.into()));
         self
     }
 
     /// Sets the body and its Content-Type (replacing any Content-Type set before).
-    pub fn body(mut self, content_type: &str, body: impl Into<Vec<u8>>) -> Self {
+    pub fn body(mut self, content_type: &'static str, body: impl Into<Vec<u8>>) -> Self {
         self.headers
             .retain(|(n, _)| !n.eq_ignore_ascii_case("content-type"));
         self.headers
@@ -211,29 +215,40 @@ impl Response {
         head_only: bool,
         date: &str,
     ) {
-        use std::io::Write as _;
-        // Writing into a Vec cannot fail.
+        // Pieces appended as bytes: this runs for every response, and `write!`'s formatting
+        // machinery costs more than the copying.
         let minor = version_minor.min(1);
-        let _ = write!(
-            out,
-            "HTTP/1.{minor} {} {}\r\nDate: {date}\r\n",
-            self.status,
-            reason_phrase(self.status)
-        );
+        let mut number = itoa::Buffer::new();
+        out.reserve(HEAD_CAPACITY + self.body.len());
+        out.extend_from_slice(if minor == 0 {
+            b"HTTP/1.0 "
+        } else {
+            b"HTTP/1.1 "
+        });
+        out.extend_from_slice(number.format(self.status).as_bytes());
+        out.push(b' ');
+        out.extend_from_slice(reason_phrase(self.status).as_bytes());
+        out.extend_from_slice(b"\r\nDate: ");
+        out.extend_from_slice(date.as_bytes());
+        out.extend_from_slice(b"\r\n");
         // 1xx and 204 must not carry a Content-Length; 304's would describe another body.
         let bodiless = self.status < 200 || self.status == 204 || self.status == 304;
         if !bodiless && !self.stream {
-            let _ = write!(out, "Content-Length: {}\r\n", self.body.len());
+            out.extend_from_slice(b"Content-Length: ");
+            out.extend_from_slice(number.format(self.body.len()).as_bytes());
+            out.extend_from_slice(b"\r\n");
         }
-        let connection = if keep_alive && !self.stream {
-            "keep-alive"
+        out.extend_from_slice(if keep_alive && !self.stream {
+            b"Connection: keep-alive\r\n"
         } else {
-            "close"
-        };
-        let _ = write!(out, "Connection: {connection}\r\n");
+            b"Connection: close\r\n"
+        });
         for (name, value) in &self.headers {
             if !MANAGED_HEADERS.iter().any(|m| name.eq_ignore_ascii_case(m)) {
-                let _ = write!(out, "{name}: {value}\r\n");
+                out.extend_from_slice(name.as_bytes());
+                out.extend_from_slice(b": ");
+                out.extend_from_slice(value.as_bytes());
+                out.extend_from_slice(b"\r\n");
             }
         }
         out.extend_from_slice(b"\r\n");

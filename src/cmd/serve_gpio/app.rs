@@ -22,7 +22,7 @@ pub use line::Watch;
 use timers::{Timer, Timers};
 
 use crate::gpio::{Gpio, PinConfig, PinMode};
-use crate::http::server::{Request, Response};
+use crate::http::server::{HeaderText, Request, Response};
 
 /// Methods the page (`/`) and a pin of the API (`/api/pins/N`) accept.
 const ALLOW_READ_WRITE: &str = "GET, HEAD, POST";
@@ -805,7 +805,7 @@ fn method_not_allowed(allow: &str, render: fn(&Refusal) -> Response) -> Response
         format!("method not allowed here (allowed: {allow})"),
     );
     let mut response = render(&refusal);
-    response.headers.push(header("Allow", allow));
+    response.headers.push(header("Allow", allow.to_string()));
     response
 }
 
@@ -815,21 +815,26 @@ fn see_other(location: &str) -> Response {
         "text/plain; charset=utf-8",
         format!("see {location}\n").into_bytes(),
     );
-    response.headers.push(header("Location", location));
+    response
+        .headers
+        .push(header("Location", location.to_string()));
     response
 }
 
-fn respond(status: u16, content_type: &str, body: Vec<u8>) -> Response {
+fn respond(status: u16, content_type: &'static str, body: Vec<u8>) -> Response {
+    // Room for the headers every response gets (see `handle`).
+    let mut headers = Vec::with_capacity(5);
+    headers.push(header("Content-Type", content_type));
     Response {
         status,
-        headers: vec![header("Content-Type", content_type)],
+        headers,
         body,
         stream: false,
     }
 }
 
-fn header(name: &str, value: &str) -> (String, String) {
-    (name.to_string(), value.to_string())
+fn header(name: &'static str, value: impl Into<HeaderText>) -> (HeaderText, HeaderText) {
+    (name.into(), value.into())
 }
 
 /// Whether the request's `Content-Type` is `media_type` (parameters such as `charset`

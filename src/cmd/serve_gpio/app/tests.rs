@@ -63,7 +63,7 @@ fn header<'a>(response: &'a Response, name: &str) -> Option<&'a str> {
         .headers
         .iter()
         .find(|(n, _)| n.eq_ignore_ascii_case(name))
-        .map(|(_, v)| v.as_str())
+        .map(|(_, v)| v.as_ref())
 }
 
 fn text(response: &Response) -> String {
