@@ -40,6 +40,12 @@ const CLIENT_SLOT: usize = 0;
 const TARGET_SLOT: usize = 1;
 const FIRST_ATTEMPT_SLOT: usize = 2;
 const TIMER_SLOT: usize = SLOTS - 1;
+/// How long a client waits for room in a Unix target's full backlog without `-w`.
+const BACKLOG_WAIT: Duration = Duration::from_secs(10);
+/// First pause before trying a full backlog again; it doubles up to [`MAX_PAUSE`].
+const FIRST_PAUSE: Duration = Duration::from_millis(20);
+/// Longest pause between two tries.
+const MAX_PAUSE: Duration = Duration::from_millis(500);
 /// Time a client gets to finish its TLS handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -238,6 +244,12 @@ enum Target {
     Up(Transport),
     /// Connecting failed at once (a Unix socket): the pair ends with this.
     Failed(String),
+    /// The Unix target's backlog is full: try again at `next`, until `until`.
+    Backlogged {
+        next: Instant,
+        pause: Duration,
+        until: Instant,
+    },
 }
 
 /// One client and its own connection to the target.
@@ -300,6 +312,16 @@ impl Pair {
         scratch: &mut [u8],
     ) -> Option<Ended> {
         let now = Instant::now();
+        if let (Target::Backlogged { next, pause, until }, Some(path)) =
+            (&self.target, &config.unix_out)
+            && now >= *next
+        {
+            let (pause, until) = (*pause, *until);
+            self.target = unix_target(config, cx, path, key, now, pause * 2, until);
+            if matches!(self.target, Target::Up(_)) {
+                self.up_at = Some(now);
+            }
+        }
         if let Target::Failed(why) = &self.target {
             return Some(Ended::failure(why.clone()));
         }
@@ -376,17 +398,23 @@ impl Pair {
             .into_iter()
             .flatten()
             .min_by_key(|(at, _)| *at);
-        if let Some((at, why)) = due {
-            if now >= at {
-                return Some(Ended::failure(why));
+        if let Some((at, why)) = due
+            && now >= at
+        {
+            return Some(Ended::failure(why));
+        }
+        let retry = match &self.target {
+            Target::Backlogged { next, .. } => Some(*next),
+            _ => None,
+        };
+        if let Some(at) = [due.map(|(at, _)| at), retry].into_iter().flatten().min()
+            && self.timer_at.is_none_or(|t| t > at || t <= now)
+        {
+            let token = Token(PAIR_BASE + key * SLOTS + TIMER_SLOT);
+            if let Some(old) = self.timer_at.replace(at) {
+                cx.timers.cancel(old, token);
             }
-            if self.timer_at.is_none_or(|t| t > at || t <= now) {
-                let token = Token(PAIR_BASE + key * SLOTS + TIMER_SLOT);
-                if let Some(old) = self.timer_at.replace(at) {
-                    cx.timers.cancel(old, token);
-                }
-                cx.timers.add(at, token);
-            }
+            cx.timers.add(at, token);
         }
         None
     }
@@ -435,11 +463,20 @@ impl Relay<'_> {
         )?;
         let now = Instant::now();
         let (target, up_at) = match &self.config.unix_out {
-            // A Unix connect is made or refused at once: no dialing on the loop.
-            Some(path) => match unix_target(self.config, cx, path, key) {
-                Ok(t) => (Target::Up(t), Some(now)),
-                Err(why) => (Target::Failed(why), None),
-            },
+            // A Unix connect is made or refused at once (or finds the backlog full): no
+            // dialing on the loop.
+            Some(path) => {
+                let until = now + self.config.dial.timeout.unwrap_or(BACKLOG_WAIT);
+                let target = unix_target(self.config, cx, path, key, now, FIRST_PAUSE, until);
+                if self.config.verbose > 0 && matches!(target, Target::Backlogged { .. }) {
+                    let wait = until.saturating_duration_since(now).as_secs_f64();
+                    eprintln!(
+                        "{peer}: the target's backlog is full: trying again for up to {wait} s"
+                    );
+                }
+                let up = matches!(target, Target::Up(_)).then_some(now);
+                (target, up)
+            }
             None => {
                 let tokens = Pair::tokens(key);
                 let dialer = Dialer::new(self.targets.clone(), &self.config.dial, tokens);
@@ -501,15 +538,42 @@ impl Relay<'_> {
     }
 }
 
-/// Connects pair `key`'s target on the Unix socket `path`, TLS started, on the loop.
+/// Connects pair `key`'s target on the Unix socket `path`, TLS started, on the loop: up,
+/// failed, or waiting for room in the server's full backlog (`pause` before the next try,
+/// giving up at `until`).
 fn unix_target(
     config: &Config,
     cx: &mut Context<'_>,
     path: &std::path::Path,
     key: usize,
+    now: Instant,
+    pause: Duration,
+    until: Instant,
+) -> Target {
+    match unix::connect_now(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock && now < until => {
+            let pause = pause.min(MAX_PAUSE);
+            Target::Backlogged {
+                next: (now + pause).min(until),
+                pause,
+                until,
+            }
+        }
+        Err(e) => Target::Failed(format!("{:#}", unix::connect_error(path, &e, &config.dial))),
+        Ok(sock) => match start_target(config, cx, sock, key) {
+            Ok(t) => Target::Up(t),
+            Err(why) => Target::Failed(why),
+        },
+    }
+}
+
+/// Starts TLS (when asked) on a target's socket and watches it.
+fn start_target(
+    config: &Config,
+    cx: &mut Context<'_>,
+    sock: crate::sock::Stream,
+    key: usize,
 ) -> Result<Transport, String> {
-    let sock = unix::connect_now(path)
-        .map_err(|e| format!("{:#}", unix::connect_error(path, &e, &config.dial)))?;
     let tls = config.tls_out.as_ref().map(|(c, n)| (c, n));
     let mut t = transport::connected(sock, tls).map_err(|e| format!("starting TLS: {e}"))?;
     cx.registry

@@ -544,3 +544,70 @@ t.close()
     );
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
+
+#[test]
+fn relay_waits_for_room_in_a_unix_targets_full_backlog() {
+    // A target that is slow to accept: its backlog (1) fills, and the kernel refuses more
+    // connects with EAGAIN at once. The relay keeps those clients and tries again until -w,
+    // as a TCP connect would wait, instead of closing them.
+    if !have("python3") || !have("nc") {
+        return;
+    }
+    let dir = tempdir();
+    let path = dir.path().join("slow.sock");
+    let server = r#"
+import socket, sys, threading
+s = socket.socket(socket.AF_UNIX)
+s.bind(sys.argv[1])
+s.listen(1)
+print("listening on", sys.argv[1], file=sys.stderr, flush=True)
+sys.stdin.readline()  # accept only once told to
+def echo(c):
+    with c:
+        while True:
+            got = c.recv(4096)
+            if not got:
+                return
+            c.sendall(got)
+for _ in range(4):
+    c, _ = s.accept()
+    threading.Thread(target=echo, args=(c,)).start()
+"#;
+    let mut cmd = Command::new("python3");
+    cmd.args(["-c", server, s(&path)]);
+    let mut target = Proc::spawn(cmd);
+    target.wait_line("listening on");
+    let mut relay = Proc::spawn(nicksock(&[
+        "relay",
+        "-v",
+        "-w",
+        "20",
+        "--to-unix",
+        s(&path),
+        "127.0.0.1",
+        "0",
+    ]));
+    let port = ready_addr(&relay.wait_line("listening on "))
+        .port()
+        .to_string();
+    let clients: Vec<Proc> = (0..4)
+        .map(|i| {
+            let mut cmd = Command::new("nc");
+            cmd.args(["-N", "127.0.0.1", &port]);
+            let mut c = Proc::spawn(cmd);
+            c.send(format!("client {i}\n").as_bytes());
+            c.close_stdin();
+            c
+        })
+        .collect();
+    // Two connects fit (the backlog and one more); the others find it full.
+    relay.wait_line("backlog is full");
+    relay.wait_line("backlog is full");
+    target.send(b"go\n");
+    for (i, mut c) in clients.into_iter().enumerate() {
+        assert_eq!(c.wait().out(), format!("client {i}\n"), "client {i}");
+    }
+    for _ in 0..4 {
+        relay.wait_line("both sides ended");
+    }
+}
