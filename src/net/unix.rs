@@ -233,15 +233,20 @@ fn listed_as_listening(path: &Path) -> bool {
     let Ok(table) = std::fs::read(PROC_NET_UNIX) else {
         return false;
     };
-    let absolute = std::path::absolute(path).ok();
+    // The path as given, made absolute, and with its symlinks resolved (`/var/run` is
+    // `/run`): a server may have named it any of these ways.
+    let forms: Vec<std::path::PathBuf> = [std::path::absolute(path), std::fs::canonicalize(path)]
+        .into_iter()
+        .flatten()
+        .collect();
     listening_paths(&table).any(|bound| {
         let bound = Path::new(OsStr::from_bytes(bound));
         bound == path
-            || absolute.as_deref().is_some_and(|abs| {
+            || forms.iter().any(|form| {
                 if bound.is_absolute() {
-                    abs == bound
+                    form == bound
                 } else {
-                    abs.ends_with(bound)
+                    form.ends_with(bound)
                 }
             })
     })
@@ -515,6 +520,25 @@ mod tests {
         );
         drop(live);
         std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
+    }
+
+    #[test]
+    fn a_live_server_is_known_through_a_symlinked_directory_too() {
+        let path = temp_path("through-link");
+        let dir = path.parent().unwrap();
+        let link = dir.with_extension("link");
+        let _ = std::fs::remove_file(&link);
+        std::os::unix::fs::symlink(dir, &link).unwrap();
+        let live = bind(&path, "").unwrap();
+        assert_eq!(probe(&link.join("s.sock")), Probe::Live);
+        let taken = live.sock.accept();
+        assert!(
+            taken.as_ref().is_err_and(|e| e.kind() == io::ErrorKind::WouldBlock),
+            "the check connected: {taken:?}"
+        );
+        drop(live);
+        std::fs::remove_file(&link).unwrap();
+        std::fs::remove_dir_all(dir).unwrap();
     }
 
     #[test]
