@@ -533,7 +533,9 @@ mod tests {
         assert_eq!(probe(&link.join("s.sock")), Probe::Live);
         let taken = live.sock.accept();
         assert!(
-            taken.as_ref().is_err_and(|e| e.kind() == io::ErrorKind::WouldBlock),
+            taken
+                .as_ref()
+                .is_err_and(|e| e.kind() == io::ErrorKind::WouldBlock),
             "the check connected: {taken:?}"
         );
         drop(live);
