@@ -211,6 +211,8 @@ Register-ArgumentCompleter -Native -CommandName 'nicksock' -ScriptBlock {
             [CompletionResult]::new('--pwm-hz', '--pwm-hz', [CompletionResultType]::ParameterName, 'Frequency of PWM on the GPIO character device: software PWM, or a pin''s hardware PWM channel (/sys/class/pwm) where one is muxed to it')
             [CompletionResult]::new('--sys-root', '--sys-root', [CompletionResultType]::ParameterName, 'Where /sys and /proc/device-tree are looked for hardware PWM channels (tests give a fake tree)')
             [CompletionResult]::new('--bind', '--bind', [CompletionResultType]::ParameterName, 'Local address to listen on (same as ADDR)')
+            [CompletionResult]::new('-U', '-U ', [CompletionResultType]::ParameterName, 'Serve the page and the API on the Unix domain socket PATH instead of the HTTP port (behind a reverse proxy: nginx''s `proxy_pass http://unix:PATH:`); the file is removed on exit')
+            [CompletionResult]::new('--unix', '--unix', [CompletionResultType]::ParameterName, 'Serve the page and the API on the Unix domain socket PATH instead of the HTTP port (behind a reverse proxy: nginx''s `proxy_pass http://unix:PATH:`); the file is removed on exit')
             [CompletionResult]::new('--port', '--port', [CompletionResultType]::ParameterName, 'HTTP port')
             [CompletionResult]::new('--backend', '--backend', [CompletionResultType]::ParameterName, 'GPIO implementation')
             [CompletionResult]::new('--chip', '--chip', [CompletionResultType]::ParameterName, 'GPIO chip to use, by name, label or path (default: find each pin by line name)')

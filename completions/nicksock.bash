@@ -1327,7 +1327,7 @@ _nicksock() {
             return 0
             ;;
         nicksock__subcmd__serve__subcmd__gpio)
-            opts="-v -4 -6 -h -V --verbose --keylog --trace --trace-ascii --pin --input --pwm --pwm-hz --sys-root --bind --port --backend --chip --active-low --debounce --read-only --line-port --max-conns --no-qr --auth --tls --cert --key --cacert --help --version"
+            opts="-v -U -4 -6 -h -V --verbose --keylog --trace --trace-ascii --pin --input --pwm --pwm-hz --sys-root --bind --unix --port --backend --chip --active-low --debounce --read-only --line-port --max-conns --no-qr --auth --tls --cert --key --cacert --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1400,6 +1400,36 @@ _nicksock() {
                     ;;
                 --bind)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --unix)
+                    local oldifs
+                    if [ -n "${IFS+x}" ]; then
+                        oldifs="$IFS"
+                    fi
+                    IFS=$'\n'
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    if [ -n "${oldifs+x}" ]; then
+                        IFS="$oldifs"
+                    fi
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o filenames
+                    fi
+                    return 0
+                    ;;
+                -U)
+                    local oldifs
+                    if [ -n "${IFS+x}" ]; then
+                        oldifs="$IFS"
+                    fi
+                    IFS=$'\n'
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    if [ -n "${oldifs+x}" ]; then
+                        IFS="$oldifs"
+                    fi
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o filenames
+                    fi
                     return 0
                     ;;
                 --port)

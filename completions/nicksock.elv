@@ -203,6 +203,8 @@ set edit:completion:arg-completer[nicksock] = {|@words|
             cand --pwm-hz 'Frequency of PWM on the GPIO character device: software PWM, or a pin''s hardware PWM channel (/sys/class/pwm) where one is muxed to it'
             cand --sys-root 'Where /sys and /proc/device-tree are looked for hardware PWM channels (tests give a fake tree)'
             cand --bind 'Local address to listen on (same as ADDR)'
+            cand -U 'Serve the page and the API on the Unix domain socket PATH instead of the HTTP port (behind a reverse proxy: nginx''s `proxy_pass http://unix:PATH:`); the file is removed on exit'
+            cand --unix 'Serve the page and the API on the Unix domain socket PATH instead of the HTTP port (behind a reverse proxy: nginx''s `proxy_pass http://unix:PATH:`); the file is removed on exit'
             cand --port 'HTTP port'
             cand --backend 'GPIO implementation'
             cand --chip 'GPIO chip to use, by name, label or path (default: find each pin by line name)'

@@ -154,6 +154,7 @@ complete -c nicksock -n "__fish_nicksock_using_subcommand serve-gpio" -l pwm -d 
 complete -c nicksock -n "__fish_nicksock_using_subcommand serve-gpio" -l pwm-hz -d 'Frequency of PWM on the GPIO character device: software PWM, or a pin\'s hardware PWM channel (/sys/class/pwm) where one is muxed to it' -r
 complete -c nicksock -n "__fish_nicksock_using_subcommand serve-gpio" -l sys-root -d 'Where /sys and /proc/device-tree are looked for hardware PWM channels (tests give a fake tree)' -r -F
 complete -c nicksock -n "__fish_nicksock_using_subcommand serve-gpio" -l bind -d 'Local address to listen on (same as ADDR)' -r
+complete -c nicksock -n "__fish_nicksock_using_subcommand serve-gpio" -s U -l unix -d 'Serve the page and the API on the Unix domain socket PATH instead of the HTTP port (behind a reverse proxy: nginx\'s `proxy_pass http://unix:PATH:`); the file is removed on exit' -r -F
 complete -c nicksock -n "__fish_nicksock_using_subcommand serve-gpio" -l port -d 'HTTP port' -r
 complete -c nicksock -n "__fish_nicksock_using_subcommand serve-gpio" -l backend -d 'GPIO implementation' -r -f -a "auto\t'The kernel\'s GPIO character device where one exists, else simulated pins'
 cdev\t'The Linux GPIO character device (/dev/gpiochip*)'

@@ -504,6 +504,12 @@ pub struct ServeGpioArgs {
     /// Local address to listen on (same as ADDR)
     #[arg(long, value_name = "ADDR", conflicts_with = "addr")]
     pub bind: Option<String>,
+    /// Serve the page and the API on the Unix domain socket PATH instead of the HTTP port
+    /// (behind a reverse proxy: nginx's `proxy_pass http://unix:PATH:`); the file is removed
+    /// on exit
+    #[arg(short = 'U', long = "unix", value_name = "PATH", value_hint = ValueHint::FilePath,
+          conflicts_with = "port")]
+    pub unix: Option<PathBuf>,
     /// HTTP port
     #[arg(long, value_name = "PORT", default_value_t = 8080)]
     pub port: u16,

@@ -148,6 +148,10 @@ const SERVE_GPIO: &[Example] = &[
         "nicksock serve-gpio --backend sim --pin 13 127.0.0.1",
         "Simulated pins on a laptop; follow the changes with `curl -N http://127.0.0.1:8080/api/events`.",
     ),
+    ex(
+        "nicksock serve-gpio --pin 13 -U /run/gpio.sock",
+        "The same page and API on a Unix socket, for a reverse proxy in front (nginx: proxy_pass http://unix:/run/gpio.sock:).",
+    ),
 ];
 
 const GEN_CERT: &[Example] = &[

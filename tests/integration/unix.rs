@@ -611,3 +611,44 @@ for _ in range(4):
         relay.wait_line("both sides ended");
     }
 }
+
+#[test]
+fn serve_gpio_on_a_unix_socket_answers_curl_as_behind_a_reverse_proxy() {
+    if !have("curl") {
+        return;
+    }
+    let dir = tempdir();
+    let path = dir.path().join("gpio.sock");
+    let mut served = unix_server(&[
+        "serve-gpio",
+        "--backend",
+        "sim",
+        "--pin",
+        "13=LED",
+        "-U",
+        s(&path),
+    ]);
+    let curl = |args: &[&str]| {
+        let out = Command::new("curl")
+            .args(["-sS", "--unix-socket", s(&path)])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "curl {args:?}: {out:?}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let switched = curl(&[
+        "-H",
+        "Content-Type: application/json",
+        "-d",
+        r#"{"state":"on"}"#,
+        "http://pi.local/api/pins/LED",
+    ]);
+    assert!(switched.contains(r#""state":"on""#), "{switched}");
+    let page = curl(&["http://pi.local/"]);
+    assert!(page.contains("LED (GPIO13)"), "{page}");
+    assert!(page.contains(r#"id="pin13-state">on<"#), "{page}");
+    served.signal("TERM");
+    served.wait().assert_code(0);
+    assert!(!path.exists(), "serve-gpio left its socket file");
+}

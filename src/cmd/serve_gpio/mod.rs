@@ -24,6 +24,7 @@ use crate::gpio::Backend;
 use crate::gpio::{self, PinConfig};
 use crate::net::EventLoop;
 use crate::net::addr::{Family, bind_addrs};
+use crate::net::listener::Listener;
 use crate::net::server::{self, Group, Server};
 use app::App;
 use service::{GpioService, HTTP_GROUP, LINE_GROUP};
@@ -39,6 +40,8 @@ const LINE_LABEL: &str = "line protocol";
 /// Everything `serve-gpio` needs, checked before any pin or socket is touched.
 pub struct Config {
     http_addrs: Vec<SocketAddr>,
+    /// `-U PATH`: HTTP on this Unix socket instead of `http_addrs`.
+    http_unix: Option<PathBuf>,
     line_addrs: Option<Vec<SocketAddr>>,
     default_pair: bool,
     pins: Vec<PinConfig>,
@@ -69,13 +72,20 @@ impl Config {
         let tls = crate::cmd::server_tls(&args.tls, false)?;
         let addr = args.addr.or(args.bind);
         let family = Family::from(&args.family);
-        let http_addrs = bind_addrs(addr.as_deref(), args.port, family)?;
+        let http_addrs = match &args.unix {
+            Some(path) => {
+                crate::net::unix::check_path("serve-gpio", path)?;
+                Vec::new()
+            }
+            None => bind_addrs(addr.as_deref(), args.port, family)?,
+        };
         let line_addrs = args
             .line_port
             .map(|port| bind_addrs(addr.as_deref(), port, family))
             .transpose()?;
         Ok(Config {
             http_addrs,
+            http_unix: args.unix,
             line_addrs,
             default_pair: addr.is_none(),
             pins,
@@ -136,12 +146,12 @@ pub fn run(config: Config) -> Result<()> {
         eprintln!("nicksock: note: {note}");
     }
     let ev = EventLoop::new()?;
-    let http = server::listen(&config.http_addrs, config.default_pair, "")?;
+    let http = match &config.http_unix {
+        Some(path) => vec![Listener::Unix(crate::net::unix::bind(path, "")?)],
+        None => server::listen(&config.http_addrs, config.default_pair, "")?,
+    };
     if phone::wanted() {
-        let bound: Vec<SocketAddr> = http
-            .iter()
-            .filter_map(crate::net::listener::Listener::local_addr)
-            .collect();
+        let bound: Vec<SocketAddr> = http.iter().filter_map(Listener::local_addr).collect();
         phone::announce(&bound, config.tls.is_some(), config.no_qr);
     }
     let mut groups = vec![Group {
