@@ -249,8 +249,8 @@ fn cdev_software_pwm_drives_the_line_at_its_duty() {
     seen.is("full-highs", "100");
     seen.is("off-line", "13 duty 0");
     seen.is("off-highs", "0");
-    // A timer on a real line: on at once, back off after about a second, and the API says
-    // so.
+    // A timer on a real line: on at once, back off after about a second (timed until a
+    // watcher is told), and the API says so.
     seen.has("timer-line", &["12 on"]);
     seen.is("timer-level", "1");
     let back: u32 = seen.get("timer-back-cs").parse().expect("hundredths");
@@ -260,6 +260,8 @@ fn cdev_software_pwm_drives_the_line_at_its_duty() {
         "the line went back after {back} hundredths of a second"
     );
     seen.is("timer-level-after", "0");
+    // The switch back is an event: a watcher on the line port is told.
+    seen.is("timer-watched", "12 off");
     seen.has("timer-api", &[r#""state":"off""#]);
     seen.is("term-status", "0");
 }

@@ -40,15 +40,25 @@ centis() {
   read -r up _ </proc/uptime
   echo "${up%.*}${up#*.}"
 }
+# A watcher on the line port, read line by line: `read` blocks until the server says the
+# line went back (at most 5 s per line, 20 lines).
+mkfifo /tmp/timer-in /tmp/timer-out
+nicksock connect 127.0.0.1 9000 < /tmp/timer-in > /tmp/timer-out &
+exec 4> /tmp/timer-in
+exec 5< /tmp/timer-out
+echo watch >&4
+read -r -t 5 watching <&5
 start=$(centis)
 report timer-line "$(printf 'on 12 for 1\n' | nicksock connect 127.0.0.1 9000)"
 report timer-level "$(level 12)"
-tries=0
-while [ "$(level 12)" = 1 ] && [ "$tries" -lt 500 ]; do
-  tries=$((tries + 1))
-  sleep 0.01
+seen=0
+while read -r -t 5 line <&5 && [ "$seen" -lt 20 ]; do
+  seen=$((seen + 1))
+  [ "$line" = "12 off" ] && break
 done
 report timer-back-cs "$(($(centis) - start))"
 report timer-level-after "$(level 12)"
 report timer-api "$(api_get /12)"
+report timer-watched "$line"
+exec 4>&-
 stop term-status
