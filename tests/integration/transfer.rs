@@ -152,6 +152,7 @@ fn transfer(
     recv: ReceiverStdin,
     tls: Option<&Tls>,
     listens: Listens,
+    unix: Option<&Path>,
 ) -> Row {
     let received_path = dir.join("received.bin");
     let sent_out = dir.join("sender-stdout.bin");
@@ -160,19 +161,38 @@ fn transfer(
     let listen_args = |extra: Vec<String>| {
         let mut a = vec!["-vv".to_string(), "listen".to_string()];
         a.extend(extra);
-        a.extend(["127.0.0.1".to_string(), "0".to_string()]);
+        match unix {
+            Some(path) => a.extend(["-U".to_string(), path.display().to_string()]),
+            None => a.extend(["127.0.0.1".to_string(), "0".to_string()]),
+        }
         a
     };
     let connect_args = |extra: Vec<String>, port: u16| {
         let mut a = vec!["-vv".to_string(), "connect".to_string()];
         a.extend(extra);
-        a.extend(["127.0.0.1".to_string(), port.to_string()]);
+        match unix {
+            Some(path) => a.extend(["-U".to_string(), path.display().to_string()]),
+            None => a.extend(["127.0.0.1".to_string(), port.to_string()]),
+        }
         a
+    };
+    // The port the listener printed (0 for a Unix socket: the path is known).
+    let ready = |p: &mut Proc| match unix {
+        Some(_) => {
+            p.wait_line("listening on ");
+            0
+        }
+        None => p.wait_ready(1)[0].port(),
     };
     let (server_tls, client_tls) = match tls {
         Some(t) => (t.server_args(), t.client_args()),
         None => (Vec::new(), Vec::new()),
     };
+    let mut client_tls = client_tls;
+    if tls.is_some() && unix.is_some() {
+        // The certificate is for 127.0.0.1; a Unix socket has no host name to check.
+        client_tls.extend(["--servername", "127.0.0.1"].map(str::to_string));
+    }
 
     let sender_stdin = || match send {
         SenderStdin::File => Stdio::from(File::open(input).unwrap()),
@@ -199,7 +219,7 @@ fn transfer(
     let (mut sender, mut receiver) = match listens {
         Listens::Sender => {
             let mut s = spawn(listen_args(server_tls), sender_stdin(), &sent_out);
-            let port = s.wait_ready(1)[0].port();
+            let port = ready(&mut s);
             let r = spawn(
                 connect_args(client_tls, port),
                 receiver_stdin(),
@@ -209,7 +229,7 @@ fn transfer(
         }
         Listens::Receiver => {
             let mut r = spawn(listen_args(server_tls), receiver_stdin(), &received_path);
-            let port = r.wait_ready(1)[0].port();
+            let port = ready(&mut r);
             let s = spawn(connect_args(client_tls, port), sender_stdin(), &sent_out);
             (s, r)
         }
@@ -289,10 +309,16 @@ fn sha256(data: &[u8]) -> String {
 /// Every stdin of the sender against every stdin of the receiver, for one transport and one
 /// listening side: every row must deliver every byte with exit 0 on both sides.
 fn table(tls: bool, listens: Listens) {
+    table_via(tls, listens, false);
+}
+
+/// [`table`] over TCP on loopback, or over a Unix domain socket.
+fn table_via(tls: bool, listens: Listens, unix: bool) {
     let dir = tempdir();
     let data = pattern(SIZE, 11);
     let input = write_file(dir.path(), "input.bin", &data);
     let certs = tls.then(Tls::new);
+    let socket = unix.then(|| dir.path().join("t.sock"));
     let mut failures = Vec::new();
     eprintln!(
         "{:<5} {:<8} {:<9} {:<9} | {:<16} {:<16} | exit s r | sender   receiver",
@@ -308,6 +334,7 @@ fn table(tls: bool, listens: Listens) {
                 recv,
                 certs.as_ref(),
                 listens,
+                socket.as_deref(),
             );
             let expected: &[u8] = if send == SenderStdin::DevNull {
                 b""
@@ -370,6 +397,16 @@ fn every_stdin_tls_sender_listens() {
 #[test]
 fn every_stdin_tls_receiver_listens() {
     table(true, Listens::Receiver);
+}
+
+#[test]
+fn every_stdin_over_a_unix_socket_plain_receiver_listens() {
+    table_via(false, Listens::Receiver, true);
+}
+
+#[test]
+fn every_stdin_over_a_unix_socket_tls_sender_listens() {
+    table_via(true, Listens::Sender, true);
 }
 
 /// A receiver program on the other end: the command, and whether it listens (then the test
