@@ -13,14 +13,12 @@ use mio::event::Event;
 use mio::net::UdpSocket;
 use mio::{Interest, Token};
 
-use crate::cli::{EchoArgs, split_endpoint};
-use crate::net::addr::{Family, bind_addrs};
+use crate::cli::EchoArgs;
 use crate::net::event_loop::{Context, EventLoop, Flow, Handler, secs};
-use crate::net::listener::{Listener, Proto, bind_all};
+use crate::net::listener::{Proto, bind_all};
 use crate::net::outbox::Outbox;
 use crate::net::server::{self, Exchange, Group, Link, MAX_LISTENERS, Next, Server, Service};
 use crate::net::transport::would_block;
-use crate::net::unix;
 
 /// Bytes a client may have waiting to be echoed before we stop reading it.
 const MAX_PENDING: usize = 64 * 1024;
@@ -44,17 +42,12 @@ impl Config {
     /// Validates the command line and loads the certificate.
     pub fn from_args(args: EchoArgs, verbose: u8) -> Result<Self> {
         let tls = crate::cmd::server_tls(&args.tls, args.udp)?;
-        let (mut addrs, default_pair) = match &args.unix {
-            Some(path) => {
-                unix::check_path("echo", path)?;
-                (Vec::new(), false)
-            }
-            None => {
-                let (addr, port) = split_endpoint("echo", &args.endpoint)?;
-                let family = Family::from(&args.family);
-                (bind_addrs(addr.as_deref(), port, family)?, addr.is_none())
-            }
-        };
+        let (mut addrs, default_pair) = crate::cmd::server_endpoint(
+            "echo",
+            &args.endpoint,
+            args.unix.as_deref(),
+            &args.family,
+        )?;
         addrs.truncate(MAX_LISTENERS);
         Ok(Config {
             addrs,
@@ -76,10 +69,12 @@ pub fn run(config: Config) -> Result<()> {
     }
     let ev = EventLoop::new()?;
     let group = Group {
-        listeners: match &config.unix {
-            Some(path) => vec![Listener::Unix(unix::bind(path, "")?)],
-            None => server::listen(&config.addrs, config.default_pair, "")?,
-        },
+        listeners: server::listen_at(
+            config.unix.as_deref(),
+            &config.addrs,
+            config.default_pair,
+            "",
+        )?,
         tls: config.tls,
         idle: config.idle,
         max_conns: config.max_conns,

@@ -10,17 +10,15 @@ use mio::Interest;
 use mio::Token;
 use mio::event::Event;
 
-use crate::cli::{ListenArgs, split_endpoint};
+use crate::cli::ListenArgs;
 use crate::error::{self, Kind};
 use crate::net::EventLoop;
-use crate::net::addr::{Family, bind_addrs};
 use crate::net::event_loop::{Context, Flow, Handler};
 use crate::net::listener::{Listener, Proto, bind_all};
 use crate::net::relay::{Relay, SessionRules};
 use crate::net::stdin::StdinSource;
 use crate::net::stdout::Stdout;
 use crate::net::udp::{Datagrams, Peer};
-use crate::net::unix;
 use crate::sock::{Remote, Stream};
 
 /// Tokens of the listening sockets (the relay's own tokens are small).
@@ -47,17 +45,8 @@ impl Config {
     /// Validates the command line and loads the certificate.
     pub fn from_args(args: ListenArgs, verbose: u8) -> Result<Self> {
         let tls = super::server_tls(&args.tls, args.session.udp)?;
-        let (addrs, default_pair) = match &args.unix {
-            Some(path) => {
-                unix::check_path("listen", path)?;
-                (Vec::new(), false)
-            }
-            None => {
-                let (addr, port) = split_endpoint("listen", &args.endpoint)?;
-                let family = Family::from(&args.family);
-                (bind_addrs(addr.as_deref(), port, family)?, addr.is_none())
-            }
-        };
+        let (addrs, default_pair) =
+            super::server_endpoint("listen", &args.endpoint, args.unix.as_deref(), &args.family)?;
         Ok(Config {
             addrs,
             unix: args.unix,
@@ -89,7 +78,7 @@ pub fn run(config: Config) -> Result<()> {
     let mut ev = EventLoop::new()?;
     if !config.udp {
         let listeners = listeners(&config)?;
-        return serve_tcp(ev, listeners, &config);
+        return serve_streams(ev, listeners, &config);
     }
     let sockets = bind_all(&config.addrs, Proto::Udp, config.default_pair)?;
     let mut stdin = StdinSource::open(&mut ev, config.rules.recv_only, false, false)?;
@@ -117,14 +106,12 @@ pub fn run(config: Config) -> Result<()> {
 
 /// The stream listeners: TCP on the addresses, or the Unix socket.
 fn listeners(config: &Config) -> Result<Vec<Listener>> {
-    match &config.unix {
-        Some(path) => Ok(vec![Listener::Unix(unix::bind(path, "")?)]),
-        None => crate::net::server::listen(&config.addrs, config.default_pair, ""),
-    }
+    let unix = config.unix.as_deref();
+    crate::net::server::listen_at(unix, &config.addrs, config.default_pair, "")
 }
 
 /// Serves one stream client after another (`-k`), or just one.
-fn serve_tcp(mut ev: EventLoop, mut listeners: Vec<Listener>, config: &Config) -> Result<()> {
+fn serve_streams(mut ev: EventLoop, mut listeners: Vec<Listener>, config: &Config) -> Result<()> {
     let mut stdin =
         StdinSource::open(&mut ev, config.rules.recv_only, false, config.tls.is_none())?;
     let mut out = Stdout::open()?;

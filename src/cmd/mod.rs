@@ -83,3 +83,21 @@ pub fn server_tls(
     let config = crate::tls::config::server_config(cert, key, args.cacert.as_deref(), Vec::new())?;
     Ok(Some(config))
 }
+
+/// Where a server of `command` listens: the addresses of `[ADDR] PORT` and whether they are
+/// the default pair, or none with `-U PATH` (its path checked here).
+pub fn server_endpoint(
+    command: &str,
+    endpoint: &[String],
+    unix: Option<&std::path::Path>,
+    family: &crate::cli::FamilyArgs,
+) -> Result<(Vec<std::net::SocketAddr>, bool)> {
+    if let Some(path) = unix {
+        crate::net::unix::check_path(command, path)?;
+        return Ok((Vec::new(), false));
+    }
+    let (addr, port) = crate::cli::split_endpoint(command, endpoint)?;
+    let family = crate::net::addr::Family::from(family);
+    let addrs = crate::net::addr::bind_addrs(addr.as_deref(), port, family)?;
+    Ok((addrs, addr.is_none()))
+}

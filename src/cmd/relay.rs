@@ -24,7 +24,6 @@ use crate::net::addr::{Family, bind_addrs};
 use crate::net::bridge::{Direction, Failure};
 use crate::net::connector::{ConnectOptions, DialTokens, Dialer, connect_error, resolve_on_loop};
 use crate::net::event_loop::{Context, EventLoop, Flow, Handler, Signal, secs};
-use crate::net::listener::Listener;
 use crate::net::server;
 use crate::net::transport::{self, Transport, describe};
 use crate::net::unix;
@@ -194,10 +193,8 @@ pub fn run(config: Config) -> Result<()> {
         let list: Vec<String> = targets.iter().map(ToString::to_string).collect();
         eprintln!("target {} is {}", config.target_host, list.join(", "));
     }
-    let listeners = match &config.unix_in {
-        Some(path) => vec![Listener::Unix(unix::bind(path, "")?)],
-        None => server::listen(&config.addrs, config.default_pair, "")?,
-    };
+    let unix_in = config.unix_in.as_deref();
+    let listeners = server::listen_at(unix_in, &config.addrs, config.default_pair, "")?;
     let mut acceptor = Acceptor::new(vec![listeners], "relay: ");
     // Every pair holds two sockets and, plain to plain, two pipes.
     let _ = rlimit::increase_nofile_limit(u64::MAX);

@@ -163,7 +163,7 @@ impl Response {
     /// request's (0 or 1); `keep_alive` whether the connection stays open; `head_only` leaves
     /// the body out (HEAD) but keeps the Content-Length the body would have.
     pub fn encode(&self, version_minor: u8, keep_alive: bool, head_only: bool) -> Vec<u8> {
-        let mut out = Vec::with_capacity(HEAD_CAPACITY + self.body.len());
+        let mut out = Vec::new(); // encode_into reserves the room
         self.encode_into(&mut out, version_minor, keep_alive, head_only);
         out
     }

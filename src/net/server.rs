@@ -354,6 +354,20 @@ pub fn listen(addrs: &[SocketAddr], default_pair: bool, label: &str) -> Result<V
     Ok(tcp_listeners(sockets))
 }
 
+/// [`listen`], or the Unix socket `unix` instead of the addresses when one is given
+/// (`-U PATH`).
+pub fn listen_at(
+    unix: Option<&std::path::Path>,
+    addrs: &[SocketAddr],
+    default_pair: bool,
+    label: &str,
+) -> Result<Vec<Listener>> {
+    match unix {
+        Some(path) => Ok(vec![Listener::Unix(super::unix::bind(path, label)?)]),
+        None => listen(addrs, default_pair, label),
+    }
+}
+
 /// One connection: its link, the service's state and the server's deadlines.
 struct Entry<C> {
     link: Link,

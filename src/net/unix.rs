@@ -506,11 +506,8 @@ mod tests {
         );
     }
 
-    #[test]
-    fn a_live_one_shot_server_is_not_connected_to_by_the_check() {
-        let path = temp_path("oneshot");
-        let live = bind(&path, "").unwrap();
-        assert_eq!(probe(&path), Probe::Live);
+    /// The liveness check left `live` nothing to accept: it did not connect.
+    fn assert_not_connected(live: &UnixListener) {
         let taken = live.sock.accept();
         assert!(
             taken
@@ -518,6 +515,14 @@ mod tests {
                 .is_err_and(|e| e.kind() == io::ErrorKind::WouldBlock),
             "the check connected: {taken:?}"
         );
+    }
+
+    #[test]
+    fn a_live_one_shot_server_is_not_connected_to_by_the_check() {
+        let path = temp_path("oneshot");
+        let live = bind(&path, "").unwrap();
+        assert_eq!(probe(&path), Probe::Live);
+        assert_not_connected(&live);
         drop(live);
         std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
     }
@@ -531,13 +536,7 @@ mod tests {
         std::os::unix::fs::symlink(dir, &link).unwrap();
         let live = bind(&path, "").unwrap();
         assert_eq!(probe(&link.join("s.sock")), Probe::Live);
-        let taken = live.sock.accept();
-        assert!(
-            taken
-                .as_ref()
-                .is_err_and(|e| e.kind() == io::ErrorKind::WouldBlock),
-            "the check connected: {taken:?}"
-        );
+        assert_not_connected(&live);
         drop(live);
         std::fs::remove_file(&link).unwrap();
         std::fs::remove_dir_all(dir).unwrap();

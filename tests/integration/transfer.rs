@@ -143,6 +143,15 @@ fn wait_both(
     (fa, ta, fb, tb)
 }
 
+/// How the two sides are joined: TLS or not, TCP on loopback or a Unix socket, and which
+/// side listens.
+#[derive(Clone, Copy)]
+struct Join<'a> {
+    tls: Option<&'a Tls>,
+    unix: Option<&'a Path>,
+    listens: Listens,
+}
+
 /// Runs one transfer of `data` (stored in `input`) and returns what both sides did.
 fn transfer(
     dir: &Path,
@@ -150,10 +159,9 @@ fn transfer(
     data: &[u8],
     send: SenderStdin,
     recv: ReceiverStdin,
-    tls: Option<&Tls>,
-    listens: Listens,
-    unix: Option<&Path>,
+    join: Join<'_>,
 ) -> Row {
+    let Join { tls, unix, listens } = join;
     let received_path = dir.join("received.bin");
     let sent_out = dir.join("sender-stdout.bin");
     // -vv: the lines "connection from", "connected to" and "the peer ended its sending
@@ -326,16 +334,12 @@ fn table_via(tls: bool, listens: Listens, unix: bool) {
     );
     for send in SENDERS {
         for recv in RECEIVERS {
-            let row = transfer(
-                dir.path(),
-                &input,
-                &data,
-                send,
-                recv,
-                certs.as_ref(),
+            let join = Join {
+                tls: certs.as_ref(),
+                unix: socket.as_deref(),
                 listens,
-                socket.as_deref(),
-            );
+            };
+            let row = transfer(dir.path(), &input, &data, send, recv, join);
             let expected: &[u8] = if send == SenderStdin::DevNull {
                 b""
             } else {

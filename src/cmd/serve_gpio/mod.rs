@@ -146,10 +146,8 @@ pub fn run(config: Config) -> Result<()> {
         eprintln!("nicksock: note: {note}");
     }
     let ev = EventLoop::new()?;
-    let http = match &config.http_unix {
-        Some(path) => vec![Listener::Unix(crate::net::unix::bind(path, "")?)],
-        None => server::listen(&config.http_addrs, config.default_pair, "")?,
-    };
+    let unix = config.http_unix.as_deref();
+    let http = server::listen_at(unix, &config.http_addrs, config.default_pair, "")?;
     if phone::wanted() {
         let bound: Vec<SocketAddr> = http.iter().filter_map(Listener::local_addr).collect();
         phone::announce(&bound, config.tls.is_some(), config.no_qr);
