@@ -194,6 +194,8 @@ pub struct ListenArgs {
     /// With -k: exit after serving N clients
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub max_conns: Option<u32>,
+    #[command(flatten)]
+    pub grace: GraceArgs,
     /// A chat room for many clients: each line a client sends goes to all the others as
     /// `<name> line` (`/nick NAME` sets the name); joins and leaves are announced
     #[arg(long, conflicts_with_all = ["broker", "udp", "keep_open", "max_conns"])]
@@ -274,6 +276,8 @@ pub struct EchoArgs {
           value_parser = clap::value_parser!(u32).range(1..))]
     pub max_conns: u32,
     #[command(flatten)]
+    pub grace: GraceArgs,
+    #[command(flatten)]
     pub tls: TlsArgs,
 }
 
@@ -303,9 +307,8 @@ pub struct RelayArgs {
     #[arg(long, value_name = "N", default_value_t = 10_000,
           value_parser = clap::value_parser!(u32).range(1..))]
     pub max_conns: u32,
-    /// On SIGTERM, let sessions in flight finish for at most SECS
-    #[arg(long, value_name = "SECS", default_value_t = 10.0, value_parser = parse_secs)]
-    pub grace: Secs,
+    #[command(flatten)]
+    pub grace: GraceArgs,
     /// Clients speak TLS to us: terminate it with --cert/--key (--cacert: require client
     /// certificates signed by it)
     #[command(flatten)]
@@ -458,6 +461,22 @@ impl From<&FamilyArgs> for crate::net::addr::Family {
     }
 }
 
+/// The clean stop of a server on SIGTERM.
+#[derive(Debug, Args)]
+pub struct GraceArgs {
+    /// On SIGTERM, stop accepting and let sessions in flight finish for at most SECS (a
+    /// second SIGTERM ends them at once)
+    #[arg(long, value_name = "SECS", default_value_t = 10.0, value_parser = parse_secs)]
+    pub grace: Secs,
+}
+
+impl GraceArgs {
+    /// The grace period.
+    pub fn period(&self) -> std::time::Duration {
+        crate::net::event_loop::secs(self.grace)
+    }
+}
+
 impl SessionArgs {
     /// The session rules these flags ask for (DESIGN.md §2).
     pub fn rules(&self, verbose: u8) -> crate::net::relay::SessionRules {
@@ -469,6 +488,8 @@ impl SessionArgs {
             idle: self.idle_timeout.map(crate::net::event_loop::secs),
             verbose,
             progress: self.progress,
+            shared_stdin: false,
+            grace: None,
         }
     }
 }
@@ -541,6 +562,8 @@ pub struct ServeGpioArgs {
     #[arg(long, value_name = "N", default_value_t = 16_384,
           value_parser = clap::value_parser!(u32).range(1..))]
     pub max_conns: u32,
+    #[command(flatten)]
+    pub grace: GraceArgs,
     /// At start on a terminal, print the page's URLs but no QR code of the first
     #[arg(long)]
     pub no_qr: bool,

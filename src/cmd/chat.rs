@@ -9,10 +9,14 @@
 //!
 //! What is said goes once into a bounded log; each client is a cursor into it, sent what it
 //! has not seen (never its own words) while its outbox holds less than [`BACKLOG`]. A
-//! client that stops reading falls behind the log and is dropped: it never slows anyone
-//! else, and memory stays bounded.
+//! message leaves the log once every member has been sent it. When the log is full, the
+//! room stops taking what its members say (they are not read, and the kernel's flow
+//! control slows them) until the member furthest behind catches up: a slow reader slows the
+//! senders and loses nothing. Only a member that makes no progress at all for
+//! [`STALL_LIMIT`] while the room waits for it is dropped, and then the room goes on at once.
+//! Memory stays bounded.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::io;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -25,8 +29,12 @@ use crate::net::server::{self, Exchange, Group, Link, Next, Phase, Server, Servi
 
 /// The longest chat line passed on whole; longer ones are cut.
 pub const MAX_LINE: usize = 4096;
-/// Messages kept for clients that are behind.
+/// Messages kept for clients that are behind; when that many wait for the member furthest
+/// behind, the room stops taking new ones.
 const LOG_LEN: usize = 4096;
+/// How long the room waits for a member that takes nothing at all while the others wait
+/// for it (the log is full of what it has not read); then it is dropped.
+pub const STALL_LIMIT: Duration = Duration::from_secs(5);
 /// Bytes waiting for one client before its cursor stops.
 const BACKLOG: usize = 64 * 1024;
 /// Bytes read from one client before what it said is passed on.
@@ -50,7 +58,7 @@ struct Said {
     bytes: Box<[u8]>,
 }
 
-/// The room: the log of what was said.
+/// The room: the log of what was said, and how far each member has read it.
 pub struct Room {
     mode: Mode,
     log: VecDeque<Said>,
@@ -59,28 +67,140 @@ pub struct Room {
     news: bool,
     next_id: u64,
     scratch: Vec<u8>,
+    /// Each member's cursor and when it last moved.
+    readers: HashMap<u64, Reader>,
+    /// The members by cursor, the one furthest behind first.
+    by_cursor: BTreeSet<(u64, u64)>,
+    /// A speaker found the log full and waits: wake everyone once there is room.
+    paused: bool,
+    /// Members that stalled the room for too long: dropped at their next turn.
+    to_drop: HashSet<u64>,
+    /// When the current batch of events came in.
+    now: Instant,
+}
+
+/// Where one member is in the log.
+#[derive(Debug, Clone, Copy)]
+struct Reader {
+    cursor: u64,
+    /// When its cursor last moved (or it joined).
+    moved_at: Instant,
 }
 
 impl Room {
+    fn new(mode: Mode, now: Instant) -> Self {
+        Room {
+            mode,
+            log: VecDeque::new(),
+            first: 0,
+            news: false,
+            next_id: 0,
+            scratch: vec![0; READ_ROOM],
+            readers: HashMap::new(),
+            by_cursor: BTreeSet::new(),
+            paused: false,
+            to_drop: HashSet::new(),
+            now,
+        }
+    }
+
     fn head(&self) -> u64 {
         self.first + self.log.len() as u64
     }
 
+    /// Whether the log holds as much as it may: speakers wait.
+    fn is_full(&self) -> bool {
+        self.log.len() >= LOG_LEN
+    }
+
     fn say(&mut self, from: u64, bytes: Vec<u8>) {
-        if self.log.len() == LOG_LEN {
-            self.log.pop_front();
-            self.first += 1;
-        }
         self.log.push_back(Said {
             from,
             bytes: bytes.into_boxed_slice(),
         });
         self.news = true;
+        self.trim();
     }
 
     fn notice(&mut self, from: u64, text: String) {
         if self.mode == Mode::Chat {
             self.say(from, format!("* {text}\n").into_bytes());
+        }
+    }
+
+    /// Drops from the log what every member has been sent; wakes the waiting speakers when
+    /// that made room.
+    fn trim(&mut self) {
+        let oldest_needed = self
+            .by_cursor
+            .first()
+            .map_or(self.head(), |&(cursor, _)| cursor);
+        while self.first < oldest_needed && !self.log.is_empty() {
+            self.log.pop_front();
+            self.first += 1;
+        }
+        if self.paused && !self.is_full() {
+            self.paused = false;
+            self.news = true;
+        }
+    }
+
+    /// A member joined at the head of the log.
+    fn join(&mut self, id: u64) -> u64 {
+        let cursor = self.head();
+        self.readers.insert(
+            id,
+            Reader {
+                cursor,
+                moved_at: self.now,
+            },
+        );
+        self.by_cursor.insert((cursor, id));
+        cursor
+    }
+
+    /// A member's cursor moved to `cursor`.
+    fn advanced(&mut self, id: u64, cursor: u64) {
+        if let Some(r) = self.readers.get_mut(&id) {
+            self.by_cursor.remove(&(r.cursor, id));
+            r.cursor = cursor;
+            r.moved_at = self.now;
+            self.by_cursor.insert((cursor, id));
+        }
+        self.trim();
+    }
+
+    /// A member left.
+    fn leave(&mut self, id: u64) {
+        if let Some(r) = self.readers.remove(&id) {
+            self.by_cursor.remove(&(r.cursor, id));
+        }
+        self.to_drop.remove(&id);
+        self.trim();
+    }
+
+    /// The members the full room is waiting for: those at the oldest message, not yet
+    /// marked to be dropped.
+    fn holding_up(&self) -> impl Iterator<Item = (u64, Reader)> + '_ {
+        let full = self.paused && self.is_full();
+        self.by_cursor
+            .iter()
+            .take_while(move |&&(cursor, _)| full && cursor <= self.first)
+            .filter(|(_, id)| !self.to_drop.contains(id))
+            .filter_map(|&(_, id)| Some((id, *self.readers.get(&id)?)))
+    }
+
+    /// Marks for dropping each member that has held up the full room without taking a
+    /// message for [`STALL_LIMIT`].
+    fn drop_stalled(&mut self, now: Instant) {
+        let stalled: Vec<u64> = self
+            .holding_up()
+            .filter(|(_, r)| now.saturating_duration_since(r.moved_at) >= STALL_LIMIT)
+            .map(|(id, _)| id)
+            .collect();
+        if !stalled.is_empty() {
+            self.to_drop.extend(stalled);
+            self.news = true;
         }
     }
 }
@@ -95,18 +215,15 @@ pub struct Member {
     /// The rest of a line that was cut is being dropped, up to its newline.
     cutting: bool,
     eof: bool,
-    fell_behind: bool,
     /// Its kernel send buffer is capped ([`SEND_BUFFER`]).
     capped: bool,
 }
 
 impl Member {
     /// Queues what it has not been sent (what others said), up to the backlog.
-    fn catch_up(&mut self, room: &Room) -> bool {
-        let Some(from) = self.cursor.checked_sub(room.first) else {
-            self.fell_behind = true;
-            return false;
-        };
+    fn catch_up(&mut self, room: &mut Room) -> bool {
+        // Never behind the log: a message leaves it only once every member was sent it.
+        let from = self.cursor.saturating_sub(room.first);
         let before = self.cursor;
         for said in room
             .log
@@ -121,12 +238,21 @@ impl Member {
             }
             self.cursor += 1;
         }
-        self.cursor != before
+        if self.cursor == before {
+            return false;
+        }
+        room.advanced(self.id, self.cursor);
+        true
     }
 
     /// Passes on each complete line (chat), or everything (broker).
     fn speak(&mut self, room: &mut Room) -> bool {
         if self.input.is_empty() {
+            return false;
+        }
+        if room.is_full() {
+            // What it said waits (and it is not read) until the others have caught up.
+            room.paused = true;
             return false;
         }
         if room.mode == Mode::Broker {
@@ -136,6 +262,10 @@ impl Member {
         }
         let mut spoke = false;
         loop {
+            if room.is_full() {
+                room.paused = true;
+                break;
+            }
             let (line, complete) = match self.input.iter().position(|&b| b == b'\n') {
                 Some(end) => {
                     let line: Vec<u8> = self.input.drain(..=end).collect();
@@ -196,7 +326,7 @@ impl Exchange for Member {
     }
 
     fn room(&self) -> usize {
-        if self.eof || self.fell_behind {
+        if self.eof {
             return 0;
         }
         // A chat line may run to its limit before it is passed on.
@@ -226,7 +356,7 @@ impl Service for Room {
     type Conn = Member;
     const DOING: &'static str = "chatting";
 
-    fn open(&mut self, _group: usize, _now: Instant) -> Member {
+    fn open(&mut self, _group: usize, now: Instant) -> Member {
         self.next_id += 1;
         let id = self.next_id;
         let name = format!("user{id}");
@@ -237,16 +367,17 @@ impl Service for Room {
                     .as_bytes(),
             );
         }
+        self.now = now;
         self.notice(id, format!("{name} joined"));
+        let cursor = self.join(id);
         Member {
             id,
             name,
             input: Vec::new(),
             out,
-            cursor: self.head(),
+            cursor,
             cutting: false,
             eof: false,
-            fell_behind: false,
             capped: false,
         }
     }
@@ -256,14 +387,16 @@ impl Service for Room {
             link.cap_send_buffer(SEND_BUFFER)?;
             member.capped = true;
         }
+        if self.to_drop.contains(&member.id) {
+            return Err(io::Error::other(format!(
+                "dropped: read nothing for {} s while the room waited for it",
+                STALL_LIMIT.as_secs()
+            )));
+        }
+        self.now = link.now();
         let mut scratch = std::mem::take(&mut self.scratch);
         let next = server::exchange(link, member, self, &mut scratch);
         self.scratch = scratch;
-        if member.fell_behind {
-            return Err(io::Error::other(format!(
-                "dropped: read too slowly to keep up with the room ({LOG_LEN} messages behind)"
-            )));
-        }
         next
     }
 
@@ -279,9 +412,30 @@ impl Service for Room {
         true
     }
 
+    fn due(&self) -> Option<Instant> {
+        self.holding_up()
+            .map(|(_, r)| r.moved_at + STALL_LIMIT)
+            .min()
+    }
+
+    fn on_due(&mut self, now: Instant) {
+        self.drop_stalled(now);
+    }
+
     fn closed(&mut self, member: Member) {
+        self.leave(member.id);
         self.notice(member.id, format!("{} left", member.name));
     }
+}
+
+/// How the room's server runs.
+pub struct Settings {
+    pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// Close a member that moved no byte for this long.
+    pub idle: Option<Duration>,
+    /// After SIGTERM, how long members may still be sent what they have not read.
+    pub grace: Duration,
+    pub verbose: u8,
 }
 
 /// Serves the room on these listeners until SIGINT or SIGTERM (`ev` made before binding:
@@ -290,23 +444,90 @@ pub fn run(
     mode: Mode,
     ev: EventLoop,
     listeners: Vec<crate::net::listener::Listener>,
-    tls: Option<Arc<rustls::ServerConfig>>,
-    idle: Option<Duration>,
-    verbose: u8,
+    settings: Settings,
 ) -> Result<()> {
-    let room = Room {
-        mode,
-        log: VecDeque::new(),
-        first: 0,
-        news: false,
-        next_id: 0,
-        scratch: vec![0; READ_ROOM],
-    };
+    let room = Room::new(mode, Instant::now());
     let group = Group {
         listeners,
-        tls,
-        idle,
+        tls: settings.tls,
+        idle: settings.idle,
         max_conns: 10_000,
     };
-    Server::new(room, vec![group], verbose).run(ev)
+    Server::new(room, vec![group], settings.verbose)
+        .with_grace(settings.grace)
+        .run(ev)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A room whose log is full of what member 1 said, with members 2 and 3 at its start
+    /// and a speaker waiting.
+    fn full_room(t0: Instant) -> Room {
+        let mut room = Room::new(Mode::Chat, t0);
+        for id in 1..=3 {
+            room.join(id);
+        }
+        for _ in 0..LOG_LEN {
+            room.say(1, b"<user1> flood\n".to_vec());
+        }
+        let head = room.head();
+        room.advanced(1, head);
+        assert!(room.is_full(), "2 and 3 have read nothing");
+        room.paused = true;
+        room
+    }
+
+    #[test]
+    fn a_slow_reader_is_waited_for_and_a_stalled_one_dropped_after_the_limit() {
+        let t0 = Instant::now();
+        let secs = |s: f64| t0 + Duration::from_secs_f64(s);
+        let mut room = full_room(t0);
+        assert_eq!(room.due(), Some(t0 + STALL_LIMIT));
+        // Member 2 reads a little now and then; member 3 never does.
+        room.now = secs(3.0);
+        room.advanced(2, 10);
+        room.drop_stalled(secs(4.9));
+        assert!(
+            room.to_drop.is_empty(),
+            "no one is dropped before the limit"
+        );
+        room.drop_stalled(secs(5.0));
+        assert_eq!(room.to_drop, HashSet::from([3]), "only the stalled one");
+        room.leave(3);
+        // Its place freed the messages member 2 has read: the speakers go on at once.
+        assert!(!room.is_full() && !room.paused && room.news);
+        assert_eq!(room.first, 10);
+        // Member 2 is not dropped while it keeps moving, however slowly.
+        room.paused = true;
+        for step in 1..=40u64 {
+            room.now = secs(3.0 + step as f64);
+            room.advanced(2, 10 + step);
+            room.say(1, b"<user1> more\n".to_vec());
+            room.paused = room.is_full();
+            room.drop_stalled(room.now);
+        }
+        assert!(room.to_drop.is_empty(), "a slow reader is never dropped");
+        assert!(room.log.len() <= LOG_LEN, "memory stays bounded");
+    }
+
+    #[test]
+    fn messages_leave_the_log_once_every_member_was_sent_them() {
+        let t0 = Instant::now();
+        let mut room = Room::new(Mode::Broker, t0);
+        room.join(1);
+        room.join(2);
+        for _ in 0..100 {
+            room.say(1, b"x".to_vec());
+        }
+        assert_eq!(room.log.len(), 100);
+        room.advanced(1, 100);
+        assert_eq!(room.log.len(), 100, "member 2 has read none");
+        room.advanced(2, 60);
+        assert_eq!((room.first, room.log.len()), (60, 40));
+        room.leave(2);
+        assert!(room.log.is_empty());
+        assert_eq!(room.due(), None, "nothing waits");
+    }
 }

@@ -34,6 +34,7 @@ pub struct Config {
     udp: bool,
     idle: Option<Duration>,
     max_conns: usize,
+    grace: Duration,
     tls: Option<Arc<rustls::ServerConfig>>,
     verbose: u8,
 }
@@ -56,6 +57,7 @@ impl Config {
             udp: args.udp,
             idle: args.idle_timeout.map(secs),
             max_conns: usize::try_from(args.max_conns).unwrap_or(usize::MAX),
+            grace: args.grace.period(),
             tls,
             verbose,
         })
@@ -82,7 +84,9 @@ pub fn run(config: Config) -> Result<()> {
     let echo = Echo {
         scratch: vec![0; MAX_PENDING],
     };
-    Server::new(echo, vec![group], config.verbose).run(ev)
+    Server::new(echo, vec![group], config.verbose)
+        .with_grace(config.grace)
+        .run(ev)
 }
 
 fn run_udp(config: &Config) -> Result<()> {
@@ -124,6 +128,11 @@ impl Service for Echo {
     /// Echoes what can be echoed without blocking.
     fn pump(&mut self, link: &mut Link, conn: &mut EchoConn) -> io::Result<Next> {
         server::exchange(link, conn, &mut (), &mut self.scratch)
+    }
+
+    /// Stopping, a client is finished once it has everything it sent back.
+    fn may_stop(&self, conn: &EchoConn) -> bool {
+        conn.out.is_empty()
     }
 }
 

@@ -51,7 +51,12 @@ impl Config {
             addrs,
             unix: args.unix,
             default_pair,
-            rules: args.session.rules(verbose),
+            rules: crate::net::relay::SessionRules {
+                // With -k, stdin is one stream the clients share in turn (DESIGN.md §2).
+                shared_stdin: args.keep_open,
+                grace: Some(args.grace.period()),
+                ..args.session.rules(verbose)
+            },
             udp: args.session.udp,
             keep_open: args.keep_open,
             max_conns: args.max_conns,
@@ -72,7 +77,14 @@ pub fn run(config: Config) -> Result<()> {
     if let Some(mode) = config.room {
         let ev = EventLoop::new()?;
         let listeners = listeners(&config)?;
-        return super::chat::run(mode, ev, listeners, config.tls, config.idle, config.verbose);
+        let grace = config.rules.grace.unwrap_or_default();
+        let settings = super::chat::Settings {
+            tls: config.tls,
+            idle: config.idle,
+            grace,
+            verbose: config.verbose,
+        };
+        return super::chat::run(mode, ev, listeners, settings);
     }
     // Signals are caught before the ready line: a script may send SIGINT right after it.
     let mut ev = EventLoop::new()?;
@@ -110,7 +122,9 @@ fn listeners(config: &Config) -> Result<Vec<Listener>> {
     crate::net::server::listen_at(unix, &config.addrs, config.default_pair, "")
 }
 
-/// Serves one stream client after another (`-k`), or just one.
+/// Serves one stream client after another (`-k`), or just one. SIGTERM while waiting
+/// stops at once (exit 0); during a session, that session may finish within the grace
+/// period and is the last.
 fn serve_streams(mut ev: EventLoop, mut listeners: Vec<Listener>, config: &Config) -> Result<()> {
     let mut stdin =
         StdinSource::open(&mut ev, config.rules.recv_only, false, config.tls.is_none())?;
@@ -133,14 +147,15 @@ fn serve_streams(mut ev: EventLoop, mut listeners: Vec<Listener>, config: &Confi
         if config.rules.verbose > 0 {
             eprintln!("connection from {peer}");
         }
-        let result = serve(&mut ev, stream, config, &mut stdin, &mut out, &mut buf);
+        let (result, terminated) = serve(&mut ev, stream, config, &mut stdin, &mut out, &mut buf);
         served += 1;
         match result {
             Ok(()) => {}
-            Err(err) if !config.keep_open || is_fatal(&err) => return Err(err),
+            Err(err) if !config.keep_open || terminated || is_fatal(&err) => return Err(err),
             Err(err) => eprintln!("nicksock: client {peer}: {err:#}"),
         }
-        if !config.keep_open || config.max_conns.is_some_and(|max| served >= max) {
+        // SIGTERM during a session: that session was the last.
+        if terminated || !config.keep_open || config.max_conns.is_some_and(|max| served >= max) {
             return Ok(());
         }
     }
@@ -159,12 +174,19 @@ fn serve(
     stdin: &mut StdinSource,
     out: &mut Stdout,
     buf: &mut Vec<u8>,
-) -> Result<()> {
-    let transport = crate::net::transport::accepted(stream, config.tls.as_ref())?;
-    let mut relay = Relay::new(ev.registry(), transport, &config.rules, stdin, out, buf)?;
+) -> (Result<()>, bool) {
+    let transport = match crate::net::transport::accepted(stream, config.tls.as_ref()) {
+        Ok(t) => t,
+        Err(e) => return (Err(e.into()), false),
+    };
+    let mut relay = match Relay::new(ev.registry(), transport, &config.rules, stdin, out, buf) {
+        Ok(r) => r,
+        Err(e) => return (Err(e), false),
+    };
     let result = ev.run(&mut relay);
+    let terminated = relay.terminated();
     relay.finish(ev.registry());
-    result
+    (result, terminated)
 }
 
 /// Waits for one client on any listener.

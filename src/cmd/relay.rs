@@ -127,7 +127,7 @@ impl Config {
             },
             idle: args.idle_timeout.map(secs),
             max_conns: usize::try_from(args.max_conns).unwrap_or(usize::MAX),
-            grace: secs(args.grace),
+            grace: args.grace.period(),
             tls_in,
             tls_out,
             verbose,

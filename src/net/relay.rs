@@ -6,7 +6,13 @@
 //!   session ends when both sides have ended and the peer acknowledged all we sent (unless
 //!   stdin is a terminal or `--recv-only`: then the peer's end ends the session at once);
 //! - a peer that stops taking our bytes (a reset, a TLS alert, a timeout) fails the session
-//!   with how much of stdin was sent: exit 0 only when every byte went both ways.
+//!   with how much of stdin was sent: exit 0 only when every byte went both ways;
+//! - with stdin shared by the sessions of a `-k` server, the peer's end stops the session
+//!   taking more of it: the session ends once what it took is delivered, and the rest of
+//!   stdin waits for the next client;
+//! - SIGTERM (where the command gives a grace period) stops taking stdin the same way and
+//!   lets the session end within the grace; past it, or on a second SIGTERM, the session
+//!   fails with what was not delivered.
 //!
 //! Memory is bounded: one stdin chunk waits at a time, and a full socket stops the stdin
 //! reader.
@@ -19,7 +25,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use mio::event::Event;
 use mio::{Interest, Token};
 
-use super::event_loop::{Context, Flow, Handler};
+use super::event_loop::{Context, Flow, Handler, Signal};
 use super::splice::{Spliced, Splicer};
 use super::stdin::StdinSource;
 use super::stdout::Stdout;
@@ -32,6 +38,7 @@ const SOCKET: Token = Token(0);
 const QUIT_TIMER: Token = Token(1);
 const IDLE_TIMER: Token = Token(2);
 const DRAIN_TIMER: Token = Token(3);
+const GRACE_TIMER: Token = Token(4);
 /// The most our TLS side sends after the last byte of stdin: a close_notify record (24 to
 /// 31 bytes, by version and cipher) and the FIN.
 const CLOSE_NOTIFY_TAIL: usize = 40;
@@ -57,6 +64,12 @@ pub struct SessionRules {
     pub verbose: u8,
     /// Show a byte counter on stderr.
     pub progress: bool,
+    /// Stdin is shared by the sessions of a `-k` server, in turn: the peer's end stops this
+    /// session taking more of it (DESIGN.md §2).
+    pub shared_stdin: bool,
+    /// SIGTERM stops taking stdin and lets the session end within this long (a server's
+    /// clean stop); `None`: SIGTERM ends the session at once.
+    pub grace: Option<Duration>,
 }
 
 /// A live byte counter on stderr, drawn only when stderr is a terminal.
@@ -163,6 +176,10 @@ pub struct Relay<'a> {
     progress: Option<ProgressBar>,
     /// Zero-copy receiving into stdout, while stdout takes it (plain TCP only).
     splicer: Option<Splicer>,
+    /// SIGTERM came: the end of the grace period.
+    stopping: Option<Instant>,
+    /// A second SIGTERM came: end now.
+    stop_now: bool,
 }
 
 impl<'a> Relay<'a> {
@@ -203,7 +220,20 @@ impl<'a> Relay<'a> {
             drain: None,
             clock: SessionClock::new(),
             progress: progress_bar(rules.progress),
+            stopping: None,
+            stop_now: false,
         })
+    }
+
+    /// Whether SIGTERM asked the program to stop during this session.
+    pub fn terminated(&self) -> bool {
+        self.stopping.is_some()
+    }
+
+    /// Whether the session still takes bytes from stdin: not once the peer ended a `-k`
+    /// session (the rest is the next client's), nor once SIGTERM came.
+    fn taking_stdin(&self) -> bool {
+        !(self.rules.shared_stdin && self.peer_eof) && self.stopping.is_none()
     }
 
     /// Gives the socket back (to deregister it) once the session is over.
@@ -271,17 +301,28 @@ impl<'a> Relay<'a> {
     }
 
     fn send(&mut self) -> Result<bool> {
-        let mut moved = match self.zero_copy()? {
-            Some(moved) => moved,
-            None => self.write_stdin()?,
-        };
-        if self.stdin.is_done() && !self.shut_down {
+        let taking = self.taking_stdin();
+        let mut moved = false;
+        if taking {
+            moved = match self.zero_copy()? {
+                Some(moved) => moved,
+                None => self.write_stdin()?,
+            };
+        }
+        if (self.stdin.is_done() || !taking) && !self.shut_down {
             if !self.rules.no_shutdown {
                 self.sock
                     .shutdown_write()
                     .map_err(|e| failure(e, "closing our side"))?;
                 if self.rules.verbose > 1 {
-                    eprintln!("stdin ended: shut down our sending side");
+                    let why = if self.stdin.is_done() {
+                        "stdin ended"
+                    } else if self.stopping.is_some() {
+                        "stopping (SIGTERM)"
+                    } else {
+                        "the client ended; the rest of stdin is for the next one"
+                    };
+                    eprintln!("{why}: shut down our sending side");
                 }
             }
             self.shut_down = true;
@@ -398,7 +439,22 @@ impl Relay<'_> {
     /// One turn of the session: move what can move, then decide whether it is over.
     fn step(&mut self, cx: &mut Context<'_>) -> Result<Flow> {
         let now = Instant::now();
-        let all_handed_over = self.stdin.is_done() && self.shut_down;
+        if self.stop_now {
+            return Err(fail(
+                Kind::Runtime,
+                "stopped by a second SIGTERM before the session ended",
+            ));
+        }
+        if let Some(at) = self.stopping
+            && now >= at
+        {
+            return Err(fail(
+                Kind::Runtime,
+                "stopped by SIGTERM: the session had not ended within the grace period",
+            ));
+        }
+        // Everything this session will send is handed to the connection.
+        let all_handed_over = self.shut_down;
         if std::mem::take(&mut self.socket_error) && self.peer_eof && !all_handed_over {
             // We no longer read, so a reset would go unseen until the next write. (Once all
             // is handed over, `acknowledged` looks at it, with what was delivered.)
@@ -411,7 +467,7 @@ impl Relay<'_> {
             // Nothing of ours can be lost: there is nothing to send, or a person is typing.
             return Ok(Flow::Stop);
         }
-        let sending_done = self.rules.recv_only || (self.stdin.is_done() && self.shut_down);
+        let sending_done = self.rules.recv_only || self.shut_down;
         if sending_done
             && (self.peer_eof || self.rules.send_only)
             && !self.sock.wants_write()
@@ -478,7 +534,7 @@ impl Relay<'_> {
             return err;
         }
         let unacked = self.drain.as_ref().map_or(0, |d| d.unacked) as u64;
-        let summary = if !self.stdin.is_done() {
+        let summary = if !self.stdin.is_done() && !self.shut_down {
             match self.stdin.size() {
                 Some(total) => format!("sent {} of {total} bytes", self.sent),
                 None => format!("sent {} bytes, and stdin had not ended", self.sent),
@@ -507,6 +563,29 @@ impl Handler for Relay<'_> {
 
     fn after(&mut self, cx: &mut Context<'_>) -> Result<Flow> {
         self.step(cx).map_err(|e| self.with_loss(e))
+    }
+
+    fn on_signal(&mut self, cx: &mut Context<'_>, signal: Signal) -> Result<Flow> {
+        match (signal, self.rules.grace) {
+            (Signal::Terminate, Some(grace)) => {
+                if self.stopping.is_some() {
+                    self.stop_now = true;
+                } else {
+                    let at = cx.now + grace;
+                    self.stopping = Some(at);
+                    cx.timers.add(at, GRACE_TIMER);
+                    if self.rules.verbose > 0 {
+                        eprintln!(
+                            "stopping (SIGTERM): the session may finish within {} s",
+                            grace.as_secs_f64()
+                        );
+                    }
+                }
+                Ok(Flow::Continue)
+            }
+            (Signal::Terminate, None) => Ok(Flow::Stop),
+            (Signal::Interrupt, _) => Err(fail(Kind::Interrupted, "interrupted")),
+        }
     }
 
     fn on_timer(&mut self, _cx: &mut Context<'_>, token: Token) -> Result<()> {

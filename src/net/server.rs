@@ -20,8 +20,9 @@ use mio::event::Event;
 use mio::{Interest, Registry, Token};
 use slab::Slab;
 
+use crate::error::{Kind, fail};
 use crate::net::acceptor::{Acceptor, FIRST_FREE_TOKEN, Throttle};
-use crate::net::event_loop::{Context, EventLoop, Flow, Handler};
+use crate::net::event_loop::{Context, EventLoop, Flow, Handler, Signal};
 use crate::net::listener::{Listener, Proto, bind_all_labeled, tcp_listeners};
 use crate::net::outbox::Outbox;
 use crate::net::transport::{self, Transport, would_block};
@@ -33,6 +34,8 @@ pub use crate::net::acceptor::MAX_LISTENERS;
 const CONN_BASE: usize = FIRST_FREE_TOKEN;
 /// The token of the service's own deadline ([`Service::due`]).
 const DUE_TOKEN: Token = Token(usize::MAX - 16);
+/// The token of the end of the grace period after SIGTERM.
+const GRACE_TOKEN: Token = Token(usize::MAX - 17);
 /// Tokens of the service's own event sources ([`Service::register`]) start here, far above
 /// any connection's.
 const SOURCE_BASE: usize = usize::MAX / 2;
@@ -53,6 +56,8 @@ const FD_ROOM_TRIES: usize = 64;
 const LOG_EVERY: Duration = Duration::from_secs(10);
 /// Time a client gets to finish its TLS handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long connections may go on after SIGTERM, unless the command says otherwise.
+pub const DEFAULT_GRACE: Duration = Duration::from_secs(10);
 /// After our last byte, time the client gets to close its side before we close ours.
 const LINGER_TIMEOUT: Duration = Duration::from_secs(2);
 /// Bytes we read and throw away while lingering before giving up on a polite close.
@@ -190,6 +195,12 @@ pub trait Service {
     fn phase(&self, conn: &Self::Conn) -> Phase {
         let _ = conn;
         Phase::Busy
+    }
+
+    /// Whether a server that is stopping (SIGTERM) may finish the connection now: nothing
+    /// is owed either way. By default when it is [`Phase::Idle`].
+    fn may_stop(&self, conn: &Self::Conn) -> bool {
+        self.phase(conn) == Phase::Idle
     }
 
     /// What a client is told when its group is full and no connection can make room for
@@ -428,6 +439,10 @@ pub struct Server<S: Service> {
     service_due: Option<Instant>,
     /// Connections to pump with news (kept to spare an allocation per event).
     news_keys: Vec<usize>,
+    /// How long connections may go on after SIGTERM.
+    grace: Duration,
+    /// SIGTERM came: no new clients, and the end of the grace period.
+    stopping: Option<Instant>,
 }
 
 impl<S: Service> Server<S> {
@@ -451,12 +466,23 @@ impl<S: Service> Server<S> {
             turned_away: 0,
             service_due: None,
             news_keys: Vec::new(),
+            grace: DEFAULT_GRACE,
+            stopping: None,
         }
     }
 
-    /// Runs the server on `ev` until SIGINT (exit 130) or SIGTERM (a clean stop). Make the
-    /// loop before binding: it catches the signals, and a script may send one as soon as it
-    /// reads a ready line.
+    /// How long connections may go on after SIGTERM (see [`Server::run`]).
+    pub fn with_grace(mut self, grace: Duration) -> Self {
+        self.grace = grace;
+        self
+    }
+
+    /// Runs the server on `ev` until SIGINT (exit 130) or SIGTERM. Make the loop before
+    /// binding: it catches the signals, and a script may send one as soon as it reads a
+    /// ready line. SIGTERM is a clean stop: no new clients, each connection finished (its
+    /// last bytes sent, our side shut) as soon as nothing is owed on it
+    /// ([`Service::may_stop`]), and the server gone when all are closed or the grace period
+    /// ends (exit 0 either way); a second SIGTERM stops it at once.
     pub fn run(mut self, mut ev: EventLoop) -> Result<()> {
         // Many clients need many descriptors; the soft limit is often only 1024.
         let _ = rlimit::increase_nofile_limit(u64::MAX);
@@ -625,7 +651,13 @@ impl<S: Service> Server<S> {
         let next = if entry.linger_until.is_some() {
             linger(entry, &mut self.discard)
         } else {
-            self.service.pump(&mut entry.link, &mut entry.conn)
+            match self.service.pump(&mut entry.link, &mut entry.conn) {
+                // Stopping: a connection at rest is finished, politely.
+                Ok(Next::Keep) if self.stopping.is_some() && self.service.may_stop(&entry.conn) => {
+                    Ok(Next::Finish)
+                }
+                other => other,
+            }
         };
         match next {
             Ok(Next::Keep) => self.arm_timer(cx, key),
@@ -765,7 +797,48 @@ impl<S: Service> Handler for Server<S> {
     fn after(&mut self, cx: &mut Context<'_>) -> Result<Flow> {
         self.deliver_news(cx);
         self.arm_service_timer(cx);
+        if let Some(at) = self.stopping {
+            if self.conns.is_empty() {
+                return Ok(Flow::Stop);
+            }
+            if cx.now >= at {
+                eprintln!(
+                    "nicksock: stopped: {} clients cut off at the end of the {} s grace period",
+                    self.conns.len(),
+                    self.grace.as_secs_f64()
+                );
+                return Ok(Flow::Stop);
+            }
+        }
         Ok(Flow::Continue)
+    }
+
+    fn on_signal(&mut self, cx: &mut Context<'_>, signal: Signal) -> Result<Flow> {
+        match signal {
+            Signal::Interrupt => Err(fail(Kind::Interrupted, "interrupted")),
+            // A second SIGTERM does not wait for the grace period.
+            Signal::Terminate if self.stopping.is_some() => Ok(Flow::Stop),
+            Signal::Terminate => {
+                self.acceptor.close(cx.registry);
+                let at = cx.now + self.grace;
+                self.stopping = Some(at);
+                cx.timers.add(at, GRACE_TOKEN);
+                if self.verbose > 0 {
+                    eprintln!(
+                        "stopping (SIGTERM): no new clients; {} may finish within {} s",
+                        self.conns.len(),
+                        self.grace.as_secs_f64()
+                    );
+                }
+                // Each connection at rest is finished now; the others when they come to
+                // rest.
+                let keys: Vec<usize> = self.conns.iter().map(|(key, _)| key).collect();
+                for key in keys {
+                    self.serve(cx, key, false);
+                }
+                Ok(Flow::Continue)
+            }
+        }
     }
 }
 

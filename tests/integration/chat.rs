@@ -1,5 +1,6 @@
 //! `listen --chat` and `listen --broker`: many clients, each one's words to all the
-//! others, a client that never reads slowing no one; the chat lab with OpenBSD nc too.
+//! others, a slow reader slowing the senders and losing nothing, a client that never
+//! reads dropped; the chat lab with OpenBSD nc too.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -90,38 +91,52 @@ fn three_clients_chat_with_names_notices_and_nick() {
 }
 
 #[test]
-fn a_client_that_never_reads_slows_no_one_and_is_dropped() {
+fn a_slow_reader_gets_every_line_and_only_a_client_that_never_reads_is_dropped() {
     let (_room, addr) = room(&["--chat"]);
-    let sock =
+    let mut a = Client::join(addr);
+    a.line();
+    let mut b = Client::join(addr);
+    b.line();
+    a.line(); // user2 joined
+    // D never reads, with a small receive buffer.
+    let d =
         socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).expect("socket");
-    sock.set_recv_buffer_size(4096).expect("SO_RCVBUF");
-    sock.connect(&addr.into()).expect("connect");
-    let mut talker = Client::join(addr);
-    talker.line();
-    let mut listener = Client::join(addr);
-    listener.line();
-    talker.line(); // user3 joined
-    let line = "y".repeat(1000);
-    // More than the log holds (4096 messages): the stalled client falls behind for good.
-    let messages = 5000;
+    d.set_recv_buffer_size(4096).expect("SO_RCVBUF");
+    d.connect(&addr.into()).expect("connect");
+    assert_eq!(b.line(), "* user3 joined");
+    // A pastes 40,000 lines of 250 bytes as fast as it can, ten times what the log holds.
+    let lines = 40_000;
     let writer = {
-        let mut to = talker.to.try_clone().expect("clone");
-        let text = format!("{line}\n").repeat(messages);
-        std::thread::spawn(move || to.write_all(text.as_bytes()).expect("send"))
+        let mut to = a.to.try_clone().expect("clone");
+        let text: String = (0..lines).map(|i| format!("{i:0>249}\n")).collect();
+        std::thread::spawn(move || {
+            to.write_all(text.as_bytes()).expect("send");
+            to
+        })
     };
-    // Every message reaches the reader, in order; the stalled one's leaving comes among them.
-    let expected = format!("<user2> {line}");
-    let (mut got, mut left) = (0, false);
-    while got < messages || !left {
-        match listener.line() {
-            l if l == expected => got += 1,
-            l if l == "* user1 left" && !left => left = true,
-            other => panic!("after {got} messages: {other:?}"),
+    // B reads, but slower than A writes (a pause every 100 lines): the room slows A for
+    // it instead of dropping it. Every line arrives, in order; D's leaving comes among them.
+    b.to.set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("timeout");
+    let (mut next, mut d_left) = (0, false);
+    while next < lines || !d_left {
+        let l = b.line();
+        if l == "* user3 left" && !d_left {
+            d_left = true;
+            continue;
+        }
+        assert_eq!(l, format!("<user1> {next:0>249}"), "line {next} of {lines}");
+        next += 1;
+        if next % 100 == 0 {
+            std::thread::sleep(Duration::from_millis(2));
         }
     }
-    writer.join().expect("writer");
-    // The stalled one was dropped: after what it had buffered, its stream ends.
-    let mut stalled: TcpStream = sock.into();
+    let mut to_a = writer.join().expect("writer");
+    // A's line after the flood reaches B.
+    to_a.write_all(b"after the flood\n").expect("send");
+    assert_eq!(b.line(), "<user1> after the flood");
+    // D was dropped: after what it had buffered, its stream ends, a bounded amount.
+    let mut stalled: TcpStream = d.into();
     stalled.set_read_timeout(Some(PATIENCE)).expect("timeout");
     let mut sink = Vec::new();
     let ended = stalled.read_to_end(&mut sink);

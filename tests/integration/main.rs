@@ -8,8 +8,10 @@ mod gen_cert;
 mod generated;
 mod gpio_events;
 mod http_get;
+mod keep_open;
 mod relay;
 mod serve_gpio;
+mod sigterm;
 // The character device, and so hardware PWM, is Linux's.
 #[cfg(target_os = "linux")]
 mod serve_gpio_hwpwm;

@@ -393,3 +393,18 @@ pub fn self_signed(dir: &Path, names: &[&str]) -> (String, String) {
     let path = |name: &str| dir.join(name).display().to_string();
     (path("cert.pem"), path("cert-key.pem"))
 }
+
+/// Waits until `cond` holds, looking every few milliseconds; panics naming `what` after
+/// [`PATIENCE`].
+pub fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + PATIENCE;
+    while !cond() {
+        assert!(Instant::now() < deadline, "waited in vain for {what}");
+        thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// The bytes of the file at `path` so far (none if it is not there yet).
+pub fn file_bytes(path: &Path) -> Vec<u8> {
+    std::fs::read(path).unwrap_or_default()
+}

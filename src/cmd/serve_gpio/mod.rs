@@ -55,6 +55,8 @@ pub struct Config {
     auth: Option<(String, String)>,
     tls: Option<Arc<rustls::ServerConfig>>,
     max_conns: usize,
+    /// After SIGTERM, how long requests in flight may go on.
+    grace: std::time::Duration,
     no_qr: bool,
     verbose: u8,
 }
@@ -99,6 +101,7 @@ impl Config {
             auth,
             tls,
             max_conns: usize::try_from(args.max_conns).unwrap_or(usize::MAX),
+            grace: args.grace.period(),
             no_qr: args.no_qr,
             verbose,
         })
@@ -129,7 +132,8 @@ impl Config {
     }
 }
 
-/// Runs `serve-gpio` until SIGINT (exit 130) or SIGTERM (exit 0).
+/// Runs `serve-gpio` until SIGINT (exit 130) or SIGTERM (exit 0, once the requests in
+/// flight are answered or the grace period ends).
 pub fn run(config: Config) -> Result<()> {
     let (pins, gpio_line) = gpio::open_with(
         config.backend,
@@ -169,5 +173,7 @@ pub fn run(config: Config) -> Result<()> {
         debug_assert_eq!(groups.len() - 1, LINE_GROUP);
     }
     let app = App::new(pins, config.read_only, config.auth).named(config.names);
-    Server::new(GpioService::new(app), groups, config.verbose).run(ev)
+    Server::new(GpioService::new(app), groups, config.verbose)
+        .with_grace(config.grace)
+        .run(ev)
 }
