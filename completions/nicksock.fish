@@ -46,6 +46,7 @@ complete -c nicksock -n "__fish_nicksock_using_subcommand listen" -s U -l unix -
 complete -c nicksock -n "__fish_nicksock_using_subcommand listen" -s i -l idle-timeout -d 'End a session that moved no byte in either direction for SECS' -r
 complete -c nicksock -n "__fish_nicksock_using_subcommand listen" -s q -d 'After stdin ends, end the session within SECS even if the peer stays open' -r
 complete -c nicksock -n "__fish_nicksock_using_subcommand listen" -l max-conns -d 'With -k: exit after serving N clients' -r
+complete -c nicksock -n "__fish_nicksock_using_subcommand listen" -l grace -d 'On SIGTERM, stop accepting and let sessions in flight finish for at most SECS (a second SIGTERM ends them at once)' -r
 complete -c nicksock -n "__fish_nicksock_using_subcommand listen" -l cert -d 'PEM certificate chain: the server\'s identity, or a client certificate for mTLS' -r -F
 complete -c nicksock -n "__fish_nicksock_using_subcommand listen" -l key -d 'PEM private key that goes with --cert' -r -F
 complete -c nicksock -n "__fish_nicksock_using_subcommand listen" -l cacert -d 'Trust these PEM roots instead of the built-in web PKI roots (client); require client certificates signed by them (server)' -r -F
@@ -97,6 +98,7 @@ complete -c nicksock -n "__fish_nicksock_using_subcommand echo" -l trace-ascii -
 complete -c nicksock -n "__fish_nicksock_using_subcommand echo" -s U -l unix -d 'Listen on a Unix domain socket at PATH instead of a TCP port (`@NAME`: a name in Linux\'s abstract namespace). A stale socket file is replaced; the file is removed on exit' -r -F
 complete -c nicksock -n "__fish_nicksock_using_subcommand echo" -s i -l idle-timeout -d 'Close a client that moved no byte for SECS' -r
 complete -c nicksock -n "__fish_nicksock_using_subcommand echo" -l max-conns -d 'Serve at most N clients at once; more are closed at once' -r
+complete -c nicksock -n "__fish_nicksock_using_subcommand echo" -l grace -d 'On SIGTERM, stop accepting and let sessions in flight finish for at most SECS (a second SIGTERM ends them at once)' -r
 complete -c nicksock -n "__fish_nicksock_using_subcommand echo" -l cert -d 'PEM certificate chain: the server\'s identity, or a client certificate for mTLS' -r -F
 complete -c nicksock -n "__fish_nicksock_using_subcommand echo" -l key -d 'PEM private key that goes with --cert' -r -F
 complete -c nicksock -n "__fish_nicksock_using_subcommand echo" -l cacert -d 'Trust these PEM roots instead of the built-in web PKI roots (client); require client certificates signed by them (server)' -r -F
@@ -164,6 +166,7 @@ complete -c nicksock -n "__fish_nicksock_using_subcommand serve-gpio" -l active-
 complete -c nicksock -n "__fish_nicksock_using_subcommand serve-gpio" -l debounce -d 'An input\'s new level must hold this long before its edge counts (a button bounces); 0 turns debouncing off' -r
 complete -c nicksock -n "__fish_nicksock_using_subcommand serve-gpio" -l line-port -d 'Also serve the plain-TCP line protocol (on, off, toggle, status) on PORT; it speaks TLS with --tls, and is read-only (status only) with --auth, having no password' -r
 complete -c nicksock -n "__fish_nicksock_using_subcommand serve-gpio" -l max-conns -d 'Serve at most N clients at once on each port; a client over the limit takes the place of the longest idle one (else of the slowest sender of a request), or gets 503' -r
+complete -c nicksock -n "__fish_nicksock_using_subcommand serve-gpio" -l grace -d 'On SIGTERM, stop accepting and let sessions in flight finish for at most SECS (a second SIGTERM ends them at once)' -r
 complete -c nicksock -n "__fish_nicksock_using_subcommand serve-gpio" -l auth -d 'Require HTTP Basic authentication with USER:PASS (use with --tls; the line protocol becomes read-only)' -r
 complete -c nicksock -n "__fish_nicksock_using_subcommand serve-gpio" -l cert -d 'PEM certificate chain: the server\'s identity, or a client certificate for mTLS' -r -F
 complete -c nicksock -n "__fish_nicksock_using_subcommand serve-gpio" -l key -d 'PEM private key that goes with --cert' -r -F
@@ -201,7 +204,7 @@ complete -c nicksock -n "__fish_nicksock_using_subcommand relay" -l to-unix -d '
 complete -c nicksock -n "__fish_nicksock_using_subcommand relay" -s w -l connect-timeout -d 'Give up connecting to the target after SECS (that client is closed)' -r
 complete -c nicksock -n "__fish_nicksock_using_subcommand relay" -s i -l idle-timeout -d 'Close a pair that moved no byte for SECS' -r
 complete -c nicksock -n "__fish_nicksock_using_subcommand relay" -l max-conns -d 'Serve at most N clients at once; more are closed at once' -r
-complete -c nicksock -n "__fish_nicksock_using_subcommand relay" -l grace -d 'On SIGTERM, let sessions in flight finish for at most SECS' -r
+complete -c nicksock -n "__fish_nicksock_using_subcommand relay" -l grace -d 'On SIGTERM, stop accepting and let sessions in flight finish for at most SECS (a second SIGTERM ends them at once)' -r
 complete -c nicksock -n "__fish_nicksock_using_subcommand relay" -l cert -d 'PEM certificate chain: the server\'s identity, or a client certificate for mTLS' -r -F
 complete -c nicksock -n "__fish_nicksock_using_subcommand relay" -l key -d 'PEM private key that goes with --cert' -r -F
 complete -c nicksock -n "__fish_nicksock_using_subcommand relay" -l cacert -d 'Trust these PEM roots instead of the built-in web PKI roots (client); require client certificates signed by them (server)' -r -F

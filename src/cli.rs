@@ -461,7 +461,8 @@ impl From<&FamilyArgs> for crate::net::addr::Family {
     }
 }
 
-/// The clean stop of a server on SIGTERM.
+// The clean stop of a server on SIGTERM (a plain comment: a doc comment on a flattened
+// struct would replace the subcommand's about).
 #[derive(Debug, Args)]
 pub struct GraceArgs {
     /// On SIGTERM, stop accepting and let sessions in flight finish for at most SECS (a

@@ -265,19 +265,22 @@ mod tests {
         }
         drop(pwm);
         assert!(steady_high);
-        // Periods of 10 ms or more (a period starts afresh when the thread was late),
-        // high for a part of each: the exact schedule is `falls`' test; how late the
-        // edges come on a quiet machine is examples/pwm_jitter's.
+        // Periods of 10 ms or more (a period starts afresh when the thread was late).
         let span = *rises.last().unwrap() - rises[1];
         let mean_period = span / (rises.len() as u32 - 2);
         assert!(
             mean_period >= Duration::from_micros(9_900),
             "{mean_period:?}"
         );
-        let mean_high = highs.iter().sum::<Duration>() / highs.len() as u32;
+        // High for 40 % of the 10 ms period, within ±10 points (the VM saw ±3; a busy test
+        // machine wakes the thread late now and then, which the median of the periods
+        // passes over; examples/pwm_jitter measures how late on a quiet one).
+        highs.sort_unstable();
+        let median_high = highs[highs.len() / 2];
+        let duty = median_high.as_secs_f64() / 0.010 * 100.0;
         assert!(
-            mean_high > Duration::ZERO && mean_high < mean_period,
-            "{mean_high:?}"
+            (30.0..=50.0).contains(&duty),
+            "high for {duty:.1} % of the period (median of {highs:?})"
         );
     }
 

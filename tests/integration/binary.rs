@@ -30,10 +30,10 @@ fn binary_under_test_is_built_for_the_test_target_and_runs() {
             bin(),
             std::env::consts::ARCH
         ),
-        None => eprintln!(
-            "SKIP: no ELF machine number known for {}",
+        None => skip(&format!(
+            "no ELF machine number known for {}",
             std::env::consts::ARCH
-        ),
+        )),
     }
 
     let done = run(&["--version"], b"");

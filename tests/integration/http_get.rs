@@ -118,8 +118,8 @@ fn reset_after(bytes: impl Into<Vec<u8>>) -> Script {
     let bytes = bytes.into();
     Box::new(move |mut s: TcpStream| {
         let _ = s.write_all(&bytes);
-        // Let the bytes arrive before the reset overtakes them.
-        thread::sleep(Duration::from_millis(100));
+        // The bytes are in the client's kernel before the reset is sent.
+        wait_acknowledged(&s);
         let _ = socket2::SockRef::from(&s).set_linger(Some(Duration::ZERO));
     })
 }
@@ -211,7 +211,7 @@ fn http_get_sends_the_request_line_and_headers_of_the_lab() {
 #[test]
 fn http_get_speaks_to_an_ipv6_literal() {
     let Ok(listener) = TcpListener::bind("[::1]:0") else {
-        eprintln!("SKIP: no IPv6 loopback");
+        skip("no IPv6 loopback");
         return;
     };
     let server = Scripted::start_on(listener, vec![reply(ok_response("six"))]);

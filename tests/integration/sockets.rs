@@ -177,16 +177,20 @@ fn peer_eof_does_not_end_a_session_whose_stdin_is_still_open() {
 fn peer_reset_is_exit_1_after_delivering_what_came() {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = l.local_addr().unwrap().port();
+    let (connected_tx, connected) = std::sync::mpsc::channel();
     thread::spawn(move || {
         let (mut s, _) = l.accept().unwrap();
         s.write_all(b"partial").unwrap();
-        // A while later (a reset the moment the connection is made is a failed connect).
-        thread::sleep(Duration::from_millis(200));
+        wait_acknowledged(&s);
+        // Only once the client took the connection (a reset before is a failed connect).
+        let _ = connected.recv();
         socket2::SockRef::from(&s)
             .set_linger(Some(Duration::ZERO))
             .unwrap();
     });
-    let mut c = Proc::spawn(nicksock(&["connect", "127.0.0.1", &p(port)]));
+    let mut c = Proc::spawn(nicksock(&["-v", "connect", "127.0.0.1", &p(port)]));
+    c.wait_line("connected to");
+    connected_tx.send(()).unwrap();
     let done = c.wait();
     done.assert_code(1);
     assert_eq!(done.out(), "partial");
@@ -560,9 +564,9 @@ fn udp_echo() {
 
 #[test]
 fn idle_session_uses_no_cpu() {
-    let (l, addrs) = server(&["listen", "127.0.0.1", "0"], 1);
+    let (mut l, addrs) = server(&["-v", "listen", "127.0.0.1", "0"], 1);
     let _client = TcpStream::connect(addrs[0]).unwrap();
-    thread::sleep(Duration::from_millis(300));
+    l.wait_line("connection from");
     let before = cpu_ticks(l.child.id());
     thread::sleep(Duration::from_secs(2));
     let used = cpu_ticks(l.child.id()) - before;

@@ -404,6 +404,14 @@ pub fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
     }
 }
 
+/// Waits until the peer of `s` has acknowledged every byte sent on it (they are in its
+/// kernel, whatever happens to the connection next).
+pub fn wait_acknowledged(s: &std::net::TcpStream) {
+    wait_until("the peer to acknowledge what was sent", || {
+        nicksock::sock::unacknowledged(s).is_ok_and(|n| n == 0)
+    });
+}
+
 /// The bytes of the file at `path` so far (none if it is not there yet).
 pub fn file_bytes(path: &Path) -> Vec<u8> {
     std::fs::read(path).unwrap_or_default()
