@@ -480,8 +480,8 @@ impl GraceArgs {
 
 impl SessionArgs {
     /// The session rules these flags ask for (DESIGN.md §2).
-    pub fn rules(&self, verbose: u8) -> crate::net::relay::SessionRules {
-        crate::net::relay::SessionRules {
+    pub fn rules(&self, verbose: u8) -> crate::net::session::SessionRules {
+        crate::net::session::SessionRules {
             recv_only: self.recv_only,
             send_only: self.send_only,
             no_shutdown: self.no_shutdown,

@@ -24,8 +24,10 @@ use std::time::{Duration, Instant};
 use anyhow::Result;
 
 use crate::net::EventLoop;
-use crate::net::outbox::Outbox;
-use crate::net::server::{self, Exchange, Group, Link, Next, Phase, Server, Service};
+use crate::net::event_loop::Context;
+use crate::net::server::{
+    self, Closed, Exchange, Group, Link, Next, Outbox, Phase, Server, Service,
+};
 
 /// The longest chat line passed on whole; longer ones are cut.
 pub const MAX_LINE: usize = 4096;
@@ -382,7 +384,12 @@ impl Service for Room {
         }
     }
 
-    fn pump(&mut self, link: &mut Link, member: &mut Member) -> io::Result<Next> {
+    fn pump(
+        &mut self,
+        _cx: &mut Context<'_>,
+        link: &mut Link,
+        member: &mut Member,
+    ) -> io::Result<Next> {
         if !member.capped {
             link.cap_send_buffer(SEND_BUFFER)?;
             member.capped = true;
@@ -422,7 +429,7 @@ impl Service for Room {
         self.drop_stalled(now);
     }
 
-    fn closed(&mut self, member: Member) {
+    fn closed(&mut self, member: Member, _end: &Closed<'_>) {
         self.leave(member.id);
         self.notice(member.id, format!("{} left", member.name));
     }

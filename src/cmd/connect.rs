@@ -10,7 +10,7 @@ use crate::cli::ConnectArgs;
 use crate::net::addr::Family;
 use crate::net::connector::{ConnectOptions, connect_tcp, connect_udp};
 use crate::net::event_loop::secs;
-use crate::net::relay::{Relay, SessionRules};
+use crate::net::session::{Session, SessionRules};
 use crate::net::stdin::StdinSource;
 use crate::net::stdout::Stdout;
 use crate::net::udp::{Datagrams, Peer};
@@ -63,15 +63,11 @@ impl Config {
                 key: args.tls.key.clone(),
                 alpn: Vec::new(),
             };
-            let config = tls::config::client_config(&opts)?;
-            if args.tls_client.insecure {
-                eprintln!("{}", tls::config::INSECURE_WARNING);
-            }
             // Over a Unix socket there is no host name: the certificate is checked for
             // `localhost` unless --servername says otherwise.
             let host = args.host.as_deref().unwrap_or("localhost");
             let name = args.tls_client.servername.as_deref().unwrap_or(host);
-            Some((config, tls::config::server_name(name)?))
+            Some(super::client_tls(&opts, name)?)
         } else {
             None
         };
@@ -123,7 +119,7 @@ pub fn run(config: Config) -> Result<()> {
     let mut stdin = StdinSource::open(&mut ev, config.rules.recv_only, config.crlf, plain)?;
     let mut out = Stdout::open()?;
     let mut buf = Vec::new();
-    let mut relay = Relay::new(
+    let mut session = Session::new(
         ev.registry(),
         transport,
         &config.rules,
@@ -131,8 +127,8 @@ pub fn run(config: Config) -> Result<()> {
         &mut out,
         &mut buf,
     )?;
-    let result = ev.run(&mut relay);
-    relay.finish(ev.registry());
+    let result = ev.run(&mut session);
+    session.finish(ev.registry());
     result
 }
 

@@ -16,8 +16,9 @@ use mio::{Interest, Token};
 use crate::cli::EchoArgs;
 use crate::net::event_loop::{Context, EventLoop, Flow, Handler, secs};
 use crate::net::listener::{Proto, bind_all};
-use crate::net::outbox::Outbox;
-use crate::net::server::{self, Exchange, Group, Link, MAX_LISTENERS, Next, Server, Service};
+use crate::net::server::{
+    self, Exchange, Group, Link, MAX_LISTENERS, Next, Outbox, Server, Service,
+};
 use crate::net::transport::would_block;
 
 /// Bytes a client may have waiting to be echoed before we stop reading it.
@@ -126,7 +127,12 @@ impl Service for Echo {
     }
 
     /// Echoes what can be echoed without blocking.
-    fn pump(&mut self, link: &mut Link, conn: &mut EchoConn) -> io::Result<Next> {
+    fn pump(
+        &mut self,
+        _cx: &mut Context<'_>,
+        link: &mut Link,
+        conn: &mut EchoConn,
+    ) -> io::Result<Next> {
         server::exchange(link, conn, &mut (), &mut self.scratch)
     }
 

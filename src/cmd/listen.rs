@@ -15,13 +15,13 @@ use crate::error::{self, Kind};
 use crate::net::EventLoop;
 use crate::net::event_loop::{Context, Flow, Handler};
 use crate::net::listener::{Listener, Proto, bind_all};
-use crate::net::relay::{Relay, SessionRules};
+use crate::net::session::{Session, SessionRules};
 use crate::net::stdin::StdinSource;
 use crate::net::stdout::Stdout;
 use crate::net::udp::{Datagrams, Peer};
 use crate::sock::{Remote, Stream};
 
-/// Tokens of the listening sockets (the relay's own tokens are small).
+/// Tokens of the listening sockets (the session's own tokens are small).
 const LISTENER_BASE: usize = 100;
 
 /// Everything `listen` needs, checked before any socket is made.
@@ -51,7 +51,7 @@ impl Config {
             addrs,
             unix: args.unix,
             default_pair,
-            rules: crate::net::relay::SessionRules {
+            rules: crate::net::session::SessionRules {
                 // With -k, stdin is one stream the clients share in turn (DESIGN.md §2).
                 shared_stdin: args.keep_open,
                 grace: Some(args.grace.period()),
@@ -179,13 +179,13 @@ fn serve(
         Ok(t) => t,
         Err(e) => return (Err(e.into()), false),
     };
-    let mut relay = match Relay::new(ev.registry(), transport, &config.rules, stdin, out, buf) {
-        Ok(r) => r,
+    let mut session = match Session::new(ev.registry(), transport, &config.rules, stdin, out, buf) {
+        Ok(s) => s,
         Err(e) => return (Err(e), false),
     };
-    let result = ev.run(&mut relay);
-    let terminated = relay.terminated();
-    relay.finish(ev.registry());
+    let result = ev.run(&mut session);
+    let terminated = session.terminated();
+    session.finish(ev.registry());
     (result, terminated)
 }
 

@@ -57,6 +57,23 @@ fn enable_key_log(flag: Option<&std::path::Path>) -> Result<()> {
     }
 }
 
+/// A client's TLS: the configuration, and the server name to send and verify. The warning
+/// that verification is off goes to stderr here, once. Shared by the client sides
+/// (`connect --tls`, `relay --to-tls`).
+pub fn client_tls(
+    opts: &crate::tls::config::ClientOptions,
+    name: &str,
+) -> Result<(
+    Arc<rustls::ClientConfig>,
+    rustls::pki_types::ServerName<'static>,
+)> {
+    let config = crate::tls::config::client_config(opts)?;
+    if opts.insecure {
+        eprintln!("{}", crate::tls::config::INSECURE_WARNING);
+    }
+    Ok((config, crate::tls::config::server_name(name)?))
+}
+
 /// The server TLS configuration when `--tls` is given: it needs `--cert` and `--key`, and
 /// TCP (`udp` says whether the server was asked for `-u`). Shared by every server command
 /// (`listen`, `echo`, `serve-gpio`).

@@ -15,27 +15,21 @@ use std::time::{Duration, Instant};
 use anyhow::Result;
 use mio::event::Event;
 use mio::{Interest, Token};
-use slab::Slab;
 
 use crate::cli::{RelayArgs, usage_error};
-use crate::error::{Kind, fail};
-use crate::net::acceptor::{Acceptor, FIRST_FREE_TOKEN, MAX_LISTENERS};
 use crate::net::addr::{Family, bind_addrs};
 use crate::net::bridge::{Direction, Failure};
 use crate::net::connector::{ConnectOptions, DialTokens, Dialer, connect_error, resolve_on_loop};
-use crate::net::event_loop::{Context, EventLoop, Flow, Handler, Signal, secs};
-use crate::net::server;
+use crate::net::event_loop::{Context, EventLoop, secs};
+use crate::net::server::{
+    self, Closed, Group, HANDSHAKE_TIMEOUT, Link, MAX_LISTENERS, Next, SLOTS, Server, Service,
+};
 use crate::net::transport::{self, Transport, describe};
 use crate::net::unix;
 use crate::tls;
 
-/// Token of the SIGTERM grace period's end.
-const GRACE_TOKEN: Token = Token(FIRST_FREE_TOKEN);
-/// Pairs' tokens start here, [`SLOTS`] per pair.
-const PAIR_BASE: usize = 128;
-/// Tokens per pair: the client, the target, the dial attempts, the pair's timer.
-const SLOTS: usize = 8;
-const CLIENT_SLOT: usize = 0;
+/// The server core's token slots of a pair: the client (slot 0, the core's), the target,
+/// the dial attempts, the pair's timer.
 const TARGET_SLOT: usize = 1;
 const FIRST_ATTEMPT_SLOT: usize = 2;
 const TIMER_SLOT: usize = SLOTS - 1;
@@ -45,8 +39,6 @@ const BACKLOG_WAIT: Duration = Duration::from_secs(10);
 const FIRST_PAUSE: Duration = Duration::from_millis(20);
 /// Longest pause between two tries.
 const MAX_PAUSE: Duration = Duration::from_millis(500);
-/// Time a client gets to finish its TLS handshake.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Everything `relay` needs, checked before any socket is made.
 pub struct Config {
@@ -95,12 +87,8 @@ impl Config {
                 key: None,
                 alpn: Vec::new(),
             };
-            let config = tls::config::client_config(&opts)?;
-            if args.insecure {
-                eprintln!("{}", tls::config::INSECURE_WARNING);
-            }
             let name = args.to_servername.as_deref().unwrap_or(&tls_name);
-            Some((config, tls::config::server_name(name)?))
+            Some(super::client_tls(&opts, name)?)
         } else {
             None
         };
@@ -195,48 +183,35 @@ pub fn run(config: Config) -> Result<()> {
     }
     let unix_in = config.unix_in.as_deref();
     let listeners = server::listen_at(unix_in, &config.addrs, config.default_pair, "")?;
-    let mut acceptor = Acceptor::new(vec![listeners], "relay: ");
-    // Every pair holds two sockets and, plain to plain, two pipes.
-    let _ = rlimit::increase_nofile_limit(u64::MAX);
-    acceptor.register(ev.registry())?;
-    let mut relay = Relay {
-        config: &config,
-        targets,
-        acceptor,
-        pairs: Slab::new(),
-        scratch: vec![0; crate::net::bridge::BUFFER],
-        draining_until: None,
+    let group = Group {
+        listeners,
+        tls: config.tls_in.clone(),
+        idle: config.idle,
+        max_conns: config.max_conns,
     };
-    let result = ev.run(&mut relay);
-    let left = relay.pairs.len();
-    for pair in relay.pairs.drain() {
-        pair.reset();
-    }
-    result?;
-    if left > 0 {
-        // Their bytes in flight were lost: not a clean stop.
-        return Err(fail(
-            Kind::Runtime,
-            format!("relay: stopped with {left} sessions unfinished (they were reset)"),
-        ));
-    }
-    Ok(())
+    let (verbose, grace) = (config.verbose, config.grace);
+    let relay = Relay {
+        config,
+        targets,
+        scratch: vec![0; crate::net::bridge::BUFFER],
+    };
+    Server::new(relay, vec![group], verbose)
+        .with_grace(grace)
+        .run(ev)
 }
 
-/// The relay on the loop: listeners and pairs.
-struct Relay<'a> {
-    config: &'a Config,
+/// The relay: a service on the server core whose connections are pairs.
+struct Relay {
+    config: Config,
     targets: Vec<SocketAddr>,
-    acceptor: Acceptor,
-    pairs: Slab<Pair>,
     /// The one read buffer every pair's copying shares.
     scratch: Vec<u8>,
-    /// SIGTERM came: no more clients; sessions may finish until then.
-    draining_until: Option<Instant>,
 }
 
 /// Where a pair's target connection stands.
 enum Target {
+    /// Not started yet: the pair's first turn starts it.
+    Waiting,
     Dialing(Dialer),
     Up(Transport),
     /// Connecting failed at once (a Unix socket): the pair ends with this.
@@ -249,10 +224,8 @@ enum Target {
     },
 }
 
-/// One client and its own connection to the target.
+/// One client's own connection to the target (the client is the server's link).
 struct Pair {
-    client: Transport,
-    client_addr: crate::sock::Remote,
     target: Target,
     target_addr: Option<SocketAddr>,
     /// Client → target.
@@ -262,9 +235,10 @@ struct Pair {
     accepted: Instant,
     /// When the target connection was made.
     up_at: Option<Instant>,
-    last_activity: Instant,
-    /// When the pair's timer is next due.
-    timer_at: Option<Instant>,
+    /// When the backlog retry timer is set for.
+    retry_at: Option<Instant>,
+    /// How it ended, once it has.
+    ended: Option<Ended>,
 }
 
 /// How a pair ended, for the log line.
@@ -284,37 +258,36 @@ impl Ended {
 }
 
 impl Pair {
-    fn tokens(key: usize) -> DialTokens {
-        DialTokens {
-            attempts: PAIR_BASE + key * SLOTS + FIRST_ATTEMPT_SLOT,
-            max_attempts: TIMER_SLOT - FIRST_ATTEMPT_SLOT,
-            timer: Token(PAIR_BASE + key * SLOTS + TIMER_SLOT),
-        }
-    }
-
-    /// Closes both sides with a reset: the bytes in flight are lost, and both peers learn it.
-    fn reset(self) {
-        transport::reset(self.client);
-        if let Target::Up(t) = self.target {
-            transport::reset(t);
-        }
-    }
-
     /// Moves the pair on: `Some` when it is over.
     fn step(
         &mut self,
         cx: &mut Context<'_>,
-        key: usize,
+        link: &mut Link,
         config: &Config,
+        targets: &[SocketAddr],
         scratch: &mut [u8],
     ) -> Option<Ended> {
-        let now = Instant::now();
+        let now = cx.now;
+        if let Some(closed) = link.take_wake() {
+            self.up.wake(closed);
+        }
+        if matches!(self.target, Target::Waiting) {
+            self.start(cx, link, config, targets, now);
+        }
         if let (Target::Backlogged { next, pause, until }, Some(path)) =
             (&self.target, &config.unix_out)
             && now >= *next
         {
             let (pause, until) = (*pause, *until);
-            self.target = unix_target(config, cx, path, key, now, pause * 2, until);
+            self.target = unix_target(
+                config,
+                cx,
+                path,
+                link.token(TARGET_SLOT),
+                now,
+                pause * 2,
+                until,
+            );
             if matches!(self.target, Target::Up(_)) {
                 self.up_at = Some(now);
             }
@@ -331,10 +304,9 @@ impl Pair {
                         Ok(t) => t,
                         Err(e) => return Some(Ended::failure(format!("starting TLS: {e}"))),
                     };
-                    let token = Token(PAIR_BASE + key * SLOTS + TARGET_SLOT);
                     if let Err(e) = cx.registry.reregister(
                         t.socket(),
-                        token,
+                        link.token(TARGET_SLOT),
                         Interest::READABLE | Interest::WRITABLE,
                     ) {
                         return Some(Ended::failure(format!("watching the target: {e}")));
@@ -342,7 +314,7 @@ impl Pair {
                     self.target = Target::Up(t);
                     self.target_addr = Some(addr);
                     self.up_at = Some(now);
-                    self.last_activity = now;
+                    link.touch();
                 }
                 Err(e) => {
                     let err =
@@ -352,12 +324,14 @@ impl Pair {
             }
         }
         if let Target::Up(target) = &mut self.target {
+            let client = link.transport();
+            let mut moved_any = false;
             loop {
                 // A handshake finishing is progress too: bytes held back for it can go now.
-                let handshakes = (self.client.is_handshaking(), target.is_handshaking());
-                let up = self.up.pump(&mut self.client, target, scratch);
-                let down = self.down.pump(target, &mut self.client, scratch);
-                let turned = handshakes != (self.client.is_handshaking(), target.is_handshaking());
+                let handshakes = (client.is_handshaking(), target.is_handshaking());
+                let up = self.up.pump(client, target, scratch);
+                let down = self.down.pump(target, client, scratch);
+                let turned = handshakes != (client.is_handshaking(), target.is_handshaking());
                 let moved = match (up, down) {
                     (Ok(a), Ok(b)) => a || b || turned,
                     (Err(f), _) => return Some(failure(f, "client", "target")),
@@ -366,54 +340,71 @@ impl Pair {
                 if !moved {
                     break;
                 }
-                self.last_activity = now;
+                moved_any = true;
             }
-            if self.up.is_done()
+            let done = self.up.is_done()
                 && self.down.is_done()
-                && !self.client.wants_write()
-                && !target.wants_write()
-            {
+                && !client.wants_write()
+                && !target.wants_write();
+            if moved_any {
+                link.touch();
+            }
+            if done {
                 return Some(Ended {
                     why: "both sides ended".into(),
                     failed: false,
                 });
             }
         }
-        // Both handshakes run once the target is up (the client is not read before): their
-        // time counts from then.
-        let handshake = match &self.target {
-            Target::Up(t) if self.client.is_handshaking() || t.is_handshaking() => Some((
-                self.up_at.unwrap_or(self.accepted) + HANDSHAKE_TIMEOUT,
-                "TLS handshake timed out",
-            )),
-            _ => None,
-        };
-        let idle = config
-            .idle
-            .map(|d| (self.last_activity + d, "idle timeout"));
-        let due = [handshake, idle]
-            .into_iter()
-            .flatten()
-            .min_by_key(|(at, _)| *at);
-        if let Some((at, why)) = due
-            && now >= at
+        if let Target::Backlogged { next, .. } = self.target
+            && self.retry_at != Some(next)
         {
-            return Some(Ended::failure(why));
-        }
-        let retry = match &self.target {
-            Target::Backlogged { next, .. } => Some(*next),
-            _ => None,
-        };
-        if let Some(at) = [due.map(|(at, _)| at), retry].into_iter().flatten().min()
-            && self.timer_at.is_none_or(|t| t > at || t <= now)
-        {
-            let token = Token(PAIR_BASE + key * SLOTS + TIMER_SLOT);
-            if let Some(old) = self.timer_at.replace(at) {
-                cx.timers.cancel(old, token);
-            }
-            cx.timers.add(at, token);
+            cx.timers.add(next, link.token(TIMER_SLOT));
+            self.retry_at = Some(next);
         }
         None
+    }
+
+    /// Starts the connection to the target: dialing on the loop, or (a Unix socket) made,
+    /// refused or waiting for room in the backlog at once.
+    fn start(
+        &mut self,
+        cx: &mut Context<'_>,
+        link: &Link,
+        config: &Config,
+        targets: &[SocketAddr],
+        now: Instant,
+    ) {
+        let Some(path) = &config.unix_out else {
+            let first = link.token(0).0;
+            let tokens = DialTokens {
+                attempts: first + FIRST_ATTEMPT_SLOT,
+                max_attempts: TIMER_SLOT - FIRST_ATTEMPT_SLOT,
+                timer: link.token(TIMER_SLOT),
+            };
+            self.target = Target::Dialing(Dialer::new(targets.to_vec(), &config.dial, tokens));
+            return;
+        };
+        let until = now + config.dial.timeout.unwrap_or(BACKLOG_WAIT);
+        self.target = unix_target(
+            config,
+            cx,
+            path,
+            link.token(TARGET_SLOT),
+            now,
+            FIRST_PAUSE,
+            until,
+        );
+        if config.verbose > 0 && matches!(self.target, Target::Backlogged { .. }) {
+            let wait = until.saturating_duration_since(now).as_secs_f64();
+            eprintln!(
+                "{}: the target's backlog is full: trying again for up to {wait} s",
+                link.peer()
+            );
+        }
+        if matches!(self.target, Target::Up(_)) {
+            self.up_at = Some(now);
+        }
     }
 }
 
@@ -425,97 +416,85 @@ fn failure(f: Failure, from: &str, to: &str) -> Ended {
     }
 }
 
-impl Relay<'_> {
-    fn accept_all(&mut self, cx: &mut Context<'_>, index: usize) {
-        while let Some(client) = self.acceptor.next(cx, index) {
-            let peer = client.peer;
-            if self.pairs.len() >= self.config.max_conns {
-                if self.config.verbose > 0 {
-                    eprintln!(
-                        "refused {peer}: already relaying {} clients",
-                        self.pairs.len()
-                    );
-                }
-                continue;
-            }
-            if let Err(e) = self.add(cx, client.stream, peer) {
-                eprintln!("nicksock: relay: client {peer}: {e:#}");
-            }
-        }
-    }
+impl Service for Relay {
+    type Conn = Pair;
+    const DOING: &'static str = "relaying";
+    const LOG_PREFIX: &'static str = "relay: ";
+    // A pair cut by a deadline or an error is reset on both sides: neither peer may take
+    // it for a clean end.
+    const RESET_ON_FAILURE: bool = true;
+    const SAYS_CLOSE: bool = true;
 
-    fn add(
-        &mut self,
-        cx: &mut Context<'_>,
-        stream: crate::sock::Stream,
-        peer: crate::sock::Remote,
-    ) -> Result<()> {
-        let mut client = transport::accepted(stream, self.config.tls_in.as_ref())?;
-        let entry = self.pairs.vacant_entry();
-        let key = entry.key();
-        cx.registry.register(
-            client.socket(),
-            Token(PAIR_BASE + key * SLOTS + CLIENT_SLOT),
-            Interest::READABLE | Interest::WRITABLE,
-        )?;
-        let now = Instant::now();
-        let (target, up_at) = match &self.config.unix_out {
-            // A Unix connect is made or refused at once (or finds the backlog full): no
-            // dialing on the loop.
-            Some(path) => {
-                let until = now + self.config.dial.timeout.unwrap_or(BACKLOG_WAIT);
-                let target = unix_target(self.config, cx, path, key, now, FIRST_PAUSE, until);
-                if self.config.verbose > 0 && matches!(target, Target::Backlogged { .. }) {
-                    let wait = until.saturating_duration_since(now).as_secs_f64();
-                    eprintln!(
-                        "{peer}: the target's backlog is full: trying again for up to {wait} s"
-                    );
-                }
-                let up = matches!(target, Target::Up(_)).then_some(now);
-                (target, up)
-            }
-            None => {
-                let tokens = Pair::tokens(key);
-                let dialer = Dialer::new(self.targets.clone(), &self.config.dial, tokens);
-                (Target::Dialing(dialer), None)
-            }
-        };
-        entry.insert(Pair {
-            client,
-            client_addr: peer,
-            target,
+    fn open(&mut self, _group: usize, now: Instant) -> Pair {
+        Pair {
+            target: Target::Waiting,
             target_addr: None,
             up: Direction::default(),
             down: Direction::default(),
             accepted: now,
-            up_at,
-            last_activity: now,
-            timer_at: None,
-        });
-        self.serve(cx, key);
-        Ok(())
+            up_at: None,
+            retry_at: None,
+            ended: None,
+        }
     }
 
-    /// Moves pair `key` on and closes it when it is over.
-    fn serve(&mut self, cx: &mut Context<'_>, key: usize) {
-        let Some(pair) = self.pairs.get_mut(key) else {
-            return;
+    fn pump(
+        &mut self,
+        cx: &mut Context<'_>,
+        link: &mut Link,
+        pair: &mut Pair,
+    ) -> std::io::Result<Next> {
+        let Some(ended) = pair.step(cx, link, &self.config, &self.targets, &mut self.scratch)
+        else {
+            return Ok(Next::Keep);
         };
-        let Some(ended) = pair.step(cx, key, self.config, &mut self.scratch) else {
-            return;
+        let next = if ended.failed {
+            Next::Reset
+        } else {
+            Next::Close
         };
-        let pair = self.pairs.remove(key);
-        // Its deadline is of no use now; a flood of short sessions would pile them up.
-        if let Some(at) = pair.timer_at {
-            cx.timers
-                .cancel(at, Token(PAIR_BASE + key * SLOTS + TIMER_SLOT));
+        pair.ended = Some(ended);
+        Ok(next)
+    }
+
+    fn on_ready(&mut self, pair: &mut Pair, slot: usize, event: &Event) {
+        match (slot, &mut pair.target) {
+            (TARGET_SLOT, _) => pair.down.wake(event.is_read_closed()),
+            (_, Target::Dialing(d)) => {
+                d.on_ready(event.token());
+            }
+            _ => {}
         }
+    }
+
+    /// The target's TLS handshake has its time limit from when the target is up.
+    fn deadline(&self, pair: &Pair) -> Option<(Instant, &'static str)> {
+        match &pair.target {
+            Target::Up(t) if t.is_handshaking() => Some((
+                pair.up_at.unwrap_or(pair.accepted) + HANDSHAKE_TIMEOUT,
+                "TLS handshake timed out",
+            )),
+            _ => None,
+        }
+    }
+
+    /// The client is not read before the target is up: its handshake's time counts from
+    /// then.
+    fn handshake_from(&self, pair: &Pair, _accepted: Instant) -> Option<Instant> {
+        pair.up_at
+    }
+
+    fn closed(&mut self, mut pair: Pair, end: &Closed<'_>) {
+        let ended = pair.ended.take().unwrap_or_else(|| Ended {
+            why: end.why.unwrap_or("closed").to_string(),
+            failed: end.reset,
+        });
         let target = pair
             .target_addr
             .map_or_else(|| self.config.target_host.clone(), |a| a.to_string());
         let line = format!(
             "{} → {target}: {} bytes up, {} down, {:.3} s, {}",
-            pair.client_addr,
+            end.peer,
             pair.up.bytes(),
             pair.down.bytes(),
             pair.accepted.elapsed().as_secs_f64(),
@@ -523,26 +502,23 @@ impl Relay<'_> {
         );
         if ended.failed {
             eprintln!("nicksock: relay: {line}");
-            pair.reset();
-        } else {
-            if self.config.verbose > 0 {
-                eprintln!("{line}");
+            if let Target::Up(t) = pair.target {
+                transport::reset(t);
             }
-            // A normal close: dropping the sockets closes them, which also takes them out
-            // of the poll set.
-            drop(pair);
+        } else if self.config.verbose > 0 {
+            eprintln!("{line}");
         }
     }
 }
 
-/// Connects pair `key`'s target on the Unix socket `path`, TLS started, on the loop: up,
-/// failed, or waiting for room in the server's full backlog (`pause` before the next try,
-/// giving up at `until`).
+/// Connects to the target on the Unix socket `path`, TLS started, watched with `token`:
+/// up, failed, or waiting for room in the server's full backlog (`pause` before the next
+/// try, giving up at `until`).
 fn unix_target(
     config: &Config,
     cx: &mut Context<'_>,
     path: &std::path::Path,
-    key: usize,
+    token: Token,
     now: Instant,
     pause: Duration,
     until: Instant,
@@ -557,7 +533,7 @@ fn unix_target(
             }
         }
         Err(e) => Target::Failed(format!("{:#}", unix::connect_error(path, &e, &config.dial))),
-        Ok(sock) => match start_target(config, cx, sock, key) {
+        Ok(sock) => match start_target(config, cx, sock, token) {
             Ok(t) => Target::Up(t),
             Err(why) => Target::Failed(why),
         },
@@ -569,93 +545,12 @@ fn start_target(
     config: &Config,
     cx: &mut Context<'_>,
     sock: crate::sock::Stream,
-    key: usize,
+    token: Token,
 ) -> Result<Transport, String> {
     let tls = config.tls_out.as_ref().map(|(c, n)| (c, n));
     let mut t = transport::connected(sock, tls).map_err(|e| format!("starting TLS: {e}"))?;
     cx.registry
-        .register(
-            t.socket(),
-            Token(PAIR_BASE + key * SLOTS + TARGET_SLOT),
-            Interest::READABLE | Interest::WRITABLE,
-        )
+        .register(t.socket(), token, Interest::READABLE | Interest::WRITABLE)
         .map_err(|e| format!("watching the target: {e}"))?;
     Ok(t)
-}
-
-impl Handler for Relay<'_> {
-    fn on_event(&mut self, cx: &mut Context<'_>, event: &Event) -> Result<()> {
-        let t = event.token().0;
-        if let Some(index) = self.acceptor.listener(event.token()) {
-            self.accept_all(cx, index);
-        } else if t >= PAIR_BASE {
-            let (key, slot) = ((t - PAIR_BASE) / SLOTS, (t - PAIR_BASE) % SLOTS);
-            if let Some(pair) = self.pairs.get_mut(key) {
-                match (slot, &mut pair.target) {
-                    (CLIENT_SLOT, _) => pair.up.wake(event.is_read_closed()),
-                    (TARGET_SLOT, _) => pair.down.wake(event.is_read_closed()),
-                    (_, Target::Dialing(d)) => {
-                        d.on_ready(event.token());
-                    }
-                    _ => {}
-                }
-            }
-            self.serve(cx, key);
-        }
-        Ok(())
-    }
-
-    fn on_timer(&mut self, cx: &mut Context<'_>, token: Token) -> Result<()> {
-        if let Some(listeners) = self.acceptor.retry(token) {
-            for i in listeners {
-                self.accept_all(cx, i);
-            }
-            return Ok(());
-        }
-        match token {
-            GRACE_TOKEN => {}
-            Token(t) if t >= PAIR_BASE => {
-                let key = (t - PAIR_BASE) / SLOTS;
-                // The slot is shared with the dialer: only the pair's own due timer clears.
-                if let Some(pair) = self.pairs.get_mut(key)
-                    && pair.timer_at.is_some_and(|at| Instant::now() >= at)
-                {
-                    pair.timer_at = None;
-                }
-                self.serve(cx, key);
-            }
-            _ => {}
-        }
-        Ok(())
-    }
-
-    fn after(&mut self, _cx: &mut Context<'_>) -> Result<Flow> {
-        match self.draining_until {
-            Some(at) if self.pairs.is_empty() || Instant::now() >= at => Ok(Flow::Stop),
-            _ => Ok(Flow::Continue),
-        }
-    }
-
-    fn on_signal(&mut self, cx: &mut Context<'_>, signal: Signal) -> Result<Flow> {
-        match signal {
-            Signal::Interrupt => Err(fail(Kind::Interrupted, "interrupted")),
-            // A second SIGTERM does not wait for the grace period.
-            Signal::Terminate if self.draining_until.is_some() => Ok(Flow::Stop),
-            Signal::Terminate => {
-                // No more clients; the sessions in flight get the grace period.
-                self.acceptor.close(cx.registry);
-                if self.config.verbose > 0 {
-                    eprintln!(
-                        "stopping: no new clients; {} sessions may finish within {} s",
-                        self.pairs.len(),
-                        self.config.grace.as_secs_f64()
-                    );
-                }
-                let at = Instant::now() + self.config.grace;
-                self.draining_until = Some(at);
-                cx.timers.add(at, GRACE_TOKEN);
-                Ok(Flow::Continue)
-            }
-        }
-    }
 }

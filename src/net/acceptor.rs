@@ -1,5 +1,5 @@
-//! The accepting side of a many-client server on the event loop, shared by `echo`,
-//! `serve-gpio` and `relay`: the listening sockets (each in a group that decides how its
+//! The accepting side of the server core ([`Server`](crate::net::server::Server)) on the
+//! event loop: the listening sockets (each in a group that decides how its
 //! clients are served), accepting until the backlog is empty, and what happens when
 //! accepting fails (out of file descriptors, say): the pending clients wait in the backlog,
 //! a timer tries again, and the log says so once, not once per client.
@@ -81,11 +81,6 @@ impl Acceptor {
             let _ = registry.deregister(l);
         }
         self.listeners.clear();
-    }
-
-    /// Whether the listeners are still open.
-    pub fn is_open(&self) -> bool {
-        !self.listeners.is_empty()
     }
 
     /// The listener a readiness token belongs to, if it is one.

@@ -13,7 +13,7 @@
 use std::io;
 
 use super::splice::{PipeError, SocketPipe};
-use super::transport::{Transport, would_block};
+use super::transport::{Edge, Transport, would_block};
 
 /// Bytes read per call when copying, and so the most a direction holds.
 pub const BUFFER: usize = 64 * 1024;
@@ -39,12 +39,8 @@ pub struct Direction {
     no_splice: bool,
     /// A read filled the whole buffer: a bulk stream, worth splicing.
     bulk: bool,
-    /// A plain read came back short: the socket is empty until its next readiness event
-    /// ([`wake`](Self::wake)), so the read that would only say "would block" is skipped.
-    drained: bool,
-    /// An event said the source's side is closed: read on to the end of stream, since no
-    /// further event will come for it.
-    hangup: bool,
+    /// What the source's readiness events said ([`wake`](Self::wake)).
+    edge: Edge,
     /// The source ended its stream.
     eof: bool,
     /// The destination's write side is shut (after every byte).
@@ -96,8 +92,7 @@ impl Direction {
 
     /// The source socket reported readiness (`closed`: its side is closed): read it again.
     pub fn wake(&mut self, closed: bool) {
-        self.drained = false;
-        self.hangup |= closed;
+        self.edge.wake(closed);
     }
 
     /// Whether this direction is over: the source ended and the destination was shut after
@@ -160,7 +155,7 @@ impl Direction {
             }
             // Nothing held: an idle or fast pair keeps no buffer.
             (self.held, self.start) = (Vec::new(), 0);
-            if self.eof || self.drained || (can_splice && self.bulk) {
+            if self.eof || self.edge.is_drained() || (can_splice && self.bulk) {
                 return Ok(moved);
             }
             let n = match src.read(scratch) {
@@ -174,8 +169,7 @@ impl Direction {
             };
             moved = true;
             self.bulk |= n == scratch.len();
-            // TLS may hold decrypted bytes back from a short read: only plain TCP counts.
-            self.drained = n < scratch.len() && !self.hangup && matches!(src, Transport::Plain(_));
+            self.edge.read(src, n, scratch.len());
             let sent = send(dst, &scratch[..n])?;
             self.bytes += sent as u64;
             if sent < n {

@@ -51,6 +51,36 @@ pub fn reset(mut sock: Transport) {
     let _ = socket2::SockRef::from(&*sock.socket()).set_linger(Some(std::time::Duration::ZERO));
 }
 
+/// What the readiness events of an edge-triggered socket say about reading it. A plain read
+/// that comes back short leaves the socket empty, and bytes that come later bring a new
+/// event: until then the read that would only say "would block" is skipped (one system call
+/// less per message). An event that says the peer's side is closed is the last one: from
+/// then on every read is made, to the end of the stream.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Edge {
+    drained: bool,
+    hangup: bool,
+}
+
+impl Edge {
+    /// A readiness event came (`closed`: it says the peer's side is closed).
+    pub fn wake(&mut self, closed: bool) {
+        self.drained = false;
+        self.hangup |= closed;
+    }
+
+    /// Whether reading now would only say "would block".
+    pub fn is_drained(&self) -> bool {
+        self.drained
+    }
+
+    /// A read of `sock` into a buffer of `asked` bytes returned `got` (more than 0). TLS may
+    /// hold decrypted bytes back from a short read, so only plain sockets count.
+    pub fn read(&mut self, sock: &Transport, got: usize, asked: usize) {
+        self.drained = got < asked && !self.hangup && matches!(sock, Transport::Plain(_));
+    }
+}
+
 /// A connected socket, plain or TLS.
 pub enum Transport {
     /// Plain TCP or Unix socket.

@@ -11,7 +11,7 @@ use mio::net::UdpSocket;
 use mio::{Interest, Token};
 
 use super::event_loop::{Context, Flow, Handler};
-use super::relay::{SessionClock, SessionRules};
+use super::session::{SessionClock, SessionRules};
 use super::stdin::StdinSource;
 use super::stdout::Stdout;
 use super::transport::would_block;

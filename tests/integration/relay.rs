@@ -299,7 +299,7 @@ fn sigterm_lets_a_transfer_in_flight_finish() {
     let first = pattern(1 << 20, 31);
     client.write_all(&first).unwrap();
     relay.signal("TERM");
-    relay.wait_line("stopping: no new clients; 1 sessions");
+    relay.wait_line("stopping (SIGTERM): no new clients; 1 may finish");
     // New clients are not taken any more; the one in flight goes on.
     assert!(TcpStream::connect(("127.0.0.1", port)).is_err());
     let second = pattern(1 << 20, 32);

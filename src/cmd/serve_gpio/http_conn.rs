@@ -13,7 +13,7 @@ use crate::http::server::{
     CONTINUE_RESPONSE, Incoming, MAX_REQUEST_BODY, MAX_REQUEST_HEAD, RequestError, Response,
     reason_phrase,
 };
-use crate::net::outbox::Outbox;
+use crate::net::server::Outbox;
 use crate::net::server::{self, Exchange, Link, Next, Phase};
 
 /// Time a client has to send a whole request once it has started one.

@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use super::app::events::{Follower, Form};
 use super::app::{App, Watch};
-use crate::net::outbox::Outbox;
+use crate::net::server::Outbox;
 use crate::net::server::{self, Exchange, Link, Next, Phase};
 
 /// The longest command line accepted, newline excluded.

@@ -8,6 +8,7 @@ use std::time::Instant;
 use super::app::App;
 use super::http_conn::HttpConn;
 use super::line_conn::LineConn;
+use crate::net::event_loop::Context;
 use crate::net::server::{Link, MAX_SOURCES, Next, Phase, Service};
 use mio::unix::SourceFd;
 use mio::{Interest, Registry, Token};
@@ -61,7 +62,12 @@ impl Service for GpioService {
         }
     }
 
-    fn pump(&mut self, link: &mut Link, conn: &mut GpioConn) -> io::Result<Next> {
+    fn pump(
+        &mut self,
+        _cx: &mut Context<'_>,
+        link: &mut Link,
+        conn: &mut GpioConn,
+    ) -> io::Result<Next> {
         match conn {
             GpioConn::Http(http) => http.pump(link, &mut self.app, &mut self.scratch),
             GpioConn::Line(line) => line.pump(link, &mut self.app, &mut self.scratch),

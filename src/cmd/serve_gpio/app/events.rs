@@ -13,7 +13,7 @@ use std::collections::VecDeque;
 use std::io;
 use std::time::{Duration, Instant};
 
-use crate::net::outbox::Outbox;
+use crate::net::server::Outbox;
 
 /// A comment line goes to every event-stream subscriber this often, so proxies and the
 /// idle timeout see a live connection.

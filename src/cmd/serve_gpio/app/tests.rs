@@ -831,7 +831,7 @@ fn the_page_shows_every_change_and_counts_every_request() {
 
 /// The events published from `cursor` on, as the stream's JSON documents.
 fn events_since(app: &App, cursor: &mut u64) -> Vec<Value> {
-    let mut out = crate::net::outbox::Outbox::default();
+    let mut out = crate::net::server::Outbox::default();
     app.events()
         .deliver(cursor, &mut out, super::events::Form::Sse)
         .unwrap();

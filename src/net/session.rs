@@ -1,4 +1,4 @@
-//! The byte relay of `listen` and `connect`: stdin to the peer, the peer to stdout, with the
+//! The session of `listen` and `connect`: stdin to the peer, the peer to stdout, with the
 //! session rules of DESIGN.md §2:
 //!
 //! - stdin's end shuts down our sending side (TLS: close_notify first) and we keep receiving;
@@ -157,7 +157,7 @@ impl Default for SessionClock {
 }
 
 /// One session between stdin/stdout and a connected peer.
-pub struct Relay<'a> {
+pub struct Session<'a> {
     rules: &'a SessionRules,
     sock: Transport,
     stdin: &'a mut StdinSource,
@@ -182,7 +182,7 @@ pub struct Relay<'a> {
     stop_now: bool,
 }
 
-impl<'a> Relay<'a> {
+impl<'a> Session<'a> {
     /// Registers the peer's socket and prepares the session.
     pub fn new(
         registry: &mio::Registry,
@@ -206,7 +206,7 @@ impl<'a> Relay<'a> {
             }
             _ => None,
         };
-        Ok(Relay {
+        Ok(Session {
             splicer,
             rules,
             sock,
@@ -435,7 +435,7 @@ struct Drain {
     timer_set: bool,
 }
 
-impl Relay<'_> {
+impl Session<'_> {
     /// One turn of the session: move what can move, then decide whether it is over.
     fn step(&mut self, cx: &mut Context<'_>) -> Result<Flow> {
         let now = Instant::now();
@@ -555,7 +555,7 @@ impl Relay<'_> {
     }
 }
 
-impl Handler for Relay<'_> {
+impl Handler for Session<'_> {
     fn on_event(&mut self, _cx: &mut Context<'_>, event: &Event) -> Result<()> {
         self.socket_error |= event.token() == SOCKET && event.is_error();
         Ok(())
@@ -655,10 +655,10 @@ mod tests {
         let mut out = Stdout::to_file(out_file.try_clone().unwrap());
         let mut buf = Vec::new();
         let sock = Transport::Plain(mio::net::TcpStream::from_std(near).into());
-        let mut relay =
-            Relay::new(ev.registry(), sock, rules, &mut stdin, &mut out, &mut buf).unwrap();
-        let result = ev.run(&mut relay);
-        relay.finish(ev.registry());
+        let mut session =
+            Session::new(ev.registry(), sock, rules, &mut stdin, &mut out, &mut buf).unwrap();
+        let result = ev.run(&mut session);
+        session.finish(ev.registry());
         let mut got = Vec::new();
         let mut out_file = out_file;
         out_file.rewind().unwrap();

@@ -1,11 +1,11 @@
-//! Bytes waiting to be sent on one connection of a [`Server`](super::server::Server). A
+//! Bytes waiting to be sent on one connection of a [`Server`](super::Server). A
 //! service answers into it and stops reading its client while it holds too much, so a
 //! client that does not read stops being read and memory stays bounded.
 
 use std::io;
 
-use super::server::Link;
-use super::transport::would_block;
+use super::link::Link;
+use crate::net::transport::would_block;
 
 /// An outbox whose buffer grew past this is freed once drained, so idle clients cost little.
 const KEEP_CAPACITY: usize = 16 * 1024;
