@@ -28,6 +28,16 @@ pub enum Proto {
     Udp,
 }
 
+/// Prints the ready line scripts wait for: `WORD ADDR` (`listening on 127.0.0.1:9000`),
+/// followed by ` (label)` when `label` is not empty.
+pub fn print_ready(word: &str, addr: impl std::fmt::Display, label: &str) {
+    if label.is_empty() {
+        eprintln!("{word} {addr}");
+    } else {
+        eprintln!("{word} {addr} ({label})");
+    }
+}
+
 /// Binds a socket to every address in `addrs`. With `default_pair` (no ADDR given) an
 /// address family the host lacks is skipped instead of failing. Prints the ready line for
 /// each bound address.
@@ -60,11 +70,7 @@ pub fn bind_all_labeled(
                         Proto::Tcp => "listening on",
                         Proto::Udp => "bound on",
                     };
-                    if label.is_empty() {
-                        eprintln!("{word} {local}");
-                    } else {
-                        eprintln!("{word} {local} ({label})");
-                    }
+                    print_ready(word, local, label);
                 }
                 return Ok(sockets);
             }

@@ -88,11 +88,12 @@ fn sockaddr(path: &Path) -> io::Result<SockAddr> {
 
 /// Checks a socket path before any socket is made: not empty, and short enough for a socket
 /// address (108 bytes with the final NUL). A usage error (exit 2) names what is wrong.
-pub fn check_path(command: &str, path: &Path) -> Result<(), clap::Error> {
+/// (`_command`, the subcommand, is no longer needed; callers still pass it.)
+pub fn check_path(_command: &str, path: &Path) -> Result<()> {
     let len = path.as_os_str().len();
     if len == 0 || path.as_os_str() == "@" {
-        return Err(crate::cli::usage_error(
-            command,
+        return Err(fail(
+            Kind::Usage,
             format!(
                 "invalid socket path '{}': give a file name, or @NAME for the abstract namespace",
                 path.display()
@@ -100,8 +101,8 @@ pub fn check_path(command: &str, path: &Path) -> Result<(), clap::Error> {
         ));
     }
     if sockaddr(path).is_err() {
-        return Err(crate::cli::usage_error(
-            command,
+        return Err(fail(
+            Kind::Usage,
             format!(
                 "invalid socket path '{}': {len} bytes, a socket address takes at most 107",
                 path.display()
@@ -154,11 +155,7 @@ pub fn bind(path: &Path, label: &str) -> Result<UnixListener> {
         path: path.to_path_buf(),
         id: file_id(path).unwrap_or_default(),
     });
-    if label.is_empty() {
-        eprintln!("listening on {shown}");
-    } else {
-        eprintln!("listening on {shown} ({label})");
-    }
+    super::listener::print_ready("listening on", shown, label);
     Ok(UnixListener {
         sock: mio::net::UnixListener::from_std(sock.into()),
         _file: file,
@@ -550,5 +547,6 @@ mod tests {
         let long = format!("/tmp/{}", "x".repeat(200));
         let err = check_path("listen", Path::new(&long)).unwrap_err();
         assert!(err.to_string().contains("at most 107"), "{err}");
+        assert_eq!(crate::error::kind(&err), Kind::Usage);
     }
 }

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
+use rustls::client::WebPkiServerVerifier;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::{CryptoProvider, verify_tls12_signature, verify_tls13_signature};
 use rustls::pki_types::pem::{self, PemObject};
@@ -17,6 +18,7 @@ use rustls::{
     ExtendedKeyPurpose, InconsistentKeys, InvalidMessage, RootCertStore, ServerConfig,
     SignatureScheme,
 };
+use x509_parser::extensions::GeneralName;
 
 use crate::error::{Kind, Tag as _, fail};
 
@@ -55,17 +57,22 @@ pub fn client_config(opts: &ClientOptions) -> Result<Arc<ClientConfig>> {
     let builder = ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
         .context("setting up TLS")?;
-    let builder = if opts.insecure {
-        builder
-            .dangerous()
-            .with_custom_certificate_verifier(Arc::new(AcceptAnyServerCert { provider }))
+    let webpki = if opts.insecure {
+        None
     } else {
         let roots = match &opts.cacert {
             Some(path) => roots_from_file(path)?,
             None => RootCertStore::from_iter(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
         };
-        builder.with_root_certificates(roots)
+        let verifier =
+            WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+                .build()
+                .context("setting up TLS")?;
+        Some(verifier)
     };
+    let builder = builder
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(ServerVerifier { webpki, provider }));
     let mut config = match (&opts.cert, &opts.key) {
         (Some(cert), Some(key)) => {
             let identity = load_identity(cert, key)?;
@@ -179,7 +186,6 @@ fn explain_certificate(err: &CertificateError) -> String {
             if presented.is_empty() {
                 format!("certificate is not valid for {expected} (it names no host)")
             } else {
-                let presented: Vec<&str> = presented.iter().map(|p| presented_name(p)).collect();
                 format!(
                     "certificate is not valid for {expected} (it is for {})",
                     presented.join(", ")
@@ -258,16 +264,30 @@ fn name_to_string(name: &ServerName<'_>) -> String {
     }
 }
 
-/// A name from webpki's mismatch report without its debug wrapping: `DnsName("a.test")`
-/// becomes `a.test`, `IpAddress(10.0.0.1)` becomes `10.0.0.1`.
-fn presented_name(name: &str) -> &str {
-    name.strip_prefix("DnsName(\"")
-        .and_then(|n| n.strip_suffix("\")"))
-        .or_else(|| {
-            name.strip_prefix("IpAddress(")
-                .and_then(|n| n.strip_suffix(')'))
+/// The host names and IP addresses a certificate is for, from its subjectAltName, in its
+/// order (other kinds of names, a URI or an e-mail address, name no host).
+fn host_names(cert: &CertificateDer<'_>) -> Vec<String> {
+    let Ok((_, cert)) = x509_parser::parse_x509_certificate(cert) else {
+        return Vec::new();
+    };
+    let Ok(Some(san)) = cert.subject_alternative_name() else {
+        return Vec::new();
+    };
+    let ip = |bytes: &[u8]| {
+        <[u8; 4]>::try_from(bytes)
+            .map(IpAddr::from)
+            .or_else(|_| <[u8; 16]>::try_from(bytes).map(IpAddr::from))
+            .ok()
+    };
+    san.value
+        .general_names
+        .iter()
+        .filter_map(|name| match name {
+            GeneralName::DNSName(dns) => Some((*dns).to_string()),
+            GeneralName::IPAddress(bytes) => ip(bytes).map(|ip| ip.to_string()),
+            _ => None,
         })
-        .unwrap_or(name)
+        .collect()
 }
 
 fn purpose_name(purpose: &ExtendedKeyPurpose) -> String {
@@ -403,23 +423,42 @@ fn roots_from_file(path: &Path) -> Result<RootCertStore> {
     Ok(roots)
 }
 
-/// `--insecure`: accepts any certificate for any name, but still checks that the server
-/// holds the key of the certificate it sent, so the handshake itself stays sound.
+/// How a client checks the server's certificate: as webpki does, except that a certificate
+/// not valid for the name is reported with the names it is for, read from the certificate
+/// itself (webpki hands them over only as debug text, `DnsName("a.test")`); or, with
+/// `--insecure` (no webpki verifier), not at all. Either way the handshake signatures are
+/// checked, so the server must hold the key of the certificate it sent.
 #[derive(Debug)]
-struct AcceptAnyServerCert {
+struct ServerVerifier {
+    /// None with `--insecure`: any certificate for any name.
+    webpki: Option<Arc<WebPkiServerVerifier>>,
     provider: Arc<CryptoProvider>,
 }
 
-impl ServerCertVerifier for AcceptAnyServerCert {
+impl ServerCertVerifier for ServerVerifier {
     fn verify_server_cert(
         &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
     ) -> Result<ServerCertVerified, TlsError> {
-        Ok(ServerCertVerified::assertion())
+        let Some(webpki) = &self.webpki else {
+            return Ok(ServerCertVerified::assertion());
+        };
+        webpki
+            .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+            .map_err(|e| match e {
+                TlsError::InvalidCertificate(CertificateError::NotValidForNameContext {
+                    expected,
+                    ..
+                }) => TlsError::InvalidCertificate(CertificateError::NotValidForNameContext {
+                    expected,
+                    presented: host_names(end_entity),
+                }),
+                other => other,
+            })
     }
 
     fn verify_tls12_signature(
@@ -475,7 +514,7 @@ mod tests {
         );
         let mismatch = cert_err(CertificateError::NotValidForNameContext {
             expected: ServerName::DnsName(DnsName::try_from("other.test").unwrap()),
-            presented: vec!["DnsName(\"localhost\")".into(), "IpAddress(::1)".into()],
+            presented: vec!["localhost".into(), "::1".into()],
         });
         assert_eq!(
             mismatch,
@@ -502,6 +541,41 @@ mod tests {
             webpki::Error::CaUsedAsEndEntity,
         ))));
         assert!(ca_leaf.contains("CA:TRUE"), "{ca_leaf}");
+    }
+
+    #[test]
+    fn a_name_mismatch_lists_the_hosts_the_certificate_names() {
+        let mut params =
+            rcgen::CertificateParams::new(["a.test".into(), "10.0.0.1".into(), "::1".into()])
+                .unwrap();
+        let uri = rcgen::SanType::URI("spiffe://a.test/x".try_into().unwrap());
+        params.subject_alt_names.push(uri);
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = params.self_signed(&key).unwrap();
+        let mut roots = RootCertStore::empty();
+        roots.add(cert.der().clone()).unwrap();
+        let webpki = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider())
+            .build()
+            .unwrap();
+        let verifier = ServerVerifier {
+            webpki: Some(webpki),
+            provider: provider(),
+        };
+        let verify = |name: &str| {
+            verifier.verify_server_cert(
+                cert.der(),
+                &[],
+                &server_name(name).unwrap(),
+                &[],
+                UnixTime::now(),
+            )
+        };
+        assert!(verify("a.test").is_ok());
+        let err = verify("other.test").unwrap_err();
+        assert_eq!(
+            explain(&err),
+            "certificate is not valid for other.test (it is for a.test, 10.0.0.1, ::1)"
+        );
     }
 
     #[test]

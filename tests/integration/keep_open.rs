@@ -150,25 +150,30 @@ fn a_client_that_half_closes_mid_stream_gets_all_taken_for_it_and_the_next_the_r
         }
         let (mut listen, addrs) = held_listener(&args, 1);
         let port = addrs[0].port().to_string();
-        let total = 24 << 20;
+        // More than the pipes and socket buffers between the listener and a stalled client
+        // hold, so the first client cannot have been sent it all.
+        let total = 32 << 20;
         let (feeding, data) = feeder(&mut listen, &pattern(total, 21));
-        // The first client takes some of the stream, then ends its side while the listener
-        // is still sending; it reads on to our end.
-        let first_out = dir.path().join("first.out");
+        // The first client takes a MiB and stops reading, so the listener is stalled part-way
+        // through sending; then it ends its side and reads on to our end.
         let mut cmd = if tls {
             nicksock(&["connect", "--tls", "--cacert", &cert, "127.0.0.1", &port])
         } else {
             nicksock(&["connect", "127.0.0.1", &port])
         };
-        cmd.stdin(Stdio::piped());
-        let mut first = client(cmd, &first_out);
-        listen.wait_line("connection from");
-        wait_until("a MiB at the first client", || {
-            file_bytes(&first_out).len() >= 1 << 20
-        });
-        first.close_stdin();
-        first.wait().assert_code(0);
-        let got_first = file_bytes(&first_out);
+        cmd.stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null());
+        let mut first = cmd.spawn().expect("spawn the first client");
+        let mut from_first = first.stdout.take().expect("stdout");
+        let mut got_first = vec![0u8; 1 << 20];
+        from_first.read_exact(&mut got_first).expect("a MiB");
+        drop(first.stdin.take());
+        from_first.read_to_end(&mut got_first).expect("the rest");
+        assert!(
+            first.wait().expect("wait").success(),
+            "tls {tls}: the first client failed"
+        );
         assert!(
             got_first.len() < total,
             "tls {tls}: the first client was to end part-way, got all {total}"

@@ -145,7 +145,8 @@ fn a_server_cuts_what_is_still_owed_at_the_end_of_its_grace_and_says_so() {
     let (mut echo, addr) = quiet(&["echo", "--grace", "0.5", "127.0.0.1", "0"]);
     let mut c = connect(addr);
     // It sends more than fits back without reading: its echo is owed when the signal comes.
-    c.set_write_timeout(Some(Duration::from_millis(200))).unwrap();
+    c.set_write_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
     let chunk = vec![b'x'; 64 * 1024];
     while c.write_all(&chunk).is_ok() {}
     echo.signal("TERM");

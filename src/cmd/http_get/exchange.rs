@@ -50,6 +50,23 @@ pub struct Plan {
     pub resume_from: Option<u64>,
 }
 
+/// The `--max-time` deadline passed (the seconds the user gave): no retry cures that. The
+/// cause under a [`Kind::Timeout`] tag naming the URL.
+#[derive(Debug)]
+pub struct MaxTimeExpired(pub Duration);
+
+impl std::fmt::Display for MaxTimeExpired {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "no complete response within {} s (--max-time)",
+            self.0.as_secs_f64()
+        )
+    }
+}
+
+impl std::error::Error for MaxTimeExpired {}
+
 /// The buffers one exchange after another reuses.
 #[derive(Debug, Default)]
 pub struct Buffers {
@@ -377,14 +394,9 @@ impl<'a> Exchange<'a> {
 
     fn check_deadline(&self, now: Instant) -> Result<()> {
         match self.plan.deadline {
-            Some((at, limit)) if now >= at => Err(fail(
-                Kind::Timeout,
-                format!(
-                    "{}: no complete response within {} s (--max-time)",
-                    self.url,
-                    limit.as_secs_f64()
-                ),
-            )),
+            Some((at, limit)) if now >= at => {
+                Err(MaxTimeExpired(limit)).tag(Kind::Timeout, self.url)
+            }
             _ => Ok(()),
         }
     }

@@ -6,6 +6,7 @@ use std::hash::BuildHasher as _;
 use std::io;
 use std::time::{Duration, Instant, SystemTime};
 
+use super::exchange::MaxTimeExpired;
 use crate::error::{Kind, kind, socket_error_kind};
 use crate::http::body::BodyError;
 use crate::http::client::{ResponseError, ResponseHead};
@@ -89,7 +90,9 @@ pub fn retry_after(value: &str, now: SystemTime) -> Option<Duration> {
 pub fn worth_retrying(err: &anyhow::Error) -> Option<&'static str> {
     match kind(err) {
         Kind::Refused => return Some("connection refused"),
-        Kind::Timeout if !err.to_string().contains("--max-time") => return Some("timed out"),
+        Kind::Timeout if !err.chain().any(|c| c.is::<MaxTimeExpired>()) => {
+            return Some("timed out");
+        }
         _ => {}
     }
     if matches!(
@@ -161,6 +164,22 @@ mod tests {
             let base = Duration::from_millis(base);
             assert!(wait >= base && wait <= base + base / 4, "{done}: {wait:?}");
         }
+    }
+
+    #[test]
+    fn max_time_is_never_retried_and_reads_as_before() {
+        use crate::error::{Tag as _, fail};
+        let expired = Err::<(), _>(MaxTimeExpired(Duration::from_millis(500)))
+            .tag(Kind::Timeout, "http://a.test/")
+            .unwrap_err();
+        assert_eq!(
+            format!("{expired:#}"),
+            "http://a.test/: no complete response within 0.5 s (--max-time)"
+        );
+        assert_eq!(kind(&expired), Kind::Timeout);
+        assert_eq!(worth_retrying(&expired), None);
+        let connect = fail(Kind::Timeout, "connecting: timed out");
+        assert_eq!(worth_retrying(&connect), Some("timed out"));
     }
 
     #[test]

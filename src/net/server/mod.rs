@@ -381,12 +381,8 @@ impl<S: Service> Server<S> {
         if self.verbose > 0 && counted {
             eprintln!("connection from {peer}");
         }
-        if counted {
-            // Its first turn: a relay starts dialing, a greeting goes out.
-            self.serve(cx, key, Some(false));
-        } else {
-            self.arm_timer(cx, key);
-        }
+        // Its first turn comes with the first event: a new socket is writable at once.
+        self.arm_timer(cx, key);
         Ok(key)
     }
 
