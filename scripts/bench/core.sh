@@ -34,13 +34,21 @@ OLD=$PWD/target/bench-base-target/release/nicksock
 bench_workdir nicksock-core-bench
 head -c $((SIZE_MIB << 20)) /dev/urandom >"$work/data"
 
+# serve PORT CMD...: starts CMD (a server on PORT) in the background, sets $sp to its PID and
+# waits until it listens.
+serve() {
+  local port=$1
+  shift
+  "$@" >/dev/null 2>&1 </dev/null &
+  sp=$!
+  pids+=("$sp")
+  wait_port "$port"
+}
+
 # echo_rate BIN: round trips/s at 100 connections.
 echo_rate() {
   local port; port=$(free_port)
-  "$1" echo 127.0.0.1 "$port" >/dev/null 2>&1 &
-  local sp=$!
-  pids+=("$sp")
-  wait_port "$port"
+  serve "$port" "$1" echo 127.0.0.1 "$port"
   "$ECHO_LOAD" "127.0.0.1:$port" 100 "$SECS" | awk '{print $2}'
   kill "$sp"; wait "$sp" 2>/dev/null || true
 }
@@ -54,11 +62,8 @@ relay_stream() {
   pids+=("$lp")
   wait_port "$tport"
   rport=$(free_port)
-  "$1" relay 127.0.0.1 "$rport" 127.0.0.1 "$tport" >/dev/null 2>&1 &
-  local rp=$!
-  pids+=("$rp")
-  wait_port "$rport"
-  local t0 t1 rc_s=0 rc_r=0
+  serve "$rport" "$1" relay 127.0.0.1 "$rport" 127.0.0.1 "$tport"
+  local rp=$sp t0 t1 rc_s=0 rc_r=0
   t0=$(now)
   "$NEW" connect 127.0.0.1 "$rport" <"$work/data" >/dev/null 2>&1 || rc_s=$?
   wait "$lp" || rc_r=$?
@@ -76,15 +81,11 @@ relay_stream() {
 relay_conns() {
   local eport rport
   eport=$(free_port)
-  "$NEW" echo 127.0.0.1 "$eport" >/dev/null 2>&1 &
-  local ep=$!
-  pids+=("$ep")
-  wait_port "$eport"
+  serve "$eport" "$NEW" echo 127.0.0.1 "$eport"
+  local ep=$sp
   rport=$(free_port)
-  "$1" relay 127.0.0.1 "$rport" 127.0.0.1 "$eport" >/dev/null 2>&1 &
-  local rp=$!
-  pids+=("$rp")
-  wait_port "$rport"
+  serve "$rport" "$1" relay 127.0.0.1 "$rport" 127.0.0.1 "$eport"
+  local rp=$sp
   "$CONN_LOAD" "127.0.0.1:$rport" 50 "$SECS" | awk '{print $2 " (" $6 " failed)"}'
   kill "$rp" "$ep"; wait "$rp" "$ep" 2>/dev/null || true
 }
@@ -92,10 +93,7 @@ relay_conns() {
 # gpio_rate BIN: GET / requests/s with keep-alive (and wrk's error count).
 gpio_rate() {
   local port; port=$(free_port)
-  "$1" serve-gpio --backend sim --pin 13 127.0.0.1 --port "$port" >/dev/null 2>&1 &
-  local sp=$!
-  pids+=("$sp")
-  wait_port "$port"
+  serve "$port" "$1" serve-gpio --backend sim --pin 13 127.0.0.1 --port "$port"
   local out; out=$(wrk -t2 -c50 -d"${SECS}s" "http://127.0.0.1:$port/")
   kill "$sp"; wait "$sp" 2>/dev/null || true
   local rate errors
