@@ -34,6 +34,9 @@ use crate::error::{self, Kind, fail};
 
 /// Bytes read from the peer per call.
 pub const READ_CHUNK: usize = 256 * 1024;
+/// Bytes one direction moves before the other gets its turn: a peer that sends without
+/// pause must not keep the session from noticing stdin's end (or the other way round).
+const TURN: u64 = 1 << 20;
 const SOCKET: Token = Token(0);
 const QUIT_TIMER: Token = Token(1);
 const IDLE_TIMER: Token = Token(2);
@@ -276,7 +279,11 @@ impl<'a> Session<'a> {
             self.buf.resize(READ_CHUNK, 0);
         }
         let mut moved = false;
+        let mut got = 0u64;
         loop {
+            if got >= TURN {
+                return Ok(true);
+            }
             match self.sock.read(self.buf) {
                 Ok(0) => {
                     if self.sock.truncated() && self.rules.verbose > 0 {
@@ -287,6 +294,7 @@ impl<'a> Session<'a> {
                 }
                 Ok(n) => {
                     moved = true;
+                    got += n as u64;
                     if !self.rules.send_only {
                         self.out.write_all(&self.buf[..n])?;
                     }
@@ -345,10 +353,15 @@ impl<'a> Session<'a> {
             return Ok(None);
         };
         let mut moved = false;
+        let mut got = 0u64;
         loop {
+            if got >= TURN {
+                return Ok(Some(true));
+            }
             match splicer.pump(sock, &*self.out) {
                 Ok(Spliced::Moved(n)) => {
                     moved = true;
+                    got += n as u64;
                     if let Some(bar) = &self.progress {
                         bar.inc(n as u64);
                     }
@@ -373,7 +386,11 @@ impl<'a> Session<'a> {
     /// Copies stdin's bytes into the transport until it refuses more.
     fn write_stdin(&mut self) -> Result<bool> {
         let mut moved = false;
+        let start = self.sent;
         loop {
+            if self.sent - start >= TURN {
+                return Ok(true);
+            }
             let data = self.stdin.peek().context("reading stdin")?;
             if data.is_empty() {
                 return Ok(moved);
@@ -404,7 +421,11 @@ impl<'a> Session<'a> {
             return Ok(None);
         }
         let mut moved = false;
+        let start = self.sent;
         loop {
+            if self.sent - start >= TURN {
+                return Ok(Some(true));
+            }
             let Some(sent) = self.stdin.zero_copy_to(sock) else {
                 return Ok(moved.then_some(true));
             };
