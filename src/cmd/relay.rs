@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::Result;
+use anyhow::{Context as _, Result};
 use mio::event::Event;
 use mio::{Interest, Token};
 
@@ -215,7 +215,7 @@ enum Target {
     Dialing(Dialer),
     Up(Transport),
     /// Connecting failed at once (a Unix socket): the pair ends with this.
-    Failed(String),
+    Failed(anyhow::Error),
     /// The Unix target's backlog is full: try again at `next`, until `until`.
     Backlogged {
         next: Instant,
@@ -255,6 +255,11 @@ impl Ended {
             failed: true,
         }
     }
+
+    /// A failure of the pair's own (dialing, starting TLS): the error's words, all causes.
+    fn failed(err: &anyhow::Error) -> Self {
+        Self::failure(format!("{err:#}"))
+    }
 }
 
 impl Pair {
@@ -292,8 +297,8 @@ impl Pair {
                 self.up_at = Some(now);
             }
         }
-        if let Target::Failed(why) = &self.target {
-            return Some(Ended::failure(why.clone()));
+        if let Target::Failed(err) = &self.target {
+            return Some(Ended::failed(err));
         }
         if let Target::Dialing(d) = &mut self.target {
             match d.poll(cx, &config.dial) {
@@ -302,14 +307,19 @@ impl Pair {
                     let tls = config.tls_out.as_ref().map(|(c, n)| (c, n));
                     let mut t = match transport::connected(sock, tls) {
                         Ok(t) => t,
-                        Err(e) => return Some(Ended::failure(format!("starting TLS: {e}"))),
+                        Err(e) => {
+                            return Some(Ended::failed(
+                                &anyhow::Error::new(e).context("starting TLS"),
+                            ));
+                        }
                     };
                     if let Err(e) = cx.registry.reregister(
                         t.socket(),
                         link.token(TARGET_SLOT),
                         Interest::READABLE | Interest::WRITABLE,
                     ) {
-                        return Some(Ended::failure(format!("watching the target: {e}")));
+                        let err = anyhow::Error::new(e).context("watching the target");
+                        return Some(Ended::failed(&err));
                     }
                     self.target = Target::Up(t);
                     self.target_addr = Some(addr);
@@ -319,7 +329,7 @@ impl Pair {
                 Err(e) => {
                     let err =
                         connect_error(&config.target_host, config.target_port, &e, &config.dial);
-                    return Some(Ended::failure(format!("{err:#}")));
+                    return Some(Ended::failed(&err));
                 }
             }
         }
@@ -532,10 +542,10 @@ fn unix_target(
                 until,
             }
         }
-        Err(e) => Target::Failed(format!("{:#}", unix::connect_error(path, &e, &config.dial))),
+        Err(e) => Target::Failed(unix::connect_error(path, &e, &config.dial)),
         Ok(sock) => match start_target(config, cx, sock, token) {
             Ok(t) => Target::Up(t),
-            Err(why) => Target::Failed(why),
+            Err(err) => Target::Failed(err),
         },
     }
 }
@@ -546,11 +556,11 @@ fn start_target(
     cx: &mut Context<'_>,
     sock: crate::sock::Stream,
     token: Token,
-) -> Result<Transport, String> {
+) -> Result<Transport> {
     let tls = config.tls_out.as_ref().map(|(c, n)| (c, n));
-    let mut t = transport::connected(sock, tls).map_err(|e| format!("starting TLS: {e}"))?;
+    let mut t = transport::connected(sock, tls).context("starting TLS")?;
     cx.registry
         .register(t.socket(), token, Interest::READABLE | Interest::WRITABLE)
-        .map_err(|e| format!("watching the target: {e}"))?;
+        .context("watching the target")?;
     Ok(t)
 }
