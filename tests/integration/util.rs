@@ -12,9 +12,13 @@ use std::time::{Duration, Instant};
 /// How long anything in a test may take before it counts as hung.
 pub const PATIENCE: Duration = Duration::from_secs(20);
 
-/// The binary under test.
+/// The binary under test: the one cargo built for these tests, or the one `NICKSOCK_BIN`
+/// names (`scripts/cross.sh` tests the shipped release binary of each ARM target so).
 pub fn bin() -> &'static str {
-    env!("CARGO_BIN_EXE_nicksock")
+    static BIN: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    BIN.get_or_init(|| {
+        std::env::var("NICKSOCK_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_nicksock").into())
+    })
 }
 
 /// The program and arguments that start the binary under test: `NICKSOCK_TEST_RUNNER`'s
