@@ -87,6 +87,8 @@ struct Reader {
     cursor: u64,
     /// When its cursor last moved (or it joined).
     moved_at: Instant,
+    /// Its outbox is full: it waits for its client to read.
+    blocked: bool,
 }
 
 impl Room {
@@ -155,6 +157,7 @@ impl Room {
             Reader {
                 cursor,
                 moved_at: self.now,
+                blocked: false,
             },
         );
         self.by_cursor.insert((cursor, id));
@@ -172,6 +175,13 @@ impl Room {
         self.trim();
     }
 
+    /// Whether a member's outbox is full (it waits for its client to read).
+    fn blocked(&mut self, id: u64, blocked: bool) {
+        if let Some(r) = self.readers.get_mut(&id) {
+            r.blocked = blocked;
+        }
+    }
+
     /// A member left.
     fn leave(&mut self, id: u64) {
         if let Some(r) = self.readers.remove(&id) {
@@ -181,15 +191,18 @@ impl Room {
         self.trim();
     }
 
-    /// The members the full room is waiting for: those at the oldest message, not yet
-    /// marked to be dropped.
+    /// The members the full room is waiting for: those at the oldest message whose client
+    /// is not reading what they were sent (their outbox is full), not yet marked to be
+    /// dropped. (A full room is held up whether or not a speaker waits: notices of clients
+    /// coming and going fill it too.)
     fn holding_up(&self) -> impl Iterator<Item = (u64, Reader)> + '_ {
-        let full = self.paused && self.is_full();
+        let full = self.is_full();
         self.by_cursor
             .iter()
             .take_while(move |&&(cursor, _)| full && cursor <= self.first)
             .filter(|(_, id)| !self.to_drop.contains(id))
             .filter_map(|&(_, id)| Some((id, *self.readers.get(&id)?)))
+            .filter(|(_, r)| r.blocked)
     }
 
     /// Marks for dropping each member that has held up the full room without taking a
@@ -240,6 +253,7 @@ impl Member {
             }
             self.cursor += 1;
         }
+        room.blocked(self.id, self.out.pending() >= BACKLOG);
         if self.cursor == before {
             return false;
         }
@@ -482,6 +496,9 @@ mod tests {
         let head = room.head();
         room.advanced(1, head);
         assert!(room.is_full(), "2 and 3 have read nothing");
+        // Their outboxes are full: their clients have not read what they were sent.
+        room.blocked(2, true);
+        room.blocked(3, true);
         room.paused = true;
         room
     }
@@ -517,6 +534,33 @@ mod tests {
         }
         assert!(room.to_drop.is_empty(), "a slow reader is never dropped");
         assert!(room.log.len() <= LOG_LEN, "memory stays bounded");
+    }
+
+    #[test]
+    fn a_member_not_waiting_on_its_client_is_never_dropped() {
+        // Its outbox is empty: the room has only not pumped it yet (a turn is coming).
+        let t0 = Instant::now();
+        let mut room = full_room(t0);
+        room.blocked(3, false);
+        room.drop_stalled(t0 + STALL_LIMIT * 3);
+        assert_eq!(room.to_drop, HashSet::from([2]));
+    }
+
+    #[test]
+    fn notices_alone_fill_the_room_and_a_stalled_member_is_dropped_then() {
+        // Nobody speaks; clients come and go while member 2 reads nothing.
+        let t0 = Instant::now();
+        let mut room = Room::new(Mode::Chat, t0);
+        room.join(1);
+        room.join(2);
+        room.blocked(2, true);
+        for id in 10..10 + LOG_LEN as u64 {
+            room.notice(id, format!("user{id} joined"));
+        }
+        assert!(room.is_full() && !room.paused);
+        assert_eq!(room.due(), Some(t0 + STALL_LIMIT));
+        room.drop_stalled(t0 + STALL_LIMIT);
+        assert!(room.to_drop.contains(&2));
     }
 
     #[test]

@@ -134,7 +134,20 @@ fn serve_streams(mut ev: EventLoop, mut listeners: Vec<Listener>, config: &Confi
             .register(l, Token(LISTENER_BASE + i), Interest::READABLE)?;
     }
     let mut buf = Vec::new();
-    let mut served = 0u32;
+    let (mut served, mut failed) = (0u32, 0u32);
+    // A -k server goes on after a client's failure, but its exit says that one failed.
+    let outcome = |served: u32, failed: u32| -> Result<()> {
+        if failed == 0 {
+            return Ok(());
+        }
+        Err(error::fail(
+            Kind::Runtime,
+            format!(
+                "{failed} of {served} clients may not have received all of stdin they took (each \
+                 said why above)"
+            ),
+        ))
+    };
     loop {
         let mut accept = AcceptOne {
             listeners: &listeners,
@@ -142,21 +155,29 @@ fn serve_streams(mut ev: EventLoop, mut listeners: Vec<Listener>, config: &Confi
         };
         ev.run(&mut accept)?;
         let Some((stream, peer)) = accept.got else {
-            return Ok(());
+            return outcome(served, failed);
         };
         if config.rules.verbose > 0 {
             eprintln!("connection from {peer}");
         }
-        let (result, terminated) = serve(&mut ev, stream, config, &mut stdin, &mut out, &mut buf);
+        let (result, end) = serve(&mut ev, stream, config, &mut stdin, &mut out, &mut buf);
+        let terminated = end.terminated;
         served += 1;
         match result {
             Ok(()) => {}
             Err(err) if !config.keep_open || terminated || is_fatal(&err) => return Err(err),
-            Err(err) => eprintln!("nicksock: client {peer}: {err:#}"),
+            Err(err) => {
+                eprintln!("nicksock: client {peer}: {err:#}");
+                // Bytes of stdin it took may not have arrived: the exit will say so. (A
+                // client that failed before taking any, a port scan say, lost nothing.)
+                if end.took_stdin {
+                    failed += 1;
+                }
+            }
         }
         // SIGTERM during a session: that session was the last.
         if terminated || !config.keep_open || config.max_conns.is_some_and(|max| served >= max) {
-            return Ok(());
+            return outcome(served, failed);
         }
     }
 }
@@ -174,19 +195,30 @@ fn serve(
     stdin: &mut StdinSource,
     out: &mut Stdout,
     buf: &mut Vec<u8>,
-) -> (Result<()>, bool) {
+) -> (Result<()>, SessionEnd) {
+    let mut end = SessionEnd::default();
     let transport = match crate::net::transport::accepted(stream, config.tls.as_ref()) {
         Ok(t) => t,
-        Err(e) => return (Err(e.into()), false),
+        Err(e) => return (Err(e.into()), end),
     };
     let mut session = match Session::new(ev.registry(), transport, &config.rules, stdin, out, buf) {
         Ok(s) => s,
-        Err(e) => return (Err(e), false),
+        Err(e) => return (Err(e), end),
     };
     let result = ev.run(&mut session);
-    let terminated = session.terminated();
+    end.terminated = session.terminated();
+    end.took_stdin = session.sent() > 0;
     session.finish(ev.registry());
-    (result, terminated)
+    (result, end)
+}
+
+/// How a session ended, besides its result.
+#[derive(Debug, Default)]
+struct SessionEnd {
+    /// SIGTERM came during it.
+    terminated: bool,
+    /// It took bytes of stdin.
+    took_stdin: bool,
 }
 
 /// Waits for one client on any listener.

@@ -29,7 +29,7 @@ use super::event_loop::{Context, Flow, Handler, Signal};
 use super::splice::{Spliced, Splicer};
 use super::stdin::StdinSource;
 use super::stdout::Stdout;
-use super::transport::{Transport, failure, would_block};
+use super::transport::{self, Transport, failure, would_block};
 use crate::error::{self, Kind, fail};
 
 /// Bytes read from the peer per call.
@@ -42,6 +42,11 @@ const QUIT_TIMER: Token = Token(1);
 const IDLE_TIMER: Token = Token(2);
 const DRAIN_TIMER: Token = Token(3);
 const GRACE_TIMER: Token = Token(4);
+/// A zero-delay timer: the session moved as much as one turn of the loop allows and comes
+/// straight back, after the loop has looked at signals and deadlines.
+const AGAIN_TIMER: Token = Token(5);
+/// Passes of moving bytes per turn of the loop (each up to [`TURN`] a direction).
+const PASSES_PER_TURN: usize = 16;
 /// The most our TLS side sends after the last byte of stdin: a close_notify record (24 to
 /// 31 bytes, by version and cipher) and the FIN.
 const CLOSE_NOTIFY_TAIL: usize = 40;
@@ -183,6 +188,8 @@ pub struct Session<'a> {
     stopping: Option<Instant>,
     /// A second SIGTERM came: end now.
     stop_now: bool,
+    /// SIGTERM cut the session short: it ends with a reset.
+    cut: bool,
 }
 
 impl<'a> Session<'a> {
@@ -225,7 +232,13 @@ impl<'a> Session<'a> {
             progress: progress_bar(rules.progress),
             stopping: None,
             stop_now: false,
+            cut: false,
         })
+    }
+
+    /// Bytes of stdin handed to the connection.
+    pub fn sent(&self) -> u64 {
+        self.sent
     }
 
     /// Whether SIGTERM asked the program to stop during this session.
@@ -233,10 +246,22 @@ impl<'a> Session<'a> {
         self.stopping.is_some()
     }
 
-    /// Whether the session still takes bytes from stdin: not once the peer ended a `-k`
-    /// session (the rest is the next client's), nor once SIGTERM came.
+    /// Whether the session takes bytes from stdin now. Not while a TLS handshake runs
+    /// (bytes handed to it then would be lost with a client that never completes it); and
+    /// with stdin shared by a `-k` server's clients, not once the peer ended (the rest is
+    /// the next client's) nor once SIGTERM came (there is no next client). A session of its
+    /// own keeps sending stdin after SIGTERM, within the grace period: ending our side
+    /// early would make a cut transfer look complete to the peer.
     fn taking_stdin(&self) -> bool {
-        !(self.rules.shared_stdin && self.peer_eof) && self.stopping.is_none()
+        let shared_over = self.rules.shared_stdin && (self.peer_eof || self.stopping.is_some());
+        !shared_over && !self.sock.is_handshaking()
+    }
+
+    /// Whether stdin's part for this session is over: it ended, or a shared stdin's turn
+    /// is (see [`Session::taking_stdin`]).
+    fn stdin_over(&self) -> bool {
+        self.stdin.is_done()
+            || (self.rules.shared_stdin && (self.peer_eof || self.stopping.is_some()))
     }
 
     /// Gives the socket back (to deregister it) once the session is over.
@@ -244,10 +269,13 @@ impl<'a> Session<'a> {
         if let Some(bar) = self.progress.take() {
             bar.finish_and_clear();
         }
-        if !self.shut_down && !self.rules.no_shutdown {
+        let _ = registry.deregister(self.sock.socket());
+        if self.cut {
+            // Cut by SIGTERM: a reset, so the peer cannot take it for a complete transfer.
+            transport::reset(self.sock);
+        } else if !self.shut_down && !self.rules.no_shutdown {
             let _ = self.sock.shutdown_write();
         }
-        let _ = registry.deregister(self.sock.socket());
     }
 
     /// Moves what can be moved without blocking; returns whether anything moved.
@@ -317,7 +345,7 @@ impl<'a> Session<'a> {
                 None => self.write_stdin()?,
             };
         }
-        if (self.stdin.is_done() || !taking) && !self.shut_down {
+        if self.stdin_over() && !self.shut_down {
             if !self.rules.no_shutdown {
                 self.sock
                     .shutdown_write()
@@ -461,6 +489,7 @@ impl Session<'_> {
     fn step(&mut self, cx: &mut Context<'_>) -> Result<Flow> {
         let now = Instant::now();
         if self.stop_now {
+            self.cut = true;
             return Err(fail(
                 Kind::Runtime,
                 "stopped by a second SIGTERM before the session ended",
@@ -469,6 +498,7 @@ impl Session<'_> {
         if let Some(at) = self.stopping
             && now >= at
         {
+            self.cut = true;
             return Err(fail(
                 Kind::Runtime,
                 "stopped by SIGTERM: the session had not ended within the grace period",
@@ -483,7 +513,15 @@ impl Session<'_> {
                 return Err(failure(e, "sending"));
             }
         }
-        while self.pump(now)? {}
+        let mut passes = 0;
+        while self.pump(now)? {
+            passes += 1;
+            if passes == PASSES_PER_TURN {
+                // Still moving: back at once, once the loop has seen signals and deadlines.
+                cx.timers.add(now, AGAIN_TIMER);
+                return Ok(Flow::Continue);
+            }
+        }
         if self.peer_eof && (self.rules.recv_only || self.stdin.is_terminal()) {
             // Nothing of ours can be lost: there is nothing to send, or a person is typing.
             return Ok(Flow::Stop);

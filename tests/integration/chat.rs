@@ -260,3 +260,34 @@ fn the_chat_room_over_tls() {
         heard.out()
     );
 }
+
+#[test]
+fn a_speaker_that_stays_connected_after_a_long_paste_reaches_a_reader_whole() {
+    // Found in review: when the room filled, the paused speaker was woken only by news,
+    // and news that outlasted the server's delivery rounds waited for an event that never
+    // came (the speaker's bytes were already in our kernel buffer): the reader got 32,768
+    // lines and was then dropped as stalled.
+    let (_room, addr) = room(&["--chat"]);
+    let mut reader = Client::join(addr);
+    reader.line();
+    let mut speaker = Client::join(addr);
+    assert_eq!(reader.line(), "* user2 joined");
+    // An empty line each: 100 times what the log holds.
+    let lines = 400_000;
+    speaker.say(&"\n".repeat(lines));
+    reader
+        .to
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let mut got = 0;
+    let mut buf = vec![0u8; 64 * 1024];
+    while got < lines {
+        let n = reader.from.read(&mut buf).expect("the paste");
+        assert!(n > 0, "the room closed after {got} of {lines} lines");
+        got += buf[..n].iter().filter(|&&b| b == b'\n').count();
+    }
+    assert_eq!(got, lines);
+    // Both still connected, both still served.
+    speaker.say("end\n");
+    assert_eq!(reader.line(), "<user2> end");
+}

@@ -205,3 +205,32 @@ fn a_client_that_half_closes_mid_stream_gets_all_taken_for_it_and_the_next_the_r
         );
     }
 }
+
+#[test]
+fn a_client_that_never_completes_the_tls_handshake_takes_nothing_of_stdin() {
+    // A health check or a port scan: connect, then close without a handshake. Stdin fed
+    // before it came must go to the next, real client, whole.
+    let dir = tempdir();
+    let (cert, key) = self_signed(dir.path(), &["127.0.0.1"]);
+    let args = ["--tls", "--cert", &cert, "--key", &key];
+    let (mut listen, addrs) = held_listener(
+        &[&args[..], &["--max-conns", "2", "127.0.0.1", "0"]].concat(),
+        1,
+    );
+    listen.send(b"for the real client\n");
+    let probe = TcpStream::connect(addrs[0]).expect("probe");
+    listen.wait_line("connection from");
+    drop(probe);
+    let out = dir.path().join("real.out");
+    let port = addrs[0].port().to_string();
+    let c = nicksock(&["connect", "--tls", "--cacert", &cert, "127.0.0.1", &port]);
+    let mut real = client(c, &out);
+    wait_until("stdin at the real client", || {
+        file_bytes(&out) == b"for the real client\n"
+    });
+    real.close_stdin();
+    real.wait().assert_code(0);
+    listen.close_stdin();
+    let done = listen.wait();
+    done.assert_code(0);
+}

@@ -158,3 +158,47 @@ fn a_server_cuts_what_is_still_owed_at_the_end_of_its_grace_and_says_so() {
         done.stderr
     );
 }
+
+#[test]
+fn a_transfer_cut_by_sigterm_is_a_reset_and_exit_1_never_a_clean_end() {
+    // A sender whose stdin is a file: SIGTERM must not end our side early (the receiver
+    // would take a cut file for a whole one). Past the grace the session is reset.
+    let dir = tempdir();
+    let file = write_file(dir.path(), "big", &pattern(64 << 20, 7));
+    let mut listen = Proc::spawn_io(
+        nicksock(&["-v", "listen", "--grace", "0.5", "127.0.0.1", "0"]),
+        Stdio::from(std::fs::File::open(&file).unwrap()),
+        Stdio::null(),
+    );
+    let addr = listen.wait_ready(1)[0];
+    let mut c = connect(addr);
+    let mut first = vec![0u8; 1 << 20];
+    c.read_exact(&mut first).unwrap();
+    listen.wait_line("connection from");
+    // The receiver stops reading: the sender is stalled part-way when the signal comes.
+    listen.signal("TERM");
+    let done = listen.wait();
+    done.assert_code(1);
+    assert!(done.stderr.contains("grace period"), "{}", done.stderr);
+    let mut rest = Vec::new();
+    let end = c.read_to_end(&mut rest);
+    assert!(
+        matches!(&end, Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset),
+        "the receiver must see a reset, not a clean end: {end:?} after {} bytes",
+        first.len() + rest.len()
+    );
+}
+
+#[test]
+fn a_client_at_rest_is_not_counted_as_cut_when_the_grace_ends_during_its_close() {
+    // The idle client keeps its side open: the lingering close outlasts a short grace.
+    let (mut echo, addr) = quiet(&["echo", "--grace", "0.3", "127.0.0.1", "0"]);
+    let mut c = connect(addr);
+    c.write_all(b"ping").unwrap();
+    let mut back = [0u8; 4];
+    c.read_exact(&mut back).unwrap();
+    echo.signal("TERM");
+    let mut rest = Vec::new();
+    c.read_to_end(&mut rest).expect("our end, not a reset");
+    echo.wait().assert_code(0);
+}

@@ -48,6 +48,8 @@ const CONN_BASE: usize = FIRST_FREE_TOKEN;
 const DUE_TOKEN: Token = Token(usize::MAX - 16);
 /// The token of the end of the grace period after SIGTERM.
 const GRACE_TOKEN: Token = Token(usize::MAX - 17);
+/// The token of a zero-delay timer: news is still waiting after [`NEWS_ROUNDS`] rounds.
+const NEWS_TOKEN: Token = Token(usize::MAX - 18);
 /// Tokens of the service's own event sources ([`Service::register`]) start here, far above
 /// any connection's.
 const SOURCE_BASE: usize = usize::MAX / 2;
@@ -181,6 +183,8 @@ pub struct Server<S: Service> {
     stopping: Option<Instant>,
     /// A second SIGTERM came: cut what is left now.
     stop_now: bool,
+    /// News taken from the service and not yet delivered (the rounds ran out).
+    news_pending: bool,
 }
 
 impl<S: Service> Server<S> {
@@ -207,6 +211,7 @@ impl<S: Service> Server<S> {
             grace: DEFAULT_GRACE,
             stopping: None,
             stop_now: false,
+            news_pending: false,
         }
     }
 
@@ -483,12 +488,22 @@ impl<S: Service> Server<S> {
     }
 
     /// Resets every connection left (the grace period ran out, or a second SIGTERM) and
-    /// says how many were cut.
+    /// says how many were cut. One in its lingering close has sent everything and ended our
+    /// side: it is closed without a reset, and not counted.
     fn cut_the_rest(&mut self, cx: &mut Context<'_>, why: &str) -> Result<Flow> {
-        let keys: Vec<usize> = self.conns.iter().map(|(key, _)| key).collect();
-        let cut = keys.len();
-        for key in keys {
-            self.close(cx, key, Some(why), true);
+        let keys: Vec<(usize, bool)> = self
+            .conns
+            .iter()
+            .map(|(key, e)| (key, e.linger_until.is_some() || !e.counted))
+            .collect();
+        let mut cut = 0;
+        for (key, done) in keys {
+            if done {
+                self.close(cx, key, None, false);
+            } else {
+                cut += 1;
+                self.close(cx, key, Some(why), true);
+            }
         }
         if cut == 0 {
             return Ok(Flow::Stop);
@@ -646,10 +661,13 @@ impl<S: Service> Handler for Server<S> {
 }
 
 impl<S: Service> Server<S> {
-    /// Pumps every connection waiting for news while the service has some.
+    /// Pumps every connection waiting for news while the service has some. When news is
+    /// still coming after [`NEWS_ROUNDS`] rounds, the loop looks at its events and comes
+    /// straight back for it (a zero-delay timer): no news is ever left waiting for an event
+    /// that may not come.
     fn deliver_news(&mut self, cx: &mut Context<'_>) {
         for _ in 0..NEWS_ROUNDS {
-            if !self.service.take_news() {
+            if !(std::mem::take(&mut self.news_pending) || self.service.take_news()) {
                 return;
             }
             let mut keys = std::mem::take(&mut self.news_keys);
@@ -664,6 +682,10 @@ impl<S: Service> Server<S> {
                 self.serve(cx, key, None);
             }
             self.news_keys = keys;
+        }
+        if self.service.take_news() {
+            self.news_pending = true;
+            cx.timers.add(cx.now, NEWS_TOKEN);
         }
     }
 
