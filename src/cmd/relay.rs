@@ -39,6 +39,9 @@ const BACKLOG_WAIT: Duration = Duration::from_secs(10);
 const FIRST_PAUSE: Duration = Duration::from_millis(20);
 /// Longest pause between two tries.
 const MAX_PAUSE: Duration = Duration::from_millis(500);
+/// Passes of moving bytes (each up to a buffer or a pipe's worth a direction) a pair makes
+/// before the loop looks at the others.
+const PASSES_PER_TURN: usize = 16;
 
 /// Everything `relay` needs, checked before any socket is made.
 pub struct Config {
@@ -334,8 +337,10 @@ impl Pair {
             }
         }
         if let Target::Up(target) = &mut self.target {
+            let again = link.token(TIMER_SLOT);
             let client = link.transport();
             let mut moved_any = false;
+            let mut passes = 0;
             loop {
                 // A handshake finishing is progress too: bytes held back for it can go now.
                 let handshakes = (client.is_handshaking(), target.is_handshaking());
@@ -351,6 +356,13 @@ impl Pair {
                     break;
                 }
                 moved_any = true;
+                passes += 1;
+                if passes == PASSES_PER_TURN {
+                    // Still moving: the other pairs, signals and deadlines get their turn,
+                    // and this pair is back at once.
+                    cx.timers.add(now, again);
+                    break;
+                }
             }
             let done = self.up.is_done()
                 && self.down.is_done()
