@@ -287,18 +287,15 @@ impl Pair {
             && now >= *next
         {
             let (pause, until) = (*pause, *until);
-            self.target = unix_target(
-                config,
+            self.dial_unix(
                 cx,
-                path,
                 link.token(TARGET_SLOT),
+                config,
+                path,
                 now,
                 pause * 2,
                 until,
             );
-            if matches!(self.target, Target::Up(_)) {
-                self.up_at = Some(now);
-            }
         }
         if let Target::Failed(err) = &self.target {
             return Some(Ended::failed(err));
@@ -408,11 +405,11 @@ impl Pair {
             return;
         };
         let until = now + config.dial.timeout.unwrap_or(BACKLOG_WAIT);
-        self.target = unix_target(
-            config,
+        self.dial_unix(
             cx,
-            path,
             link.token(TARGET_SLOT),
+            config,
+            path,
             now,
             FIRST_PAUSE,
             until,
@@ -424,6 +421,21 @@ impl Pair {
                 link.peer()
             );
         }
+    }
+
+    /// Tries the Unix target at `path` (see [`unix_target`]), watched with `token`.
+    #[allow(clippy::too_many_arguments)]
+    fn dial_unix(
+        &mut self,
+        cx: &mut Context<'_>,
+        token: Token,
+        config: &Config,
+        path: &std::path::Path,
+        now: Instant,
+        pause: Duration,
+        until: Instant,
+    ) {
+        self.target = unix_target(config, cx, path, token, now, pause, until);
         if matches!(self.target, Target::Up(_)) {
             self.up_at = Some(now);
         }
