@@ -195,7 +195,7 @@ _nicksock() {
             return 0
             ;;
         nicksock__subcmd__connect)
-            opts="-v -U -4 -6 -u -i -q -w -z -s -p -C -k -h -V --verbose --keylog --trace --trace-ascii --unix --udp --idle-timeout --no-shutdown --send-only --recv-only --progress --connect-timeout --retry-for --source --source-port --crlf --tls --cert --key --cacert --insecure --servername --help --version"
+            opts="-v -U -4 -6 -u -i -q -w -z -s -p -C -x -X -k -h -V --verbose --keylog --trace --trace-ascii --unix --udp --idle-timeout --no-shutdown --send-only --recv-only --progress --connect-timeout --retry-for --source --source-port --crlf --proxy --proxy-user --proxy-cacert --proxy-insecure --tls --cert --key --cacert --insecure --servername --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -314,6 +314,37 @@ _nicksock() {
                     ;;
                 -p)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --proxy)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -x)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -X)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --proxy-user)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --proxy-cacert)
+                    local oldifs
+                    if [ -n "${IFS+x}" ]; then
+                        oldifs="$IFS"
+                    fi
+                    IFS=$'\n'
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    if [ -n "${oldifs+x}" ]; then
+                        IFS="$oldifs"
+                    fi
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o filenames
+                    fi
                     return 0
                     ;;
                 --cert)
@@ -771,7 +802,7 @@ _nicksock() {
             return 0
             ;;
         nicksock__subcmd__http__subcmd__get)
-            opts="-v -o -O -i -I -L -f -X -d -H -A -m -C -s -w -4 -6 -k -h -V --verbose --keylog --trace --trace-ascii --output --remote-name --include --head --location --max-redirs --fail --fail-with-body --request --data --json --header --user-agent --connect-timeout --max-time --retry --retry-for --retry-all-methods --continue-at --resolve --unix-socket --http1.0 --silent --write-out --raw --cert --key --cacert --insecure --servername --help --version"
+            opts="-v -o -O -i -I -L -f -X -d -H -A -m -C -x -s -w -4 -6 -k -h -V --verbose --keylog --trace --trace-ascii --output --remote-name --include --head --location --max-redirs --fail --fail-with-body --request --data --json --header --user-agent --connect-timeout --max-time --retry --retry-for --retry-all-methods --continue-at --resolve --unix-socket --proxy --noproxy --proxy-user --proxy-cacert --proxy-insecure --http1.0 --silent --write-out --raw --cert --key --cacert --insecure --servername --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -925,6 +956,37 @@ _nicksock() {
                     return 0
                     ;;
                 --unix-socket)
+                    local oldifs
+                    if [ -n "${IFS+x}" ]; then
+                        oldifs="$IFS"
+                    fi
+                    IFS=$'\n'
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    if [ -n "${oldifs+x}" ]; then
+                        IFS="$oldifs"
+                    fi
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o filenames
+                    fi
+                    return 0
+                    ;;
+                --proxy)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -x)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --noproxy)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --proxy-user)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --proxy-cacert)
                     local oldifs
                     if [ -n "${IFS+x}" ]; then
                         oldifs="$IFS"
@@ -1158,7 +1220,7 @@ _nicksock() {
             return 0
             ;;
         nicksock__subcmd__relay)
-            opts="-v -4 -6 -w -i -k -h -V --verbose --keylog --trace --trace-ascii --unix --to-unix --connect-timeout --idle-timeout --max-conns --grace --tls --cert --key --cacert --to-tls --to-cacert --to-servername --insecure --help --version"
+            opts="-v -4 -6 -w -i -k -h -V --verbose --keylog --trace --trace-ascii --unix --to-unix --connect-timeout --idle-timeout --max-conns --grace --tls --cert --key --cacert --to-tls --to-cacert --to-servername --insecure --to-proxy --proxy-user --proxy-cacert --proxy-insecure --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1325,6 +1387,29 @@ _nicksock() {
                     ;;
                 --to-servername)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --to-proxy)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --proxy-user)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --proxy-cacert)
+                    local oldifs
+                    if [ -n "${IFS+x}" ]; then
+                        oldifs="$IFS"
+                    fi
+                    IFS=$'\n'
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    if [ -n "${oldifs+x}" ]; then
+                        IFS="$oldifs"
+                    fi
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o filenames
+                    fi
                     return 0
                     ;;
                 *)

@@ -74,6 +74,11 @@ complete -c nicksock -n "__fish_nicksock_using_subcommand connect" -s w -l conne
 complete -c nicksock -n "__fish_nicksock_using_subcommand connect" -l retry-for -d 'Keep trying to connect until SECS have passed (wait for a service to come up)' -r
 complete -c nicksock -n "__fish_nicksock_using_subcommand connect" -s s -l source -d 'Local address to connect from' -r
 complete -c nicksock -n "__fish_nicksock_using_subcommand connect" -s p -l source-port -d 'Local port to connect from' -r
+complete -c nicksock -n "__fish_nicksock_using_subcommand connect" -l proxy -d 'Go through the proxy at URL: http:// (HTTP CONNECT), https:// (TLS to the proxy, then CONNECT), socks4://, socks4a://, socks5:// or socks5h:// (the proxy resolves HOST); user:password@ for its credentials' -r
+complete -c nicksock -n "__fish_nicksock_using_subcommand connect" -s x -d 'nc\'s spelling of --proxy: the proxy at HOST[:PORT], speaking -X\'s protocol' -r
+complete -c nicksock -n "__fish_nicksock_using_subcommand connect" -s X -d 'The protocol of -x\'s proxy: 4 (SOCKS4), 5 (SOCKS5 with HOST resolved by the proxy, as nc does; the default; port 1080) or connect (HTTP CONNECT; port 3128)' -r
+complete -c nicksock -n "__fish_nicksock_using_subcommand connect" -l proxy-user -d 'The proxy\'s credentials (instead of the URL\'s user:password@; the environment variable keeps them off the command line)' -r
+complete -c nicksock -n "__fish_nicksock_using_subcommand connect" -l proxy-cacert -d 'Trust these PEM roots for an https:// proxy\'s certificate' -r -F
 complete -c nicksock -n "__fish_nicksock_using_subcommand connect" -l cert -d 'PEM certificate chain: the server\'s identity, or a client certificate for mTLS' -r -F
 complete -c nicksock -n "__fish_nicksock_using_subcommand connect" -l key -d 'PEM private key that goes with --cert' -r -F
 complete -c nicksock -n "__fish_nicksock_using_subcommand connect" -l cacert -d 'Trust these PEM roots instead of the built-in web PKI roots (client); require client certificates signed by them (server)' -r -F
@@ -88,6 +93,7 @@ complete -c nicksock -n "__fish_nicksock_using_subcommand connect" -l recv-only 
 complete -c nicksock -n "__fish_nicksock_using_subcommand connect" -l progress -d 'Show a live byte count and rate on stderr (when stderr is a terminal)'
 complete -c nicksock -n "__fish_nicksock_using_subcommand connect" -s z -d 'Only check that the port accepts a connection: exit 0 open, 4 closed'
 complete -c nicksock -n "__fish_nicksock_using_subcommand connect" -s C -l crlf -d 'Send each LF of stdin as CRLF'
+complete -c nicksock -n "__fish_nicksock_using_subcommand connect" -l proxy-insecure -d 'Do not verify an https:// proxy\'s certificate (says so on stderr)'
 complete -c nicksock -n "__fish_nicksock_using_subcommand connect" -l tls -d 'Wrap the connection in TLS (rustls)'
 complete -c nicksock -n "__fish_nicksock_using_subcommand connect" -s k -l insecure -d 'Do not verify the server\'s certificate (says so on stderr)'
 complete -c nicksock -n "__fish_nicksock_using_subcommand connect" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -126,6 +132,10 @@ complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -l retry-for
 complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -s C -l continue-at -d 'Continue the partial file of -o/-O from where it ends (only `-` is taken: the offset is the file\'s size)' -r
 complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -l resolve -d 'Connect to ADDR (comma-separated IPs; IPv6 in brackets) for HOST:PORT instead of resolving HOST (repeatable); the Host header, SNI and certificate check keep HOST' -r
 complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -l unix-socket -d 'Connect to the Unix domain socket at PATH instead of the URL\'s host and port (`@NAME`: Linux\'s abstract namespace); the Host header, SNI and certificate check keep the URL\'s host' -r -F
+complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -s x -l proxy -d 'Go through the proxy at URL (http://, https://, socks4://, socks4a://, socks5://, socks5h://; user:password@ for its credentials) instead of the one http_proxy, https_proxy or all_proxy name; \'\' for none at all' -r
+complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -l noproxy -d 'Hosts to reach without the proxy, comma-separated (names with their subdomains, addresses, CIDR ranges, * for all); replaces no_proxy/NO_PROXY' -r
+complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -l proxy-user -d 'The proxy\'s credentials (instead of the URL\'s user:password@; the environment variable keeps them off the command line)' -r
+complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -l proxy-cacert -d 'Trust these PEM roots for an https:// proxy\'s certificate' -r -F
 complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -s w -l write-out -d 'After the transfer, print FORMAT with %{http_code}, %{size_download}, %{time_total}, %{url_effective} replaced' -r
 complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -l cert -d 'PEM client certificate for mTLS' -r -F
 complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -l key -d 'PEM private key that goes with --cert' -r -F
@@ -139,6 +149,7 @@ complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -s L -l loca
 complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -s f -l fail -d 'Exit 7 without printing the body when the status is 400 or more'
 complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -l fail-with-body -d 'Exit 7 when the status is 400 or more, after printing the body'
 complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -l retry-all-methods -d 'Retry POST and other methods that are not idempotent too'
+complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -l proxy-insecure -d 'Do not verify an https:// proxy\'s certificate (says so on stderr)'
 complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -l http1.0 -d 'Speak HTTP/1.0'
 complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -s s -l silent -d 'No progress bar and no messages except errors'
 complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -l raw -d 'Print the response exactly as it came off the socket'
@@ -210,12 +221,16 @@ complete -c nicksock -n "__fish_nicksock_using_subcommand relay" -l key -d 'PEM 
 complete -c nicksock -n "__fish_nicksock_using_subcommand relay" -l cacert -d 'Trust these PEM roots instead of the built-in web PKI roots (client); require client certificates signed by them (server)' -r -F
 complete -c nicksock -n "__fish_nicksock_using_subcommand relay" -l to-cacert -d 'Trust these PEM roots for the target\'s certificate' -r -F
 complete -c nicksock -n "__fish_nicksock_using_subcommand relay" -l to-servername -d 'The name to send as SNI and verify in the target\'s certificate (default: TARGET_HOST)' -r -f -a "(__fish_print_hostnames)"
+complete -c nicksock -n "__fish_nicksock_using_subcommand relay" -l to-proxy -d 'Reach the target through the proxy at URL (as connect\'s --proxy), a tunnel per client' -r
+complete -c nicksock -n "__fish_nicksock_using_subcommand relay" -l proxy-user -d 'The proxy\'s credentials (instead of the URL\'s user:password@; the environment variable keeps them off the command line)' -r
+complete -c nicksock -n "__fish_nicksock_using_subcommand relay" -l proxy-cacert -d 'Trust these PEM roots for an https:// proxy\'s certificate' -r -F
 complete -c nicksock -n "__fish_nicksock_using_subcommand relay" -s v -l verbose -d 'Say what happens on stderr (-vv for more)'
 complete -c nicksock -n "__fish_nicksock_using_subcommand relay" -s 4 -d 'Use IPv4 only'
 complete -c nicksock -n "__fish_nicksock_using_subcommand relay" -s 6 -d 'Use IPv6 only'
 complete -c nicksock -n "__fish_nicksock_using_subcommand relay" -l tls -d 'Wrap the connection in TLS (rustls)'
 complete -c nicksock -n "__fish_nicksock_using_subcommand relay" -l to-tls -d 'Speak TLS to the target, verified against the web PKI roots (or --to-cacert)'
 complete -c nicksock -n "__fish_nicksock_using_subcommand relay" -s k -l insecure -d 'Do not verify the target\'s certificate (says so on stderr)'
+complete -c nicksock -n "__fish_nicksock_using_subcommand relay" -l proxy-insecure -d 'Do not verify an https:// proxy\'s certificate (says so on stderr)'
 complete -c nicksock -n "__fish_nicksock_using_subcommand relay" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c nicksock -n "__fish_nicksock_using_subcommand relay" -s V -l version -d 'Print version'
 complete -c nicksock -n "__fish_nicksock_using_subcommand completions" -l keylog -d 'Append the TLS secrets of every connection to FILE (NSS key log format), so that Wireshark can decrypt a capture; also from SSLKEYLOGFILE. The file is created 0600' -r -F

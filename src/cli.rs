@@ -244,10 +244,45 @@ pub struct ConnectArgs {
     /// Send each LF of stdin as CRLF
     #[arg(short = 'C', long)]
     pub crlf: bool,
+    /// Go through the proxy at URL: http:// (HTTP CONNECT), https:// (TLS to the proxy,
+    /// then CONNECT), socks4://, socks4a://, socks5:// or socks5h:// (the proxy resolves
+    /// HOST); user:password@ for its credentials
+    #[arg(long, value_name = "URL", conflicts_with_all = ["unix", "udp"])]
+    pub proxy: Option<String>,
+    /// nc's spelling of --proxy: the proxy at HOST[:PORT], speaking -X's protocol
+    #[arg(short = 'x', value_name = "HOST[:PORT]", conflicts_with_all = ["proxy", "unix", "udp"])]
+    pub nc_proxy: Option<String>,
+    /// The protocol of -x's proxy: 4 (SOCKS4), 5 (SOCKS5 with HOST resolved by the proxy,
+    /// as nc does; the default; port 1080) or connect (HTTP CONNECT; port 3128)
+    #[arg(short = 'X', value_name = "4|5|connect", requires = "nc_proxy")]
+    pub nc_proxy_protocol: Option<crate::proxy::NcProtocol>,
+    #[command(flatten)]
+    pub proxy_opts: ProxyArgs,
     #[command(flatten)]
     pub tls: TlsArgs,
     #[command(flatten)]
     pub tls_client: TlsClientArgs,
+}
+
+// The proxy's credentials and certificate (connect, http-get, relay). A plain comment: a doc
+// comment on a flattened struct would replace the subcommand's about.
+#[derive(Debug, Args, Clone, Default)]
+pub struct ProxyArgs {
+    /// The proxy's credentials (instead of the URL's user:password@; the environment
+    /// variable keeps them off the command line)
+    #[arg(
+        long,
+        value_name = "USER:PASSWORD",
+        env = "NICKSOCK_PROXY_USER",
+        hide_env_values = true
+    )]
+    pub proxy_user: Option<String>,
+    /// Trust these PEM roots for an https:// proxy's certificate
+    #[arg(long, value_name = "FILE", value_hint = ValueHint::FilePath)]
+    pub proxy_cacert: Option<PathBuf>,
+    /// Do not verify an https:// proxy's certificate (says so on stderr)
+    #[arg(long)]
+    pub proxy_insecure: bool,
 }
 
 #[derive(Debug, Args)]
@@ -325,6 +360,12 @@ pub struct RelayArgs {
     /// Do not verify the target's certificate (says so on stderr)
     #[arg(short = 'k', long, requires = "to_tls")]
     pub insecure: bool,
+    /// Reach the target through the proxy at URL (as connect's --proxy), a tunnel per
+    /// client
+    #[arg(long, value_name = "URL", conflicts_with = "to_unix")]
+    pub to_proxy: Option<String>,
+    #[command(flatten)]
+    pub proxy_opts: ProxyArgs,
 }
 
 #[derive(Debug, Args)]
@@ -401,6 +442,17 @@ pub struct HttpGetArgs {
     /// host
     #[arg(long, value_name = "PATH", value_hint = ValueHint::FilePath, conflicts_with = "resolve")]
     pub unix_socket: Option<std::path::PathBuf>,
+    /// Go through the proxy at URL (http://, https://, socks4://, socks4a://, socks5://,
+    /// socks5h://; user:password@ for its credentials) instead of the one http_proxy,
+    /// https_proxy or all_proxy name; '' for none at all
+    #[arg(short = 'x', long, value_name = "URL", conflicts_with = "unix_socket")]
+    pub proxy: Option<String>,
+    /// Hosts to reach without the proxy, comma-separated (names with their subdomains,
+    /// addresses, CIDR ranges, * for all); replaces no_proxy/NO_PROXY
+    #[arg(long, value_name = "LIST")]
+    pub noproxy: Option<String>,
+    #[command(flatten)]
+    pub proxy_opts: ProxyArgs,
     /// Speak HTTP/1.0
     #[arg(long = "http1.0")]
     pub http10: bool,
@@ -742,5 +794,93 @@ mod tests {
         );
         let err = split_endpoint("echo", &["70000".to_string()]).unwrap_err();
         assert!(err.to_string().contains("nicksock echo"), "{err}");
+    }
+}
+
+/// Options whose value is `USER:PASSWORD`: the password is hidden from `ps`.
+const SECRET_OPTIONS: [&str; 3] = ["--proxy-user", "--to-proxy-user", "--auth"];
+
+/// Where the passwords are in the command line's words (`word`, byte range), to be
+/// overwritten once parsed so that `ps` and `/proc/PID/cmdline` never show them (curl does
+/// the same): the part after the first `:` of a `--proxy-user` or `--auth` value, and the
+/// password of a URL's `user:password@`.
+pub fn secret_spans(words: &[&[u8]]) -> Vec<(usize, std::ops::Range<usize>)> {
+    let mut spans = Vec::new();
+    for (i, word) in words.iter().enumerate() {
+        let value_at = if i > 0 && SECRET_OPTIONS.iter().any(|o| words[i - 1] == o.as_bytes()) {
+            Some(0)
+        } else {
+            SECRET_OPTIONS.iter().find_map(|o| {
+                let prefix = [o.as_bytes(), b"="].concat();
+                word.starts_with(&prefix).then_some(prefix.len())
+            })
+        };
+        if let Some(start) = value_at {
+            if let Some(colon) = word[start..].iter().position(|&b| b == b':') {
+                let from = start + colon + 1;
+                if from < word.len() {
+                    spans.push((i, from..word.len()));
+                }
+            }
+            continue;
+        }
+        // scheme://user:password@host…: the password, up to the last '@' before the path.
+        let Some(scheme_end) = word.windows(3).position(|w| w == b"://") else {
+            continue;
+        };
+        let rest_at = scheme_end + 3;
+        let rest = &word[rest_at..];
+        let authority_len = rest
+            .iter()
+            .position(|&b| matches!(b, b'/' | b'?' | b'#'))
+            .unwrap_or(rest.len());
+        let authority = &rest[..authority_len];
+        let Some(at) = authority.iter().rposition(|&b| b == b'@') else {
+            continue;
+        };
+        if let Some(colon) = authority[..at].iter().position(|&b| b == b':')
+            && colon + 1 < at
+        {
+            spans.push((i, rest_at + colon + 1..rest_at + at));
+        }
+    }
+    spans
+}
+
+#[cfg(test)]
+mod secret_tests {
+    use super::secret_spans;
+
+    fn masked(words: &[&str]) -> Vec<String> {
+        let mut owned: Vec<Vec<u8>> = words.iter().map(|w| w.as_bytes().to_vec()).collect();
+        let views: Vec<&[u8]> = owned.iter().map(Vec::as_slice).collect();
+        let spans = secret_spans(&views);
+        for (i, range) in spans {
+            owned[i][range].fill(b'*');
+        }
+        owned
+            .into_iter()
+            .map(|w| String::from_utf8(w).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn passwords_are_found_in_every_spelling() {
+        assert_eq!(
+            masked(&["connect", "--proxy-user", "me:pw", "h", "1"]),
+            ["connect", "--proxy-user", "me:**", "h", "1"]
+        );
+        assert_eq!(masked(&["--auth=a:secret"]), ["--auth=a:******"]);
+        assert_eq!(
+            masked(&["--proxy", "socks5h://me:p@ss@proxy:1080/"]),
+            ["--proxy", "socks5h://me:****@proxy:1080/"]
+        );
+        assert_eq!(
+            masked(&["http://u:pw@example.org/a@b"]),
+            ["http://u:**@example.org/a@b"]
+        );
+        // Nothing secret: untouched.
+        let plain = ["http://example.org/", "--proxy-user", "me", "a:b"];
+        assert_eq!(masked(&plain), plain);
     }
 }

@@ -28,13 +28,15 @@ pub enum Kind {
     Gpio,
     /// A file could not be read or written (exit 10).
     File,
+    /// A proxy asked for credentials, rejected ours, or refused by its policy (exit 11).
+    Denied,
     /// Stopped by SIGINT (exit 130).
     Interrupted,
 }
 
 impl Kind {
     /// Every kind, in the order of their exit codes.
-    pub const ALL: [Kind; 11] = [
+    pub const ALL: [Kind; 12] = [
         Kind::Runtime,
         Kind::Usage,
         Kind::Resolve,
@@ -45,6 +47,7 @@ impl Kind {
         Kind::Bind,
         Kind::Gpio,
         Kind::File,
+        Kind::Denied,
         Kind::Interrupted,
     ];
 
@@ -63,6 +66,9 @@ impl Kind {
             Kind::Bind => "could not bind or listen (address in use, say)",
             Kind::Gpio => "a GPIO pin could not be opened or switched",
             Kind::File => "a file could not be read or written",
+            Kind::Denied => {
+                "a proxy wanted credentials, rejected them, or refused the connection by its policy"
+            }
             Kind::Interrupted => "stopped by SIGINT (Ctrl-C)",
         }
     }
@@ -80,6 +86,7 @@ impl Kind {
             Kind::Bind => 8,
             Kind::Gpio => 9,
             Kind::File => 10,
+            Kind::Denied => 11,
             Kind::Interrupted => 130,
         }
     }

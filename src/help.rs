@@ -72,6 +72,14 @@ const CONNECT: &[Example] = &[
         "TLS verified against the web PKI roots (lab L7).",
     ),
     ex(
+        "nicksock connect -X 5 -x 127.0.0.1:1080 lab-host 22",
+        "Through a SOCKS5 proxy, nc's spelling: ssh -o ProxyCommand='nicksock connect -x 127.0.0.1:1080 %h %p'.",
+    ),
+    ex(
+        "nicksock connect --proxy http://proxy:3128 --tls lab.example.org 443",
+        "TLS to a lab server through a campus HTTP proxy (CONNECT).",
+    ),
+    ex(
         "nicksock connect --tls --cacert cert.pem localhost 8443",
         "TLS to a server whose self-signed certificate you have (lab L15).",
     ),
@@ -112,6 +120,10 @@ const HTTP_GET: &[Example] = &[
     ex(
         "nicksock http-get --json '{\"value\":1}' http://pi.local:8080/api/pins/13",
         "Switch GPIO13 on through serve-gpio's API.",
+    ),
+    ex(
+        "nicksock http-get --proxy http://proxy:3128 --noproxy localhost,10.0.0.0/8 https://example.org/",
+        "Behind a proxy; without --proxy, https_proxy, http_proxy and no_proxy are read as curl reads them.",
     ),
     ex(
         "nicksock http-get --resolve example.test:8080:127.0.0.1 http://example.test:8080/",
@@ -185,6 +197,10 @@ const RELAY: &[Example] = &[
     ex(
         "nicksock relay --tls --cert cert.pem --key cert-key.pem --cacert clients.pem --to-unix /var/run/docker.sock 2376",
         "Put a Unix socket on the network behind TLS with client certificates (socat and stunnel together).",
+    ),
+    ex(
+        "nicksock relay 127.0.0.1 2222 lab-host 22 --to-proxy socks5h://127.0.0.1:1080",
+        "A local port that reaches a host behind a SOCKS proxy, a tunnel per client.",
     ),
 ];
 
@@ -307,7 +323,7 @@ mod tests {
     fn the_exit_status_table_is_every_kind_once() {
         let table = exit_status();
         let codes: Vec<u8> = table.iter().map(|(c, _)| *c).collect();
-        assert_eq!(codes, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 130]);
+        assert_eq!(codes, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 130]);
         let help = after_long_help("listen", Some("Session: …"));
         assert!(
             help.starts_with("Session: …\n\nExamples:\n  nicksock listen 1234\n"),

@@ -17,5 +17,6 @@ pub mod help;
 pub mod http;
 pub mod names;
 pub mod net;
+pub mod proxy;
 pub mod sock;
 pub mod tls;

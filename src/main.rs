@@ -24,14 +24,15 @@ const PANIC_EXIT: i32 = 101;
 // function is safe Rust. std still captures the arguments on glibc (through .init_array).
 #[allow(unsafe_code)]
 #[unsafe(no_mangle)]
-extern "C" fn main(_argc: i32, _argv: *const *const u8) -> i32 {
+extern "C" fn main(argc: i32, argv: *const *const u8) -> i32 {
     keep_standard_fds_open();
+    let args = Args { argc, argv };
     // A write to a closed socket or pipe fails with EPIPE instead of killing us.
     let _ = signal_hook::flag::register(
         signal_hook::consts::SIGPIPE,
         Arc::new(AtomicBool::new(false)),
     );
-    let code = std::panic::catch_unwind(run).unwrap_or(PANIC_EXIT);
+    let code = std::panic::catch_unwind(|| run(&args)).unwrap_or(PANIC_EXIT);
     let _ = std::io::stdout().flush();
     code
 }
@@ -56,8 +57,52 @@ fn keep_standard_fds_open() {
     }
 }
 
-fn run() -> i32 {
+/// The command line as the C start-up gave it: its memory is what `ps` shows.
+struct Args {
+    argc: i32,
+    argv: *const *const u8,
+}
+
+impl std::panic::RefUnwindSafe for Args {}
+
+impl Args {
+    /// Overwrites the passwords in the command line with `*` (see
+    /// `nicksock::cli::secret_spans`), once clap has read it: `ps` and
+    /// `/proc/PID/cmdline` show the rest of the line, never a password.
+    #[allow(unsafe_code)]
+    fn hide_secrets(&self) {
+        let count = usize::try_from(self.argc).unwrap_or(0);
+        if self.argv.is_null() || count == 0 {
+            return;
+        }
+        // SAFETY: the C start-up passes `argc` pointers to NUL-terminated strings that
+        // live, writable, for the whole process; nothing else reads them any more (std
+        // and clap made their own copies while parsing), and each write stays inside one
+        // string's bytes before its NUL.
+        unsafe {
+            let words: Vec<&mut [u8]> = (0..count)
+                .map(|i| {
+                    let p = *self.argv.add(i);
+                    if p.is_null() {
+                        return &mut [][..];
+                    }
+                    let len = std::ffi::CStr::from_ptr(p.cast()).to_bytes().len();
+                    std::slice::from_raw_parts_mut(p.cast_mut(), len)
+                })
+                .collect();
+            let views: Vec<&[u8]> = words.iter().map(|w| &**w).collect();
+            let spans = nicksock::cli::secret_spans(&views);
+            let mut words = words;
+            for (i, range) in spans {
+                words[i][range].fill(b'*');
+            }
+        }
+    }
+}
+
+fn run(args: &Args) -> i32 {
     let cli = Cli::parse();
+    args.hide_secrets();
     match cmd::run(cli) {
         Ok(()) => 0,
         Err(err) => {

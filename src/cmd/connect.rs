@@ -8,7 +8,8 @@ use anyhow::Result;
 
 use crate::cli::ConnectArgs;
 use crate::net::addr::Family;
-use crate::net::connector::{ConnectOptions, connect_tcp, connect_udp};
+use crate::net::connector::{ConnectOptions, connect_udp};
+use crate::net::dial::{self, Endpoint, ProxyPlan, Via};
 use crate::net::event_loop::secs;
 use crate::net::session::{Session, SessionRules};
 use crate::net::stdin::StdinSource;
@@ -16,7 +17,6 @@ use crate::net::stdout::Stdout;
 use crate::net::udp::{Datagrams, Peer};
 use crate::net::unix;
 use crate::net::{EventLoop, Transport};
-use crate::sock::Stream;
 use crate::tls;
 
 /// Where to connect.
@@ -39,6 +39,8 @@ pub struct Config {
         Arc<rustls::ClientConfig>,
         rustls::pki_types::ServerName<'static>,
     )>,
+    /// `--proxy`, `-x`: the proxy to go through.
+    proxy: Option<Arc<ProxyPlan>>,
 }
 
 impl Config {
@@ -71,7 +73,30 @@ impl Config {
         } else {
             None
         };
+        let proxy_url = match (&args.proxy, &args.nc_proxy) {
+            (Some(url), _) => Some(super::parse_proxy_url("--proxy", url)?),
+            (None, Some(host_port)) => {
+                let protocol = args.nc_proxy_protocol.unwrap_or_default();
+                Some(
+                    crate::proxy::ProxyUrl::from_nc(host_port, protocol).map_err(|e| {
+                        crate::error::fail(crate::error::Kind::Usage, format!("-x: {e}"))
+                    })?,
+                )
+            }
+            (None, None) => None,
+        };
+        let proxy = match proxy_url {
+            Some(url) => {
+                let plan = super::proxy_plan(url, &args.proxy_opts)?;
+                if verbose > 0 {
+                    eprintln!("via proxy {}", plan.url.redacted());
+                }
+                Some(Arc::new(plan))
+            }
+            None => None,
+        };
         Ok(Config {
+            proxy,
             connect: ConnectOptions {
                 family: Family::from(&args.family),
                 timeout: args.connect_timeout.map(secs),
@@ -79,6 +104,7 @@ impl Config {
                 source: args.source,
                 source_port: args.source_port,
                 verbose,
+                backlog_wait: None,
             },
             rules: args.session.rules(verbose),
             udp: args.session.udp,
@@ -97,24 +123,38 @@ pub fn run(config: Config) -> Result<()> {
     }
     // The loop exists before connecting: SIGINT ends a connect that hangs, at once.
     let mut ev = EventLoop::new()?;
-    let (stream, shown) = match &config.target {
-        Target::Tcp { host, port } => {
-            let (stream, addr) = connect_tcp(&mut ev, host, *port, &config.connect)?;
-            (Stream::Tcp(stream), format!("{host} port {}", addr.port()))
-        }
-        Target::Unix(path) => (
-            unix::connect(&mut ev, path, &config.connect)?,
-            path.display().to_string(),
+    let (endpoint, shown) = match &config.target {
+        Target::Tcp { host, port } => (
+            Endpoint::Tcp {
+                host: host.clone(),
+                port: *port,
+            },
+            format!("{host} port {port}"),
         ),
+        Target::Unix(path) => (Endpoint::Unix(path.clone()), path.display().to_string()),
     };
+    let via = config
+        .proxy
+        .as_deref()
+        .map(|plan| Via { plan, tunnel: true });
+    let (under, _) = dial::connect(
+        &mut ev,
+        &endpoint,
+        None,
+        &config.connect,
+        via,
+        config.proxy.clone(),
+    )?;
     if config.zero_io {
         if config.connect.verbose > 0 {
             eprintln!("connection to {shown} succeeded");
         }
         return Ok(());
     }
-    let tls = config.tls.as_ref().map(|(client, name)| (client, name));
-    let transport = crate::net::transport::connected(stream, tls)?;
+    let transport = match &config.tls {
+        Some((client, name)) => crate::net::transport::tls_over(under, client, name)?,
+        None => under,
+    };
     let plain = matches!(transport, Transport::Plain(_));
     let mut stdin = StdinSource::open(&mut ev, config.rules.recv_only, config.crlf, plain)?;
     let mut out = Stdout::open()?;

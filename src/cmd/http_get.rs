@@ -22,7 +22,8 @@ use self::write_out::{Stats, WriteOut};
 use crate::cli::{HttpGetArgs, usage_error};
 use crate::error::{Kind, Tag as _, exit_code, fail};
 use crate::http::client::{
-    DEFAULT_USER_AGENT, RequestSpec, encode_request, is_token_char, parse_header_arg,
+    DEFAULT_USER_AGENT, RequestSpec, encode_proxied_request, encode_request, is_token_char,
+    parse_header_arg,
 };
 use crate::http::find_header;
 use crate::http::target::{
@@ -31,10 +32,10 @@ use crate::http::target::{
 use crate::net::EventLoop;
 use crate::net::addr::Family;
 use crate::net::addr::Pinned;
-use crate::net::connector::{ConnectOptions, connect_tcp, connect_tcp_to};
+use crate::net::connector::ConnectOptions;
+use crate::net::dial::{self, Endpoint, ProxyPlan, Via};
 use crate::net::event_loop::secs;
 use crate::net::stdout::Stdout;
-use crate::sock::Stream;
 use crate::tls;
 
 /// Content-Type of `-d`.
@@ -67,6 +68,57 @@ pub struct Config {
     write_out: Option<WriteOut>,
     silent: bool,
     tls: TlsSetup,
+    proxy: ProxySetup,
+}
+
+/// `--proxy`, `--noproxy` and the proxy variables: the proxy is chosen again for every
+/// request (a redirect may leave NO_PROXY's range), its plan made once.
+struct ProxySetup {
+    flag: Option<String>,
+    noproxy: Option<String>,
+    opts: crate::cli::ProxyArgs,
+    /// The last proxy's plan, by its URL.
+    plan: Option<(crate::proxy::ProxyUrl, Arc<ProxyPlan>)>,
+}
+
+impl ProxySetup {
+    /// The proxy for a request to `url`'s `host`, if one; `-v` says which and why.
+    fn choose(&mut self, url: &Url, host: &str, verbose: u8) -> Result<Option<Arc<ProxyPlan>>> {
+        let env = |name: &str| std::env::var(name).ok();
+        let choice = crate::proxy::choose(
+            url.scheme(),
+            host,
+            self.flag.as_deref(),
+            self.noproxy.as_deref(),
+            &env,
+        )
+        .map_err(|e| fail(Kind::Usage, e))?;
+        let (url, from) = match choice {
+            crate::proxy::Choice::Direct { why } => {
+                if verbose > 0
+                    && let Some(why) = why
+                {
+                    eprintln!("* no proxy for {host} ({why})");
+                }
+                return Ok(None);
+            }
+            crate::proxy::Choice::Proxy { url, from } => (url, from),
+        };
+        if let Some((known, plan)) = &self.plan
+            && *known == url
+        {
+            if verbose > 0 {
+                eprintln!("* via proxy {} (from {from})", plan.url.redacted());
+            }
+            return Ok(Some(Arc::clone(plan)));
+        }
+        let plan = Arc::new(super::proxy_plan(url.clone(), &self.opts)?);
+        if verbose > 0 {
+            eprintln!("* via proxy {} (from {from})", plan.url.redacted());
+        }
+        self.plan = Some((url, Arc::clone(&plan)));
+        Ok(Some(plan))
+    }
 }
 
 /// The TLS client configuration, built before the first connection when the URL is https or
@@ -207,6 +259,12 @@ impl Config {
             write_out: usage.write_out,
             silent: args.silent,
             tls,
+            proxy: ProxySetup {
+                flag: args.proxy,
+                noproxy: args.noproxy,
+                opts: args.proxy_opts,
+                plan: None,
+            },
         })
     }
 }
@@ -540,39 +598,66 @@ fn exchange(
     let port = connect_port(&spec.url);
     let mut connect = config.connect.clone();
     connect.timeout = connect_timeout(config.connect_timeout, plan.deadline);
-    let stream = match (&config.unix, Pinned::lookup(&config.pinned, &host, port)) {
-        (Some(path), _) => {
+    let proxy = match &config.unix {
+        Some(_) => None,
+        None => config.proxy.choose(&spec.url, &host, plan.verbose)?,
+    };
+    let https = spec.url.scheme() == "https";
+    // SOCKS proxies always tunnel; an HTTP proxy takes an http:// URL's request as it is.
+    let tunnel = proxy.as_ref().is_some_and(|p| {
+        https
+            || !matches!(
+                p.url.scheme,
+                crate::proxy::Scheme::Http | crate::proxy::Scheme::Https
+            )
+    });
+    let (under, addr) = match &config.unix {
+        Some(path) => {
             if plan.verbose > 0 {
                 eprintln!("* --unix-socket: {}", path.display());
             }
-            crate::net::unix::connect(ev, path, &connect)?
+            dial::connect(
+                ev,
+                &Endpoint::Unix(path.clone()),
+                None,
+                &connect,
+                None,
+                None,
+            )?
         }
-        (None, Some(addrs)) => {
-            if plan.verbose > 0 {
+        None => {
+            let pinned = Pinned::lookup(&config.pinned, &host, port);
+            if plan.verbose > 0
+                && let Some(addrs) = &pinned
+            {
                 let list: Vec<String> = addrs.iter().map(ToString::to_string).collect();
                 eprintln!("* --resolve: {host}:{port} is {}", list.join(", "));
             }
-            let (stream, addr) = connect_tcp_to(ev, &host, addrs, &connect)?;
-            stats.remote = Some(addr);
-            Stream::Tcp(stream)
-        }
-        (None, None) => {
-            let (stream, addr) = connect_tcp(ev, &host, port, &connect)?;
-            stats.remote = Some(addr);
-            Stream::Tcp(stream)
+            let endpoint = Endpoint::Tcp {
+                host: host.clone(),
+                port,
+            };
+            let via = proxy.as_deref().map(|plan| Via { plan, tunnel });
+            dial::connect(ev, &endpoint, pinned, &connect, via, proxy.clone())?
         }
     };
+    stats.remote = addr.ip();
     stats.time_connect = start.elapsed();
-    let tls = if spec.url.scheme() == "https" {
+    let transport = if https {
         let client = config.tls.get(config.silent)?;
         let name = tls::server_name(config.tls.servername.as_deref().unwrap_or(&host))?;
-        Some((client, name))
+        crate::net::transport::tls_over(under, &client, &name)
+            .tag(Kind::Tls, format!("starting TLS with {host}"))?
     } else {
-        None
+        under
     };
-    let transport = crate::net::transport::connected(stream, tls.as_ref().map(|(c, n)| (c, n)))
-        .tag(Kind::Tls, format!("starting TLS with {host}"))?;
-    let bytes = encode_request(spec);
+    let bytes = match &proxy {
+        Some(p) if !tunnel => {
+            let auth = p.url.credentials.as_ref().map(crate::proxy::basic_auth);
+            encode_proxied_request(spec, auth.as_deref())
+        }
+        _ => encode_request(spec),
+    };
     if plan.verbose > 0 {
         show_request(&bytes);
     }
@@ -629,7 +714,13 @@ fn show_request(bytes: &[u8]) {
         .position(|w| w == b"\r\n\r\n")
         .unwrap_or(bytes.len());
     for line in String::from_utf8_lossy(&bytes[..head_end]).lines() {
-        eprintln!("> {line}");
+        // The proxy's password never shows.
+        match line.split_once(':') {
+            Some((name, _)) if name.eq_ignore_ascii_case("proxy-authorization") => {
+                eprintln!("> {name}: ***");
+            }
+            _ => eprintln!("> {line}"),
+        }
     }
 }
 

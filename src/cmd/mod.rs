@@ -118,3 +118,40 @@ pub fn server_endpoint(
     let addrs = crate::net::addr::bind_addrs(addr.as_deref(), port, family)?;
     Ok((addrs, addr.is_none()))
 }
+
+/// The proxy of `url` (`--proxy`, `--to-proxy`, a proxy variable), with `--proxy-user`'s
+/// credentials in place of the URL's and, for an `https://` proxy, the TLS configuration
+/// that verifies it (`--proxy-cacert`, `--proxy-insecure`). A URL that does not parse is a
+/// usage error naming `from` (exit 2).
+pub fn proxy_plan(
+    url: crate::proxy::ProxyUrl,
+    opts: &crate::cli::ProxyArgs,
+) -> Result<crate::net::dial::ProxyPlan> {
+    let mut url = url;
+    if let Some(user) = &opts.proxy_user {
+        url.credentials = Some(crate::proxy::Credentials::parse(user));
+    }
+    let tls = if url.scheme == crate::proxy::Scheme::Https {
+        let tls_opts = crate::tls::config::ClientOptions {
+            cacert: opts.proxy_cacert.clone(),
+            insecure: opts.proxy_insecure,
+            cert: None,
+            key: None,
+            alpn: Vec::new(),
+        };
+        let config = crate::tls::config::client_config(&tls_opts)?;
+        if opts.proxy_insecure {
+            eprintln!("{}", crate::tls::config::INSECURE_WARNING);
+        }
+        Some(config)
+    } else {
+        None
+    };
+    Ok(crate::net::dial::ProxyPlan { url, tls })
+}
+
+/// Parses a proxy URL given on the command line (`flag`: its option, for the message).
+pub fn parse_proxy_url(flag: &str, text: &str) -> Result<crate::proxy::ProxyUrl> {
+    crate::proxy::ProxyUrl::parse(text)
+        .map_err(|e| crate::error::fail(crate::error::Kind::Usage, format!("{flag}: {e}")))
+}

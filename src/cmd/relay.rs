@@ -12,14 +12,15 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context as _, Result};
+use anyhow::Result;
+use mio::Interest;
 use mio::event::Event;
-use mio::{Interest, Token};
 
 use crate::cli::{RelayArgs, usage_error};
 use crate::net::addr::{Family, bind_addrs};
 use crate::net::bridge::{Direction, Failure};
-use crate::net::connector::{ConnectOptions, DialTokens, Dialer, connect_error, resolve_on_loop};
+use crate::net::connector::{Addr, ConnectOptions, DialTokens, resolve_on_loop};
+use crate::net::dial::{Connection, Endpoint, ProxyPlan};
 use crate::net::event_loop::{Context, EventLoop, secs};
 use crate::net::server::{
     self, Closed, Group, HANDSHAKE_TIMEOUT, Link, MAX_LISTENERS, Next, SLOTS, Server, Service,
@@ -35,10 +36,6 @@ const FIRST_ATTEMPT_SLOT: usize = 2;
 const TIMER_SLOT: usize = SLOTS - 1;
 /// How long a client waits for room in a Unix target's full backlog without `-w`.
 const BACKLOG_WAIT: Duration = Duration::from_secs(10);
-/// First pause before trying a full backlog again; it doubles up to [`MAX_PAUSE`].
-const FIRST_PAUSE: Duration = Duration::from_millis(20);
-/// Longest pause between two tries.
-const MAX_PAUSE: Duration = Duration::from_millis(500);
 /// Passes of moving bytes (each up to a buffer or a pipe's worth a direction) a pair makes
 /// before the loop looks at the others.
 const PASSES_PER_TURN: usize = 16;
@@ -64,6 +61,8 @@ pub struct Config {
         Arc<rustls::ClientConfig>,
         rustls::pki_types::ServerName<'static>,
     )>,
+    /// `--to-proxy`: every target connection goes through it.
+    proxy: Option<Arc<ProxyPlan>>,
     verbose: u8,
 }
 
@@ -101,7 +100,15 @@ impl Config {
             None => bind_addrs(listen_addr.as_deref(), port, family)?,
         };
         addrs.truncate(MAX_LISTENERS);
+        let proxy = match &args.to_proxy {
+            Some(url) => {
+                let url = super::parse_proxy_url("--to-proxy", url)?;
+                Some(Arc::new(super::proxy_plan(url, &args.proxy_opts)?))
+            }
+            None => None,
+        };
         Ok(Config {
+            proxy,
             addrs,
             default_pair: listen_addr.is_none(),
             unix_in: args.unix,
@@ -114,6 +121,7 @@ impl Config {
                 timeout: args.connect_timeout.map(secs),
                 // Each client's attempts are its own; `-vv` shows them.
                 verbose: verbose.saturating_sub(1),
+                backlog_wait: Some(BACKLOG_WAIT),
                 ..ConnectOptions::default()
             },
             idle: args.idle_timeout.map(secs),
@@ -171,19 +179,7 @@ fn split(
 /// Runs `relay` until SIGINT (exit 130) or SIGTERM (sessions finish, then exit 0).
 pub fn run(config: Config) -> Result<()> {
     let mut ev = EventLoop::new()?;
-    let targets = match &config.unix_out {
-        Some(_) => Vec::new(),
-        None => resolve_on_loop(
-            &mut ev,
-            &config.target_host,
-            config.target_port,
-            config.family,
-        )?,
-    };
-    if config.verbose > 0 && config.unix_out.is_none() {
-        let list: Vec<String> = targets.iter().map(ToString::to_string).collect();
-        eprintln!("target {} is {}", config.target_host, list.join(", "));
-    }
+    let (targets, target_address) = resolve_targets(&mut ev, &config)?;
     let unix_in = config.unix_in.as_deref();
     let listeners = server::listen_at(unix_in, &config.addrs, config.default_pair, "")?;
     let group = Group {
@@ -196,6 +192,7 @@ pub fn run(config: Config) -> Result<()> {
     let relay = Relay {
         config,
         targets,
+        target_address,
         scratch: vec![0; crate::net::bridge::BUFFER],
     };
     Server::new(relay, vec![group], verbose)
@@ -203,10 +200,51 @@ pub fn run(config: Config) -> Result<()> {
         .run(ev)
 }
 
+/// What every pair dials: the target's addresses (or the proxy's, with `--to-proxy`; or the
+/// Unix socket), and the target's address when the client resolves it for the proxy
+/// (SOCKS4, SOCKS5). Resolved once, at start.
+fn resolve_targets(
+    ev: &mut EventLoop,
+    config: &Config,
+) -> Result<(Vec<Addr>, Option<std::net::IpAddr>)> {
+    if let Some(path) = &config.unix_out {
+        return Ok((vec![Addr::Unix(path.clone())], None));
+    }
+    let (host, port) = (&config.target_host, config.target_port);
+    let Some(plan) = &config.proxy else {
+        let found = resolve_on_loop(ev, host, port, config.family)?;
+        if config.verbose > 0 {
+            let list: Vec<String> = found.iter().map(ToString::to_string).collect();
+            eprintln!("target {host} is {}", list.join(", "));
+        }
+        return Ok((found.into_iter().map(Addr::Ip).collect(), None));
+    };
+    let address = if plan.url.scheme.proxy_resolves() {
+        None
+    } else {
+        resolve_on_loop(ev, host, port, config.family)?
+            .first()
+            .map(SocketAddr::ip)
+    };
+    let found = resolve_on_loop(ev, &plan.url.host, plan.url.port, config.family)?;
+    if config.verbose > 0 {
+        let list: Vec<String> = found.iter().map(ToString::to_string).collect();
+        let target = address.map_or_else(|| host.clone(), |a| format!("{host} ({a})"));
+        eprintln!(
+            "target {target} via proxy {} at {}",
+            plan.url.redacted(),
+            list.join(", ")
+        );
+    }
+    Ok((found.into_iter().map(Addr::Ip).collect(), address))
+}
+
 /// The relay: a service on the server core whose connections are pairs.
 struct Relay {
     config: Config,
-    targets: Vec<SocketAddr>,
+    /// What each pair dials (see [`resolve_targets`]).
+    targets: Vec<Addr>,
+    target_address: Option<std::net::IpAddr>,
     /// The one read buffer every pair's copying shares.
     scratch: Vec<u8>,
 }
@@ -215,22 +253,15 @@ struct Relay {
 enum Target {
     /// Not started yet: the pair's first turn starts it.
     Waiting,
-    Dialing(Dialer),
+    /// Being connected (and through the proxy), on the loop.
+    Dialing(Box<Connection>),
     Up(Transport),
-    /// Connecting failed at once (a Unix socket): the pair ends with this.
-    Failed(anyhow::Error),
-    /// The Unix target's backlog is full: try again at `next`, until `until`.
-    Backlogged {
-        next: Instant,
-        pause: Duration,
-        until: Instant,
-    },
 }
 
 /// One client's own connection to the target (the client is the server's link).
 struct Pair {
     target: Target,
-    target_addr: Option<SocketAddr>,
+    target_addr: Option<Addr>,
     /// Client → target.
     up: Direction,
     /// Target → client.
@@ -238,8 +269,8 @@ struct Pair {
     accepted: Instant,
     /// When the target connection was made.
     up_at: Option<Instant>,
-    /// When the backlog retry timer is set for.
-    retry_at: Option<Instant>,
+    /// `-v` said that the Unix target's backlog is full.
+    said_backlogged: bool,
     /// How it ended, once it has.
     ended: Option<Ended>,
 }
@@ -272,7 +303,7 @@ impl Pair {
         cx: &mut Context<'_>,
         link: &mut Link,
         config: &Config,
-        targets: &[SocketAddr],
+        targets: (&[Addr], Option<std::net::IpAddr>),
         scratch: &mut [u8],
     ) -> Option<Ended> {
         let now = cx.now;
@@ -280,38 +311,32 @@ impl Pair {
             self.up.wake(closed);
         }
         if matches!(self.target, Target::Waiting) {
-            self.start(cx, link, config, targets, now);
+            self.start(link, config, targets);
         }
-        if let (Target::Backlogged { next, pause, until }, Some(path)) =
-            (&self.target, &config.unix_out)
-            && now >= *next
-        {
-            let (pause, until) = (*pause, *until);
-            self.dial_unix(
-                cx,
-                link.token(TARGET_SLOT),
-                config,
-                path,
-                now,
-                pause * 2,
-                until,
-            );
-        }
-        if let Target::Failed(err) = &self.target {
-            return Some(Ended::failed(err));
-        }
-        if let Target::Dialing(d) = &mut self.target {
-            match d.poll(cx, &config.dial) {
-                Ok(None) => {}
-                Ok(Some((sock, addr))) => {
-                    let tls = config.tls_out.as_ref().map(|(c, n)| (c, n));
-                    let mut t = match transport::connected(sock, tls) {
-                        Ok(t) => t,
-                        Err(e) => {
-                            return Some(Ended::failed(
-                                &anyhow::Error::new(e).context("starting TLS"),
-                            ));
-                        }
+        if let Target::Dialing(conn) = &mut self.target {
+            match conn.poll(cx, &config.dial) {
+                Ok(None) => {
+                    if conn.backlogged() && !self.said_backlogged && config.verbose > 0 {
+                        let wait = config.dial.timeout.unwrap_or(BACKLOG_WAIT).as_secs_f64();
+                        eprintln!(
+                            "{}: the target's backlog is full: trying again for up to {wait} s",
+                            link.peer()
+                        );
+                        self.said_backlogged = true;
+                    }
+                }
+                Ok(Some((under, addr))) => {
+                    let tls = config.tls_out.as_ref();
+                    let mut t = match tls {
+                        Some((c, n)) => match transport::tls_over(under, c, n) {
+                            Ok(t) => t,
+                            Err(e) => {
+                                return Some(Ended::failed(
+                                    &anyhow::Error::new(e).context("starting TLS"),
+                                ));
+                            }
+                        },
+                        None => under,
                     };
                     if let Err(e) = cx.registry.reregister(
                         t.socket(),
@@ -326,11 +351,7 @@ impl Pair {
                     self.up_at = Some(now);
                     link.touch();
                 }
-                Err(e) => {
-                    let err =
-                        connect_error(&config.target_host, config.target_port, &e, &config.dial);
-                    return Some(Ended::failed(&err));
-                }
+                Err(err) => return Some(Ended::failed(&err)),
             }
         }
         if let Target::Up(target) = &mut self.target {
@@ -375,70 +396,46 @@ impl Pair {
                 });
             }
         }
-        if let Target::Backlogged { next, .. } = self.target
-            && self.retry_at != Some(next)
-        {
-            cx.timers.add(next, link.token(TIMER_SLOT));
-            self.retry_at = Some(next);
-        }
         None
     }
 
-    /// Starts the connection to the target: dialing on the loop, or (a Unix socket) made,
-    /// refused or waiting for room in the backlog at once.
+    /// Starts the connection to the target (through the proxy, if any) on the loop.
     fn start(
         &mut self,
-        cx: &mut Context<'_>,
         link: &Link,
         config: &Config,
-        targets: &[SocketAddr],
-        now: Instant,
+        targets: (&[Addr], Option<std::net::IpAddr>),
     ) {
-        let Some(path) = &config.unix_out else {
-            let first = link.token(0).0;
-            let tokens = DialTokens {
-                attempts: first + FIRST_ATTEMPT_SLOT,
-                max_attempts: TIMER_SLOT - FIRST_ATTEMPT_SLOT,
-                timer: link.token(TIMER_SLOT),
-            };
-            self.target = Target::Dialing(Dialer::new(targets.to_vec(), &config.dial, tokens));
-            return;
+        let (addrs, address) = targets;
+        let first = link.token(0).0;
+        let tokens = DialTokens {
+            attempts: first + FIRST_ATTEMPT_SLOT,
+            max_attempts: TIMER_SLOT - FIRST_ATTEMPT_SLOT,
+            timer: link.token(TIMER_SLOT),
         };
-        let until = now + config.dial.timeout.unwrap_or(BACKLOG_WAIT);
-        self.dial_unix(
-            cx,
+        let endpoint = match &config.unix_out {
+            Some(path) => Endpoint::Unix(path.clone()),
+            None => Endpoint::Tcp {
+                host: config.target_host.clone(),
+                port: config.target_port,
+            },
+        };
+        let via = config.proxy.as_ref().map(|plan| {
+            let target = crate::net::dial::Target {
+                host: config.target_host.clone(),
+                port: config.target_port,
+                address,
+            };
+            (Arc::clone(plan), target, true)
+        });
+        self.target = Target::Dialing(Box::new(Connection::new(
+            addrs.to_vec(),
+            &endpoint,
+            via,
+            &config.dial,
+            tokens,
             link.token(TARGET_SLOT),
-            config,
-            path,
-            now,
-            FIRST_PAUSE,
-            until,
-        );
-        if config.verbose > 0 && matches!(self.target, Target::Backlogged { .. }) {
-            let wait = until.saturating_duration_since(now).as_secs_f64();
-            eprintln!(
-                "{}: the target's backlog is full: trying again for up to {wait} s",
-                link.peer()
-            );
-        }
-    }
-
-    /// Tries the Unix target at `path` (see [`unix_target`]), watched with `token`.
-    #[allow(clippy::too_many_arguments)]
-    fn dial_unix(
-        &mut self,
-        cx: &mut Context<'_>,
-        token: Token,
-        config: &Config,
-        path: &std::path::Path,
-        now: Instant,
-        pause: Duration,
-        until: Instant,
-    ) {
-        self.target = unix_target(config, cx, path, token, now, pause, until);
-        if matches!(self.target, Target::Up(_)) {
-            self.up_at = Some(now);
-        }
+        )));
     }
 }
 
@@ -467,7 +464,7 @@ impl Service for Relay {
             down: Direction::default(),
             accepted: now,
             up_at: None,
-            retry_at: None,
+            said_backlogged: false,
             ended: None,
         }
     }
@@ -478,8 +475,8 @@ impl Service for Relay {
         link: &mut Link,
         pair: &mut Pair,
     ) -> std::io::Result<Next> {
-        let Some(ended) = pair.step(cx, link, &self.config, &self.targets, &mut self.scratch)
-        else {
+        let targets = (self.targets.as_slice(), self.target_address);
+        let Some(ended) = pair.step(cx, link, &self.config, targets, &mut self.scratch) else {
             return Ok(Next::Keep);
         };
         let next = if ended.failed {
@@ -493,10 +490,10 @@ impl Service for Relay {
 
     fn on_ready(&mut self, pair: &mut Pair, slot: usize, event: &Event) {
         match (slot, &mut pair.target) {
-            (TARGET_SLOT, _) => pair.down.wake(event.is_read_closed()),
             (_, Target::Dialing(d)) => {
                 d.on_ready(event.token());
             }
+            (TARGET_SLOT, _) => pair.down.wake(event.is_read_closed()),
             _ => {}
         }
     }
@@ -523,9 +520,16 @@ impl Service for Relay {
             why: end.why.unwrap_or("closed").to_string(),
             failed: end.reset,
         });
-        let target = pair
-            .target_addr
-            .map_or_else(|| self.config.target_host.clone(), |a| a.to_string());
+        let target = match (&pair.target_addr, &self.config.proxy) {
+            (Some(addr), Some(plan)) => format!(
+                "{}:{} via {} ({addr})",
+                self.config.target_host,
+                self.config.target_port,
+                plan.url.redacted()
+            ),
+            (Some(addr), None) => addr.to_string(),
+            (None, _) => self.config.target_host.clone(),
+        };
         let line = format!(
             "{} → {target}: {} bytes up, {} down, {:.3} s, {}",
             end.peer,
@@ -543,48 +547,4 @@ impl Service for Relay {
             eprintln!("{line}");
         }
     }
-}
-
-/// Connects to the target on the Unix socket `path`, TLS started, watched with `token`:
-/// up, failed, or waiting for room in the server's full backlog (`pause` before the next
-/// try, giving up at `until`).
-fn unix_target(
-    config: &Config,
-    cx: &mut Context<'_>,
-    path: &std::path::Path,
-    token: Token,
-    now: Instant,
-    pause: Duration,
-    until: Instant,
-) -> Target {
-    match unix::connect_now(path) {
-        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock && now < until => {
-            let pause = pause.min(MAX_PAUSE);
-            Target::Backlogged {
-                next: (now + pause).min(until),
-                pause,
-                until,
-            }
-        }
-        Err(e) => Target::Failed(unix::connect_error(path, &e, &config.dial)),
-        Ok(sock) => match start_target(config, cx, sock, token) {
-            Ok(t) => Target::Up(t),
-            Err(err) => Target::Failed(err),
-        },
-    }
-}
-
-/// Starts TLS (when asked) on a target's socket and watches it.
-fn start_target(
-    config: &Config,
-    cx: &mut Context<'_>,
-    sock: crate::sock::Stream,
-    token: Token,
-) -> Result<Transport> {
-    let tls = config.tls_out.as_ref().map(|(c, n)| (c, n));
-    let mut t = transport::connected(sock, tls).context("starting TLS")?;
-    cx.registry
-        .register(t.socket(), token, Interest::READABLE | Interest::WRITABLE)
-        .context("watching the target")?;
-    Ok(t)
 }

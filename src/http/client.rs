@@ -55,6 +55,18 @@ impl RequestSpec {
 
 /// The bytes of the request: the request line, the headers (Host first) and the body.
 pub fn encode_request(spec: &RequestSpec) -> Vec<u8> {
+    encode(spec, None)
+}
+
+/// The request as an HTTP proxy takes it (RFC 9112 §3.2.2): the absolute URL as the
+/// request target (without its userinfo and fragment), and the proxy's credentials
+/// (`Proxy-Authorization: Basic …`) when given.
+pub fn encode_proxied_request(spec: &RequestSpec, proxy_auth: Option<&str>) -> Vec<u8> {
+    encode(spec, Some(proxy_auth))
+}
+
+/// `proxied`: sent to an HTTP proxy, with its credentials, if any.
+fn encode(spec: &RequestSpec, proxied: Option<Option<&str>>) -> Vec<u8> {
     let mut headers: Vec<(String, String)> = vec![
         ("Host".into(), host_header(&spec.url)),
         ("User-Agent".into(), spec.user_agent.clone()),
@@ -62,6 +74,9 @@ pub fn encode_request(spec: &RequestSpec) -> Vec<u8> {
     ];
     if let Some(auth) = basic_auth(&spec.url) {
         headers.push(("Authorization".into(), auth));
+    }
+    if let Some(Some(auth)) = proxied {
+        headers.push(("Proxy-Authorization".into(), auth.to_string()));
     }
     if let Some(body) = &spec.body {
         if let Some(ct) = &spec.content_type {
@@ -73,7 +88,10 @@ pub fn encode_request(spec: &RequestSpec) -> Vec<u8> {
     apply_user_headers(&mut headers, &spec.headers);
 
     let version = if spec.http10 { "1.0" } else { "1.1" };
-    let target = request_target(&spec.url);
+    let target = match proxied {
+        Some(_) => absolute_target(&spec.url),
+        None => request_target(&spec.url),
+    };
     let mut out = format!("{} {target} HTTP/{version}\r\n", spec.method).into_bytes();
     for (name, value) in &headers {
         out.extend_from_slice(format!("{name}: {value}\r\n").as_bytes());
@@ -83,6 +101,15 @@ pub fn encode_request(spec: &RequestSpec) -> Vec<u8> {
         out.extend_from_slice(body);
     }
     out
+}
+
+/// The absolute form of a request target: the URL without its userinfo and fragment.
+fn absolute_target(url: &Url) -> String {
+    let mut url = url.clone();
+    let _ = url.set_username("");
+    let _ = url.set_password(None);
+    url.set_fragment(None);
+    url.to_string()
 }
 
 /// Merges the user's headers into the defaults: the first user header of a default's name

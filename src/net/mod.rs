@@ -6,6 +6,7 @@ pub mod acceptor;
 pub mod addr;
 pub mod bridge;
 pub mod connector;
+pub mod dial;
 pub mod event_loop;
 pub mod listener;
 pub mod server;

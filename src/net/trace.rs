@@ -134,6 +134,18 @@ pub fn chunk(sock: &Stream, dir: Dir, data: &[u8]) {
     let _ = state.out.flush();
 }
 
+/// Records a line about what the chunks that follow are (`== TEXT, at T s`): the proxy's
+/// handshake, then its tunnel.
+pub fn note(text: &str) {
+    let Some(tracer) = TRACER.get() else {
+        return;
+    };
+    let elapsed = tracer.start.elapsed().as_secs_f64();
+    let mut state = tracer.state.lock().unwrap_or_else(PoisonError::into_inner);
+    let _ = writeln!(state.out, "== {text}, at {elapsed:.6} s");
+    let _ = state.out.flush();
+}
+
 /// One chunk as the trace shows it: a heading line, then the bytes.
 pub fn render(
     view: View,

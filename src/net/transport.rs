@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use super::trace;
 use crate::error::{Kind, fail_io};
-use crate::tls::{TlsError, TlsStream};
+use crate::tls::{Lower, TlsError, TlsStream};
 
 pub use crate::sock::{Remote, Stream, shut_write, unacknowledged};
 
@@ -43,6 +43,24 @@ pub fn connected(
         )?)),
         None => Transport::Plain(stream),
     })
+}
+
+/// TLS to `name` over a connection already made: inside the tunnel of a proxy, which may
+/// itself be TLS (an `https://` proxy), or over a plain socket like [`connected`].
+pub fn tls_over(
+    under: Transport,
+    config: &Arc<rustls::ClientConfig>,
+    name: &rustls::pki_types::ServerName<'static>,
+) -> io::Result<Transport> {
+    let lower = match under {
+        Transport::Plain(s) => Lower::Sock(s),
+        Transport::Tls(t) => Lower::Tls(t),
+    };
+    Ok(Transport::Tls(Box::new(TlsStream::client(
+        lower,
+        Arc::clone(config),
+        name.clone(),
+    )?)))
 }
 
 /// Resets the connection: closing the socket then sends RST, not FIN, so the peer knows its
@@ -110,6 +128,12 @@ impl Transport {
 
     /// Sends what it can of `data`.
     pub fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        self.write_masked(data, data)
+    }
+
+    /// Sends what it can of `data` like [`write`](Self::write), with `shown` (as long as
+    /// `data`, its secrets masked) recorded by `--trace` in its place.
+    pub fn write_masked(&mut self, data: &[u8], shown: &[u8]) -> io::Result<usize> {
         loop {
             let r = match self {
                 Transport::Plain(s) => s.write(data),
@@ -118,7 +142,11 @@ impl Transport {
             match r {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Ok(n) if trace::enabled() => {
-                    trace::chunk(self.socket(), trace::Dir::Send, &data[..n]);
+                    trace::chunk(
+                        self.socket(),
+                        trace::Dir::Send,
+                        &shown[..n.min(shown.len())],
+                    );
                     return Ok(n);
                 }
                 other => return other,

@@ -13,31 +13,16 @@ use std::io;
 use std::os::unix::ffi::OsStrExt as _;
 use std::os::unix::fs::{FileTypeExt as _, MetadataExt as _};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
 
 use anyhow::Result;
-use mio::Token;
-use mio::event::Event;
 use socket2::{Domain, SockAddr, Socket, Type};
 
 use super::connector::ConnectOptions;
-use super::event_loop::{Context, EventLoop, Flow, Handler};
 use super::transport::describe;
 use crate::error::{Kind, fail};
-use crate::sock::Stream;
 
 /// Pending connections the kernel may hold (it caps the number at somaxconn).
 const BACKLOG: i32 = 4096;
-/// First pause between two tries of `--retry-for`; it doubles up to [`MAX_PAUSE`].
-const FIRST_PAUSE: Duration = Duration::from_millis(50);
-/// Longest pause between two tries.
-const MAX_PAUSE: Duration = Duration::from_millis(500);
-/// How long a connect waits for room in a server's full backlog when no `-w` says: about
-/// what the kernel gives a TCP connect.
-const FULL_BACKLOG_WAIT: Duration = Duration::from_secs(120);
-/// The timer of a connect waiting to try again.
-const RETRY_TIMER: Token = Token(0);
-
 /// A listening Unix socket; its file (when it has one) is removed when it is dropped.
 #[derive(Debug)]
 pub struct UnixListener {
@@ -275,117 +260,13 @@ fn listening_paths(table: &[u8]) -> impl Iterator<Item = &[u8]> {
     })
 }
 
-/// Connects to `path` now, without waiting (for `relay`, which cannot wait per client).
-pub fn connect_now(path: &Path) -> io::Result<Stream> {
-    try_connect(path).map(Stream::Unix)
-}
-
 /// One non-blocking connect. A Unix connect does not stay in progress: it is made, refused,
 /// or `WouldBlock` when the server's backlog is full.
-fn try_connect(path: &Path) -> io::Result<mio::net::UnixStream> {
+pub(crate) fn try_connect(path: &Path) -> io::Result<mio::net::UnixStream> {
     let socket = Socket::new(Domain::UNIX, Type::STREAM, None)?;
     socket.set_nonblocking(true)?;
     socket.connect(&sockaddr(path)?)?;
     Ok(mio::net::UnixStream::from_std(socket.into()))
-}
-
-/// Connects to the server on `path`, on the loop: `--retry-for` tries again while nothing
-/// listens there (no file yet, or connection refused), a full backlog is waited out until
-/// `-w` (or two minutes), and SIGINT ends the wait.
-pub fn connect(ev: &mut EventLoop, path: &Path, opts: &ConnectOptions) -> Result<Stream> {
-    let now = Instant::now();
-    let mut dial = Dial {
-        path,
-        give_up_at: opts.retry_for.map(|d| now + d),
-        full_until: now + opts.timeout.unwrap_or(FULL_BACKLOG_WAIT),
-        pause: FIRST_PAUSE,
-        waiting: false,
-        verbose: opts.verbose > 0,
-        result: None,
-    };
-    ev.run(&mut dial)?;
-    let outcome = dial
-        .result
-        .unwrap_or_else(|| Err(io::ErrorKind::Interrupted.into()));
-    match outcome {
-        Ok(sock) => {
-            if opts.verbose > 0 {
-                eprintln!("connected to {}", path.display());
-            }
-            Ok(Stream::Unix(sock))
-        }
-        Err(e) => Err(connect_error(path, &e, opts)),
-    }
-}
-
-/// The wait of [`connect`].
-struct Dial<'a> {
-    path: &'a Path,
-    give_up_at: Option<Instant>,
-    full_until: Instant,
-    pause: Duration,
-    /// A timer is set for the next try.
-    waiting: bool,
-    /// `-v`: say each failure and retry.
-    verbose: bool,
-    result: Option<io::Result<mio::net::UnixStream>>,
-}
-
-impl Handler for Dial<'_> {
-    fn on_event(&mut self, _cx: &mut Context<'_>, _event: &Event) -> Result<()> {
-        Ok(())
-    }
-
-    fn on_timer(&mut self, _cx: &mut Context<'_>, token: Token) -> Result<()> {
-        if token == RETRY_TIMER {
-            self.waiting = false;
-        }
-        Ok(())
-    }
-
-    fn after(&mut self, cx: &mut Context<'_>) -> Result<Flow> {
-        if self.waiting {
-            return Ok(Flow::Continue);
-        }
-        let now = Instant::now();
-        let err = match try_connect(self.path) {
-            Ok(sock) => {
-                self.result = Some(Ok(sock));
-                return Ok(Flow::Stop);
-            }
-            Err(e) => e,
-        };
-        let again = match err.kind() {
-            io::ErrorKind::WouldBlock => now < self.full_until,
-            io::ErrorKind::NotFound | io::ErrorKind::ConnectionRefused => {
-                self.give_up_at.is_some_and(|at| now < at)
-            }
-            _ => false,
-        };
-        if !again {
-            self.result = Some(Err(err));
-            return Ok(Flow::Stop);
-        }
-        let mut at = now + self.pause;
-        if err.kind() == io::ErrorKind::WouldBlock {
-            at = at.min(self.full_until);
-        }
-        if let Some(end) = self
-            .give_up_at
-            .filter(|_| err.kind() != io::ErrorKind::WouldBlock)
-        {
-            at = at.min(end);
-        }
-        if self.verbose {
-            let path = self.path.display();
-            eprintln!("connecting to {path} failed: {}", describe(&err));
-            eprintln!("retrying in {} ms", at.duration_since(now).as_millis());
-        }
-        self.pause = (self.pause * 2).min(MAX_PAUSE);
-        cx.timers.add(at, RETRY_TIMER);
-        self.waiting = true;
-        Ok(Flow::Continue)
-    }
 }
 
 /// A failure to connect to `path` in the user's words, with its exit code: 4 when nothing

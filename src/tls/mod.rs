@@ -9,4 +9,4 @@ pub mod stream;
 pub use config::{
     ClientOptions, INSECURE_WARNING, client_config, explain, server_config, server_name,
 };
-pub use stream::{TlsError, TlsStream};
+pub use stream::{Lower, TlsError, TlsStream};

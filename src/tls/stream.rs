@@ -2,6 +2,9 @@
 //! edge-triggered loop: read_tls → process_new_packets → drain plaintext, and write_tls until
 //! the socket refuses. Never `write_all` into rustls (its buffer takes only so much) and never
 //! `rustls::Stream` (it deadlocks on non-blocking sockets).
+//!
+//! The layer under a session is a socket, or another TLS session ([`Lower::Tls`]): TLS to
+//! the target inside the TLS of an `https://` proxy's tunnel.
 
 use std::io::{self, Read, Write};
 use std::sync::Arc;
@@ -10,9 +13,85 @@ use crate::sock::Stream;
 use rustls::pki_types::ServerName;
 use rustls::{ClientConfig, ClientConnection, Connection, ServerConfig, ServerConnection};
 
-/// TLS on one socket.
+/// What a TLS session runs over.
+pub enum Lower {
+    /// A socket.
+    Sock(Stream),
+    /// The plaintext of another TLS session (a tunnel through an `https://` proxy).
+    Tls(Box<TlsStream>),
+}
+
+impl Lower {
+    /// The socket at the bottom.
+    fn stream(&self) -> &Stream {
+        match self {
+            Lower::Sock(s) => s,
+            Lower::Tls(t) => t.stream(),
+        }
+    }
+
+    fn stream_mut(&mut self) -> &mut Stream {
+        match self {
+            Lower::Sock(s) => s,
+            Lower::Tls(t) => t.socket(),
+        }
+    }
+
+    /// Ends the sending side under our close_notify.
+    fn shut_write(&mut self) -> io::Result<()> {
+        match self {
+            Lower::Sock(s) => crate::sock::shut_write(s),
+            Lower::Tls(t) => t.shutdown_write(),
+        }
+    }
+
+    /// Pushes out what the layer below holds; `WouldBlock` while some remains.
+    fn flush_below(&mut self) -> io::Result<()> {
+        match self {
+            Lower::Sock(_) => Ok(()),
+            Lower::Tls(t) => t.flush(),
+        }
+    }
+
+    fn wants_write(&self) -> bool {
+        match self {
+            Lower::Sock(_) => false,
+            Lower::Tls(t) => t.wants_write(),
+        }
+    }
+}
+
+impl Read for Lower {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Lower::Sock(s) => s.read(buf),
+            Lower::Tls(t) => t.read(buf),
+        }
+    }
+}
+
+impl Write for Lower {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        match self {
+            Lower::Sock(s) => s.write(data),
+            Lower::Tls(t) => t.write(data),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.flush_below()
+    }
+}
+
+impl From<Stream> for Lower {
+    fn from(s: Stream) -> Self {
+        Lower::Sock(s)
+    }
+}
+
+/// TLS on one socket, or inside another TLS session.
 pub struct TlsStream {
-    sock: Stream,
+    sock: Lower,
     conn: Connection,
     /// Where our sending side stands.
     ours: Sending,
@@ -48,21 +127,21 @@ impl std::error::Error for TlsError {}
 impl TlsStream {
     /// Starts a client handshake with `name` as SNI and the name to verify.
     pub fn client(
-        sock: Stream,
+        sock: impl Into<Lower>,
         config: Arc<ClientConfig>,
         name: ServerName<'static>,
     ) -> io::Result<Self> {
         let conn = ClientConnection::new(config, name).map_err(io::Error::other)?;
-        Ok(Self::new(sock, conn.into()))
+        Ok(Self::new(sock.into(), conn.into()))
     }
 
     /// Starts a server handshake.
     pub fn server(sock: Stream, config: Arc<ServerConfig>) -> io::Result<Self> {
         let conn = ServerConnection::new(config).map_err(io::Error::other)?;
-        Ok(Self::new(sock, conn.into()))
+        Ok(Self::new(Lower::Sock(sock), conn.into()))
     }
 
-    fn new(sock: Stream, conn: Connection) -> Self {
+    fn new(sock: Lower, conn: Connection) -> Self {
         TlsStream {
             sock,
             conn,
@@ -71,14 +150,14 @@ impl TlsStream {
         }
     }
 
-    /// The socket under the session.
+    /// The socket under the session (at the bottom, when it is inside another).
     pub fn stream(&self) -> &Stream {
-        &self.sock
+        self.sock.stream()
     }
 
     /// The socket, to register with the loop.
     pub fn socket(&mut self) -> &mut Stream {
-        &mut self.sock
+        self.sock.stream_mut()
     }
 
     /// Whether the handshake is still under way.
@@ -125,6 +204,7 @@ impl TlsStream {
             if let Err(err) = self.conn.process_new_packets() {
                 // The last gasp: let the peer see the alert that explains the failure.
                 let _ = self.conn.write_tls(&mut self.sock);
+                let _ = self.sock.flush_below();
                 return Err(io::Error::new(io::ErrorKind::InvalidData, TlsError(err)));
             }
             // A handshake step may have produced records to send.
@@ -160,8 +240,8 @@ impl TlsStream {
         }
     }
 
-    /// Sends buffered records; `WouldBlock` while some remain. Shuts the TCP write side once
-    /// everything after our close_notify is out.
+    /// Sends buffered records; `WouldBlock` while some remain (here or in the layer below).
+    /// Shuts the TCP write side once everything after our close_notify is out.
     pub fn flush(&mut self) -> io::Result<()> {
         // close_notify waits for the handshake: sent earlier, it would cut the handshake and
         // the data rustls holds until the handshake is done.
@@ -179,9 +259,9 @@ impl TlsStream {
         if self.ours == Sending::Closing {
             self.ours = Sending::Shut;
             // Our close_notify may have met the reset of a peer that had what it wanted.
-            crate::sock::shut_write(&self.sock)?;
+            self.sock.shut_write()?;
         }
-        Ok(())
+        self.sock.flush_below()
     }
 
     /// Sends close_notify, then shuts the TCP write side (once it is flushed), after the
@@ -198,6 +278,8 @@ impl TlsStream {
 
     /// Whether records wait to be sent.
     pub fn wants_write(&self) -> bool {
-        self.conn.wants_write() || matches!(self.ours, Sending::CloseRequested | Sending::Closing)
+        self.conn.wants_write()
+            || matches!(self.ours, Sending::CloseRequested | Sending::Closing)
+            || self.sock.wants_write()
     }
 }

@@ -43,14 +43,24 @@ pub fn bin_shell() -> String {
     quoted.join(" ")
 }
 
-/// A command for the binary (under the runner, if any) with a clean environment.
+/// A command for the binary (under the runner, if any) with a clean environment: no
+/// proxy settings of the machine's (a CI runner's `http_proxy`) reach the tests.
 pub fn nicksock(args: &[&str]) -> Command {
     let argv = bin_argv();
     let mut cmd = Command::new(&argv[0]);
     cmd.args(&argv[1..])
         .args(args)
         .env("RUST_BACKTRACE", "0")
-        .env_remove("NICKSOCK_AUTH");
+        .env_remove("NICKSOCK_AUTH")
+        .env_remove("NICKSOCK_PROXY_USER")
+        .env_remove("http_proxy")
+        .env_remove("https_proxy")
+        .env_remove("HTTPS_PROXY")
+        .env_remove("all_proxy")
+        .env_remove("ALL_PROXY")
+        .env_remove("no_proxy")
+        .env_remove("NO_PROXY")
+        .env_remove("HTTP_PROXY");
     cmd
 }
 
