@@ -543,6 +543,7 @@ impl SessionArgs {
             progress: self.progress,
             shared_stdin: false,
             grace: None,
+            tunnel_ends_with_ours: false,
         }
     }
 }

@@ -96,7 +96,6 @@ impl Config {
             None => None,
         };
         Ok(Config {
-            proxy,
             connect: ConnectOptions {
                 family: Family::from(&args.family),
                 timeout: args.connect_timeout.map(secs),
@@ -106,12 +105,29 @@ impl Config {
                 verbose,
                 backlog_wait: None,
             },
-            rules: args.session.rules(verbose),
+            rules: {
+                let rules = args.session.rules(verbose);
+                // An HTTP proxy closes its tunnel at either side's end (RFC 9110 §9.3.6):
+                // our end cannot reach the target, only cut its reply. With nothing to send
+                // (--recv-only) we never send it.
+                let http_tunnel = proxy.as_ref().is_some_and(|p| {
+                    matches!(
+                        p.url.scheme,
+                        crate::proxy::Scheme::Http | crate::proxy::Scheme::Https
+                    )
+                });
+                SessionRules {
+                    tunnel_ends_with_ours: http_tunnel,
+                    no_shutdown: rules.no_shutdown || (http_tunnel && rules.recv_only),
+                    ..rules
+                }
+            },
             udp: args.session.udp,
             zero_io: args.zero_io,
             crlf: args.crlf,
             target,
             tls,
+            proxy,
         })
     }
 }

@@ -238,6 +238,7 @@ impl Config {
                 deadline: None,
                 stop_for_retry: false,
                 resume_from: None,
+                proxy_answers: None,
             },
             retry: retry::Policy {
                 max: args.retry,
@@ -650,6 +651,13 @@ fn exchange(
             .tag(Kind::Tls, format!("starting TLS with {host}"))?
     } else {
         under
+    };
+    let plan = Plan {
+        proxy_answers: proxy
+            .as_ref()
+            .filter(|_| !tunnel)
+            .map(|p| p.url.credentials.is_some()),
+        ..plan
     };
     let bytes = match &proxy {
         Some(p) if !tunnel => {

@@ -78,6 +78,10 @@ pub struct SessionRules {
     /// SIGTERM stops taking stdin and lets the session end within this long (a server's
     /// clean stop); `None`: SIGTERM ends the session at once.
     pub grace: Option<Duration>,
+    /// The connection is an HTTP proxy's tunnel, which the proxy closes at either side's
+    /// end (RFC 9110 §9.3.6): once our end went through it, the end that comes back is the
+    /// proxy's, cutting off what the target would still have sent, and is a failure.
+    pub tunnel_ends_with_ours: bool,
 }
 
 /// A live byte counter on stderr, drawn only when stderr is a terminal.
@@ -174,6 +178,8 @@ pub struct Session<'a> {
     /// Our sending side is over: stdin ended and (unless `--no-shutdown`) we shut it down.
     shut_down: bool,
     peer_eof: bool,
+    /// The peer's end came after ours went out (see `SessionRules::tunnel_ends_with_ours`).
+    eof_after_ours: bool,
     /// Bytes of stdin handed to the connection.
     sent: u64,
     /// The socket reported an error: look at it even when not reading.
@@ -225,6 +231,7 @@ impl<'a> Session<'a> {
             buf,
             shut_down: false,
             peer_eof: false,
+            eof_after_ours: false,
             sent: 0,
             socket_error: false,
             drain: None,
@@ -370,6 +377,7 @@ impl<'a> Session<'a> {
     /// The peer ended its side: nothing more will arrive.
     fn on_peer_eof(&mut self) {
         self.peer_eof = true;
+        self.eof_after_ours = self.shut_down && !self.rules.no_shutdown;
         if self.rules.verbose > 1 {
             eprintln!("the peer ended its sending side");
         }
@@ -532,6 +540,18 @@ impl Session<'_> {
             && !self.sock.wants_write()
             && self.acknowledged(cx, now)?
         {
+            if self.rules.tunnel_ends_with_ours && self.eof_after_ours && !self.rules.send_only {
+                // What we sent went through (the proxy forwards it before it closes), but
+                // the end that came back is the proxy's, not the target's: a reply sent
+                // after our end was cut, and nothing says whether there was one.
+                return Err(fail(
+                    Kind::Runtime,
+                    "the HTTP proxy closed the tunnel at our end of stdin, so the target's \
+                     own end never came and a reply it sent after ours was lost \
+                     (--no-shutdown waits for the target's end; --send-only when no reply \
+                     is expected)",
+                ));
+            }
             return Ok(Flow::Stop);
         }
         self.clock.check(cx, self.rules, sending_done, now)

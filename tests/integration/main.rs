@@ -9,6 +9,8 @@ mod generated;
 mod gpio_events;
 mod http_get;
 mod keep_open;
+mod proxies;
+mod proxy;
 mod relay;
 mod serve_gpio;
 mod sigterm;

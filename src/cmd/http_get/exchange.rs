@@ -48,6 +48,9 @@ pub struct Plan {
     /// The request asks for the body from this byte on (`Range`): a `206` must start
     /// there, a `200` replaces what the output holds.
     pub resume_from: Option<u64>,
+    /// The request went to an HTTP proxy as it is (absolute form), `Some(with credentials)`:
+    /// its 407 is the proxy's refusal (exit 11), never the origin's answer.
+    pub proxy_answers: Option<bool>,
 }
 
 /// The `--max-time` deadline passed (the seconds the user gave): no retry cures that. The
@@ -265,6 +268,19 @@ impl<'a> Exchange<'a> {
     /// The final head is in: stop here (retry, redirect, `-f`) or start delivering.
     fn on_head(&mut self, head: ResponseHead, body_bytes: u64) -> Result<()> {
         let status = head.status;
+        if let (Some(sent_credentials), 407) = (self.plan.proxy_answers, status) {
+            let what = if sent_credentials {
+                "the proxy rejected the credentials"
+            } else {
+                "the proxy wants credentials"
+            };
+            return Err(fail(
+                Kind::Denied,
+                format!("{what} (HTTP 407 {})", head.reason)
+                    .trim_end()
+                    .to_string(),
+            ));
+        }
         if self.plan.stop_for_retry && retry::RETRY_STATUSES.contains(&status) {
             self.ending.stopped_for_retry = true;
             return self.stop_at(head);
