@@ -544,6 +544,7 @@ impl SessionArgs {
             shared_stdin: false,
             grace: None,
             tunnel_ends_with_ours: false,
+            tls_to_target: false,
         }
     }
 }
@@ -800,23 +801,34 @@ mod tests {
 
 /// Options whose value is `USER:PASSWORD`: the password is hidden from `ps`.
 const SECRET_OPTIONS: [&str; 3] = ["--proxy-user", "--to-proxy-user", "--auth"];
+/// Options whose value is a proxy URL, perhaps without a scheme (`user:pw@proxy:3128`).
+const PROXY_OPTIONS: [&str; 3] = ["--proxy", "--to-proxy", "-x"];
+
+/// Where the value of one of `options` starts in word `i`: the whole word after the option
+/// alone, or after `--option=` (and after `-x` run together with its value).
+fn option_value(words: &[&[u8]], i: usize, options: &[&str]) -> Option<usize> {
+    let word = words[i];
+    if i > 0 && options.iter().any(|o| words[i - 1] == o.as_bytes()) {
+        return Some(0);
+    }
+    options.iter().find_map(|o| {
+        let prefix = if o.starts_with("--") {
+            [o.as_bytes(), b"="].concat()
+        } else {
+            o.as_bytes().to_vec()
+        };
+        (word.len() > prefix.len() && word.starts_with(&prefix)).then_some(prefix.len())
+    })
+}
 
 /// Where the passwords are in the command line's words (`word`, byte range), to be
 /// overwritten once parsed so that `ps` and `/proc/PID/cmdline` never show them (curl does
 /// the same): the part after the first `:` of a `--proxy-user` or `--auth` value, and the
-/// password of a URL's `user:password@`.
+/// password of a URL's `user:password@` (a proxy option's URL may have no scheme).
 pub fn secret_spans(words: &[&[u8]]) -> Vec<(usize, std::ops::Range<usize>)> {
     let mut spans = Vec::new();
     for (i, word) in words.iter().enumerate() {
-        let value_at = if i > 0 && SECRET_OPTIONS.iter().any(|o| words[i - 1] == o.as_bytes()) {
-            Some(0)
-        } else {
-            SECRET_OPTIONS.iter().find_map(|o| {
-                let prefix = [o.as_bytes(), b"="].concat();
-                word.starts_with(&prefix).then_some(prefix.len())
-            })
-        };
-        if let Some(start) = value_at {
+        if let Some(start) = option_value(words, i, &SECRET_OPTIONS) {
             if let Some(colon) = word[start..].iter().position(|&b| b == b':') {
                 let from = start + colon + 1;
                 if from < word.len() {
@@ -825,12 +837,15 @@ pub fn secret_spans(words: &[&[u8]]) -> Vec<(usize, std::ops::Range<usize>)> {
             }
             continue;
         }
-        // scheme://user:password@host…: the password, up to the last '@' before the path.
-        let Some(scheme_end) = word.windows(3).position(|w| w == b"://") else {
-            continue;
+        // [scheme://]user:password@host…: the password, up to the last '@' before the path.
+        let authority_at = match word.windows(3).position(|w| w == b"://") {
+            Some(scheme_end) => scheme_end + 3,
+            None => match option_value(words, i, &PROXY_OPTIONS) {
+                Some(start) => start,
+                None => continue,
+            },
         };
-        let rest_at = scheme_end + 3;
-        let rest = &word[rest_at..];
+        let rest = &word[authority_at..];
         let authority_len = rest
             .iter()
             .position(|&b| matches!(b, b'/' | b'?' | b'#'))
@@ -842,7 +857,7 @@ pub fn secret_spans(words: &[&[u8]]) -> Vec<(usize, std::ops::Range<usize>)> {
         if let Some(colon) = authority[..at].iter().position(|&b| b == b':')
             && colon + 1 < at
         {
-            spans.push((i, rest_at + colon + 1..rest_at + at));
+            spans.push((i, authority_at + colon + 1..authority_at + at));
         }
     }
     spans
@@ -880,6 +895,12 @@ mod secret_tests {
             masked(&["http://u:pw@example.org/a@b"]),
             ["http://u:**@example.org/a@b"]
         );
+        // A proxy URL without a scheme, in each spelling.
+        assert_eq!(
+            masked(&["--proxy", "me:pw@proxy:3128", "-x", "a:b@p", "-xc:d@p"]),
+            ["--proxy", "me:**@proxy:3128", "-x", "a:*@p", "-xc:*@p"]
+        );
+        assert_eq!(masked(&["--to-proxy=u:pw@p"]), ["--to-proxy=u:**@p"]);
         // Nothing secret: untouched.
         let plain = ["http://example.org/", "--proxy-user", "me", "a:b"];
         assert_eq!(masked(&plain), plain);

@@ -12,8 +12,9 @@
 #     FIN until it has read the sender's end, then exits. tinyproxy and microsocks tear the
 #     whole tunnel down at the first FIN in either direction, so a receiver that shuts its
 #     sending side at once (`nicksock listen` or `nc -l` with stdin at /dev/null) makes them
-#     drop the data. socat rather than `nicksock listen --recv-only` (which also waits) so
-#     the receiver is nobody's own; -b 1 MiB because socat's 8 KiB default halves its rate.
+#     drop the data. socat rather than `nicksock listen --recv-only` (which also waits):
+#     the receiver is none of the contestants, and with -b 1 MiB it is the faster one here
+#     (about 1.5 GB/s from a direct `connect`, against 0.4 GB/s with socat's 8 KiB default).
 #   - The data is random bytes without 0xFF: curl's telnet:// doubles every 0xFF it sends
 #     (the telnet IAC escape), so a file with 0xFF would not arrive intact from curl. All
 #     three senders send the same file.
@@ -52,11 +53,13 @@ PY=$(python3 -c 'import sys; print(sys.executable)')
 BUSY=0
 
 # quiet: waits (bounded) until no cargo or rustc runs: a build on the same cores makes a
-# measurement worthless. If one still runs after 5 min, says so and sets BUSY.
+# measurement worthless. If one still runs after 5 min, says so and sets BUSY. A build seen
+# right after a measurement sets BUSY too (it may have overlapped).
+building() { pgrep -x cargo >/dev/null || pgrep rustc >/dev/null; }
 quiet() {
   local i
   for i in $(seq 300); do
-    pgrep -x cargo >/dev/null || pgrep rustc >/dev/null || return 0
+    building || return 0
     [ "$i" = 1 ] && echo "waiting for cargo/rustc to finish…" >&2
     sleep 1
   done
@@ -131,9 +134,8 @@ for _ in range(n):
                 break
             out += chunk
     t1 = time.perf_counter()
-    p.stdin.close()
     try:
-        rest, err = p.communicate(timeout=5)
+        rest, err = p.communicate(timeout=5)  # closes stdin first
         rc = p.returncode
     except subprocess.TimeoutExpired:
         p.kill()
@@ -150,18 +152,18 @@ GREET_PORT=$(free_port)
 "$PY" "$work/greet.py" "$GREET_PORT" 2>/dev/null & pids+=($!)
 wait_port "$GREET_PORT"
 
-# client TOOL PROXY HOST PORT: sets $cmd to TOOL's command line for HOST PORT through PROXY
-# (tiny, micro or dante).
+# client TOOL PROXY HOST PORT [NSOPT]: sets $cmd to TOOL's command line for HOST PORT
+# through PROXY (tiny, micro or dante); NSOPT is an option for nicksock only.
 client() {
-  local tool=$1 proxy=$2 host=$3 port=$4 pport kind
+  local tool=$1 proxy=$2 host=$3 port=$4 nsopt=(${5:-}) pport kind
   case $proxy in
     tiny) pport=$TINY_PORT kind=http ;;
     micro) pport=$MICRO_PORT kind=socks5 ;;
     dante) pport=$DANTE_PORT kind=socks5 ;;
   esac
   case $tool/$kind in
-    nicksock/http) cmd=("$NS" connect --proxy "http://127.0.0.1:$pport" "$host" "$port") ;;
-    nicksock/socks5) cmd=("$NS" connect --proxy "socks5h://127.0.0.1:$pport" "$host" "$port") ;;
+    nicksock/http) cmd=("$NS" connect "${nsopt[@]}" --proxy "http://127.0.0.1:$pport" "$host" "$port") ;;
+    nicksock/socks5) cmd=("$NS" connect "${nsopt[@]}" --proxy "socks5h://127.0.0.1:$pport" "$host" "$port") ;;
     curl/http) cmd=(curl -sSN -p -x "http://127.0.0.1:$pport" "telnet://$host:$port") ;;
     curl/socks5) cmd=(curl -sSN --socks5-hostname "127.0.0.1:$pport" "telnet://$host:$port") ;;
     nc/http) cmd=(nc -N -X connect -x "127.0.0.1:$pport" "$host" "$port") ;;
@@ -183,7 +185,9 @@ stream() {
     timeout 900 socat -u -b 1048576 "TCP-LISTEN:$tport,bind=127.0.0.1,reuseaddr" \
       "OPEN:$work/received,creat,trunc" 2>"$work/socat.err" & rp=$!; pids+=($rp)
     wait_port "$tport"
-    client "$tool" "$proxy" 127.0.0.1 "$tport"
+    # --send-only: without it, nicksock exits 1 when an HTTP proxy closes the tunnel at our
+    # end of stdin (tinyproxy does), since a reply would have been lost; here none is due.
+    client "$tool" "$proxy" 127.0.0.1 "$tport" --send-only
     if [ "$tool" = curl ]; then
       t0=$(now)
       "${cmd[@]}" < "$file" > /dev/null 2>"$work/sender.err" & sp=$!; pids+=($sp)
@@ -203,6 +207,7 @@ stream() {
       rc_r=0; wait "$rp" || rc_r=$?
       t1=$(now)
     fi
+    building && { echo "a build started during a measurement" >&2; BUSY=1; }
     if [ "$rc_s$rc_r" != 00 ] || ! cmp -s "$file" "$work/received"; then
       echo "$tool via $proxy: $(stat -c %s "$work/received" 2>/dev/null || echo 0) of $((mib << 20)) bytes arrived" \
         "$(cmp -s -n "$(stat -c %s "$work/received" 2>/dev/null || echo 0)" "$file" "$work/received" && echo intact || echo corrupted);" \
@@ -225,6 +230,7 @@ first_byte() {
   quiet
   client "$1" "$2" 127.0.0.1 "$GREET_PORT"
   result=$(timeout 600 "$PY" "$work/fb.py" "$FB_RUNS" "${cmd[@]}") || result=failed
+  if building; then echo "a build started during a measurement" >&2; BUSY=1; fi
 }
 
 declare -A R
@@ -254,26 +260,28 @@ row() { # row LABEL KEY: one table row for the results under KEY
 }
 busy_note=""
 [ "$BUSY" = 1 ] && busy_note="
-**Measured while cargo/rustc were running on the same cores (waited 5 min for them): the numbers are not trustworthy.**
+**cargo/rustc ran on the same cores during at least one measurement: the numbers are not trustworthy.**
 "
 section=$(cat <<MD
 ## proxies
 
 Measured by \`scripts/bench/proxy.sh $SIZE_MIB $CURL_MIB\` on $(date -u +%Y-%m-%d), $(nproc) cores
 ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), loopback only, release build;
-$(tinyproxy -v 2>&1 | head -1), microsocks $(dpkg-query -W -f '${Version}' microsocks 2>/dev/null || echo '(version unknown)'), $(danted -v 2>&1 | grep -o -m1 'Dante v[0-9.]*'),
+$(tinyproxy -v 2>&1 | head -1), microsocks $(dpkg-query -W -f '${Version}' microsocks 2>/dev/null || echo '(version unknown)'), $(danted -v 2>&1 | grep -Eo -m1 'Dante v[0-9]+(\.[0-9]+)*'),
 $(curl --version | head -1 | cut -d' ' -f1-2), $(nc -h 2>&1 | head -1), receiver $(socat -V | grep -m1 -o 'socat version [0-9.]*').
-Senders: \`nicksock connect --proxy http://…\` or \`socks5h://…\`; \`curl -p -x http://…\` or
-\`--socks5-hostname\` with \`telnet://HOST:PORT\`; \`nc -N -X connect\` or \`-X 5\` with \`-x\`.
+Senders: \`nicksock connect --proxy http://…\` or \`socks5h://…\`, \`curl -p -x http://…\` or
+\`--socks5-hostname\` with \`telnet://HOST:PORT\`, \`nc -N -X connect\` or \`-X 5\` with \`-x\`.
 Throughput: best of $RUNS, MB/s from the sender's start to the receiver (\`socat -u\`, which sends
 no FIN before the sender's: tinyproxy and microsocks drop the tunnel at the first FIN either way)
 having the whole file; random data without 0xFF (curl's telnet doubles it), compared with
-\`cmp\`, every exit code checked, else \`failed\`. curl's telnet:// reads one 100 KiB buffer
-per 100 ms (about 1 MB/s) and never ends at stdin's end, so it sends $CURL_MIB MiB and is ended
-once the receiver has every byte. First byte: median of $FB_RUNS runs, ms from spawning the
-client to the target's greeting line on its stdout (the target speaks first and closes; the
-client's stdin stays open until then, then it must exit 0). The ÷ columns are nicksock's number
-over the peer's: above 1 is better for MB/s, below 1 is better for ms.
+\`cmp\`, every exit code checked, else \`failed\`. nicksock sends with \`--send-only\`: without it,
+it exits 1 (by design) when tinyproxy closes the tunnel at its end of stdin, as a reply would
+be lost. curl's telnet:// reads one 100 KiB buffer per 100 ms (about 1 MB/s) and never ends at
+stdin's end, so it sends $CURL_MIB MiB and is ended once the receiver has every byte.
+First byte: median of $FB_RUNS runs, ms from spawning the client to the target's greeting line
+on its stdout (the target speaks first and closes; the client's stdin stays open until then,
+then it must exit 0). The ÷ columns are nicksock's number over the peer's: above 1 is better
+for MB/s, below 1 is better for ms.
 $busy_note
 | test | nicksock | curl | OpenBSD nc | nicksock ÷ curl | nicksock ÷ nc |
 | --- | --- | --- | --- | --- | --- |

@@ -89,7 +89,12 @@ impl Config {
             Some(url) => {
                 let plan = super::proxy_plan(url, &args.proxy_opts)?;
                 if verbose > 0 {
-                    eprintln!("via proxy {}", plan.url.redacted());
+                    let from = if args.proxy.is_some() {
+                        "--proxy"
+                    } else {
+                        "-x"
+                    };
+                    eprintln!("via proxy {} (from {from})", plan.url.redacted());
                 }
                 Some(Arc::new(plan))
             }
@@ -118,6 +123,7 @@ impl Config {
                 });
                 SessionRules {
                     tunnel_ends_with_ours: http_tunnel,
+                    tls_to_target: args.tls.tls,
                     no_shutdown: rules.no_shutdown || (http_tunnel && rules.recv_only),
                     ..rules
                 }

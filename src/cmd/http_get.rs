@@ -659,13 +659,16 @@ fn exchange(
             .map(|p| p.url.credentials.is_some()),
         ..plan
     };
-    let bytes = match &proxy {
+    let (bytes, secrets) = match &proxy {
         Some(p) if !tunnel => {
             let auth = p.url.credentials.as_ref().map(crate::proxy::basic_auth);
-            encode_proxied_request(spec, auth.as_deref())
+            let secrets = p.secrets();
+            (encode_proxied_request(spec, auth.as_deref()), secrets)
         }
-        _ => encode_request(spec),
+        _ => (encode_request(spec), Vec::new()),
     };
+    // `--trace` shows the request with the proxy's credentials masked.
+    let shown = dial::mask(&bytes, &secrets);
     if plan.verbose > 0 {
         show_request(&bytes);
     }
@@ -676,6 +679,7 @@ fn exchange(
         method: &spec.method,
         url: &url_text,
         bytes: &bytes,
+        shown: &shown,
     };
     let mut exchange = Exchange::new(ev.registry(), transport, request, bufs, out, plan)?;
     let result = ev.run(&mut exchange);

@@ -222,9 +222,8 @@ fn resolve_targets(
     let address = if plan.url.scheme.proxy_resolves() {
         None
     } else {
-        resolve_on_loop(ev, host, port, config.family)?
-            .first()
-            .map(SocketAddr::ip)
+        let found = resolve_on_loop(ev, host, port, config.family)?;
+        crate::net::dial::target_address(plan.url.scheme, &found)
     };
     let found = resolve_on_loop(ev, &plan.url.host, plan.url.port, config.family)?;
     if config.verbose > 0 {

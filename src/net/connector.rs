@@ -454,9 +454,15 @@ impl Dialer {
         self.next_attempt_at = None;
         self.round_ends = None;
         let kind = self.last_err.as_ref().map(io::Error::kind);
+        let unix = matches!(self.addrs.first(), Some(Addr::Unix(_)));
         let until = match kind {
             Some(io::ErrorKind::WouldBlock) => Some(self.backlog_until),
-            // A round that timed out has used its -w: another would start on a new one.
+            // A socket file that is not there yet, or no server on it: worth waiting for.
+            // Anything else (permission denied, not a socket) will not change.
+            Some(io::ErrorKind::NotFound | io::ErrorKind::ConnectionRefused) if unix => {
+                self.give_up_at
+            }
+            _ if unix => None,
             _ => self.give_up_at,
         };
         match until {

@@ -14,7 +14,7 @@ use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::Result;
 use mio::event::Event;
@@ -38,6 +38,9 @@ const DIAL_TIMER: Token = Token(999);
 const CONN_TOKEN: Token = Token(998);
 /// The most bytes of the proxy's reply read at once (its reply's parts are short).
 const READ_CHUNK: usize = 512;
+/// How long a proxy may take to answer its handshake when `-w` does not say: a silent
+/// proxy never holds a connection (or a relay's client) for ever.
+pub const PROXY_ANSWER_WAIT: Duration = Duration::from_secs(30);
 
 /// Where to connect.
 #[derive(Debug, Clone)]
@@ -61,8 +64,9 @@ impl ProxyPlan {
         self.url.scheme.proxy_resolves()
     }
 
-    /// The secrets sent in the handshake, masked in `--trace`.
-    fn secrets(&self) -> Vec<Vec<u8>> {
+    /// The secrets sent to the proxy (its password, its Basic credentials), masked in
+    /// `--trace`.
+    pub fn secrets(&self) -> Vec<Vec<u8>> {
         match &self.url.credentials {
             Some(c) => vec![
                 c.password.as_bytes().to_vec(),
@@ -107,8 +111,8 @@ enum Stage {
         transport: Transport,
         handshake: Box<Handshake>,
         addr: Addr,
-        /// `-w`: when the proxy must have answered.
-        ends: Option<Instant>,
+        /// `-w` (or [`PROXY_ANSWER_WAIT`]): when the proxy must have answered.
+        ends: Instant,
     },
     Done,
 }
@@ -233,10 +237,8 @@ impl Connection {
                     }
                     let ends = dialer
                         .round_ends()
-                        .or_else(|| opts.timeout.map(|t| cx.now + t));
-                    if let Some(at) = ends {
-                        cx.timers.add(at, self.tokens.timer);
-                    }
+                        .unwrap_or(cx.now + opts.timeout.unwrap_or(PROXY_ANSWER_WAIT));
+                    cx.timers.add(ends, self.tokens.timer);
                     self.stage = Stage::Proxy {
                         dialer,
                         transport,
@@ -271,14 +273,18 @@ impl Connection {
                             }
                             return Ok(Some((transport, addr)));
                         }
-                        Ok(false) if ends.is_some_and(|at| cx.now >= at) => {
+                        Ok(false) if cx.now >= ends => {
                             transport::reset(transport);
+                            let limit = match opts.timeout {
+                                Some(t) => format!("within -w {} s", t.as_secs_f64()),
+                                None => format!(
+                                    "in {} s (-w sets the limit)",
+                                    PROXY_ANSWER_WAIT.as_secs()
+                                ),
+                            };
                             return Err(fail(
                                 Kind::Timeout,
-                                format!(
-                                    "the proxy {} did not answer in time (-w)",
-                                    plan.url.redacted()
-                                ),
+                                format!("the proxy {} did not answer {limit}", plan.url.redacted()),
                             ));
                         }
                         Ok(false) => {
@@ -401,7 +407,9 @@ fn drive(t: &mut Transport, hs: &mut Handshake, plan: &ProxyPlan) -> Result<bool
 }
 
 /// `data` with every secret in it masked by as many `*` (a trace shows the same length).
-fn mask<'a>(data: &'a [u8], secrets: &[Vec<u8>]) -> Cow<'a, [u8]> {
+/// A partial write may have split a secret: the end of one at the start of `data`, or the
+/// start of one at its end, is masked too.
+pub fn mask<'a>(data: &'a [u8], secrets: &[Vec<u8>]) -> Cow<'a, [u8]> {
     let mut out = Cow::Borrowed(data);
     for secret in secrets {
         let mut at = 0;
@@ -413,8 +421,30 @@ fn mask<'a>(data: &'a [u8], secrets: &[Vec<u8>]) -> Cow<'a, [u8]> {
             out.to_mut()[start..start + secret.len()].fill(b'*');
             at = start + secret.len();
         }
+        let longest = secret.len().saturating_sub(1).min(data.len());
+        if let Some(n) = (1..=longest)
+            .rev()
+            .find(|&n| data.starts_with(&secret[secret.len() - n..]))
+        {
+            out.to_mut()[..n].fill(b'*');
+        }
+        if let Some(n) = (1..=longest).rev().find(|&n| data.ends_with(&secret[..n])) {
+            let len = data.len();
+            out.to_mut()[len - n..].fill(b'*');
+        }
     }
     out
+}
+
+/// The target's address to send a proxy that does not resolve names: the first the
+/// resolver gave, or for SOCKS4 (IPv4 only) the first IPv4 one.
+pub fn target_address(scheme: proxy::Scheme, found: &[SocketAddr]) -> Option<IpAddr> {
+    let usable = |a: &&SocketAddr| scheme != proxy::Scheme::Socks4 || a.is_ipv4();
+    found
+        .iter()
+        .find(usable)
+        .or(found.first())
+        .map(SocketAddr::ip)
 }
 
 /// A proxy's failure as the user reads it, with its exit code.
@@ -557,7 +587,9 @@ impl Handler for Client<'_> {
                 return Ok(Flow::Continue);
             };
             let found = found?;
-            let first = found.first().map(SocketAddr::ip);
+            let first = self
+                .via
+                .and_then(|via| target_address(via.plan.url.scheme, &found));
             if self.opts.verbose > 0
                 && *looked_up
                 && let (Endpoint::Tcp { host, .. }, Some(ip)) = (self.endpoint, first)
@@ -609,6 +641,18 @@ mod tests {
         let shown = mask(b"user s3cret and s3cret", &secrets);
         assert_eq!(&*shown, b"user ****** and ******");
         assert!(matches!(mask(b"nothing", &secrets), Cow::Borrowed(_)));
+        // A write that split the secret: each piece is masked.
+        assert_eq!(&*mask(b"user s3c", &secrets), b"user ***");
+        assert_eq!(&*mask(b"ret and", &secrets), b"*** and");
+    }
+
+    #[test]
+    fn socks4_is_sent_the_first_ipv4_address() {
+        let found = [a("[::1]:22"), a("127.0.0.1:22")];
+        let v4 = target_address(proxy::Scheme::Socks4, &found);
+        assert_eq!(v4, Some("127.0.0.1".parse().unwrap()));
+        let first = target_address(proxy::Scheme::Socks5, &found);
+        assert_eq!(first, Some("::1".parse().unwrap()));
     }
 
     #[test]

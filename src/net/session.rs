@@ -82,6 +82,9 @@ pub struct SessionRules {
     /// end (RFC 9110 §9.3.6): once our end went through it, the end that comes back is the
     /// proxy's, cutting off what the target would still have sent, and is a failure.
     pub tunnel_ends_with_ours: bool,
+    /// The session's TLS is with the target itself (`connect --tls`): its close_notify is
+    /// the target's own end, whatever the tunnel does after it.
+    pub tls_to_target: bool,
 }
 
 /// A live byte counter on stderr, drawn only when stderr is a terminal.
@@ -540,7 +543,12 @@ impl Session<'_> {
             && !self.sock.wants_write()
             && self.acknowledged(cx, now)?
         {
-            if self.rules.tunnel_ends_with_ours && self.eof_after_ours && !self.rules.send_only {
+            let targets_own_end = self.rules.tls_to_target && !self.sock.truncated();
+            if self.rules.tunnel_ends_with_ours
+                && self.eof_after_ours
+                && !self.rules.send_only
+                && !targets_own_end
+            {
                 // What we sent went through (the proxy forwards it before it closes), but
                 // the end that came back is the proxy's, not the target's: a reply sent
                 // after our end was cut, and nothing says whether there was one.

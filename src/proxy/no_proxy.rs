@@ -29,7 +29,8 @@ pub struct NoProxy {
 }
 
 impl NoProxy {
-    /// Parses a comma-separated list (`NO_PROXY`, `--noproxy`). Entries are `*`; host names,
+    /// Parses a comma-separated list (`NO_PROXY`, `--noproxy`). Entries are `*` (alone: every
+    /// host); host names,
     /// which match themselves and their subdomains, with or without a leading dot (or `*.`,
     /// as Go's tools write it): ".example.com" and "example.com" both match example.com and
     /// a.example.com, but not notexample.com; IPv4 and IPv6 literals (IPv6 with or without
@@ -38,10 +39,17 @@ impl NoProxy {
     /// that is none of these is kept as a host name, as curl does; a trailing dot on a name
     /// is ignored on both sides.
     pub fn parse(list: &str) -> NoProxy {
+        // `*` means every host only as the whole list, as curl reads it: in a list it is an
+        // entry matching nothing (curl proxies `example.org` for `localhost,*`).
+        if list.trim() == "*" {
+            return NoProxy {
+                entries: vec![("*".to_string(), Pattern::All)],
+            };
+        }
         let entries = list
             .split(',')
             .map(str::trim)
-            .filter(|e| !e.is_empty())
+            .filter(|e| !e.is_empty() && *e != "*")
             .map(|e| (e.to_string(), pattern(e)))
             .collect();
         NoProxy { entries }
@@ -87,9 +95,6 @@ impl NoProxy {
 
 /// What the entry `e` (trimmed, not empty) matches.
 fn pattern(e: &str) -> Pattern {
-    if e == "*" {
-        return Pattern::All;
-    }
     // `[v6]` and `[v6]/len` lose their brackets.
     let bare = match e.strip_prefix('[').and_then(|rest| rest.split_once(']')) {
         Some((inner, "")) => inner.to_string(),
@@ -118,7 +123,9 @@ mod tests {
         assert_eq!(list.matches("example.org"), Some("*"));
         assert_eq!(list.matches("10.1.2.3"), Some("*"));
         assert_eq!(list.matches("[::1]"), Some("*"));
-        assert_eq!(NoProxy::parse("a.test, *").matches("b.test"), Some("*"));
+        // As curl: `*` counts only as the whole list.
+        assert_eq!(NoProxy::parse("a.test, *").matches("b.test"), None);
+        assert_eq!(NoProxy::parse(" * ").matches("b.test"), Some("*"));
     }
 
     #[test]

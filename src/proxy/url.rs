@@ -213,6 +213,15 @@ impl ProxyUrl {
     /// bare IPv6 address (then without a port).
     pub fn from_nc(host_port: &str, protocol: NcProtocol) -> Result<ProxyUrl, String> {
         let text = host_port.trim();
+        // Credentials typed as curl's -x takes them: nc's spelling has none, and they are
+        // never shown.
+        if let Some((_, host)) = text.rsplit_once('@') {
+            return Err(format!(
+                "the proxy address `***@{}` holds credentials: nc's -x takes HOST[:PORT] \
+                 (give them with --proxy-user, or use --proxy URL)",
+                one_line(host)
+            ));
+        }
         let shown = one_line(text);
         if text.is_empty() {
             return Err("the proxy address is empty (expected HOST[:PORT])".to_string());

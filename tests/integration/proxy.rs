@@ -1054,7 +1054,8 @@ fn proxy_passwords_are_never_shown() {
         for command in ["connect", "http-get"] {
             let trace = dir.path().join(format!("trace-{i}-{command}"));
             let trace_arg = trace.display().to_string();
-            let mut args = vec!["-v", "--trace", &trace_arg, command];
+            // The text view: the hex view would split a secret across its lines.
+            let mut args = vec!["-v", "--trace-ascii", &trace_arg, command];
             args.extend_from_slice(&flags);
             if command == "connect" {
                 args.extend_from_slice(&["--recv-only", "127.0.0.1", &target]);
@@ -1088,23 +1089,54 @@ fn proxy_passwords_are_never_shown() {
     if std::env::var_os("NICKSOCK_TEST_RUNNER").is_some_and(|r| !r.is_empty()) {
         return;
     }
-    let silent = Silent::start();
-    let url = format!("socks5://user:{PASSWORD}@127.0.0.1:{}", silent.port);
-    let mut client = Proc::spawn_io(
-        nicksock(&["connect", "--proxy", &url, "127.0.0.1", &target]),
-        Stdio::null(),
-        Stdio::piped(),
-    );
-    silent.accepted();
-    let cmdline = fs::read(format!("/proc/{}/cmdline", client.child.id())).unwrap_or_default();
-    client.signal("INT");
-    let _ = client.wait();
-    let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
-    assert!(
-        cmdline.contains("connect"),
-        "read while it ran: {cmdline:?}"
-    );
-    assert!(!cmdline.contains(PASSWORD), "ps shows {cmdline}");
+    // Every spelling: a URL, a URL without its scheme (taken as http://), --proxy-user.
+    for spelling in [
+        "socks5://user:{PW}@{ADDR}",
+        "user:{PW}@{ADDR}",
+        "--proxy-user",
+    ] {
+        let silent = Silent::start();
+        let addr = format!("127.0.0.1:{}", silent.port);
+        let url = spelling.replace("{PW}", PASSWORD).replace("{ADDR}", &addr);
+        let user = format!("user:{PASSWORD}");
+        let args = if spelling == "--proxy-user" {
+            vec![
+                "connect",
+                "--proxy",
+                &addr,
+                "--proxy-user",
+                &user,
+                "127.0.0.1",
+                &target,
+            ]
+        } else {
+            vec!["connect", "--proxy", &url, "127.0.0.1", &target]
+        };
+        let mut client = Proc::spawn_io(nicksock(&args), Stdio::null(), Stdio::piped());
+        silent.accepted();
+        let cmdline = fs::read(format!("/proc/{}/cmdline", client.child.id())).unwrap_or_default();
+        client.signal("INT");
+        let _ = client.wait();
+        let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+        assert!(
+            cmdline.contains("connect"),
+            "read while it ran: {cmdline:?}"
+        );
+        assert!(
+            !cmdline.contains(PASSWORD),
+            "{spelling}: ps shows {cmdline}"
+        );
+    }
+
+    // nc's -x takes no credentials; typed as curl's -x takes them, the error hides them.
+    let done = connect(&[
+        "-x",
+        &format!("user:{PASSWORD}@127.0.0.1:1"),
+        "127.0.0.1",
+        &target,
+    ]);
+    assert_eq!(done.code(), 2, "{}", done.stderr);
+    assert!(!done.stderr.contains(PASSWORD), "{}", done.stderr);
 }
 
 /// One client of the relay: sends `data` while reading as much back, compares, then ends

@@ -121,6 +121,8 @@ pub struct Request<'a> {
     pub url: &'a str,
     /// The bytes to send.
     pub bytes: &'a [u8],
+    /// What `--trace` records of them: the same bytes, the proxy's credentials masked.
+    pub shown: &'a [u8],
 }
 
 /// One request/response on one connection.
@@ -129,6 +131,8 @@ pub struct Exchange<'a> {
     /// For messages: the URL asked for.
     url: &'a str,
     request: &'a [u8],
+    /// The request as `--trace` shows it (see [`Request::shown`]).
+    shown: &'a [u8],
     sent: usize,
     send_error: Option<io::Error>,
     reader: ResponseReader,
@@ -164,6 +168,7 @@ impl<'a> Exchange<'a> {
             sock,
             url: request.url,
             request: request.bytes,
+            shown: request.shown,
             sent: 0,
             send_error: None,
             reader: ResponseReader::new(request.method),
@@ -185,7 +190,8 @@ impl<'a> Exchange<'a> {
     /// have answered (413, 401…) and closed before reading everything.
     fn send(&mut self) {
         while self.sent < self.request.len() && self.send_error.is_none() {
-            match self.sock.write(&self.request[self.sent..]) {
+            let (data, shown) = (&self.request[self.sent..], &self.shown[self.sent..]);
+            match self.sock.write_masked(data, shown) {
                 Ok(n) => self.sent += n,
                 Err(e) if would_block(&e) => break,
                 Err(e) => self.send_error = Some(e),
