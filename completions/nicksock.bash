@@ -195,7 +195,7 @@ _nicksock() {
             return 0
             ;;
         nicksock__subcmd__connect)
-            opts="-v -U -4 -6 -u -i -q -w -z -s -p -C -x -X -k -h -V --verbose --keylog --trace --trace-ascii --unix --udp --idle-timeout --no-shutdown --send-only --recv-only --progress --connect-timeout --retry-for --source --source-port --crlf --proxy --proxy-user --proxy-cacert --proxy-insecure --tls --cert --key --cacert --insecure --servername --help --version"
+            opts="-v -U -4 -6 -u -i -q -w -z -s -p -C -x -X -k -h -V --verbose --keylog --trace --trace-ascii --unix --udp --idle-timeout --no-shutdown --send-only --recv-only --progress --connect-timeout --max-probes --retry-for --source --source-port --crlf --proxy --proxy-user --proxy-cacert --proxy-insecure --tls --cert --key --cacert --insecure --servername --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -293,6 +293,10 @@ _nicksock() {
                     return 0
                     ;;
                 -w)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-probes)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -71,6 +71,7 @@ complete -c nicksock -n "__fish_nicksock_using_subcommand connect" -s U -l unix 
 complete -c nicksock -n "__fish_nicksock_using_subcommand connect" -s i -l idle-timeout -d 'End a session that moved no byte in either direction for SECS' -r
 complete -c nicksock -n "__fish_nicksock_using_subcommand connect" -s q -d 'After stdin ends, end the session within SECS even if the peer stays open' -r
 complete -c nicksock -n "__fish_nicksock_using_subcommand connect" -s w -l connect-timeout -d 'Give up connecting after SECS (exit 5)' -r
+complete -c nicksock -n "__fish_nicksock_using_subcommand connect" -l max-probes -d 'With -z and several ports: at most N probes at once' -r
 complete -c nicksock -n "__fish_nicksock_using_subcommand connect" -l retry-for -d 'Keep trying to connect until SECS have passed (wait for a service to come up)' -r
 complete -c nicksock -n "__fish_nicksock_using_subcommand connect" -s s -l source -d 'Local address to connect from' -r
 complete -c nicksock -n "__fish_nicksock_using_subcommand connect" -s p -l source-port -d 'Local port to connect from' -r
@@ -91,7 +92,7 @@ complete -c nicksock -n "__fish_nicksock_using_subcommand connect" -l no-shutdow
 complete -c nicksock -n "__fish_nicksock_using_subcommand connect" -l send-only -d 'Only send: discard what the peer sends'
 complete -c nicksock -n "__fish_nicksock_using_subcommand connect" -l recv-only -d 'Only receive: never read stdin, and end the session at the peer\'s end'
 complete -c nicksock -n "__fish_nicksock_using_subcommand connect" -l progress -d 'Show a live byte count and rate on stderr (when stderr is a terminal)'
-complete -c nicksock -n "__fish_nicksock_using_subcommand connect" -s z -d 'Only check that the port accepts a connection: exit 0 open, 4 closed'
+complete -c nicksock -n "__fish_nicksock_using_subcommand connect" -s z -d 'Only check that the port accepts a connection (with --tls: completes a TLS handshake): exit 0 open, 4 closed, 5 no answer; with several ports, 0 when one is open (-v names the open ones, -vv the others too)'
 complete -c nicksock -n "__fish_nicksock_using_subcommand connect" -s C -l crlf -d 'Send each LF of stdin as CRLF'
 complete -c nicksock -n "__fish_nicksock_using_subcommand connect" -l proxy-insecure -d 'Do not verify an https:// proxy\'s certificate (says so on stderr)'
 complete -c nicksock -n "__fish_nicksock_using_subcommand connect" -l tls -d 'Wrap the connection in TLS (rustls)'

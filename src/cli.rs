@@ -213,14 +213,14 @@ pub struct ConnectArgs {
     /// Host name or address of the peer
     #[arg(value_name = "HOST", value_hint = ValueHint::Hostname, required_unless_present = "unix")]
     pub host: Option<String>,
-    /// Port of the peer
-    #[arg(value_name = "PORT", value_parser = clap::value_parser!(u16).range(1..),
-          required_unless_present = "unix")]
-    pub port: Option<u16>,
+    /// Port of the peer (a number or a service name); with -z, any number of ports, ranges
+    /// (20-25) and lists (22,80,443), probed at once
+    #[arg(value_name = "PORT", required_unless_present = "unix", num_args = 1..)]
+    pub ports: Vec<String>,
     /// Connect to the Unix domain socket at PATH instead of HOST PORT (`@NAME`: a name in
     /// Linux's abstract namespace)
     #[arg(short = 'U', long = "unix", value_name = "PATH", value_hint = ValueHint::FilePath,
-          conflicts_with_all = ["host", "port", "udp", "ipv4", "ipv6", "source", "source_port"])]
+          conflicts_with_all = ["host", "ports", "udp", "ipv4", "ipv6", "source", "source_port"])]
     pub unix: Option<std::path::PathBuf>,
     #[command(flatten)]
     pub family: FamilyArgs,
@@ -229,9 +229,15 @@ pub struct ConnectArgs {
     /// Give up connecting after SECS (exit 5)
     #[arg(short = 'w', long, value_name = "SECS", value_parser = parse_secs)]
     pub connect_timeout: Option<Secs>,
-    /// Only check that the port accepts a connection: exit 0 open, 4 closed
+    /// Only check that the port accepts a connection (with --tls: completes a TLS
+    /// handshake): exit 0 open, 4 closed, 5 no answer; with several ports, 0 when one is open
+    /// (-v names the open ones, -vv the others too)
     #[arg(short = 'z', conflicts_with_all = ["send_only", "recv_only", "progress", "udp"])]
     pub zero_io: bool,
+    /// With -z and several ports: at most N probes at once
+    #[arg(long, value_name = "N", default_value_t = 256, requires = "zero_io",
+          value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub max_probes: u32,
     /// Keep trying to connect until SECS have passed (wait for a service to come up)
     #[arg(long, value_name = "SECS", value_parser = parse_secs)]
     pub retry_for: Option<Secs>,

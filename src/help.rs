@@ -68,6 +68,10 @@ const CONNECT: &[Example] = &[
         "Wait up to 30 s for a service that is starting.",
     ),
     ex(
+        "nicksock connect -z -w 2 127.0.0.1 20-25 80 443",
+        "Scan ports at once: exit 0 if one is open; with -v each open one named as nc -zv does.",
+    ),
+    ex(
         "nicksock connect --tls example.org 443",
         "TLS verified against the web PKI roots (lab L7).",
     ),

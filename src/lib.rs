@@ -1,9 +1,9 @@
 //! nicksock: a command-line socket toolkit. The binary is a thin shell over this library so
 //! that tests and fuzzers can reach the parsers and the event loop.
 
-// Two calls have no safe wrapper fit for use in rustix or socket2 (`sock::unacknowledged`'s
-// ioctl, and `sock::local_peer`'s SO_PEERCRED, which may give pid 0); every other line is
-// safe Rust.
+// A few calls have no safe wrapper fit for use in rustix or socket2 (`sock::unacknowledged`'s
+// ioctl, `sock::local_peer`'s SO_PEERCRED, which may give pid 0, and the services database
+// of `sock::service_port`/`service_name`); every other line is safe Rust.
 #![deny(unsafe_code)]
 
 pub mod atomic;

@@ -202,6 +202,40 @@ pub fn shut_write(sock: &Stream) -> io::Result<()> {
     }
 }
 
+/// The port of the service `name` for `proto` (`"tcp"`) in the system's services database
+/// (`/etc/services` through nsswitch), as nc looks `ssh` up.
+#[allow(unsafe_code)]
+pub fn service_port(name: &str, proto: &str) -> Option<u16> {
+    let name = std::ffi::CString::new(name).ok()?;
+    let proto = std::ffi::CString::new(proto).ok()?;
+    // SAFETY: both arguments are NUL-terminated strings alive for the call; the result
+    // points at libc's static entry (or is null), read at once, before any other netdb
+    // call (nicksock makes them on the main thread only).
+    let entry = unsafe { libc::getservbyname(name.as_ptr(), proto.as_ptr()) };
+    if entry.is_null() {
+        return None;
+    }
+    // SAFETY: not null: a valid `servent` until the next netdb call.
+    let port = unsafe { (*entry).s_port };
+    // The port is in network byte order in the low 16 bits.
+    Some(u16::from_be(u16::try_from(port & 0xffff).ok()?))
+}
+
+/// The name of `port` for `proto` in the system's services database, if it has one.
+#[allow(unsafe_code)]
+pub fn service_name(port: u16, proto: &str) -> Option<String> {
+    let proto = std::ffi::CString::new(proto).ok()?;
+    // SAFETY: as in `service_port`; the port goes in network byte order.
+    let entry = unsafe { libc::getservbyport(libc::c_int::from(port.to_be()), proto.as_ptr()) };
+    if entry.is_null() {
+        return None;
+    }
+    // SAFETY: not null: a valid `servent` whose `s_name` is a NUL-terminated string, copied
+    // out at once.
+    let name = unsafe { std::ffi::CStr::from_ptr((*entry).s_name) };
+    Some(name.to_string_lossy().into_owned())
+}
+
 /// How many bytes we sent on `sock` that the peer has not taken yet (`SIOCOUTQ`). On TCP
 /// that is what it has not acknowledged, our FIN included: zero means the peer's kernel has
 /// every byte. On a Unix socket it is the buffer space (not bytes) of what the peer has not

@@ -7,10 +7,12 @@ use std::sync::Arc;
 use anyhow::Result;
 
 use crate::cli::ConnectArgs;
+use crate::error::{Kind, fail};
 use crate::net::addr::Family;
 use crate::net::connector::{ConnectOptions, connect_udp};
 use crate::net::dial::{self, Endpoint, ProxyPlan, Via};
 use crate::net::event_loop::secs;
+use crate::net::scan;
 use crate::net::session::{Session, SessionRules};
 use crate::net::stdin::StdinSource;
 use crate::net::stdout::Stdout;
@@ -21,8 +23,8 @@ use crate::tls;
 
 /// Where to connect.
 enum Target {
-    /// HOST PORT.
-    Tcp { host: String, port: u16 },
+    /// HOST PORT (with -z, perhaps several ports).
+    Tcp { host: String, ports: Vec<u16> },
     /// `-U PATH`.
     Unix(PathBuf),
 }
@@ -41,20 +43,40 @@ pub struct Config {
     )>,
     /// `--proxy`, `-x`: the proxy to go through.
     proxy: Option<Arc<ProxyPlan>>,
+    /// `--max-probes`: a scan's probes in flight.
+    max_probes: usize,
 }
 
 impl Config {
     /// Validates the command line and loads certificates.
     pub fn from_args(args: ConnectArgs, verbose: u8) -> Result<Self> {
-        let target = match (&args.unix, &args.host, args.port) {
-            (Some(path), _, _) => {
+        let target = match (&args.unix, &args.host) {
+            (Some(path), _) => {
                 unix::check_path("connect", path)?;
                 Target::Unix(path.clone())
             }
-            (None, Some(host), Some(port)) => Target::Tcp {
-                host: host.clone(),
-                port,
-            },
+            (None, Some(host)) => {
+                let ports = scan::parse_ports(&args.ports)
+                    .map_err(|e| crate::cli::usage_error("connect", e))?;
+                if ports.len() > 1 {
+                    let why = if !args.zero_io {
+                        Some("several ports are for -z (a session talks to one)")
+                    } else if args.proxy.is_some() || args.nc_proxy.is_some() {
+                        Some("-z scans several ports directly, not through a proxy")
+                    } else if args.retry_for.is_some() {
+                        Some("--retry-for waits for one port")
+                    } else {
+                        None
+                    };
+                    if let Some(why) = why {
+                        return Err(crate::cli::usage_error("connect", why).into());
+                    }
+                }
+                Target::Tcp {
+                    host: host.clone(),
+                    ports,
+                }
+            }
             _ => unreachable!("clap requires HOST and PORT without -U"),
         };
         let tls = if args.tls.tls {
@@ -134,6 +156,7 @@ impl Config {
             target,
             tls,
             proxy,
+            max_probes: usize::try_from(args.max_probes).unwrap_or(scan::DEFAULT_PROBES),
         })
     }
 }
@@ -145,13 +168,20 @@ pub fn run(config: Config) -> Result<()> {
     }
     // The loop exists before connecting: SIGINT ends a connect that hangs, at once.
     let mut ev = EventLoop::new()?;
+    if config.zero_io
+        && config.proxy.is_none()
+        && config.connect.retry_for.is_none()
+        && let Target::Tcp { host, ports } = &config.target
+    {
+        return run_scan(&mut ev, &config, host, ports);
+    }
     let (endpoint, shown) = match &config.target {
-        Target::Tcp { host, port } => (
+        Target::Tcp { host, ports } => (
             Endpoint::Tcp {
                 host: host.clone(),
-                port: *port,
+                port: ports[0],
             },
-            format!("{host} port {port}"),
+            format!("{host} port {}", ports[0]),
         ),
         Target::Unix(path) => (Endpoint::Unix(path.clone()), path.display().to_string()),
     };
@@ -194,11 +224,84 @@ pub fn run(config: Config) -> Result<()> {
     result
 }
 
+/// `-z` on HOST's ports, probed at once: OpenBSD nc's `-zv` lines on stderr in port order
+/// (-v the open ports, -vv the others too), exit 0 when one is open.
+fn run_scan(ev: &mut EventLoop, config: &Config, host: &str, ports: &[u16]) -> Result<()> {
+    let verbose = config.connect.verbose;
+    let found = crate::net::connector::resolve_on_loop(ev, host, ports[0], config.connect.family)?;
+    if verbose > 0 && crate::net::addr::parse_ip(host).is_none() {
+        let list: Vec<String> = found.iter().map(|a| a.ip().to_string()).collect();
+        eprintln!("resolved {host} to {}", list.join(", "));
+    }
+    let addrs: Vec<std::net::IpAddr> = found.iter().map(std::net::SocketAddr::ip).collect();
+    let opts = scan::ScanOptions {
+        connect: &config.connect,
+        probes: config.max_probes,
+        tls: config.tls.as_ref().map(|(c, n)| (c, n)),
+    };
+    let mut report = |port: u16, outcome: &scan::Outcome| {
+        let line = match outcome {
+            scan::Outcome::Open if verbose > 0 => format!(
+                "Connection to {host} {port} port [tcp/{}] succeeded!",
+                scan::service_name(port)
+            ),
+            scan::Outcome::Open => return,
+            _ if verbose < 2 => return,
+            scan::Outcome::Refused => {
+                format!("connect to {host} port {port} (tcp) failed: Connection refused")
+            }
+            scan::Outcome::TimedOut => {
+                format!("connect to {host} port {port} (tcp) failed: timed out")
+            }
+            scan::Outcome::Failed(why) => {
+                format!("connect to {host} port {port} (tcp) failed: {why}")
+            }
+        };
+        eprintln!("{line}");
+    };
+    let outcomes = scan::scan(ev, &addrs, ports, &opts, &mut report)?;
+    if outcomes.contains(&scan::Outcome::Open) {
+        return Ok(());
+    }
+    let count = |o: &scan::Outcome| outcomes.iter().filter(|x| *x == o).count();
+    let (refused, timed_out) = (
+        count(&scan::Outcome::Refused),
+        count(&scan::Outcome::TimedOut),
+    );
+    if let [only] = outcomes.as_slice() {
+        let (kind, why) = match only {
+            scan::Outcome::Refused => (Kind::Refused, "connection refused".to_string()),
+            scan::Outcome::TimedOut => (Kind::Timeout, "timed out".to_string()),
+            scan::Outcome::Failed(why) => (Kind::Runtime, why.clone()),
+            scan::Outcome::Open => unreachable!("an open port returned above"),
+        };
+        return Err(fail(
+            kind,
+            format!("connecting to {host} port {}: {why}", ports[0]),
+        ));
+    }
+    let kind = if timed_out == outcomes.len() {
+        Kind::Timeout
+    } else if refused + timed_out == outcomes.len() {
+        Kind::Refused
+    } else {
+        Kind::Runtime
+    };
+    let others = outcomes.len() - refused - timed_out;
+    Err(fail(
+        kind,
+        format!(
+            "no port of {host} is open ({} ports: {refused} refused, {timed_out} timed out, {others} failed)",
+            outcomes.len()
+        ),
+    ))
+}
+
 fn run_udp(config: Config) -> Result<()> {
-    let Target::Tcp { host, port } = &config.target else {
+    let Target::Tcp { host, ports } = &config.target else {
         unreachable!("clap keeps -U from -u");
     };
-    let (socket, addr) = connect_udp(host, *port, &config.connect)?;
+    let (socket, addr) = connect_udp(host, ports[0], &config.connect)?;
     let mut ev = EventLoop::new()?;
     let mut stdin = StdinSource::open(&mut ev, config.rules.recv_only, config.crlf, false)?;
     let mut out = Stdout::open()?;

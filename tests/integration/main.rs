@@ -12,6 +12,7 @@ mod keep_open;
 mod proxies;
 mod proxy;
 mod relay;
+mod scan;
 mod serve_gpio;
 mod sigterm;
 // The character device, and so hardware PWM, is Linux's.
