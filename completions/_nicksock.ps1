@@ -112,7 +112,7 @@ Register-ArgumentCompleter -Native -CommandName 'nicksock' -ScriptBlock {
             [CompletionResult]::new('--send-only', '--send-only', [CompletionResultType]::ParameterName, 'Only send: discard what the peer sends')
             [CompletionResult]::new('--recv-only', '--recv-only', [CompletionResultType]::ParameterName, 'Only receive: never read stdin, and end the session at the peer''s end')
             [CompletionResult]::new('--progress', '--progress', [CompletionResultType]::ParameterName, 'Show a live byte count and rate on stderr (when stderr is a terminal)')
-            [CompletionResult]::new('-z', '-z', [CompletionResultType]::ParameterName, 'Only check that the port accepts a connection (with --tls: completes a TLS handshake): exit 0 open, 4 closed, 5 no answer; with several ports, 0 when one is open (-v names the open ones, -vv the others too)')
+            [CompletionResult]::new('-z', '-z', [CompletionResultType]::ParameterName, 'Only check that the port accepts a connection (with --tls: completes a TLS handshake): exit 0 open, 4 closed, 5 no answer; with several ports, 0 when one is open (-v names the open ones, -vv the others too). With -u: an empty datagram, and the port counts as open unless a "port unreachable" comes back within -w (1 s)')
             [CompletionResult]::new('-C', '-C ', [CompletionResultType]::ParameterName, 'Send each LF of stdin as CRLF')
             [CompletionResult]::new('--crlf', '--crlf', [CompletionResultType]::ParameterName, 'Send each LF of stdin as CRLF')
             [CompletionResult]::new('--proxy-insecure', '--proxy-insecure', [CompletionResultType]::ParameterName, 'Do not verify an https:// proxy''s certificate (says so on stderr)')

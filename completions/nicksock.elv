@@ -107,7 +107,7 @@ set edit:completion:arg-completer[nicksock] = {|@words|
             cand --send-only 'Only send: discard what the peer sends'
             cand --recv-only 'Only receive: never read stdin, and end the session at the peer''s end'
             cand --progress 'Show a live byte count and rate on stderr (when stderr is a terminal)'
-            cand -z 'Only check that the port accepts a connection (with --tls: completes a TLS handshake): exit 0 open, 4 closed, 5 no answer; with several ports, 0 when one is open (-v names the open ones, -vv the others too)'
+            cand -z 'Only check that the port accepts a connection (with --tls: completes a TLS handshake): exit 0 open, 4 closed, 5 no answer; with several ports, 0 when one is open (-v names the open ones, -vv the others too). With -u: an empty datagram, and the port counts as open unless a "port unreachable" comes back within -w (1 s)'
             cand -C 'Send each LF of stdin as CRLF'
             cand --crlf 'Send each LF of stdin as CRLF'
             cand --proxy-insecure 'Do not verify an https:// proxy''s certificate (says so on stderr)'

@@ -92,7 +92,7 @@ complete -c nicksock -n "__fish_nicksock_using_subcommand connect" -l no-shutdow
 complete -c nicksock -n "__fish_nicksock_using_subcommand connect" -l send-only -d 'Only send: discard what the peer sends'
 complete -c nicksock -n "__fish_nicksock_using_subcommand connect" -l recv-only -d 'Only receive: never read stdin, and end the session at the peer\'s end'
 complete -c nicksock -n "__fish_nicksock_using_subcommand connect" -l progress -d 'Show a live byte count and rate on stderr (when stderr is a terminal)'
-complete -c nicksock -n "__fish_nicksock_using_subcommand connect" -s z -d 'Only check that the port accepts a connection (with --tls: completes a TLS handshake): exit 0 open, 4 closed, 5 no answer; with several ports, 0 when one is open (-v names the open ones, -vv the others too)'
+complete -c nicksock -n "__fish_nicksock_using_subcommand connect" -s z -d 'Only check that the port accepts a connection (with --tls: completes a TLS handshake): exit 0 open, 4 closed, 5 no answer; with several ports, 0 when one is open (-v names the open ones, -vv the others too). With -u: an empty datagram, and the port counts as open unless a "port unreachable" comes back within -w (1 s)'
 complete -c nicksock -n "__fish_nicksock_using_subcommand connect" -s C -l crlf -d 'Send each LF of stdin as CRLF'
 complete -c nicksock -n "__fish_nicksock_using_subcommand connect" -l proxy-insecure -d 'Do not verify an https:// proxy\'s certificate (says so on stderr)'
 complete -c nicksock -n "__fish_nicksock_using_subcommand connect" -l tls -d 'Wrap the connection in TLS (rustls)'

@@ -231,8 +231,9 @@ pub struct ConnectArgs {
     pub connect_timeout: Option<Secs>,
     /// Only check that the port accepts a connection (with --tls: completes a TLS
     /// handshake): exit 0 open, 4 closed, 5 no answer; with several ports, 0 when one is open
-    /// (-v names the open ones, -vv the others too)
-    #[arg(short = 'z', conflicts_with_all = ["send_only", "recv_only", "progress", "udp"])]
+    /// (-v names the open ones, -vv the others too). With -u: an empty datagram, and the
+    /// port counts as open unless a "port unreachable" comes back within -w (1 s)
+    #[arg(short = 'z', conflicts_with_all = ["send_only", "recv_only", "progress"])]
     pub zero_io: bool,
     /// With -z and several ports: at most N probes at once
     #[arg(long, value_name = "N", default_value_t = 256, requires = "zero_io",

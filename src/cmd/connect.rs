@@ -163,14 +163,13 @@ impl Config {
 
 /// Runs `connect`.
 pub fn run(config: Config) -> Result<()> {
-    if config.udp {
+    if config.udp && !config.zero_io {
         return run_udp(config);
     }
     // The loop exists before connecting: SIGINT ends a connect that hangs, at once.
     let mut ev = EventLoop::new()?;
     if config.zero_io
-        && config.proxy.is_none()
-        && config.connect.retry_for.is_none()
+        && (config.udp || (config.proxy.is_none() && config.connect.retry_for.is_none()))
         && let Target::Tcp { host, ports } = &config.target
     {
         return run_scan(&mut ev, &config, host, ports);
@@ -239,27 +238,34 @@ fn run_scan(ev: &mut EventLoop, config: &Config, host: &str, ports: &[u16]) -> R
         probes: config.max_probes,
         tls: config.tls.as_ref().map(|(c, n)| (c, n)),
     };
+    let proto = if config.udp { "udp" } else { "tcp" };
     let mut report = |port: u16, outcome: &scan::Outcome| {
         let line = match outcome {
             scan::Outcome::Open if verbose > 0 => format!(
-                "Connection to {host} {port} port [tcp/{}] succeeded!",
-                scan::service_name(port)
+                "Connection to {host} {port} port [{proto}/{}] succeeded!",
+                scan::service_name(port, proto)
             ),
             scan::Outcome::Open => return,
             _ if verbose < 2 => return,
             scan::Outcome::Refused => {
-                format!("connect to {host} port {port} (tcp) failed: Connection refused")
+                format!("connect to {host} port {port} ({proto}) failed: Connection refused")
             }
             scan::Outcome::TimedOut => {
-                format!("connect to {host} port {port} (tcp) failed: timed out")
+                format!("connect to {host} port {port} ({proto}) failed: timed out")
             }
             scan::Outcome::Failed(why) => {
-                format!("connect to {host} port {port} (tcp) failed: {why}")
+                format!("connect to {host} port {port} ({proto}) failed: {why}")
             }
         };
         eprintln!("{line}");
     };
-    let outcomes = scan::scan(ev, &addrs, ports, &opts, &mut report)?;
+    let outcomes = if config.udp {
+        // The first address, as nc: a datagram has no Happy Eyeballs.
+        let wait = config.connect.timeout.unwrap_or(scan::UDP_WAIT);
+        scan::scan_udp(ev, addrs[0], ports, config.max_probes, wait, &mut report)?
+    } else {
+        scan::scan(ev, &addrs, ports, &opts, &mut report)?
+    };
     if outcomes.contains(&scan::Outcome::Open) {
         return Ok(());
     }

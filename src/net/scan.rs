@@ -107,9 +107,150 @@ fn one_port(text: &str) -> Result<u16, String> {
     })
 }
 
-/// The name of a TCP port in the services database, `*` when it has none (as nc writes it).
-pub fn service_name(port: u16) -> String {
-    crate::sock::service_name(port, "tcp").unwrap_or_else(|| "*".into())
+/// The name of a port of `proto` (`"tcp"`, `"udp"`) in the services database, `*` when it
+/// has none (as nc writes it).
+pub fn service_name(port: u16, proto: &str) -> String {
+    crate::sock::service_name(port, proto).unwrap_or_else(|| "*".into())
+}
+
+/// How long a UDP probe waits for a "port unreachable" when `-w` does not say.
+pub const UDP_WAIT: Duration = Duration::from_secs(1);
+
+/// `-u -z`: probes each of `ports` on `addr` with an empty datagram, as nc's `-uz` does
+/// with its bytes: a port is closed when an ICMP "port unreachable" comes back within
+/// `wait`, open otherwise (or when it answers). Unreliable by nature: a firewall that drops
+/// quietly makes every port look open. `report` as for [`scan`].
+pub fn scan_udp(
+    ev: &mut EventLoop,
+    addr: IpAddr,
+    ports: &[u16],
+    probes: usize,
+    wait: Duration,
+    report: &mut dyn FnMut(u16, &Outcome),
+) -> Result<Vec<Outcome>> {
+    let mut scan = UdpScan {
+        addr,
+        ports,
+        wait,
+        slots: (0..probes.max(1).min(ports.len())).map(|_| None).collect(),
+        next: 0,
+        results: vec![None; ports.len()],
+        reported: 0,
+        report,
+    };
+    let result = ev.run(&mut scan);
+    for (_, mut sock, _) in scan.slots.iter_mut().filter_map(Option::take) {
+        let _ = ev.registry().deregister(&mut sock);
+    }
+    result?;
+    if scan.reported < ports.len() {
+        return Err(fail(Kind::Interrupted, "stopped while scanning"));
+    }
+    Ok(scan.results.into_iter().flatten().collect())
+}
+
+/// The loop handler of [`scan_udp`]: a slot is (the port's place, its socket, when it is
+/// taken for open).
+struct UdpScan<'a, 'r> {
+    addr: IpAddr,
+    ports: &'a [u16],
+    wait: Duration,
+    slots: Vec<Option<(usize, mio::net::UdpSocket, Instant)>>,
+    next: usize,
+    results: Vec<Option<Outcome>>,
+    reported: usize,
+    report: &'r mut dyn FnMut(u16, &Outcome),
+}
+
+impl UdpScan<'_, '_> {
+    /// Sends the probe of the next port from `slot`; its outcome when known at once.
+    fn start(&mut self, cx: &mut Context<'_>, slot: usize) -> Option<Outcome> {
+        let port = self.ports[self.next];
+        let to = SocketAddr::new(self.addr, port);
+        let any: SocketAddr = if to.is_ipv4() {
+            (std::net::Ipv4Addr::UNSPECIFIED, 0).into()
+        } else {
+            (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
+        };
+        let sent = std::net::UdpSocket::bind(any).and_then(|s| {
+            s.set_nonblocking(true)?;
+            s.connect(to)?;
+            s.send(&[])?;
+            Ok(s)
+        });
+        let mut sock = match sent {
+            Ok(s) => mio::net::UdpSocket::from_std(s),
+            Err(e) => return Some(udp_outcome(&e)),
+        };
+        let token = Token(BASE + slot);
+        if let Err(e) = cx.registry.register(&mut sock, token, Interest::READABLE) {
+            return Some(Outcome::Failed(describe(&e)));
+        }
+        let until = cx.now + self.wait;
+        cx.timers.add(until, token);
+        self.slots[slot] = Some((self.next, sock, until));
+        None
+    }
+}
+
+/// What a UDP probe's error says.
+fn udp_outcome(e: &io::Error) -> Outcome {
+    match e.kind() {
+        io::ErrorKind::ConnectionRefused => Outcome::Refused,
+        _ => Outcome::Failed(describe(e)),
+    }
+}
+
+impl Handler for UdpScan<'_, '_> {
+    fn on_event(&mut self, _cx: &mut Context<'_>, _event: &Event) -> Result<()> {
+        Ok(())
+    }
+
+    fn after(&mut self, cx: &mut Context<'_>) -> Result<Flow> {
+        let mut buf = [0u8; 512];
+        for slot in 0..self.slots.len() {
+            while self.slots[slot].is_none() && self.next < self.ports.len() {
+                let index = self.next;
+                if let Some(outcome) = self.start(cx, slot) {
+                    self.results[index] = Some(outcome);
+                }
+                self.next += 1;
+            }
+            let Some((index, sock, until)) = &mut self.slots[slot] else {
+                continue;
+            };
+            let outcome = match sock.recv(&mut buf) {
+                // An answer: something is there.
+                Ok(_) => Some(Outcome::Open),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    (cx.now >= *until).then_some(Outcome::Open)
+                }
+                Err(e) => Some(udp_outcome(&e)),
+            };
+            if let Some(outcome) = outcome {
+                self.results[*index] = Some(outcome);
+                if let Some((_, mut sock, _)) = self.slots[slot].take() {
+                    let _ = cx.registry.deregister(&mut sock);
+                }
+            }
+        }
+        while let Some(Some(outcome)) = self.results.get(self.reported) {
+            (self.report)(self.ports[self.reported], outcome);
+            self.reported += 1;
+        }
+        if self.reported == self.ports.len() {
+            return Ok(Flow::Stop);
+        }
+        // A slot that finished this round starts its next port at once.
+        if self.slots.iter().any(Option::is_none) && self.next < self.ports.len() {
+            cx.timers.add(cx.now, Token(BASE + self.slots.len()));
+        }
+        Ok(Flow::Continue)
+    }
+
+    fn on_signal(&mut self, _cx: &mut Context<'_>, _signal: Signal) -> Result<Flow> {
+        Err(fail(Kind::Interrupted, "interrupted while scanning"))
+    }
 }
 
 /// Probes `ports` on `addrs` (HOST's addresses, `shown` in messages), calling `report` for

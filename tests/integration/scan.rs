@@ -39,6 +39,16 @@ fn twenty_ports() -> Ports {
     }
 }
 
+/// The lines that say what a probe found, as nicksock and OpenBSD nc (`nc: ` prefixed to
+/// its failures) word them.
+fn probe_lines(stderr: &str) -> Vec<&str> {
+    stderr
+        .lines()
+        .map(|l| l.strip_prefix("nc: ").unwrap_or(l))
+        .filter(|l| l.starts_with("Connection to ") || l.starts_with("connect to "))
+        .collect()
+}
+
 fn words(ports: &[u16]) -> Vec<String> {
     ports.iter().map(u16::to_string).collect()
 }
@@ -71,11 +81,7 @@ fn a_scan_reports_exactly_the_open_ports_in_order_as_nc_does() {
     args[0] = "-vv";
     let all = run(&args, b"");
     all.assert_code(0);
-    let ours: Vec<&str> = all
-        .stderr
-        .lines()
-        .filter(|l| l.starts_with("Connection to ") || l.starts_with("connect to "))
-        .collect();
+    let ours = probe_lines(&all.stderr);
     assert_eq!(ours.len(), 20, "{}", all.stderr);
     if !have("nc") {
         return;
@@ -87,11 +93,7 @@ fn a_scan_reports_exactly_the_open_ports_in_order_as_nc_does() {
         .output()
         .expect("nc");
     let nc = String::from_utf8_lossy(&out.stderr);
-    let theirs: Vec<&str> = nc
-        .lines()
-        .map(|l| l.strip_prefix("nc: ").unwrap_or(l))
-        .filter(|l| l.starts_with("Connection to ") || l.starts_with("connect to "))
-        .collect();
+    let theirs = probe_lines(&nc);
     assert_eq!(ours, theirs, "nicksock:\n{}\nnc:\n{nc}", all.stderr);
 }
 
@@ -253,4 +255,42 @@ fn with_tls_a_port_is_open_once_a_handshake_completes() {
     assert_ne!(done.code(), 0, "{}", done.stderr);
     tls.signal("INT");
     plain.signal("INT");
+}
+
+#[test]
+fn udp_ports_are_open_unless_unreachable_comes_back_as_nc_says() {
+    // A port with a socket bound (it takes the empty datagram) and one without (the kernel
+    // answers "port unreachable").
+    let bound = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
+    let open = bound.local_addr().expect("addr").port().to_string();
+    let closed = {
+        let s = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
+        s.local_addr().expect("addr").port().to_string()
+    };
+    let done = run(
+        &["-vv", "connect", "-u", "-z", "127.0.0.1", &open, &closed],
+        b"",
+    );
+    done.assert_code(0);
+    let ours = probe_lines(&done.stderr);
+    assert_eq!(ours.len(), 2, "{}", done.stderr);
+    assert!(ours[0].starts_with(&format!("Connection to 127.0.0.1 {open} port [udp/")));
+    assert!(ours[1].contains(&format!("port {closed} (udp) failed: Connection refused")));
+    // The probe is an empty datagram, nothing more.
+    let mut buf = [0u8; 16];
+    bound.set_read_timeout(Some(PATIENCE)).expect("timeout");
+    assert_eq!(bound.recv(&mut buf).expect("the probe"), 0);
+    // A closed port alone: exit 4.
+    run(&["connect", "-u", "-z", "127.0.0.1", &closed], b"").assert_code(4);
+    if !have("nc") {
+        return;
+    }
+    let out = Command::new("nc")
+        .args(["-uzv", "127.0.0.1", &open, &closed])
+        .output()
+        .expect("nc");
+    let nc = String::from_utf8_lossy(&out.stderr);
+    let theirs = probe_lines(&nc);
+    eprintln!("nc -uzv says:\n{nc}");
+    assert_eq!(theirs.first(), ours.first(), "the open port, worded alike");
 }

@@ -679,7 +679,6 @@ fn bad_input_is_a_usage_error_not_a_panic() {
         &["connect", "-4", "-6", "127.0.0.1", "80"],
         &["echo"],
         &["connect", "127.0.0.1", "0"],
-        &["connect", "-z", "-u", "127.0.0.1", "80"],
     ] {
         let done = run(args, b"");
         done.assert_code(2);
