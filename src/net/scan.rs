@@ -1,7 +1,8 @@
 //! `connect -z HOST PORTS…`: many ports probed at once on the event loop, each its own
 //! [`Dialer`] (Happy Eyeballs over HOST's addresses, `-w` per port), at most a bounded
 //! number in flight, results handed over in port order whatever order they finish in.
-//! With TLS, a port counts as open once a TLS handshake completes on it.
+//! With TLS, a port counts as open once a TLS handshake completes on it. `-u -z` is
+//! [`scan_udp`]: an empty datagram per port, closed only when "port unreachable" comes back.
 //!
 //! The port list (`22`, `20-25`, `22,80,443`, `ssh`) is [`parse_ports`]'s.
 
