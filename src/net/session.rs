@@ -300,7 +300,7 @@ impl<'a> Session<'a> {
         match self.sock.flush() {
             Ok(()) => {}
             Err(e) if would_block(&e) => {}
-            Err(e) => return Err(failure(e, "sending")),
+            Err(e) => return Err(self.said_before_reset(e, "sending")),
         }
         if moved {
             self.clock.moved(now);
@@ -357,9 +357,9 @@ impl<'a> Session<'a> {
         }
         if self.stdin_over() && !self.shut_down {
             if !self.rules.no_shutdown {
-                self.sock
-                    .shutdown_write()
-                    .map_err(|e| failure(e, "closing our side"))?;
+                if let Err(e) = self.sock.shutdown_write() {
+                    return Err(self.said_before_reset(e, "closing our side"));
+                }
                 if self.rules.verbose > 1 {
                     let why = if self.stdin.is_done() {
                         "stdin ended"
@@ -375,6 +375,25 @@ impl<'a> Session<'a> {
             moved = true;
         }
         Ok(moved)
+    }
+
+    /// A failure to send, or to close our side: when the peer reset the connection, what it
+    /// said before its reset (a TLS alert: "a client certificate is required") explains the
+    /// failure better, and the kernel still has it to read.
+    fn said_before_reset(&mut self, e: io::Error, doing: &str) -> anyhow::Error {
+        if e.kind() == io::ErrorKind::ConnectionReset && matches!(self.sock, Transport::Tls(_)) {
+            let mut buf = [0u8; 512];
+            for _ in 0..64 {
+                match self.sock.read(&mut buf) {
+                    Ok(n) if n > 0 => {}
+                    Err(read) if read.get_ref().is_some_and(|i| i.is::<crate::tls::TlsError>()) => {
+                        return failure(read, "receiving");
+                    }
+                    _ => break,
+                }
+            }
+        }
+        failure(e, doing)
     }
 
     /// The peer ended its side: nothing more will arrive.
@@ -444,7 +463,7 @@ impl<'a> Session<'a> {
                     }
                 }
                 Err(e) if would_block(&e) => return Ok(moved),
-                Err(e) => return Err(failure(e, "sending")),
+                Err(e) => return Err(self.said_before_reset(e, "sending")),
             }
         }
     }
