@@ -386,7 +386,11 @@ impl<'a> Session<'a> {
             for _ in 0..64 {
                 match self.sock.read(&mut buf) {
                     Ok(n) if n > 0 => {}
-                    Err(read) if read.get_ref().is_some_and(|i| i.is::<crate::tls::TlsError>()) => {
+                    Err(read)
+                        if read
+                            .get_ref()
+                            .is_some_and(|i| i.is::<crate::tls::TlsError>()) =>
+                    {
                         return failure(read, "receiving");
                     }
                     _ => break,
