@@ -22,3 +22,33 @@ wait_port() {
 now() { date +%s.%N; }
 # mbps MIB T0 T1: MB/s for MIB mebibytes moved between times T0 and T1.
 mbps() { python3 -c "print(round($1*1.048576/($3-$2)))"; }
+
+# write_section TITLE TEXT: replaces BENCHMARKS.md's "## TITLE" section with TEXT (or adds it
+# at the end).
+write_section() {
+  python3 - "$1" "$2" <<'PY'
+import pathlib, re, sys
+title, section = sys.argv[1], sys.argv[2].rstrip() + "\n"
+path = pathlib.Path("BENCHMARKS.md")
+text = path.read_text()
+pattern = re.compile(r"^## " + re.escape(title) + r"\n.*?(?=^## |\Z)", re.S | re.M)
+text = pattern.sub(lambda _: section + "\n", text) if pattern.search(text) else text.rstrip() + "\n\n" + section
+path.write_text(text)
+PY
+}
+
+# building: whether a build runs (a script may redefine it to watch more, e.g. a CI run).
+building() { pgrep -x cargo >/dev/null || pgrep rustc >/dev/null; }
+# quiet: waits (bounded) until `building` says no: a build on the same cores makes a
+# measurement worthless. If one still runs after 5 min, says so and sets BUSY (a script
+# that also sees a build right after a measurement sets BUSY too: it may have overlapped).
+quiet() {
+  local i
+  for i in $(seq 300); do
+    building || return 0
+    [ "$i" = 1 ] && echo "waiting for builds to finish…" >&2
+    sleep 1
+  done
+  echo "builds still running after 5 min: measuring anyway" >&2
+  BUSY=1
+}

@@ -52,21 +52,6 @@ bench_workdir nicksock-proxy-bench
 PY=$(python3 -c 'import sys; print(sys.executable)')
 BUSY=0
 
-# quiet: waits (bounded) until no cargo or rustc runs: a build on the same cores makes a
-# measurement worthless. If one still runs after 5 min, says so and sets BUSY. A build seen
-# right after a measurement sets BUSY too (it may have overlapped).
-building() { pgrep -x cargo >/dev/null || pgrep rustc >/dev/null; }
-quiet() {
-  local i
-  for i in $(seq 300); do
-    building || return 0
-    [ "$i" = 1 ] && echo "waiting for cargo/rustc to finish…" >&2
-    sleep 1
-  done
-  echo "cargo/rustc still running after 5 min: measuring anyway" >&2
-  BUSY=1
-}
-
 head -c $((SIZE_MIB << 20)) < <(tr -d '\377' < /dev/urandom) > "$work/data"
 head -c $((CURL_MIB << 20)) "$work/data" > "$work/data.curl"
 
@@ -293,13 +278,5 @@ $(row "first byte via microsocks, ms" fb/micro)
 $(row "first byte via Dante, ms" fb/dante)
 MD
 )
-python3 - "$section" <<'PY'
-import pathlib, re, sys
-path = pathlib.Path("BENCHMARKS.md")
-text = path.read_text()
-section = sys.argv[1].rstrip() + "\n"
-pattern = re.compile(r"^## proxies\n.*?(?=^## |\Z)", re.S | re.M)
-text = pattern.sub(lambda _: section + "\n", text) if pattern.search(text) else text.rstrip() + "\n\n" + section
-path.write_text(text)
-PY
+write_section proxies "$section"
 echo "$section"

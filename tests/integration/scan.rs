@@ -176,8 +176,12 @@ fn every_port_of_an_empty_network_namespace_is_scanned() {
     }
     let script = format!(
         "ip link set lo up || exit 99
-         trap 'kill $(jobs -p) 2>/dev/null' EXIT
-         for p in 7 2222 65535; do {bin} echo 127.0.0.1 $p </dev/null >/dev/null 2>&1 & done
+         pids=
+         trap 'kill $pids 2>/dev/null' EXIT
+         for p in 7 2222 65535; do
+           {bin} echo 127.0.0.1 $p </dev/null >/dev/null 2>&1 & pids=\"$pids $!\"
+         done
+         echo \"servers:$pids\"
          for p in 7 2222 65535; do {bin} connect -z --retry-for 10 127.0.0.1 $p || exit 98; done
          {bin} -v connect -z 127.0.0.1 1-65535",
         bin = bin_shell()
@@ -188,6 +192,19 @@ fn every_port_of_an_empty_network_namespace_is_scanned() {
         .output()
         .expect("unshare");
     let stderr = String::from_utf8_lossy(&out.stderr);
+    // The servers started in the namespace are gone once the script is (none left behind).
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    for pid in stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("servers:"))
+        .flat_map(str::split_whitespace)
+    {
+        wait_until(&format!("server {pid} ends"), || {
+            !std::path::Path::new(&format!("/proc/{pid}")).exists()
+                || std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                    .is_ok_and(|st| st.contains(") Z "))
+        });
+    }
     if out.status.code() == Some(99) || stderr.contains("unshare failed") {
         skip(&format!("no network namespace here: {stderr}"));
         return;
