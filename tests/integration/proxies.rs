@@ -100,22 +100,15 @@ impl Drop for Daemon {
 /// Waits until something accepts connections on 127.0.0.1:`port`, or `daemon` has exited
 /// (then false: it could not bind).
 fn answers(daemon: &mut Daemon, port: u16, log: &Path) -> bool {
-    let deadline = Instant::now() + PATIENCE;
-    loop {
-        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return true;
-        }
-        if daemon.exited() {
-            return false;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{} did not answer on port {port}: {}",
-            daemon.name,
-            std::fs::read_to_string(log).unwrap_or_default()
-        );
-        thread::sleep(Duration::from_millis(5));
-    }
+    let what = format!(
+        "{} to answer on port {port} ({})",
+        daemon.name,
+        log.display()
+    );
+    wait_until(&what, || {
+        TcpStream::connect(("127.0.0.1", port)).is_ok() || daemon.exited()
+    });
+    !daemon.exited()
 }
 
 /// A proxy running on loopback.
