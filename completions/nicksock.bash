@@ -195,7 +195,7 @@ _nicksock() {
             return 0
             ;;
         nicksock__subcmd__connect)
-            opts="-v -U -4 -6 -u -i -q -w -z -s -p -C -x -X -k -h -V --verbose --keylog --trace --trace-ascii --unix --udp --idle-timeout --no-shutdown --send-only --recv-only --progress --connect-timeout --max-probes --retry-for --source --source-port --crlf --proxy --proxy-user --proxy-cacert --proxy-insecure --tls --cert --key --cacert --insecure --servername --help --version"
+            opts="-v -U -4 -6 -u -i -q -w -z -s -p -C -e -c -x -X -k -h -V --verbose --keylog --trace --trace-ascii --unix --udp --idle-timeout --no-shutdown --send-only --recv-only --progress --connect-timeout --max-probes --retry-for --source --source-port --crlf --exec --sh-exec --proxy --proxy-user --proxy-cacert --proxy-insecure --tls --cert --key --cacert --insecure --servername --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -317,6 +317,22 @@ _nicksock() {
                     return 0
                     ;;
                 -p)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --exec)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -e)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --sh-exec)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -c)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1070,7 +1086,7 @@ _nicksock() {
             return 0
             ;;
         nicksock__subcmd__listen)
-            opts="-v -U -4 -6 -u -i -q -k -h -V --verbose --keylog --trace --trace-ascii --unix --udp --idle-timeout --no-shutdown --send-only --recv-only --progress --keep-open --max-conns --grace --chat --broker --tls --cert --key --cacert --help --version"
+            opts="-v -U -4 -6 -u -i -q -k -e -c -h -V --verbose --keylog --trace --trace-ascii --unix --udp --idle-timeout --no-shutdown --send-only --recv-only --progress --keep-open --max-conns --exec --sh-exec --max-children --grace --chat --broker --tls --cert --key --cacert --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1164,6 +1180,26 @@ _nicksock() {
                     return 0
                     ;;
                 --max-conns)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --exec)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -e)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --sh-exec)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -c)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-children)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -195,14 +195,20 @@ pub struct ListenArgs {
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub max_conns: Option<u32>,
     #[command(flatten)]
+    pub exec: ExecArgs,
+    /// With --exec and -k: at most N programs at once; more clients are closed at once
+    #[arg(long, value_name = "N", default_value_t = 100,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_children: u32,
+    #[command(flatten)]
     pub grace: GraceArgs,
     /// A chat room for many clients: each line a client sends goes to all the others as
     /// `<name> line` (`/nick NAME` sets the name); joins and leaves are announced
-    #[arg(long, conflicts_with_all = ["broker", "udp", "keep_open", "max_conns"])]
+    #[arg(long, conflicts_with_all = ["broker", "udp", "keep_open", "max_conns", "exec", "sh_exec"])]
     pub chat: bool,
     /// A broker for many clients: the bytes each client sends go to all the others as they
     /// are, with no names or notices
-    #[arg(long, conflicts_with_all = ["udp", "keep_open", "max_conns"])]
+    #[arg(long, conflicts_with_all = ["udp", "keep_open", "max_conns", "exec", "sh_exec"])]
     pub broker: bool,
     #[command(flatten)]
     pub tls: TlsArgs,
@@ -233,7 +239,7 @@ pub struct ConnectArgs {
     /// handshake): exit 0 open, 4 closed, 5 no answer; with several ports, 0 when one is open
     /// (-v names the open ones, -vv the others too). With -u: an empty datagram, and the
     /// port counts as open unless a "port unreachable" comes back within -w (1 s)
-    #[arg(short = 'z', conflicts_with_all = ["send_only", "recv_only", "progress"])]
+    #[arg(short = 'z', conflicts_with_all = ["send_only", "recv_only", "progress", "exec", "sh_exec"])]
     pub zero_io: bool,
     /// With -z and several ports: at most N probes at once
     #[arg(long, value_name = "N", default_value_t = 256, requires = "zero_io",
@@ -249,8 +255,10 @@ pub struct ConnectArgs {
     #[arg(short = 'p', long, value_name = "PORT")]
     pub source_port: Option<u16>,
     /// Send each LF of stdin as CRLF
-    #[arg(short = 'C', long)]
+    #[arg(short = 'C', long, conflicts_with_all = ["exec", "sh_exec"])]
     pub crlf: bool,
+    #[command(flatten)]
+    pub exec: ExecArgs,
     /// Go through the proxy at URL: http:// (HTTP CONNECT), https:// (TLS to the proxy,
     /// then CONNECT), socks4://, socks4a://, socks5:// or socks5h:// (the proxy resolves
     /// HOST); user:password@ for its credentials
@@ -269,6 +277,39 @@ pub struct ConnectArgs {
     pub tls: TlsArgs,
     #[command(flatten)]
     pub tls_client: TlsClientArgs,
+}
+
+// A program on the socket (listen, connect). A plain comment: a doc comment on a flattened
+// struct would replace the subcommand's about.
+#[derive(Debug, Args, Clone, Default)]
+pub struct ExecArgs {
+    /// Run PROGRAM for the connection (listen -k: one per client, at once): what the peer
+    /// sends is its stdin, its stdout goes to the peer, its stderr stays ours. Split at
+    /// spaces, no quoting (-c for shell syntax). It is given NICKSOCK_REMOTE_ADDR,
+    /// NICKSOCK_REMOTE_PORT, NICKSOCK_LOCAL_ADDR, NICKSOCK_LOCAL_PORT and NICKSOCK_PROTO
+    /// (a Unix socket: NICKSOCK_REMOTE_PID, NICKSOCK_REMOTE_UID). The exit status is the
+    /// program's. A server with it hands the program to anyone who can connect: listen on
+    /// 127.0.0.1 or a Unix socket, or ask for client certificates (--tls --cacert)
+    #[arg(short = 'e', long = "exec", value_name = "PROGRAM", conflicts_with_all = [
+        "sh_exec", "udp", "send_only", "recv_only", "quit_after", "no_shutdown", "progress"])]
+    pub exec: Option<String>,
+    /// As --exec, with COMMAND run by /bin/sh -c (pipes, quoting, redirections)
+    #[arg(short = 'c', long = "sh-exec", value_name = "COMMAND", conflicts_with_all = [
+        "udp", "send_only", "recv_only", "quit_after", "no_shutdown", "progress"])]
+    pub sh_exec: Option<String>,
+}
+
+impl ExecArgs {
+    /// The program to run, if one was given.
+    pub fn program(&self, command: &str) -> Result<Option<crate::net::exec::Program>, clap::Error> {
+        match (&self.exec, &self.sh_exec) {
+            (Some(line), _) => crate::net::exec::Program::exec(line)
+                .map(Some)
+                .ok_or_else(|| usage_error(command, "--exec: no program given")),
+            (None, Some(command)) => Ok(Some(crate::net::exec::Program::shell(command))),
+            (None, None) => Ok(None),
+        }
+    }
 }
 
 // The proxy's credentials and certificate (connect, http-get, relay). A plain comment: a doc

@@ -187,6 +187,33 @@ impl fmt::Display for StdoutClosed {
 
 impl std::error::Error for StdoutClosed {}
 
+/// An exit code passed on from a program nicksock ran (`--exec`): its own exit status, 128
+/// plus the signal that ended it, or 126/127 when it could not be started (as a shell
+/// says). Printed only when it has a message: a program's plain failure is its own to tell.
+#[derive(Debug)]
+pub struct Status {
+    /// The exit code.
+    pub code: u8,
+    /// What to print, if anything.
+    pub message: Option<String>,
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.message {
+            Some(m) => f.write_str(m),
+            None => write!(f, "the program exited with status {}", self.code),
+        }
+    }
+}
+
+impl std::error::Error for Status {}
+
+/// The status passed on by an error, if it passes one on.
+pub fn passed_status(err: &anyhow::Error) -> Option<&Status> {
+    err.chain().find_map(|c| c.downcast_ref::<Status>())
+}
+
 /// The kind of an error: its tag, else that of the first I/O error in its chain.
 pub fn kind(err: &anyhow::Error) -> Kind {
     // A tag added as context (see [`Tag`]) is found here: the chain shows only its text.
@@ -211,6 +238,9 @@ pub fn kind(err: &anyhow::Error) -> Kind {
 pub fn exit_code(err: &anyhow::Error) -> u8 {
     if is_broken_stdout(err) {
         return 0;
+    }
+    if let Some(status) = passed_status(err) {
+        return status.code;
     }
     kind(err).code()
 }

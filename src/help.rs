@@ -41,6 +41,14 @@ const LISTEN: &[Example] = &[
         "A chat room: everyone who connects (`nicksock connect HOST 7000`, `nc HOST 7000`) reads what the others type; /nick NAME.",
     ),
     ex(
+        "nicksock listen -k 127.0.0.1 7000 --sh-exec 'tr a-z A-Z'",
+        "An upper-case server: each client gets its own `tr`, every byte both ways (`nc 127.0.0.1 7000`).",
+    ),
+    ex(
+        "nicksock listen 9000 --exec /bin/cat < /dev/null",
+        "Echo one client through a program; the exit status is the program's.",
+    ),
+    ex(
         "nicksock listen --trace-ascii - 8080",
         "Show every byte both ways on stderr, CR and LF visible: see the browser's request (lab L6).",
     ),
@@ -90,6 +98,10 @@ const CONNECT: &[Example] = &[
     ex(
         "nicksock connect --retry-for 30 -z -U /run/app.sock",
         "Wait up to 30 s for a daemon's Unix socket to accept connections.",
+    ),
+    ex(
+        "nicksock connect lab-host 7000 --sh-exec 'sort | uniq -c'",
+        "Give the connection to a program: it reads what the server sends, the server reads what it prints.",
     ),
 ];
 

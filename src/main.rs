@@ -113,7 +113,9 @@ fn run(args: &Args) -> i32 {
                 return i32::from(error::Kind::Usage.code());
             }
             let code = error::exit_code(&err);
-            if code != 0 && code != error::Kind::Interrupted.code() {
+            // A program's exit status passed on (`--exec`) is printed only with a message.
+            let silent = error::passed_status(&err).is_some_and(|s| s.message.is_none());
+            if code != 0 && code != error::Kind::Interrupted.code() && !silent {
                 eprintln!("nicksock: error: {err:#}");
             }
             i32::from(code)

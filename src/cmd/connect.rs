@@ -45,6 +45,9 @@ pub struct Config {
     proxy: Option<Arc<ProxyPlan>>,
     /// `--max-probes`: a scan's probes in flight.
     max_probes: usize,
+    /// `--exec`/`--sh-exec`: the program the connection is given to.
+    program: Option<crate::net::exec::Program>,
+    idle: Option<std::time::Duration>,
 }
 
 impl Config {
@@ -157,6 +160,8 @@ impl Config {
             tls,
             proxy,
             max_probes: usize::try_from(args.max_probes).unwrap_or(scan::DEFAULT_PROBES),
+            program: args.exec.program("connect")?,
+            idle: args.session.idle_timeout.map(crate::net::event_loop::secs),
         })
     }
 }
@@ -206,6 +211,19 @@ pub fn run(config: Config) -> Result<()> {
         Some((client, name)) => crate::net::transport::tls_over(under, client, name)?,
         None => under,
     };
+    if let Some(program) = &config.program {
+        let mut transport = transport;
+        let remote = transport
+            .socket()
+            .remote()
+            .unwrap_or(crate::sock::Remote::Local(None));
+        let settings = crate::net::exec::Settings {
+            idle: config.idle,
+            grace: crate::net::server::DEFAULT_GRACE,
+            verbose: config.connect.verbose,
+        };
+        return crate::net::exec::run(&mut ev, transport, remote, program, settings);
+    }
     let plain = matches!(transport, Transport::Plain(_));
     let mut stdin = StdinSource::open(&mut ev, config.rules.recv_only, config.crlf, plain)?;
     let mut out = Stdout::open()?;

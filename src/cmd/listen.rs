@@ -38,6 +38,9 @@ pub struct Config {
     /// `--chat` or `--broker`: a room for many clients instead of one session.
     room: Option<super::chat::Mode>,
     idle: Option<std::time::Duration>,
+    /// `--exec`/`--sh-exec`: a program for each client.
+    program: Option<crate::net::exec::Program>,
+    max_children: u32,
     verbose: u8,
 }
 
@@ -67,6 +70,8 @@ impl Config {
                 (false, false) => None,
             },
             idle: args.session.idle_timeout.map(crate::net::event_loop::secs),
+            program: args.exec.program("listen")?,
+            max_children: args.max_children,
             verbose,
         })
     }
@@ -88,6 +93,23 @@ pub fn run(config: Config) -> Result<()> {
     }
     // Signals are caught before the ready line: a script may send SIGINT right after it.
     let mut ev = EventLoop::new()?;
+    if let Some(program) = config.program.clone() {
+        let listeners = listeners(&config)?;
+        let settings = super::exec::Settings {
+            program,
+            clients: if config.keep_open {
+                config.max_conns
+            } else {
+                Some(1)
+            },
+            max_children: usize::try_from(config.max_children).unwrap_or(usize::MAX),
+            tls: config.tls,
+            idle: config.idle,
+            grace: config.rules.grace.unwrap_or_default(),
+            verbose: config.verbose,
+        };
+        return super::exec::run(ev, listeners, settings);
+    }
     if !config.udp {
         let listeners = listeners(&config)?;
         return serve_streams(ev, listeners, &config);

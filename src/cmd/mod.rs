@@ -4,6 +4,7 @@
 pub mod chat;
 pub mod connect;
 pub mod echo;
+pub mod exec;
 pub mod gen_cert;
 pub mod http_get;
 pub mod listen;

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, Result};
 use mio::event::Event;
 use mio::{Events, Interest, Poll, Registry, Token, Waker};
-use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook::consts::{SIGCHLD, SIGINT, SIGTERM};
 use signal_hook_mio::v1_0::Signals;
 
 use crate::error::{Kind, fail};
@@ -37,13 +37,16 @@ pub enum Flow {
     Stop,
 }
 
-/// A signal that asks the program to stop.
+/// A signal the loop delivers to its handler.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Signal {
     /// SIGINT (Ctrl-C): exit 130.
     Interrupt,
     /// SIGTERM: a clean stop, exit 0.
     Terminate,
+    /// SIGCHLD: a child process ended (only after [`EventLoop::watch_children`]; several
+    /// may have ended for one signal).
+    Child,
 }
 
 /// Pending deadlines, earliest first. Entries may be stale (see the module docs); one a
@@ -112,13 +115,14 @@ pub trait Handler {
     /// can be moved, and say whether to go on.
     fn after(&mut self, cx: &mut Context<'_>) -> Result<Flow>;
 
-    /// SIGINT or SIGTERM arrived. By default SIGINT fails with exit 130 and SIGTERM stops
-    /// cleanly.
+    /// A signal arrived. By default SIGINT fails with exit 130, SIGTERM stops cleanly and
+    /// SIGCHLD is ignored.
     fn on_signal(&mut self, cx: &mut Context<'_>, signal: Signal) -> Result<Flow> {
         let _ = cx;
         match signal {
             Signal::Interrupt => Err(fail(Kind::Interrupted, "interrupted")),
             Signal::Terminate => Ok(Flow::Stop),
+            Signal::Child => Ok(Flow::Continue),
         }
     }
 }
@@ -159,6 +163,15 @@ impl EventLoop {
             Arc::new(Waker::new(self.poll.registry(), WAKER_TOKEN).context("creating a waker")?);
         self.waker = Some(Arc::clone(&w));
         Ok(w)
+    }
+
+    /// Delivers SIGCHLD as [`Signal::Child`] from now on: for a command that runs programs
+    /// (`--exec`) and reaps them on the loop. Call it before the first child starts.
+    pub fn watch_children(&mut self) -> Result<()> {
+        self.signals
+            .add_signal(SIGCHLD)
+            .context("catching SIGCHLD")?;
+        Ok(())
     }
 
     /// Where sockets are registered before the loop runs.
@@ -202,10 +215,10 @@ impl EventLoop {
             for event in self.events.iter() {
                 if event.token() == SIGNAL_TOKEN {
                     for signal in self.signals.pending() {
-                        let signal = if signal == SIGINT {
-                            Signal::Interrupt
-                        } else {
-                            Signal::Terminate
+                        let signal = match signal {
+                            SIGINT => Signal::Interrupt,
+                            SIGCHLD => Signal::Child,
+                            _ => Signal::Terminate,
                         };
                         if handler.on_signal(&mut cx, signal)? == Flow::Stop {
                             return Ok(());

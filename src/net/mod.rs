@@ -8,6 +8,7 @@ pub mod bridge;
 pub mod connector;
 pub mod dial;
 pub mod event_loop;
+pub mod exec;
 pub mod listener;
 pub mod scan;
 pub mod server;

@@ -695,6 +695,7 @@ impl Handler for Session<'_> {
             }
             (Signal::Terminate, None) => Ok(Flow::Stop),
             (Signal::Interrupt, _) => Err(fail(Kind::Interrupted, "interrupted")),
+            (Signal::Child, _) => Ok(Flow::Continue),
         }
     }
 

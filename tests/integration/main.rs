@@ -4,6 +4,7 @@
 mod binary;
 mod browser;
 mod chat;
+mod exec;
 mod gen_cert;
 mod generated;
 mod gpio_events;

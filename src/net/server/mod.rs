@@ -255,7 +255,10 @@ impl<S: Service> Server<S> {
     }
 
     fn accept_waiting(&mut self, cx: &mut Context<'_>, index: usize) {
-        while let Some(client) = self.acceptor.next(cx, index) {
+        while !self.service.done() {
+            let Some(client) = self.acceptor.next(cx, index) else {
+                return;
+            };
             let (peer, group) = (client.peer, client.group);
             let limit = self.groups.get(group).map_or(0, |g| g.max_conns);
             if self.counts.get(group).is_some_and(|&n| n >= limit) && !self.make_room(cx, group) {
@@ -617,6 +620,13 @@ impl<S: Service> Handler for Server<S> {
         if self.stop_now {
             return self.cut_the_rest(cx, "a second SIGTERM");
         }
+        if self.service.done() {
+            // Clients still in the backlog are refused as the listeners close.
+            self.acceptor.close(cx.registry);
+            if self.conns.is_empty() {
+                return Ok(Flow::Stop);
+            }
+        }
         if let Some(at) = self.stopping {
             if self.conns.is_empty() {
                 return Ok(Flow::Stop);
@@ -631,13 +641,33 @@ impl<S: Service> Handler for Server<S> {
 
     fn on_signal(&mut self, cx: &mut Context<'_>, signal: Signal) -> Result<Flow> {
         match signal {
-            Signal::Interrupt => Err(fail(Kind::Interrupted, "interrupted")),
+            Signal::Interrupt => {
+                for (_, e) in &mut self.conns {
+                    self.service.pass_signal(&mut e.conn, signal);
+                }
+                Err(fail(Kind::Interrupted, "interrupted"))
+            }
             Signal::Terminate if self.stopping.is_some() => {
                 self.stop_now = true;
                 Ok(Flow::Continue)
             }
+            Signal::Child => {
+                self.service.reap();
+                let ended: Vec<usize> = self
+                    .conns
+                    .iter_mut()
+                    .filter_map(|(key, e)| self.service.child_ended(&mut e.conn).then_some(key))
+                    .collect();
+                for key in ended {
+                    self.serve(cx, key, None);
+                }
+                Ok(Flow::Continue)
+            }
             Signal::Terminate => {
                 self.acceptor.close(cx.registry);
+                for (_, e) in &mut self.conns {
+                    self.service.pass_signal(&mut e.conn, signal);
+                }
                 let at = cx.now + self.grace;
                 self.stopping = Some(at);
                 cx.timers.add(at, GRACE_TOKEN);

@@ -173,6 +173,30 @@ pub trait Service {
         Ok(())
     }
 
+    /// SIGINT or SIGTERM came: pass it on to what the connection runs (the program of
+    /// `--exec`), if anything. After SIGTERM the connection ends as it would, within the
+    /// grace period.
+    fn pass_signal(&mut self, conn: &mut Self::Conn, signal: crate::net::event_loop::Signal) {
+        let _ = (conn, signal);
+    }
+
+    /// SIGCHLD came (the service asked the loop for it): reap what ended. True when this
+    /// connection's program ended: the connection gets a turn.
+    fn child_ended(&mut self, conn: &mut Self::Conn) -> bool {
+        let _ = conn;
+        false
+    }
+
+    /// SIGCHLD came: reap the programs the service still keeps for closed connections.
+    fn reap(&mut self) {}
+
+    /// The service takes no more clients (`listen --exec` without `-k`, or `--max-conns`
+    /// reached): the server stops accepting, and ends (exit 0) once its connections are
+    /// closed.
+    fn done(&self) -> bool {
+        false
+    }
+
     /// The connection is closed (by either side, or by a deadline).
     fn closed(&mut self, conn: Self::Conn, end: &Closed<'_>) {
         let _ = (conn, end);
