@@ -195,7 +195,7 @@ _nicksock() {
             return 0
             ;;
         nicksock__subcmd__connect)
-            opts="-v -U -4 -6 -u -i -q -w -z -s -p -C -e -c -x -X -k -h -V --verbose --keylog --trace --trace-ascii --unix --udp --idle-timeout --no-shutdown --send-only --recv-only --progress --connect-timeout --max-probes --retry-for --source --source-port --crlf --exec --sh-exec --proxy --proxy-user --proxy-cacert --proxy-insecure --tls --cert --key --cacert --insecure --servername --help --version"
+            opts="-v -U -4 -6 -u -i -q -w -z -s -p -C -e -c -b -x -X -k -h -V --verbose --keylog --trace --trace-ascii --unix --udp --idle-timeout --no-shutdown --send-only --recv-only --progress --connect-timeout --max-probes --retry-for --source --source-port --crlf --exec --sh-exec --broadcast --ttl --multicast-loop --iface --proxy --proxy-user --proxy-cacert --proxy-insecure --tls --cert --key --cacert --insecure --servername --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -333,6 +333,14 @@ _nicksock() {
                     return 0
                     ;;
                 -c)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ttl)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --iface)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1086,7 +1094,7 @@ _nicksock() {
             return 0
             ;;
         nicksock__subcmd__listen)
-            opts="-v -U -4 -6 -u -i -q -k -e -c -h -V --verbose --keylog --trace --trace-ascii --unix --udp --idle-timeout --no-shutdown --send-only --recv-only --progress --keep-open --max-conns --exec --sh-exec --max-children --grace --chat --broker --tls --cert --key --cacert --help --version"
+            opts="-v -U -4 -6 -u -i -q -k -e -c -h -V --verbose --keylog --trace --trace-ascii --unix --udp --idle-timeout --no-shutdown --send-only --recv-only --progress --keep-open --max-conns --exec --sh-exec --join --iface --max-children --grace --chat --broker --tls --cert --key --cacert --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1196,6 +1204,14 @@ _nicksock() {
                     return 0
                     ;;
                 -c)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --join)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --iface)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

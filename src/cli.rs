@@ -196,6 +196,14 @@ pub struct ListenArgs {
     pub max_conns: Option<u32>,
     #[command(flatten)]
     pub exec: ExecArgs,
+    /// With -u: join the multicast GROUP (IPv4 or IPv6; repeat for more groups of one
+    /// family) and hear what is sent to it on PORT; several listeners on this host may join
+    /// the same group and port
+    #[arg(long, value_name = "GROUP", requires = "udp")]
+    pub join: Vec<std::net::IpAddr>,
+    /// With --join: join on this interface (default: the one the kernel picks)
+    #[arg(long, value_name = "NAME", requires = "join")]
+    pub iface: Option<String>,
     /// With --exec and -k: at most N programs at once; more clients are closed at once
     #[arg(long, value_name = "N", default_value_t = 100,
           value_parser = clap::value_parser!(u32).range(1..))]
@@ -259,6 +267,22 @@ pub struct ConnectArgs {
     pub crlf: bool,
     #[command(flatten)]
     pub exec: ExecArgs,
+    /// With -u: allow sending to a broadcast address (255.255.255.255, a subnet's .255);
+    /// replies from anyone are printed
+    #[arg(short = 'b', long, requires = "udp")]
+    pub broadcast: bool,
+    /// With -u: the TTL (IPv6: hop limit) of the datagrams; for a multicast group, how many
+    /// routers they may cross (the kernel's default: 1)
+    #[arg(long, value_name = "N", requires = "udp",
+          value_parser = clap::value_parser!(u32).range(1..=255))]
+    pub ttl: Option<u32>,
+    /// With -u to a multicast group: members of the group on this host hear us too (off by
+    /// default: a sender does not hear itself)
+    #[arg(long, requires = "udp")]
+    pub multicast_loop: bool,
+    /// With -u to a multicast group: send by this interface (default: the route's)
+    #[arg(long, value_name = "NAME", requires = "udp")]
+    pub iface: Option<String>,
     /// Go through the proxy at URL: http:// (HTTP CONNECT), https:// (TLS to the proxy,
     /// then CONNECT), socks4://, socks4a://, socks5:// or socks5h:// (the proxy resolves
     /// HOST); user:password@ for its credentials

@@ -49,6 +49,10 @@ const LISTEN: &[Example] = &[
         "Echo one client through a program; the exit status is the program's.",
     ),
     ex(
+        "nicksock listen -u -k -v --join 239.1.2.3 5000",
+        "Hear a multicast group (IPv4 or IPv6; --iface NAME to pick the interface); -v names each sender once.",
+    ),
+    ex(
         "nicksock listen --trace-ascii - 8080",
         "Show every byte both ways on stderr, CR and LF visible: see the browser's request (lab L6).",
     ),
@@ -98,6 +102,10 @@ const CONNECT: &[Example] = &[
     ex(
         "nicksock connect --retry-for 30 -z -U /run/app.sock",
         "Wait up to 30 s for a daemon's Unix socket to accept connections.",
+    ),
+    ex(
+        "nicksock connect -u -b --send-only 255.255.255.255 5000 < announce.txt",
+        "A UDP broadcast (-b allows it); to a multicast group: nicksock connect -u --ttl 4 239.1.2.3 5000.",
     ),
     ex(
         "nicksock connect lab-host 7000 --sh-exec 'sort | uniq -c'",

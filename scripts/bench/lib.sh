@@ -52,3 +52,24 @@ quiet() {
   echo "builds still running after 5 min: measuring anyway" >&2
   BUSY=1
 }
+
+# take_turns RUNS KIND...: RUNS rounds in which each KIND runs once (`run_once KIND`, which
+# sets $secs and $bad); fills TIMES[KIND] (the seconds of every run), FAIL[KIND] (the first
+# failure) and MED[KIND] (the median, to 2 decimals), and prints them.
+take_turns() {
+  local runs=$1 r k
+  shift
+  declare -gA TIMES FAIL MED
+  for r in $(seq "$runs"); do
+    echo "run $r of $runs…"
+    for k in "$@"; do
+      run_once "$k"
+      TIMES[$k]="${TIMES[$k]:-} $secs"
+      [ -n "$bad" ] && [ -z "${FAIL[$k]:-}" ] && FAIL[$k]=$bad
+    done
+  done
+  for k in "$@"; do
+    MED[$k]=$(python3 -c "import statistics, sys; print(f'{statistics.median(map(float, sys.argv[1:])):.2f}')" ${TIMES[$k]})
+    echo "$k: ${TIMES[$k]} s → median ${MED[$k]}${FAIL[$k]:+ (${FAIL[$k]})}"
+  done
+}

@@ -112,22 +112,7 @@ run_once() {
   [ -z "$bad" ] || echo "$kind: $bad" >&2
 }
 
-KINDS="nicksock nicksock1024 nmap nc"
-declare -A TIMES FAIL
-for r in $(seq "$RUNS"); do
-  echo "run $r of $RUNS…"
-  for k in $KINDS; do
-    run_once "$k"
-    TIMES[$k]="${TIMES[$k]:-} $secs"
-    [ -n "$bad" ] && [ -z "${FAIL[$k]:-}" ] && FAIL[$k]=$bad
-  done
-done
-
-declare -A MED
-for k in $KINDS; do
-  MED[$k]=$(python3 -c "import statistics, sys; print(f'{statistics.median(map(float, sys.argv[1:])):.2f}')" ${TIMES[$k]})
-  echo "$k: ${TIMES[$k]} s → median ${MED[$k]}${FAIL[$k]:+ (${FAIL[$k]})}"
-done
+take_turns "$RUNS" nicksock nicksock1024 nmap nc
 ratio() { python3 -c "print(f'{$1 / $2:.2f}×')"; }
 row() { # row LABEL KIND
   local k=$2 right=yes secs=${MED[$2]}

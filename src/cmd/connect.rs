@@ -1,6 +1,7 @@
 //! `connect HOST PORT`: like `nc HOST PORT` — stdin to the peer, the peer to stdout; `-z` to
 //! check a port, `--retry-for` to wait for one.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -48,6 +49,8 @@ pub struct Config {
     /// `--exec`/`--sh-exec`: the program the connection is given to.
     program: Option<crate::net::exec::Program>,
     idle: Option<std::time::Duration>,
+    /// `-u`: broadcast and multicast settings.
+    send: crate::net::group::SendOptions,
 }
 
 impl Config {
@@ -161,6 +164,16 @@ impl Config {
             proxy,
             max_probes: usize::try_from(args.max_probes).unwrap_or(scan::DEFAULT_PROBES),
             program: args.exec.program("connect")?,
+            send: crate::net::group::SendOptions {
+                broadcast: args.broadcast,
+                ttl: args.ttl,
+                multicast_loop: args.multicast_loop,
+                iface: args
+                    .iface
+                    .as_deref()
+                    .map(crate::net::group::Iface::named)
+                    .transpose()?,
+            },
             idle: args.session.idle_timeout.map(crate::net::event_loop::secs),
         })
     }
@@ -325,7 +338,60 @@ fn run_udp(config: Config) -> Result<()> {
     let Target::Tcp { host, ports } = &config.target else {
         unreachable!("clap keeps -U from -u");
     };
-    let (socket, addr) = connect_udp(host, ports[0], &config.connect)?;
+    let send = &config.send;
+    let special =
+        send.broadcast || send.ttl.is_some() || send.multicast_loop || send.iface.is_some();
+    let first = crate::net::addr::parse_ip(host).map(|ip| SocketAddr::new(ip, ports[0]));
+    let (socket, peer) = match first {
+        // A group, a broadcast or a TTL: a socket of our own making (group.rs).
+        Some(dest) if special || dest.ip().is_multicast() => {
+            crate::net::group::check_destination(dest, send)?;
+            let source = match (config.connect.source, config.connect.source_port) {
+                (None, None) => None,
+                (ip, port) => Some(SocketAddr::new(
+                    ip.unwrap_or(if dest.is_ipv4() {
+                        std::net::Ipv4Addr::UNSPECIFIED.into()
+                    } else {
+                        std::net::Ipv6Addr::UNSPECIFIED.into()
+                    }),
+                    port.unwrap_or(0),
+                )),
+            };
+            let socket = crate::net::group::sender(dest, source, send)?;
+            if config.connect.verbose > 0 {
+                eprintln!("sending to {dest} (UDP)");
+            }
+            let peer = if crate::net::group::is_group(dest, send) {
+                Peer::Group(dest)
+            } else {
+                Peer::Connected(dest)
+            };
+            (socket, peer)
+        }
+        _ if special => {
+            return Err(fail(
+                Kind::Usage,
+                format!(
+                    "-b, --ttl, --multicast-loop and --iface take an address, not a name ({host})"
+                ),
+            ));
+        }
+        _ => {
+            let (socket, addr) = connect_udp(host, ports[0], &config.connect).map_err(|e| {
+                if crate::error::socket_error_kind(&e) == Some(std::io::ErrorKind::PermissionDenied)
+                {
+                    // The kernel's answer to a broadcast address without SO_BROADCAST.
+                    fail(
+                        Kind::Runtime,
+                        format!("{e:#} (a broadcast address? add -b)"),
+                    )
+                } else {
+                    e
+                }
+            })?;
+            (socket, Peer::Connected(addr))
+        }
+    };
     let mut ev = EventLoop::new()?;
     let mut stdin = StdinSource::open(&mut ev, config.rules.recv_only, config.crlf, false)?;
     let mut out = Stdout::open()?;
@@ -333,7 +399,7 @@ fn run_udp(config: Config) -> Result<()> {
     let mut session = Datagrams::new(
         ev.registry(),
         sock,
-        Peer::Connected(addr),
+        peer,
         &config.rules,
         &mut stdin,
         &mut out,

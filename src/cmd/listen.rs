@@ -41,6 +41,9 @@ pub struct Config {
     /// `--exec`/`--sh-exec`: a program for each client.
     program: Option<crate::net::exec::Program>,
     max_children: u32,
+    /// `-u --join`: multicast groups to hear, and `--iface`.
+    join: Vec<std::net::IpAddr>,
+    iface: Option<crate::net::group::Iface>,
     verbose: u8,
 }
 
@@ -72,6 +75,16 @@ impl Config {
             idle: args.session.idle_timeout.map(crate::net::event_loop::secs),
             program: args.exec.program("listen")?,
             max_children: args.max_children,
+            join: {
+                crate::net::group::check_groups(&args.join)
+                    .map_err(|e| crate::cli::usage_error("listen", e))?;
+                args.join
+            },
+            iface: args
+                .iface
+                .as_deref()
+                .map(crate::net::group::Iface::named)
+                .transpose()?,
             verbose,
         })
     }
@@ -114,7 +127,33 @@ pub fn run(config: Config) -> Result<()> {
         let listeners = listeners(&config)?;
         return serve_streams(ev, listeners, &config);
     }
-    let sockets = bind_all(&config.addrs, Proto::Udp, config.default_pair)?;
+    let sockets = match config.join.first() {
+        Some(&group) => {
+            let port = config.addrs.first().map_or(0, SocketAddr::port);
+            let bind = match config.addrs.first() {
+                Some(&addr) if !config.default_pair => {
+                    if addr.is_ipv4() != group.is_ipv4() {
+                        return Err(crate::cli::usage_error(
+                            "listen",
+                            format!(
+                                "--join {group}: {} is of the other address family",
+                                addr.ip()
+                            ),
+                        )
+                        .into());
+                    }
+                    addr
+                }
+                _ => crate::net::group::wildcard_for(group, port),
+            };
+            vec![crate::net::group::member(
+                bind,
+                &config.join,
+                config.iface.as_ref(),
+            )?]
+        }
+        None => bind_all(&config.addrs, Proto::Udp, config.default_pair)?,
+    };
     let mut stdin = StdinSource::open(&mut ev, config.rules.recv_only, false, false)?;
     let mut out = Stdout::open()?;
     let socket = sockets

@@ -581,6 +581,14 @@ pub fn connect_udp(host: &str, port: u16, opts: &ConnectOptions) -> Result<(Sock
             Err(e) => last = e,
         }
     }
+    if last.kind() == io::ErrorKind::PermissionDenied {
+        // The kernel's answer to a broadcast address without SO_BROADCAST.
+        let err = connect_error(host, port, &last, opts);
+        return Err(fail(
+            Kind::Runtime,
+            format!("{err:#} (a broadcast address? add -b)"),
+        ));
+    }
     Err(connect_error(host, port, &last, opts))
 }
 

@@ -9,6 +9,7 @@ pub mod connector;
 pub mod dial;
 pub mod event_loop;
 pub mod exec;
+pub mod group;
 pub mod listener;
 pub mod scan;
 pub mod server;

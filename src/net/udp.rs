@@ -32,7 +32,13 @@ pub enum Peer {
     FirstSender,
     /// `listen -u -k`: hear everyone, reply to the sender of the last datagram.
     LastSender(Option<SocketAddr>),
+    /// `connect -u` to a multicast group or with `-b`: send there, hear everyone (nobody
+    /// answers from a group or broadcast address).
+    Group(SocketAddr),
 }
+
+/// Senders `-v` remembers having named; past this many it names no new one.
+const SENDERS_NAMED: usize = 4096;
 
 /// A UDP session between stdin/stdout and a peer.
 pub struct Datagrams<'a> {
@@ -45,6 +51,8 @@ pub struct Datagrams<'a> {
     out: &'a mut Stdout,
     buf: Vec<u8>,
     clock: SessionClock,
+    /// Senders named by `-v` so far (each once).
+    named: std::collections::HashSet<SocketAddr>,
 }
 
 impl<'a> Datagrams<'a> {
@@ -69,6 +77,7 @@ impl<'a> Datagrams<'a> {
             out,
             buf: vec![0; RECV_BUFFER],
             clock: SessionClock::new(),
+            named: std::collections::HashSet::new(),
         })
     }
 
@@ -99,13 +108,24 @@ impl<'a> Datagrams<'a> {
                         eprintln!("datagram from {from}");
                     }
                 }
-                Peer::LastSender(_) => self.peer = Peer::LastSender(Some(from)),
+                Peer::LastSender(_) => {
+                    self.peer = Peer::LastSender(Some(from));
+                    self.name_sender(from);
+                }
+                Peer::Group(_) => self.name_sender(from),
                 Peer::Connected(_) => {}
             }
             moved = true;
             if !self.rules.send_only {
                 self.out.write_all(&self.buf[..n])?;
             }
+        }
+    }
+
+    /// `-v`: says who sent a datagram, once per sender.
+    fn name_sender(&mut self, from: SocketAddr) {
+        if self.rules.verbose > 0 && self.named.len() < SENDERS_NAMED && self.named.insert(from) {
+            eprintln!("datagram from {from}");
         }
     }
 
@@ -131,7 +151,7 @@ impl<'a> Datagrams<'a> {
             let data = &data[..data.len().min(MAX_DATAGRAM)];
             let sent = match self.peer {
                 Peer::Connected(_) => self.sock.send(data),
-                Peer::LastSender(Some(to)) => self.sock.send_to(data, to),
+                Peer::LastSender(Some(to)) | Peer::Group(to) => self.sock.send_to(data, to),
                 // Nobody to answer yet: stdin waits until somebody speaks.
                 Peer::FirstSender | Peer::LastSender(None) => return Ok(moved),
             };

@@ -8,6 +8,7 @@ mod exec;
 mod gen_cert;
 mod generated;
 mod gpio_events;
+mod groups;
 mod http_get;
 mod keep_open;
 mod proxies;
