@@ -18,6 +18,10 @@
 #   - The servers serve one client and exit, as each does by default without -k/fork; the
 #     server must exit 0 too (a server that lost bytes may still exit 0: cmp decides).
 #   - Median of RUNS (3) runs per server, the servers taking turns run by run.
+#   - Each transfer gets at most CAP (30) s: ncat --exec deadlocks on a bulk echo (it writes
+#     to the program's stdin with a blocking write while the program waits for ncat to
+#     read its stdout, so both wait once the buffers are full: on this machine after
+#     56 KiB). A capped run says how many bytes had come back.
 #   - No measurement starts while cargo or rustc runs (waits up to 5 min each time; if one
 #     still runs, the section says the numbers were taken on a busy machine).
 # Usage: scripts/bench/exec.sh [SIZE_MIB] [RUNS]
@@ -25,6 +29,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 SIZE_MIB=${1:-1024}
 RUNS=${2:-3}
+CAP=30
 for tool in ncat socat python3 ss; do
   command -v $tool >/dev/null || { echo "missing $tool (apt-get install ncat socat python3 iproute2)"; exit 1; }
 done
@@ -51,7 +56,7 @@ run_once() {
   pids+=("$srv")
   wait_port "$port"
   t0=$(now)
-  "$NS" connect 127.0.0.1 "$port" <"$work/data" >"$work/back" 2>"$work/cli.err" || rc=$?
+  timeout "$CAP" "$NS" connect 127.0.0.1 "$port" <"$work/data" >"$work/back" 2>"$work/cli.err" || rc=$?
   t1=$(now)
   building && { echo "a build started during a measurement" >&2; BUSY=1; }
   # The server has ended, or ends within 10 s of its client.
@@ -60,7 +65,8 @@ run_once() {
   [ "$src" = hung ] || wait "$srv" || src=$?
   secs=$(python3 -c "print($t1 - $t0)")
   bad=""
-  if [ "$rc" != 0 ]; then bad="client exit $rc: $(head -c 200 "$work/cli.err" | tr '\n' ' ')"
+  if [ "$rc" = 124 ]; then bad="hung: $(stat -c %s "$work/back") bytes had come back after $CAP s"
+  elif [ "$rc" != 0 ]; then bad="client exit $rc: $(head -c 200 "$work/cli.err" | tr '\n' ' ')"
   elif [ "$src" != 0 ]; then bad="server exit $src: $(head -c 200 "$work/srv.err" | tr '\n' ' ')"
   elif ! cmp -s "$work/data" "$work/back"; then
     bad="$(stat -c %s "$work/back") of $((SIZE_MIB << 20)) bytes came back, or they differ"
@@ -75,7 +81,7 @@ row() { # row LABEL KIND
     echo "| $1 | failed (${FAIL[$k]}) | | |"
     return
   fi
-  echo "| $1 | ${MED[$k]} | $(mbps "$SIZE_MIB" 0 "${MED[$k]}") | $(python3 -c "print(f'{${MED[$k]} / ${MED[nicksock]}:.2f}×')") |"
+  echo "| $1 | ${MED[$k]} | $(mbps "$SIZE_MIB" 0 "${MEDIAN[$k]}") | $(python3 -c "print(f'{${MEDIAN[$k]} / ${MEDIAN[nicksock]}:.2f}×')") |"
 }
 busy_note=""
 [ "$BUSY" = 1 ] && busy_note="

@@ -55,11 +55,12 @@ quiet() {
 
 # take_turns RUNS KIND...: RUNS rounds in which each KIND runs once (`run_once KIND`, which
 # sets $secs and $bad); fills TIMES[KIND] (the seconds of every run), FAIL[KIND] (the first
-# failure) and MED[KIND] (the median, to 2 decimals), and prints them.
+# failure), MED[KIND] (the median, to 2 decimals) and MEDIAN[KIND] (to the nanosecond, for
+# rates), and prints them.
 take_turns() {
   local runs=$1 r k
   shift
-  declare -gA TIMES FAIL MED
+  declare -gA TIMES FAIL MED MEDIAN
   for r in $(seq "$runs"); do
     echo "run $r of $runs…"
     for k in "$@"; do
@@ -69,7 +70,8 @@ take_turns() {
     done
   done
   for k in "$@"; do
-    MED[$k]=$(python3 -c "import statistics, sys; print(f'{statistics.median(map(float, sys.argv[1:])):.2f}')" ${TIMES[$k]})
+    MEDIAN[$k]=$(python3 -c "import statistics, sys; print(statistics.median(map(float, sys.argv[1:])))" ${TIMES[$k]})
+    MED[$k]=$(python3 -c "print(f'{${MEDIAN[$k]}:.2f}')")
     echo "$k: ${TIMES[$k]} s → median ${MED[$k]}${FAIL[$k]:+ (${FAIL[$k]})}"
   done
 }
