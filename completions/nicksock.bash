@@ -432,7 +432,7 @@ _nicksock() {
             return 0
             ;;
         nicksock__subcmd__echo)
-            opts="-v -U -4 -6 -u -i -h -V --verbose --keylog --trace --trace-ascii --unix --udp --idle-timeout --max-conns --grace --tls --cert --key --cacert --help --version"
+            opts="-v -U -4 -6 -u -i -h -V --verbose --keylog --trace --trace-ascii --unix --udp --idle-timeout --max-conns --grace --tls --cert --key --cacert --allow --deny --allow-file --deny-file --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -560,6 +560,44 @@ _nicksock() {
                     return 0
                     ;;
                 --cacert)
+                    local oldifs
+                    if [ -n "${IFS+x}" ]; then
+                        oldifs="$IFS"
+                    fi
+                    IFS=$'\n'
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    if [ -n "${oldifs+x}" ]; then
+                        IFS="$oldifs"
+                    fi
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o filenames
+                    fi
+                    return 0
+                    ;;
+                --allow)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --deny)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --allow-file)
+                    local oldifs
+                    if [ -n "${IFS+x}" ]; then
+                        oldifs="$IFS"
+                    fi
+                    IFS=$'\n'
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    if [ -n "${oldifs+x}" ]; then
+                        IFS="$oldifs"
+                    fi
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o filenames
+                    fi
+                    return 0
+                    ;;
+                --deny-file)
                     local oldifs
                     if [ -n "${IFS+x}" ]; then
                         oldifs="$IFS"
@@ -1094,7 +1132,7 @@ _nicksock() {
             return 0
             ;;
         nicksock__subcmd__listen)
-            opts="-v -U -4 -6 -u -i -q -k -e -c -h -V --verbose --keylog --trace --trace-ascii --unix --udp --idle-timeout --no-shutdown --send-only --recv-only --progress --keep-open --max-conns --exec --sh-exec --join --iface --max-children --grace --chat --broker --tls --cert --key --cacert --help --version"
+            opts="-v -U -4 -6 -u -i -q -k -e -c -h -V --verbose --keylog --trace --trace-ascii --unix --udp --idle-timeout --no-shutdown --send-only --recv-only --progress --keep-open --max-conns --exec --sh-exec --join --iface --max-children --grace --chat --broker --tls --cert --key --cacert --allow --deny --allow-file --deny-file --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1268,6 +1306,44 @@ _nicksock() {
                     fi
                     return 0
                     ;;
+                --allow)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --deny)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --allow-file)
+                    local oldifs
+                    if [ -n "${IFS+x}" ]; then
+                        oldifs="$IFS"
+                    fi
+                    IFS=$'\n'
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    if [ -n "${oldifs+x}" ]; then
+                        IFS="$oldifs"
+                    fi
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o filenames
+                    fi
+                    return 0
+                    ;;
+                --deny-file)
+                    local oldifs
+                    if [ -n "${IFS+x}" ]; then
+                        oldifs="$IFS"
+                    fi
+                    IFS=$'\n'
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    if [ -n "${oldifs+x}" ]; then
+                        IFS="$oldifs"
+                    fi
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o filenames
+                    fi
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1276,7 +1352,7 @@ _nicksock() {
             return 0
             ;;
         nicksock__subcmd__relay)
-            opts="-v -4 -6 -w -i -k -h -V --verbose --keylog --trace --trace-ascii --unix --to-unix --connect-timeout --idle-timeout --max-conns --grace --tls --cert --key --cacert --to-tls --to-cacert --to-servername --insecure --to-proxy --proxy-user --proxy-cacert --proxy-insecure --help --version"
+            opts="-v -4 -6 -w -i -k -h -V --verbose --keylog --trace --trace-ascii --unix --to-unix --connect-timeout --idle-timeout --max-conns --grace --tls --cert --key --cacert --to-tls --to-cacert --to-servername --insecure --to-proxy --proxy-user --proxy-cacert --proxy-insecure --allow --deny --allow-file --deny-file --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1468,6 +1544,44 @@ _nicksock() {
                     fi
                     return 0
                     ;;
+                --allow)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --deny)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --allow-file)
+                    local oldifs
+                    if [ -n "${IFS+x}" ]; then
+                        oldifs="$IFS"
+                    fi
+                    IFS=$'\n'
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    if [ -n "${oldifs+x}" ]; then
+                        IFS="$oldifs"
+                    fi
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o filenames
+                    fi
+                    return 0
+                    ;;
+                --deny-file)
+                    local oldifs
+                    if [ -n "${IFS+x}" ]; then
+                        oldifs="$IFS"
+                    fi
+                    IFS=$'\n'
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    if [ -n "${oldifs+x}" ]; then
+                        IFS="$oldifs"
+                    fi
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o filenames
+                    fi
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1476,7 +1590,7 @@ _nicksock() {
             return 0
             ;;
         nicksock__subcmd__serve__subcmd__gpio)
-            opts="-v -U -4 -6 -h -V --verbose --keylog --trace --trace-ascii --pin --input --pwm --pwm-hz --sys-root --bind --unix --port --backend --chip --active-low --debounce --read-only --line-port --max-conns --grace --no-qr --auth --tls --cert --key --cacert --help --version"
+            opts="-v -U -4 -6 -h -V --verbose --keylog --trace --trace-ascii --pin --input --pwm --pwm-hz --sys-root --bind --unix --port --backend --chip --active-low --debounce --read-only --line-port --max-conns --grace --no-qr --auth --tls --cert --key --cacert --allow --deny --allow-file --deny-file --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1648,6 +1762,44 @@ _nicksock() {
                     return 0
                     ;;
                 --cacert)
+                    local oldifs
+                    if [ -n "${IFS+x}" ]; then
+                        oldifs="$IFS"
+                    fi
+                    IFS=$'\n'
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    if [ -n "${oldifs+x}" ]; then
+                        IFS="$oldifs"
+                    fi
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o filenames
+                    fi
+                    return 0
+                    ;;
+                --allow)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --deny)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --allow-file)
+                    local oldifs
+                    if [ -n "${IFS+x}" ]; then
+                        oldifs="$IFS"
+                    fi
+                    IFS=$'\n'
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    if [ -n "${oldifs+x}" ]; then
+                        IFS="$oldifs"
+                    fi
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o filenames
+                    fi
+                    return 0
+                    ;;
+                --deny-file)
                     local oldifs
                     if [ -n "${IFS+x}" ]; then
                         oldifs="$IFS"

@@ -46,7 +46,7 @@ complete -c nicksock -n "__fish_nicksock_using_subcommand listen" -s U -l unix -
 complete -c nicksock -n "__fish_nicksock_using_subcommand listen" -s i -l idle-timeout -d 'End a session that moved no byte in either direction for SECS' -r
 complete -c nicksock -n "__fish_nicksock_using_subcommand listen" -s q -d 'After stdin ends, end the session within SECS even if the peer stays open' -r
 complete -c nicksock -n "__fish_nicksock_using_subcommand listen" -l max-conns -d 'With -k: exit after serving N clients' -r
-complete -c nicksock -n "__fish_nicksock_using_subcommand listen" -s e -l exec -d 'Run PROGRAM for the connection (listen -k: one per client, at once): what the peer sends is its stdin, its stdout goes to the peer, its stderr stays ours. Split at spaces, no quoting (-c for shell syntax). It is given NICKSOCK_REMOTE_ADDR, NICKSOCK_REMOTE_PORT, NICKSOCK_LOCAL_ADDR, NICKSOCK_LOCAL_PORT and NICKSOCK_PROTO (a Unix socket: NICKSOCK_REMOTE_PID, NICKSOCK_REMOTE_UID). The exit status is the program\'s. A server with it hands the program to anyone who can connect: listen on 127.0.0.1 or a Unix socket, or ask for client certificates (--tls --cacert)' -r
+complete -c nicksock -n "__fish_nicksock_using_subcommand listen" -s e -l exec -d 'Run PROGRAM for the connection (listen -k: one per client, at once): what the peer sends is its stdin, its stdout goes to the peer, its stderr stays ours. Split at spaces, no quoting (-c for shell syntax). It is given NICKSOCK_REMOTE_ADDR, NICKSOCK_REMOTE_PORT, NICKSOCK_LOCAL_ADDR, NICKSOCK_LOCAL_PORT and NICKSOCK_PROTO (a Unix socket: NICKSOCK_REMOTE_PID, NICKSOCK_REMOTE_UID). The exit status is the program\'s. A server with it hands the program to anyone who can connect: listen on 127.0.0.1 or a Unix socket, name who may (--allow), or ask for client certificates (--tls --cacert)' -r
 complete -c nicksock -n "__fish_nicksock_using_subcommand listen" -s c -l sh-exec -d 'As --exec, with COMMAND run by /bin/sh -c (pipes, quoting, redirections)' -r
 complete -c nicksock -n "__fish_nicksock_using_subcommand listen" -l join -d 'With -u: join the multicast GROUP (IPv4 or IPv6; repeat for more groups of one family) and hear what is sent to it on PORT; several listeners on this host may join the same group and port' -r
 complete -c nicksock -n "__fish_nicksock_using_subcommand listen" -l iface -d 'With --join: join on this interface (default: the one the kernel picks)' -r
@@ -55,6 +55,10 @@ complete -c nicksock -n "__fish_nicksock_using_subcommand listen" -l grace -d 'O
 complete -c nicksock -n "__fish_nicksock_using_subcommand listen" -l cert -d 'PEM certificate chain: the server\'s identity, or a client certificate for mTLS' -r -F
 complete -c nicksock -n "__fish_nicksock_using_subcommand listen" -l key -d 'PEM private key that goes with --cert' -r -F
 complete -c nicksock -n "__fish_nicksock_using_subcommand listen" -l cacert -d 'Trust these PEM roots instead of the built-in web PKI roots (client); require client certificates signed by them (server)' -r -F
+complete -c nicksock -n "__fish_nicksock_using_subcommand listen" -l allow -d 'Serve only clients from these addresses or CIDR ranges (repeatable or comma-separated, IPv4 and IPv6: 10.0.0.0/8,::1); an IPv4-mapped address matches its IPv4 entry. Others are closed before a byte is read (or a TLS handshake). Not for Unix sockets, whose file permissions say who may connect' -r
+complete -c nicksock -n "__fish_nicksock_using_subcommand listen" -l deny -d 'Never serve clients from these addresses or ranges (wins over --allow)' -r
+complete -c nicksock -n "__fish_nicksock_using_subcommand listen" -l allow-file -d '--allow\'s entries from FILE: one a line, # starts a comment' -r -F
+complete -c nicksock -n "__fish_nicksock_using_subcommand listen" -l deny-file -d '--deny\'s entries from FILE: one a line, # starts a comment' -r -F
 complete -c nicksock -n "__fish_nicksock_using_subcommand listen" -s v -l verbose -d 'Say what happens on stderr (-vv for more)'
 complete -c nicksock -n "__fish_nicksock_using_subcommand listen" -s 4 -d 'Use IPv4 only'
 complete -c nicksock -n "__fish_nicksock_using_subcommand listen" -s 6 -d 'Use IPv6 only'
@@ -80,7 +84,7 @@ complete -c nicksock -n "__fish_nicksock_using_subcommand connect" -l max-probes
 complete -c nicksock -n "__fish_nicksock_using_subcommand connect" -l retry-for -d 'Keep trying to connect until SECS have passed (wait for a service to come up)' -r
 complete -c nicksock -n "__fish_nicksock_using_subcommand connect" -s s -l source -d 'Local address to connect from' -r
 complete -c nicksock -n "__fish_nicksock_using_subcommand connect" -s p -l source-port -d 'Local port to connect from' -r
-complete -c nicksock -n "__fish_nicksock_using_subcommand connect" -s e -l exec -d 'Run PROGRAM for the connection (listen -k: one per client, at once): what the peer sends is its stdin, its stdout goes to the peer, its stderr stays ours. Split at spaces, no quoting (-c for shell syntax). It is given NICKSOCK_REMOTE_ADDR, NICKSOCK_REMOTE_PORT, NICKSOCK_LOCAL_ADDR, NICKSOCK_LOCAL_PORT and NICKSOCK_PROTO (a Unix socket: NICKSOCK_REMOTE_PID, NICKSOCK_REMOTE_UID). The exit status is the program\'s. A server with it hands the program to anyone who can connect: listen on 127.0.0.1 or a Unix socket, or ask for client certificates (--tls --cacert)' -r
+complete -c nicksock -n "__fish_nicksock_using_subcommand connect" -s e -l exec -d 'Run PROGRAM for the connection (listen -k: one per client, at once): what the peer sends is its stdin, its stdout goes to the peer, its stderr stays ours. Split at spaces, no quoting (-c for shell syntax). It is given NICKSOCK_REMOTE_ADDR, NICKSOCK_REMOTE_PORT, NICKSOCK_LOCAL_ADDR, NICKSOCK_LOCAL_PORT and NICKSOCK_PROTO (a Unix socket: NICKSOCK_REMOTE_PID, NICKSOCK_REMOTE_UID). The exit status is the program\'s. A server with it hands the program to anyone who can connect: listen on 127.0.0.1 or a Unix socket, name who may (--allow), or ask for client certificates (--tls --cacert)' -r
 complete -c nicksock -n "__fish_nicksock_using_subcommand connect" -s c -l sh-exec -d 'As --exec, with COMMAND run by /bin/sh -c (pipes, quoting, redirections)' -r
 complete -c nicksock -n "__fish_nicksock_using_subcommand connect" -l ttl -d 'With -u: the TTL (IPv6: hop limit) of the datagrams; for a multicast group, how many routers they may cross (the kernel\'s default: 1)' -r
 complete -c nicksock -n "__fish_nicksock_using_subcommand connect" -l iface -d 'With -u to a multicast group: send by this interface (default: the route\'s)' -r
@@ -120,6 +124,10 @@ complete -c nicksock -n "__fish_nicksock_using_subcommand echo" -l grace -d 'On 
 complete -c nicksock -n "__fish_nicksock_using_subcommand echo" -l cert -d 'PEM certificate chain: the server\'s identity, or a client certificate for mTLS' -r -F
 complete -c nicksock -n "__fish_nicksock_using_subcommand echo" -l key -d 'PEM private key that goes with --cert' -r -F
 complete -c nicksock -n "__fish_nicksock_using_subcommand echo" -l cacert -d 'Trust these PEM roots instead of the built-in web PKI roots (client); require client certificates signed by them (server)' -r -F
+complete -c nicksock -n "__fish_nicksock_using_subcommand echo" -l allow -d 'Serve only clients from these addresses or CIDR ranges (repeatable or comma-separated, IPv4 and IPv6: 10.0.0.0/8,::1); an IPv4-mapped address matches its IPv4 entry. Others are closed before a byte is read (or a TLS handshake). Not for Unix sockets, whose file permissions say who may connect' -r
+complete -c nicksock -n "__fish_nicksock_using_subcommand echo" -l deny -d 'Never serve clients from these addresses or ranges (wins over --allow)' -r
+complete -c nicksock -n "__fish_nicksock_using_subcommand echo" -l allow-file -d '--allow\'s entries from FILE: one a line, # starts a comment' -r -F
+complete -c nicksock -n "__fish_nicksock_using_subcommand echo" -l deny-file -d '--deny\'s entries from FILE: one a line, # starts a comment' -r -F
 complete -c nicksock -n "__fish_nicksock_using_subcommand echo" -s v -l verbose -d 'Say what happens on stderr (-vv for more)'
 complete -c nicksock -n "__fish_nicksock_using_subcommand echo" -s 4 -d 'Use IPv4 only'
 complete -c nicksock -n "__fish_nicksock_using_subcommand echo" -s 6 -d 'Use IPv6 only'
@@ -194,6 +202,10 @@ complete -c nicksock -n "__fish_nicksock_using_subcommand serve-gpio" -l auth -d
 complete -c nicksock -n "__fish_nicksock_using_subcommand serve-gpio" -l cert -d 'PEM certificate chain: the server\'s identity, or a client certificate for mTLS' -r -F
 complete -c nicksock -n "__fish_nicksock_using_subcommand serve-gpio" -l key -d 'PEM private key that goes with --cert' -r -F
 complete -c nicksock -n "__fish_nicksock_using_subcommand serve-gpio" -l cacert -d 'Trust these PEM roots instead of the built-in web PKI roots (client); require client certificates signed by them (server)' -r -F
+complete -c nicksock -n "__fish_nicksock_using_subcommand serve-gpio" -l allow -d 'Serve only clients from these addresses or CIDR ranges (repeatable or comma-separated, IPv4 and IPv6: 10.0.0.0/8,::1); an IPv4-mapped address matches its IPv4 entry. Others are closed before a byte is read (or a TLS handshake). Not for Unix sockets, whose file permissions say who may connect' -r
+complete -c nicksock -n "__fish_nicksock_using_subcommand serve-gpio" -l deny -d 'Never serve clients from these addresses or ranges (wins over --allow)' -r
+complete -c nicksock -n "__fish_nicksock_using_subcommand serve-gpio" -l allow-file -d '--allow\'s entries from FILE: one a line, # starts a comment' -r -F
+complete -c nicksock -n "__fish_nicksock_using_subcommand serve-gpio" -l deny-file -d '--deny\'s entries from FILE: one a line, # starts a comment' -r -F
 complete -c nicksock -n "__fish_nicksock_using_subcommand serve-gpio" -s v -l verbose -d 'Say what happens on stderr (-vv for more)'
 complete -c nicksock -n "__fish_nicksock_using_subcommand serve-gpio" -s 4 -d 'Use IPv4 only'
 complete -c nicksock -n "__fish_nicksock_using_subcommand serve-gpio" -s 6 -d 'Use IPv6 only'
@@ -236,6 +248,10 @@ complete -c nicksock -n "__fish_nicksock_using_subcommand relay" -l to-servernam
 complete -c nicksock -n "__fish_nicksock_using_subcommand relay" -l to-proxy -d 'Reach the target through the proxy at URL (as connect\'s --proxy), a tunnel per client' -r
 complete -c nicksock -n "__fish_nicksock_using_subcommand relay" -l proxy-user -d 'The proxy\'s credentials (instead of the URL\'s user:password@; the environment variable keeps them off the command line)' -r
 complete -c nicksock -n "__fish_nicksock_using_subcommand relay" -l proxy-cacert -d 'Trust these PEM roots for an https:// proxy\'s certificate' -r -F
+complete -c nicksock -n "__fish_nicksock_using_subcommand relay" -l allow -d 'Serve only clients from these addresses or CIDR ranges (repeatable or comma-separated, IPv4 and IPv6: 10.0.0.0/8,::1); an IPv4-mapped address matches its IPv4 entry. Others are closed before a byte is read (or a TLS handshake). Not for Unix sockets, whose file permissions say who may connect' -r
+complete -c nicksock -n "__fish_nicksock_using_subcommand relay" -l deny -d 'Never serve clients from these addresses or ranges (wins over --allow)' -r
+complete -c nicksock -n "__fish_nicksock_using_subcommand relay" -l allow-file -d '--allow\'s entries from FILE: one a line, # starts a comment' -r -F
+complete -c nicksock -n "__fish_nicksock_using_subcommand relay" -l deny-file -d '--deny\'s entries from FILE: one a line, # starts a comment' -r -F
 complete -c nicksock -n "__fish_nicksock_using_subcommand relay" -s v -l verbose -d 'Say what happens on stderr (-vv for more)'
 complete -c nicksock -n "__fish_nicksock_using_subcommand relay" -s 4 -d 'Use IPv4 only'
 complete -c nicksock -n "__fish_nicksock_using_subcommand relay" -s 6 -d 'Use IPv6 only'

@@ -220,6 +220,8 @@ pub struct ListenArgs {
     pub broker: bool,
     #[command(flatten)]
     pub tls: TlsArgs,
+    #[command(flatten)]
+    pub access: AccessArgs,
 }
 
 #[derive(Debug, Args)]
@@ -303,6 +305,27 @@ pub struct ConnectArgs {
     pub tls_client: TlsClientArgs,
 }
 
+// Who may connect (every server). A plain comment: a doc comment on a flattened struct would
+// replace the subcommand's about.
+#[derive(Debug, Args, Clone, Default)]
+pub struct AccessArgs {
+    /// Serve only clients from these addresses or CIDR ranges (repeatable or
+    /// comma-separated, IPv4 and IPv6: 10.0.0.0/8,::1); an IPv4-mapped address matches its
+    /// IPv4 entry. Others are closed before a byte is read (or a TLS handshake). Not for
+    /// Unix sockets, whose file permissions say who may connect
+    #[arg(long, value_name = "ADDR[/BITS],...")]
+    pub allow: Vec<String>,
+    /// Never serve clients from these addresses or ranges (wins over --allow)
+    #[arg(long, value_name = "ADDR[/BITS],...")]
+    pub deny: Vec<String>,
+    /// --allow's entries from FILE: one a line, # starts a comment
+    #[arg(long, value_name = "FILE", value_hint = ValueHint::FilePath)]
+    pub allow_file: Option<PathBuf>,
+    /// --deny's entries from FILE: one a line, # starts a comment
+    #[arg(long, value_name = "FILE", value_hint = ValueHint::FilePath)]
+    pub deny_file: Option<PathBuf>,
+}
+
 // A program on the socket (listen, connect). A plain comment: a doc comment on a flattened
 // struct would replace the subcommand's about.
 #[derive(Debug, Args, Clone, Default)]
@@ -313,7 +336,8 @@ pub struct ExecArgs {
     /// NICKSOCK_REMOTE_PORT, NICKSOCK_LOCAL_ADDR, NICKSOCK_LOCAL_PORT and NICKSOCK_PROTO
     /// (a Unix socket: NICKSOCK_REMOTE_PID, NICKSOCK_REMOTE_UID). The exit status is the
     /// program's. A server with it hands the program to anyone who can connect: listen on
-    /// 127.0.0.1 or a Unix socket, or ask for client certificates (--tls --cacert)
+    /// 127.0.0.1 or a Unix socket, name who may (--allow), or ask for client certificates
+    /// (--tls --cacert)
     #[arg(short = 'e', long = "exec", value_name = "PROGRAM", conflicts_with_all = [
         "sh_exec", "udp", "send_only", "recv_only", "quit_after", "no_shutdown", "progress"])]
     pub exec: Option<String>,
@@ -386,6 +410,8 @@ pub struct EchoArgs {
     pub grace: GraceArgs,
     #[command(flatten)]
     pub tls: TlsArgs,
+    #[command(flatten)]
+    pub access: AccessArgs,
 }
 
 #[derive(Debug, Args)]
@@ -438,6 +464,8 @@ pub struct RelayArgs {
     pub to_proxy: Option<String>,
     #[command(flatten)]
     pub proxy_opts: ProxyArgs,
+    #[command(flatten)]
+    pub access: AccessArgs,
 }
 
 #[derive(Debug, Args)]
@@ -705,6 +733,8 @@ pub struct ServeGpioArgs {
     pub auth: Option<String>,
     #[command(flatten)]
     pub tls: TlsArgs,
+    #[command(flatten)]
+    pub access: AccessArgs,
 }
 
 /// The kind of key `gen-cert` creates.

@@ -456,6 +456,8 @@ pub struct Settings {
     pub idle: Option<Duration>,
     /// After SIGTERM, how long members may still be sent what they have not read.
     pub grace: Duration,
+    /// `--allow`/`--deny`.
+    pub access: Option<crate::net::access::Access>,
     pub verbose: u8,
 }
 
@@ -475,6 +477,7 @@ pub fn run(
         max_conns: 10_000,
     };
     Server::new(room, vec![group], settings.verbose)
+        .with_access(settings.access)
         .with_grace(settings.grace)
         .run(ev)
 }

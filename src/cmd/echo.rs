@@ -37,6 +37,7 @@ pub struct Config {
     max_conns: usize,
     grace: Duration,
     tls: Option<Arc<rustls::ServerConfig>>,
+    access: Option<crate::net::access::Access>,
     verbose: u8,
 }
 
@@ -60,6 +61,7 @@ impl Config {
             max_conns: usize::try_from(args.max_conns).unwrap_or(usize::MAX),
             grace: args.grace.period(),
             tls,
+            access: crate::cmd::access("echo", &args.access)?,
             verbose,
         })
     }
@@ -86,6 +88,7 @@ pub fn run(config: Config) -> Result<()> {
         scratch: vec![0; MAX_PENDING],
     };
     Server::new(echo, vec![group], config.verbose)
+        .with_access(config.access.clone())
         .with_grace(config.grace)
         .run(ev)
 }
@@ -99,6 +102,7 @@ fn run_udp(config: &Config) -> Result<()> {
             .map(|s| UdpSocket::from_std(s.into()))
             .collect(),
         buf: vec![0; 65_536],
+        access: config.access.clone(),
     };
     for (i, s) in server.sockets.iter_mut().enumerate() {
         ev.registry().register(s, Token(i), Interest::READABLE)?;
@@ -175,6 +179,8 @@ impl Exchange for EchoConn {
 struct UdpEcho {
     sockets: Vec<UdpSocket>,
     buf: Vec<u8>,
+    /// `--allow`/`--deny`: datagrams from others are dropped unanswered.
+    access: Option<crate::net::access::Access>,
 }
 
 impl Handler for UdpEcho {
@@ -186,6 +192,11 @@ impl Handler for UdpEcho {
         while errors < MAX_ERRORS_PER_EVENT {
             match sock.recv_from(&mut self.buf) {
                 // A datagram that cannot go back at once is dropped, as UDP may.
+                Ok((_, from))
+                    if self
+                        .access
+                        .as_ref()
+                        .is_some_and(|a| !a.permits_ip(from.ip())) => {}
                 Ok((n, from)) => {
                     let _ = sock.send_to(&self.buf[..n], from);
                 }

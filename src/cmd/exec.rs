@@ -32,6 +32,7 @@ pub struct Settings {
     pub tls: Option<std::sync::Arc<rustls::ServerConfig>>,
     pub idle: Option<std::time::Duration>,
     pub grace: std::time::Duration,
+    pub access: Option<crate::net::access::Access>,
     pub verbose: u8,
 }
 
@@ -46,6 +47,7 @@ pub fn run(mut ev: EventLoop, listeners: Vec<Listener>, settings: Settings) -> R
         max_conns: settings.max_children,
     };
     let (verbose, grace) = (settings.verbose, settings.grace);
+    let access = settings.access.clone();
     let only_one = settings.clients == Some(1);
     let mut outcome = None;
     let service = Exec {
@@ -56,6 +58,7 @@ pub fn run(mut ev: EventLoop, listeners: Vec<Listener>, settings: Settings) -> R
         outcome: &mut outcome,
     };
     Server::new(service, vec![group], verbose)
+        .with_access(access)
         .with_grace(grace)
         .run(ev)?;
     match outcome {

@@ -44,6 +44,8 @@ pub struct Config {
     /// `-u --join`: multicast groups to hear, and `--iface`.
     join: Vec<std::net::IpAddr>,
     iface: Option<crate::net::group::Iface>,
+    /// `--allow`/`--deny`.
+    access: Option<crate::net::access::Access>,
     verbose: u8,
 }
 
@@ -73,6 +75,7 @@ impl Config {
                 (false, false) => None,
             },
             idle: args.session.idle_timeout.map(crate::net::event_loop::secs),
+            access: super::access("listen", &args.access)?,
             program: args.exec.program("listen")?,
             max_children: args.max_children,
             join: {
@@ -100,6 +103,7 @@ pub fn run(config: Config) -> Result<()> {
             tls: config.tls,
             idle: config.idle,
             grace,
+            access: config.access.clone(),
             verbose: config.verbose,
         };
         return super::chat::run(mode, ev, listeners, settings);
@@ -119,6 +123,7 @@ pub fn run(config: Config) -> Result<()> {
             tls: config.tls,
             idle: config.idle,
             grace: config.rules.grace.unwrap_or_default(),
+            access: config.access.clone(),
             verbose: config.verbose,
         };
         return super::exec::run(ev, listeners, settings);
@@ -173,7 +178,8 @@ pub fn run(config: Config) -> Result<()> {
         &config.rules,
         &mut stdin,
         &mut out,
-    )?;
+    )?
+    .with_access(config.access.clone());
     ev.run(&mut session)
 }
 
@@ -212,6 +218,8 @@ fn serve_streams(mut ev: EventLoop, mut listeners: Vec<Listener>, config: &Confi
     loop {
         let mut accept = AcceptOne {
             listeners: &listeners,
+            access: config.access.as_ref(),
+            verbose: config.rules.verbose,
             got: None,
         };
         ev.run(&mut accept)?;
@@ -285,6 +293,9 @@ struct SessionEnd {
 /// Waits for one client on any listener.
 struct AcceptOne<'a> {
     listeners: &'a [Listener],
+    /// `--allow`/`--deny`: others are closed as they come.
+    access: Option<&'a crate::net::access::Access>,
+    verbose: u8,
     got: Option<(Stream, Remote)>,
 }
 
@@ -296,6 +307,11 @@ impl Handler for AcceptOne<'_> {
     fn after(&mut self, _cx: &mut Context<'_>) -> Result<Flow> {
         for l in self.listeners {
             match l.accept() {
+                Ok(Some((_, peer))) if self.access.is_some_and(|a| !a.permits(&peer)) => {
+                    if self.verbose > 0 {
+                        eprintln!("refused {peer}: not allowed (--allow/--deny)");
+                    }
+                }
                 Ok(Some(got)) => {
                     self.got = Some(got);
                     return Ok(Flow::Stop);

@@ -156,3 +156,40 @@ pub fn parse_proxy_url(flag: &str, text: &str) -> Result<crate::proxy::ProxyUrl>
     crate::proxy::ProxyUrl::parse(text)
         .map_err(|e| crate::error::fail(crate::error::Kind::Usage, format!("{flag}: {e}")))
 }
+
+/// `--allow`, `--deny` and their files: the rules of a server, or `None` for everyone.
+/// A bad entry is a usage error naming it; a file that cannot be read is exit 10.
+pub fn access(
+    command: &str,
+    args: &crate::cli::AccessArgs,
+) -> Result<Option<crate::net::access::Access>> {
+    use crate::net::access::{Access, parse_file, parse_list};
+    let list = |flag: &str, values: &[String], file: &Option<std::path::PathBuf>| {
+        let mut nets = Vec::new();
+        for v in values {
+            nets.extend(
+                parse_list(v)
+                    .map_err(|e| crate::cli::usage_error(command, format!("--{flag}: {e}")))?,
+            );
+        }
+        if let Some(path) = file {
+            let text = std::fs::read_to_string(path).map_err(|e| {
+                crate::error::fail(
+                    crate::error::Kind::File,
+                    format!(
+                        "--{flag}-file {}: {}",
+                        path.display(),
+                        crate::net::transport::describe(&e)
+                    ),
+                )
+            })?;
+            nets.extend(parse_file(&text).map_err(|e| {
+                crate::cli::usage_error(command, format!("--{flag}-file {}: {e}", path.display()))
+            })?);
+        }
+        Ok::<_, anyhow::Error>(nets)
+    };
+    let allow = list("allow", &args.allow, &args.allow_file)?;
+    let deny = list("deny", &args.deny, &args.deny_file)?;
+    Ok(Access::new(allow, deny))
+}

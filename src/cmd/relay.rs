@@ -63,6 +63,7 @@ pub struct Config {
     )>,
     /// `--to-proxy`: every target connection goes through it.
     proxy: Option<Arc<ProxyPlan>>,
+    access: Option<crate::net::access::Access>,
     verbose: u8,
 }
 
@@ -108,6 +109,7 @@ impl Config {
             None => None,
         };
         Ok(Config {
+            access: super::access("relay", &args.access)?,
             proxy,
             addrs,
             default_pair: listen_addr.is_none(),
@@ -189,6 +191,7 @@ pub fn run(config: Config) -> Result<()> {
         max_conns: config.max_conns,
     };
     let (verbose, grace) = (config.verbose, config.grace);
+    let access = config.access.clone();
     let relay = Relay {
         config,
         targets,
@@ -196,6 +199,7 @@ pub fn run(config: Config) -> Result<()> {
         scratch: vec![0; crate::net::bridge::BUFFER],
     };
     Server::new(relay, vec![group], verbose)
+        .with_access(access)
         .with_grace(grace)
         .run(ev)
 }

@@ -3,6 +3,7 @@
 //! byte relay of `listen` and `connect`, and the bridge between two sockets of `relay`.
 
 pub mod acceptor;
+pub mod access;
 pub mod addr;
 pub mod bridge;
 pub mod connector;

@@ -53,6 +53,8 @@ pub struct Datagrams<'a> {
     clock: SessionClock,
     /// Senders named by `-v` so far (each once).
     named: std::collections::HashSet<SocketAddr>,
+    /// `--allow`/`--deny`: datagrams from others are dropped.
+    access: Option<super::access::Access>,
 }
 
 impl<'a> Datagrams<'a> {
@@ -78,7 +80,15 @@ impl<'a> Datagrams<'a> {
             buf: vec![0; RECV_BUFFER],
             clock: SessionClock::new(),
             named: std::collections::HashSet::new(),
+            access: None,
         })
+    }
+
+    /// Drops datagrams from senders `access` does not permit (`--allow`, `--deny`).
+    #[must_use]
+    pub fn with_access(mut self, access: Option<super::access::Access>) -> Self {
+        self.access = access;
+        self
     }
 
     fn receive(&mut self) -> Result<bool> {
@@ -98,6 +108,13 @@ impl<'a> Datagrams<'a> {
                 }
                 Err(e) => return Err(e).context("receiving a datagram"),
             };
+            if self
+                .access
+                .as_ref()
+                .is_some_and(|a| !a.permits_ip(from.ip()))
+            {
+                continue;
+            }
             match self.peer {
                 Peer::FirstSender => {
                     self.sock

@@ -1,6 +1,7 @@
 //! Integration tests: the real binary, real sockets on loopback, real peers (OpenBSD nc,
 //! socat, openssl, curl) where installed; a test whose peer is missing prints SKIP.
 
+mod access;
 mod binary;
 mod browser;
 mod chat;

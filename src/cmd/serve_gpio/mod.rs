@@ -58,6 +58,8 @@ pub struct Config {
     /// After SIGTERM, how long requests in flight may go on.
     grace: std::time::Duration,
     no_qr: bool,
+    /// `--allow`/`--deny`, for both ports.
+    access: Option<crate::net::access::Access>,
     verbose: u8,
 }
 
@@ -86,6 +88,7 @@ impl Config {
             .map(|port| bind_addrs(addr.as_deref(), port, family))
             .transpose()?;
         Ok(Config {
+            access: crate::cmd::access("serve-gpio", &args.access)?,
             http_addrs,
             http_unix: args.unix,
             line_addrs,
@@ -149,6 +152,9 @@ pub fn run(config: Config) -> Result<()> {
     for note in config.notes() {
         eprintln!("nicksock: note: {note}");
     }
+    if let Some(access) = &config.access {
+        eprintln!("who: {access} (--allow/--deny)");
+    }
     let ev = EventLoop::new()?;
     let unix = config.http_unix.as_deref();
     let http = server::listen_at(unix, &config.http_addrs, config.default_pair, "")?;
@@ -174,6 +180,7 @@ pub fn run(config: Config) -> Result<()> {
     }
     let app = App::new(pins, config.read_only, config.auth).named(config.names);
     Server::new(GpioService::new(app), groups, config.verbose)
+        .with_access(config.access.clone())
         .with_grace(config.grace)
         .run(ev)
 }

@@ -185,6 +185,8 @@ pub struct Server<S: Service> {
     stop_now: bool,
     /// News taken from the service and not yet delivered (the rounds ran out).
     news_pending: bool,
+    /// `--allow`/`--deny`: who may connect.
+    access: Option<crate::net::access::Access>,
 }
 
 impl<S: Service> Server<S> {
@@ -212,7 +214,15 @@ impl<S: Service> Server<S> {
             stopping: None,
             stop_now: false,
             news_pending: false,
+            access: None,
         }
+    }
+
+    /// Serves only the clients `access` permits (`--allow`, `--deny`); the others are closed
+    /// at once, before a byte is read or written.
+    pub fn with_access(mut self, access: Option<crate::net::access::Access>) -> Self {
+        self.access = access;
+        self
     }
 
     /// How long connections may go on after SIGTERM (see [`Server::run`]).
@@ -260,6 +270,15 @@ impl<S: Service> Server<S> {
                 return;
             };
             let (peer, group) = (client.peer, client.group);
+            if self.access.as_ref().is_some_and(|a| !a.permits(&peer)) {
+                if self.verbose > 0 {
+                    eprintln!(
+                        "{}refused {peer}: not allowed (--allow/--deny)",
+                        S::LOG_PREFIX
+                    );
+                }
+                continue; // the stream is closed as it drops
+            }
             let limit = self.groups.get(group).map_or(0, |g| g.max_conns);
             if self.counts.get(group).is_some_and(|&n| n >= limit) && !self.make_room(cx, group) {
                 self.turn_away(cx, client.stream, peer, group);
