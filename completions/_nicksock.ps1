@@ -37,6 +37,7 @@ Register-ArgumentCompleter -Native -CommandName 'nicksock' -ScriptBlock {
             [CompletionResult]::new('serve-gpio', 'serve-gpio', [CompletionResultType]::ParameterValue, 'Serve a web page, a JSON API and a line protocol that show and switch GPIO pins')
             [CompletionResult]::new('gen-cert', 'gen-cert', [CompletionResultType]::ParameterValue, 'Write a private key and certificate for the TLS servers')
             [CompletionResult]::new('relay', 'relay', [CompletionResultType]::ParameterValue, 'Forward every client to a target, TLS on either side (like socat or stunnel)')
+            [CompletionResult]::new('proxy', 'proxy', [CompletionResultType]::ParameterValue, 'A SOCKS4, SOCKS4a, SOCKS5 and HTTP proxy on one port (loopback only unless --auth or --allow)')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
@@ -341,6 +342,37 @@ Register-ArgumentCompleter -Native -CommandName 'nicksock' -ScriptBlock {
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             break
         }
+        'nicksock;proxy' {
+            [CompletionResult]::new('--keylog', '--keylog', [CompletionResultType]::ParameterName, 'Append the TLS secrets of every connection to FILE (NSS key log format), so that Wireshark can decrypt a capture; also from SSLKEYLOGFILE. The file is created 0600')
+            [CompletionResult]::new('--trace', '--trace', [CompletionResultType]::ParameterName, 'Write every chunk sent and received to FILE (- for stderr) as hex and text, with direction, offset and time; over TLS, the plaintext')
+            [CompletionResult]::new('--trace-ascii', '--trace-ascii', [CompletionResultType]::ParameterName, 'Like --trace, as text only, with CR and LF written \r and \n')
+            [CompletionResult]::new('--auth', '--auth', [CompletionResultType]::ParameterName, 'Require this user name and password (repeatable): HTTP Basic (407 without it) or SOCKS5''s user/password; SOCKS4, which has no password, is then refused')
+            [CompletionResult]::new('--auth-file', '--auth-file', [CompletionResultType]::ParameterName, 'Users from FILE, one user:password a line (# comments); refused unless the file is readable by its owner only (mode 0600 or stricter)')
+            [CompletionResult]::new('--to-port', '--to-port', [CompletionResultType]::ParameterName, 'Only these destination ports (22,443 or 8000-8100); others get SOCKS5 reply 2 or HTTP 403')
+            [CompletionResult]::new('-w', '-w', [CompletionResultType]::ParameterName, 'Give up connecting to a destination after SECS (SOCKS5 reply 6, HTTP 504)')
+            [CompletionResult]::new('--connect-timeout', '--connect-timeout', [CompletionResultType]::ParameterName, 'Give up connecting to a destination after SECS (SOCKS5 reply 6, HTTP 504)')
+            [CompletionResult]::new('-i', '-i', [CompletionResultType]::ParameterName, 'Close a tunnel that moved no byte for SECS')
+            [CompletionResult]::new('--idle-timeout', '--idle-timeout', [CompletionResultType]::ParameterName, 'Close a tunnel that moved no byte for SECS')
+            [CompletionResult]::new('--max-conns', '--max-conns', [CompletionResultType]::ParameterName, 'Serve at most N clients at once; more are closed at once')
+            [CompletionResult]::new('--grace', '--grace', [CompletionResultType]::ParameterName, 'On SIGTERM, stop accepting and let sessions in flight finish for at most SECS (a second SIGTERM ends them at once)')
+            [CompletionResult]::new('--cert', '--cert', [CompletionResultType]::ParameterName, 'PEM certificate chain: the server''s identity, or a client certificate for mTLS')
+            [CompletionResult]::new('--key', '--key', [CompletionResultType]::ParameterName, 'PEM private key that goes with --cert')
+            [CompletionResult]::new('--cacert', '--cacert', [CompletionResultType]::ParameterName, 'Trust these PEM roots instead of the built-in web PKI roots (client); require client certificates signed by them (server)')
+            [CompletionResult]::new('--allow', '--allow', [CompletionResultType]::ParameterName, 'Serve only clients from these addresses or CIDR ranges (repeatable or comma-separated, IPv4 and IPv6: 10.0.0.0/8,::1); an IPv4-mapped address matches its IPv4 entry. Others are closed before a byte is read (or a TLS handshake). Not for Unix sockets, whose file permissions say who may connect')
+            [CompletionResult]::new('--deny', '--deny', [CompletionResultType]::ParameterName, 'Never serve clients from these addresses or ranges (wins over --allow)')
+            [CompletionResult]::new('--allow-file', '--allow-file', [CompletionResultType]::ParameterName, '--allow''s entries from FILE: one a line, # starts a comment')
+            [CompletionResult]::new('--deny-file', '--deny-file', [CompletionResultType]::ParameterName, '--deny''s entries from FILE: one a line, # starts a comment')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Say what happens on stderr (-vv for more)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Say what happens on stderr (-vv for more)')
+            [CompletionResult]::new('-4', '-4', [CompletionResultType]::ParameterName, 'Use IPv4 only')
+            [CompletionResult]::new('-6', '-6', [CompletionResultType]::ParameterName, 'Use IPv6 only')
+            [CompletionResult]::new('--tls', '--tls', [CompletionResultType]::ParameterName, 'Wrap the connection in TLS (rustls)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
         'nicksock;completions' {
             [CompletionResult]::new('--keylog', '--keylog', [CompletionResultType]::ParameterName, 'Append the TLS secrets of every connection to FILE (NSS key log format), so that Wireshark can decrypt a capture; also from SSLKEYLOGFILE. The file is created 0600')
             [CompletionResult]::new('--trace', '--trace', [CompletionResultType]::ParameterName, 'Write every chunk sent and received to FILE (- for stderr) as hex and text, with direction, offset and time; over TLS, the plaintext')
@@ -361,6 +393,7 @@ Register-ArgumentCompleter -Native -CommandName 'nicksock' -ScriptBlock {
             [CompletionResult]::new('serve-gpio', 'serve-gpio', [CompletionResultType]::ParameterValue, 'Serve a web page, a JSON API and a line protocol that show and switch GPIO pins')
             [CompletionResult]::new('gen-cert', 'gen-cert', [CompletionResultType]::ParameterValue, 'Write a private key and certificate for the TLS servers')
             [CompletionResult]::new('relay', 'relay', [CompletionResultType]::ParameterValue, 'Forward every client to a target, TLS on either side (like socat or stunnel)')
+            [CompletionResult]::new('proxy', 'proxy', [CompletionResultType]::ParameterValue, 'A SOCKS4, SOCKS4a, SOCKS5 and HTTP proxy on one port (loopback only unless --auth or --allow)')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
@@ -384,6 +417,9 @@ Register-ArgumentCompleter -Native -CommandName 'nicksock' -ScriptBlock {
             break
         }
         'nicksock;help;relay' {
+            break
+        }
+        'nicksock;help;proxy' {
             break
         }
         'nicksock;help;completions' {

@@ -34,6 +34,7 @@ set edit:completion:arg-completer[nicksock] = {|@words|
             cand serve-gpio 'Serve a web page, a JSON API and a line protocol that show and switch GPIO pins'
             cand gen-cert 'Write a private key and certificate for the TLS servers'
             cand relay 'Forward every client to a target, TLS on either side (like socat or stunnel)'
+            cand proxy 'A SOCKS4, SOCKS4a, SOCKS5 and HTTP proxy on one port (loopback only unless --auth or --allow)'
             cand completions 'Print a shell completion script'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
@@ -330,6 +331,36 @@ set edit:completion:arg-completer[nicksock] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
         }
+        &'nicksock;proxy'= {
+            cand --keylog 'Append the TLS secrets of every connection to FILE (NSS key log format), so that Wireshark can decrypt a capture; also from SSLKEYLOGFILE. The file is created 0600'
+            cand --trace 'Write every chunk sent and received to FILE (- for stderr) as hex and text, with direction, offset and time; over TLS, the plaintext'
+            cand --trace-ascii 'Like --trace, as text only, with CR and LF written \r and \n'
+            cand --auth 'Require this user name and password (repeatable): HTTP Basic (407 without it) or SOCKS5''s user/password; SOCKS4, which has no password, is then refused'
+            cand --auth-file 'Users from FILE, one user:password a line (# comments); refused unless the file is readable by its owner only (mode 0600 or stricter)'
+            cand --to-port 'Only these destination ports (22,443 or 8000-8100); others get SOCKS5 reply 2 or HTTP 403'
+            cand -w 'Give up connecting to a destination after SECS (SOCKS5 reply 6, HTTP 504)'
+            cand --connect-timeout 'Give up connecting to a destination after SECS (SOCKS5 reply 6, HTTP 504)'
+            cand -i 'Close a tunnel that moved no byte for SECS'
+            cand --idle-timeout 'Close a tunnel that moved no byte for SECS'
+            cand --max-conns 'Serve at most N clients at once; more are closed at once'
+            cand --grace 'On SIGTERM, stop accepting and let sessions in flight finish for at most SECS (a second SIGTERM ends them at once)'
+            cand --cert 'PEM certificate chain: the server''s identity, or a client certificate for mTLS'
+            cand --key 'PEM private key that goes with --cert'
+            cand --cacert 'Trust these PEM roots instead of the built-in web PKI roots (client); require client certificates signed by them (server)'
+            cand --allow 'Serve only clients from these addresses or CIDR ranges (repeatable or comma-separated, IPv4 and IPv6: 10.0.0.0/8,::1); an IPv4-mapped address matches its IPv4 entry. Others are closed before a byte is read (or a TLS handshake). Not for Unix sockets, whose file permissions say who may connect'
+            cand --deny 'Never serve clients from these addresses or ranges (wins over --allow)'
+            cand --allow-file '--allow''s entries from FILE: one a line, # starts a comment'
+            cand --deny-file '--deny''s entries from FILE: one a line, # starts a comment'
+            cand -v 'Say what happens on stderr (-vv for more)'
+            cand --verbose 'Say what happens on stderr (-vv for more)'
+            cand -4 'Use IPv4 only'
+            cand -6 'Use IPv6 only'
+            cand --tls 'Wrap the connection in TLS (rustls)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
         &'nicksock;completions'= {
             cand --keylog 'Append the TLS secrets of every connection to FILE (NSS key log format), so that Wireshark can decrypt a capture; also from SSLKEYLOGFILE. The file is created 0600'
             cand --trace 'Write every chunk sent and received to FILE (- for stderr) as hex and text, with direction, offset and time; over TLS, the plaintext'
@@ -349,6 +380,7 @@ set edit:completion:arg-completer[nicksock] = {|@words|
             cand serve-gpio 'Serve a web page, a JSON API and a line protocol that show and switch GPIO pins'
             cand gen-cert 'Write a private key and certificate for the TLS servers'
             cand relay 'Forward every client to a target, TLS on either side (like socat or stunnel)'
+            cand proxy 'A SOCKS4, SOCKS4a, SOCKS5 and HTTP proxy on one port (loopback only unless --auth or --allow)'
             cand completions 'Print a shell completion script'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
@@ -365,6 +397,8 @@ set edit:completion:arg-completer[nicksock] = {|@words|
         &'nicksock;help;gen-cert'= {
         }
         &'nicksock;help;relay'= {
+        }
+        &'nicksock;help;proxy'= {
         }
         &'nicksock;help;completions'= {
         }

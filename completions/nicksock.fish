@@ -37,6 +37,7 @@ complete -c nicksock -n "__fish_nicksock_needs_command" -f -a "http-get" -d 'Fet
 complete -c nicksock -n "__fish_nicksock_needs_command" -f -a "serve-gpio" -d 'Serve a web page, a JSON API and a line protocol that show and switch GPIO pins'
 complete -c nicksock -n "__fish_nicksock_needs_command" -f -a "gen-cert" -d 'Write a private key and certificate for the TLS servers'
 complete -c nicksock -n "__fish_nicksock_needs_command" -f -a "relay" -d 'Forward every client to a target, TLS on either side (like socat or stunnel)'
+complete -c nicksock -n "__fish_nicksock_needs_command" -f -a "proxy" -d 'A SOCKS4, SOCKS4a, SOCKS5 and HTTP proxy on one port (loopback only unless --auth or --allow)'
 complete -c nicksock -n "__fish_nicksock_needs_command" -f -a "completions" -d 'Print a shell completion script'
 complete -c nicksock -n "__fish_nicksock_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c nicksock -n "__fish_nicksock_using_subcommand listen" -l keylog -d 'Append the TLS secrets of every connection to FILE (NSS key log format), so that Wireshark can decrypt a capture; also from SSLKEYLOGFILE. The file is created 0600' -r -F
@@ -261,18 +262,42 @@ complete -c nicksock -n "__fish_nicksock_using_subcommand relay" -s k -l insecur
 complete -c nicksock -n "__fish_nicksock_using_subcommand relay" -l proxy-insecure -d 'Do not verify an https:// proxy\'s certificate (says so on stderr)'
 complete -c nicksock -n "__fish_nicksock_using_subcommand relay" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c nicksock -n "__fish_nicksock_using_subcommand relay" -s V -l version -d 'Print version'
+complete -c nicksock -n "__fish_nicksock_using_subcommand proxy" -l keylog -d 'Append the TLS secrets of every connection to FILE (NSS key log format), so that Wireshark can decrypt a capture; also from SSLKEYLOGFILE. The file is created 0600' -r -F
+complete -c nicksock -n "__fish_nicksock_using_subcommand proxy" -l trace -d 'Write every chunk sent and received to FILE (- for stderr) as hex and text, with direction, offset and time; over TLS, the plaintext' -r -F
+complete -c nicksock -n "__fish_nicksock_using_subcommand proxy" -l trace-ascii -d 'Like --trace, as text only, with CR and LF written \\r and \\n' -r -F
+complete -c nicksock -n "__fish_nicksock_using_subcommand proxy" -l auth -d 'Require this user name and password (repeatable): HTTP Basic (407 without it) or SOCKS5\'s user/password; SOCKS4, which has no password, is then refused' -r
+complete -c nicksock -n "__fish_nicksock_using_subcommand proxy" -l auth-file -d 'Users from FILE, one user:password a line (# comments); refused unless the file is readable by its owner only (mode 0600 or stricter)' -r -F
+complete -c nicksock -n "__fish_nicksock_using_subcommand proxy" -l to-port -d 'Only these destination ports (22,443 or 8000-8100); others get SOCKS5 reply 2 or HTTP 403' -r
+complete -c nicksock -n "__fish_nicksock_using_subcommand proxy" -s w -l connect-timeout -d 'Give up connecting to a destination after SECS (SOCKS5 reply 6, HTTP 504)' -r
+complete -c nicksock -n "__fish_nicksock_using_subcommand proxy" -s i -l idle-timeout -d 'Close a tunnel that moved no byte for SECS' -r
+complete -c nicksock -n "__fish_nicksock_using_subcommand proxy" -l max-conns -d 'Serve at most N clients at once; more are closed at once' -r
+complete -c nicksock -n "__fish_nicksock_using_subcommand proxy" -l grace -d 'On SIGTERM, stop accepting and let sessions in flight finish for at most SECS (a second SIGTERM ends them at once)' -r
+complete -c nicksock -n "__fish_nicksock_using_subcommand proxy" -l cert -d 'PEM certificate chain: the server\'s identity, or a client certificate for mTLS' -r -F
+complete -c nicksock -n "__fish_nicksock_using_subcommand proxy" -l key -d 'PEM private key that goes with --cert' -r -F
+complete -c nicksock -n "__fish_nicksock_using_subcommand proxy" -l cacert -d 'Trust these PEM roots instead of the built-in web PKI roots (client); require client certificates signed by them (server)' -r -F
+complete -c nicksock -n "__fish_nicksock_using_subcommand proxy" -l allow -d 'Serve only clients from these addresses or CIDR ranges (repeatable or comma-separated, IPv4 and IPv6: 10.0.0.0/8,::1); an IPv4-mapped address matches its IPv4 entry. Others are closed before a byte is read (or a TLS handshake). Not for Unix sockets, whose file permissions say who may connect' -r
+complete -c nicksock -n "__fish_nicksock_using_subcommand proxy" -l deny -d 'Never serve clients from these addresses or ranges (wins over --allow)' -r
+complete -c nicksock -n "__fish_nicksock_using_subcommand proxy" -l allow-file -d '--allow\'s entries from FILE: one a line, # starts a comment' -r -F
+complete -c nicksock -n "__fish_nicksock_using_subcommand proxy" -l deny-file -d '--deny\'s entries from FILE: one a line, # starts a comment' -r -F
+complete -c nicksock -n "__fish_nicksock_using_subcommand proxy" -s v -l verbose -d 'Say what happens on stderr (-vv for more)'
+complete -c nicksock -n "__fish_nicksock_using_subcommand proxy" -s 4 -d 'Use IPv4 only'
+complete -c nicksock -n "__fish_nicksock_using_subcommand proxy" -s 6 -d 'Use IPv6 only'
+complete -c nicksock -n "__fish_nicksock_using_subcommand proxy" -l tls -d 'Wrap the connection in TLS (rustls)'
+complete -c nicksock -n "__fish_nicksock_using_subcommand proxy" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c nicksock -n "__fish_nicksock_using_subcommand proxy" -s V -l version -d 'Print version'
 complete -c nicksock -n "__fish_nicksock_using_subcommand completions" -l keylog -d 'Append the TLS secrets of every connection to FILE (NSS key log format), so that Wireshark can decrypt a capture; also from SSLKEYLOGFILE. The file is created 0600' -r -F
 complete -c nicksock -n "__fish_nicksock_using_subcommand completions" -l trace -d 'Write every chunk sent and received to FILE (- for stderr) as hex and text, with direction, offset and time; over TLS, the plaintext' -r -F
 complete -c nicksock -n "__fish_nicksock_using_subcommand completions" -l trace-ascii -d 'Like --trace, as text only, with CR and LF written \\r and \\n' -r -F
 complete -c nicksock -n "__fish_nicksock_using_subcommand completions" -s v -l verbose -d 'Say what happens on stderr (-vv for more)'
 complete -c nicksock -n "__fish_nicksock_using_subcommand completions" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c nicksock -n "__fish_nicksock_using_subcommand completions" -s V -l version -d 'Print version'
-complete -c nicksock -n "__fish_nicksock_using_subcommand help; and not __fish_seen_subcommand_from listen connect echo http-get serve-gpio gen-cert relay completions help" -f -a "listen" -d 'Accept a peer; copy stdin to it and what it sends to stdout (like `nc -l`)'
-complete -c nicksock -n "__fish_nicksock_using_subcommand help; and not __fish_seen_subcommand_from listen connect echo http-get serve-gpio gen-cert relay completions help" -f -a "connect" -d 'Connect to a peer; copy stdin to it and what it sends to stdout (like `nc HOST PORT`)'
-complete -c nicksock -n "__fish_nicksock_using_subcommand help; and not __fish_seen_subcommand_from listen connect echo http-get serve-gpio gen-cert relay completions help" -f -a "echo" -d 'Echo every byte back to every client, many clients at once'
-complete -c nicksock -n "__fish_nicksock_using_subcommand help; and not __fish_seen_subcommand_from listen connect echo http-get serve-gpio gen-cert relay completions help" -f -a "http-get" -d 'Fetch a URL over HTTP/1.1 or HTTP/1.0 (HTTPS by rustls), curl-style'
-complete -c nicksock -n "__fish_nicksock_using_subcommand help; and not __fish_seen_subcommand_from listen connect echo http-get serve-gpio gen-cert relay completions help" -f -a "serve-gpio" -d 'Serve a web page, a JSON API and a line protocol that show and switch GPIO pins'
-complete -c nicksock -n "__fish_nicksock_using_subcommand help; and not __fish_seen_subcommand_from listen connect echo http-get serve-gpio gen-cert relay completions help" -f -a "gen-cert" -d 'Write a private key and certificate for the TLS servers'
-complete -c nicksock -n "__fish_nicksock_using_subcommand help; and not __fish_seen_subcommand_from listen connect echo http-get serve-gpio gen-cert relay completions help" -f -a "relay" -d 'Forward every client to a target, TLS on either side (like socat or stunnel)'
-complete -c nicksock -n "__fish_nicksock_using_subcommand help; and not __fish_seen_subcommand_from listen connect echo http-get serve-gpio gen-cert relay completions help" -f -a "completions" -d 'Print a shell completion script'
-complete -c nicksock -n "__fish_nicksock_using_subcommand help; and not __fish_seen_subcommand_from listen connect echo http-get serve-gpio gen-cert relay completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c nicksock -n "__fish_nicksock_using_subcommand help; and not __fish_seen_subcommand_from listen connect echo http-get serve-gpio gen-cert relay proxy completions help" -f -a "listen" -d 'Accept a peer; copy stdin to it and what it sends to stdout (like `nc -l`)'
+complete -c nicksock -n "__fish_nicksock_using_subcommand help; and not __fish_seen_subcommand_from listen connect echo http-get serve-gpio gen-cert relay proxy completions help" -f -a "connect" -d 'Connect to a peer; copy stdin to it and what it sends to stdout (like `nc HOST PORT`)'
+complete -c nicksock -n "__fish_nicksock_using_subcommand help; and not __fish_seen_subcommand_from listen connect echo http-get serve-gpio gen-cert relay proxy completions help" -f -a "echo" -d 'Echo every byte back to every client, many clients at once'
+complete -c nicksock -n "__fish_nicksock_using_subcommand help; and not __fish_seen_subcommand_from listen connect echo http-get serve-gpio gen-cert relay proxy completions help" -f -a "http-get" -d 'Fetch a URL over HTTP/1.1 or HTTP/1.0 (HTTPS by rustls), curl-style'
+complete -c nicksock -n "__fish_nicksock_using_subcommand help; and not __fish_seen_subcommand_from listen connect echo http-get serve-gpio gen-cert relay proxy completions help" -f -a "serve-gpio" -d 'Serve a web page, a JSON API and a line protocol that show and switch GPIO pins'
+complete -c nicksock -n "__fish_nicksock_using_subcommand help; and not __fish_seen_subcommand_from listen connect echo http-get serve-gpio gen-cert relay proxy completions help" -f -a "gen-cert" -d 'Write a private key and certificate for the TLS servers'
+complete -c nicksock -n "__fish_nicksock_using_subcommand help; and not __fish_seen_subcommand_from listen connect echo http-get serve-gpio gen-cert relay proxy completions help" -f -a "relay" -d 'Forward every client to a target, TLS on either side (like socat or stunnel)'
+complete -c nicksock -n "__fish_nicksock_using_subcommand help; and not __fish_seen_subcommand_from listen connect echo http-get serve-gpio gen-cert relay proxy completions help" -f -a "proxy" -d 'A SOCKS4, SOCKS4a, SOCKS5 and HTTP proxy on one port (loopback only unless --auth or --allow)'
+complete -c nicksock -n "__fish_nicksock_using_subcommand help; and not __fish_seen_subcommand_from listen connect echo http-get serve-gpio gen-cert relay proxy completions help" -f -a "completions" -d 'Print a shell completion script'
+complete -c nicksock -n "__fish_nicksock_using_subcommand help; and not __fish_seen_subcommand_from listen connect echo http-get serve-gpio gen-cert relay proxy completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

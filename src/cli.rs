@@ -94,6 +94,13 @@ pub enum Command {
         after_long_help = help::after_long_help("relay", Some(RELAY_HELP))
     )]
     Relay(RelayArgs),
+    /// A SOCKS4, SOCKS4a, SOCKS5 and HTTP proxy on one port (loopback only unless --auth
+    /// or --allow)
+    #[command(
+        override_usage = "nicksock proxy [OPTIONS] [ADDR] PORT",
+        after_long_help = help::after_long_help("proxy", None)
+    )]
+    Proxy(ProxyServerArgs),
     /// Print a shell completion script
     #[command(after_long_help = help::after_long_help("completions", None))]
     Completions(CompletionsArgs),
@@ -303,6 +310,44 @@ pub struct ConnectArgs {
     pub tls: TlsArgs,
     #[command(flatten)]
     pub tls_client: TlsClientArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ProxyServerArgs {
+    /// [ADDR] PORT: where to listen. Without --auth or --allow only 127.0.0.1 and ::1 (an
+    /// open proxy is abused within hours); with either, both :: and 0.0.0.0 by default
+    #[arg(value_name = "PORT", num_args = 1..=2, value_hint = ValueHint::Hostname)]
+    pub endpoint: Vec<String>,
+    #[command(flatten)]
+    pub family: FamilyArgs,
+    /// Require this user name and password (repeatable): HTTP Basic (407 without it) or
+    /// SOCKS5's user/password; SOCKS4, which has no password, is then refused
+    #[arg(long, value_name = "USER:PASSWORD")]
+    pub auth: Vec<String>,
+    /// Users from FILE, one user:password a line (# comments); refused unless the file is
+    /// readable by its owner only (mode 0600 or stricter)
+    #[arg(long, value_name = "FILE", value_hint = ValueHint::FilePath)]
+    pub auth_file: Option<PathBuf>,
+    /// Only these destination ports (22,443 or 8000-8100); others get SOCKS5 reply 2 or
+    /// HTTP 403
+    #[arg(long, value_name = "LIST")]
+    pub to_port: Vec<String>,
+    /// Give up connecting to a destination after SECS (SOCKS5 reply 6, HTTP 504)
+    #[arg(short = 'w', long, value_name = "SECS", default_value_t = 10.0, value_parser = parse_secs)]
+    pub connect_timeout: Secs,
+    /// Close a tunnel that moved no byte for SECS
+    #[arg(short = 'i', long, value_name = "SECS", value_parser = parse_secs)]
+    pub idle_timeout: Option<Secs>,
+    /// Serve at most N clients at once; more are closed at once
+    #[arg(long, value_name = "N", default_value_t = 1000,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_conns: u32,
+    #[command(flatten)]
+    pub grace: GraceArgs,
+    #[command(flatten)]
+    pub tls: TlsArgs,
+    #[command(flatten)]
+    pub access: AccessArgs,
 }
 
 // Who may connect (every server). A plain comment: a doc comment on a flattened struct would

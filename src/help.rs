@@ -205,6 +205,25 @@ const GEN_CERT: &[Example] = &[
     ),
 ];
 
+const PROXY: &[Example] = &[
+    ex(
+        "nicksock proxy -v 1080",
+        "A SOCKS and HTTP proxy on 127.0.0.1 and ::1 (curl --socks5-hostname 127.0.0.1:1080 URL, curl -x http://127.0.0.1:1080 URL).",
+    ),
+    ex(
+        "nicksock proxy --auth pi:secret 0.0.0.0 3128",
+        "For the whole network, with a password (curl -x http://pi:secret@pi.local:3128 URL).",
+    ),
+    ex(
+        "nicksock proxy --allow 192.168.1.0/24 --to-port 22,443 1080",
+        "For the lab's subnet, to ports 22 and 443 only.",
+    ),
+    ex(
+        "nicksock proxy --tls --cert cert.pem --key cert-key.pem --auth pi:secret 8443",
+        "An HTTPS proxy (curl --proxy https://127.0.0.1:8443 --proxy-cacert cert.pem …).",
+    ),
+];
+
 const RELAY: &[Example] = &[
     ex(
         "nicksock relay 8080 backend.example 80",
@@ -243,6 +262,7 @@ pub fn examples(subcommand: &str) -> &'static [Example] {
         "serve-gpio" => SERVE_GPIO,
         "gen-cert" => GEN_CERT,
         "relay" => RELAY,
+        "proxy" => PROXY,
         "completions" => COMPLETIONS,
         _ => &[],
     }
@@ -338,6 +358,7 @@ mod tests {
             "serve-gpio",
             "gen-cert",
             "relay",
+            "proxy",
         ] {
             assert!(examples(sub).len() >= 2, "{sub} has examples");
         }

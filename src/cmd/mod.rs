@@ -8,6 +8,7 @@ pub mod exec;
 pub mod gen_cert;
 pub mod http_get;
 pub mod listen;
+pub mod proxy;
 pub mod relay;
 pub mod serve_gpio;
 
@@ -42,6 +43,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::HttpGet(args) => http_get::run(http_get::Config::from_args(args, verbose)?),
         Command::ServeGpio(args) => serve_gpio::run(serve_gpio::Config::from_args(args, verbose)?),
         Command::Relay(args) => relay::run(relay::Config::from_args(args, verbose)?),
+        Command::Proxy(args) => proxy::run(proxy::Config::from_args(args, verbose)?),
     }
 }
 

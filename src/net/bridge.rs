@@ -50,6 +50,15 @@ pub struct Direction {
 }
 
 impl Direction {
+    /// A direction that first delivers `data`: bytes already read from the source (what a
+    /// proxy's client sent after its request).
+    pub fn holding(data: Vec<u8>) -> Direction {
+        Direction {
+            held: data,
+            ..Direction::default()
+        }
+    }
+
     /// Moves what can move without blocking; says whether anything happened. `scratch` is
     /// a read buffer the caller shares among all its directions ([`BUFFER`] bytes is right).
     pub fn pump(

@@ -9,6 +9,7 @@
 
 use std::io;
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
+use std::sync::Arc;
 use std::sync::mpsc::{self, Receiver, TryRecvError};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -121,6 +122,21 @@ pub(crate) enum Resolver {
 
 impl Resolver {
     pub(crate) fn start(ev: &mut EventLoop, host: &str, port: u16, family: Family) -> Result<Self> {
+        if parse_ip(host).is_some() {
+            return Self::start_with(None, host, port, family);
+        }
+        Self::start_with(Some(ev.waker()?), host, port, family)
+    }
+
+    /// [`Resolver::start`] for a loop that is already running (a server resolving for one
+    /// client): the helper thread wakes it with `waker` (taken from the loop before it
+    /// ran); `None` only for a literal address, which needs no thread.
+    pub(crate) fn start_with(
+        waker: Option<Arc<mio::Waker>>,
+        host: &str,
+        port: u16,
+        family: Family,
+    ) -> Result<Self> {
         if let Some(ip) = parse_ip(host) {
             return Ok(Resolver::Ready(keep_family(
                 host,
@@ -129,7 +145,7 @@ impl Resolver {
             )));
         }
         check_host_name(host)?;
-        let waker = ev.waker()?;
+        let waker = waker.ok_or_else(|| fail(Kind::Runtime, "no waker to resolve a name"))?;
         let (tx, rx) = mpsc::channel();
         let name = host.to_string();
         thread::Builder::new()

@@ -11,6 +11,7 @@
 pub mod env;
 pub mod handshake;
 pub mod no_proxy;
+pub mod serve;
 pub mod url;
 
 use std::fmt;

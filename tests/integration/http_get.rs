@@ -589,16 +589,16 @@ fn http_get_bad_input_is_one_line_and_a_usage_error() {
 
 /// A real nginx in a temporary directory, serving `root` over HTTP and HTTPS on loopback,
 /// killed when the test lets go of it.
-struct Nginx {
+pub struct Nginx {
     child: std::process::Child,
-    http: u16,
-    https: u16,
+    pub http: u16,
+    pub https: u16,
     dir: tempfile::TempDir,
 }
 
 impl Nginx {
     /// Starts nginx, or None (SKIP) where it is not installed.
-    fn start() -> Option<Nginx> {
+    pub fn start() -> Option<Nginx> {
         if !have("nginx") {
             return None;
         }
@@ -681,19 +681,19 @@ impl Nginx {
         std::mem::replace(&mut self.dir, empty)
     }
 
-    fn root(&self) -> PathBuf {
+    pub fn root(&self) -> PathBuf {
         self.dir.path().join("www")
     }
 
-    fn cert(&self) -> String {
+    pub fn cert(&self) -> String {
         self.dir.path().join("certs/cert.pem").display().to_string()
     }
 
-    fn http(&self, path: &str) -> String {
+    pub fn http(&self, path: &str) -> String {
         format!("http://127.0.0.1:{}{path}", self.http)
     }
 
-    fn https(&self, path: &str) -> String {
+    pub fn https(&self, path: &str) -> String {
         format!("https://127.0.0.1:{}{path}", self.https)
     }
 

@@ -14,6 +14,7 @@ mod http_get;
 mod keep_open;
 mod proxies;
 mod proxy;
+mod proxy_server;
 mod relay;
 mod scan;
 mod serve_gpio;
