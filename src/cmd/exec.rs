@@ -52,6 +52,7 @@ pub fn run(mut ev: EventLoop, listeners: Vec<Listener>, settings: Settings) -> R
     let mut outcome = None;
     let service = Exec {
         settings,
+        stopping: false,
         served: 0,
         reaper: Reaper::default(),
         scratch: vec![0; crate::net::bridge::BUFFER],
@@ -70,6 +71,8 @@ pub fn run(mut ev: EventLoop, listeners: Vec<Listener>, settings: Settings) -> R
 /// The service: a program per connection.
 struct Exec<'a> {
     settings: Settings,
+    /// SIGTERM came: a program started from now on gets it at once.
+    stopping: bool,
     /// Clients taken in so far.
     served: u32,
     /// Programs of closed connections that still run.
@@ -83,6 +86,8 @@ struct Exec<'a> {
 #[derive(Default)]
 struct Conn {
     child: Option<Child>,
+    /// What a TLS client sent right after its handshake, before its program started.
+    early: Vec<u8>,
     /// Why it failed, once it has (logged when it closes).
     failed: Option<anyhow::Error>,
     /// A zero-delay timer is set to bring it back.
@@ -123,9 +128,31 @@ impl Service for Exec<'_> {
         link: &mut Link,
         conn: &mut Conn,
     ) -> std::io::Result<Next> {
+        conn.again = false;
         if conn.child.is_none() {
+            // A TLS client's program starts once its handshake is done (its certificate
+            // checked, with --cacert): nobody runs a program by merely connecting.
+            let mut buf = [0u8; 4096];
+            while link.transport().is_handshaking() {
+                match link.read(&mut buf) {
+                    Ok(0) => return Ok(Next::Close),
+                    Ok(n) => conn.early.extend_from_slice(&buf[..n]),
+                    Err(e) if crate::net::transport::would_block(&e) => break,
+                    Err(e) => return Err(e),
+                }
+            }
+            link.flush()?;
+            if link.transport().is_handshaking() {
+                return Ok(Next::Keep);
+            }
             match self.start(cx, link) {
-                Ok(child) => conn.child = Some(child),
+                Ok(mut child) => {
+                    child.hold_input(std::mem::take(&mut conn.early));
+                    if self.stopping {
+                        child.signal(libc::SIGTERM);
+                    }
+                    conn.child = Some(child);
+                }
                 Err(err) => {
                     conn.failed = Some(err);
                     return Ok(Next::Close);
@@ -178,6 +205,7 @@ impl Service for Exec<'_> {
     }
 
     fn pass_signal(&mut self, conn: &mut Conn, signal: Signal) {
+        self.stopping |= signal == Signal::Terminate;
         if let Some(child) = &conn.child {
             child.signal(match signal {
                 Signal::Interrupt => libc::SIGINT,
@@ -200,6 +228,10 @@ impl Service for Exec<'_> {
 
     fn on_due(&mut self, now: Instant) {
         self.reaper.on_due(now);
+    }
+
+    fn busy(&self) -> bool {
+        !self.reaper.is_empty()
     }
 
     fn done(&self) -> bool {

@@ -202,6 +202,9 @@ pub enum Broke {
 pub struct Child {
     /// The process, until it is reaped or handed to a [`Reaper`].
     process: Option<std::process::Child>,
+    /// Its process group (its pid), whose members left when the session ends are killed;
+    /// `None` once handed to a [`Reaper`].
+    group: Option<u32>,
     /// Our end of the program's stdin.
     to_child: Transport,
     /// Our end of the program's stdout.
@@ -236,6 +239,9 @@ impl Child {
             .stdout(Stdio::from(std::os::fd::OwnedFd::from(theirs_out)))
             .stderr(Stdio::inherit())
             .envs(ends.environment());
+        // A group of its own: signals reach the program's own children too (a pipeline of
+        // --sh-exec), and none is left behind when it is killed.
+        command.process_group(0);
         die_with_parent(&mut command);
         let mut process = command.spawn().map_err(|e| start_failure(program, &e))?;
         let ours = |s: UnixStream| -> io::Result<Transport> {
@@ -248,12 +254,13 @@ impl Child {
         let (to_child, from_child) = match ends {
             Ok(ends) => ends,
             Err(e) => {
-                let _ = process.kill();
+                kill_group(process.id());
                 let _ = process.wait();
                 return Err(e).context("setting up the program's stdin and stdout");
             }
         };
         Ok(Child {
+            group: Some(process.id()),
             process: Some(process),
             to_child,
             from_child,
@@ -348,10 +355,18 @@ impl Child {
         true
     }
 
-    /// Sends `signal` to the program while it runs.
+    /// Sends `signal` to the program (and its process group) while it runs.
     pub fn signal(&self, signal: i32) {
         if let Some(process) = &self.process {
             send_signal(process.id(), signal);
+        }
+    }
+
+    /// What the peer sent before the program started (during a TLS handshake): the
+    /// program's first input.
+    pub fn hold_input(&mut self, early: Vec<u8>) {
+        if !early.is_empty() {
+            self.up = Direction::holding(early);
         }
     }
 
@@ -399,7 +414,10 @@ impl Child {
     /// `kill_at` if it has not. Our ends of its stdin and stdout close with the child.
     pub fn orphan(mut self, kill_at: Instant) -> Option<Orphan> {
         self.reap();
+        // An ended program's leftovers are killed as `self` drops; a running one's whole
+        // group is the orphan's.
         let process = self.process.take()?;
+        self.group = None;
         send_signal(process.id(), libc::SIGTERM);
         Some(Orphan { process, kill_at })
     }
@@ -410,8 +428,12 @@ impl Drop for Child {
         // Children never outlive us: a program still running when its session is dropped
         // (SIGINT, an error) is killed and reaped.
         if let Some(process) = &mut self.process {
-            let _ = process.kill();
+            kill_group(process.id());
             let _ = process.wait();
+        } else if let Some(group) = self.group {
+            // The program ended, but what it started in the background may not have (a
+            // job that ignores SIGINT): nothing of it outlives the session.
+            kill_group(group);
         }
     }
 }
@@ -424,6 +446,8 @@ fn gone(e: &io::Error) -> bool {
     )
 }
 
+/// Sends `signal` to the process group `pid` leads (the program and what it started); to
+/// the program alone should the group be gone.
 fn send_signal(pid: u32, signal: i32) {
     let Some(pid) = i32::try_from(pid)
         .ok()
@@ -434,19 +458,34 @@ fn send_signal(pid: u32, signal: i32) {
     let Some(signal) = rustix::process::Signal::from_named_raw(signal) else {
         return;
     };
-    let _ = rustix::process::kill_process(pid, signal);
+    if rustix::process::kill_process_group(pid, signal).is_err() {
+        let _ = rustix::process::kill_process(pid, signal);
+    }
+}
+
+/// SIGKILL to the program's whole group.
+fn kill_group(pid: u32) {
+    send_signal(pid, libc::SIGKILL);
 }
 
 /// Asks the kernel to send SIGTERM to the program when we die, however we die (SIGKILL
 /// included): no program is left serving a socket nobody watches.
 #[allow(unsafe_code)]
 fn die_with_parent(command: &mut Command) {
-    // SAFETY: the closure runs in the forked child before exec and calls only prctl(2),
-    // which is async-signal-safe; it touches no memory of the parent's.
+    let parent = rustix::process::getpid();
+    // SAFETY: the closure runs in the forked child before exec and calls only prctl(2) and
+    // getppid(2), which are async-signal-safe; it reads a copied pid and nothing else of
+    // the parent's memory.
     unsafe {
-        command.pre_exec(|| {
-            rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::TERM))
-                .map_err(io::Error::from)
+        command.pre_exec(move || {
+            rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::TERM))?;
+            // Died before the request was made: nobody would send the signal.
+            if rustix::process::getppid() != Some(parent) {
+                return Err(io::Error::other(
+                    "nicksock ended before the program started",
+                ));
+            }
+            Ok(())
         });
     }
 }
@@ -475,13 +514,23 @@ impl Reaper {
 
     /// Reaps those that exited.
     pub fn reap(&mut self) {
-        self.orphans
-            .retain_mut(|o| matches!(o.process.try_wait(), Ok(None)));
+        self.orphans.retain_mut(|o| {
+            if matches!(o.process.try_wait(), Ok(None)) {
+                return true;
+            }
+            kill_group(o.process.id());
+            false
+        });
     }
 
     /// When the next one is to be killed.
     pub fn due(&self) -> Option<Instant> {
         self.orphans.iter().map(|o| o.kill_at).min()
+    }
+
+    /// Whether any is left.
+    pub fn is_empty(&self) -> bool {
+        self.orphans.is_empty()
     }
 
     /// Kills (and reaps) those whose time is up.
@@ -490,7 +539,7 @@ impl Reaper {
             if o.kill_at > now {
                 return true;
             }
-            let _ = o.process.kill();
+            kill_group(o.process.id());
             let _ = o.process.wait();
             false
         });
@@ -500,7 +549,7 @@ impl Reaper {
 impl Drop for Reaper {
     fn drop(&mut self) {
         for o in &mut self.orphans {
-            let _ = o.process.kill();
+            kill_group(o.process.id());
             let _ = o.process.wait();
         }
     }
@@ -545,6 +594,64 @@ struct Session<'a> {
     again: bool,
     /// An error of the loop's own that ends the session (a timeout).
     ended: Option<anyhow::Error>,
+    /// SIGINT came (passed on): the program has until then to end.
+    interrupted: Option<Instant>,
+    /// The next pause before looking again whether the peer took our last bytes.
+    drain_pause: Duration,
+}
+
+/// First and longest pause between looks at whether the peer acknowledged our last bytes.
+const DRAIN_FIRST_PAUSE: Duration = Duration::from_millis(1);
+const DRAIN_LONGEST_PAUSE: Duration = Duration::from_millis(100);
+const DRAIN_TIMER: Token = Token(7);
+/// A TLS peer that took everything and closed answers our late close_notify with a reset:
+/// at most this much (that record and our FIN) unacknowledged is no loss.
+const CLOSE_NOTIFY_TAIL: usize = 40;
+
+/// Drives `peer`'s TLS handshake, if it has one, to its end on the loop; returns what the
+/// peer sent right after it (the program's first input).
+fn finish_handshake(ev: &mut super::EventLoop, peer: &mut Transport) -> Result<Vec<u8>> {
+    struct Handshaking<'a> {
+        peer: &'a mut Transport,
+        early: Vec<u8>,
+    }
+    impl Handler for Handshaking<'_> {
+        fn on_event(&mut self, _cx: &mut Context<'_>, _event: &Event) -> Result<()> {
+            Ok(())
+        }
+        fn after(&mut self, _cx: &mut Context<'_>) -> Result<Flow> {
+            let mut buf = [0u8; 4096];
+            while self.peer.is_handshaking() {
+                match self.peer.read(&mut buf) {
+                    Ok(0) => {
+                        return Err(fail(Kind::Tls, "the peer closed during the TLS handshake"));
+                    }
+                    Ok(n) => self.early.extend_from_slice(&buf[..n]),
+                    Err(e) if would_block(&e) => break,
+                    Err(e) => return Err(transport::failure(e, "the TLS handshake")),
+                }
+            }
+            if let Err(e) = self.peer.flush()
+                && !would_block(&e)
+            {
+                return Err(transport::failure(e, "the TLS handshake"));
+            }
+            Ok(if self.peer.is_handshaking() {
+                Flow::Continue
+            } else {
+                Flow::Stop
+            })
+        }
+    }
+    if !peer.is_handshaking() {
+        return Ok(Vec::new());
+    }
+    let mut h = Handshaking {
+        peer,
+        early: Vec::new(),
+    };
+    ev.run(&mut h)?;
+    Ok(h.early)
 }
 
 /// Runs `program` with `peer` (connected, not yet registered) on the loop until the session
@@ -557,11 +664,14 @@ pub fn run(
     settings: Settings,
 ) -> Result<()> {
     ev.watch_children()?;
-    let ends = Ends::of(peer.socket(), remote);
-    let mut child = Child::spawn(program, &ends)?;
     ev.registry()
         .register(peer.socket(), PEER, Interest::READABLE | Interest::WRITABLE)
         .context("watching the connection")?;
+    // The program starts once the peer is who it should be: its certificate checked.
+    let early = finish_handshake(ev, &mut peer)?;
+    let ends = Ends::of(peer.socket(), remote);
+    let mut child = Child::spawn(program, &ends)?;
+    child.hold_input(early);
     child
         .register(ev.registry(), TO_CHILD, FROM_CHILD)
         .context("watching the program")?;
@@ -581,6 +691,8 @@ pub fn run(
         linger_until: None,
         again: false,
         ended: None,
+        interrupted: None,
+        drain_pause: DRAIN_FIRST_PAUSE,
     };
     let result = ev.run(&mut session);
     let _ = ev.registry().deregister(session.peer.socket());
@@ -611,6 +723,40 @@ pub fn run(
 }
 
 impl Session<'_> {
+    /// Whether the peer acknowledged every byte we sent (our FIN included); when not, a
+    /// timer to look again. A reset instead is a failure that says how much got there.
+    fn acknowledged(&mut self, cx: &mut Context<'_>) -> Result<bool> {
+        if self.peer.is_unix() {
+            // A Unix socket counts buffer space, not bytes: nothing to learn here.
+            return Ok(true);
+        }
+        let unacked = self.peer.unacknowledged();
+        if let Some(e) = self.peer.take_error().context("checking the connection")? {
+            if matches!(self.peer, Transport::Tls(_))
+                && unacked.as_ref().is_ok_and(|&n| n <= CLOSE_NOTIFY_TAIL)
+            {
+                return Ok(true);
+            }
+            let sent = self.child.bytes().1;
+            let got = sent.saturating_sub(unacked.unwrap_or(0) as u64);
+            return Err(fail(
+                crate::error::Kind::Runtime,
+                format!(
+                    "{:#}: the peer acknowledged about {got} of {sent} bytes of the program's output",
+                    transport::failure(e, "sending")
+                ),
+            ));
+        }
+        match unacked {
+            Ok(0) | Err(_) => Ok(true),
+            Ok(_) => {
+                cx.timers.add(cx.now + self.drain_pause, DRAIN_TIMER);
+                self.drain_pause = (self.drain_pause * 2).min(DRAIN_LONGEST_PAUSE);
+                Ok(false)
+            }
+        }
+    }
+
     fn arm_idle(&mut self, cx: &mut Context<'_>) {
         let Some(idle) = self.settings.idle else {
             return;
@@ -669,6 +815,7 @@ impl Handler for Session<'_> {
         if let Some(err) = self.ended.take() {
             return Err(err);
         }
+
         for pass in 0.. {
             // A handshake finishing is progress too: bytes held back for it can go now.
             let handshaking = self.peer.is_handshaking();
@@ -692,7 +839,19 @@ impl Handler for Session<'_> {
             }
         }
         self.arm_idle(cx);
+        // After SIGINT: once the program ended and what it said on its way out went to the
+        // peer, or its time is up.
+        if let Some(until) = self.interrupted
+            && ((self.child.is_finished() && !self.peer.wants_write()) || cx.now >= until)
+        {
+            return Err(fail(Kind::Interrupted, "interrupted"));
+        }
         if self.child.is_finished() && !self.peer.wants_write() {
+            // Every byte of the program's is out: the peer must have taken it, or the exit
+            // says it did not.
+            if !self.acknowledged(cx)? {
+                return Ok(Flow::Continue);
+            }
             if self.child.peer_ended() {
                 return Ok(Flow::Stop);
             }
@@ -716,9 +875,16 @@ impl Handler for Session<'_> {
             Signal::Child => {
                 self.child.reap();
             }
-            Signal::Interrupt => {
-                self.child.signal(libc::SIGINT);
+            Signal::Interrupt if self.interrupted.is_some() => {
                 return Err(fail(Kind::Interrupted, "interrupted"));
+            }
+            Signal::Interrupt => {
+                // Passed on; the program gets a moment to end (a trap, its clean-up), then
+                // whatever is left is killed as we exit.
+                self.child.signal(libc::SIGINT);
+                let until = cx.now + KILL_AFTER;
+                self.interrupted = Some(until);
+                cx.timers.add(until, GRACE_TIMER);
             }
             Signal::Terminate if self.stopping.is_some() => {
                 return Err(fail(Kind::Runtime, "a second SIGTERM"));

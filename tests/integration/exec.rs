@@ -346,8 +346,160 @@ fn sigterm_and_sigint_reach_the_programs() {
         // Its end reached the client: the connection is closed, not left hanging.
         s.set_read_timeout(Some(PATIENCE)).expect("timeout");
         let mut rest = Vec::new();
-        let _ = s.read_to_end(&mut rest);
+        let ended = s.read_to_end(&mut rest);
+        assert!(
+            !matches!(&ended, Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut)),
+            "SIG{signal}: the client's connection was left open"
+        );
     }
+}
+
+/// The processes of process group `pgid`, from /proc.
+fn group_members(pgid: u32) -> Vec<u32> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").expect("/proc").flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        let Some(close) = stat.rfind(')') else {
+            continue;
+        };
+        let fields: Vec<&str> = stat[close + 2..].split(' ').collect();
+        if fields.get(2).and_then(|p| p.parse::<u32>().ok()) == Some(pgid) {
+            found.push(pid);
+        }
+    }
+    found
+}
+
+#[test]
+fn sigint_reaches_the_programs_trap_and_leaves_no_grandchild() {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port().to_string();
+    let script = "trap 'echo got INT; exit 3' INT; echo $$; sleep 30 & wait";
+    let client = Proc::spawn_io(
+        nicksock(&["connect", "127.0.0.1", &port, "-c", script]),
+        Stdio::null(),
+        Stdio::null(),
+    );
+    let mut client = client;
+    let (mut s, _) = listener.accept().expect("accept");
+    s.set_read_timeout(Some(PATIENCE)).expect("timeout");
+    let mut first = Vec::new();
+    let mut byte = [0u8; 1];
+    while !first.ends_with(b"\n") {
+        assert_eq!(s.read(&mut byte).expect("read pid"), 1);
+        first.push(byte[0]);
+    }
+    let group: u32 = String::from_utf8_lossy(&first).trim().parse().expect("pid");
+    wait_until("the sleep to start", || group_members(group).len() >= 2);
+    client.signal("INT");
+    let done = client.wait();
+    done.assert_code(130);
+    // The program's trap ran, and what it said reached the peer.
+    let mut rest = String::new();
+    let _ = s.read_to_string(&mut rest);
+    assert!(rest.contains("got INT"), "{rest:?}");
+    // Nothing of its group is left: not the shell, not its sleep.
+    wait_until("the program's group to be gone", || {
+        group_members(group).is_empty()
+    });
+}
+
+#[test]
+fn a_tls_client_without_the_asked_certificate_starts_no_program() {
+    if !have("python3") {
+        return;
+    }
+    let dir = tempdir();
+    let (cert, key) = self_signed(dir.path(), &["127.0.0.1"]);
+    let marker = dir.path().join("ran");
+    let script = format!("echo ran >> '{}'", marker.display());
+    let (mut srv, port) = server(&[
+        "-k",
+        "--tls",
+        "--cert",
+        &cert,
+        "--key",
+        &key,
+        "--cacert",
+        &cert,
+        "--sh-exec",
+        &script,
+    ]);
+    // A client that connects and says nothing, and one that offers no certificate.
+    drop(TcpStream::connect(("127.0.0.1", port)).expect("connect"));
+    let py = "import socket, ssl, sys
+ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+s = socket.create_connection(('127.0.0.1', int(sys.argv[1])), timeout=20)
+try:
+    t = ctx.wrap_socket(s); t.sendall(b'hello'); t.recv(10)
+except (ssl.SSLError, OSError) as e:
+    pass";
+    let out = Command::new("python3")
+        .args(["-c", py, &port.to_string()])
+        .output()
+        .expect("python3");
+    assert!(out.status.success());
+    srv.wait_line("certificate");
+    srv.signal("TERM");
+    srv.wait();
+    assert!(
+        !marker.exists(),
+        "a program ran for a client without a certificate"
+    );
+}
+
+#[test]
+fn a_peer_that_never_takes_the_programs_output_is_a_failure() {
+    let listener =
+        socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).expect("socket");
+    // A small receive window: the output waits in our send queue, unacknowledged.
+    listener.set_recv_buffer_size(4096).expect("rcvbuf");
+    listener
+        .bind(
+            &"127.0.0.1:0"
+                .parse::<std::net::SocketAddr>()
+                .unwrap()
+                .into(),
+        )
+        .expect("bind");
+    listener.listen(1).expect("listen");
+    let port = listener
+        .local_addr()
+        .unwrap()
+        .as_socket()
+        .unwrap()
+        .port()
+        .to_string();
+    let mut client = Proc::spawn_io(
+        nicksock(&[
+            "connect",
+            "127.0.0.1",
+            &port,
+            "--exec",
+            "head -c 2000000 /dev/zero",
+        ]),
+        Stdio::null(),
+        Stdio::null(),
+    );
+    let (peer, _) = listener.accept().expect("accept");
+    let pid = client.child.id();
+    // The program has written everything and exited; nicksock waits for the peer.
+    wait_until("the program to end", || children_of(pid).is_empty());
+    // The peer closes without reading: a reset.
+    drop(peer);
+    // Exit 1, not the program's 0: its output did not get there.
+    let done = client.wait();
+    assert_eq!(done.code(), 1, "{}", done.stderr);
+    assert!(done.stderr.contains("peer"), "{}", done.stderr);
 }
 
 #[test]

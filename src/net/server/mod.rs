@@ -639,15 +639,16 @@ impl<S: Service> Handler for Server<S> {
         if self.stop_now {
             return self.cut_the_rest(cx, "a second SIGTERM");
         }
+        let idle = self.conns.is_empty() && !self.service.busy();
         if self.service.done() {
             // Clients still in the backlog are refused as the listeners close.
             self.acceptor.close(cx.registry);
-            if self.conns.is_empty() {
+            if idle {
                 return Ok(Flow::Stop);
             }
         }
         if let Some(at) = self.stopping {
-            if self.conns.is_empty() {
+            if idle {
                 return Ok(Flow::Stop);
             }
             if cx.now >= at {

@@ -190,6 +190,12 @@ pub trait Service {
     /// SIGCHLD came: reap the programs the service still keeps for closed connections.
     fn reap(&mut self) {}
 
+    /// The service still has work of its own besides connections (programs of closed
+    /// connections not yet ended): a stopping server waits for it.
+    fn busy(&self) -> bool {
+        false
+    }
+
     /// The service takes no more clients (`listen --exec` without `-k`, or `--max-conns`
     /// reached): the server stops accepting, and ends (exit 0) once its connections are
     /// closed.
