@@ -75,3 +75,47 @@ take_turns() {
     echo "$k: ${TIMES[$k]} s → median ${MED[$k]}${FAIL[$k]:+ (${FAIL[$k]})}"
   done
 }
+
+# start_proxies MAXCLIENTS: tinyproxy (HTTP CONNECT, every port allowed), microsocks and
+# Dante (SOCKS5, no authentication) on free loopback ports, in the foreground, ended by PID
+# on exit; sets TINY_PORT, MICRO_PORT, DANTE_PORT and their *_PID, and waits until they
+# listen. Their logs are in $work.
+start_proxies() {
+  TINY_PORT=$(free_port); MICRO_PORT=$(free_port); DANTE_PORT=$(free_port)
+  # No ConnectPort line: tinyproxy.conf(5) says CONNECT to every port is then allowed.
+  cat > "$work/tinyproxy.conf" <<CFG
+Port $TINY_PORT
+Listen 127.0.0.1
+Timeout 600
+MaxClients $1
+Allow 127.0.0.1
+LogLevel Critical
+CFG
+  cat > "$work/danted.conf" <<CFG
+logoutput: stderr
+internal: 127.0.0.1 port = $DANTE_PORT
+external: 127.0.0.1
+clientmethod: none
+socksmethod: none
+CFG
+  # As root, both drop to nobody (Dante wants these lines before its rules).
+  if [ "$(id -u)" = 0 ]; then
+    printf 'User nobody\nGroup %s\n' "$(id -gn nobody)" >> "$work/tinyproxy.conf"
+    printf 'user.privileged: root\nuser.unprivileged: nobody\n' >> "$work/danted.conf"
+  fi
+  cat >> "$work/danted.conf" <<CFG
+client pass { from: 127.0.0.0/8 to: 0.0.0.0/0 }
+socks pass { from: 127.0.0.0/8 to: 0.0.0.0/0 command: connect }
+CFG
+  tinyproxy -d -c "$work/tinyproxy.conf" > "$work/tinyproxy.log" 2>&1 & pids+=($!)
+  TINY_PID=$!
+  microsocks -i 127.0.0.1 -p "$MICRO_PORT" > "$work/microsocks.log" 2>&1 & pids+=($!)
+  MICRO_PID=$!
+  # danted stays in the foreground unless -D; its mother process ends its children on SIGTERM.
+  danted -f "$work/danted.conf" -p "$work/danted.pid" > "$work/danted.log" 2>&1 & pids+=($!)
+  DANTE_PID=$!
+  local p
+  for p in tinyproxy:$TINY_PORT microsocks:$MICRO_PORT danted:$DANTE_PORT; do
+    wait_port "${p#*:}" || { echo "${p%:*} did not start:" >&2; cat "$work/${p%:*}.log" >&2; exit 1; }
+  done
+}

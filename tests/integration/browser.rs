@@ -132,8 +132,14 @@ struct Session<'a> {
 
 impl<'a> Session<'a> {
     fn new(driver: &'a Driver, profile: &Path) -> Session<'a> {
+        Self::with_switches(driver, profile, &[])
+    }
+
+    /// A session whose Chromium also gets `extra` switches (`--proxy-server=…`).
+    fn with_switches(driver: &'a Driver, profile: &Path, extra: &[&str]) -> Session<'a> {
         let (width, height) = PHONE;
-        let args = [
+        let profile_arg = format!("--user-data-dir={}", profile.display());
+        let mut args = vec![
             "--headless",
             "--no-sandbox",
             "--disable-gpu",
@@ -142,8 +148,9 @@ impl<'a> Session<'a> {
             "--disable-background-networking",
             "--disable-component-update",
             "--disable-sync",
-            &format!("--user-data-dir={}", profile.display()),
+            &profile_arg,
         ];
+        args.extend_from_slice(extra);
         let capabilities = json!({"capabilities": {"alwaysMatch": {
             "browserName": "chrome",
             "goog:chromeOptions": {
@@ -350,4 +357,48 @@ fn the_range_slider_sets_the_duty_without_leaving_the_page() {
         .map(|_| browser.script("return document.getElementById('pin13-duty').value;"))
         .find(|v| v == "20");
     assert!(moved.is_some(), "the slider did not follow the change");
+}
+
+#[test]
+fn chromium_loads_a_page_through_nicksock_proxy_over_socks5() {
+    if !have("chromium") || !have("chromedriver") {
+        return;
+    }
+    let Some(nginx) = crate::http_get::Nginx::start() else {
+        return;
+    };
+    std::fs::write(
+        nginx.root().join("index.html"),
+        "<!doctype html><title>proxied</title><h1 id=said>through the proxy</h1>",
+    )
+    .expect("page");
+    // The page's host is a name only the proxy knows (its own /etc/hosts, no DNS):
+    // Chromium sends loopback addresses past any proxy.
+    let dir = tempdir();
+    let mut argv = bin_argv();
+    argv.extend(["-vv", "proxy", "127.0.0.1", "0"].map(String::from));
+    let Some(cmd) = crate::proxies::with_hosts_only(dir.path(), "127.0.0.1 proxied.example", &argv)
+    else {
+        return;
+    };
+    let mut proxy = Proc::spawn_io(cmd, Stdio::null(), Stdio::piped());
+    let port = ready_addr(&proxy.wait_line("listening on")).port();
+    let driver = Driver::start();
+    let profile = tempdir();
+    // A proxy script: the page through nicksock by SOCKS5, everything else Chromium asks
+    // for on its own (its search engine, its updates) to a port that refuses, so nothing
+    // leaves loopback and no name is looked up.
+    use base64::Engine as _;
+    let pac = format!(
+        "function FindProxyForURL(url, host) {{ if (host == 'proxied.example') return 'SOCKS5 127.0.0.1:{port}'; return 'PROXY 127.0.0.1:1'; }}"
+    );
+    let pac = format!(
+        "--proxy-pac-url=data:application/x-ns-proxy-autoconfig;base64,{}",
+        base64::engine::general_purpose::STANDARD.encode(pac)
+    );
+    let session = Session::with_switches(&driver, profile.path(), &[&pac]);
+    session.open(&format!("http://proxied.example:{}/", nginx.http));
+    assert_eq!(session.text("#said").as_deref(), Some("through the proxy"));
+    // It came through the proxy, by SOCKS5.
+    proxy.wait_line(&format!("socks5 to proxied.example:{}", nginx.http));
 }

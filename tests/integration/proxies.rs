@@ -521,6 +521,34 @@ pub fn without_dns(dir: &Path, argv: &[String]) -> Option<Command> {
     Some(cmd)
 }
 
+/// `argv` run in a mount namespace where names are looked up in /etc/hosts only (as
+/// [`without_dns`]) and /etc/hosts holds `line` (`127.0.0.1 proxied.example`): a made-up
+/// name resolves to loopback with no DNS query. None (SKIP) without mount namespaces.
+pub fn with_hosts_only(dir: &Path, line: &str, argv: &[String]) -> Option<Command> {
+    let hosts = hosts_file(dir, line)?;
+    let nss = write_file(
+        dir,
+        "nsswitch.conf",
+        b"passwd: files\ngroup: files\nshadow: files\nhosts: files\nnetworks: files\n",
+    );
+    set_mode(&nss, 0o644);
+    let mut cmd = Command::new("unshare");
+    cmd.args([
+        "-m",
+        "sh",
+        "-c",
+        "mount --bind \"$0\" /etc/nsswitch.conf && mount --bind \"$1\" /etc/hosts && shift && exec \"$@\"",
+    ])
+    .arg(&nss)
+    .arg(&hosts)
+    .args(argv)
+    .env("RUST_BACKTRACE", "0");
+    for var in PROXY_VARS {
+        cmd.env_remove(var);
+    }
+    Some(cmd)
+}
+
 /// The proxy variables of the environment (util::nicksock removes them too).
 const PROXY_VARS: [&str; 8] = [
     "http_proxy",
