@@ -238,12 +238,19 @@ fn hold(addr: SocketAddr, n: usize, hs: &[(Vec<u8>, Expect)]) -> io::Result<()> 
             continue;
         }
         poll.poll(&mut events, Some(Duration::from_millis(100)))?;
-        open_ones = 0;
+        let mut now_open = 0;
         for c in &mut conns {
-            if c.stage == hs.len() || shake(c, hs)? {
-                open_ones += 1;
+            match shake(c, hs) {
+                Ok(true) => now_open += 1,
+                Ok(false) => {}
+                Err(e) => {
+                    return Err(io::Error::other(format!(
+                        "{e} after {open_ones} tunnels were open"
+                    )));
+                }
             }
         }
+        open_ones = now_open;
     }
     println!("holding {n}");
     io::stdout().flush()?;
