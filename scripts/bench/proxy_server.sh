@@ -187,6 +187,7 @@ $busy_note
 A "failed" memory cell says why the tunnels could not all be opened (Dante, with the default
 limits of its child processes, refuses tunnels while many handshakes are under way; the
 same shows as failures in its tunnels/s).
+
 | proxy | protocol | MB/s | tunnels/s (failed) | memory per idle tunnel |
 | --- | --- | --- | --- | --- |
 $(for r in "${rows[@]}"; do row "$r"; done)
