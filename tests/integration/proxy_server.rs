@@ -357,3 +357,63 @@ fn sigterm_lets_a_tunnel_in_flight_finish() {
     assert_eq!(got, "after SIGTERM\n");
     p.wait().assert_code(0);
 }
+
+#[test]
+fn a_tunnel_whose_client_never_reads_stalls_no_other() {
+    let (_p, addr) = proxy(&["0"]);
+    // A target that sends without end to whoever connects.
+    let flood = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let flood_port = flood.local_addr().unwrap().port();
+    thread::spawn(move || {
+        for s in flood.incoming().flatten() {
+            thread::spawn(move || {
+                let chunk = vec![b'z'; 64 * 1024];
+                let mut s = s;
+                while s.write_all(&chunk).is_ok() {}
+            });
+        }
+    });
+    // The client that never reads: its tunnel fills every buffer on the way.
+    let mut sleeper = TcpStream::connect(addr).unwrap();
+    sleeper
+        .write_all(format!("CONNECT 127.0.0.1:{flood_port} HTTP/1.1\r\n\r\n").as_bytes())
+        .unwrap();
+    // Another client is served as if nothing happened, many times over.
+    let echo_port = crate::proxies::echo_thread();
+    for i in 0..20 {
+        let mut s = TcpStream::connect(addr).unwrap();
+        s.set_read_timeout(Some(PATIENCE)).unwrap();
+        let line = format!("round {i}\n");
+        s.write_all(format!("CONNECT 127.0.0.1:{echo_port} HTTP/1.1\r\n\r\n{line}").as_bytes())
+            .unwrap();
+        s.shutdown(Shutdown::Write).unwrap();
+        let mut got = String::new();
+        s.read_to_string(&mut got).unwrap();
+        assert!(got.ends_with(&line), "{got:?}");
+    }
+    drop(sleeper);
+}
+
+#[test]
+fn allow_and_deny_guard_the_proxy_too() {
+    let (mut p, addr) = proxy(&["--allow", "127.0.0.1", "127.0.0.1", "0"]);
+    let echo_port = crate::proxies::echo_thread();
+    let ask = format!("CONNECT 127.0.0.1:{echo_port} HTTP/1.1\r\n\r\nhi\n");
+    let through = |from: &str| {
+        let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)
+            .expect("socket");
+        sock.bind(&format!("{from}:0").parse::<SocketAddr>().unwrap().into())
+            .expect("bind");
+        sock.connect(&addr.into()).expect("connect");
+        let mut s: TcpStream = sock.into();
+        s.set_read_timeout(Some(PATIENCE)).unwrap();
+        let _ = s.write_all(ask.as_bytes());
+        let _ = s.shutdown(Shutdown::Write);
+        let mut got = String::new();
+        let _ = s.read_to_string(&mut got);
+        got
+    };
+    assert!(through("127.0.0.1").ends_with("hi\n"));
+    assert!(through("127.0.0.2").is_empty());
+    p.wait_line("refused 127.0.0.2:");
+}
