@@ -11,16 +11,25 @@ use libfuzzer_sys::fuzz_target;
 use nicksock::proxy::serve::{Handshake, Next, Users};
 
 /// Feeds `pieces` to a new handshake until it ends; returns the bytes it said to send and
-/// how it ended (`More` if it never did).
+/// how it ended (`More` if it never did). After a `Connect`, the pieces not fed are what the
+/// caller reads next for the destination: they join the early bytes.
 fn run<'a>(users: &Users, pieces: impl Iterator<Item = &'a [u8]>) -> (Vec<u8>, Next) {
     let mut h = Handshake::new();
     let mut out = Vec::new();
-    for piece in pieces {
+    let mut pieces = pieces;
+    while let Some(piece) = pieces.next() {
         let (reply, next) = h.input(piece, users);
         out.extend_from_slice(&reply);
         if next != Next::More {
             let (after, again) = h.input(b"more", users);
             assert!(after.is_empty() && again == Next::More, "input after the end");
+            let next = match next {
+                Next::Connect(req, mut early) => {
+                    early.extend(pieces.flatten());
+                    Next::Connect(req, early)
+                }
+                other => other,
+            };
             return (out, next);
         }
     }

@@ -272,48 +272,13 @@ impl Handshake {
         }
     }
 
-    /// SOCKS4: VN=4 CD DSTPORT DSTIP USERID NUL [HOST NUL].
+    /// SOCKS4: VN=4 CD DSTPORT DSTIP USERID NUL [HOST NUL]. Each refusal is decided by
+    /// the bytes it needs and no others, so it is the same however the request arrives.
     fn socks4(&mut self, users: &Users) -> Option<Step> {
         let b = &self.buf;
-        if b.len() < 9 {
+        if b.len() < 2 {
             return None;
         }
-        let user_end = match b[8..].iter().position(|&c| c == 0) {
-            Some(i) => 8 + i,
-            None if b.len() - 8 > MAX_SOCKS4_FIELD => {
-                return Some(Step::Refuse(
-                    socks4_reply(false),
-                    "SOCKS4 user id too long".into(),
-                ));
-            }
-            None => return None,
-        };
-        let port = u16::from_be_bytes([b[2], b[3]]);
-        let ip = Ipv4Addr::new(b[4], b[5], b[6], b[7]);
-        let user = String::from_utf8_lossy(&b[8..user_end]).into_owned();
-        // 0.0.0.x with x != 0: SOCKS4a, a host name follows.
-        let (protocol, dest, end) = if ip.octets()[..3] == [0, 0, 0] && ip.octets()[3] != 0 {
-            let start = user_end + 1;
-            match b[start..].iter().position(|&c| c == 0) {
-                Some(i) => {
-                    let name = String::from_utf8_lossy(&b[start..start + i]).into_owned();
-                    (Protocol::Socks4a, Dest::Name(name, port), start + i + 1)
-                }
-                None if b.len() - start > MAX_SOCKS4_FIELD => {
-                    return Some(Step::Refuse(
-                        socks4_reply(false),
-                        "SOCKS4a host too long".into(),
-                    ));
-                }
-                None => return None,
-            }
-        } else {
-            (
-                Protocol::Socks4,
-                Dest::Addr(SocketAddr::new(ip.into(), port)),
-                user_end + 1,
-            )
-        };
         if b[1] != 1 {
             return Some(Step::Refuse(
                 socks4_reply(false),
@@ -326,6 +291,45 @@ impl Handshake {
                 "SOCKS4 has no passwords, and --auth wants one".into(),
             ));
         }
+        if b.len() < 9 {
+            return None;
+        }
+        let user_end = match nul_within(&b[8..]) {
+            Field::Ends(i) => 8 + i,
+            Field::TooLong => {
+                return Some(Step::Refuse(
+                    socks4_reply(false),
+                    "SOCKS4 user id too long".into(),
+                ));
+            }
+            Field::More => return None,
+        };
+        let port = u16::from_be_bytes([b[2], b[3]]);
+        let ip = Ipv4Addr::new(b[4], b[5], b[6], b[7]);
+        let user = printable(&b[8..user_end]);
+        // 0.0.0.x with x != 0: SOCKS4a, a host name follows.
+        let (protocol, dest, end) = if ip.octets()[..3] == [0, 0, 0] && ip.octets()[3] != 0 {
+            let start = user_end + 1;
+            match nul_within(&b[start..]) {
+                Field::Ends(i) => {
+                    let name = String::from_utf8_lossy(&b[start..start + i]).into_owned();
+                    (Protocol::Socks4a, Dest::Name(name, port), start + i + 1)
+                }
+                Field::TooLong => {
+                    return Some(Step::Refuse(
+                        socks4_reply(false),
+                        "SOCKS4a host too long".into(),
+                    ));
+                }
+                Field::More => return None,
+            }
+        } else {
+            (
+                Protocol::Socks4,
+                Dest::Addr(SocketAddr::new(ip.into(), port)),
+                user_end + 1,
+            )
+        };
         if let Dest::Name(name, _) = &dest
             && !valid_name(name)
         {
@@ -388,13 +392,13 @@ impl Handshake {
         }
         let (user, password) = (&b[2..2 + ulen], &b[3 + ulen..3 + ulen + plen]);
         if !users.check(user, password) {
-            let who = String::from_utf8_lossy(user).into_owned();
+            let who = printable(user);
             return Some(Step::Refuse(
                 vec![1, 1],
                 format!("wrong password for user '{who}'"),
             ));
         }
-        self.user = Some(String::from_utf8_lossy(user).into_owned());
+        self.user = Some(printable(user));
         self.buf.drain(..3 + ulen + plen);
         self.state = State::Socks5Request;
         Some(Step::Reply(vec![1, 0]))
@@ -597,6 +601,31 @@ pub fn failed(protocol: Protocol, failure: Failure, detail: &str) -> Vec<u8> {
     }
 }
 
+/// A user name a client sent, as it may be shown in a log line or a reply: control
+/// characters escaped (no line of ours can be forged), at most 64 characters.
+fn printable(name: &[u8]) -> String {
+    let text: String = String::from_utf8_lossy(name).escape_debug().collect();
+    match text.char_indices().nth(64) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text,
+    }
+}
+
+/// Where a NUL-terminated SOCKS4 field ends, looking at no more than its longest.
+enum Field {
+    Ends(usize),
+    TooLong,
+    More,
+}
+
+fn nul_within(b: &[u8]) -> Field {
+    match b.iter().take(MAX_SOCKS4_FIELD + 1).position(|&c| c == 0) {
+        Some(i) => Field::Ends(i),
+        None if b.len() > MAX_SOCKS4_FIELD => Field::TooLong,
+        None => Field::More,
+    }
+}
+
 fn socks4_reply(granted: bool) -> Vec<u8> {
     vec![0, if granted { 90 } else { 91 }, 0, 0, 0, 0, 0, 0]
 }
@@ -659,12 +688,9 @@ fn authorized(value: Option<&[u8]>, users: &Users) -> Result<Option<String>, Str
         .ok_or("bad Basic credentials")?;
     let (user, password) = (&decoded[..colon], &decoded[colon + 1..]);
     if users.check(user, password) {
-        Ok(Some(String::from_utf8_lossy(user).into_owned()))
+        Ok(Some(printable(user)))
     } else {
-        Err(format!(
-            "wrong password for user '{}'",
-            String::from_utf8_lossy(user)
-        ))
+        Err(format!("wrong password for user '{}'", printable(user)))
     }
 }
 
@@ -680,7 +706,12 @@ fn split_authority(target: &str) -> Option<(&str, u16)> {
 /// query (`/` when empty).
 fn split_http_url(target: &str) -> Option<(String, u16, &str)> {
     let scheme_len = "http://".len();
-    if target.len() < scheme_len || !target[..scheme_len].eq_ignore_ascii_case("http://") {
+    // Bytes, not a str slice: a client's target may have a multi-byte character anywhere.
+    if !target
+        .as_bytes()
+        .get(..scheme_len)
+        .is_some_and(|s| s.eq_ignore_ascii_case(b"http://"))
+    {
         return None;
     }
     let rest = &target[scheme_len..];
@@ -900,6 +931,23 @@ mod tests {
         let (out, next) = Handshake::new().input(b"GET / HTTP/1.1\r\n\r\n", &Users::default());
         assert!(out.starts_with(b"HTTP/1.1 400"));
         assert!(matches!(next, Next::Close(_)));
+    }
+
+    #[test]
+    fn a_target_with_a_multi_byte_character_is_refused_not_a_panic() {
+        let (out, next) = Handshake::new().input(
+            "GET httѓ://x/ HTTP/1.1\r\n\r\n".as_bytes(),
+            &Users::default(),
+        );
+        assert!(out.starts_with(b"HTTP/1.1 400"));
+        assert!(matches!(next, Next::Close(_)));
+    }
+
+    #[test]
+    fn a_user_name_cannot_forge_a_log_line() {
+        let (_, next) =
+            Handshake::new().input(&[5, 1, 2, 1, 3, b'a', b'\n', b'b', 1, b'x'], &users());
+        assert!(matches!(next, Next::Close(why) if why.contains("a\\nb") && !why.contains('\n')));
     }
 
     #[test]
