@@ -89,9 +89,78 @@ impl From<Stream> for Lower {
     }
 }
 
+/// Ciphertext read from the layer below per system call, ahead of rustls (whose
+/// `read_tls` takes at most 4 KiB a call: a 16 KiB record would cost four reads).
+const READ_AHEAD: usize = 64 * 1024;
+
+/// Ciphertext read ahead of rustls: one read of [`READ_AHEAD`] bytes from the socket feeds
+/// rustls's many small reads from memory. It holds memory only during a bulk transfer: a
+/// read that finds the socket empty after a short one frees it, so an idle connection
+/// keeps none (and a new one costs an allocation, never zeroing: the kernel writes into
+/// the spare capacity).
+#[derive(Default)]
+struct ReadAhead {
+    buf: Vec<u8>,
+    start: usize,
+    end: usize,
+    /// The last read from the socket filled the whole buffer.
+    bulk: bool,
+}
+
+/// The layer below as rustls reads it: through the [`ReadAhead`].
+struct Ahead<'a> {
+    sock: &'a mut Lower,
+    ahead: &'a mut ReadAhead,
+}
+
+impl Read for Ahead<'_> {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        let a = &mut *self.ahead;
+        if a.start == a.end {
+            a.buf.clear();
+            (a.start, a.end) = (0, 0);
+            if a.buf.capacity() == 0 {
+                a.buf = Vec::with_capacity(READ_AHEAD);
+            }
+            let got = match &mut *self.sock {
+                // Into the spare capacity: no zeroing of a buffer the kernel fills anyway.
+                Lower::Sock(s) => rustix::io::read(s, rustix::buffer::spare_capacity(&mut a.buf))
+                    .map_err(io::Error::from),
+                Lower::Tls(t) => {
+                    a.buf.resize(READ_AHEAD, 0);
+                    let got = t.read(&mut a.buf);
+                    a.buf.truncate(*got.as_ref().unwrap_or(&0));
+                    got
+                }
+            };
+            match got {
+                Ok(n) => {
+                    (a.end, a.bulk) = (a.buf.len(), n == READ_AHEAD);
+                    if n == 0 {
+                        return Ok(0);
+                    }
+                }
+                Err(e) => {
+                    // Nothing waits: an idle connection keeps no buffer (a bulk one keeps
+                    // its own for the next read).
+                    if e.kind() == io::ErrorKind::WouldBlock && !a.bulk {
+                        *a = ReadAhead::default();
+                    }
+                    return Err(e);
+                }
+            }
+        }
+        let n = out.len().min(a.end - a.start);
+        out[..n].copy_from_slice(&a.buf[a.start..a.start + n]);
+        a.start += n;
+        Ok(n)
+    }
+}
+
 /// TLS on one socket, or inside another TLS session.
 pub struct TlsStream {
     sock: Lower,
+    ahead: ReadAhead,
     conn: Connection,
     /// Where our sending side stands.
     ours: Sending,
@@ -144,6 +213,7 @@ impl TlsStream {
     fn new(sock: Lower, conn: Connection) -> Self {
         TlsStream {
             sock,
+            ahead: ReadAhead::default(),
             conn,
             ours: Sending::Open,
             truncated: false,
@@ -196,7 +266,11 @@ impl TlsStream {
                 }
                 Err(e) => return Err(e),
             }
-            match self.conn.read_tls(&mut self.sock) {
+            let mut below = Ahead {
+                sock: &mut self.sock,
+                ahead: &mut self.ahead,
+            };
+            match self.conn.read_tls(&mut below) {
                 Ok(_) => {}
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(e),
