@@ -230,8 +230,8 @@ impl Service for Exec<'_> {
         self.reaper.on_due(now);
     }
 
-    fn busy(&self) -> bool {
-        !self.reaper.is_empty()
+    fn held(&self) -> usize {
+        self.reaper.len()
     }
 
     fn done(&self) -> bool {

@@ -533,6 +533,11 @@ impl Reaper {
         self.orphans.is_empty()
     }
 
+    /// How many are left.
+    pub fn len(&self) -> usize {
+        self.orphans.len()
+    }
+
     /// Kills (and reaps) those whose time is up.
     pub fn on_due(&mut self, now: Instant) {
         self.orphans.retain_mut(|o| {

@@ -532,3 +532,41 @@ fn exec_over_tls_with_openssl_s_client() {
     assert!(got.out().contains("PLAINTEXT FOR THE PROGRAM\n"), "{got:?}");
     srv.wait().assert_code(0);
 }
+
+#[test]
+fn programs_of_cut_connections_count_until_they_end() {
+    // Programs that ignore SIGTERM: cut, they live on (as orphans) until the SIGKILL 2 s
+    // later, and hold their places meanwhile.
+    let (mut srv, port) = server(&[
+        "-k",
+        "--max-children",
+        "2",
+        "--sh-exec",
+        "trap '' TERM; echo ready; exec sleep 30",
+    ]);
+    // A client whose program said it is ready (its trap is set).
+    let ready_client = || {
+        let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+        s.set_read_timeout(Some(PATIENCE)).expect("timeout");
+        let mut ready = [0u8; 6];
+        s.read_exact(&mut ready).map(|()| s)
+    };
+    for _ in 0..2 {
+        let s = ready_client().expect("served");
+        let peer = s.local_addr().expect("addr").to_string();
+        // A reset: the connection is cut while its program runs.
+        socket2::SockRef::from(&s)
+            .set_linger(Some(std::time::Duration::ZERO))
+            .expect("linger");
+        drop(s);
+        srv.wait_line(&format!("{peer}: 'trap"));
+    }
+    // Both places are held by programs still ending: the next client is turned away.
+    assert!(ready_client().is_err(), "a third program started");
+    srv.wait_line("already serving");
+    // Once they are killed (2 s after the cut), clients are served again.
+    wait_until("a client served after the orphans ended", || {
+        ready_client().is_ok()
+    });
+    srv.signal("TERM");
+}

@@ -280,7 +280,12 @@ impl<S: Service> Server<S> {
                 continue; // the stream is closed as it drops
             }
             let limit = self.groups.get(group).map_or(0, |g| g.max_conns);
-            if self.counts.get(group).is_some_and(|&n| n >= limit) && !self.make_room(cx, group) {
+            // What the service still holds for closed connections (programs ending) takes
+            // places too.
+            let held = self.service.held();
+            if self.counts.get(group).is_some_and(|&n| n + held >= limit)
+                && !self.make_room(cx, group)
+            {
                 self.turn_away(cx, client.stream, peer, group);
                 continue;
             }

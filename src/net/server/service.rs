@@ -193,7 +193,13 @@ pub trait Service {
     /// The service still has work of its own besides connections (programs of closed
     /// connections not yet ended): a stopping server waits for it.
     fn busy(&self) -> bool {
-        false
+        self.held() > 0
+    }
+
+    /// How many places of the client limit the service still holds for closed connections
+    /// (their programs, told to stop, not yet ended): new clients find that much less room.
+    fn held(&self) -> usize {
+        0
     }
 
     /// The service takes no more clients (`listen --exec` without `-k`, or `--max-conns`
