@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Benchmark: `nicksock http-get` against curl and wget, downloading from a local nginx over
 # HTTP and HTTPS (TLS 1.3, a gen-cert certificate), and 200 small requests one after another
-# (process start to exit). Writes the table into the `## http-get` section of BENCHMARKS.md.
+# (process start to exit). For each download it also takes the client's CPU time and nginx's
+# share of its core (who set the pace), and it prints the CPU's AES flags (issue 29). Writes
+# the tables into the `## http-get` section of BENCHMARKS.md.
 #
 #   scripts/bench/http_get.sh              # 1 GiB download file
 #   BENCH_SIZE_MIB=256 scripts/bench/http_get.sh
@@ -20,7 +22,8 @@ OUT=BENCHMARKS.md
 for tool in nginx curl wget bc; do
   command -v "$tool" >/dev/null || { echo "bench: $tool is not installed" >&2; exit 1; }
 done
-[ -x "$BIN" ] || cargo build --release
+# Always the binary of this tree (cargo does nothing when it is fresh).
+cargo build --release --quiet --bin nicksock
 BIN=$(realpath "$BIN")
 
 work=$(mktemp -d /dev/shm/nicksock-bench.XXXXXX)
@@ -94,17 +97,35 @@ fetch() {
   esac
 }
 
-# Best of ROUNDS downloads of the big file, in MB/s (10^6 bytes per second).
+# CPU time nginx (one process: master_process off) has used, in seconds.
+nginx_cpu() {
+  local f
+  f=$(sed 's/.*) //' "/proc/$nginx_pid/stat")
+  echo "$(echo "$f" | cut -d' ' -f12) + $(echo "$f" | cut -d' ' -f13)" | bc -l
+}
+TICKS=$(getconf CLK_TCK)
+
+# Best of ROUNDS downloads of the big file: "MB/s (10^6 bytes per second) client-CPU-s-per-GiB
+# nginx-share-of-a-core" of the fastest round. The client's CPU time (user + system) is
+# what it spent decrypting and moving the bytes; nginx's share of one core while it served
+# the download says who set the pace (near 1: nginx, encrypting on its one core).
 download_mbps() {
-  local tool=$1 scheme=$2 url=$3 best= start end secs
+  local tool=$1 scheme=$2 url=$3 best= start end secs n0 n1 cpu best_cpu best_nginx
   for _ in $(seq "$ROUNDS"); do
+    n0=$(nginx_cpu)
     start=$(now)
-    fetch "$tool" "$scheme" "$url/big.bin"
+    /usr/bin/time -f "%U %S" -o "$work/time" bash -c "$(declare -f fetch); BIN='$BIN' CERT='$CERT' fetch $tool $scheme $url/big.bin"
     end=$(now)
+    n1=$(nginx_cpu)
     secs=$(echo "$end - $start" | bc -l)
-    if [ -z "$best" ] || [ "$(echo "$secs < $best" | bc -l)" = 1 ]; then best=$secs; fi
+    cpu=$(awk '{ print $1 + $2 }' "$work/time")
+    if [ -z "$best" ] || [ "$(echo "$secs < $best" | bc -l)" = 1 ]; then
+      best=$secs
+      best_cpu=$(echo "$cpu * 1024 / $SIZE_MIB" | bc -l)
+      best_nginx=$(echo "($n1 - $n0) / $TICKS / $secs" | bc -l)
+    fi
   done
-  echo "$SIZE_MIB * 1048576 / 1000000 / $best" | bc -l
+  echo "$(echo "$SIZE_MIB * 1048576 / 1000000 / $best" | bc -l) $best_cpu $best_nginx"
 }
 
 # Milliseconds per request for SMALL_REQUESTS sequential requests of the tiny file.
@@ -118,12 +139,13 @@ per_request_ms() {
   echo "($end - $start) * 1000 / $SMALL_REQUESTS" | bc -l
 }
 
-declare -A mbps ms
+declare -A mbps ms cpus nginx
 for scheme in http https; do
   url=$HTTP_URL; [ "$scheme" = https ] && url=$HTTPS_URL
   for tool in nicksock curl wget; do
     echo "bench: $tool $scheme download" >&2
-    mbps[$tool/$scheme]=$(download_mbps "$tool" "$scheme" "$url")
+    read -r m c n <<< "$(download_mbps "$tool" "$scheme" "$url")"
+    mbps[$tool/$scheme]=$m cpus[$tool/$scheme]=$c nginx[$tool/$scheme]=$n
   done
   for tool in nicksock curl; do
     echo "bench: $tool $scheme x$SMALL_REQUESTS small requests" >&2
@@ -135,6 +157,7 @@ fmt() { printf '%.*f' "$1" "$2"; }
 ratio() { fmt 2 "$(echo "$1 / $2" | bc -l)"; }
 
 cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
+aes_flags=$(grep -m1 '^flags' /proc/cpuinfo | tr ' ' '\n' | grep -xE 'aes|vaes|pclmulqdq|vpclmulqdq|avx2|avx512f' | xargs)
 section=$(cat <<MD
 ## http-get
 
@@ -148,6 +171,15 @@ Download of a $SIZE_MIB MiB file to \`/dev/null\`, best of $ROUNDS, MB/s (higher
 | --- | ---: | ---: | ---: | ---: |
 | HTTP | $(fmt 0 "${mbps[nicksock/http]}") | $(fmt 0 "${mbps[curl/http]}") | $(fmt 0 "${mbps[wget/http]}") | $(ratio "${mbps[nicksock/http]}" "${mbps[curl/http]}")× |
 | HTTPS | $(fmt 0 "${mbps[nicksock/https]}") | $(fmt 0 "${mbps[curl/https]}") | $(fmt 0 "${mbps[wget/https]}") | $(ratio "${mbps[nicksock/https]}" "${mbps[curl/https]}")× |
+
+The same fastest rounds: the client's CPU seconds (user + system) per GiB, lower is better,
+and in brackets nginx's share of its one core while it served that download (near 1.0:
+nginx's encrypting set the pace, the limit any client meets here). CPU AES flags: ${aes_flags:-none}.
+
+| | nicksock | curl | wget |
+| --- | ---: | ---: | ---: |
+| HTTP | $(fmt 2 "${cpus[nicksock/http]}") ($(fmt 2 "${nginx[nicksock/http]}")) | $(fmt 2 "${cpus[curl/http]}") ($(fmt 2 "${nginx[curl/http]}")) | $(fmt 2 "${cpus[wget/http]}") ($(fmt 2 "${nginx[wget/http]}")) |
+| HTTPS | $(fmt 2 "${cpus[nicksock/https]}") ($(fmt 2 "${nginx[nicksock/https]}")) | $(fmt 2 "${cpus[curl/https]}") ($(fmt 2 "${nginx[curl/https]}")) | $(fmt 2 "${cpus[wget/https]}") ($(fmt 2 "${nginx[wget/https]}")) |
 
 $SMALL_REQUESTS small requests one after another, process start to exit, ms per request (lower is
 better):
