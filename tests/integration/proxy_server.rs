@@ -417,3 +417,42 @@ fn allow_and_deny_guard_the_proxy_too() {
     assert!(through("127.0.0.2").is_empty());
     p.wait_line("refused 127.0.0.2:");
 }
+
+#[test]
+fn an_unreachable_network_gets_its_own_reply() {
+    // A namespace of its own with loopback only: 10.0.0.1 has no route, so the connect
+    // fails at once (ENETUNREACH) and nothing leaves the machine.
+    if !have("unshare") || !have("ip") || !have("python3") {
+        return;
+    }
+    let socks5 = "import socket, sys
+s = socket.create_connection(('127.0.0.1', 1080), timeout=20)
+s.sendall(bytes([5, 1, 0])); s.recv(2)
+s.sendall(bytes([5, 1, 0, 1, 10, 0, 0, 1, 0, 80]))
+print('rep', s.recv(10)[1])";
+    let script = format!(
+        "ip link set lo up || exit 99
+         {bin} proxy 127.0.0.1 1080 </dev/null 2>/dev/null & p=$!
+         trap 'kill $p' EXIT
+         {bin} connect -z --retry-for 10 127.0.0.1 1080 || exit 98
+         python3 -c \"$0\"
+         printf 'CONNECT 10.0.0.1:80 HTTP/1.1\\r\\n\\r\\n' | {bin} connect 127.0.0.1 1080",
+        bin = bin_shell()
+    );
+    let out = Command::new("unshare")
+        .args(["-n", "sh", "-c", &script, socks5])
+        .output()
+        .expect("unshare");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if out.status.code() == Some(99) || stderr.contains("unshare failed") {
+        skip(&format!("no network namespace here: {stderr}"));
+        return;
+    }
+    // SOCKS5 reply 3, "network unreachable"; HTTP 502 naming it.
+    assert!(stdout.contains("rep 3"), "{stdout}{stderr}");
+    assert!(
+        stdout.contains("HTTP/1.1 502") && stdout.contains("unreachable"),
+        "{stdout}{stderr}"
+    );
+}
