@@ -104,7 +104,6 @@ rows=("nicksock:$NS_PORT:connect:$NS_PID" "nicksock:$NS5_PORT:socks5:$NS5_PID"
       "tinyproxy:$TINY_PORT:connect:$TINY_PID" "microsocks:$MICRO_PORT:socks5:$MICRO_PID"
       "dante:$DANTE_PORT:socks5:$DANTE_PID")
 [ -n "$SQUID_PORT" ] && rows+=("squid:$SQUID_PORT:connect:$SQUID_PID")
-kind_of() { echo "$1" | tr ':' '_'; }
 
 # run_once ROW: one download through ROW's proxy; sets $secs and $bad.
 run_once() {

@@ -132,18 +132,11 @@ impl Service for Exec<'_> {
         if conn.child.is_none() {
             // A TLS client's program starts once its handshake is done (its certificate
             // checked, with --cacert): nobody runs a program by merely connecting.
-            let mut buf = [0u8; 4096];
-            while link.transport().is_handshaking() {
-                match link.read(&mut buf) {
-                    Ok(0) => return Ok(Next::Close),
-                    Ok(n) => conn.early.extend_from_slice(&buf[..n]),
-                    Err(e) if crate::net::transport::would_block(&e) => break,
-                    Err(e) => return Err(e),
-                }
-            }
-            link.flush()?;
-            if link.transport().is_handshaking() {
-                return Ok(Next::Keep);
+            match exec::handshake_step(link.transport(), &mut conn.early) {
+                Ok(true) => link.touch(),
+                Ok(false) => return Ok(Next::Keep),
+                Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(Next::Close),
+                Err(e) => return Err(e),
             }
             match self.start(cx, link) {
                 Ok(mut child) => {

@@ -613,8 +613,34 @@ const DRAIN_TIMER: Token = Token(7);
 /// at most this much (that record and our FIN) unacknowledged is no loss.
 const CLOSE_NOTIFY_TAIL: usize = 40;
 
-/// Drives `peer`'s TLS handshake, if it has one, to its end on the loop; returns what the
-/// peer sent right after it (the program's first input).
+/// Moves `peer`'s TLS handshake on without blocking, keeping what the peer sends right
+/// after it (the program's first input) in `early`: `Ok(true)` once it is done. A peer
+/// that leaves before is `UnexpectedEof`.
+pub fn handshake_step(peer: &mut Transport, early: &mut Vec<u8>) -> io::Result<bool> {
+    let mut buf = [0u8; 4096];
+    while peer.is_handshaking() {
+        match peer.read(&mut buf) {
+            Ok(0) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "the peer closed during the TLS handshake",
+                ));
+            }
+            Ok(n) => early.extend_from_slice(&buf[..n]),
+            Err(e) if would_block(&e) => break,
+            Err(e) => return Err(e),
+        }
+    }
+    if let Err(e) = peer.flush()
+        && !would_block(&e)
+    {
+        return Err(e);
+    }
+    Ok(!peer.is_handshaking())
+}
+
+/// Drives `peer`'s TLS handshake, if it has one, to its end on the loop;
+/// returns what the peer sent right after it (the program's first input).
 fn finish_handshake(ev: &mut super::EventLoop, peer: &mut Transport) -> Result<Vec<u8>> {
     struct Handshaking<'a> {
         peer: &'a mut Transport,
@@ -625,27 +651,14 @@ fn finish_handshake(ev: &mut super::EventLoop, peer: &mut Transport) -> Result<V
             Ok(())
         }
         fn after(&mut self, _cx: &mut Context<'_>) -> Result<Flow> {
-            let mut buf = [0u8; 4096];
-            while self.peer.is_handshaking() {
-                match self.peer.read(&mut buf) {
-                    Ok(0) => {
-                        return Err(fail(Kind::Tls, "the peer closed during the TLS handshake"));
-                    }
-                    Ok(n) => self.early.extend_from_slice(&buf[..n]),
-                    Err(e) if would_block(&e) => break,
-                    Err(e) => return Err(transport::failure(e, "the TLS handshake")),
+            match handshake_step(self.peer, &mut self.early) {
+                Ok(true) => Ok(Flow::Stop),
+                Ok(false) => Ok(Flow::Continue),
+                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
+                    Err(fail(Kind::Tls, "the peer closed during the TLS handshake"))
                 }
+                Err(e) => Err(transport::failure(e, "the TLS handshake")),
             }
-            if let Err(e) = self.peer.flush()
-                && !would_block(&e)
-            {
-                return Err(transport::failure(e, "the TLS handshake"));
-            }
-            Ok(if self.peer.is_handshaking() {
-                Flow::Continue
-            } else {
-                Flow::Stop
-            })
         }
     }
     if !peer.is_handshaking() {

@@ -10,7 +10,7 @@ use crate::serve_gpio::Served;
 use crate::util::*;
 
 /// A TCP connection to `to` from the address `from` (any port).
-fn connect_from(from: &str, to: SocketAddr) -> TcpStream {
+pub fn connect_from(from: &str, to: SocketAddr) -> TcpStream {
     let from: IpAddr = from.parse().expect("address");
     let sock = socket2::Socket::new(
         socket2::Domain::for_address(to),

@@ -67,29 +67,35 @@ fn server(args: &[&str]) -> (Proc, u16) {
     (p, port)
 }
 
-/// The processes whose parent is `pid` (zombies included), from /proc.
-fn children_of(pid: u32) -> Vec<(u32, char)> {
+/// The processes (zombies included) whose /proc stat field `field` (counted after the
+/// command's closing parenthesis: 1 the parent, 2 the process group) is `value`.
+fn processes_with(field: usize, value: u32) -> Vec<u32> {
     let mut found = Vec::new();
     for entry in std::fs::read_dir("/proc").expect("/proc").flatten() {
-        let Some(child) = entry
+        let Some(pid) = entry
             .file_name()
             .to_str()
             .and_then(|n| n.parse::<u32>().ok())
         else {
             continue;
         };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{child}/stat")) else {
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
             continue;
         };
         let Some(close) = stat.rfind(')') else {
             continue;
         };
         let fields: Vec<&str> = stat[close + 2..].split(' ').collect();
-        if fields.get(1).and_then(|p| p.parse::<u32>().ok()) == Some(pid) {
-            found.push((child, fields[0].chars().next().unwrap_or('?')));
+        if fields.get(field).and_then(|p| p.parse::<u32>().ok()) == Some(value) {
+            found.push(pid);
         }
     }
     found
+}
+
+/// The children of `pid`, zombies included.
+fn children_of(pid: u32) -> Vec<u32> {
+    processes_with(1, pid)
 }
 
 #[test]
@@ -198,21 +204,14 @@ fn a_program_answers_after_the_end_of_its_input() {
     if !have("nc") {
         return;
     }
-    let port = free_port().to_string();
+    // Port 0: nc binds a free port itself and names it (-v), so no other test can take it.
     let mut nc = Command::new("nc");
-    nc.args(["-l", "-N", "127.0.0.1", &port]);
+    nc.args(["-v", "-l", "-N", "127.0.0.1", "0"]);
     let mut peer = Proc::spawn(nc);
-    // --retry-for: nc -l says nothing when it listens.
+    let listening = peer.wait_line("Listening on");
+    let port = listening.rsplit(' ').next().expect("a port").to_string();
     let mut client = Proc::spawn_io(
-        nicksock(&[
-            "connect",
-            "--retry-for",
-            "10",
-            "127.0.0.1",
-            &port,
-            "-c",
-            "wc -l",
-        ]),
+        nicksock(&["connect", "127.0.0.1", &port, "-c", "wc -l"]),
         Stdio::null(),
         Stdio::null(),
     );
@@ -325,7 +324,7 @@ fn the_program_sees_who_it_talks_to() {
 #[test]
 fn sigterm_and_sigint_reach_the_programs() {
     for (signal, code) in [("TERM", 0), ("INT", 130)] {
-        let (mut srv, port) = server(&["-k", "-c", "echo $$; exec sleep 600"]);
+        let (mut srv, port) = server(&["-k", "-c", "echo $$; exec tail -f /dev/null"]);
         let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
         let mut first = Vec::new();
         let mut byte = [0u8; 1];
@@ -334,7 +333,7 @@ fn sigterm_and_sigint_reach_the_programs() {
             first.push(byte[0]);
         }
         let child: u32 = String::from_utf8_lossy(&first).trim().parse().expect("pid");
-        assert!(children_of(srv.child.id()).iter().any(|(p, _)| *p == child));
+        assert!(children_of(srv.child.id()).contains(&child));
         srv.signal(signal);
         let done = srv.wait();
         done.assert_code(code);
@@ -354,36 +353,18 @@ fn sigterm_and_sigint_reach_the_programs() {
     }
 }
 
-/// The processes of process group `pgid`, from /proc.
+/// The processes of process group `pgid`.
 fn group_members(pgid: u32) -> Vec<u32> {
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir("/proc").expect("/proc").flatten() {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|n| n.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-            continue;
-        };
-        let Some(close) = stat.rfind(')') else {
-            continue;
-        };
-        let fields: Vec<&str> = stat[close + 2..].split(' ').collect();
-        if fields.get(2).and_then(|p| p.parse::<u32>().ok()) == Some(pgid) {
-            found.push(pid);
-        }
-    }
-    found
+    processes_with(2, pgid)
 }
 
 #[test]
 fn sigint_reaches_the_programs_trap_and_leaves_no_grandchild() {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = listener.local_addr().expect("addr").port().to_string();
-    let script = "trap 'echo got INT; exit 3' INT; echo $$; sleep 30 & wait";
+    // A background job that waits for ever and, started by a non-interactive shell,
+    // ignores SIGINT: only the group's SIGKILL ends it.
+    let script = "trap 'echo got INT; exit 3' INT; echo $$; tail -f /dev/null & wait";
     let client = Proc::spawn_io(
         nicksock(&["connect", "127.0.0.1", &port, "-c", script]),
         Stdio::null(),
@@ -399,7 +380,9 @@ fn sigint_reaches_the_programs_trap_and_leaves_no_grandchild() {
         first.push(byte[0]);
     }
     let group: u32 = String::from_utf8_lossy(&first).trim().parse().expect("pid");
-    wait_until("the sleep to start", || group_members(group).len() >= 2);
+    wait_until("the background job to start", || {
+        group_members(group).len() >= 2
+    });
     client.signal("INT");
     let done = client.wait();
     done.assert_code(130);
@@ -407,7 +390,7 @@ fn sigint_reaches_the_programs_trap_and_leaves_no_grandchild() {
     let mut rest = String::new();
     let _ = s.read_to_string(&mut rest);
     assert!(rest.contains("got INT"), "{rest:?}");
-    // Nothing of its group is left: not the shell, not its sleep.
+    // Nothing of its group is left: not the shell, not its background job.
     wait_until("the program's group to be gone", || {
         group_members(group).is_empty()
     });
@@ -542,7 +525,7 @@ fn programs_of_cut_connections_count_until_they_end() {
         "--max-children",
         "2",
         "--sh-exec",
-        "trap '' TERM; echo ready; exec sleep 30",
+        "trap '' TERM; echo ready; exec tail -f /dev/null",
     ]);
     // A client whose program said it is ready (its trap is set).
     let ready_client = || {

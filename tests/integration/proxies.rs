@@ -493,6 +493,18 @@ fn command_with_hosts(program: &str, args: &[String], hosts: Option<&Path>) -> C
 /// looked up in /etc/hosts only, so a made-up name fails at once and no DNS query leaves the
 /// machine. The file is written in `dir`. None (SKIP) where mount namespaces cannot be made.
 pub fn without_dns(dir: &Path, argv: &[String]) -> Option<Command> {
+    files_only(dir, None, argv)
+}
+
+/// `argv` run in a mount namespace where names are looked up in /etc/hosts only (as
+/// [`without_dns`]) and /etc/hosts holds `line` (`127.0.0.1 proxied.example`): a made-up
+/// name resolves to loopback with no DNS query. None (SKIP) without mount namespaces.
+pub fn with_hosts_only(dir: &Path, line: &str, argv: &[String]) -> Option<Command> {
+    files_only(dir, Some(line), argv)
+}
+
+/// [`without_dns`], with /etc/hosts replaced too when a `hosts_line` is given.
+fn files_only(dir: &Path, hosts_line: Option<&str>, argv: &[String]) -> Option<Command> {
     if let Err(why) = mount_namespaces() {
         skip(&why);
         return None;
@@ -503,46 +515,24 @@ pub fn without_dns(dir: &Path, argv: &[String]) -> Option<Command> {
         b"passwd: files\ngroup: files\nshadow: files\nhosts: files\nnetworks: files\n",
     );
     set_mode(&nss, 0o644);
+    let hosts = match hosts_line {
+        Some(line) => Some(hosts_file(dir, line)?),
+        None => None,
+    };
+    // $0 the nsswitch.conf, then (with hosts) $1 the hosts file, then the command.
+    let script = if hosts.is_some() {
+        "mount --bind \"$0\" /etc/nsswitch.conf && mount --bind \"$1\" /etc/hosts && shift && exec \"$@\""
+    } else {
+        "mount --bind \"$0\" /etc/nsswitch.conf && exec \"$@\""
+    };
     let mut cmd = Command::new("unshare");
-    cmd.args([
-        "-m",
-        "sh",
-        "-c",
-        "mount --bind \"$0\" /etc/nsswitch.conf && exec \"$@\"",
-    ])
-    .arg(&nss)
-    .args(argv)
-    .env("RUST_BACKTRACE", "0")
-    .env_remove("NICKSOCK_AUTH")
-    .env_remove("NICKSOCK_PROXY_USER");
-    for var in PROXY_VARS {
-        cmd.env_remove(var);
-    }
-    Some(cmd)
-}
-
-/// `argv` run in a mount namespace where names are looked up in /etc/hosts only (as
-/// [`without_dns`]) and /etc/hosts holds `line` (`127.0.0.1 proxied.example`): a made-up
-/// name resolves to loopback with no DNS query. None (SKIP) without mount namespaces.
-pub fn with_hosts_only(dir: &Path, line: &str, argv: &[String]) -> Option<Command> {
-    let hosts = hosts_file(dir, line)?;
-    let nss = write_file(
-        dir,
-        "nsswitch.conf",
-        b"passwd: files\ngroup: files\nshadow: files\nhosts: files\nnetworks: files\n",
-    );
-    set_mode(&nss, 0o644);
-    let mut cmd = Command::new("unshare");
-    cmd.args([
-        "-m",
-        "sh",
-        "-c",
-        "mount --bind \"$0\" /etc/nsswitch.conf && mount --bind \"$1\" /etc/hosts && shift && exec \"$@\"",
-    ])
-    .arg(&nss)
-    .arg(&hosts)
-    .args(argv)
-    .env("RUST_BACKTRACE", "0");
+    cmd.args(["-m", "sh", "-c", script])
+        .arg(&nss)
+        .args(hosts.as_deref())
+        .args(argv)
+        .env("RUST_BACKTRACE", "0")
+        .env_remove("NICKSOCK_AUTH")
+        .env_remove("NICKSOCK_PROXY_USER");
     for var in PROXY_VARS {
         cmd.env_remove(var);
     }

@@ -400,13 +400,7 @@ fn allow_and_deny_guard_the_proxy_too() {
     let echo_port = crate::proxies::echo_thread();
     let ask = format!("CONNECT 127.0.0.1:{echo_port} HTTP/1.1\r\n\r\nhi\n");
     let through = |from: &str| {
-        let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)
-            .expect("socket");
-        sock.bind(&format!("{from}:0").parse::<SocketAddr>().unwrap().into())
-            .expect("bind");
-        sock.connect(&addr.into()).expect("connect");
-        let mut s: TcpStream = sock.into();
-        s.set_read_timeout(Some(PATIENCE)).unwrap();
+        let mut s = crate::access::connect_from(from, addr);
         let _ = s.write_all(ask.as_bytes());
         let _ = s.shutdown(Shutdown::Write);
         let mut got = String::new();
