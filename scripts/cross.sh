@@ -7,19 +7,30 @@
 #   scripts/cross.sh --no-test       # build and strip only (no qemu needed)
 #   scripts/cross.sh aarch64-unknown-linux-gnu     # one target
 #
-# Targets: aarch64-unknown-linux-gnu (Pi 3/4/5 with a 64-bit OS) and
-# armv7-unknown-linux-gnueabihf (32-bit Raspberry Pi OS on a Pi 2/3/4/5 — not the ARMv6
-# Pi 1 / Zero W).
+# Targets (both by default):
+#   aarch64-unknown-linux-gnu      64-bit Raspberry Pi OS (Pi 3/4/5): the arm64 package
+#   arm-unknown-linux-musleabihf   32-bit Raspberry Pi OS on every Pi, the ARMv6 Pi 1 and
+#                                  Zero (W) included: the armhf package. Static (musl), ARMv6
+#                                  with VFPv2, ARM and Thumb-1 code only (readelf -A is
+#                                  checked), tested under `qemu-arm -cpu arm1176`, the Pi
+#                                  Zero's core.
+#   armv7-unknown-linux-gnueabihf  (only when named) ARMv7 glibc, Debian's armhf baseline.
 #
 # For each target it
-#   1. installs what is missing with apt-get (as root, or with sudo): Debian's cross gcc and
-#      libc (gcc-aarch64-linux-gnu + libc6-dev-arm64-cross, gcc-arm-linux-gnueabihf +
-#      libc6-dev-armhf-cross) and qemu-user (qemu-aarch64, qemu-arm; without
-#      qemu-user-binfmt: nothing is registered with the kernel);
-#   2. `rustup target add`s the Rust standard library for it;
+#   1. installs what is missing (as root, or with sudo) with apt-get: Debian's cross gcc and
+#      libc (gcc-aarch64-linux-gnu + libc6-dev-arm64-cross; gcc-arm-linux-gnueabihf +
+#      libc6-dev-armhf-cross for armv7) and qemu-user (qemu-aarch64, qemu-arm; without
+#      qemu-user-binfmt: nothing is registered with the kernel). The ARMv6 target instead
+#      takes its C toolchain from Zig (scripts/zig.sh: Zig from PyPI's ziglang wheel, its
+#      checksum pinned, and cargo-zigbuild): Debian's armhf glibc and start-up objects are
+#      ARMv7, and rustup has no ARMv6 standard library here, so nightly's rust-src builds
+#      one (-Z build-std), and Zig builds musl and its start-up code for the ARMv6 CPU;
+#   2. `rustup target add`s the Rust standard library for it (ARMv6: the nightly toolchain
+#      and its rust-src);
 #   3. builds `cargo build --release --target T` with the cross gcc as linker and as the C
 #      compiler for ring (CARGO_TARGET_<T>_LINKER, CC_<t>, AR_<t>: environment only, so
-#      native builds and machines without the cross gcc are untouched), copies the binary to
+#      native builds and machines without the cross gcc are untouched; ARMv6: `cargo
+#      +nightly zigbuild`), copies the binary to
 #      target/cross/T/nicksock, strips it with the cross strip (the release profile strips
 #      already; this makes sure) and prints its size — that file is the one to copy to a Pi;
 #   4. runs it once under qemu (`nicksock --version`), then the integration tests built for
@@ -48,6 +59,7 @@ SMOKE=(
   sockets::echo_serves_fifty_clients_at_once                      # echo
   sockets::udp_echo                                               # echo -u
   sockets::sigterm_stops_a_server_cleanly_and_sigint_is_130       # signals through qemu
+  sockets::sixteen_mib_from_connect_to_listen_arrive_whole        # 16 MiB, byte-compared
   tls::openssl_s_client_talks_to_listen_tls                       # listen --tls ↔ openssl
   tls::connect_tls_talks_to_openssl_s_server                      # connect --tls ↔ openssl
   tls::curl_fetches_a_canned_response_over_tls                    # listen --tls ↔ curl
@@ -66,7 +78,14 @@ SMOKE=(
   generated::completions_subcommand_prints_the_same_script        # completions
 )
 
-ALL_TARGETS=(aarch64-unknown-linux-gnu armv7-unknown-linux-gnueabihf)
+# The musl build's own name lookup (src/net/lookup.rs: nsswitch through getent). Not for
+# the glibc targets under qemu: their NSS modules would be the sysroot's, which has none.
+SMOKE_MUSL=(
+  lookup::a_name_only_the_name_service_switch_knows_resolves      # pi.local's road
+)
+
+ALL_TARGETS=(aarch64-unknown-linux-gnu arm-unknown-linux-musleabihf)
+KNOWN_TARGETS=("${ALL_TARGETS[@]}" armv7-unknown-linux-gnueabihf)
 
 full=false
 run_tests=true
@@ -88,19 +107,25 @@ for arg in "$@"; do
 done
 [ ${#targets[@]} -gt 0 ] || targets=("${ALL_TARGETS[@]}")
 
-# target → cross tool prefix, qemu program, Debian packages (qemu-user is added when testing).
+# target → toolchain (gcc: Debian's cross gcc; zig), cross tool prefix, qemu program and
+# the CPU it emulates, Debian packages (qemu-user is added when testing).
 describe() {
+  toolchain=gcc cpu=()
   case "$1" in
     aarch64-unknown-linux-gnu)
-      prefix=aarch64-linux-gnu qemu=qemu-aarch64
+      prefix=aarch64-linux-gnu qemu=qemu-aarch64 cpu=(-cpu cortex-a53)
       packages=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross)
+      ;;
+    arm-unknown-linux-musleabihf)
+      toolchain=zig prefix="" qemu=qemu-arm cpu=(-cpu arm1176)
+      packages=()
       ;;
     armv7-unknown-linux-gnueabihf)
       prefix=arm-linux-gnueabihf qemu=qemu-arm
       packages=(gcc-arm-linux-gnueabihf libc6-dev-armhf-cross)
       ;;
     *)
-      echo "cross.sh: unknown target $1 (known: ${ALL_TARGETS[*]})" >&2
+      echo "cross.sh: unknown target $1 (known: ${KNOWN_TARGETS[*]})" >&2
       exit 2
       ;;
   esac
@@ -119,8 +144,10 @@ install_missing() {
   local want=() t
   for t in "${targets[@]}"; do
     describe "$t"
-    command -v "$prefix-gcc" >/dev/null 2>&1 || want+=("${packages[0]}")
-    [ -e "$sysroot/include/stdio.h" ] || want+=("${packages[1]}")
+    if [ "$toolchain" = gcc ]; then
+      command -v "$prefix-gcc" >/dev/null 2>&1 || want+=("${packages[0]}")
+      [ -e "$sysroot/include/stdio.h" ] || want+=("${packages[1]}")
+    fi
     if $run_tests && [ -z "$(find_qemu)" ]; then want+=(qemu-user); fi
   done
   [ ${#want[@]} -gt 0 ] || return 0
@@ -180,20 +207,30 @@ for t in "${targets[@]}"; do
   describe "$t"
   start=$SECONDS
   echo "== $t"
-  if ! command -v "$prefix-gcc" >/dev/null 2>&1 || [ ! -e "$sysroot/include/stdio.h" ]; then
-    echo "SKIP: $t: no cross compiler ($prefix-gcc and $sysroot; apt-get install ${packages[*]})"
-    skipped+=("$t")
-    continue
-  fi
-  if ! reason=$(add_target "$t"); then
-    echo "SKIP: $t: $reason"
-    skipped+=("$t")
-    continue
-  fi
-
   T=$(upper "$t")
-  u=${t//-/_}
-  export "CARGO_TARGET_${T}_LINKER=$prefix-gcc" "CC_$u=$prefix-gcc" "AR_$u=$prefix-ar"
+  if [ "$toolchain" = zig ]; then
+    if ! reason=$(scripts/zig.sh setup 2>&1 >/dev/null); then
+      echo "SKIP: $t: $reason"
+      skipped+=("$t")
+      continue
+    fi
+    # `cargo` below is cargo-zigbuild with nightly's build-std (scripts/zig.sh).
+    cargo() { scripts/zig.sh cargo "$@"; }
+  else
+    if ! command -v "$prefix-gcc" >/dev/null 2>&1 || [ ! -e "$sysroot/include/stdio.h" ]; then
+      echo "SKIP: $t: no cross compiler ($prefix-gcc and $sysroot; apt-get install ${packages[*]})"
+      skipped+=("$t")
+      continue
+    fi
+    if ! reason=$(add_target "$t"); then
+      echo "SKIP: $t: $reason"
+      skipped+=("$t")
+      continue
+    fi
+    u=${t//-/_}
+    export "CARGO_TARGET_${T}_LINKER=$prefix-gcc" "CC_$u=$prefix-gcc" "AR_$u=$prefix-ar"
+    unset -f cargo
+  fi
 
   if ! cargo build --release --target "$t"; then
     echo "FAIL: $t: cargo build"
@@ -203,7 +240,18 @@ for t in "${targets[@]}"; do
   out_dir=target/cross/$t
   mkdir -p "$out_dir"
   cp "target/$t/release/nicksock" "$out_dir/nicksock"
-  "$prefix-strip" "$out_dir/nicksock"
+  if [ "$toolchain" = gcc ]; then "$prefix-strip" "$out_dir/nicksock"; fi
+  # What the CPU must be able to run: ARMv6 for the armhf package (a Pi Zero dies of SIGILL
+  # on a single ARMv7 or Thumb-2 instruction).
+  if [ "$t" = arm-unknown-linux-musleabihf ]; then
+    attrs=$(readelf -A "$out_dir/nicksock")
+    echo "$attrs" | grep -E 'Tag_(CPU_arch|THUMB_ISA_use|FP_arch):'
+    if ! grep -qE 'Tag_CPU_arch: v(4|5|6)' <<<"$attrs" || grep -q 'Thumb-2' <<<"$attrs"; then
+      echo "FAIL: $t: not an ARMv6 binary (readelf -A above)"
+      failed+=("$t")
+      continue
+    fi
+  fi
   size=$(stat -c %s "$out_dir/nicksock")
   size_line=$(awk -v b="$size" -v t="$t" -v f="$out_dir/nicksock" \
     'BEGIN { printf "%s: %s, %d bytes (%.2f MiB, %.2f MB) stripped", t, f, b, b / 1048576, b / 1e6 }')
@@ -222,7 +270,8 @@ for t in "${targets[@]}"; do
     skipped+=("$t tests")
     continue
   fi
-  runner="$qemu_path -L $sysroot"
+  runner="$qemu_path ${cpu[*]}"
+  [ "$toolchain" = zig ] || runner+=" -L $sysroot"
   version=$($runner "$out_dir/nicksock" --version 2>&1) || true
   echo "under $runner: $version"
   [[ "$version" == "nicksock "* ]] || {
@@ -242,8 +291,10 @@ for t in "${targets[@]}"; do
     expect=0
   else
     which=(--test integration)
-    filter=(--exact "${SMOKE[@]}")
-    expect=${#SMOKE[@]}
+    smoke=("${SMOKE[@]}")
+    [[ "$t" != *-musl* ]] || smoke+=("${SMOKE_MUSL[@]}")
+    filter=(--exact "${smoke[@]}")
+    expect=${#smoke[@]}
   fi
   test_start=$SECONDS
   # The tests are built with the release profile, on the dependencies the release build

@@ -21,7 +21,8 @@ use nicksock::{cli::Cli, cmd, error};
 const PANIC_EXIT: i32 = 101;
 
 // The symbol `main` is what libc's start-up calls; only the attribute needs `unsafe`, the
-// function is safe Rust. std still captures the arguments on glibc (through .init_array).
+// function is safe Rust. The arguments are read from `argv` here: std captures them itself
+// on glibc only (through .init_array), and the armhf package is a musl build.
 #[allow(unsafe_code)]
 #[unsafe(no_mangle)]
 extern "C" fn main(argc: i32, argv: *const *const u8) -> i32 {
@@ -66,6 +67,29 @@ struct Args {
 impl std::panic::RefUnwindSafe for Args {}
 
 impl Args {
+    /// The words of the command line, as clap reads them.
+    #[allow(unsafe_code)]
+    fn words(&self) -> Vec<std::ffi::OsString> {
+        use std::os::unix::ffi::OsStrExt as _;
+        let count = usize::try_from(self.argc).unwrap_or(0);
+        if self.argv.is_null() {
+            return Vec::new();
+        }
+        (0..count)
+            .filter_map(|i| {
+                // SAFETY: the C start-up passes `argc` pointers to NUL-terminated strings
+                // that live for the whole process; each is copied out here.
+                unsafe {
+                    let p = *self.argv.add(i);
+                    (!p.is_null()).then(|| {
+                        std::ffi::OsStr::from_bytes(std::ffi::CStr::from_ptr(p.cast()).to_bytes())
+                            .to_os_string()
+                    })
+                }
+            })
+            .collect()
+    }
+
     /// Overwrites the passwords in the command line with `*` (see
     /// `nicksock::cli::secret_spans`), once clap has read it: `ps` and
     /// `/proc/PID/cmdline` show the rest of the line, never a password.
@@ -101,7 +125,7 @@ impl Args {
 }
 
 fn run(args: &Args) -> i32 {
-    let cli = Cli::parse();
+    let cli = Cli::parse_from(args.words());
     args.hide_secrets();
     match cmd::run(cli) {
         Ok(()) => 0,

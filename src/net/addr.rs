@@ -2,7 +2,7 @@
 //! fails at once (exit 3) without a query leaving the machine; the reserved `.invalid`
 //! domain (RFC 6761) never resolves and is refused the same way.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use anyhow::Result;
 
@@ -57,10 +57,7 @@ pub fn resolve(host: &str, port: u16, family: Family) -> Result<Vec<SocketAddr>>
         vec![SocketAddr::new(ip, port)]
     } else {
         check_host_name(host)?;
-        (host, port)
-            .to_socket_addrs()
-            .tag(Kind::Resolve, format!("cannot resolve '{host}'"))?
-            .collect()
+        super::lookup::lookup(host, port).tag(Kind::Resolve, format!("cannot resolve '{host}'"))?
     };
     keep_family(host, found, family)
 }

@@ -8,7 +8,7 @@
 //! one unless it failed sooner, the first to connect wins and the rest are closed.
 
 use std::io;
-use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::sync::mpsc::{self, Receiver, TryRecvError};
 use std::thread;
@@ -151,9 +151,7 @@ impl Resolver {
         thread::Builder::new()
             .name("resolver".into())
             .spawn(move || {
-                let found = (name.as_str(), port)
-                    .to_socket_addrs()
-                    .map(Iterator::collect);
+                let found = super::lookup::lookup(&name, port);
                 let _ = tx.send(found);
                 let _ = waker.wake();
             })

@@ -12,6 +12,7 @@ pub mod event_loop;
 pub mod exec;
 pub mod group;
 pub mod listener;
+pub mod lookup;
 pub mod scan;
 pub mod server;
 pub mod session;

@@ -12,6 +12,7 @@ mod gpio_events;
 mod groups;
 mod http_get;
 mod keep_open;
+mod lookup;
 mod proxies;
 mod proxy;
 mod proxy_server;

@@ -782,3 +782,27 @@ fn usage_mistakes_found_after_parsing_are_exit_2_with_the_usage_line() {
         done.stderr
     );
 }
+
+#[test]
+fn sixteen_mib_from_connect_to_listen_arrive_whole() {
+    // A file on connect's stdin, listen's stdout a file, as `nicksock listen 1234 > out`
+    // and `nicksock connect host 1234 < in` on two machines: every byte, in order.
+    let dir = tempdir();
+    let data = pattern(16 << 20, 16);
+    let input = write_file(dir.path(), "in", &data);
+    let out_path = dir.path().join("out");
+    let out = std::fs::File::create(&out_path).expect("create out");
+    let mut server = Proc::spawn_io(
+        nicksock(&["listen", "127.0.0.1", "0"]),
+        std::process::Stdio::null(),
+        std::process::Stdio::from(out),
+    );
+    let addr = server.wait_ready(1)[0];
+    let mut client =
+        Proc::spawn_with_stdin_file(nicksock(&["connect", "127.0.0.1", &p(addr.port())]), &input);
+    client.wait().assert_code(0);
+    server.wait().assert_code(0);
+    let got = file_bytes(&out_path);
+    assert_eq!(got.len(), data.len(), "bytes received");
+    assert!(got == data, "16 MiB arrived, but not the bytes sent");
+}
