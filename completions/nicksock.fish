@@ -146,6 +146,7 @@ complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -s d -l data
 complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -l json -d 'Send DATA as JSON (POST, Content-Type and Accept application/json); @FILE reads a file' -r
 complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -s H -l header -d 'Extra request header, \'Name: value\' (repeatable)' -r
 complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -s A -l user-agent -d 'User-Agent to send' -r
+complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -s u -l user -d 'Basic authentication as USER with PASSWORD (without `:PASSWORD` it is asked for on the terminal, unechoed); sent only to the URL\'s own scheme, host and port, never to another host a redirect leads to (see --location-trusted)' -r
 complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -l connect-timeout -d 'Give up connecting after SECS (exit 5)' -r
 complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -s m -l max-time -d 'Give up when the whole transfer takes longer than SECS (exit 5)' -r
 complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -l retry -d 'Retry up to N times on connection refused, timeouts, a reset or cut-off response and HTTP 408, 429, 500, 502, 503, 504 (honouring Retry-After); a download resumes where it broke off when the server allows ranges' -r
@@ -169,11 +170,13 @@ complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -s I -l head
 complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -s L -l location -d 'Follow redirects'
 complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -s f -l fail -d 'Exit 7 without printing the body when the status is 400 or more'
 complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -l fail-with-body -d 'Exit 7 when the status is 400 or more, after printing the body'
+complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -l location-trusted -d 'With -L and -u or a URL\'s user:password@: send the credentials to every host a redirect leads to as well (only for hosts you trust with the password)'
 complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -l retry-all-methods -d 'Retry POST and other methods that are not idempotent too'
 complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -l proxy-insecure -d 'Do not verify an https:// proxy\'s certificate (says so on stderr)'
 complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -l http1.0 -d 'Speak HTTP/1.0'
 complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -s s -l silent -d 'No progress bar and no messages except errors'
 complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -l raw -d 'Print the response exactly as it came off the socket'
+complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -l compressed -d 'Ask for a compressed response (Accept-Encoding: gzip, deflate, br, zstd) and write the body decoded; a body that does not decode is an error (exit 1), never written as it came'
 complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -s 4 -d 'Use IPv4 only'
 complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -s 6 -d 'Use IPv6 only'
 complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -s k -l insecure -d 'Do not verify the server\'s certificate (says so on stderr)'

@@ -246,7 +246,8 @@ for t in "${targets[@]}"; do
   if [ "$t" = arm-unknown-linux-musleabihf ]; then
     attrs=$(readelf -A "$out_dir/nicksock")
     echo "$attrs" | grep -E 'Tag_(CPU_arch|THUMB_ISA_use|FP_arch):'
-    if ! grep -qE 'Tag_CPU_arch: v(4|5|6)' <<<"$attrs" || grep -q 'Thumb-2' <<<"$attrs"; then
+    if ! grep -qE 'Tag_CPU_arch: v(4|5|6)(T|TE|TEJ|K|KZ)?$' <<<"$attrs" ||
+      grep -q 'Thumb-2' <<<"$attrs"; then
       echo "FAIL: $t: not an ARMv6 binary (readelf -A above)"
       failed+=("$t")
       continue

@@ -134,7 +134,17 @@ for arch in "${arches[@]}"; do
         }
         cargo build --release --target "$t"
         ;;
-      *) scripts/cross.sh --no-test "$t" ;;
+      *)
+        # A target cross.sh skips (no toolchain) must not be packaged from an old binary.
+        log=$(mktemp)
+        scripts/cross.sh --no-test "$t" | tee "$log"
+        if grep -q '^  skipped:' "$log"; then
+          rm -f "$log"
+          problem "$arch: scripts/cross.sh skipped $t"
+          continue
+        fi
+        rm -f "$log"
+        ;;
     esac
   fi
   [ -x "target/$t/release/nicksock" ] || {
@@ -143,6 +153,17 @@ for arch in "${arches[@]}"; do
   }
   deb=target/debian/nicksock_${version}-1_$arch.deb
   rm -f "$deb"
+  # The notices of what is linked in (README, "Packages"): the crates, and for the ARMv6
+  # build the C runtime Zig built in.
+  extras=()
+  if [ "$arch" = armhf ]; then
+    zig_lib=$(scripts/zig.sh lib)
+    for pair in "musl=$zig_lib/libc/musl/COPYRIGHT" "zig=$zig_lib/../LICENSE" \
+      "libunwind=$zig_lib/libunwind/LICENSE.TXT"; do
+      [ -f "${pair#*=}" ] && extras+=("$pair")
+    done
+  fi
+  python3 scripts/licenses.py "$t" target/debian/THIRD-PARTY "${extras[@]}"
   # --no-strip: the release profile strips already (and cargo-deb's strip is the host's).
   cargo deb --no-build --no-strip --target "$t" --output "$deb" >/dev/null
   [ "$arch" != arm64 ] || cross_glibc_depends "$deb"
@@ -201,7 +222,10 @@ for deb in "${debs[@]}"; do
   if [ "$arch" = armhf ]; then
     cpu=$(readelf -A "$dir/usr/bin/nicksock" | sed -n 's/^ *Tag_CPU_arch: *//p')
     echo "   Tag_CPU_arch: $cpu"
-    [[ "$cpu" =~ ^v[4-6] ]] || problem "$deb: CPU architecture $cpu, not ARMv6"
+    thumb=$(readelf -A "$dir/usr/bin/nicksock" | sed -n 's/^ *Tag_THUMB_ISA_use: *//p')
+    echo "   Tag_THUMB_ISA_use: $thumb"
+    [[ "$cpu" =~ ^v(4|5|6)(T|TE|TEJ|K|KZ)?$ ]] || problem "$deb: CPU architecture $cpu, not ARMv6"
+    [[ "$thumb" != *Thumb-2* ]] || problem "$deb: Thumb-2 code, which ARMv6 lacks"
   fi
   rm -rf "$dir"
 

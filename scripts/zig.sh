@@ -105,6 +105,10 @@ case "${1:-}" in
         ;;
     esac
     ;;
+  lib)
+    # Zig's library folder (musl's and libunwind's licence files are there).
+    echo "$ZIG_DIR/lib"
+    ;;
   -h | --help)
     sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'
     ;;

@@ -557,6 +557,15 @@ pub struct HttpGetArgs {
     /// User-Agent to send
     #[arg(short = 'A', long, value_name = "NAME")]
     pub user_agent: Option<String>,
+    /// Basic authentication as USER with PASSWORD (without `:PASSWORD` it is asked for on
+    /// the terminal, unechoed); sent only to the URL's own scheme, host and port, never to
+    /// another host a redirect leads to (see --location-trusted)
+    #[arg(short = 'u', long, value_name = "USER[:PASSWORD]")]
+    pub user: Option<String>,
+    /// With -L and -u or a URL's user:password@: send the credentials to every host a
+    /// redirect leads to as well (only for hosts you trust with the password)
+    #[arg(long, requires = "location")]
+    pub location_trusted: bool,
     /// Give up connecting after SECS (exit 5)
     #[arg(long, value_name = "SECS", value_parser = parse_secs)]
     pub connect_timeout: Option<Secs>,
@@ -611,6 +620,11 @@ pub struct HttpGetArgs {
     /// Print the response exactly as it came off the socket
     #[arg(long, conflicts_with_all = ["include", "head"])]
     pub raw: bool,
+    /// Ask for a compressed response (Accept-Encoding: gzip, deflate, br, zstd) and write
+    /// the body decoded; a body that does not decode is an error (exit 1), never written as
+    /// it came
+    #[arg(long, conflicts_with = "raw")]
+    pub compressed: bool,
     #[command(flatten)]
     pub family: FamilyArgs,
     /// PEM client certificate for mTLS
@@ -947,7 +961,9 @@ mod tests {
 }
 
 /// Options whose value is `USER:PASSWORD`: the password is hidden from `ps`.
-const SECRET_OPTIONS: [&str; 3] = ["--proxy-user", "--to-proxy-user", "--auth"];
+const SECRET_OPTIONS: [&str; 4] = ["--proxy-user", "--to-proxy-user", "--auth", "--user"];
+/// `http-get -u USER:PASSWORD` (elsewhere `-u` is UDP, and takes no value).
+const HTTP_GET_SECRET_OPTIONS: [&str; 1] = ["-u"];
 /// Options whose value is a proxy URL, perhaps without a scheme (`user:pw@proxy:3128`).
 const PROXY_OPTIONS: [&str; 3] = ["--proxy", "--to-proxy", "-x"];
 
@@ -974,8 +990,12 @@ fn option_value(words: &[&[u8]], i: usize, options: &[&str]) -> Option<usize> {
 /// password of a URL's `user:password@` (a proxy option's URL may have no scheme).
 pub fn secret_spans(words: &[&[u8]]) -> Vec<(usize, std::ops::Range<usize>)> {
     let mut spans = Vec::new();
+    let http_get = words.iter().position(|w| *w == b"http-get");
     for (i, word) in words.iter().enumerate() {
-        if let Some(start) = option_value(words, i, &SECRET_OPTIONS) {
+        let short = http_get
+            .filter(|&at| i > at)
+            .and_then(|_| option_value(words, i, &HTTP_GET_SECRET_OPTIONS));
+        if let Some(start) = option_value(words, i, &SECRET_OPTIONS).or(short) {
             if let Some(colon) = word[start..].iter().position(|&b| b == b':') {
                 let from = start + colon + 1;
                 if from < word.len() {
@@ -1051,5 +1071,12 @@ mod secret_tests {
         // Nothing secret: untouched.
         let plain = ["http://example.org/", "--proxy-user", "me", "a:b"];
         assert_eq!(masked(&plain), plain);
+        // http-get's -u and --user; connect's -u is UDP and takes no value.
+        assert_eq!(
+            masked(&["http-get", "-u", "me:pw", "--user=a:bc", "-ux:y", "h"]),
+            ["http-get", "-u", "me:**", "--user=a:**", "-ux:*", "h"]
+        );
+        let udp = ["connect", "-u", "::1", "53"];
+        assert_eq!(masked(&udp), udp);
     }
 }

@@ -22,8 +22,8 @@ use self::write_out::{Stats, WriteOut};
 use crate::cli::{HttpGetArgs, usage_error};
 use crate::error::{Kind, Tag as _, exit_code, fail};
 use crate::http::client::{
-    DEFAULT_USER_AGENT, RequestSpec, encode_proxied_request, encode_request, is_token_char,
-    parse_header_arg,
+    Credentials, DEFAULT_USER_AGENT, RequestSpec, encode_proxied_request, encode_request,
+    is_token_char, parse_header_arg,
 };
 use crate::http::find_header;
 use crate::http::target::{
@@ -156,7 +156,8 @@ impl Config {
     /// Validates the command line, reads `-d @FILE` and loads certificates. A usage error
     /// ends the program with exit 2.
     pub fn from_args(args: HttpGetArgs, verbose: u8) -> Result<Self> {
-        let usage = check_usage(&args)?;
+        let mut usage = check_usage(&args)?;
+        let credentials = credentials(&args, &mut usage.url)?;
         if let Some(path) = &args.unix_socket {
             crate::net::unix::check_path("http-get", path)?;
         }
@@ -196,7 +197,21 @@ impl Config {
                 None => Target::Stdout,
             }
         };
+        if args.continue_at.is_some() && args.compressed {
+            return Err(usage_error(
+                "http-get",
+                "-C - and --compressed: a file of decoded bytes cannot be continued by the \
+                 server's byte ranges, which count encoded bytes",
+            )
+            .into());
+        }
         let mut headers = Vec::new();
+        if args.compressed && find_header(&usage.headers, "accept-encoding").is_none() {
+            headers.push((
+                "Accept-Encoding".to_string(),
+                crate::http::decode::ACCEPT_ENCODING.to_string(),
+            ));
+        }
         if args.json.is_some() && find_header(&usage.headers, "accept").is_none() {
             headers.push(("Accept".to_string(), JSON_CONTENT_TYPE.to_string()));
         }
@@ -227,11 +242,13 @@ impl Config {
                 user_agent: args
                     .user_agent
                     .unwrap_or_else(|| DEFAULT_USER_AGENT.to_string()),
+                credentials,
             },
             target,
             plan: Plan {
                 include: args.include || args.head,
                 raw: args.raw,
+                decode: args.compressed,
                 fail: args.fail,
                 follow: args.location,
                 verbose,
@@ -268,6 +285,51 @@ impl Config {
             },
         })
     }
+}
+
+/// The Basic credentials of `-u USER[:PASSWORD]` (the password asked for on the terminal
+/// when missing), else of the URL's `user:password@`, which is taken out of the URL so that
+/// no message, `-w` or `-v` line ever shows it. They belong to the URL's origin.
+fn credentials(args: &HttpGetArgs, url: &mut Url) -> Result<Option<Credentials>> {
+    let from_url = (!url.username().is_empty() || url.password().is_some()).then(|| {
+        let decode = |s: &str| {
+            percent_encoding::percent_decode_str(s)
+                .decode_utf8_lossy()
+                .into_owned()
+        };
+        (decode(url.username()), decode(url.password().unwrap_or("")))
+    });
+    let _ = url.set_username("");
+    let _ = url.set_password(None);
+    let (user, password) = match (&args.user, from_url) {
+        (Some(given), _) => match given.split_once(':') {
+            Some((user, password)) => (user.to_string(), password.to_string()),
+            None => (given.clone(), ask_password(given)?),
+        },
+        (None, Some(pair)) => pair,
+        (None, None) => return Ok(None),
+    };
+    Ok(Some(Credentials {
+        user,
+        password,
+        origin: url.origin(),
+        trusted: args.location_trusted,
+    }))
+}
+
+/// The password of `-u USER`, typed on the terminal without echo (curl's prompt); a usage
+/// error when there is no terminal to ask on (a script, CI).
+fn ask_password(user: &str) -> Result<String> {
+    rpassword::prompt_password(format!("Enter host password for user '{user}': ")).map_err(|_| {
+        usage_error(
+            "http-get",
+            format!(
+                "-u {user}: no password given, and no terminal to ask for it on; \
+                 give -u {user}:PASSWORD"
+            ),
+        )
+        .into()
+    })
 }
 
 /// The checks whose failure is a usage error.
@@ -659,7 +721,7 @@ fn exchange(
             .map(|p| p.url.credentials.is_some()),
         ..plan
     };
-    let (bytes, secrets) = match &proxy {
+    let (bytes, mut secrets) = match &proxy {
         Some(p) if !tunnel => {
             let auth = p.url.credentials.as_ref().map(crate::proxy::basic_auth);
             let secrets = p.secrets();
@@ -667,7 +729,19 @@ fn exchange(
         }
         _ => (encode_request(spec), Vec::new()),
     };
-    // `--trace` shows the request with the proxy's credentials masked.
+    if let Some(c) = &spec.credentials {
+        let token = c.header();
+        secrets.extend(
+            [
+                c.password.as_bytes(),
+                token.trim_start_matches("Basic ").as_bytes(),
+            ]
+            .into_iter()
+            .filter(|s| !s.is_empty())
+            .map(<[u8]>::to_vec),
+        );
+    }
+    // `--trace` shows the request with the credentials (the origin's, the proxy's) masked.
     let shown = dial::mask(&bytes, &secrets);
     if plan.verbose > 0 {
         show_request(&bytes);
@@ -726,10 +800,14 @@ fn show_request(bytes: &[u8]) {
         .position(|w| w == b"\r\n\r\n")
         .unwrap_or(bytes.len());
     for line in String::from_utf8_lossy(&bytes[..head_end]).lines() {
-        // The proxy's password never shows.
+        // Passwords never show: the origin's and the proxy's.
         match line.split_once(':') {
-            Some((name, _)) if name.eq_ignore_ascii_case("proxy-authorization") => {
-                eprintln!("> {name}: ***");
+            Some((name, value))
+                if name.eq_ignore_ascii_case("proxy-authorization")
+                    || name.eq_ignore_ascii_case("authorization") =>
+            {
+                let scheme = value.split_whitespace().next().unwrap_or("");
+                eprintln!("> {name}: {scheme} ***");
             }
             _ => eprintln!("> {line}"),
         }

@@ -36,6 +36,49 @@ pub struct RequestSpec {
     pub http10: bool,
     /// The User-Agent header value.
     pub user_agent: String,
+    /// Basic credentials (`-u`, or a URL's `user:password@`), sent only where they may go.
+    pub credentials: Option<Credentials>,
+}
+
+/// Basic credentials and where they may be sent: the origin (scheme, host, port) they were
+/// given for, or everywhere (`--location-trusted`). curl's rule: a redirect to another host
+/// or port never carries them. Debug never shows the password.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Credentials {
+    /// The user name.
+    pub user: String,
+    /// The password.
+    pub password: String,
+    /// The origin they were given for.
+    pub origin: url::Origin,
+    /// Send them to every origin.
+    pub trusted: bool,
+}
+
+impl Credentials {
+    /// The `Authorization` value for a request to `url`, if the credentials may go there.
+    pub fn header_for(&self, url: &Url) -> Option<String> {
+        (self.trusted || url.origin() == self.origin).then(|| self.header())
+    }
+
+    /// `Basic` and the token.
+    pub fn header(&self) -> String {
+        format!(
+            "Basic {}",
+            super::basic_token(self.user.as_bytes(), self.password.as_bytes())
+        )
+    }
+}
+
+impl fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Credentials")
+            .field("user", &self.user)
+            .field("password", &"***")
+            .field("origin", &self.origin)
+            .field("trusted", &self.trusted)
+            .finish()
+    }
 }
 
 impl RequestSpec {
@@ -49,6 +92,7 @@ impl RequestSpec {
             content_type: None,
             http10: false,
             user_agent: DEFAULT_USER_AGENT.to_string(),
+            credentials: None,
         }
     }
 }
@@ -72,7 +116,11 @@ fn encode(spec: &RequestSpec, proxied: Option<Option<&str>>) -> Vec<u8> {
         ("User-Agent".into(), spec.user_agent.clone()),
         ("Accept".into(), "*/*".into()),
     ];
-    if let Some(auth) = basic_auth(&spec.url) {
+    let auth = match &spec.credentials {
+        Some(credentials) => credentials.header_for(&spec.url),
+        None => basic_auth(&spec.url),
+    };
+    if let Some(auth) = auth {
         headers.push(("Authorization".into(), auth));
     }
     if let Some(Some(auth)) = proxied {

@@ -6,6 +6,7 @@
 
 pub mod body;
 pub mod client;
+pub mod decode;
 pub mod server;
 pub mod target;
 

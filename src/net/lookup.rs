@@ -6,9 +6,12 @@
 //! listed there. The ARMv6 `armhf` package is a static musl binary (README, "Packages"), and
 //! musl's `getaddrinfo` knows `/etc/hosts` and DNS only. So in a musl build, when the
 //! machine's `hosts:` line names any other service, the name is asked of glibc's own
-//! resolver through `getent ahosts` (Debian's `libc-bin`, which is Essential): the same
-//! answer, in the same order, that curl or ssh get there. Where `hosts:` is `files dns` (or
-//! there is no nsswitch.conf, or no getent) musl answers itself.
+//! resolver through `getent ahosts` (Debian's `libc-bin`, which is Essential): the services,
+//! their order and their actions as glibc programs see them, so `pi.local` resolves. Only
+//! where `hosts:` is exactly `files dns` (or there is no nsswitch.conf, or no getent) does
+//! musl answer itself. What getent cannot carry: an IPv6 link-local address's zone (it
+//! prints none, and such an address cannot be used without one, so it is left out), and
+//! getaddrinfo's reason for a failure (every failure is exit 2).
 
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
@@ -53,11 +56,11 @@ mod nss {
             .output()?;
         match out.status.code() {
             Some(0) => {}
-            // getent(1): 2 is "key not found".
+            // getent(1): 2 is "key not found", whatever getaddrinfo's reason was.
             Some(2) => {
                 return Err(io::Error::new(
                     io::ErrorKind::NotFound,
-                    "Name or service not known",
+                    "the system's resolver (getent ahosts) found no address",
                 ));
             }
             _ => {
@@ -71,29 +74,26 @@ mod nss {
         if ips.is_empty() {
             return Err(io::Error::new(
                 io::ErrorKind::NotFound,
-                "Name or service not known",
+                "the system's resolver (getent ahosts) found no usable address",
             ));
         }
         Ok(ips)
     }
 
-    /// Whether the `hosts:` line of nsswitch.conf names a service other than `files` and
-    /// `dns` (the two musl implements itself); `[NOTFOUND=return]`-style actions are not
-    /// services.
+    /// Whether musl's resolver would answer differently from glibc's: anything but a last
+    /// `hosts:` line of exactly `files dns` (musl reads /etc/hosts, then asks DNS, always;
+    /// other services, another order, or `[NOTFOUND=return]`-style actions are glibc's
+    /// alone). glibc takes blanks before the colon too.
     pub fn needs_nss(conf: &str) -> bool {
         conf.lines()
             .map(|line| line.split('#').next().unwrap_or("").trim())
-            .filter_map(|line| line.strip_prefix("hosts:"))
+            .filter_map(|line| {
+                let (name, services) = line.split_once(':')?;
+                (name.trim() == "hosts").then_some(services)
+            })
             .next_back()
             .is_some_and(|services| {
-                let mut in_action = false;
-                services.split_whitespace().any(|word| {
-                    if in_action || word.starts_with('[') {
-                        in_action = !word.ends_with(']');
-                        return false;
-                    }
-                    !matches!(word, "files" | "dns")
-                })
+                services.split_whitespace().collect::<Vec<_>>() != ["files", "dns"]
             })
     }
 
@@ -115,7 +115,14 @@ mod nss {
 
     fn address(word: &str, port: u16) -> Option<SocketAddr> {
         let Some((ip, zone)) = word.split_once('%') else {
-            return Some(SocketAddr::new(word.parse::<IpAddr>().ok()?, port));
+            let ip = word.parse::<IpAddr>().ok()?;
+            // Link-local IPv6 without its zone cannot be connected to.
+            if let IpAddr::V6(v6) = ip
+                && v6.is_unicast_link_local()
+            {
+                return None;
+            }
+            return Some(SocketAddr::new(ip, port));
         };
         let scope = match zone.parse::<u32>() {
             Ok(index) => index,
@@ -140,34 +147,42 @@ mod nss {
         use super::*;
 
         #[test]
-        fn only_services_musl_lacks_send_names_to_getent() {
+        fn only_a_files_dns_line_is_left_to_musl() {
+            // musl's own answer is glibc's: files, then dns.
             assert!(!needs_nss("passwd: files\nhosts: files dns\n"));
             assert!(!needs_nss("hosts:\tfiles   dns # mdns4 would be here\n"));
+            assert!(!needs_nss("hosts: mdns4\nhosts: files dns\n"));
             assert!(!needs_nss("# hosts: files mdns4_minimal\n"));
             assert!(!needs_nss("passwd: files systemd\n"));
-            assert!(needs_nss(
-                "hosts: files mdns4_minimal [NOTFOUND=return] dns\n"
-            ));
-            assert!(needs_nss("hosts: files myhostname dns\n"));
-            assert!(needs_nss(
-                "hosts: files [SUCCESS=continue NOTFOUND=return] resolve dns"
-            ));
-            assert!(!needs_nss("hosts: files [ NOTFOUND=return ] dns"));
+            // Anything else is glibc's to answer.
+            for conf in [
+                "hosts: files mdns4_minimal [NOTFOUND=return] dns\n",
+                "hosts: files myhostname dns\n",
+                "hosts : files mdns4_minimal dns\n",
+                "hosts: files [NOTFOUND=return] dns",
+                "hosts: dns files",
+                "hosts: files",
+                "hosts: files [NOTFOUND=return]mdns4_minimal dns",
+            ] {
+                assert!(needs_nss(conf), "{conf}");
+            }
         }
 
         #[test]
-        fn getent_output_gives_each_address_once_in_order() {
+        fn getent_output_gives_each_usable_address_once_in_order() {
             let out = "192.168.1.50    STREAM pi.local\n192.168.1.50    DGRAM  \n\
                        192.168.1.50    RAW    \nfe80::1%2  STREAM\nfe80::2 STREAM\n\
-                       fe80::3%lo STREAM\nfe80::4%no-such-interface0 STREAM\n";
+                       fe80::3%lo STREAM\nfe80::4%no-such-interface0 STREAM\n\
+                       2001:db8::1 STREAM\n";
             let ips: Vec<String> = addresses(out, 80).iter().map(|a| a.to_string()).collect();
+            // fe80::2 has no zone (getent prints none): unusable, left out.
             assert_eq!(
                 ips,
                 [
                     "192.168.1.50:80",
                     "[fe80::1%2]:80",
-                    "[fe80::2]:80",
-                    "[fe80::3%1]:80"
+                    "[fe80::3%1]:80",
+                    "[2001:db8::1]:80"
                 ]
             );
         }

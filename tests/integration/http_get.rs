@@ -599,6 +599,12 @@ pub struct Nginx {
 impl Nginx {
     /// Starts nginx, or None (SKIP) where it is not installed.
     pub fn start() -> Option<Nginx> {
+        Self::start_with("")
+    }
+
+    /// Starts nginx with `extra` in its server block (`{d}` in it is nginx's directory);
+    /// None (SKIP) where nginx is not installed.
+    pub fn start_with(extra: &str) -> Option<Nginx> {
         if !have("nginx") {
             return None;
         }
@@ -634,7 +640,8 @@ impl Nginx {
                      ssl_certificate {d}/certs/cert.pem;\n\
                      ssl_certificate_key {d}/certs/cert-key.pem;\n\
                      ssl_protocols TLSv1.3;\n    root {d}/www;\n\
-                     location = /old {{ return 301 /small.txt; }}\n  }}\n}}\n"
+                     location = /old {{ return 301 /small.txt; }}\n{extra}\n  }}\n}}\n",
+                extra = extra.replace("{d}", &d),
             );
             let conf_path = write_file(dir.path(), "nginx.conf", conf.as_bytes());
             let child = Command::new("nginx")
@@ -1167,4 +1174,382 @@ fn http_get_continue_at_asks_for_what_a_partial_file_lacks() {
     // -C takes only '-', and only with a file.
     get(&["-C", "100", "-o", file.to_str().unwrap(), &server.url("/")]).assert_code(2);
     get(&["-C", "-", &server.url("/")]).assert_code(2);
+}
+
+/// `Basic` and base64 of `user:password`, as the server sees it.
+fn basic(user_password: &str) -> String {
+    use base64::Engine as _;
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(user_password)
+    )
+}
+
+#[test]
+fn http_get_user_authenticates_to_nginx_and_serve_gpio() {
+    // nginx's auth_basic, its password file in the {PLAIN} scheme.
+    let pw = tempdir();
+    let htpasswd = write_file(pw.path(), "htpasswd", b"alice:{PLAIN}s3cret\n");
+    let extra = format!(
+        "location /private/ {{ auth_basic \"lab\"; auth_basic_user_file {}; }}",
+        htpasswd.display()
+    );
+    let Some(nginx) = Nginx::start_with(&extra) else {
+        return;
+    };
+    fs::create_dir_all(nginx.root().join("private")).expect("mkdir");
+    fs::write(nginx.root().join("private/note.txt"), "for alice\n").expect("write");
+    let url = nginx.http("/private/note.txt");
+    get(&["-f", &url]).assert_code(7);
+    get(&["-f", "-u", "alice:wrong", &url]).assert_code(7);
+    let ok = get(&["-f", "-u", "alice:s3cret", &url]);
+    ok.assert_code(0);
+    assert_eq!(ok.out(), "for alice\n");
+    let ok = get(&[
+        "-f",
+        "--cacert",
+        &nginx.cert(),
+        "--user",
+        "alice:s3cret",
+        &nginx.https("/private/note.txt"),
+    ]);
+    ok.assert_code(0);
+    assert_eq!(ok.out(), "for alice\n");
+    // The URL's user:password@ is the same credentials.
+    let in_url = format!(
+        "http://alice:s3cret@127.0.0.1:{}/private/note.txt",
+        nginx.http
+    );
+    get(&["-f", &in_url]).assert_code(0);
+
+    // Neither the password nor its base64 shows: not in -v, not in an error, not in -w.
+    let token = basic("alice:s3cret");
+    let token = token.trim_start_matches("Basic ");
+    for args in [
+        vec![
+            "-v",
+            "-f",
+            "-u",
+            "alice:s3cret",
+            "-w",
+            "%{url_effective}",
+            &url,
+        ],
+        vec!["-v", "-f", "-w", "%{url_effective}", &in_url],
+        vec![
+            "-v",
+            "-f",
+            "-u",
+            "alice:s3cret",
+            &nginx.http("/private/missing"),
+        ],
+        vec!["--trace-ascii", "-", "-u", "alice:s3cret", &url],
+    ] {
+        let done = get(&args);
+        let all = format!("{}{}", done.out(), done.stderr);
+        assert!(all.contains("Authorization: Basic"), "{args:?}: {all}");
+        assert!(
+            !all.contains("s3cret") && !all.contains(token),
+            "{args:?} shows the password: {all}"
+        );
+    }
+
+    // serve-gpio --auth: the API answers the right user only.
+    let s = crate::serve_gpio::Served::start(&["--pin", "13", "--auth", "pi:pw"]);
+    get(&["-f", &s.url("/api/pins")]).assert_code(7);
+    let pins = get(&["-f", "-u", "pi:pw", &s.url("/api/pins")]);
+    pins.assert_code(0);
+    assert!(pins.out().contains("\"pin\":13"), "{}", pins.out());
+}
+
+#[test]
+fn http_get_user_credentials_stay_with_their_host_across_redirects() {
+    // Another host: `localhost` rather than 127.0.0.1 (a name from /etc/hosts, on loopback).
+    let other = Scripted::start(vec![reply(ok_response("elsewhere\n"))]);
+    let other_url = format!("http://localhost:{}/there", other.addr.port());
+    let origin = Scripted::start(vec![
+        reply(redirect("302 Found", "/here")),
+        reply(redirect("302 Found", &other_url)),
+    ]);
+    let done = get(&["-L", "-u", "alice:s3cret", &origin.url("/start")]);
+    done.assert_code(0);
+    assert_eq!(done.out(), "elsewhere\n");
+    let auth = basic("alice:s3cret");
+    let first = origin.request();
+    assert_eq!(
+        request_header(&first, "authorization").as_deref(),
+        Some(auth.as_str())
+    );
+    // The same origin after the first redirect: still sent.
+    let second = origin.request();
+    assert!(second.starts_with("GET /here "), "{second}");
+    assert_eq!(
+        request_header(&second, "authorization").as_deref(),
+        Some(auth.as_str())
+    );
+    // Another host: never.
+    let third = other.request();
+    assert_eq!(request_header(&third, "authorization"), None, "{third}");
+
+    // --location-trusted: sent there too.
+    let other = Scripted::start(vec![reply(ok_response("elsewhere\n"))]);
+    let other_url = format!("http://localhost:{}/there", other.addr.port());
+    let origin = Scripted::start(vec![reply(redirect("301 Moved Permanently", &other_url))]);
+    get(&[
+        "-L",
+        "--location-trusted",
+        "-u",
+        "alice:s3cret",
+        &origin.url("/"),
+    ])
+    .assert_code(0);
+    let _ = origin.request();
+    let third = other.request();
+    assert_eq!(
+        request_header(&third, "authorization").as_deref(),
+        Some(auth.as_str())
+    );
+}
+
+#[test]
+fn http_get_user_without_password_asks_the_terminal_and_refuses_without_one() {
+    if !have("script") || !have("setsid") {
+        return;
+    }
+    // No terminal (a script, CI): a usage error naming the way out, nothing sent.
+    let server = Scripted::start(vec![reply(ok_response("x"))]);
+    let mut cmd = Command::new("setsid");
+    cmd.args(bin_argv())
+        .args(["http-get", "-u", "bob", &server.url("/")])
+        .env("RUST_BACKTRACE", "0");
+    let mut p = Proc::spawn(cmd);
+    p.close_stdin();
+    let done = p.wait();
+    done.assert_code(2);
+    assert!(done.stderr.contains("-u bob:PASSWORD"), "{}", done.stderr);
+    assert!(server.no_more_requests());
+
+    // On a terminal: the prompt, the password typed unechoed once it is asked for, then
+    // the request with it.
+    let server = Scripted::start(vec![reply(ok_response("welcome\n"))]);
+    let command = format!("{} http-get -u bob '{}'", bin_shell(), server.url("/"));
+    let mut term = Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("script");
+    let mut screen_out = term.stdout.take().expect("stdout");
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = screen_out.read(&mut buf) {
+            if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
+                break;
+            }
+        }
+    });
+    let mut screen = Vec::new();
+    let prompt = b"Enter host password for user 'bob': ";
+    while !screen.windows(prompt.len()).any(|w| w == prompt) {
+        screen.extend(rx.recv_timeout(PATIENCE).expect("the password prompt"));
+    }
+    let mut typing = term.stdin.take().expect("stdin");
+    typing.write_all(b"tty-pw\n").expect("type");
+    while let Ok(more) = rx.recv_timeout(PATIENCE) {
+        screen.extend(more);
+    }
+    drop(typing);
+    assert!(term.wait().expect("script").success());
+    let screen = String::from_utf8_lossy(&screen);
+    assert!(screen.contains("welcome"), "{screen}");
+    assert!(
+        !screen.contains("tty-pw"),
+        "the password was echoed: {screen}"
+    );
+    let request = server.request();
+    assert_eq!(
+        request_header(&request, "authorization"),
+        Some(basic("bob:tty-pw"))
+    );
+}
+
+/// A server of encoded bodies: Python's http.server with Debian's brotli and zstandard
+/// modules (/usr/bin/python3, where Debian's python3-* packages are), serving the file
+/// `data` as `/br`, `/zstd`, `/deflate` (zlib), `/raw-deflate`, and a gzip stream with one
+/// byte flipped as `/corrupt`; killed when the test lets go of it.
+struct EncodingServer {
+    _proc: Proc,
+    port: u16,
+}
+
+const ENCODING_SERVER: &str = r#"
+import sys, http.server, gzip, zlib, brotli, zstandard
+data = open(sys.argv[1], 'rb').read()
+corrupt = bytearray(gzip.compress(data))
+corrupt[len(corrupt) // 2] ^= 0x55
+raw = zlib.compressobj(6, zlib.DEFLATED, -15)
+bodies = {
+    '/br': ('br', brotli.compress(data)),
+    '/zstd': ('zstd', zstandard.ZstdCompressor().compress(data)),
+    '/deflate': ('deflate', zlib.compress(data)),
+    '/raw-deflate': ('deflate', raw.compress(data) + raw.flush()),
+    '/corrupt': ('gzip', bytes(corrupt)),
+}
+class Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = 'HTTP/1.1'
+    def do_GET(self):
+        encoding, body = bodies[self.path]
+        self.send_response(200)
+        self.send_header('Content-Encoding', encoding)
+        self.send_header('Content-Length', str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *args):
+        pass
+server = http.server.ThreadingHTTPServer(('127.0.0.1', 0), Handler)
+print('listening on', server.server_address[1], file=sys.stderr, flush=True)
+server.serve_forever()
+"#;
+
+impl EncodingServer {
+    fn start(data: &Path) -> Option<EncodingServer> {
+        let python = "/usr/bin/python3";
+        let ok = Command::new(python)
+            .args(["-c", "import brotli, zstandard"])
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if !ok {
+            skip("/usr/bin/python3 with python3-brotli and python3-zstandard is not installed");
+            return None;
+        }
+        let mut cmd = Command::new(python);
+        cmd.args(["-c", ENCODING_SERVER]).arg(data);
+        let mut proc = Proc::spawn(cmd);
+        let line = proc.wait_line("listening on");
+        let port = line.rsplit(' ').next().unwrap().parse().expect("port");
+        Some(EncodingServer { _proc: proc, port })
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+}
+
+/// The gzip of `data` (flate2, as a build step would make a .gz beside a file).
+fn gzipped(data: &[u8]) -> Vec<u8> {
+    use flate2::write::GzEncoder;
+    let mut e = GzEncoder::new(Vec::new(), flate2::Compression::best());
+    e.write_all(data).expect("gzip");
+    e.finish().expect("gzip")
+}
+
+#[test]
+fn http_get_compressed_decodes_gzip_deflate_br_and_zstd_from_real_servers() {
+    // Text-like data that compresses, 3 MiB.
+    let data: Vec<u8> = (0..3 << 20)
+        .map(|i: u32| b"nicksock decodes every byte "[(i % 28) as usize] ^ ((i / 4099) as u8 & 1))
+        .collect();
+    let extra = "location /gz/ { gzip on; gzip_types *; gzip_min_length 0; }\n\
+                 location /static/ { gzip_static on; }";
+    let Some(nginx) = Nginx::start_with(extra) else {
+        return;
+    };
+    for dir in ["gz", "static"] {
+        fs::create_dir_all(nginx.root().join(dir)).expect("mkdir");
+    }
+    fs::write(nginx.root().join("gz/data.txt"), &data).expect("write");
+    // gzip_static: the precompressed file beside the original is what nginx sends.
+    fs::write(nginx.root().join("static/page.txt"), &data).expect("write");
+    fs::write(nginx.root().join("static/page.txt.gz"), gzipped(&data)).expect("write");
+    let dir = tempdir();
+    for (what, url) in [
+        ("nginx gzip on, HTTP", nginx.http("/gz/data.txt")),
+        ("nginx gzip_static", nginx.http("/static/page.txt")),
+    ] {
+        let file = dir.path().join("out");
+        let done = get(&["--compressed", "-v", "-o", file.to_str().unwrap(), &url]);
+        done.assert_code(0);
+        assert!(
+            done.stderr.contains("< Content-Encoding: gzip"),
+            "{what}: not gzip: {}",
+            done.stderr
+        );
+        assert!(
+            done.stderr
+                .contains("> Accept-Encoding: gzip, deflate, br, zstd"),
+            "{what}"
+        );
+        assert!(
+            fs::read(&file).expect("out") == data,
+            "{what}: decoded body differs"
+        );
+    }
+    // Over HTTPS, to stdout.
+    let done = get(&[
+        "--compressed",
+        "--cacert",
+        &nginx.cert(),
+        &nginx.https("/gz/data.txt"),
+    ]);
+    done.assert_code(0);
+    assert!(done.stdout == data, "HTTPS gzip decoded body differs");
+    // -i shows the head as received (Content-Encoding and all), then the decoded body.
+    let done = get(&["--compressed", "-i", &nginx.http("/gz/data.txt")]);
+    done.assert_code(0);
+    let out = done.stdout;
+    let head_end = out
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("a head")
+        + 4;
+    assert!(String::from_utf8_lossy(&out[..head_end]).contains("Content-Encoding: gzip"));
+    assert!(out[head_end..] == data[..], "-i: decoded body differs");
+
+    // br, zstd and both kinds of deflate from Python with Debian's modules.
+    let src = write_file(dir.path(), "data.txt", &data);
+    let Some(py) = EncodingServer::start(&src) else {
+        return;
+    };
+    for path in ["/br", "/zstd", "/deflate", "/raw-deflate"] {
+        let done = get(&["--compressed", &py.url(path)]);
+        done.assert_code(0);
+        assert!(done.stdout == data, "{path}: decoded body differs");
+    }
+    // A corrupt gzip stream: exit 1 naming the encoding, and nothing written under -o.
+    let file = dir.path().join("corrupt.txt");
+    let done = get(&[
+        "--compressed",
+        "-o",
+        file.to_str().unwrap(),
+        &py.url("/corrupt"),
+    ]);
+    done.assert_code(1);
+    assert!(done.stderr.contains("gzip"), "{}", done.stderr);
+    assert!(!file.exists(), "a corrupt body was written");
+    assert_eq!(files_in(dir.path()).len(), 2, "{:?}", files_in(dir.path()));
+}
+
+#[test]
+fn http_get_asks_for_no_encoding_without_compressed() {
+    let server = Scripted::start(vec![
+        reply(ok_response("plain\n")),
+        reply(ok_response("plain\n")),
+    ]);
+    get(&[&server.url("/")]).assert_code(0);
+    let request = server.request();
+    assert_eq!(
+        request_header(&request, "accept-encoding"),
+        None,
+        "{request}"
+    );
+    // With it: asked for; a body sent without Content-Encoding comes out as it is.
+    let done = get(&["--compressed", &server.url("/")]);
+    done.assert_code(0);
+    assert_eq!(done.out(), "plain\n");
+    let request = server.request();
+    assert_eq!(
+        request_header(&request, "accept-encoding").as_deref(),
+        Some("gzip, deflate, br, zstd")
+    );
 }

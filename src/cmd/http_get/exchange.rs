@@ -14,6 +14,7 @@ use super::output::Output;
 use super::retry;
 use crate::error::{Kind, Tag as _, fail};
 use crate::http::client::{Event as HttpEvent, ResponseHead, ResponseReader};
+use crate::http::decode::{Decoder, PushError};
 use crate::net::event_loop::{Context, Flow, Handler};
 use crate::net::transport::failure;
 use crate::net::transport::{Transport, would_block};
@@ -41,6 +42,8 @@ pub struct Plan {
     pub follow: bool,
     /// Show the heads on stderr.
     pub verbose: u8,
+    /// Decode the body by its Content-Encoding (`--compressed`).
+    pub decode: bool,
     /// `--max-time`, as a deadline and the seconds the user gave.
     pub deadline: Option<(Instant, Duration)>,
     /// Stop at a status a retry may cure (a retry is left): its body is not the answer.
@@ -140,6 +143,9 @@ pub struct Exchange<'a> {
     out: &'a mut Output,
     plan: Plan,
     stage: Stage,
+    /// The body's decoder (`--compressed` and a Content-Encoding), and whether any body
+    /// byte went into it (an empty body is no stream to check).
+    decoder: Option<(Decoder, bool)>,
     /// What came of it.
     pub ending: Ending,
 }
@@ -176,6 +182,7 @@ impl<'a> Exchange<'a> {
             out,
             plan,
             stage: Stage::Waiting,
+            decoder: None,
             ending: Ending::default(),
         })
     }
@@ -321,7 +328,16 @@ impl<'a> Exchange<'a> {
                 _ => {}
             }
         }
-        if matches!(status, 200 | 206) {
+        if self.plan.decode
+            && let Some(encoding) = head.header("content-encoding")
+        {
+            self.decoder = Decoder::for_encoding(encoding)
+                .tag(Kind::Runtime, self.url)?
+                .map(|d| (d, false));
+        }
+        // A resumed body continues the bytes of the file, and a decoded body's file bytes
+        // are not the server's: it starts over instead.
+        if matches!(status, 200 | 206) && self.decoder.is_none() {
             self.bufs.validator = retry::validator(&head);
         }
         let location = head.header("location").map(str::to_string);
@@ -339,7 +355,9 @@ impl<'a> Exchange<'a> {
         if self.plan.include {
             self.out.write_head(&head.raw)?;
         }
-        self.out.start_body(self.reader.body_length());
+        // Decoded bytes are not the Content-Length's: a spinner, not a bar.
+        let length = self.reader.body_length().filter(|_| self.decoder.is_none());
+        self.out.start_body(length);
         if self.plan.raw {
             let raw = std::mem::take(&mut self.bufs.raw_head);
             self.out.write_body(&raw)?;
@@ -359,10 +377,32 @@ impl<'a> Exchange<'a> {
     }
 
     fn flush_staged(&mut self) -> Result<()> {
-        if !self.bufs.staged.is_empty() {
-            self.out.write_body(&self.bufs.staged)?;
-            self.bufs.staged.clear();
+        let out = &mut *self.out;
+        let mut emit = |bytes: &[u8]| out.write_body(bytes);
+        let url = self.url;
+        let undecodable = |e: PushError<anyhow::Error>| match e {
+            PushError::Decode(e) => anyhow::Error::new(e)
+                .context(crate::error::Tagged::new(Kind::Runtime, url.to_string())),
+            PushError::Emit(e) => e,
+        };
+        match &mut self.decoder {
+            None if !self.bufs.staged.is_empty() => emit(&self.bufs.staged)?,
+            None => {}
+            Some((decoder, fed)) => {
+                if !self.bufs.staged.is_empty() {
+                    *fed = true;
+                    decoder
+                        .push(&self.bufs.staged, &mut emit)
+                        .map_err(undecodable)?;
+                }
+                // The body is whole: so must the encoded stream be.
+                if self.stage == Stage::Finished && *fed {
+                    decoder.finish(&mut emit).map_err(undecodable)?;
+                    self.decoder = None;
+                }
+            }
         }
+        self.bufs.staged.clear();
         Ok(())
     }
 
