@@ -962,8 +962,32 @@ mod tests {
 
 /// Options whose value is `USER:PASSWORD`: the password is hidden from `ps`.
 const SECRET_OPTIONS: [&str; 4] = ["--proxy-user", "--to-proxy-user", "--auth", "--user"];
-/// `http-get -u USER:PASSWORD` (elsewhere `-u` is UDP, and takes no value).
-const HTTP_GET_SECRET_OPTIONS: [&str; 1] = ["-u"];
+/// http-get's short options that take a value: in a cluster (`-sfu`), what follows one of
+/// them is its value, not more options. `-u USER:PASSWORD` is the secret one (elsewhere `-u`
+/// is UDP and takes no value).
+const HTTP_GET_VALUE_SHORTS: &[u8] = b"oXdHAmCxwu";
+
+/// Where `http-get`'s `-u` value starts when word `i` is a cluster of short options ending
+/// in it (`-u`, `-su`, `-fsSLualice:pw`): `(word, offset)`, the next word's start when `u`
+/// ends the cluster.
+fn short_user_value(words: &[&[u8]], i: usize) -> Option<(usize, usize)> {
+    let word = words[i];
+    if word.len() < 2 || word[0] != b'-' || word[1] == b'-' {
+        return None;
+    }
+    let at = word[1..]
+        .iter()
+        .position(|c| HTTP_GET_VALUE_SHORTS.contains(c))?
+        + 1;
+    if word[at] != b'u' {
+        return None;
+    }
+    if at + 1 < word.len() {
+        Some((i, at + 1))
+    } else {
+        (i + 1 < words.len()).then_some((i + 1, 0))
+    }
+}
 /// Options whose value is a proxy URL, perhaps without a scheme (`user:pw@proxy:3128`).
 const PROXY_OPTIONS: [&str; 3] = ["--proxy", "--to-proxy", "-x"];
 
@@ -991,10 +1015,16 @@ fn option_value(words: &[&[u8]], i: usize, options: &[&str]) -> Option<usize> {
 pub fn secret_spans(words: &[&[u8]]) -> Vec<(usize, std::ops::Range<usize>)> {
     let mut spans = Vec::new();
     let http_get = words.iter().position(|w| *w == b"http-get");
+    // Words that are a `-u` value (from the cluster before them), and where it starts.
+    let mut user_values: Vec<(usize, usize)> = Vec::new();
+    if let Some(first) = http_get {
+        user_values.extend((first + 1..words.len()).filter_map(|i| short_user_value(words, i)));
+    }
     for (i, word) in words.iter().enumerate() {
-        let short = http_get
-            .filter(|&at| i > at)
-            .and_then(|_| option_value(words, i, &HTTP_GET_SECRET_OPTIONS));
+        let short = user_values
+            .iter()
+            .find(|(w, _)| *w == i)
+            .map(|&(_, start)| start);
         if let Some(start) = option_value(words, i, &SECRET_OPTIONS).or(short) {
             if let Some(colon) = word[start..].iter().position(|&b| b == b':') {
                 let from = start + colon + 1;
@@ -1012,19 +1042,8 @@ pub fn secret_spans(words: &[&[u8]]) -> Vec<(usize, std::ops::Range<usize>)> {
                 None => continue,
             },
         };
-        let rest = &word[authority_at..];
-        let authority_len = rest
-            .iter()
-            .position(|&b| matches!(b, b'/' | b'?' | b'#'))
-            .unwrap_or(rest.len());
-        let authority = &rest[..authority_len];
-        let Some(at) = authority.iter().rposition(|&b| b == b'@') else {
-            continue;
-        };
-        if let Some(colon) = authority[..at].iter().position(|&b| b == b':')
-            && colon + 1 < at
-        {
-            spans.push((i, authority_at + colon + 1..authority_at + at));
+        if let Some(span) = crate::http::target::password_span(word, authority_at) {
+            spans.push((i, span));
         }
     }
     spans
@@ -1071,10 +1090,15 @@ mod secret_tests {
         // Nothing secret: untouched.
         let plain = ["http://example.org/", "--proxy-user", "me", "a:b"];
         assert_eq!(masked(&plain), plain);
-        // http-get's -u and --user; connect's -u is UDP and takes no value.
+        // http-get's -u and --user, alone and in clusters; connect's -u is UDP and takes
+        // no value; a value-taking option before `u` in a cluster owns the rest of it.
         assert_eq!(
             masked(&["http-get", "-u", "me:pw", "--user=a:bc", "-ux:y", "h"]),
             ["http-get", "-u", "me:**", "--user=a:**", "-ux:*", "h"]
+        );
+        assert_eq!(
+            masked(&["http-get", "-su", "a:pw", "-fsSLub:pw2", "-ouser:x", "h"]),
+            ["http-get", "-su", "a:**", "-fsSLub:***", "-ouser:x", "h"]
         );
         let udp = ["connect", "-u", "::1", "53"];
         assert_eq!(masked(&udp), udp);

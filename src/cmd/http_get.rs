@@ -157,7 +157,6 @@ impl Config {
     /// ends the program with exit 2.
     pub fn from_args(args: HttpGetArgs, verbose: u8) -> Result<Self> {
         let mut usage = check_usage(&args)?;
-        let credentials = credentials(&args, &mut usage.url)?;
         if let Some(path) = &args.unix_socket {
             crate::net::unix::check_path("http-get", path)?;
         }
@@ -205,6 +204,8 @@ impl Config {
             )
             .into());
         }
+        // Last of the checks: a password is asked for only when nothing else is wrong.
+        let credentials = credentials(&args, &mut usage.url)?;
         let mut headers = Vec::new();
         if args.compressed && find_header(&usage.headers, "accept-encoding").is_none() {
             headers.push((
@@ -292,19 +293,15 @@ impl Config {
 /// no message, `-w` or `-v` line ever shows it. They belong to the URL's origin.
 fn credentials(args: &HttpGetArgs, url: &mut Url) -> Result<Option<Credentials>> {
     let from_url = (!url.username().is_empty() || url.password().is_some()).then(|| {
-        let decode = |s: &str| {
-            percent_encoding::percent_decode_str(s)
-                .decode_utf8_lossy()
-                .into_owned()
-        };
+        let decode = |s: &str| percent_encoding::percent_decode_str(s).collect::<Vec<u8>>();
         (decode(url.username()), decode(url.password().unwrap_or("")))
     });
     let _ = url.set_username("");
     let _ = url.set_password(None);
     let (user, password) = match (&args.user, from_url) {
         (Some(given), _) => match given.split_once(':') {
-            Some((user, password)) => (user.to_string(), password.to_string()),
-            None => (given.clone(), ask_password(given)?),
+            Some((user, password)) => (user.as_bytes().to_vec(), password.as_bytes().to_vec()),
+            None => (given.as_bytes().to_vec(), ask_password(given)?.into_bytes()),
         },
         (None, Some(pair)) => pair,
         (None, None) => return Ok(None),
@@ -733,7 +730,7 @@ fn exchange(
         let token = c.header();
         secrets.extend(
             [
-                c.password.as_bytes(),
+                &c.password[..],
                 token.trim_start_matches("Basic ").as_bytes(),
             ]
             .into_iter()

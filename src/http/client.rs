@@ -45,10 +45,10 @@ pub struct RequestSpec {
 /// or port never carries them. Debug never shows the password.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Credentials {
-    /// The user name.
-    pub user: String,
+    /// The user name (bytes: a URL's percent-encoding may give any).
+    pub user: Vec<u8>,
     /// The password.
-    pub password: String,
+    pub password: Vec<u8>,
     /// The origin they were given for.
     pub origin: url::Origin,
     /// Send them to every origin.
@@ -63,17 +63,14 @@ impl Credentials {
 
     /// `Basic` and the token.
     pub fn header(&self) -> String {
-        format!(
-            "Basic {}",
-            super::basic_token(self.user.as_bytes(), self.password.as_bytes())
-        )
+        format!("Basic {}", super::basic_token(&self.user, &self.password))
     }
 }
 
 impl fmt::Debug for Credentials {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Credentials")
-            .field("user", &self.user)
+            .field("user", &String::from_utf8_lossy(&self.user))
             .field("password", &"***")
             .field("origin", &self.origin)
             .field("trusted", &self.trusted)

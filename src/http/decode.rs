@@ -69,8 +69,9 @@ pub struct Decoder {
 }
 
 enum Codec {
-    /// flate2's gzip writer: header, deflate, then the CRC and length it checks.
-    Gzip(Box<flate2::write::GzDecoder<Vec<u8>>>),
+    /// flate2's gzip writer: header, deflate, then the CRC and length it checks; member
+    /// after member (`cat a.gz b.gz`), as gzip(1) and curl read them.
+    Gzip(Box<flate2::write::MultiGzDecoder<Vec<u8>>>),
     /// zlib-wrapped deflate (RFC 9110's "deflate"), or raw deflate when the body has no
     /// zlib header, as some servers send and curl accepts. `None` until the first byte.
     Deflate(Option<Box<Decompress>>, Vec<u8>),
@@ -96,7 +97,7 @@ impl Decoder {
         let codec = match codings.as_slice() {
             [] => return Ok(None),
             [one] => match one.as_str() {
-                "gzip" | "x-gzip" => Codec::Gzip(Box::new(flate2::write::GzDecoder::new(
+                "gzip" | "x-gzip" => Codec::Gzip(Box::new(flate2::write::MultiGzDecoder::new(
                     Vec::with_capacity(OUT_CHUNK),
                 ))),
                 "deflate" => Codec::Deflate(None, Vec::new()),
@@ -138,13 +139,22 @@ impl Decoder {
     }
 
     /// Decodes `input`, handing the decoded bytes to `emit` in pieces of at most
-    /// [`OUT_CHUNK`]. Bytes after the end of the encoded stream are ignored.
+    /// [`OUT_CHUNK`]. Bytes after the end of the encoded stream are an error (curl's rule:
+    /// never a quietly shorter body).
     pub fn push<E>(
         &mut self,
         mut input: &[u8],
         emit: &mut dyn FnMut(&[u8]) -> Result<(), E>,
     ) -> Result<(), PushError<E>> {
-        while !self.ended {
+        loop {
+            if self.ended {
+                if input.is_empty() {
+                    break;
+                }
+                return Err(PushError::Decode(
+                    self.error("bytes follow the end of the encoded stream"),
+                ));
+            }
             let (used, full) = self.step(input, emit)?;
             input = &input[used..];
             // Go on while input is left, or while the last round filled its output (the
@@ -208,11 +218,8 @@ impl Decoder {
                 held.clear();
                 *gz.get_mut() = held;
                 let used = result.map_err(|e| bad(&e))?;
-                // Input left but none taken: the stream and its trailer are over (what
-                // follows is ignored).
                 if used == 0 && !input.is_empty() {
-                    self.ended = true;
-                    return Ok((input.len(), false));
+                    return Err(bad(&"no progress"));
                 }
                 return Ok((used, false));
             }
@@ -357,6 +364,10 @@ mod tests {
         // br: "hello" as Python's brotli.compress writes it.
         let (out, _) = decode("br", b"\x0b\x02\x80hello\x03", 1).unwrap();
         assert_eq!(out, b"hello");
+        // gzip: two members one after the other are one body (`cat a.gz b.gz`).
+        let mut members = gzip(b"one ");
+        members.extend(gzip(b"two"));
+        assert_eq!(decode("gzip", &members, 5).unwrap().0, b"one two");
         // zstd: two frames one after the other are one body.
         let mut two = zstd::encode_all(&b"one "[..], 1).unwrap();
         two.extend(zstd::encode_all(&b"two"[..], 1).unwrap());
@@ -407,6 +418,20 @@ mod tests {
         zlib.write_all(&data).unwrap();
         let zlib = zlib.finish().unwrap();
         assert!(decode("deflate", &zlib[..zlib.len() / 2], 100).is_err());
+        // Bytes after the end: an error, never a quietly shorter body.
+        for (encoding, mut encoded) in [
+            ("gzip", gzip(b"whole")),
+            ("br", b"\x0b\x02\x80hello\x03".to_vec()),
+            ("zstd", zstd::encode_all(&b"whole"[..], 1).unwrap()),
+        ] {
+            encoded.extend_from_slice(b"junk after the end");
+            assert!(decode(encoding, &encoded, 3).is_err(), "{encoding}");
+        }
+        let mut zlib = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::fast());
+        zlib.write_all(b"whole").unwrap();
+        let mut zlib = zlib.finish().unwrap();
+        zlib.extend_from_slice(b"junk");
+        assert!(decode("deflate", &zlib, 3).is_err(), "deflate");
         // What the decoder cannot do is named.
         for unsupported in ["compress", "gzip, br", "bzip2"] {
             let err = Decoder::for_encoding(unsupported).unwrap_err().to_string();

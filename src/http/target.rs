@@ -28,15 +28,44 @@ pub enum UrlError {
     PortZero(String),
 }
 
+/// Where the password of `user:password@host` is in `text`, whose authority starts at
+/// `authority_at` (after `scheme://`): up to the last `@` before the path.
+pub fn password_span(text: &[u8], authority_at: usize) -> Option<std::ops::Range<usize>> {
+    let rest = text.get(authority_at..)?;
+    let authority_len = rest
+        .iter()
+        .position(|&b| matches!(b, b'/' | b'?' | b'#'))
+        .unwrap_or(rest.len());
+    let authority = &rest[..authority_len];
+    let at = authority.iter().rposition(|&b| b == b'@')?;
+    let colon = authority[..at].iter().position(|&b| b == b':')?;
+    (colon + 1 < at).then(|| authority_at + colon + 1..authority_at + at)
+}
+
+/// `text` with the password of its URL (if any) written `***`, for messages.
+fn redacted(text: &str) -> String {
+    let authority_at = text.find("://").map_or(0, |i| i + 3);
+    match password_span(text.as_bytes(), authority_at) {
+        Some(span) => format!("{}***{}", &text[..span.start], &text[span.end..]),
+        None => text.to_string(),
+    }
+}
+
 impl fmt::Display for UrlError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            UrlError::Invalid { input, reason } => write!(f, "invalid URL `{input}`: {reason}"),
+            UrlError::Invalid { input, reason } => {
+                write!(f, "invalid URL `{}`: {reason}", redacted(input))
+            }
             UrlError::Scheme(s) => {
                 write!(f, "unsupported URL scheme `{s}` (only http and https)")
             }
-            UrlError::NoHost(u) => write!(f, "URL `{u}` has no host"),
-            UrlError::PortZero(u) => write!(f, "URL `{u}` has port 0, which nothing can listen on"),
+            UrlError::NoHost(u) => write!(f, "URL `{}` has no host", redacted(u)),
+            UrlError::PortZero(u) => write!(
+                f,
+                "URL `{}` has port 0, which nothing can listen on",
+                redacted(u)
+            ),
         }
     }
 }
@@ -249,6 +278,14 @@ mod tests {
         assert_eq!(request_target(&url("example.org?a=1")), "/?a=1");
         assert_eq!(request_target(&url("example.org/a/b?c#frag")), "/a/b?c");
         assert_eq!(request_target(&url("example.org/a b")), "/a%20b");
+    }
+
+    #[test]
+    fn url_errors_never_show_a_password() {
+        for bad in ["http://a:pw@h:0/", "http://al:secret@[::zz]/x", "a:pw@/"] {
+            let err = parse_url(bad).unwrap_err().to_string();
+            assert!(!err.contains("pw") && !err.contains("secret"), "{err}");
+        }
     }
 
     #[test]

@@ -1176,6 +1176,27 @@ fn http_get_continue_at_asks_for_what_a_partial_file_lacks() {
     get(&["-C", "-", &server.url("/")]).assert_code(2);
 }
 
+/// The follower side (`/dev/pts/N`) of the pseudo-terminal whose leader process `pid`
+/// holds (the kernel's fdinfo of /dev/ptmx says its `tty-index`).
+fn pseudo_terminal_of(pid: u32) -> String {
+    let fds = fs::read_dir(format!("/proc/{pid}/fd")).expect("fds");
+    for fd in fds.flatten() {
+        let is_ptmx = fs::read_link(fd.path()).is_ok_and(|t| t.ends_with("ptmx"));
+        if !is_ptmx {
+            continue;
+        }
+        let info = fs::read_to_string(format!(
+            "/proc/{pid}/fdinfo/{}",
+            fd.file_name().to_string_lossy()
+        ))
+        .expect("fdinfo");
+        if let Some(n) = info.lines().find_map(|l| l.strip_prefix("tty-index:")) {
+            return format!("/dev/pts/{}", n.trim());
+        }
+    }
+    panic!("process {pid} holds no pseudo-terminal leader");
+}
+
 /// `Basic` and base64 of `user:password`, as the server sees it.
 fn basic(user_password: &str) -> String {
     use base64::Engine as _;
@@ -1291,6 +1312,14 @@ fn http_get_user_credentials_stay_with_their_host_across_redirects() {
     let third = other.request();
     assert_eq!(request_header(&third, "authorization"), None, "{third}");
 
+    // The same host on another port is another origin: not sent either.
+    let other_port = Scripted::start(vec![reply(ok_response("next door\n"))]);
+    let origin = Scripted::start(vec![reply(redirect("302 Found", &other_port.url("/")))]);
+    get(&["-L", "-u", "alice:s3cret", &origin.url("/")]).assert_code(0);
+    let _ = origin.request();
+    let next = other_port.request();
+    assert_eq!(request_header(&next, "authorization"), None, "{next}");
+
     // --location-trusted: sent there too.
     let other = Scripted::start(vec![reply(ok_response("elsewhere\n"))]);
     let other_url = format!("http://localhost:{}/there", other.addr.port());
@@ -1320,8 +1349,8 @@ fn http_get_user_without_password_asks_the_terminal_and_refuses_without_one() {
     let server = Scripted::start(vec![reply(ok_response("x"))]);
     let mut cmd = Command::new("setsid");
     cmd.args(bin_argv())
-        .args(["http-get", "-u", "bob", &server.url("/")])
-        .env("RUST_BACKTRACE", "0");
+        .args(["http-get", "-u", "bob", &server.url("/")]);
+    clean_env(&mut cmd);
     let mut p = Proc::spawn(cmd);
     p.close_stdin();
     let done = p.wait();
@@ -1333,8 +1362,7 @@ fn http_get_user_without_password_asks_the_terminal_and_refuses_without_one() {
     // the request with it.
     let server = Scripted::start(vec![reply(ok_response("welcome\n"))]);
     let command = format!("{} http-get -u bob '{}'", bin_shell(), server.url("/"));
-    let mut term = Command::new("script")
-        .args(["-qec", &command, "/dev/null"])
+    let mut term = clean_env(Command::new("script").args(["-qec", &command, "/dev/null"]))
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .spawn()
@@ -1354,6 +1382,19 @@ fn http_get_user_without_password_asks_the_terminal_and_refuses_without_one() {
     while !screen.windows(prompt.len()).any(|w| w == prompt) {
         screen.extend(rx.recv_timeout(PATIENCE).expect("the password prompt"));
     }
+    // Typed once the terminal stops echoing, as a person types after the prompt: the
+    // terminal is script's pseudo-terminal, found by its leader's tty-index.
+    let terminal = pseudo_terminal_of(term.id());
+    wait_until("the terminal to stop echoing", || {
+        Command::new("stty")
+            .args(["-F", &terminal, "-a"])
+            .output()
+            .is_ok_and(|o| {
+                String::from_utf8_lossy(&o.stdout)
+                    .split_whitespace()
+                    .any(|w| w == "-echo")
+            })
+    });
     let mut typing = term.stdin.take().expect("stdin");
     typing.write_all(b"tty-pw\n").expect("type");
     while let Ok(more) = rx.recv_timeout(PATIENCE) {
@@ -1516,6 +1557,18 @@ fn http_get_compressed_decodes_gzip_deflate_br_and_zstd_from_real_servers() {
         done.assert_code(0);
         assert!(done.stdout == data, "{path}: decoded body differs");
     }
+    // A body cut off mid-stream (the server closes early, no Content-Length): exit 1.
+    let gz = gzipped(&data);
+    let cut = Scripted::start(vec![Box::new(move |mut s: TcpStream| {
+        let head = "HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nConnection: close\r\n\r\n";
+        let _ = s.write_all(head.as_bytes());
+        let _ = s.write_all(&gz[..gz.len() / 2]);
+    })]);
+    let file = dir.path().join("cut.txt");
+    let done = get(&["--compressed", "-o", file.to_str().unwrap(), &cut.url("/")]);
+    done.assert_code(1);
+    assert!(done.stderr.contains("gzip"), "{}", done.stderr);
+    assert!(!file.exists(), "a cut-off body was written");
     // A corrupt gzip stream: exit 1 naming the encoding, and nothing written under -o.
     let file = dir.path().join("corrupt.txt");
     let done = get(&[

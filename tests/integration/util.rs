@@ -48,9 +48,16 @@ pub fn bin_shell() -> String {
 pub fn nicksock(args: &[&str]) -> Command {
     let argv = bin_argv();
     let mut cmd = Command::new(&argv[0]);
-    cmd.args(&argv[1..])
-        .args(args)
-        .env("RUST_BACKTRACE", "0")
+    cmd.args(&argv[1..]).args(args);
+    clean_env(&mut cmd);
+    cmd
+}
+
+/// The environment the tests give nicksock, also where a wrapper (`script`, `setsid`,
+/// `unshare`) starts it: no backtraces, no credentials, and none of the machine's proxy
+/// settings (a CI runner's `http_proxy` must not carry a test's request off loopback).
+pub fn clean_env(cmd: &mut Command) -> &mut Command {
+    cmd.env("RUST_BACKTRACE", "0")
         .env_remove("NICKSOCK_AUTH")
         .env_remove("NICKSOCK_PROXY_USER")
         .env_remove("http_proxy")
@@ -60,8 +67,7 @@ pub fn nicksock(args: &[&str]) -> Command {
         .env_remove("ALL_PROXY")
         .env_remove("no_proxy")
         .env_remove("NO_PROXY")
-        .env_remove("HTTP_PROXY");
-    cmd
+        .env_remove("HTTP_PROXY")
 }
 
 /// Whether a peer program is installed; prints SKIP when it is not. With

@@ -14,7 +14,7 @@ use super::output::Output;
 use super::retry;
 use crate::error::{Kind, Tag as _, fail};
 use crate::http::client::{Event as HttpEvent, ResponseHead, ResponseReader};
-use crate::http::decode::{Decoder, PushError};
+use crate::http::decode::{Decoder, PushError, Unsupported};
 use crate::net::event_loop::{Context, Flow, Handler};
 use crate::net::transport::failure;
 use crate::net::transport::{Transport, would_block};
@@ -144,8 +144,9 @@ pub struct Exchange<'a> {
     plan: Plan,
     stage: Stage,
     /// The body's decoder (`--compressed` and a Content-Encoding), and whether any body
-    /// byte went into it (an empty body is no stream to check).
-    decoder: Option<(Decoder, bool)>,
+    /// byte went into it (an empty body is no stream to check); or the encoding it cannot
+    /// decode, an error only once a body byte comes (a HEAD, 204, 304 or redirect has none).
+    decoder: Option<(Result<Decoder, Unsupported>, bool)>,
     /// What came of it.
     pub ending: Ending,
 }
@@ -328,17 +329,18 @@ impl<'a> Exchange<'a> {
                 _ => {}
             }
         }
+        self.decoder = None;
         if self.plan.decode
             && let Some(encoding) = head.header("content-encoding")
         {
             self.decoder = Decoder::for_encoding(encoding)
-                .tag(Kind::Runtime, self.url)?
+                .transpose()
                 .map(|d| (d, false));
         }
         // A resumed body continues the bytes of the file, and a decoded body's file bytes
         // are not the server's: it starts over instead.
-        if matches!(status, 200 | 206) && self.decoder.is_none() {
-            self.bufs.validator = retry::validator(&head);
+        if matches!(status, 200 | 206) {
+            self.bufs.validator = retry::validator(&head).filter(|_| self.decoder.is_none());
         }
         let location = head.header("location").map(str::to_string);
         let stop = if self.plan.follow && is_followed_redirect(head.status) && location.is_some() {
@@ -388,7 +390,13 @@ impl<'a> Exchange<'a> {
         match &mut self.decoder {
             None if !self.bufs.staged.is_empty() => emit(&self.bufs.staged)?,
             None => {}
-            Some((decoder, fed)) => {
+            Some((Err(unsupported), _)) if !self.bufs.staged.is_empty() => {
+                let unsupported = std::mem::replace(unsupported, Unsupported(String::new()));
+                return Err(anyhow::Error::new(unsupported)
+                    .context(crate::error::Tagged::new(Kind::Runtime, url.to_string())));
+            }
+            Some((Err(_), _)) => {}
+            Some((Ok(decoder), fed)) => {
                 if !self.bufs.staged.is_empty() {
                     *fed = true;
                     decoder
