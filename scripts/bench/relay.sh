@@ -5,6 +5,10 @@
 #     haproxy (mode tcp, one thread)
 #   - TLS termination (TLS client → relay → plain target): nicksock relay --tls vs stunnel4
 #     vs haproxy ssl
+#   - TLS origination (plain client → relay → TLS target): nicksock relay --to-tls vs
+#     stunnel4 in client mode vs haproxy `server … ssl` (issue 29)
+#   - TLS to TLS (TLS client → relay → TLS target): nicksock relay --tls --to-tls vs haproxy
+#     with ssl on both sides (stunnel needs two services chained for this: not measured)
 #   - new short connections per second through the relay (connect, 64 bytes each way,
 #     close) at 50 at a time: nicksock vs socat fork vs haproxy
 #   - `connect` with a pipe on stdin (`head -c 2G /dev/zero |`) vs OpenBSD nc
@@ -31,21 +35,24 @@ CERT=$work/cert.pem KEY=$work/cert-key.pem
 cat "$CERT" "$KEY" > "$work/combined.pem"
 
 
-# start_relay KIND PORT TARGET_PORT [tls]: starts one relay in the background, sets RELAY_PID.
+# start_relay KIND PORT TARGET_PORT [MODE]: starts one relay in the background, sets
+# RELAY_PID. MODE: "" (plain), tls (termination), to-tls (origination), tls-tls (both).
 start_relay() {
   local kind=$1 port=$2 tport=$3 tls=${4:-}
+  local front=false back=false
+  case $tls in tls) front=true ;; to-tls) back=true ;; tls-tls) front=true back=true ;; esac
   case $kind in
     nicksock)
-      if [ -n "$tls" ]; then
-        "$NS" relay --tls --cert "$CERT" --key "$KEY" 127.0.0.1 "$port" 127.0.0.1 "$tport" >/dev/null 2>&1 &
-      else
-        "$NS" relay 127.0.0.1 "$port" 127.0.0.1 "$tport" >/dev/null 2>&1 &
-      fi ;;
+      local flags=()
+      $front && flags+=(--tls --cert "$CERT" --key "$KEY")
+      $back && flags+=(--to-tls --to-cacert "$CERT")
+      "$NS" relay "${flags[@]}" 127.0.0.1 "$port" 127.0.0.1 "$tport" >/dev/null 2>&1 & ;;
     socat)
       socat "TCP-LISTEN:$port,bind=127.0.0.1,reuseaddr,fork,backlog=4096" "TCP:127.0.0.1:$tport" >/dev/null 2>&1 & ;;
     haproxy)
-      local bind="bind 127.0.0.1:$port"
-      [ -n "$tls" ] && bind="$bind ssl crt $work/combined.pem"
+      local bind="bind 127.0.0.1:$port" server="server s 127.0.0.1:$tport"
+      $front && bind="$bind ssl crt $work/combined.pem"
+      $back && server="$server ssl verify required ca-file $CERT"
       cat > "$work/haproxy.cfg" <<CFG
 global
   nbthread 1
@@ -59,7 +66,7 @@ frontend f
   $bind
   default_backend b
 backend b
-  server s 127.0.0.1:$tport
+  $server
 CFG
       haproxy -q -f "$work/haproxy.cfg" >/dev/null 2>&1 & ;;
     stunnel)
@@ -69,8 +76,7 @@ pid =
 [relay]
 accept = 127.0.0.1:$port
 connect = 127.0.0.1:$tport
-cert = $CERT
-key = $KEY
+$($back && printf 'client = yes\nverifyPeer = yes\nCAfile = %s\n' "$CERT" || printf 'cert = %s\nkey = %s\n' "$CERT" "$KEY")
 CFG
       stunnel4 "$work/stunnel.conf" >/dev/null 2>&1 & ;;
   esac
@@ -80,17 +86,19 @@ CFG
 }
 stop_relay() { kill "$RELAY_PID" 2>/dev/null || true; wait "$RELAY_PID" 2>/dev/null || true; }
 
-# stream KIND [tls]: best MB/s of $RUNS streams of the data file through relay KIND into a
-# nicksock receiver (stdin /dev/null), each checked with cmp; "failed" otherwise.
+# stream KIND [MODE]: best MB/s of $RUNS streams of the data file through relay KIND into a
+# nicksock receiver (stdin /dev/null; with TLS when MODE has the relay speak it to the
+# target), each checked with cmp; "failed" otherwise.
 stream() {
   local kind=$1 tls=${2:-} best=0 port tport rp rc_s rc_r t0 t1 rate
   port=$(free_port); tport=$(free_port)
-  local client=("$NS" connect 127.0.0.1 "$port")
-  [ -n "$tls" ] && client=("$NS" connect --tls --cacert "$CERT" 127.0.0.1 "$port")
+  local client=("$NS" connect 127.0.0.1 "$port") receiver=("$NS" listen 127.0.0.1 "$tport")
+  case $tls in tls | tls-tls) client=("$NS" connect --tls --cacert "$CERT" 127.0.0.1 "$port") ;; esac
+  case $tls in to-tls | tls-tls) receiver=("$NS" listen --tls --cert "$CERT" --key "$KEY" 127.0.0.1 "$tport") ;; esac
   start_relay "$kind" "$port" "$tport" "$tls"
   for _ in $(seq $RUNS); do
     rm -f "$work/received"
-    "$NS" listen 127.0.0.1 "$tport" < /dev/null > "$work/received" 2>/dev/null & rp=$!
+    "${receiver[@]}" < /dev/null > "$work/received" 2>/dev/null & rp=$!
     wait_port "$tport"
     t0=$(now)
     rc_s=0; "${client[@]}" < "$work/data" > /dev/null 2>&1 || rc_s=$?
@@ -147,6 +155,10 @@ echo "plain stream of $SIZE_MIB MiB through each relay…"
 S_NS=$(stream nicksock); S_SOCAT=$(stream socat); S_HA=$(stream haproxy)
 echo "TLS termination…"
 T_NS=$(stream nicksock tls); T_ST=$(stream stunnel tls); T_HA=$(stream haproxy tls)
+echo "TLS origination…"
+O_NS=$(stream nicksock to-tls); O_ST=$(stream stunnel to-tls); O_HA=$(stream haproxy to-tls)
+echo "TLS to TLS…"
+B_NS=$(stream nicksock tls-tls); B_HA=$(stream haproxy tls-tls)
 echo "short connections…"
 C_NS=$(short nicksock); C_SOCAT=$(short socat); C_HA=$(short haproxy)
 echo "connect with a pipe on stdin…"
@@ -167,14 +179,18 @@ Measured by \`scripts/bench/relay.sh $SIZE_MIB $CONN_SECS\` on $(date -u +%Y-%m-
 ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), loopback only, release build;
 $(haproxy -v | head -1 | cut -d' ' -f1-3), $(stunnel4 -version 2>&1 | grep -m1 -o 'stunnel [0-9.]*'), $(socat -V | grep -m1 -o 'socat version [0-9.]*').
 Streams: best of $RUNS, MB/s from the client's start to the receiver's exit; the client is
-\`nicksock connect\` (with \`--tls\` for termination), the target \`nicksock listen\` with
+\`nicksock connect\` (with \`--tls\` when the relay terminates TLS), the target \`nicksock listen\` (with
+\`--tls\` when the relay originates it) with
 stdin at /dev/null writing to /dev/shm; every run's file is compared with the input (\`cmp\`)
-and every exit code checked, else \`failed\`. haproxy runs one thread (\`nbthread 1\`).
+and every exit code checked, else \`failed\`. haproxy runs one thread (\`nbthread 1\`). The
+CPU's AES flags: $(grep -m1 '^flags' /proc/cpuinfo | tr ' ' '\n' | grep -xE 'aes|vaes|pclmulqdq|vpclmulqdq|avx2|avx512f' | xargs).
 
 | test | nicksock relay | socat fork | haproxy | stunnel4 | nicksock vs the faster peer |
 | --- | --- | --- | --- | --- | --- |
 | one plain stream, $SIZE_MIB MiB | $S_NS | $S_SOCAT | $S_HA | — | $(ratio "$S_NS" "$S_SOCAT" "$S_HA") (target ≥ haproxy) |
 | TLS termination, $SIZE_MIB MiB | $T_NS | — | $T_HA | $T_ST | $(ratio "$T_NS" "$T_ST" "$T_HA") (target 1.5× stunnel: $(ratio "$T_NS" "$T_ST")) |
+| TLS origination (\`--to-tls\`), $SIZE_MIB MiB | $O_NS | — | $O_HA | $O_ST (client mode) | $(ratio "$O_NS" "$O_ST" "$O_HA") |
+| TLS to TLS, $SIZE_MIB MiB | $B_NS | — | $B_HA | — | $(ratio "$B_NS" "$B_HA") |
 | short connections/s, 50 at a time, ${CONN_SECS} s | $C_NS | $C_SOCAT | $C_HA | — | $(ratio "$C_NS" "$C_SOCAT" "$C_HA") (target ≥ haproxy) |
 
 \`connect\` with a pipe on stdin (\`head -c $SIZE_MIB MiB /dev/zero |\`), into \`nicksock listen\`, checked
