@@ -86,11 +86,16 @@ CFG
 }
 stop_relay() { kill "$RELAY_PID" 2>/dev/null || true; wait "$RELAY_PID" 2>/dev/null || true; }
 
+# CPU time (clock ticks) process PID and its reaped children have used: the relay's whole
+# cost, threads included (stunnel) and socat's forked children too.
+cpu_ticks() { awk '{ print $14 + $15 + $16 + $17 }' "/proc/$1/stat"; }
+TICKS=$(getconf CLK_TCK)
+
 # stream KIND [MODE]: best MB/s of $RUNS streams of the data file through relay KIND into a
 # nicksock receiver (stdin /dev/null; with TLS when MODE has the relay speak it to the
 # target), each checked with cmp; "failed" otherwise.
 stream() {
-  local kind=$1 tls=${2:-} best=0 port tport rp rc_s rc_r t0 t1 rate
+  local kind=$1 tls=${2:-} best=0 best_cpu= port tport rp rc_s rc_r t0 t1 c0 c1 rate
   port=$(free_port); tport=$(free_port)
   local client=("$NS" connect 127.0.0.1 "$port") receiver=("$NS" listen 127.0.0.1 "$tport")
   case $tls in tls | tls-tls) client=("$NS" connect --tls --cacert "$CERT" 127.0.0.1 "$port") ;; esac
@@ -100,19 +105,24 @@ stream() {
     rm -f "$work/received"
     "${receiver[@]}" < /dev/null > "$work/received" 2>/dev/null & rp=$!
     wait_port "$tport"
+    c0=$(cpu_ticks "$RELAY_PID")
     t0=$(now)
     rc_s=0; "${client[@]}" < "$work/data" > /dev/null 2>&1 || rc_s=$?
     rc_r=0; wait $rp || rc_r=$?
     t1=$(now)
+    c1=$(cpu_ticks "$RELAY_PID")
     if ! cmp -s "$work/data" "$work/received" || [ "$rc_s$rc_r" != 00 ]; then
       echo "$kind: $(stat -c %s "$work/received" 2>/dev/null || echo 0) bytes arrived intact; exit $rc_s/$rc_r" >&2
       stop_relay; echo "failed"; return
     fi
     rate=$(mbps "$SIZE_MIB" "$t0" "$t1")
-    [ "$rate" -gt "$best" ] && best=$rate
+    if [ "$rate" -gt "$best" ]; then
+      best=$rate
+      best_cpu=$(python3 -c "print(f'{($c1 - $c0) / $TICKS * 1024 / $SIZE_MIB:.2f}')")
+    fi
   done
   stop_relay
-  echo "$best"
+  echo "$best ($best_cpu)"
 }
 
 # short KIND: short connections per second through relay KIND to a nicksock echo server.
@@ -178,7 +188,9 @@ section=$(cat <<MD
 Measured by \`scripts/bench/relay.sh $SIZE_MIB $CONN_SECS\` on $(date -u +%Y-%m-%d), $(nproc) cores
 ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), loopback only, release build;
 $(haproxy -v | head -1 | cut -d' ' -f1-3), $(stunnel4 -version 2>&1 | grep -m1 -o 'stunnel [0-9.]*'), $(socat -V | grep -m1 -o 'socat version [0-9.]*').
-Streams: best of $RUNS, MB/s from the client's start to the receiver's exit; the client is
+Streams: best of $RUNS, MB/s from the client's start to the receiver's exit, and in
+brackets the relay's CPU seconds per GiB in that run (user + system, its threads and reaped
+children included: the measure that does not move with the machine's neighbours); the client is
 \`nicksock connect\` (with \`--tls\` when the relay terminates TLS), the target \`nicksock listen\` (with
 \`--tls\` when the relay originates it) with
 stdin at /dev/null writing to /dev/shm; every run's file is compared with the input (\`cmp\`)
