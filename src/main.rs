@@ -67,59 +67,49 @@ struct Args {
 impl std::panic::RefUnwindSafe for Args {}
 
 impl Args {
-    /// The words of the command line, as clap reads them.
+    /// The command line's strings, in the memory the C start-up laid them out in (what `ps`
+    /// shows), writable. The slices of one call are dropped before the next call is made.
     #[allow(unsafe_code)]
-    fn words(&self) -> Vec<std::ffi::OsString> {
-        use std::os::unix::ffi::OsStrExt as _;
+    fn strings(&self) -> Vec<&'static mut [u8]> {
         let count = usize::try_from(self.argc).unwrap_or(0);
         if self.argv.is_null() {
             return Vec::new();
         }
+        // SAFETY: the C start-up passes `argc` pointers to NUL-terminated strings that
+        // live, writable, for the whole process; nothing else reads or writes them (std
+        // captures no copy of its own on musl, and clap's are its own), each slice stays
+        // inside one string's bytes before its NUL, and the callers never hold two calls'
+        // slices at once.
         (0..count)
-            .filter_map(|i| {
-                // SAFETY: the C start-up passes `argc` pointers to NUL-terminated strings
-                // that live for the whole process; each is copied out here.
-                unsafe {
-                    let p = *self.argv.add(i);
-                    (!p.is_null()).then(|| {
-                        std::ffi::OsStr::from_bytes(std::ffi::CStr::from_ptr(p.cast()).to_bytes())
-                            .to_os_string()
-                    })
+            .map(|i| unsafe {
+                let p = *self.argv.add(i);
+                if p.is_null() {
+                    return &mut [][..];
                 }
+                let len = std::ffi::CStr::from_ptr(p.cast()).to_bytes().len();
+                std::slice::from_raw_parts_mut(p.cast_mut(), len)
             })
+            .collect()
+    }
+
+    /// The words of the command line, as clap reads them.
+    fn words(&self) -> Vec<std::ffi::OsString> {
+        use std::os::unix::ffi::OsStrExt as _;
+        self.strings()
+            .into_iter()
+            .map(|w| std::ffi::OsStr::from_bytes(w).to_os_string())
             .collect()
     }
 
     /// Overwrites the passwords in the command line with `*` (see
     /// `nicksock::cli::secret_spans`), once clap has read it: `ps` and
     /// `/proc/PID/cmdline` show the rest of the line, never a password.
-    #[allow(unsafe_code)]
     fn hide_secrets(&self) {
-        let count = usize::try_from(self.argc).unwrap_or(0);
-        if self.argv.is_null() || count == 0 {
-            return;
-        }
-        // SAFETY: the C start-up passes `argc` pointers to NUL-terminated strings that
-        // live, writable, for the whole process; nothing else reads them any more (std
-        // and clap made their own copies while parsing), and each write stays inside one
-        // string's bytes before its NUL.
-        unsafe {
-            let words: Vec<&mut [u8]> = (0..count)
-                .map(|i| {
-                    let p = *self.argv.add(i);
-                    if p.is_null() {
-                        return &mut [][..];
-                    }
-                    let len = std::ffi::CStr::from_ptr(p.cast()).to_bytes().len();
-                    std::slice::from_raw_parts_mut(p.cast_mut(), len)
-                })
-                .collect();
-            let views: Vec<&[u8]> = words.iter().map(|w| &**w).collect();
-            let spans = nicksock::cli::secret_spans(&views);
-            let mut words = words;
-            for (i, range) in spans {
-                words[i][range].fill(b'*');
-            }
+        let mut words = self.strings();
+        let views: Vec<&[u8]> = words.iter().map(|w| &**w).collect();
+        let spans = nicksock::cli::secret_spans(&views);
+        for (i, range) in spans {
+            words[i][range].fill(b'*');
         }
     }
 }

@@ -292,10 +292,7 @@ impl Config {
 /// when missing), else of the URL's `user:password@`, which is taken out of the URL so that
 /// no message, `-w` or `-v` line ever shows it. They belong to the URL's origin.
 fn credentials(args: &HttpGetArgs, url: &mut Url) -> Result<Option<Credentials>> {
-    let from_url = (!url.username().is_empty() || url.password().is_some()).then(|| {
-        let decode = |s: &str| percent_encoding::percent_decode_str(s).collect::<Vec<u8>>();
-        (decode(url.username()), decode(url.password().unwrap_or("")))
-    });
+    let from_url = crate::http::target::userinfo(url);
     let _ = url.set_username("");
     let _ = url.set_password(None);
     let (user, password) = match (&args.user, from_url) {
@@ -727,16 +724,7 @@ fn exchange(
         _ => (encode_request(spec), Vec::new()),
     };
     if let Some(c) = &spec.credentials {
-        let token = c.header();
-        secrets.extend(
-            [
-                &c.password[..],
-                token.trim_start_matches("Basic ").as_bytes(),
-            ]
-            .into_iter()
-            .filter(|s| !s.is_empty())
-            .map(<[u8]>::to_vec),
-        );
+        secrets.extend(c.secrets());
     }
     // `--trace` shows the request with the credentials (the origin's, the proxy's) masked.
     let shown = dial::mask(&bytes, &secrets);

@@ -65,6 +65,11 @@ impl Credentials {
     pub fn header(&self) -> String {
         format!("Basic {}", super::basic_token(&self.user, &self.password))
     }
+
+    /// What they put on the wire, for `--trace` to mask.
+    pub fn secrets(&self) -> Vec<Vec<u8>> {
+        super::basic_secrets(&self.user, &self.password)
+    }
 }
 
 impl fmt::Debug for Credentials {

@@ -41,7 +41,7 @@ impl fmt::Display for DecodeError {
 impl std::error::Error for DecodeError {}
 
 /// A Content-Encoding this build cannot decode (`compress`, or a stack of several).
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Unsupported(pub String);
 
 impl fmt::Display for Unsupported {
@@ -62,10 +62,11 @@ pub struct Decoder {
     codec: Codec,
     /// The output of one round (deflate, br, zstd).
     out: Vec<u8>,
-    /// The encoded stream is over: what follows is ignored (gzip, deflate, br).
-    ended: bool,
-    /// zstd: the last frame is whole.
-    frame_whole: bool,
+    /// A byte came: an empty body (a HEAD's, a 204's) is no stream to check.
+    fed: bool,
+    /// The stream may end here: its end was decoded (deflate, br) or its last frame is
+    /// whole (zstd, where another frame may follow). gzip checks its own, at finish.
+    whole: bool,
 }
 
 enum Codec {
@@ -116,8 +117,8 @@ impl Decoder {
         Ok(Some(Decoder {
             codec,
             out: vec![0; OUT_CHUNK],
-            ended: false,
-            frame_whole: false,
+            fed: false,
+            whole: false,
         }))
     }
 
@@ -146,8 +147,10 @@ impl Decoder {
         mut input: &[u8],
         emit: &mut dyn FnMut(&[u8]) -> Result<(), E>,
     ) -> Result<(), PushError<E>> {
+        self.fed |= !input.is_empty();
         loop {
-            if self.ended {
+            // Past the end of deflate or br, nothing more may come.
+            if self.whole && !matches!(self.codec, Codec::Zstd(_)) {
                 if input.is_empty() {
                     break;
                 }
@@ -167,11 +170,15 @@ impl Decoder {
     }
 
     /// The body ended: the encoded stream must have ended too (a cut-off stream is an
-    /// error), with whatever the decoder still held handed to `emit`.
+    /// error), with whatever the decoder still held handed to `emit`. A body of no bytes
+    /// at all is no stream, and no error.
     pub fn finish<E>(
         &mut self,
         emit: &mut dyn FnMut(&[u8]) -> Result<(), E>,
     ) -> Result<(), PushError<E>> {
+        if !self.fed {
+            return Ok(());
+        }
         if let Codec::Gzip(gz) = &mut self.codec {
             let checked = gz.try_finish();
             let held = std::mem::take(gz.get_mut());
@@ -182,11 +189,7 @@ impl Decoder {
                 PushError::Decode(self.error("the stream is cut off or its checksum is wrong"))
             });
         }
-        let whole = match self.codec {
-            Codec::Zstd(_) => self.frame_whole,
-            _ => self.ended,
-        };
-        if !whole {
+        if !self.whole {
             return Err(PushError::Decode(self.error("the stream is cut off")));
         }
         Ok(())
@@ -251,7 +254,7 @@ impl Decoder {
                 let status = inflate
                     .decompress(input, &mut self.out, FlushDecompress::None)
                     .map_err(|e| bad(&e))?;
-                self.ended = status == Status::StreamEnd;
+                self.whole = status == Status::StreamEnd;
                 (
                     (inflate.total_in() - in_before) as usize,
                     (inflate.total_out() - out_before) as usize,
@@ -273,7 +276,7 @@ impl Decoder {
                 if let BrotliResult::ResultFailure = result {
                     return Err(bad(&"corrupt data"));
                 }
-                self.ended = matches!(result, BrotliResult::ResultSuccess);
+                self.whole = matches!(result, BrotliResult::ResultSuccess);
                 (in_at, out_at)
             }
             Codec::Zstd(zstd) => {
@@ -281,10 +284,10 @@ impl Decoder {
                     .run_on_buffers(input, &mut self.out)
                     .map_err(|e| bad(&e))?;
                 // `remaining` 0: a frame is whole and flushed. Another frame may follow,
-                // so zstd never stops taking input; `frame_whole` is what finish checks.
-                // (A round that did nothing says what the next frame would need.)
+                // so zstd never stops taking input. (A round that did nothing says what
+                // the next frame would need.)
                 if status.bytes_read > 0 || status.bytes_written > 0 {
-                    self.frame_whole = status.remaining == 0;
+                    self.whole = status.remaining == 0;
                 }
                 (status.bytes_read, status.bytes_written)
             }
@@ -372,6 +375,12 @@ mod tests {
         let mut two = zstd::encode_all(&b"one "[..], 1).unwrap();
         two.extend(zstd::encode_all(&b"two"[..], 1).unwrap());
         assert_eq!(decode("zstd", &two, 3).unwrap().0, b"one two");
+        // An empty body (a HEAD's, a 204's) is no stream: finishing it is no error.
+        for encoding in ["gzip", "deflate", "br", "zstd"] {
+            let mut d = Decoder::for_encoding(encoding).unwrap().unwrap();
+            d.push(b"", &mut |_| Ok::<(), ()>(())).unwrap();
+            assert!(d.finish(&mut |_| Ok::<(), ()>(())).is_ok(), "{encoding}");
+        }
         // Identity is no decoder at all.
         assert!(Decoder::for_encoding("identity").unwrap().is_none());
         assert!(Decoder::for_encoding("").unwrap().is_none());

@@ -18,6 +18,15 @@ pub fn basic_token(user: &[u8], pass: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(credentials)
 }
 
+/// What Basic credentials put on the wire, for `--trace` to mask: the password and the
+/// token (the empty ones left out).
+pub fn basic_secrets(user: &[u8], pass: &[u8]) -> Vec<Vec<u8>> {
+    [pass.to_vec(), basic_token(user, pass).into_bytes()]
+        .into_iter()
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
 /// The first header called `name` (case-insensitive), in heads of either direction.
 pub fn find_header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
     headers

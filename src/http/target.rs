@@ -159,12 +159,18 @@ pub fn connect_port(url: &Url) -> u16 {
 /// The Authorization header value for credentials in the URL (`http://user:pass@host/`):
 /// `Basic` and base64 of the percent-decoded `user:pass`. None when the URL has none.
 pub fn basic_auth(url: &Url) -> Option<String> {
+    let (user, pass) = userinfo(url)?;
+    Some(format!("Basic {}", super::basic_token(&user, &pass)))
+}
+
+/// The URL's `user:password@`, percent-decoded to bytes; None when it has none.
+pub fn userinfo(url: &Url) -> Option<(Vec<u8>, Vec<u8>)> {
     if url.username().is_empty() && url.password().is_none() {
         return None;
     }
-    let user: Vec<u8> = percent_decode_str(url.username()).collect();
-    let pass: Vec<u8> = percent_decode_str(url.password().unwrap_or("")).collect();
-    Some(format!("Basic {}", super::basic_token(&user, &pass)))
+    let user = percent_decode_str(url.username()).collect();
+    let pass = percent_decode_str(url.password().unwrap_or("")).collect();
+    Some((user, pass))
 }
 
 /// Where a redirect goes: `location` (absolute, scheme-relative or relative) resolved against

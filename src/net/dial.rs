@@ -67,19 +67,9 @@ impl ProxyPlan {
     /// The secrets sent to the proxy (its password, its Basic credentials), masked in
     /// `--trace`.
     pub fn secrets(&self) -> Vec<Vec<u8>> {
-        match &self.url.credentials {
-            Some(c) => vec![
-                c.password.as_bytes().to_vec(),
-                proxy::basic_auth(c)
-                    .trim_start_matches("Basic ")
-                    .as_bytes()
-                    .to_vec(),
-            ],
-            None => Vec::new(),
-        }
-        .into_iter()
-        .filter(|s| !s.is_empty())
-        .collect()
+        self.url.credentials.as_ref().map_or_else(Vec::new, |c| {
+            crate::http::basic_secrets(c.user.as_bytes(), c.password.as_bytes())
+        })
     }
 }
 

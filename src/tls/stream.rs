@@ -100,11 +100,18 @@ const READ_AHEAD: usize = 64 * 1024;
 /// the spare capacity).
 #[derive(Default)]
 struct ReadAhead {
+    /// The ciphertext read; `start` is where rustls's next read begins.
     buf: Vec<u8>,
     start: usize,
-    end: usize,
     /// The last read from the socket filled the whole buffer.
     bulk: bool,
+}
+
+impl ReadAhead {
+    /// Whether every byte read ahead has gone to rustls.
+    fn is_empty(&self) -> bool {
+        self.start == self.buf.len()
+    }
 }
 
 /// The layer below as rustls reads it: through the [`ReadAhead`].
@@ -116,9 +123,9 @@ struct Ahead<'a> {
 impl Read for Ahead<'_> {
     fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
         let a = &mut *self.ahead;
-        if a.start == a.end {
+        if a.is_empty() {
             a.buf.clear();
-            (a.start, a.end) = (0, 0);
+            a.start = 0;
             if a.buf.capacity() == 0 {
                 a.buf = Vec::with_capacity(READ_AHEAD);
             }
@@ -135,7 +142,7 @@ impl Read for Ahead<'_> {
             };
             match got {
                 Ok(n) => {
-                    (a.end, a.bulk) = (a.buf.len(), n == READ_AHEAD);
+                    a.bulk = n == READ_AHEAD;
                     if n == 0 {
                         return Ok(0);
                     }
@@ -150,7 +157,7 @@ impl Read for Ahead<'_> {
                 }
             }
         }
-        let n = out.len().min(a.end - a.start);
+        let n = out.len().min(a.buf.len() - a.start);
         out[..n].copy_from_slice(&a.buf[a.start..a.start + n]);
         a.start += n;
         Ok(n)
@@ -261,7 +268,7 @@ impl TlsStream {
                 Err(_) => break,
             }
             // Only ciphertext already read ahead: the socket is read by the next call.
-            if self.ahead.start == self.ahead.end || self.conn.is_handshaking() {
+            if self.ahead.is_empty() || self.conn.is_handshaking() {
                 break;
             }
             let mut below = Ahead {

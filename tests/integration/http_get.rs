@@ -6,7 +6,7 @@ use std::fs;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::sync::mpsc::{self, Receiver};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -1176,27 +1176,6 @@ fn http_get_continue_at_asks_for_what_a_partial_file_lacks() {
     get(&["-C", "-", &server.url("/")]).assert_code(2);
 }
 
-/// The follower side (`/dev/pts/N`) of the pseudo-terminal whose leader process `pid`
-/// holds (the kernel's fdinfo of /dev/ptmx says its `tty-index`).
-fn pseudo_terminal_of(pid: u32) -> String {
-    let fds = fs::read_dir(format!("/proc/{pid}/fd")).expect("fds");
-    for fd in fds.flatten() {
-        let is_ptmx = fs::read_link(fd.path()).is_ok_and(|t| t.ends_with("ptmx"));
-        if !is_ptmx {
-            continue;
-        }
-        let info = fs::read_to_string(format!(
-            "/proc/{pid}/fdinfo/{}",
-            fd.file_name().to_string_lossy()
-        ))
-        .expect("fdinfo");
-        if let Some(n) = info.lines().find_map(|l| l.strip_prefix("tty-index:")) {
-            return format!("/dev/pts/{}", n.trim());
-        }
-    }
-    panic!("process {pid} holds no pseudo-terminal leader");
-}
-
 /// `Basic` and base64 of `user:password`, as the server sees it.
 fn basic(user_password: &str) -> String {
     use base64::Engine as _;
@@ -1342,7 +1321,7 @@ fn http_get_user_credentials_stay_with_their_host_across_redirects() {
 
 #[test]
 fn http_get_user_without_password_asks_the_terminal_and_refuses_without_one() {
-    if !have("script") || !have("setsid") {
+    if !have("setsid") {
         return;
     }
     // No terminal (a script, CI): a usage error naming the way out, nothing sent.
@@ -1358,16 +1337,22 @@ fn http_get_user_without_password_asks_the_terminal_and_refuses_without_one() {
     assert!(done.stderr.contains("-u bob:PASSWORD"), "{}", done.stderr);
     assert!(server.no_more_requests());
 
-    // On a terminal: the prompt, the password typed unechoed once it is asked for, then
-    // the request with it.
+    // On a terminal (util::pty, made nicksock's controlling terminal by `setsid -c`): the
+    // prompt, the password typed unechoed once it is asked for, then the request with it.
     let server = Scripted::start(vec![reply(ok_response("welcome\n"))]);
-    let command = format!("{} http-get -u bob '{}'", bin_shell(), server.url("/"));
-    let mut term = clean_env(Command::new("script").args(["-qec", &command, "/dev/null"]))
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("script");
-    let mut screen_out = term.stdout.take().expect("stdout");
+    let (follower, leader) = pty();
+    let mut cmd = Command::new("setsid");
+    cmd.arg("-c")
+        .args(bin_argv())
+        .args(["http-get", "-u", "bob", &server.url("/")]);
+    clean_env(&mut cmd);
+    let mut p = Proc::spawn_io(
+        cmd,
+        follower.try_clone().expect("dup").into(),
+        Stdio::piped(),
+    );
+    let mut screen_out = std::fs::File::from(leader);
+    let mut typing = screen_out.try_clone().expect("dup");
     let (tx, rx) = mpsc::channel();
     thread::spawn(move || {
         let mut buf = [0u8; 4096];
@@ -1382,28 +1367,22 @@ fn http_get_user_without_password_asks_the_terminal_and_refuses_without_one() {
     while !screen.windows(prompt.len()).any(|w| w == prompt) {
         screen.extend(rx.recv_timeout(PATIENCE).expect("the password prompt"));
     }
-    // Typed once the terminal stops echoing, as a person types after the prompt: the
-    // terminal is script's pseudo-terminal, found by its leader's tty-index.
-    let terminal = pseudo_terminal_of(term.id());
+    // Typed once the terminal stops echoing, as a person types after the prompt.
     wait_until("the terminal to stop echoing", || {
-        Command::new("stty")
-            .args(["-F", &terminal, "-a"])
-            .output()
-            .is_ok_and(|o| {
-                String::from_utf8_lossy(&o.stdout)
-                    .split_whitespace()
-                    .any(|w| w == "-echo")
-            })
+        rustix::termios::tcgetattr(&follower)
+            .is_ok_and(|t| !t.local_modes.contains(rustix::termios::LocalModes::ECHO))
     });
-    let mut typing = term.stdin.take().expect("stdin");
     typing.write_all(b"tty-pw\n").expect("type");
+    let done = p.wait();
+    done.assert_code(0);
+    assert_eq!(done.out(), "welcome\n");
+    // With the last follower closed, the leader reads the rest and then fails: the
+    // reader ends, and so does this loop.
+    drop(follower);
     while let Ok(more) = rx.recv_timeout(PATIENCE) {
         screen.extend(more);
     }
-    drop(typing);
-    assert!(term.wait().expect("script").success());
     let screen = String::from_utf8_lossy(&screen);
-    assert!(screen.contains("welcome"), "{screen}");
     assert!(
         !screen.contains("tty-pw"),
         "the password was echoed: {screen}"

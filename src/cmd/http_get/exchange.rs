@@ -143,10 +143,10 @@ pub struct Exchange<'a> {
     out: &'a mut Output,
     plan: Plan,
     stage: Stage,
-    /// The body's decoder (`--compressed` and a Content-Encoding), and whether any body
-    /// byte went into it (an empty body is no stream to check); or the encoding it cannot
-    /// decode, an error only once a body byte comes (a HEAD, 204, 304 or redirect has none).
-    decoder: Option<(Result<Decoder, Unsupported>, bool)>,
+    /// The body's decoder (`--compressed` and a Content-Encoding), or the encoding it
+    /// cannot decode: an error only once a body byte comes (a HEAD, 204, 304 or redirect
+    /// has none).
+    decoder: Option<Result<Decoder, Unsupported>>,
     /// What came of it.
     pub ending: Ending,
 }
@@ -333,9 +333,7 @@ impl<'a> Exchange<'a> {
         if self.plan.decode
             && let Some(encoding) = head.header("content-encoding")
         {
-            self.decoder = Decoder::for_encoding(encoding)
-                .transpose()
-                .map(|d| (d, false));
+            self.decoder = Decoder::for_encoding(encoding).transpose();
         }
         // A resumed body continues the bytes of the file, and a decoded body's file bytes
         // are not the server's: it starts over instead.
@@ -379,36 +377,31 @@ impl<'a> Exchange<'a> {
     }
 
     fn flush_staged(&mut self) -> Result<()> {
+        let (staged, url) = (&self.bufs.staged, self.url);
         let out = &mut *self.out;
         let mut emit = |bytes: &[u8]| out.write_body(bytes);
-        let url = self.url;
+        // A decoding failure is the body's (exit 1, naming the URL); a failed write keeps
+        // its own kind.
         let undecodable = |e: PushError<anyhow::Error>| match e {
-            PushError::Decode(e) => anyhow::Error::new(e)
-                .context(crate::error::Tagged::new(Kind::Runtime, url.to_string())),
+            PushError::Decode(e) => {
+                anyhow::Error::new(e).context(crate::error::Tagged::new(Kind::Runtime, url))
+            }
             PushError::Emit(e) => e,
         };
         match &mut self.decoder {
-            None if !self.bufs.staged.is_empty() => emit(&self.bufs.staged)?,
-            None => {}
-            Some((Err(unsupported), _)) if !self.bufs.staged.is_empty() => {
-                let unsupported = std::mem::replace(unsupported, Unsupported(String::new()));
-                return Err(anyhow::Error::new(unsupported)
-                    .context(crate::error::Tagged::new(Kind::Runtime, url.to_string())));
+            None if !staged.is_empty() => emit(staged)?,
+            Some(Err(unsupported)) if !staged.is_empty() => {
+                return Err(unsupported.clone()).tag(Kind::Runtime, url);
             }
-            Some((Err(_), _)) => {}
-            Some((Ok(decoder), fed)) => {
-                if !self.bufs.staged.is_empty() {
-                    *fed = true;
-                    decoder
-                        .push(&self.bufs.staged, &mut emit)
-                        .map_err(undecodable)?;
-                }
+            Some(Ok(decoder)) => {
+                decoder.push(staged, &mut emit).map_err(undecodable)?;
                 // The body is whole: so must the encoded stream be.
-                if self.stage == Stage::Finished && *fed {
+                if self.stage == Stage::Finished {
                     decoder.finish(&mut emit).map_err(undecodable)?;
                     self.decoder = None;
                 }
             }
+            _ => {}
         }
         self.bufs.staged.clear();
         Ok(())
