@@ -139,7 +139,7 @@ complete -c nicksock -n "__fish_nicksock_using_subcommand echo" -s V -l version 
 complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -l keylog -d 'Append the TLS secrets of every connection to FILE (NSS key log format), so that Wireshark can decrypt a capture; also from SSLKEYLOGFILE. The file is created 0600' -r -F
 complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -l trace -d 'Write every chunk sent and received to FILE (- for stderr) as hex and text, with direction, offset and time; over TLS, the plaintext' -r -F
 complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -l trace-ascii -d 'Like --trace, as text only, with CR and LF written \\r and \\n' -r -F
-complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -s o -l output -d 'Write the body to FILE instead of stdout (only once it is complete)' -r -F
+complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -s o -l output -d 'Write the body to FILE instead of stdout (only once it is complete); one -o or -O per URL, paired in order: the first for the first URL, and so on' -r -F
 complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -l max-redirs -d 'With -L: at most N redirects (exit 7 past that)' -r
 complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -s X -l request -d 'Request method [default: GET, or POST with a body]' -r
 complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -s d -l data -d 'Send DATA as a form POST (application/x-www-form-urlencoded); @FILE reads a file' -r
@@ -164,7 +164,8 @@ complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -l key -d 'P
 complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -l cacert -d 'Trust these PEM roots instead of the built-in web PKI roots' -r -F
 complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -l servername -d 'The name to verify and send as SNI, when it differs from HOST' -r -f -a "(__fish_print_hostnames)"
 complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -s v -l verbose -d 'Say what happens on stderr (-vv for more)'
-complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -s O -l remote-name -d 'Write the body to a file named like the last part of the URL\'s path'
+complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -s O -l remote-name -d 'Write the body to a file named like the last part of the URL\'s path (paired with the URLs as -o is)'
+complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -l remote-name-all -d '-O for every URL that has no -o or -O of its own'
 complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -s i -l include -d 'Print the response head before the body'
 complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -s I -l head -d 'Send a HEAD request and print the response head'
 complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -s L -l location -d 'Follow redirects'

@@ -515,15 +515,25 @@ pub struct RelayArgs {
 
 #[derive(Debug, Args)]
 pub struct HttpGetArgs {
-    /// The URL to fetch; without a scheme, http:// is assumed
-    #[arg(value_name = "URL", value_hint = ValueHint::Url)]
-    pub url: String,
-    /// Write the body to FILE instead of stdout (only once it is complete)
+    /// The URLs to fetch, one after another; without a scheme, http:// is assumed. URLs of one
+    /// origin share one kept-alive connection; a failed URL does not stop the others, and the
+    /// exit code is the last failure's
+    #[arg(value_name = "URL", value_hint = ValueHint::Url, required = true, num_args = 1..)]
+    pub urls: Vec<String>,
+    /// Write the body to FILE instead of stdout (only once it is complete); one -o or -O per
+    /// URL, paired in order: the first for the first URL, and so on
     #[arg(short = 'o', long, value_name = "FILE", value_hint = ValueHint::FilePath)]
-    pub output: Option<PathBuf>,
-    /// Write the body to a file named like the last part of the URL's path
-    #[arg(short = 'O', long, conflicts_with = "output")]
-    pub remote_name: bool,
+    pub output: Vec<PathBuf>,
+    /// Write the body to a file named like the last part of the URL's path (paired with the
+    /// URLs as -o is)
+    #[arg(short = 'O', long, num_args = 0, default_missing_value = "true")]
+    pub remote_name: Vec<bool>,
+    /// -O for every URL that has no -o or -O of its own
+    #[arg(long)]
+    pub remote_name_all: bool,
+    /// Where each -o and -O came on the command line, in order (filled by [`parse_from`]).
+    #[arg(skip)]
+    pub outputs: Vec<OutputArg>,
     /// Print the response head before the body
     #[arg(short = 'i', long)]
     pub include: bool,
@@ -880,6 +890,57 @@ pub fn split_endpoint(
     Ok((addr, port))
 }
 
+/// One `-o FILE` or `-O` of `http-get`, in the order given.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OutputArg {
+    /// `-o FILE`.
+    File(PathBuf),
+    /// `-O`: the name from the URL.
+    RemoteName,
+}
+
+/// Parses the command line (clap's errors end the program as clap's own do) and adds what
+/// clap derive cannot say: the order of `http-get`'s `-o` and `-O`, which pair with the URLs
+/// as curl pairs them.
+pub fn parse_from<I, T>(words: I) -> Cli
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    try_parse_from(words).unwrap_or_else(|e| e.exit())
+}
+
+/// [`parse_from`], returning clap's error.
+pub fn try_parse_from<I, T>(words: I) -> Result<Cli, clap::Error>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    use clap::{CommandFactory as _, FromArgMatches as _};
+    let matches = Cli::command().try_get_matches_from(words)?;
+    let mut cli = Cli::from_arg_matches(&matches)?;
+    if let (Command::HttpGet(args), Some(("http-get", sub))) =
+        (&mut cli.command, matches.subcommand())
+    {
+        let at = |id: &str| {
+            sub.indices_of(id)
+                .map(Iterator::collect)
+                .unwrap_or_default()
+        };
+        let files: Vec<usize> = at("output");
+        let remote: Vec<usize> = at("remote_name");
+        let mut order: Vec<(usize, OutputArg)> = files
+            .into_iter()
+            .zip(args.output.iter().cloned())
+            .map(|(i, path)| (i, OutputArg::File(path)))
+            .chain(remote.into_iter().map(|i| (i, OutputArg::RemoteName)))
+            .collect();
+        order.sort_by_key(|(i, _)| *i);
+        args.outputs = order.into_iter().map(|(_, o)| o).collect();
+    }
+    Ok(cli)
+}
+
 /// A usage error (exit 2) about `command`'s arguments, in clap's words and with that
 /// subcommand's usage line (`nicksock gen-cert …`), for what clap cannot check itself.
 pub fn usage_error(command: &str, message: impl std::fmt::Display) -> clap::Error {
@@ -912,6 +973,31 @@ mod tests {
     #[test]
     fn cli_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn http_get_outputs_keep_their_order_in_clusters_and_long_forms() {
+        let cli = try_parse_from([
+            "nicksock",
+            "http-get",
+            "u1",
+            "-sO",
+            "u2",
+            "--output=f",
+            "-o",
+            "g",
+            "--remote-name",
+        ])
+        .unwrap();
+        let Command::HttpGet(args) = cli.command else {
+            panic!("not http-get")
+        };
+        use OutputArg::*;
+        assert_eq!(
+            args.outputs,
+            [RemoteName, File("f".into()), File("g".into()), RemoteName]
+        );
+        assert_eq!(args.urls, ["u1", "u2"]);
     }
 
     #[test]

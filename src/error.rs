@@ -189,7 +189,8 @@ impl std::error::Error for StdoutClosed {}
 
 /// An exit code passed on from a program nicksock ran (`--exec`): its own exit status, 128
 /// plus the signal that ended it, or 126/127 when it could not be started (as a shell
-/// says). Printed only when it has a message: a program's plain failure is its own to tell.
+/// says). Printed only when it has a message: a program's plain failure is its own to tell,
+/// and so is a failure already reported (`http-get`'s last failed URL of several).
 #[derive(Debug)]
 pub struct Status {
     /// The exit code.

@@ -138,6 +138,10 @@ const HTTP_GET: &[Example] = &[
         "Save it; the file appears only once it is complete.",
     ),
     ex(
+        "nicksock http-get -sf --remote-name-all https://ci.example.org/a.tar.gz https://ci.example.org/b.tar.gz",
+        "Fetch several files into names from their URLs, over one kept-alive connection.",
+    ),
+    ex(
         "nicksock http-get -f -s -o /dev/null -w '%{http_code}\\n' http://127.0.0.1:8080/health",
         "A CI health check: prints the status, exit 7 on 4xx/5xx.",
     ),

@@ -14,8 +14,7 @@ use std::io::Write as _;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
-use clap::Parser;
-use nicksock::{cli::Cli, cmd, error};
+use nicksock::{cmd, error};
 
 /// The exit code of a panic, as std's own start-up gives it.
 const PANIC_EXIT: i32 = 101;
@@ -115,7 +114,7 @@ impl Args {
 }
 
 fn run(args: &Args) -> i32 {
-    let cli = Cli::parse_from(args.words());
+    let cli = nicksock::cli::parse_from(args.words());
     args.hide_secrets();
     match cmd::run(cli) {
         Ok(()) => 0,

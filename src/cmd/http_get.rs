@@ -19,7 +19,7 @@ use url::{Host, Url};
 use self::exchange::{Buffers, Ending, Exchange, MAX_TIME, Plan, Request};
 use self::output::{Output, Target};
 use self::write_out::{Stats, WriteOut};
-use crate::cli::{HttpGetArgs, usage_error};
+use crate::cli::{HttpGetArgs, OutputArg, usage_error};
 use crate::error::{Kind, Tag as _, exit_code, fail};
 use crate::http::client::{
     Credentials, DEFAULT_USER_AGENT, RequestSpec, encode_proxied_request, encode_request,
@@ -32,10 +32,11 @@ use crate::http::target::{
 use crate::net::EventLoop;
 use crate::net::addr::Family;
 use crate::net::addr::Pinned;
-use crate::net::connector::ConnectOptions;
+use crate::net::connector::{Addr, ConnectOptions};
 use crate::net::dial::{self, Endpoint, ProxyPlan, Via};
 use crate::net::event_loop::secs;
 use crate::net::stdout::Stdout;
+use crate::net::transport::{Transport, would_block};
 use crate::tls;
 
 /// Content-Type of `-d`.
@@ -49,8 +50,10 @@ const CREDENTIAL_HEADERS: [&str; 2] = ["authorization", "cookie"];
 
 /// Everything `http-get` needs, checked before any socket is made.
 pub struct Config {
+    /// The request every transfer makes, but for its URL and credentials.
     request: RequestSpec,
-    target: Target,
+    /// The URLs, in order, each with its output.
+    transfers: Vec<Transfer>,
     plan: Plan,
     fail_with_body: bool,
     max_redirs: u32,
@@ -69,6 +72,14 @@ pub struct Config {
     silent: bool,
     tls: TlsSetup,
     proxy: ProxySetup,
+}
+
+/// One URL of the command line and where its body goes.
+struct Transfer {
+    url: Url,
+    target: Target,
+    /// `-u`, or the URL's own `user:password@`, for the URL's origin.
+    credentials: Option<Credentials>,
 }
 
 /// `--proxy`, `--noproxy` and the proxy variables: the proxy is chosen again for every
@@ -146,7 +157,7 @@ impl TlsSetup {
 /// What the command line says about the request, checked for usage errors (exit 2).
 #[derive(Debug)]
 struct Usage {
-    url: Url,
+    urls: Vec<Url>,
     method: String,
     headers: Vec<(String, String)>,
     write_out: Option<WriteOut>,
@@ -174,28 +185,14 @@ impl Config {
             )
             .into());
         }
-        if args.continue_at.is_some() && args.output.is_none() && !args.remote_name {
-            return Err(
-                usage_error("http-get", "-C - continues a file: give -o FILE or -O").into(),
-            );
+        let targets = targets(&args, &usage.urls)?;
+        if args.continue_at.is_some() && targets.contains(&Target::Stdout) {
+            return Err(usage_error(
+                "http-get",
+                "-C - continues a file: give every URL -o FILE or -O",
+            )
+            .into());
         }
-        let target = if args.remote_name {
-            let name = remote_file_name(&usage.url).ok_or_else(|| {
-                fail(
-                    Kind::File,
-                    format!(
-                        "-O: the URL {} has no file name in its path; use -o FILE",
-                        usage.url
-                    ),
-                )
-            })?;
-            Target::File(PathBuf::from(name))
-        } else {
-            match &args.output {
-                Some(path) => Target::File(path.clone()),
-                None => Target::Stdout,
-            }
-        };
         if args.continue_at.is_some() && args.compressed {
             return Err(usage_error(
                 "http-get",
@@ -205,7 +202,18 @@ impl Config {
             .into());
         }
         // Last of the checks: a password is asked for only when nothing else is wrong.
-        let credentials = credentials(&args, &mut usage.url)?;
+        let given = given_credentials(&args)?;
+        let transfers = usage
+            .urls
+            .iter_mut()
+            .zip(targets)
+            .map(|(url, target)| Transfer {
+                credentials: credentials(&given, args.location_trusted, url),
+                url: url.clone(),
+                target,
+            })
+            .collect::<Vec<_>>();
+        let first = transfers[0].url.clone();
         let mut headers = Vec::new();
         if args.compressed && find_header(&usage.headers, "accept-encoding").is_none() {
             headers.push((
@@ -229,13 +237,13 @@ impl Config {
             config: None,
         };
         let tls_files = args.cacert.is_some() || args.cert.is_some();
-        if usage.url.scheme() == "https" || tls_files {
+        if transfers.iter().any(|t| t.url.scheme() == "https") || tls_files {
             tls.get(args.silent)?;
         }
         Ok(Config {
             request: RequestSpec {
                 method: usage.method,
-                url: usage.url,
+                url: first,
                 headers,
                 body,
                 content_type: content_type.map(str::to_string),
@@ -243,9 +251,10 @@ impl Config {
                 user_agent: args
                     .user_agent
                     .unwrap_or_else(|| DEFAULT_USER_AGENT.to_string()),
-                credentials,
+                credentials: None,
+                keep_alive: false,
             },
-            target,
+            transfers,
             plan: Plan {
                 include: args.include || args.head,
                 raw: args.raw,
@@ -288,27 +297,72 @@ impl Config {
     }
 }
 
-/// The Basic credentials of `-u USER[:PASSWORD]` (the password asked for on the terminal
-/// when missing), else of the URL's `user:password@`, which is taken out of the URL so that
-/// no message, `-w` or `-v` line ever shows it. They belong to the URL's origin.
-fn credentials(args: &HttpGetArgs, url: &mut Url) -> Result<Option<Credentials>> {
+/// The outputs of the URLs: `-o` and `-O` paired with them in order (curl's rule: the
+/// first for the first URL, wherever each stands), `--remote-name-all` for the rest, else
+/// stdout. More outputs than URLs is a usage error (curl warns and drops them).
+fn targets(args: &HttpGetArgs, urls: &[Url]) -> Result<Vec<Target>> {
+    if args.outputs.len() > urls.len() {
+        return Err(usage_error(
+            "http-get",
+            format!(
+                "{} -o/-O for {} URL{}: give at most one per URL",
+                args.outputs.len(),
+                urls.len(),
+                if urls.len() == 1 { "" } else { "s" }
+            ),
+        )
+        .into());
+    }
+    let remote = |url: &Url| -> Result<Target> {
+        let name = remote_file_name(url).ok_or_else(|| {
+            fail(
+                Kind::File,
+                format!("-O: the URL {url} has no file name in its path; use -o FILE"),
+            )
+        })?;
+        Ok(Target::File(PathBuf::from(name)))
+    };
+    urls.iter()
+        .enumerate()
+        .map(|(i, url)| match args.outputs.get(i) {
+            Some(OutputArg::File(path)) => Ok(Target::File(path.clone())),
+            Some(OutputArg::RemoteName) => remote(url),
+            None if args.remote_name_all => remote(url),
+            None => Ok(Target::Stdout),
+        })
+        .collect()
+}
+
+/// `-u USER[:PASSWORD]`, the password asked for on the terminal when missing (once, for
+/// every URL).
+fn given_credentials(args: &HttpGetArgs) -> Result<Option<(Vec<u8>, Vec<u8>)>> {
+    let Some(given) = &args.user else {
+        return Ok(None);
+    };
+    Ok(Some(match given.split_once(':') {
+        Some((user, password)) => (user.as_bytes().to_vec(), password.as_bytes().to_vec()),
+        None => (given.as_bytes().to_vec(), ask_password(given)?.into_bytes()),
+    }))
+}
+
+/// The Basic credentials of a URL: `-u`'s, else its own `user:password@`, which is taken
+/// out of the URL so that no message, `-w` or `-v` line ever shows it. They belong to the
+/// URL's origin.
+fn credentials(
+    given: &Option<(Vec<u8>, Vec<u8>)>,
+    trusted: bool,
+    url: &mut Url,
+) -> Option<Credentials> {
     let from_url = crate::http::target::userinfo(url);
     let _ = url.set_username("");
     let _ = url.set_password(None);
-    let (user, password) = match (&args.user, from_url) {
-        (Some(given), _) => match given.split_once(':') {
-            Some((user, password)) => (user.as_bytes().to_vec(), password.as_bytes().to_vec()),
-            None => (given.as_bytes().to_vec(), ask_password(given)?.into_bytes()),
-        },
-        (None, Some(pair)) => pair,
-        (None, None) => return Ok(None),
-    };
-    Ok(Some(Credentials {
+    let (user, password) = given.clone().or(from_url)?;
+    Some(Credentials {
         user,
         password,
         origin: url.origin(),
-        trusted: args.location_trusted,
-    }))
+        trusted,
+    })
 }
 
 /// The password of `-u USER`, typed on the terminal without echo (curl's prompt); a usage
@@ -328,7 +382,11 @@ fn ask_password(user: &str) -> Result<String> {
 
 /// The checks whose failure is a usage error.
 fn check_usage(args: &HttpGetArgs) -> Result<Usage, clap::Error> {
-    let url = parse_url(&args.url).map_err(|e| usage_error("http-get", e.to_string()))?;
+    let urls = args
+        .urls
+        .iter()
+        .map(|u| parse_url(u).map_err(|e| usage_error("http-get", e.to_string())))
+        .collect::<Result<Vec<_>, _>>()?;
     let has_body = args.data.is_some() || args.json.is_some();
     let method = match &args.request {
         Some(m) if m.is_empty() || !m.chars().all(is_token_char) => {
@@ -361,7 +419,7 @@ fn check_usage(args: &HttpGetArgs) -> Result<Usage, clap::Error> {
         None => None,
     };
     Ok(Usage {
-        url,
+        urls,
         method,
         headers,
         write_out,
@@ -390,15 +448,62 @@ fn read_data(arg: &str, strip_newlines: bool) -> Result<Vec<u8>> {
     Ok(data)
 }
 
-/// Runs `http-get`: the transfer, then the `-w` write-out (also after a failure, so a script
-/// sees `000` when no response came).
+/// Runs `http-get`: every URL in turn, each followed by its `-w` write-out. A failed
+/// transfer does not stop the ones after it (curl's rule): its error is printed when it
+/// happens, and the exit code is the last failure's. SIGINT and a closed stdout stop them
+/// all.
 pub fn run(mut config: Config) -> Result<()> {
+    let mut shared = Shared {
+        ev: EventLoop::new()?,
+        bufs: Buffers::default(),
+        pool: Pool::default(),
+    };
+    let transfers = std::mem::take(&mut config.transfers);
+    let count = transfers.len();
+    let mut last_failure = None;
+    for (i, transfer) in transfers.into_iter().enumerate() {
+        let keep_alive = i + 1 < count;
+        let Err(e) = run_one(&mut config, transfer, keep_alive, &mut shared) else {
+            continue;
+        };
+        if count == 1
+            || crate::error::is_broken_stdout(&e)
+            || crate::error::kind(&e) == Kind::Interrupted
+        {
+            return Err(e);
+        }
+        eprintln!("nicksock: error: {e:#}");
+        last_failure = Some(exit_code(&e));
+    }
+    match last_failure {
+        // Its message is out already: only the code is left to pass on.
+        Some(code) => Err(crate::error::Status {
+            code,
+            message: None,
+        }
+        .into()),
+        None => Ok(()),
+    }
+}
+
+/// One URL: the transfer, then the `-w` write-out (also after a failure, so a script sees
+/// `000` when no response came).
+fn run_one(
+    config: &mut Config,
+    transfer: Transfer,
+    keep_alive: bool,
+    shared: &mut Shared,
+) -> Result<()> {
     let start = Instant::now();
     let mut stats = Stats {
-        url_effective: config.request.url.to_string(),
+        url_effective: transfer.url.to_string(),
         ..Stats::default()
     };
-    let result = transfer(&mut config, start, &mut stats);
+    let mut request = config.request.clone();
+    request.url = transfer.url;
+    request.credentials = transfer.credentials;
+    request.keep_alive = keep_alive && !request.http10;
+    let result = self::transfer(config, request, &transfer.target, start, &mut stats, shared);
     if let Some(write_out) = &config.write_out {
         stats.time_total = start.elapsed();
         stats.exit_code = match &result {
@@ -408,6 +513,53 @@ pub fn run(mut config: Config) -> Result<()> {
         Stdout::open()?.write_all(write_out.render(&stats).as_bytes())?;
     }
     result
+}
+
+/// What the transfers of one run share: the loop, the buffers and the idle connections.
+struct Shared {
+    ev: EventLoop,
+    bufs: Buffers,
+    pool: Pool,
+}
+
+/// Which connections may carry a request: the same scheme, host and port, by the same
+/// proxy the same way.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Key {
+    https: bool,
+    host: String,
+    port: u16,
+    proxy: Option<(crate::proxy::ProxyUrl, bool)>,
+}
+
+/// Idle connections kept alive between transfers, oldest first.
+#[derive(Default)]
+struct Pool {
+    idle: Vec<(Key, Transport, Addr)>,
+}
+
+/// The most idle connections kept (curl's cache holds a few per transfer too).
+const MAX_IDLE: usize = 8;
+
+impl Pool {
+    /// An idle connection for `key`, if one is still open: a read that would block says
+    /// so, while the close or bytes nobody asked for say it cannot be used.
+    fn take(&mut self, key: &Key) -> Option<(Transport, Addr)> {
+        let at = self.idle.iter().position(|(k, _, _)| k == key)?;
+        let (_, mut sock, addr) = self.idle.remove(at);
+        let mut probe = [0u8; 1];
+        match sock.read(&mut probe) {
+            Err(e) if would_block(&e) => Some((sock, addr)),
+            _ => None,
+        }
+    }
+
+    fn put(&mut self, key: Key, sock: Transport, addr: Addr) {
+        if self.idle.len() >= MAX_IDLE {
+            self.idle.remove(0);
+        }
+        self.idle.push((key, sock, addr));
+    }
 }
 
 /// How one try of the transfer ended (its errors aside).
@@ -427,11 +579,10 @@ enum Attempt {
     },
 }
 
-/// What every exchange of one run shares: the loop, the buffers, the start time and the
-/// figures for `-w`.
+/// What every exchange of one transfer shares: the loop, the buffers, the idle
+/// connections, the start time and the figures for `-w`.
 struct Session<'s> {
-    ev: EventLoop,
-    bufs: Buffers,
+    shared: &'s mut Shared,
     start: Instant,
     stats: &'s mut Stats,
 }
@@ -441,15 +592,21 @@ const PAUSE: mio::Token = mio::Token(2);
 
 /// Tries the transfer, and again while `--retry` allows; commits the output once a final
 /// response is whole.
-fn transfer(config: &mut Config, start: Instant, stats: &mut Stats) -> Result<()> {
+fn transfer(
+    config: &mut Config,
+    request: RequestSpec,
+    target: &Target,
+    start: Instant,
+    stats: &mut Stats,
+    shared: &mut Shared,
+) -> Result<()> {
     let mut out = if config.continue_at {
-        Output::open_continuing(&config.target, config.silent)?
+        Output::open_continuing(target, config.silent)?
     } else {
-        Output::open(&config.target, config.silent)?
+        Output::open(target, config.silent)?
     };
     let mut session = Session {
-        ev: EventLoop::new()?,
-        bufs: Buffers::default(),
+        shared,
         start,
         stats,
     };
@@ -459,14 +616,14 @@ fn transfer(config: &mut Config, start: Instant, stats: &mut Stats) -> Result<()
     let mut resume: Option<(u64, Option<String>)> =
         (out.body_written() > 0).then(|| (out.body_written(), None));
     loop {
-        let method = config.request.method.clone();
+        let method = request.method.clone();
         let retry_left =
             config
                 .retry
                 .allows(&method, session.stats.num_retries, start, Instant::now());
         plan.stop_for_retry = retry_left;
         plan.resume_from = resume.as_ref().map(|(from, _)| *from);
-        let mut spec = config.request.clone();
+        let mut spec = request.clone();
         if let Some((from, validator)) = &resume {
             spec.headers
                 .push(("Range".into(), format!("bytes={from}-")));
@@ -498,7 +655,7 @@ fn transfer(config: &mut Config, start: Instant, stats: &mut Stats) -> Result<()
             },
         };
         // The next try continues the body when the server can resume it, else starts over.
-        resume = match (out.body_written(), session.bufs.validator.clone()) {
+        resume = match (out.body_written(), session.shared.bufs.validator.clone()) {
             (0, _) => None,
             (from, Some(validator)) => Some((from, Some(validator))),
             (from, None) if !out.restart()? => {
@@ -526,7 +683,7 @@ fn transfer(config: &mut Config, start: Instant, stats: &mut Stats) -> Result<()
                 wait.as_secs_f64()
             );
         }
-        pause(&mut session.ev, now + wait)?;
+        pause(&mut session.shared.ev, now + wait)?;
     }
 }
 
@@ -635,7 +792,9 @@ fn redirected(mut spec: RequestSpec, status: u16, to: Url) -> RequestSpec {
     spec
 }
 
-/// Connects, sends one request and reads its response into `out`.
+/// Sends one request and reads its response into `out`, over an idle connection to its
+/// origin when one is left (and a new one if that turns out closed before any answer), else
+/// over a new one.
 fn exchange(
     config: &mut Config,
     spec: &RequestSpec,
@@ -643,18 +802,8 @@ fn exchange(
     session: &mut Session<'_>,
     out: &mut Output,
 ) -> Result<Ending> {
-    let Session {
-        ev,
-        bufs,
-        start,
-        stats,
-    } = session;
-    let start = *start;
-    let url_text = spec.url.to_string();
     let host = host_name(&spec.url)?;
     let port = connect_port(&spec.url);
-    let mut connect = config.connect.clone();
-    connect.timeout = connect_timeout(config.connect_timeout, plan.deadline);
     let proxy = match &config.unix {
         Some(_) => None,
         None => config.proxy.choose(&spec.url, &host, plan.verbose)?,
@@ -668,45 +817,11 @@ fn exchange(
                 crate::proxy::Scheme::Http | crate::proxy::Scheme::Https
             )
     });
-    let (under, addr) = match &config.unix {
-        Some(path) => {
-            if plan.verbose > 0 {
-                eprintln!("* --unix-socket: {}", path.display());
-            }
-            dial::connect(
-                ev,
-                &Endpoint::Unix(path.clone()),
-                None,
-                &connect,
-                None,
-                None,
-            )?
-        }
-        None => {
-            let pinned = Pinned::lookup(&config.pinned, &host, port);
-            if plan.verbose > 0
-                && let Some(addrs) = &pinned
-            {
-                let list: Vec<String> = addrs.iter().map(ToString::to_string).collect();
-                eprintln!("* --resolve: {host}:{port} is {}", list.join(", "));
-            }
-            let endpoint = Endpoint::Tcp {
-                host: host.clone(),
-                port,
-            };
-            let via = proxy.as_deref().map(|plan| Via { plan, tunnel });
-            dial::connect(ev, &endpoint, pinned, &connect, via, proxy.clone())?
-        }
-    };
-    stats.remote = addr.ip();
-    stats.time_connect = start.elapsed();
-    let transport = if https {
-        let client = config.tls.get(config.silent)?;
-        let name = tls::server_name(config.tls.servername.as_deref().unwrap_or(&host))?;
-        crate::net::transport::tls_over(under, &client, &name)
-            .tag(Kind::Tls, format!("starting TLS with {host}"))?
-    } else {
-        under
+    let key = Key {
+        https,
+        host: host.clone(),
+        port,
+        proxy: proxy.as_ref().map(|p| (p.url.clone(), tunnel)),
     };
     let plan = Plan {
         proxy_answers: proxy
@@ -728,32 +843,137 @@ fn exchange(
     }
     // `--trace` shows the request with the credentials (the origin's, the proxy's) masked.
     let shown = dial::mask(&bytes, &secrets);
-    if plan.verbose > 0 {
-        show_request(&bytes);
-    }
-    if let Some((at, _)) = plan.deadline {
-        ev.add_timer(at, MAX_TIME);
-    }
+    let url_text = spec.url.to_string();
     let request = Request {
         method: &spec.method,
         url: &url_text,
         bytes: &bytes,
         shown: &shown,
+        keep_alive: spec.keep_alive,
     };
-    let mut exchange = Exchange::new(ev.registry(), transport, request, bufs, out, plan)?;
-    let result = ev.run(&mut exchange);
-    let ending = exchange.finish(ev.registry());
-    stats.size_header += ending.head_bytes;
-    if let Some(head) = &ending.head {
-        stats.http_code = head.status;
-        stats.http_minor = Some(head.version);
-        stats.content_type = head.header("content-type").map(str::to_string);
-        stats.size_download = ending.body_bytes;
+    let mut idle = session.shared.pool.take(&key);
+    loop {
+        let reused = idle.is_some();
+        let (transport, addr) = match idle.take() {
+            Some(kept) => {
+                if plan.verbose > 0 {
+                    eprintln!("* reusing connection to {host}:{port}");
+                }
+                kept
+            }
+            None => connect(config, session, &key, &proxy, plan)?,
+        };
+        if plan.verbose > 0 {
+            show_request(&bytes);
+        }
+        let Session {
+            shared,
+            start,
+            stats,
+        } = &mut *session;
+        let ev = &mut shared.ev;
+        stats.remote = addr.ip();
+        stats.time_connect = start.elapsed();
+        if let Some((at, _)) = plan.deadline {
+            ev.add_timer(at, MAX_TIME);
+        }
+        let mut exchange = Exchange::new(
+            ev.registry(),
+            transport,
+            request,
+            &mut shared.bufs,
+            out,
+            plan,
+        )?;
+        let result = ev.run(&mut exchange);
+        let (ending, kept) = exchange.finish(ev.registry());
+        // A kept-alive connection the server closed while it was idle: the request never
+        // reached it, so it goes again on a new connection (as curl does).
+        if let Err(e) = &result
+            && reused
+            && ending.first_byte.is_none()
+            && retry::worth_retrying(e).is_some()
+        {
+            if plan.verbose > 0 {
+                eprintln!("* the kept connection to {host}:{port} was closed: connecting again");
+            }
+            continue;
+        }
+        if let Some(sock) = kept {
+            shared.pool.put(key, sock, addr);
+        }
+        stats.size_header += ending.head_bytes;
+        if let Some(head) = &ending.head {
+            stats.http_code = head.status;
+            stats.http_minor = Some(head.version);
+            stats.content_type = head.header("content-type").map(str::to_string);
+            stats.size_download = ending.body_bytes;
+        }
+        if let Some(at) = ending.first_byte {
+            stats.time_starttransfer = at.saturating_duration_since(*start);
+        }
+        return result.map(|()| ending);
     }
-    if let Some(at) = ending.first_byte {
-        stats.time_starttransfer = at.saturating_duration_since(start);
+}
+
+/// A new connection for `key`: straight, by `--unix-socket` or through the proxy, then TLS
+/// for https.
+fn connect(
+    config: &mut Config,
+    session: &mut Session<'_>,
+    key: &Key,
+    proxy: &Option<Arc<ProxyPlan>>,
+    plan: Plan,
+) -> Result<(Transport, Addr)> {
+    let ev = &mut session.shared.ev;
+    let mut connect = config.connect.clone();
+    connect.timeout = connect_timeout(config.connect_timeout, plan.deadline);
+    let (host, port) = (&key.host, key.port);
+    let (under, addr) = match &config.unix {
+        Some(path) => {
+            if plan.verbose > 0 {
+                eprintln!("* --unix-socket: {}", path.display());
+            }
+            dial::connect(
+                ev,
+                &Endpoint::Unix(path.clone()),
+                None,
+                &connect,
+                None,
+                None,
+            )?
+        }
+        None => {
+            let pinned = Pinned::lookup(&config.pinned, host, port);
+            if plan.verbose > 0
+                && let Some(addrs) = &pinned
+            {
+                let list: Vec<String> = addrs.iter().map(ToString::to_string).collect();
+                eprintln!("* --resolve: {host}:{port} is {}", list.join(", "));
+            }
+            let endpoint = Endpoint::Tcp {
+                host: host.clone(),
+                port,
+            };
+            let via = key
+                .proxy
+                .as_ref()
+                .zip(proxy.as_deref())
+                .map(|((_, tunnel), plan)| Via {
+                    plan,
+                    tunnel: *tunnel,
+                });
+            dial::connect(ev, &endpoint, pinned, &connect, via, proxy.clone())?
+        }
+    };
+    if !key.https {
+        return Ok((under, addr));
     }
-    result.map(|()| ending)
+    let client = config.tls.get(config.silent)?;
+    let name = tls::server_name(config.tls.servername.as_deref().unwrap_or(host))?;
+    let transport = crate::net::transport::tls_over(under, &client, &name)
+        .tag(Kind::Tls, format!("starting TLS with {host}"))?;
+    Ok((transport, addr))
 }
 
 /// The name or address to resolve, IPv6 without brackets.
@@ -802,11 +1022,9 @@ fn show_request(bytes: &[u8]) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::Cli;
-    use clap::Parser as _;
 
     fn args(list: &[&str]) -> HttpGetArgs {
-        let cli = Cli::try_parse_from(["nicksock", "http-get"].iter().chain(list)).unwrap();
+        let cli = crate::cli::try_parse_from(["nicksock", "http-get"].iter().chain(list)).unwrap();
         match cli.command {
             crate::cli::Command::HttpGet(a) => a,
             other => panic!("parsed as {other:?}"),

@@ -38,6 +38,8 @@ pub struct RequestSpec {
     pub user_agent: String,
     /// Basic credentials (`-u`, or a URL's `user:password@`), sent only where they may go.
     pub credentials: Option<Credentials>,
+    /// Another request may follow on the connection: no `Connection: close` (HTTP/1.1 only).
+    pub keep_alive: bool,
 }
 
 /// Basic credentials and where they may be sent: the origin (scheme, host, port) they were
@@ -95,6 +97,7 @@ impl RequestSpec {
             http10: false,
             user_agent: DEFAULT_USER_AGENT.to_string(),
             credentials: None,
+            keep_alive: false,
         }
     }
 }
@@ -134,7 +137,9 @@ fn encode(spec: &RequestSpec, proxied: Option<Option<&str>>) -> Vec<u8> {
         }
         headers.push(("Content-Length".into(), body.len().to_string()));
     }
-    headers.push(("Connection".into(), "close".into()));
+    if !spec.keep_alive || spec.http10 {
+        headers.push(("Connection".into(), "close".into()));
+    }
     apply_user_headers(&mut headers, &spec.headers);
 
     let version = if spec.http10 { "1.0" } else { "1.1" };
@@ -241,6 +246,22 @@ pub struct ResponseHead {
 }
 
 impl ResponseHead {
+    /// Whether the server keeps the connection open after this response (RFC 9112 §9.3):
+    /// HTTP/1.1 unless it says `Connection: close`, HTTP/1.0 only with `keep-alive`.
+    pub fn keeps_alive(&self) -> bool {
+        let has = |token: &str| {
+            self.headers
+                .iter()
+                .filter(|(n, _)| n.eq_ignore_ascii_case("connection"))
+                .flat_map(|(_, v)| v.split(','))
+                .any(|t| t.trim().eq_ignore_ascii_case(token))
+        };
+        if has("close") {
+            return false;
+        }
+        self.version >= 1 || has("keep-alive")
+    }
+
     /// The first header with this name (case-insensitive).
     pub fn header(&self, name: &str) -> Option<&str> {
         super::find_header(&self.headers, name)
@@ -333,8 +354,8 @@ pub struct ResponseReader {
     head: Vec<u8>,
     /// Content-Length of the final response, when the body is so delimited.
     body_length: Option<u64>,
-    /// Bytes that came after the end of the response (counted for the tests).
-    #[cfg(test)]
+    /// Bytes that came after the end of the response (ignored; a connection that had them
+    /// is not used again).
     trailing: u64,
 }
 
@@ -346,7 +367,6 @@ impl ResponseReader {
             state: ReaderState::Head,
             head: Vec::new(),
             body_length: None,
-            #[cfg(test)]
             trailing: 0,
         }
     }
@@ -374,10 +394,7 @@ impl ResponseReader {
                     }
                 }
                 ReaderState::Done => {
-                    #[cfg(test)]
-                    {
-                        self.trailing += rest.len() as u64;
-                    }
+                    self.trailing += rest.len() as u64;
                     rest = &[];
                 }
             }
@@ -416,7 +433,6 @@ impl ResponseReader {
     }
 
     /// How many bytes came after the end of the response (they are ignored).
-    #[cfg(test)]
     pub fn trailing_bytes(&self) -> u64 {
         self.trailing
     }
@@ -565,6 +581,37 @@ mod tests {
     use super::*;
     use crate::http::body::tests::{Rng, for_every_split};
     use crate::http::target::parse_url;
+
+    #[test]
+    fn keep_alive_follows_the_version_and_the_connection_header() {
+        let head = |text: &str| {
+            parse_response_head(text.as_bytes())
+                .expect("valid")
+                .expect("whole")
+        };
+        assert!(head("HTTP/1.1 200 OK\r\n\r\n").keeps_alive());
+        assert!(!head("HTTP/1.1 200 OK\r\nConnection: Upgrade, close\r\n\r\n").keeps_alive());
+        assert!(!head("HTTP/1.0 200 OK\r\n\r\n").keeps_alive());
+        assert!(head("HTTP/1.0 200 OK\r\nConnection: Keep-Alive\r\n\r\n").keeps_alive());
+        let mut spec = RequestSpec::new("GET", parse_url("http://h/").unwrap());
+        assert!(
+            String::from_utf8(encode_request(&spec))
+                .unwrap()
+                .contains("Connection: close")
+        );
+        spec.keep_alive = true;
+        assert!(
+            !String::from_utf8(encode_request(&spec))
+                .unwrap()
+                .contains("Connection:")
+        );
+        spec.http10 = true;
+        assert!(
+            String::from_utf8(encode_request(&spec))
+                .unwrap()
+                .contains("Connection: close")
+        );
+    }
 
     /// Everything a reader produced from a sequence of reads and an EOF.
     #[derive(Debug, PartialEq)]

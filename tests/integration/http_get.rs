@@ -632,7 +632,8 @@ impl Nginx {
             let conf = format!(
                 "daemon off;\nmaster_process off;\npid {d}/nginx.pid;\nerror_log {d}/error.log;\n\
                  events {{ worker_connections 64; }}\n\
-                 http {{\n  access_log {d}/access.log;\n  client_body_temp_path {d}/body;\n\
+                 http {{\n  log_format conn '$connection $status $request_uri';\n\
+                   access_log {d}/access.log conn;\n  client_body_temp_path {d}/body;\n\
                    proxy_temp_path {d}/proxy;\n  fastcgi_temp_path {d}/fastcgi;\n\
                    uwsgi_temp_path {d}/uwsgi;\n  scgi_temp_path {d}/scgi;\n\
                    default_type application/octet-stream;\n  sendfile on;\n\
@@ -706,6 +707,22 @@ impl Nginx {
 
     fn error_log(&self) -> String {
         fs::read_to_string(self.dir.path().join("error.log")).unwrap_or_default()
+    }
+
+    /// The access log so far: nginx's connection serial number, the status and the URI of
+    /// every request, in order.
+    pub fn requests(&self) -> Vec<(u64, u16, String)> {
+        fs::read_to_string(self.dir.path().join("access.log"))
+            .unwrap_or_default()
+            .lines()
+            .map(|l| {
+                let mut f = l.splitn(3, ' ');
+                let mut next = || f.next().expect("log field");
+                let connection = next().parse().expect("connection number");
+                let status = next().parse().expect("status");
+                (connection, status, next().to_string())
+            })
+            .collect()
     }
 }
 
@@ -1583,5 +1600,202 @@ fn http_get_asks_for_no_encoding_without_compressed() {
     assert_eq!(
         request_header(&request, "accept-encoding").as_deref(),
         Some("gzip, deflate, br, zstd")
+    );
+}
+
+/// The connections nginx served `uri`s on since `skip` log lines.
+fn connections_since(nginx: &Nginx, skip: usize) -> Vec<u64> {
+    let mut seen: Vec<u64> = nginx.requests()[skip..].iter().map(|r| r.0).collect();
+    seen.dedup();
+    seen
+}
+
+#[test]
+fn http_get_fetches_20_urls_over_one_kept_alive_connection_to_nginx() {
+    let Some(nginx) = Nginx::start() else { return };
+    let files: Vec<(String, Vec<u8>)> = (0..20)
+        .map(|i| (format!("f{i}.bin"), pattern(1000 + i * 7919, i as u64)))
+        .collect();
+    for (name, data) in &files {
+        write_file(&nginx.root(), name, data);
+    }
+    for https in [false, true] {
+        let out = tempdir();
+        let skip = nginx.requests().len();
+        let mut args: Vec<String> = vec!["-v".into(), "--cacert".into(), nginx.cert()];
+        for (name, _) in &files {
+            let url = if https {
+                nginx.https(&format!("/{name}"))
+            } else {
+                nginx.http(&format!("/{name}"))
+            };
+            args.extend(["-o".into(), name.clone(), url]);
+        }
+        let words: Vec<&str> = args.iter().map(String::as_str).collect();
+        let done = get_in(out.path(), &words);
+        done.assert_code(0);
+        for (name, data) in &files {
+            assert!(
+                fs::read(out.path().join(name)).expect("download") == *data,
+                "{name} differs (https: {https})"
+            );
+        }
+        let log = &nginx.requests()[skip..];
+        assert_eq!(log.len(), 20, "{log:?}");
+        assert_eq!(connections_since(&nginx, skip).len(), 1, "{log:?}");
+        assert_eq!(
+            done.stderr
+                .matches("* reusing connection to 127.0.0.1:")
+                .count(),
+            19,
+            "{}",
+            done.stderr
+        );
+        // Only the last request asks the server to close.
+        assert_eq!(done.stderr.matches("> Connection: close").count(), 1);
+    }
+}
+
+#[test]
+fn http_get_pairs_outputs_with_urls_in_order_as_curl_does() {
+    let Some(nginx) = Nginx::start() else { return };
+    for name in ["a.txt", "b.txt", "c.txt", "d.txt"] {
+        write_file(&nginx.root(), name, name.as_bytes());
+    }
+    let out = tempdir();
+    // The first output is the first URL's wherever it stands; the third URL has none.
+    let done = get_in(
+        out.path(),
+        &[
+            &nginx.http("/a.txt"),
+            "-o",
+            "first",
+            &nginx.http("/b.txt"),
+            "-O",
+            &nginx.http("/c.txt"),
+        ],
+    );
+    done.assert_code(0);
+    assert_eq!(done.out(), "c.txt");
+    assert_eq!(files_in(out.path()), ["b.txt", "first"]);
+    assert_eq!(
+        fs::read_to_string(out.path().join("first")).unwrap(),
+        "a.txt"
+    );
+
+    let out = tempdir();
+    let done = get_in(
+        out.path(),
+        &[
+            "--remote-name-all",
+            "-o",
+            "x",
+            &nginx.http("/a.txt"),
+            &nginx.http("/d.txt"),
+        ],
+    );
+    done.assert_code(0);
+    assert_eq!(files_in(out.path()), ["d.txt", "x"]);
+
+    let done = get_in(out.path(), &["-o", "1", "-o", "2", &nginx.http("/a.txt")]);
+    done.assert_code(2);
+    assert!(done.stderr.contains("2 -o/-O for 1 URL"), "{}", done.stderr);
+
+    // -w is written after every transfer.
+    let done = get(&[
+        "-s",
+        "-o",
+        "/dev/null",
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_code} %{url_effective}\\n",
+        &nginx.http("/a.txt"),
+        &nginx.http("/nope"),
+    ]);
+    done.assert_code(0);
+    assert_eq!(
+        done.out(),
+        format!(
+            "200 {}\n404 {}\n",
+            nginx.http("/a.txt"),
+            nginx.http("/nope")
+        )
+    );
+}
+
+#[test]
+fn http_get_goes_on_after_a_failed_url_and_exits_with_the_last_failure() {
+    let Some(nginx) = Nginx::start() else { return };
+    write_file(&nginx.root(), "one", b"1");
+    write_file(&nginx.root(), "two", b"2");
+    let (_held, port) = refusing_port();
+    let refused = format!("http://127.0.0.1:{port}/x");
+    let out = tempdir();
+    let o = |n: &str| out.path().join(n).display().to_string();
+    let (one, missing, gone, two) = (o("one"), o("missing"), o("gone"), o("two"));
+    let urls = [
+        nginx.http("/one"),
+        nginx.http("/missing"),
+        refused.clone(),
+        nginx.http("/two"),
+    ];
+    let done = get(&[
+        "-f", "-o", &one, &urls[0], "-o", &missing, &urls[1], "-o", &gone, &urls[2], "-o", &two,
+        &urls[3],
+    ]);
+    // The refused URL failed last: its code (4), not the 404's (7).
+    done.assert_code(4);
+    assert_eq!(files_in(out.path()), ["one", "two"]);
+    let errors: Vec<&str> = done.stderr.lines().collect();
+    assert_eq!(errors.len(), 2, "{}", done.stderr);
+    assert!(
+        errors[0].contains("404") && errors[0].contains("/missing"),
+        "{errors:?}"
+    );
+    assert!(errors[1].contains("connection refused"), "{errors:?}");
+
+    // The 404 last: exit 7, the others written.
+    let done = get(&["-f", "-o", &one, &urls[0], "-o", &missing, &urls[1]]);
+    done.assert_code(7);
+    assert_eq!(done.stderr.lines().count(), 1, "{}", done.stderr);
+}
+
+/// Answers the first request keeping the connection open, then reads the next request and
+/// closes without answering it: a server whose keep-alive ran out just as it came.
+fn closes_at_the_second_request(body: &str) -> Script {
+    let response = format!(
+        "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    Box::new(move |mut s: TcpStream| {
+        if s.write_all(response.as_bytes()).is_ok() {
+            let _ = read_request(&mut s);
+        }
+    })
+}
+
+#[test]
+fn http_get_sends_again_on_a_new_connection_when_the_kept_one_was_closed() {
+    let server = Scripted::start(vec![
+        closes_at_the_second_request("first"),
+        reply(ok_response("second")),
+    ]);
+    let done = get(&["-v", &server.url("/a"), &server.url("/b")]);
+    done.assert_code(0);
+    assert_eq!(done.out(), "firstsecond");
+    let first = server.request();
+    assert!(first.starts_with("GET /a "), "{first}");
+    assert!(
+        !first.to_ascii_lowercase().contains("connection:"),
+        "{first}"
+    );
+    let again = server.request();
+    assert!(again.starts_with("GET /b "), "{again}");
+    assert!(again.contains("Connection: close"), "{again}");
+    assert!(
+        done.stderr.contains("was closed: connecting again"),
+        "{}",
+        done.stderr
     );
 }

@@ -126,6 +126,8 @@ pub struct Request<'a> {
     pub bytes: &'a [u8],
     /// What `--trace` records of them: the same bytes, the proxy's credentials masked.
     pub shown: &'a [u8],
+    /// It asked to keep the connection open for another request.
+    pub keep_alive: bool,
 }
 
 /// One request/response on one connection.
@@ -147,6 +149,11 @@ pub struct Exchange<'a> {
     /// cannot decode: an error only once a body byte comes (a HEAD, 204, 304 or redirect
     /// has none).
     decoder: Option<Result<Decoder, Unsupported>>,
+    /// The request asked to keep the connection open.
+    keep_alive: bool,
+    /// The final response ended where its framing said (not at the close), its body
+    /// delivered whole.
+    whole: bool,
     /// What came of it.
     pub ending: Ending,
 }
@@ -184,14 +191,35 @@ impl<'a> Exchange<'a> {
             plan,
             stage: Stage::Waiting,
             decoder: None,
+            keep_alive: request.keep_alive,
+            whole: false,
             ending: Ending::default(),
         })
     }
 
-    /// Takes the connection off the loop once the exchange is over.
-    pub fn finish(mut self, registry: &mio::Registry) -> Ending {
+    /// Takes the connection off the loop once the exchange is over; hands it back when it
+    /// can carry another request (see [`Exchange::reusable`]).
+    pub fn finish(mut self, registry: &mio::Registry) -> (Ending, Option<Transport>) {
         let _ = registry.deregister(self.sock.socket());
-        self.ending
+        let reusable = self.reusable();
+        (self.ending, reusable.then_some(self.sock))
+    }
+
+    /// Whether another request may go over this connection: both ends said keep-alive, the
+    /// request went out whole, the response ended where its framing said and nothing came
+    /// after it. A response stopped at its head (a redirect, `-f`, a retry) leaves its body
+    /// unread on the connection, so it is not used again.
+    fn reusable(&self) -> bool {
+        self.keep_alive
+            && self.whole
+            && self.send_error.is_none()
+            && self.sent == self.request.len()
+            && self.reader.trailing_bytes() == 0
+            && self
+                .ending
+                .head
+                .as_ref()
+                .is_some_and(ResponseHead::keeps_alive)
     }
 
     /// Sends what it can of the request. A failed send is kept, not raised: the server may
@@ -272,6 +300,7 @@ impl<'a> Exchange<'a> {
                 HttpEvent::Done => {
                     if self.stage == Stage::Delivering {
                         self.stage = Stage::Finished;
+                        self.whole = true;
                     }
                 }
             }
