@@ -142,8 +142,13 @@ complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -l trace-asc
 complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -s o -l output -d 'Write the body to FILE instead of stdout (only once it is complete); one -o or -O per URL, paired in order: the first for the first URL, and so on' -r -F
 complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -l max-redirs -d 'With -L: at most N redirects (exit 7 past that)' -r
 complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -s X -l request -d 'Request method [default: GET, or POST with a body]' -r
-complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -s d -l data -d 'Send DATA as a form POST (application/x-www-form-urlencoded); @FILE reads a file' -r
+complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -s d -l data -d 'Send DATA as a form POST (application/x-www-form-urlencoded); @FILE reads a file (its CR and LF dropped). Repeated, and with the other --data options, the parts are joined with \'&\' in command-line order' -r
+complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -l data-binary -d 'As -d, but @FILE is sent exactly as it is (a lone --data-binary @FILE streams from the file)' -r
+complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -l data-urlencode -d 'As -d, URL-encoded: CONTENT, =CONTENT, NAME=CONTENT, @FILE or NAME@FILE (the content or the file\'s bytes percent-encoded, NAME kept as given)' -r
+complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -l data-raw -d 'As -d, with no @FILE: an @ is sent as it is' -r
 complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -l json -d 'Send DATA as JSON (POST, Content-Type and Accept application/json); @FILE reads a file' -r
+complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -s T -l upload-file -d 'Upload FILE as the body of a PUT (- for stdin, sent chunked unless it is a regular file); a URL that ends in / gets the file\'s name appended. Streamed, never held in memory' -r -F
+complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -l expect100-timeout -d 'With a body over 1 MiB or of unknown length, wait at most SECS for the server\'s 100 Continue before sending it (`-H \'Expect:\'` sends it at once)' -r
 complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -s H -l header -d 'Extra request header, \'Name: value\' (repeatable)' -r
 complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -s A -l user-agent -d 'User-Agent to send' -r
 complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -s u -l user -d 'Basic authentication as USER with PASSWORD (without `:PASSWORD` it is asked for on the terminal, unechoed); sent only to the URL\'s own scheme, host and port, never to another host a redirect leads to (see --location-trusted)' -r

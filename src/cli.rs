@@ -80,7 +80,7 @@ pub enum Command {
     Echo(EchoArgs),
     /// Fetch a URL over HTTP/1.1 or HTTP/1.0 (HTTPS by rustls), curl-style
     #[command(after_long_help = help::after_long_help("http-get", None))]
-    HttpGet(HttpGetArgs),
+    HttpGet(Box<HttpGetArgs>),
     /// Serve a web page, a JSON API and a line protocol that show and switch GPIO pins
     #[command(after_long_help = help::after_long_help("serve-gpio", None))]
     ServeGpio(ServeGpioArgs),
@@ -556,11 +556,37 @@ pub struct HttpGetArgs {
     #[arg(short = 'X', long, value_name = "METHOD")]
     pub request: Option<String>,
     /// Send DATA as a form POST (application/x-www-form-urlencoded); @FILE reads a file
+    /// (its CR and LF dropped). Repeated, and with the other --data options, the parts are
+    /// joined with '&' in command-line order
     #[arg(short = 'd', long, value_name = "DATA", conflicts_with = "json")]
-    pub data: Option<String>,
+    pub data: Vec<String>,
+    /// As -d, but @FILE is sent exactly as it is (a lone --data-binary @FILE streams from
+    /// the file)
+    #[arg(long, value_name = "DATA", conflicts_with = "json")]
+    pub data_binary: Vec<String>,
+    /// As -d, URL-encoded: CONTENT, =CONTENT, NAME=CONTENT, @FILE or NAME@FILE (the
+    /// content or the file's bytes percent-encoded, NAME kept as given)
+    #[arg(long, value_name = "DATA", conflicts_with = "json")]
+    pub data_urlencode: Vec<String>,
+    /// As -d, with no @FILE: an @ is sent as it is
+    #[arg(long, value_name = "DATA", conflicts_with = "json")]
+    pub data_raw: Vec<String>,
+    /// Every --data option in command-line order (filled by [`parse_from`]).
+    #[arg(skip)]
+    pub data_parts: Vec<DataArg>,
     /// Send DATA as JSON (POST, Content-Type and Accept application/json); @FILE reads a file
     #[arg(long, value_name = "DATA")]
     pub json: Option<String>,
+    /// Upload FILE as the body of a PUT (- for stdin, sent chunked unless it is a regular
+    /// file); a URL that ends in / gets the file's name appended. Streamed, never held in
+    /// memory
+    #[arg(short = 'T', long, value_name = "FILE", value_hint = ValueHint::FilePath,
+          conflicts_with_all = ["data", "data_binary", "data_urlencode", "data_raw", "json", "head"])]
+    pub upload_file: Option<PathBuf>,
+    /// With a body over 1 MiB or of unknown length, wait at most SECS for the server's
+    /// 100 Continue before sending it (`-H 'Expect:'` sends it at once)
+    #[arg(long, value_name = "SECS", default_value_t = 1.0, value_parser = parse_secs)]
+    pub expect100_timeout: Secs,
     /// Extra request header, 'Name: value' (repeatable)
     #[arg(short = 'H', long = "header", value_name = "HEADER")]
     pub headers: Vec<String>,
@@ -890,6 +916,19 @@ pub fn split_endpoint(
     Ok((addr, port))
 }
 
+/// One `--data…` option of `http-get`, in the order given.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DataArg {
+    /// `-d`: `@FILE` read without CR and LF.
+    Form(String),
+    /// `--data-binary`: `@FILE` read as it is.
+    Binary(String),
+    /// `--data-urlencode`.
+    UrlEncode(String),
+    /// `--data-raw`: no `@FILE`.
+    Raw(String),
+}
+
 /// One `-o FILE` or `-O` of `http-get`, in the order given.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OutputArg {
@@ -937,6 +976,20 @@ where
             .collect();
         order.sort_by_key(|(i, _)| *i);
         args.outputs = order.into_iter().map(|(_, o)| o).collect();
+        let mut data: Vec<(usize, DataArg)> = Vec::new();
+        type Kind<'a> = (&'a str, &'a Vec<String>, fn(String) -> DataArg);
+        let kinds: [Kind<'_>; 4] = [
+            ("data", &args.data, DataArg::Form),
+            ("data_binary", &args.data_binary, DataArg::Binary),
+            ("data_urlencode", &args.data_urlencode, DataArg::UrlEncode),
+            ("data_raw", &args.data_raw, DataArg::Raw),
+        ];
+        for (id, values, make) in kinds {
+            let at: Vec<usize> = at(id);
+            data.extend(at.into_iter().zip(values.iter().cloned().map(make)));
+        }
+        data.sort_by_key(|(i, _)| *i);
+        args.data_parts = data.into_iter().map(|(_, d)| d).collect();
     }
     Ok(cli)
 }

@@ -142,6 +142,10 @@ const HTTP_GET: &[Example] = &[
         "Fetch several files into names from their URLs, over one kept-alive connection.",
     ),
     ex(
+        "nicksock http-get -sf -T dist/app.tar.gz https://artifacts.example.org/builds/42/",
+        "Upload a build artifact with PUT, streamed from the file (the URL gets its name).",
+    ),
+    ex(
         "nicksock http-get -f -s -o /dev/null -w '%{http_code}\\n' http://127.0.0.1:8080/health",
         "A CI health check: prints the status, exit 7 on 4xx/5xx.",
     ),

@@ -6,6 +6,7 @@
 mod exchange;
 mod output;
 mod retry;
+mod upload;
 mod write_out;
 
 use std::io::Read as _;
@@ -18,11 +19,12 @@ use url::{Host, Url};
 
 use self::exchange::{Buffers, Ending, Exchange, MAX_TIME, Plan, Request};
 use self::output::{Output, Target};
+use self::upload::Upload;
 use self::write_out::{Stats, WriteOut};
-use crate::cli::{HttpGetArgs, OutputArg, usage_error};
+use crate::cli::{DataArg, HttpGetArgs, OutputArg, usage_error};
 use crate::error::{Kind, Tag as _, exit_code, fail};
 use crate::http::client::{
-    Credentials, DEFAULT_USER_AGENT, RequestSpec, encode_proxied_request, encode_request,
+    Credentials, DEFAULT_USER_AGENT, RequestSpec, Streamed, encode_proxied_request, encode_request,
     is_token_char, parse_header_arg,
 };
 use crate::http::find_header;
@@ -54,6 +56,10 @@ pub struct Config {
     request: RequestSpec,
     /// The URLs, in order, each with its output.
     transfers: Vec<Transfer>,
+    /// Where the streamed body comes from (`-T`, a lone `--data-binary @FILE`).
+    upload: Option<upload::From>,
+    /// `--expect100-timeout`.
+    expect_wait: Duration,
     plan: Plan,
     fail_with_body: bool,
     max_redirs: u32,
@@ -171,11 +177,17 @@ impl Config {
         if let Some(path) = &args.unix_socket {
             crate::net::unix::check_path("http-get", path)?;
         }
-        let (body, content_type) = match (&args.data, &args.json) {
-            (Some(data), _) => (Some(read_data(data, true)?), Some(FORM_CONTENT_TYPE)),
-            (None, Some(json)) => (Some(read_data(json, false)?), Some(JSON_CONTENT_TYPE)),
-            (None, None) => (None, None),
-        };
+        if args.upload_file.is_some() && usage.urls.len() > 1 {
+            return Err(
+                usage_error("http-get", "-T uploads to one URL: give one URL per run").into(),
+            );
+        }
+        let (body, upload, content_type) = request_body(&args)?;
+        if let (Some(upload::From::File(path)), Some(_)) = (&upload, &args.upload_file) {
+            for url in &mut usage.urls {
+                upload_url(url, path);
+            }
+        }
         if let Some(offset) = &args.continue_at
             && offset != "-"
         {
@@ -253,7 +265,12 @@ impl Config {
                     .unwrap_or_else(|| DEFAULT_USER_AGENT.to_string()),
                 credentials: None,
                 keep_alive: false,
+                // The framing is the source's, known once it is opened for a request.
+                streamed: upload.as_ref().map(|_| Streamed::Chunked),
+                expect_continue: false,
             },
+            upload,
+            expect_wait: secs(args.expect100_timeout),
             transfers,
             plan: Plan {
                 include: args.include || args.head,
@@ -387,7 +404,7 @@ fn check_usage(args: &HttpGetArgs) -> Result<Usage, clap::Error> {
         .iter()
         .map(|u| parse_url(u).map_err(|e| usage_error("http-get", e.to_string())))
         .collect::<Result<Vec<_>, _>>()?;
-    let has_body = args.data.is_some() || args.json.is_some();
+    let has_body = !args.data_parts.is_empty() || args.json.is_some();
     let method = match &args.request {
         Some(m) if m.is_empty() || !m.chars().all(is_token_char) => {
             return Err(usage_error(
@@ -406,6 +423,7 @@ fn check_usage(args: &HttpGetArgs) -> Result<Usage, clap::Error> {
             ));
         }
         None if args.head => "HEAD".into(),
+        None if args.upload_file.is_some() => "PUT".into(),
         None if has_body => "POST".into(),
         None => "GET".into(),
     };
@@ -424,6 +442,89 @@ fn check_usage(args: &HttpGetArgs) -> Result<Usage, clap::Error> {
         headers,
         write_out,
     })
+}
+
+/// The body the command line gives: bytes in memory (`-d` and the other `--data…` options,
+/// joined with `&` in order; `--json`), or a body streamed from a file or stdin (`-T`, a lone
+/// `--data-binary @FILE`), and its Content-Type.
+#[allow(clippy::type_complexity)]
+fn request_body(
+    args: &HttpGetArgs,
+) -> Result<(Option<Vec<u8>>, Option<upload::From>, Option<&'static str>)> {
+    if let Some(path) = &args.upload_file {
+        let from = if path.as_os_str() == "-" {
+            upload::From::Stdin
+        } else {
+            upload::From::File(path.clone())
+        };
+        return Ok((None, Some(from), None));
+    }
+    if let Some(json) = &args.json {
+        return Ok((Some(read_data(json, false)?), None, Some(JSON_CONTENT_TYPE)));
+    }
+    if let [DataArg::Binary(one)] = args.data_parts.as_slice()
+        && let Some(path) = one.strip_prefix('@')
+        && path != "-"
+    {
+        let from = upload::From::File(PathBuf::from(path));
+        return Ok((None, Some(from), Some(FORM_CONTENT_TYPE)));
+    }
+    if args.data_parts.is_empty() {
+        return Ok((None, None, None));
+    }
+    let mut body = Vec::new();
+    for (i, part) in args.data_parts.iter().enumerate() {
+        if i > 0 {
+            body.push(b'&');
+        }
+        match part {
+            DataArg::Form(v) => body.extend(read_data(v, true)?),
+            DataArg::Binary(v) => body.extend(read_data(v, false)?),
+            DataArg::Raw(v) => body.extend_from_slice(v.as_bytes()),
+            DataArg::UrlEncode(v) => body.extend(url_encoded(v)?),
+        }
+    }
+    Ok((Some(body), None, Some(FORM_CONTENT_TYPE)))
+}
+
+/// `--data-urlencode` as curl reads it: up to the first `=` (else the first `@`) is a name
+/// kept as it is; after `=` comes content, after `@` a file (`-`: stdin), and that is
+/// percent-encoded (everything but letters, digits and `-._~`). Without either, the whole
+/// argument is content; a leading `=` or `@` leaves no name.
+fn url_encoded(arg: &str) -> Result<Vec<u8>> {
+    use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_encode};
+    const ENCODED: &AsciiSet = &NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'.')
+        .remove(b'_')
+        .remove(b'~');
+    let split = arg.find('=').or_else(|| arg.find('@'));
+    let (name, content) = match split {
+        Some(at) if arg.as_bytes()[at] == b'@' => {
+            let path = &arg[at + 1..];
+            (&arg[..at], read_data(&format!("@{path}"), false)?)
+        }
+        Some(at) => (&arg[..at], arg.as_bytes()[at + 1..].to_vec()),
+        None => ("", arg.as_bytes().to_vec()),
+    };
+    let mut out = name.as_bytes().to_vec();
+    if !name.is_empty() {
+        out.push(b'=');
+    }
+    out.extend(percent_encode(&content, ENCODED).to_string().into_bytes());
+    Ok(out)
+}
+
+/// `-T FILE` to a URL that ends in `/`: the file's name is appended, as curl does.
+fn upload_url(url: &mut Url, file: &std::path::Path) {
+    if !url.path().ends_with('/') {
+        return;
+    }
+    if let Some(name) = file.file_name().and_then(|n| n.to_str())
+        && let Ok(mut segments) = url.path_segments_mut()
+    {
+        segments.pop_if_empty().push(name);
+    }
 }
 
 /// The bytes of `-d`/`--json`: DATA itself, or a file with `@FILE` (`@-`: stdin). As curl
@@ -457,6 +558,7 @@ pub fn run(mut config: Config) -> Result<()> {
         ev: EventLoop::new()?,
         bufs: Buffers::default(),
         pool: Pool::default(),
+        stdin_used: false,
     };
     let transfers = std::mem::take(&mut config.transfers);
     let count = transfers.len();
@@ -520,6 +622,8 @@ struct Shared {
     ev: EventLoop,
     bufs: Buffers,
     pool: Pool,
+    /// Stdin went out as a body already (`-T -`): it cannot go again.
+    stdin_used: bool,
 }
 
 /// Which connections may carry a request: the same scheme, host and port, by the same
@@ -782,6 +886,7 @@ fn redirected(mut spec: RequestSpec, status: u16, to: Url) -> RequestSpec {
     if matches!(status, 301..=303) && spec.method != "HEAD" {
         spec.method = "GET".into();
         spec.body = None;
+        spec.streamed = None;
         spec.content_type = None;
     }
     if spec.url.origin() != to.origin() {
@@ -802,6 +907,8 @@ fn exchange(
     session: &mut Session<'_>,
     out: &mut Output,
 ) -> Result<Ending> {
+    let mut spec = spec.clone();
+    let spec = &mut spec;
     let host = host_name(&spec.url)?;
     let port = connect_port(&spec.url);
     let proxy = match &config.unix {
@@ -830,29 +937,44 @@ fn exchange(
             .map(|p| p.url.credentials.is_some()),
         ..plan
     };
-    let (bytes, mut secrets) = match &proxy {
-        Some(p) if !tunnel => {
-            let auth = p.url.credentials.as_ref().map(crate::proxy::basic_auth);
-            let secrets = p.secrets();
-            (encode_proxied_request(spec, auth.as_deref()), secrets)
-        }
-        _ => (encode_request(spec), Vec::new()),
-    };
-    if let Some(c) = &spec.credentials {
-        secrets.extend(c.secrets());
-    }
-    // `--trace` shows the request with the credentials (the origin's, the proxy's) masked.
-    let shown = dial::mask(&bytes, &secrets);
     let url_text = spec.url.to_string();
-    let request = Request {
-        method: &spec.method,
-        url: &url_text,
-        bytes: &bytes,
-        shown: &shown,
-        keep_alive: spec.keep_alive,
-    };
     let mut idle = session.shared.pool.take(&key);
     loop {
+        // The streamed body, opened for this request: its length goes in the head.
+        let mut upload = match (&config.upload, spec.streamed) {
+            (Some(from), Some(_)) => {
+                let shared = &mut *session.shared;
+                let opened =
+                    Upload::open(&mut shared.ev, from, &mut shared.stdin_used, config.silent)?;
+                spec.streamed = Some(opened.length());
+                Some(opened)
+            }
+            _ => None,
+        };
+        let wait = expects_continue(spec, config.expect_wait);
+        spec.expect_continue = wait.is_some() && find_header(&spec.headers, "expect").is_none();
+        let (bytes, mut secrets) = match &proxy {
+            Some(p) if !tunnel => {
+                let auth = p.url.credentials.as_ref().map(crate::proxy::basic_auth);
+                let secrets = p.secrets();
+                (encode_proxied_request(spec, auth.as_deref()), secrets)
+            }
+            _ => (encode_request(spec), Vec::new()),
+        };
+        if let Some(c) = &spec.credentials {
+            secrets.extend(c.secrets());
+        }
+        // `--trace` shows the request with the credentials (the origin's, the proxy's) masked.
+        let shown = dial::mask(&bytes, &secrets);
+        let request = Request {
+            method: &spec.method,
+            url: &url_text,
+            bytes: &bytes,
+            shown: &shown,
+            keep_alive: spec.keep_alive,
+            expect: wait,
+            head_len: head_length(&bytes),
+        };
         let reused = idle.is_some();
         let (transport, addr) = match idle.take() {
             Some(kept) => {
@@ -863,6 +985,9 @@ fn exchange(
             }
             None => connect(config, session, &key, &proxy, plan)?,
         };
+        if let Some(upload) = &mut upload {
+            upload.zero_copy_into(&transport);
+        }
         if plan.verbose > 0 {
             show_request(&bytes);
         }
@@ -881,6 +1006,7 @@ fn exchange(
             ev.registry(),
             transport,
             request,
+            upload,
             &mut shared.bufs,
             out,
             plan,
@@ -976,6 +1102,34 @@ fn connect(
     Ok((transport, addr))
 }
 
+/// How long the body waits for `100 Continue`, when the request asks for one: curl's rule,
+/// a body over 1 MiB or of unknown length over HTTP/1.1; `-H 'Expect: 100-continue'` asks
+/// for any body, and `-H 'Expect:'` never.
+fn expects_continue(spec: &RequestSpec, wait: Duration) -> Option<Duration> {
+    let size = match (spec.streamed, &spec.body) {
+        (Some(Streamed::Chunked), _) => u64::MAX,
+        (Some(Streamed::Length(n)), _) => n,
+        (None, Some(body)) => body.len() as u64,
+        (None, None) => return None,
+    };
+    let asked = match find_header(&spec.headers, "expect") {
+        Some(value) => value.trim().eq_ignore_ascii_case("100-continue"),
+        None => size > EXPECT_THRESHOLD,
+    };
+    (asked && !spec.http10).then_some(wait)
+}
+
+/// Bodies larger than this are sent after `100 Continue` (curl's threshold).
+const EXPECT_THRESHOLD: u64 = 1 << 20;
+
+/// The length of a request's head: up to and with its blank line.
+fn head_length(bytes: &[u8]) -> usize {
+    bytes
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map_or(bytes.len(), |at| at + 4)
+}
+
 /// The name or address to resolve, IPv6 without brackets.
 fn host_name(url: &Url) -> Result<String> {
     let host = connect_host(url).map_err(|e| fail(Kind::Runtime, e))?;
@@ -1026,7 +1180,7 @@ mod tests {
     fn args(list: &[&str]) -> HttpGetArgs {
         let cli = crate::cli::try_parse_from(["nicksock", "http-get"].iter().chain(list)).unwrap();
         match cli.command {
-            crate::cli::Command::HttpGet(a) => a,
+            crate::cli::Command::HttpGet(a) => *a,
             other => panic!("parsed as {other:?}"),
         }
     }
@@ -1082,6 +1236,37 @@ mod tests {
             redirected(head, 301, parse_url("http://a/z").unwrap()).method,
             "HEAD"
         );
+    }
+
+    #[test]
+    fn data_urlencode_reads_names_contents_and_files_as_curl_does() {
+        let enc = |a: &str| String::from_utf8(url_encoded(a).unwrap()).unwrap();
+        assert_eq!(enc("a b"), "a%20b");
+        assert_eq!(enc("=a=b"), "a%3Db");
+        assert_eq!(enc("k=v w"), "k=v%20w");
+        assert_eq!(enc("k=a@b"), "k=a%40b");
+        assert_eq!(enc("safe-._~"), "safe-._~");
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("f");
+        std::fs::write(&file, "x+y\n").unwrap();
+        assert_eq!(enc(&format!("n@{}", file.display())), "n=x%2By%0A");
+        assert_eq!(enc(&format!("@{}", file.display())), "x%2By%0A");
+        assert!(url_encoded("n@/nonexistent/file").is_err());
+    }
+
+    #[test]
+    fn an_upload_to_a_directory_url_gets_the_file_name() {
+        let name = |u: &str, f: &str| {
+            let mut url = parse_url(u).unwrap();
+            upload_url(&mut url, std::path::Path::new(f));
+            url.to_string()
+        };
+        assert_eq!(
+            name("http://h/up/", "dist/app 1.tar"),
+            "http://h/up/app%201.tar"
+        );
+        assert_eq!(name("http://h", "a.bin"), "http://h/a.bin");
+        assert_eq!(name("http://h/x", "a.bin"), "http://h/x");
     }
 
     #[test]

@@ -40,7 +40,7 @@ pub fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::GenCert(args) => gen_cert::run(args, verbose),
-        Command::HttpGet(args) => http_get::run(http_get::Config::from_args(args, verbose)?),
+        Command::HttpGet(args) => http_get::run(http_get::Config::from_args(*args, verbose)?),
         Command::ServeGpio(args) => serve_gpio::run(serve_gpio::Config::from_args(args, verbose)?),
         Command::Relay(args) => relay::run(relay::Config::from_args(args, verbose)?),
         Command::Proxy(args) => proxy::run(proxy::Config::from_args(args, verbose)?),

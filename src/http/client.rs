@@ -40,6 +40,19 @@ pub struct RequestSpec {
     pub credentials: Option<Credentials>,
     /// Another request may follow on the connection: no `Connection: close` (HTTP/1.1 only).
     pub keep_alive: bool,
+    /// A body sent after the head from elsewhere (a file, stdin), in place of `body`.
+    pub streamed: Option<Streamed>,
+    /// Ask the server whether it wants the body before sending it (`Expect: 100-continue`).
+    pub expect_continue: bool,
+}
+
+/// How a streamed body is framed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Streamed {
+    /// This many bytes (`Content-Length`).
+    Length(u64),
+    /// Chunked transfer coding, the length unknown.
+    Chunked,
 }
 
 /// Basic credentials and where they may be sent: the origin (scheme, host, port) they were
@@ -98,6 +111,8 @@ impl RequestSpec {
             user_agent: DEFAULT_USER_AGENT.to_string(),
             credentials: None,
             keep_alive: false,
+            streamed: None,
+            expect_continue: false,
         }
     }
 }
@@ -131,11 +146,23 @@ fn encode(spec: &RequestSpec, proxied: Option<Option<&str>>) -> Vec<u8> {
     if let Some(Some(auth)) = proxied {
         headers.push(("Proxy-Authorization".into(), auth.to_string()));
     }
-    if let Some(body) = &spec.body {
+    let length = match (&spec.body, spec.streamed) {
+        (_, Some(Streamed::Chunked)) => Some(None),
+        (_, Some(Streamed::Length(n))) => Some(Some(n)),
+        (Some(body), None) => Some(Some(body.len() as u64)),
+        (None, None) => None,
+    };
+    if let Some(length) = length {
         if let Some(ct) = &spec.content_type {
             headers.push(("Content-Type".into(), ct.clone()));
         }
-        headers.push(("Content-Length".into(), body.len().to_string()));
+        match length {
+            Some(n) => headers.push(("Content-Length".into(), n.to_string())),
+            None => headers.push(("Transfer-Encoding".into(), "chunked".into())),
+        }
+        if spec.expect_continue {
+            headers.push(("Expect".into(), "100-continue".into()));
+        }
     }
     if !spec.keep_alive || spec.http10 {
         headers.push(("Connection".into(), "close".into()));
@@ -152,7 +179,7 @@ fn encode(spec: &RequestSpec, proxied: Option<Option<&str>>) -> Vec<u8> {
         out.extend_from_slice(format!("{name}: {value}\r\n").as_bytes());
     }
     out.extend_from_slice(b"\r\n");
-    if let Some(body) = &spec.body {
+    if let (Some(body), None) = (&spec.body, spec.streamed) {
         out.extend_from_slice(body);
     }
     out

@@ -1799,3 +1799,312 @@ fn http_get_sends_again_on_a_new_connection_when_the_kept_one_was_closed() {
         done.stderr
     );
 }
+
+/// An nginx location that takes PUTs of any size (WebDAV), files under `www/up/`.
+const DAV: &str = "location /up/ { dav_methods PUT; create_full_put_path on; \
+                   client_max_body_size 0; }";
+
+#[test]
+fn http_get_uploads_64_mib_to_nginx_webdav_by_file_over_http_and_https_and_chunked_from_stdin() {
+    let Some(nginx) = Nginx::start_with(DAV) else {
+        return;
+    };
+    let dir = tempdir();
+    let data = pattern(64 << 20, 7);
+    let file = write_file(dir.path(), "artifact.bin", &data);
+    let file = file.to_str().expect("path");
+    // A URL ending in / gets the file's name.
+    let done = get(&["-sf", "-T", file, &nginx.http("/up/")]);
+    done.assert_code(0);
+    assert!(
+        file_bytes(&nginx.root().join("up/artifact.bin")) == data,
+        "HTTP upload differs"
+    );
+
+    let done = get(&[
+        "-sf",
+        "--cacert",
+        &nginx.cert(),
+        "-w",
+        "%{http_code}",
+        "-T",
+        file,
+        &nginx.https("/up/tls.bin"),
+    ]);
+    done.assert_code(0);
+    assert_eq!(done.out(), "201");
+    assert!(
+        file_bytes(&nginx.root().join("up/tls.bin")) == data,
+        "HTTPS upload differs"
+    );
+
+    // `-T -` from a pipe that starts late: chunked, the bytes written as they come.
+    let mut p = Proc::spawn(nicksock(&[
+        "http-get",
+        "-sf",
+        "-v",
+        "-T",
+        "-",
+        &nginx.http("/up/piped.bin"),
+    ]));
+    let piece = &data[..8 << 20];
+    thread::sleep(Duration::from_millis(200));
+    p.send(&piece[..1 << 20]);
+    p.send(&piece[1 << 20..]);
+    p.close_stdin();
+    let done = p.wait();
+    done.assert_code(0);
+    assert!(
+        done.stderr.contains("> Transfer-Encoding: chunked"),
+        "{}",
+        done.stderr
+    );
+    assert!(
+        file_bytes(&nginx.root().join("up/piped.bin")) == piece,
+        "chunked upload differs"
+    );
+}
+
+/// One request read by hand: the head, and the body as its framing says (Content-Length or
+/// chunked), with when the body's first byte came after the head.
+struct Received {
+    head: String,
+    body: Vec<u8>,
+    body_after: Option<Duration>,
+}
+
+/// Reads a request: head, then its body by Content-Length or chunked framing. `answer` may
+/// write something after the head (a `100 Continue`, a final answer) before the body is read;
+/// it returns false to read no body at all.
+fn receive(s: &mut TcpStream, answer: impl FnOnce(&mut TcpStream, &str) -> bool) -> Received {
+    let mut reader = std::io::BufReader::new(s.try_clone().expect("clone"));
+    let mut head = String::new();
+    loop {
+        let mut line = String::new();
+        if std::io::BufRead::read_line(&mut reader, &mut line).expect("head") == 0 {
+            break;
+        }
+        head.push_str(&line);
+        if line == "\r\n" {
+            break;
+        }
+    }
+    let head_at = Instant::now();
+    let mut body = Vec::new();
+    if !answer(s, &head) {
+        return Received {
+            head,
+            body,
+            body_after: None,
+        };
+    }
+    let lower = head.to_ascii_lowercase();
+    let mut first = [0u8; 1];
+    let mut got_first = |r: &mut std::io::BufReader<TcpStream>, body: &mut Vec<u8>| {
+        r.read_exact(&mut first).expect("first body byte");
+        body.push(first[0]);
+        head_at.elapsed()
+    };
+    let body_after;
+    if lower.contains("transfer-encoding: chunked") {
+        body_after = Some(got_first(&mut reader, &mut body));
+        let mut size_line = String::from_utf8(body.split_off(0)).expect("hex");
+        loop {
+            std::io::BufRead::read_line(&mut reader, &mut size_line).expect("chunk size");
+            let size = usize::from_str_radix(size_line.trim(), 16).expect("hex size");
+            size_line.clear();
+            let mut chunk = vec![0u8; size + 2];
+            reader.read_exact(&mut chunk).expect("chunk");
+            if size == 0 {
+                break;
+            }
+            body.extend_from_slice(&chunk[..size]);
+        }
+    } else {
+        let length: usize = lower
+            .lines()
+            .find_map(|l| l.strip_prefix("content-length:"))
+            .map_or(0, |v| v.trim().parse().expect("length"));
+        body_after = (length > 0).then(|| got_first(&mut reader, &mut body));
+        let mut rest = vec![0u8; length.saturating_sub(1)];
+        reader.read_exact(&mut rest).expect("body");
+        body.extend_from_slice(&rest);
+    }
+    Received {
+        head,
+        body,
+        body_after,
+    }
+}
+
+/// The peak memory of a running process, in KiB.
+fn peak_kib(pid: u32) -> u64 {
+    fs::read_to_string(format!("/proc/{pid}/status"))
+        .expect("status")
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmHWM")
+}
+
+#[test]
+fn http_get_streams_uploads_in_bounded_memory_and_waits_for_100_continue_as_curl_does() {
+    let dir = tempdir();
+    let data = pattern(64 << 20, 3);
+    let file = write_file(dir.path(), "big.bin", &data);
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}/put", listener.local_addr().expect("addr"));
+    // `http-get -T big.bin` with these flags first, and the server's end of its connection.
+    let upload = |flags: &[&str]| {
+        let path = file.to_str().expect("path");
+        let args = [&["http-get"][..], flags, &["-T", path, &url]].concat();
+        let p = Proc::spawn(nicksock(&args));
+        let (s, _) = listener.accept().expect("accept");
+        (p, s)
+    };
+    // A server that never answers Expect: the body follows after about a second, and the
+    // client's memory at the end of it is far below the 64 MiB it sent.
+    let (mut p, mut s) = upload(&["-s"]);
+    let got = receive(&mut s, |_, _| true);
+    let peak = peak_kib(p.child.id());
+    s.write_all(b"HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n")
+        .expect("answer");
+    p.wait().assert_code(0);
+    assert!(
+        got.head.starts_with("PUT /put HTTP/1.1\r\n"),
+        "{}",
+        got.head
+    );
+    assert!(
+        got.head.contains("Expect: 100-continue\r\n"),
+        "{}",
+        got.head
+    );
+    assert!(
+        got.head
+            .contains(&format!("Content-Length: {}\r\n", data.len()))
+    );
+    assert!(got.body == data, "the body differs");
+    let waited = got.body_after.expect("a body");
+    assert!(
+        waited >= Duration::from_millis(900),
+        "sent after {waited:?}"
+    );
+    assert!(
+        peak < 32 * 1024,
+        "peak memory {peak} KiB for a 64 MiB upload"
+    );
+
+    // A server that says 100 Continue gets the body at once.
+    let (mut p, mut s) = upload(&["-s"]);
+    let got = receive(&mut s, |s, _| {
+        s.write_all(b"HTTP/1.1 100 Continue\r\n\r\n").expect("100");
+        true
+    });
+    s.write_all(b"HTTP/1.1 204 No Content\r\n\r\n")
+        .expect("answer");
+    p.wait().assert_code(0);
+    assert!(got.body == data, "the body differs");
+    assert!(got.body_after.expect("a body") < Duration::from_millis(900));
+
+    // A server that refuses at once (413): the body is never sent, -f says 7.
+    let (mut p, mut s) = upload(&["-sf"]);
+    receive(&mut s, |s, _| {
+        s.write_all(b"HTTP/1.1 413 Content Too Large\r\nContent-Length: 0\r\n\r\n")
+            .expect("413");
+        false
+    });
+    let done = p.wait();
+    done.assert_code(7);
+    assert!(done.stderr.contains("413"), "{}", done.stderr);
+    s.set_read_timeout(Some(Duration::from_secs(2)))
+        .expect("timeout");
+    let mut rest = Vec::new();
+    let _ = s.read_to_end(&mut rest);
+    assert!(
+        rest.is_empty(),
+        "{} body bytes sent after a 413",
+        rest.len()
+    );
+
+    // -H 'Expect:' sends the body at once.
+    let (mut p, mut s) = upload(&["-s", "-H", "Expect:"]);
+    let got = receive(&mut s, |_, _| true);
+    s.write_all(b"HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n")
+        .expect("answer");
+    p.wait().assert_code(0);
+    assert!(
+        !got.head.to_ascii_lowercase().contains("expect"),
+        "{}",
+        got.head
+    );
+    assert!(got.body_after.expect("a body") < Duration::from_millis(900));
+}
+
+#[test]
+fn http_get_sends_data_binary_urlencode_and_joined_parts_as_curl_does() {
+    let dir = tempdir();
+    let raw = b"line one\r\nline two\n\x00\xff end";
+    let file = write_file(dir.path(), "raw.bin", raw);
+    let file_arg = format!("@{}", file.display());
+    let server = Scripted::start(vec![
+        reply(ok_response("ok")),
+        reply(ok_response("ok")),
+        reply(ok_response("ok")),
+    ]);
+    // A lone --data-binary @FILE: the file's bytes as they are, CR and LF kept.
+    get(&["--data-binary", &file_arg, &server.url("/bin")]).assert_code(0);
+    let request = server.requests.recv_timeout(PATIENCE).expect("a request");
+    let split = request
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("head")
+        + 4;
+    let head = String::from_utf8_lossy(&request[..split]);
+    assert!(head.starts_with("POST /bin "), "{head}");
+    assert!(
+        head.contains(&format!("Content-Length: {}", raw.len())),
+        "{head}"
+    );
+    assert!(head.contains("Content-Type: application/x-www-form-urlencoded"));
+    assert_eq!(&request[split..], raw);
+
+    let name_file = format!(
+        "note@{}",
+        write_file(dir.path(), "n.txt", b"a b&c").display()
+    );
+    get(&[
+        "-d",
+        "a=1",
+        "--data-urlencode",
+        "msg=hello world/ü",
+        "--data-raw",
+        "@at",
+        "--data-urlencode",
+        &name_file,
+        "--data-urlencode",
+        "=x y",
+        &server.url("/form"),
+    ])
+    .assert_code(0);
+    let request = server.request();
+    let body = request.split_once("\r\n\r\n").expect("head").1;
+    assert_eq!(
+        body,
+        "a=1&msg=hello%20world%2F%C3%BC&@at&note=a%20b%26c&x%20y"
+    );
+
+    // -T - with stdin at /dev/null: an empty chunked PUT.
+    let mut p = Proc::spawn_io(
+        nicksock(&["http-get", "-T", "-", &server.url("/empty")]),
+        Stdio::null(),
+        Stdio::piped(),
+    );
+    p.wait().assert_code(0);
+    let request = server.request();
+    assert!(request.starts_with("PUT /empty "), "{request}");
+    assert!(
+        request.contains("Transfer-Encoding: chunked\r\n"),
+        "{request}"
+    );
+}

@@ -12,6 +12,7 @@ use mio::{Interest, Token};
 
 use super::output::Output;
 use super::retry;
+use super::upload::Upload;
 use crate::error::{Kind, Tag as _, fail};
 use crate::http::client::{Event as HttpEvent, ResponseHead, ResponseReader};
 use crate::http::decode::{Decoder, PushError, Unsupported};
@@ -23,6 +24,8 @@ use crate::net::transport::{Transport, would_block};
 const SOCKET: Token = Token(0);
 /// Token of the `--max-time` deadline.
 pub const MAX_TIME: Token = Token(1);
+/// Token of the wait for `100 Continue`.
+const EXPECT: Token = Token(3);
 /// Bytes read from the connection per call.
 pub const READ_CHUNK: usize = 256 * 1024;
 /// Body bytes gathered before they are written out: TLS hands over at most a record
@@ -128,6 +131,11 @@ pub struct Request<'a> {
     pub shown: &'a [u8],
     /// It asked to keep the connection open for another request.
     pub keep_alive: bool,
+    /// It says `Expect: 100-continue`: the bytes after the head (`head_len`) and the
+    /// streamed body wait for `100 Continue`, a final answer, or this long.
+    pub expect: Option<Duration>,
+    /// How many of `bytes` are the head.
+    pub head_len: usize,
 }
 
 /// One request/response on one connection.
@@ -140,6 +148,15 @@ pub struct Exchange<'a> {
     shown: &'a [u8],
     sent: usize,
     send_error: Option<io::Error>,
+    /// The body streamed after `request` (`-T`), if any.
+    upload: Option<Upload>,
+    /// The streamed body is all out.
+    uploaded: bool,
+    /// The wait for `100 Continue`: how long, and until when once the head is out.
+    expect: Option<(Duration, Option<Instant>)>,
+    head_len: usize,
+    /// A final answer came before the body went: the rest of it is not sent.
+    abandoned: bool,
     reader: ResponseReader,
     bufs: &'a mut Buffers,
     out: &'a mut Output,
@@ -164,6 +181,7 @@ impl<'a> Exchange<'a> {
         registry: &mio::Registry,
         mut sock: Transport,
         request: Request<'a>,
+        upload: Option<Upload>,
         bufs: &'a mut Buffers,
         out: &'a mut Output,
         plan: Plan,
@@ -185,6 +203,11 @@ impl<'a> Exchange<'a> {
             shown: request.shown,
             sent: 0,
             send_error: None,
+            uploaded: upload.is_none(),
+            upload,
+            expect: request.expect.map(|wait| (wait, None)),
+            head_len: request.head_len,
+            abandoned: false,
             reader: ResponseReader::new(request.method),
             bufs,
             out,
@@ -214,6 +237,8 @@ impl<'a> Exchange<'a> {
             && self.whole
             && self.send_error.is_none()
             && self.sent == self.request.len()
+            && self.uploaded
+            && !self.abandoned
             && self.reader.trailing_bytes() == 0
             && self
                 .ending
@@ -222,15 +247,55 @@ impl<'a> Exchange<'a> {
                 .is_some_and(ResponseHead::keeps_alive)
     }
 
-    /// Sends what it can of the request. A failed send is kept, not raised: the server may
-    /// have answered (413, 401…) and closed before reading everything.
-    fn send(&mut self) {
-        while self.sent < self.request.len() && self.send_error.is_none() {
-            let (data, shown) = (&self.request[self.sent..], &self.shown[self.sent..]);
-            match self.sock.write_masked(data, shown) {
-                Ok(n) => self.sent += n,
-                Err(e) if would_block(&e) => break,
-                Err(e) => self.send_error = Some(e),
+    /// Sends what it can of the request and its streamed body. A failed send is kept, not
+    /// raised: the server may have answered (413, 401…) and closed before reading
+    /// everything. With `Expect: 100-continue` the body waits after the head.
+    fn send(&mut self, cx: &mut Context<'_>) -> Result<()> {
+        while self.send_error.is_none() && !self.abandoned {
+            let limit = match self.expect {
+                Some(_) => self.head_len,
+                None => self.request.len(),
+            };
+            if self.sent < limit {
+                let (data, shown) = (
+                    &self.request[self.sent..limit],
+                    &self.shown[self.sent..limit],
+                );
+                match self.sock.write_masked(data, shown) {
+                    Ok(n) => self.sent += n,
+                    Err(e) if would_block(&e) => break,
+                    Err(e) => self.send_error = Some(e),
+                }
+                continue;
+            }
+            if let Some((wait, until)) = self.expect {
+                let now = Instant::now();
+                match until {
+                    None => {
+                        cx.timers.add(now + wait, EXPECT);
+                        self.expect = Some((wait, Some(now + wait)));
+                        break;
+                    }
+                    Some(at) if now < at => break,
+                    Some(_) => {
+                        if self.plan.verbose > 0 {
+                            eprintln!(
+                                "* no 100 Continue within {} s: sending the body",
+                                wait.as_secs_f64()
+                            );
+                        }
+                        self.expect = None;
+                        continue;
+                    }
+                }
+            }
+            match &mut self.upload {
+                Some(upload) if !self.uploaded => match upload.send(&mut self.sock)? {
+                    Ok(true) => self.uploaded = true,
+                    Ok(false) => break,
+                    Err(e) => self.send_error = Some(e),
+                },
+                _ => break,
             }
         }
         match self.sock.flush() {
@@ -240,6 +305,7 @@ impl<'a> Exchange<'a> {
                 self.send_error.get_or_insert(e);
             }
         }
+        Ok(())
     }
 
     /// Reads until the socket has nothing more, the response ends or the exchange stops.
@@ -291,10 +357,19 @@ impl<'a> Exchange<'a> {
                 HttpEvent::Interim(head) => {
                     self.ending.head_bytes += head.raw.len() as u64;
                     self.show_head(&head);
+                    if head.status == 100 {
+                        self.expect = None;
+                    }
                 }
                 HttpEvent::Head(head) => {
                     self.ending.head_bytes += head.raw.len() as u64;
                     self.show_head(&head);
+                    // An answer before the body went out (a 401, 413, 417…): the server
+                    // has decided without it, so it is not sent (curl does the same).
+                    let body_left = self.sent < self.request.len() || !self.uploaded;
+                    if body_left && (self.expect.is_some() || head.status >= 300) {
+                        self.abandoned = true;
+                    }
                     self.on_head(head, body_bytes)?;
                 }
                 HttpEvent::Done => {
@@ -508,11 +583,16 @@ impl Handler for Exchange<'_> {
         self.check_deadline(Instant::now())
     }
 
-    fn after(&mut self, _cx: &mut Context<'_>) -> Result<Flow> {
+    fn after(&mut self, cx: &mut Context<'_>) -> Result<Flow> {
         let now = Instant::now();
         self.check_deadline(now)?;
-        self.send();
+        self.send(cx)?;
+        let waiting = self.expect.is_some();
         self.receive(now)?;
+        // A `100 Continue` just read lets the body go now, not at the next event.
+        if waiting && self.expect.is_none() {
+            self.send(cx)?;
+        }
         Ok(match self.stage {
             Stage::Finished => Flow::Stop,
             Stage::Waiting | Stage::Delivering => Flow::Continue,

@@ -135,15 +135,7 @@ impl Output {
         if let Some(old) = self.progress.take() {
             old.finish_and_clear();
         }
-        let (bar, template) = match length {
-            Some(n) => (ProgressBar::new(n), BAR_TEMPLATE),
-            None => (ProgressBar::new_spinner(), SPINNER_TEMPLATE),
-        };
-        bar.set_draw_target(ProgressDrawTarget::stderr());
-        if let Ok(style) = ProgressStyle::with_template(template) {
-            bar.set_style(style);
-        }
-        self.progress = Some(bar);
+        self.progress = Some(bar(length));
     }
 
     /// Writes body bytes and advances the progress bar.
@@ -188,6 +180,19 @@ impl Drop for Output {
             bar.finish_and_clear();
         }
     }
+}
+
+/// A progress bar on stderr: a bar when the length is known, a spinner when not.
+pub fn bar(length: Option<u64>) -> ProgressBar {
+    let (bar, template) = match length {
+        Some(n) => (ProgressBar::new(n), BAR_TEMPLATE),
+        None => (ProgressBar::new_spinner(), SPINNER_TEMPLATE),
+    };
+    bar.set_draw_target(ProgressDrawTarget::stderr());
+    if let Ok(style) = ProgressStyle::with_template(template) {
+        bar.set_style(style);
+    }
+    bar
 }
 
 /// Opens a file target: devices and FIFOs in place, regular files under a temporary name.
