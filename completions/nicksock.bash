@@ -888,7 +888,7 @@ _nicksock() {
             return 0
             ;;
         nicksock__subcmd__http__subcmd__get)
-            opts="-v -o -O -i -I -L -f -X -d -T -H -A -u -m -C -x -s -w -4 -6 -k -h -V --verbose --keylog --trace --trace-ascii --output --remote-name --remote-name-all --include --head --location --max-redirs --fail --fail-with-body --request --data --data-binary --data-urlencode --data-raw --json --upload-file --expect100-timeout --header --user-agent --user --location-trusted --connect-timeout --max-time --retry --retry-for --retry-all-methods --continue-at --resolve --unix-socket --proxy --noproxy --proxy-user --proxy-cacert --proxy-insecure --http1.0 --silent --write-out --raw --compressed --cert --key --cacert --insecure --servername --help --version"
+            opts="-v -o -O -Z -i -I -L -f -X -d -T -H -A -u -m -C -x -s -w -4 -6 -k -h -V --verbose --keylog --trace --trace-ascii --output --remote-name --remote-name-all --parallel --parallel-max --include --head --location --max-redirs --fail --fail-with-body --request --data --data-binary --data-urlencode --data-raw --json --upload-file --expect100-timeout --header --user-agent --user --location-trusted --connect-timeout --max-time --retry --retry-for --retry-all-methods --continue-at --resolve --unix-socket --proxy --noproxy --proxy-user --proxy-cacert --proxy-insecure --http1.0 --silent --write-out --raw --compressed --cert --key --cacert --insecure --servername --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -967,6 +967,10 @@ _nicksock() {
                     if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
                         compopt -o filenames
                     fi
+                    return 0
+                    ;;
+                --parallel-max)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --max-redirs)

@@ -140,6 +140,7 @@ complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -l keylog -d
 complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -l trace -d 'Write every chunk sent and received to FILE (- for stderr) as hex and text, with direction, offset and time; over TLS, the plaintext' -r -F
 complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -l trace-ascii -d 'Like --trace, as text only, with CR and LF written \\r and \\n' -r -F
 complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -s o -l output -d 'Write the body to FILE instead of stdout (only once it is complete); one -o or -O per URL, paired in order: the first for the first URL, and so on' -r -F
+complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -l parallel-max -d 'With -Z: at most N transfers at once' -r
 complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -l max-redirs -d 'With -L: at most N redirects (exit 7 past that)' -r
 complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -s X -l request -d 'Request method [default: GET, or POST with a body]' -r
 complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -s d -l data -d 'Send DATA as a form POST (application/x-www-form-urlencoded); @FILE reads a file (its CR and LF dropped). Repeated, and with the other --data options, the parts are joined with \'&\' in command-line order' -r
@@ -171,6 +172,7 @@ complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -l servernam
 complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -s v -l verbose -d 'Say what happens on stderr (-vv for more)'
 complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -s O -l remote-name -d 'Write the body to a file named like the last part of the URL\'s path (paired with the URLs as -o is)'
 complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -l remote-name-all -d '-O for every URL that has no -o or -O of its own'
+complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -s Z -l parallel -d 'Run the transfers at once (up to --parallel-max), on one loop; at most one URL may write to stdout'
 complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -s i -l include -d 'Print the response head before the body'
 complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -s I -l head -d 'Send a HEAD request and print the response head'
 complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -s L -l location -d 'Follow redirects'

@@ -531,6 +531,14 @@ pub struct HttpGetArgs {
     /// -O for every URL that has no -o or -O of its own
     #[arg(long)]
     pub remote_name_all: bool,
+    /// Run the transfers at once (up to --parallel-max), on one loop; at most one URL may
+    /// write to stdout
+    #[arg(short = 'Z', long)]
+    pub parallel: bool,
+    /// With -Z: at most N transfers at once
+    #[arg(long, value_name = "N", default_value_t = 50, requires = "parallel",
+          value_parser = clap::value_parser!(u16).range(1..=300))]
+    pub parallel_max: u16,
     /// Where each -o and -O came on the command line, in order (filled by [`parse_from`]).
     #[arg(skip)]
     pub outputs: Vec<OutputArg>,

@@ -142,6 +142,10 @@ const HTTP_GET: &[Example] = &[
         "Fetch several files into names from their URLs, over one kept-alive connection.",
     ),
     ex(
+        "nicksock http-get -sf -Z --remote-name-all $(cat artifact-urls.txt)",
+        "Fetch a list of artifacts at once (up to 50 transfers, --parallel-max).",
+    ),
+    ex(
         "nicksock http-get -sf -T dist/app.tar.gz https://artifacts.example.org/builds/42/",
         "Upload a build artifact with PUT, streamed from the file (the URL gets its name).",
     ),

@@ -12,6 +12,7 @@
 # first: do not run it while anything else builds). Files live under /dev/shm, removed at exit.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+. scripts/bench/lib.sh
 
 SIZE_MIB=${BENCH_SIZE_MIB:-1024}
 ROUNDS=${BENCH_ROUNDS:-3}
@@ -39,21 +40,7 @@ gzip -6 -k "$work/www/data.json"
 GZ_BYTES=$(stat -c %s "$work/www/data.json.gz")
 
 port=$("$BIN" connect -z 127.0.0.1 28180 2>/dev/null && echo 28181 || echo 28180)
-cat > "$work/nginx.conf" <<CONF
-daemon off;
-master_process off;
-pid $work/nginx.pid;
-error_log $work/error.log;
-events { worker_connections 64; }
-http {
-  access_log off;
-  client_body_temp_path $work/body; proxy_temp_path $work/proxy;
-  fastcgi_temp_path $work/fastcgi; uwsgi_temp_path $work/uwsgi; scgi_temp_path $work/scgi;
-  default_type application/json;
-  sendfile on;
-  server { listen 127.0.0.1:$port; root $work/www; gzip_static on; }
-}
-CONF
+nginx_conf "listen 127.0.0.1:$port; root $work/www; gzip_static on;" "" "application/json"
 nginx -p "$work" -e "$work/error.log" -c "$work/nginx.conf" &
 nginx_pid=$!
 "$BIN" connect -z --retry-for 10 127.0.0.1 "$port"

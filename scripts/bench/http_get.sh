@@ -12,6 +12,7 @@
 # when it is missing. Everything lives in a temporary directory under /dev/shm, removed at exit.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+. scripts/bench/lib.sh
 
 SIZE_MIB=${BENCH_SIZE_MIB:-1024}
 ROUNDS=${BENCH_ROUNDS:-3}          # downloads: best of this many
@@ -52,28 +53,7 @@ free_port() {
 HTTP_PORT=$(free_port 28080)
 HTTPS_PORT=$(free_port $((HTTP_PORT + 1)))
 
-cat > "$work/nginx.conf" <<CONF
-daemon off;
-master_process off;
-pid $work/nginx.pid;
-error_log $work/error.log;
-events { worker_connections 256; }
-http {
-  access_log off;
-  client_body_temp_path $work/body; proxy_temp_path $work/proxy;
-  fastcgi_temp_path $work/fastcgi; uwsgi_temp_path $work/uwsgi; scgi_temp_path $work/scgi;
-  default_type application/octet-stream;
-  sendfile on;
-  server {
-    listen 127.0.0.1:$HTTP_PORT;
-    listen 127.0.0.1:$HTTPS_PORT ssl;
-    ssl_certificate $CERT;
-    ssl_certificate_key $work/certs/cert-key.pem;
-    ssl_protocols TLSv1.3;
-    root $work/www;
-  }
-}
-CONF
+nginx_conf "listen 127.0.0.1:$HTTP_PORT; listen 127.0.0.1:$HTTPS_PORT ssl; ssl_certificate $CERT; ssl_certificate_key $work/certs/cert-key.pem; ssl_protocols TLSv1.3; root $work/www;"
 nginx -p "$work" -e "$work/error.log" -c "$work/nginx.conf" &
 nginx_pid=$!
 "$BIN" connect -z --retry-for 10 127.0.0.1 "$HTTP_PORT"

@@ -20,6 +20,29 @@ wait_port() {
   echo "nothing listens on $1" >&2; return 1
 }
 now() { date +%s.%N; }
+
+# nginx_conf SERVER [HTTP] [TYPE]: writes $work/nginx.conf for an nginx in the foreground
+# with everything of its own in $work (pid, error.log, temporary files; no access log): the
+# server block SERVER, HTTP added to the http block, TYPE the default Content-Type. Start it
+# with `nginx -p "$work" -e "$work/error.log" -c "$work/nginx.conf" &`.
+nginx_conf() {
+  cat > "$work/nginx.conf" <<CONF
+daemon off;
+master_process off;
+pid $work/nginx.pid;
+error_log $work/error.log;
+events { worker_connections 512; }
+http {
+  access_log off;
+  client_body_temp_path $work/body; proxy_temp_path $work/proxy;
+  fastcgi_temp_path $work/fastcgi; uwsgi_temp_path $work/uwsgi; scgi_temp_path $work/scgi;
+  default_type ${3:-application/octet-stream};
+  sendfile on;
+  ${2:-}
+  server { $1 }
+}
+CONF
+}
 # mbps MIB T0 T1: MB/s for MIB mebibytes moved between times T0 and T1.
 mbps() { python3 -c "print(round($1*1.048576/($3-$2)))"; }
 

@@ -49,22 +49,8 @@ BUSY=0
 mkdir -p "$work/www"
 head -c $((SIZE_MIB << 20)) /dev/urandom > "$work/www/data"
 NGINX_PORT=$(free_port)
-cat > "$work/nginx.conf" <<CONF
-daemon off;
-master_process off;
-pid $work/nginx.pid;
-error_log $work/nginx.err;
-events { worker_connections 256; }
-http {
-  access_log off;
-  client_body_temp_path $work/body; proxy_temp_path $work/proxy;
-  fastcgi_temp_path $work/fastcgi; uwsgi_temp_path $work/uwsgi; scgi_temp_path $work/scgi;
-  default_type application/octet-stream;
-  sendfile on;
-  server { listen 127.0.0.1:$NGINX_PORT; root $work/www; }
-}
-CONF
-nginx -p "$work" -e "$work/nginx.err" -c "$work/nginx.conf" & pids+=($!)
+nginx_conf "listen 127.0.0.1:$NGINX_PORT; root $work/www;"
+nginx -p "$work" -e "$work/error.log" -c "$work/nginx.conf" & pids+=($!)
 ECHO_PORT=$(free_port)
 "$NS" echo --max-conns 30000 127.0.0.1 "$ECHO_PORT" </dev/null >/dev/null 2>&1 & pids+=($!)
 

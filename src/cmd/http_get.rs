@@ -6,8 +6,11 @@
 mod exchange;
 mod output;
 mod retry;
+mod run;
 mod upload;
 mod write_out;
+
+pub use run::run;
 
 use std::io::Read as _;
 use std::path::PathBuf;
@@ -17,28 +20,21 @@ use std::time::{Duration, Instant};
 use anyhow::Result;
 use url::{Host, Url};
 
-use self::exchange::{Buffers, Ending, Exchange, MAX_TIME, Plan, Request};
-use self::output::{Output, Target};
-use self::upload::Upload;
-use self::write_out::{Stats, WriteOut};
+use self::exchange::Plan;
+use self::output::Target;
+use self::write_out::WriteOut;
 use crate::cli::{DataArg, HttpGetArgs, OutputArg, usage_error};
-use crate::error::{Kind, Tag as _, exit_code, fail};
+use crate::error::{Kind, Tag as _, fail};
 use crate::http::client::{
-    Credentials, DEFAULT_USER_AGENT, RequestSpec, Streamed, encode_proxied_request, encode_request,
-    is_token_char, parse_header_arg,
+    Credentials, DEFAULT_USER_AGENT, RequestSpec, Streamed, is_token_char, parse_header_arg,
 };
 use crate::http::find_header;
-use crate::http::target::{
-    connect_host, connect_port, parse_url, remote_file_name, resolve_location,
-};
-use crate::net::EventLoop;
+use crate::http::target::{connect_host, parse_url, remote_file_name};
 use crate::net::addr::Family;
 use crate::net::addr::Pinned;
-use crate::net::connector::{Addr, ConnectOptions};
-use crate::net::dial::{self, Endpoint, ProxyPlan, Via};
+use crate::net::connector::ConnectOptions;
+use crate::net::dial::ProxyPlan;
 use crate::net::event_loop::secs;
-use crate::net::stdout::Stdout;
-use crate::net::transport::{Transport, would_block};
 use crate::tls;
 
 /// Content-Type of `-d`.
@@ -60,6 +56,8 @@ pub struct Config {
     upload: Option<upload::From>,
     /// `--expect100-timeout`.
     expect_wait: Duration,
+    /// `-Z`: this many transfers at once.
+    parallel: Option<usize>,
     plan: Plan,
     fail_with_body: bool,
     max_redirs: u32,
@@ -198,7 +196,15 @@ impl Config {
             .into());
         }
         let targets = targets(&args, &usage.urls)?;
-        if args.continue_at.is_some() && targets.contains(&Target::Stdout) {
+        if args.parallel && targets.iter().filter(|t| writes_to_stdout(t)).count() > 1 {
+            return Err(usage_error(
+                "http-get",
+                "-Z: the bodies of several URLs would mix on stdout; give each URL but one \
+                 -o FILE or -O (or --remote-name-all)",
+            )
+            .into());
+        }
+        if args.continue_at.is_some() && targets.iter().any(writes_to_stdout) {
             return Err(usage_error(
                 "http-get",
                 "-C - continues a file: give every URL -o FILE or -O",
@@ -271,6 +277,7 @@ impl Config {
             },
             upload,
             expect_wait: secs(args.expect100_timeout),
+            parallel: args.parallel.then_some(usize::from(args.parallel_max)),
             transfers,
             plan: Plan {
                 include: args.include || args.head,
@@ -348,6 +355,14 @@ fn targets(args: &HttpGetArgs, urls: &[Url]) -> Result<Vec<Target>> {
             None => Ok(Target::Stdout),
         })
         .collect()
+}
+
+/// Whether a transfer's body goes to stdout.
+fn writes_to_stdout(target: &Target) -> bool {
+    match target {
+        Target::Stdout => true,
+        Target::File(path) => path.as_os_str() == "-",
+    }
 }
 
 /// `-u USER[:PASSWORD]`, the password asked for on the terminal when missing (once, for
@@ -549,328 +564,6 @@ fn read_data(arg: &str, strip_newlines: bool) -> Result<Vec<u8>> {
     Ok(data)
 }
 
-/// Runs `http-get`: every URL in turn, each followed by its `-w` write-out. A failed
-/// transfer does not stop the ones after it (curl's rule): its error is printed when it
-/// happens, and the exit code is the last failure's. SIGINT and a closed stdout stop them
-/// all.
-pub fn run(mut config: Config) -> Result<()> {
-    let mut shared = Shared {
-        ev: EventLoop::new()?,
-        bufs: Buffers::default(),
-        pool: Pool::default(),
-        stdin_used: false,
-    };
-    let transfers = std::mem::take(&mut config.transfers);
-    let count = transfers.len();
-    let mut last_failure = None;
-    for (i, transfer) in transfers.into_iter().enumerate() {
-        let keep_alive = i + 1 < count;
-        let Err(e) = run_one(&mut config, transfer, keep_alive, &mut shared) else {
-            continue;
-        };
-        if count == 1
-            || crate::error::is_broken_stdout(&e)
-            || crate::error::kind(&e) == Kind::Interrupted
-        {
-            return Err(e);
-        }
-        eprintln!("nicksock: error: {e:#}");
-        last_failure = Some(exit_code(&e));
-    }
-    match last_failure {
-        // Its message is out already: only the code is left to pass on.
-        Some(code) => Err(crate::error::Status {
-            code,
-            message: None,
-        }
-        .into()),
-        None => Ok(()),
-    }
-}
-
-/// One URL: the transfer, then the `-w` write-out (also after a failure, so a script sees
-/// `000` when no response came).
-fn run_one(
-    config: &mut Config,
-    transfer: Transfer,
-    keep_alive: bool,
-    shared: &mut Shared,
-) -> Result<()> {
-    let start = Instant::now();
-    let mut stats = Stats {
-        url_effective: transfer.url.to_string(),
-        ..Stats::default()
-    };
-    let mut request = config.request.clone();
-    request.url = transfer.url;
-    request.credentials = transfer.credentials;
-    request.keep_alive = keep_alive && !request.http10;
-    let result = self::transfer(config, request, &transfer.target, start, &mut stats, shared);
-    if let Some(write_out) = &config.write_out {
-        stats.time_total = start.elapsed();
-        stats.exit_code = match &result {
-            Ok(()) => 0,
-            Err(e) => exit_code(e),
-        };
-        Stdout::open()?.write_all(write_out.render(&stats).as_bytes())?;
-    }
-    result
-}
-
-/// What the transfers of one run share: the loop, the buffers and the idle connections.
-struct Shared {
-    ev: EventLoop,
-    bufs: Buffers,
-    pool: Pool,
-    /// Stdin went out as a body already (`-T -`): it cannot go again.
-    stdin_used: bool,
-}
-
-/// Which connections may carry a request: the same scheme, host and port, by the same
-/// proxy the same way.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Key {
-    https: bool,
-    host: String,
-    port: u16,
-    proxy: Option<(crate::proxy::ProxyUrl, bool)>,
-}
-
-/// Idle connections kept alive between transfers, oldest first.
-#[derive(Default)]
-struct Pool {
-    idle: Vec<(Key, Transport, Addr)>,
-}
-
-/// The most idle connections kept (curl's cache holds a few per transfer too).
-const MAX_IDLE: usize = 8;
-
-impl Pool {
-    /// An idle connection for `key`, if one is still open: a read that would block says
-    /// so, while the close or bytes nobody asked for say it cannot be used.
-    fn take(&mut self, key: &Key) -> Option<(Transport, Addr)> {
-        let at = self.idle.iter().position(|(k, _, _)| k == key)?;
-        let (_, mut sock, addr) = self.idle.remove(at);
-        let mut probe = [0u8; 1];
-        match sock.read(&mut probe) {
-            Err(e) if would_block(&e) => Some((sock, addr)),
-            _ => None,
-        }
-    }
-
-    fn put(&mut self, key: Key, sock: Transport, addr: Addr) {
-        if self.idle.len() >= MAX_IDLE {
-            self.idle.remove(0);
-        }
-        self.idle.push((key, sock, addr));
-    }
-}
-
-/// How one try of the transfer ended (its errors aside).
-enum Attempt {
-    /// The final response, delivered (or, with `-f`, stopped at).
-    Final {
-        url: Url,
-        status: u16,
-        reason: String,
-    },
-    /// The body the output holds was already whole (`-C -` and a `416`).
-    Complete,
-    /// A status a retry may cure, and the server's `Retry-After`.
-    Retry {
-        why: String,
-        after: Option<Duration>,
-    },
-}
-
-/// What every exchange of one transfer shares: the loop, the buffers, the idle
-/// connections, the start time and the figures for `-w`.
-struct Session<'s> {
-    shared: &'s mut Shared,
-    start: Instant,
-    stats: &'s mut Stats,
-}
-
-/// The token of the wait between two tries.
-const PAUSE: mio::Token = mio::Token(2);
-
-/// Tries the transfer, and again while `--retry` allows; commits the output once a final
-/// response is whole.
-fn transfer(
-    config: &mut Config,
-    request: RequestSpec,
-    target: &Target,
-    start: Instant,
-    stats: &mut Stats,
-    shared: &mut Shared,
-) -> Result<()> {
-    let mut out = if config.continue_at {
-        Output::open_continuing(target, config.silent)?
-    } else {
-        Output::open(target, config.silent)?
-    };
-    let mut session = Session {
-        shared,
-        start,
-        stats,
-    };
-    let mut plan = config.plan;
-    plan.deadline = config.max_time.map(|limit| (start + limit, limit));
-    // `-C -`: ask for what the file lacks (its origin unknown, so no If-Range).
-    let mut resume: Option<(u64, Option<String>)> =
-        (out.body_written() > 0).then(|| (out.body_written(), None));
-    loop {
-        let method = request.method.clone();
-        let retry_left =
-            config
-                .retry
-                .allows(&method, session.stats.num_retries, start, Instant::now());
-        plan.stop_for_retry = retry_left;
-        plan.resume_from = resume.as_ref().map(|(from, _)| *from);
-        let mut spec = request.clone();
-        if let Some((from, validator)) = &resume {
-            spec.headers
-                .push(("Range".into(), format!("bytes={from}-")));
-            if let Some(v) = validator {
-                spec.headers.push(("If-Range".into(), v.clone()));
-            }
-        }
-        let attempt = follow(config, spec, plan, &mut session, &mut out);
-        let (why, after) = match attempt {
-            Ok(Attempt::Final {
-                url,
-                status,
-                reason,
-            }) => {
-                if config.plan.fail && status >= 400 {
-                    return Err(http_failure(&url, status, &reason));
-                }
-                out.commit()?;
-                if config.fail_with_body && status >= 400 {
-                    return Err(http_failure(&url, status, &reason));
-                }
-                return Ok(());
-            }
-            Ok(Attempt::Complete) => return out.commit(),
-            Ok(Attempt::Retry { why, after }) => (why, after),
-            Err(e) => match retry::worth_retrying(&e) {
-                Some(why) if retry_left => (format!("{why}: {e:#}"), None),
-                _ => return Err(e),
-            },
-        };
-        // The next try continues the body when the server can resume it, else starts over.
-        resume = match (out.body_written(), session.shared.bufs.validator.clone()) {
-            (0, _) => None,
-            (from, Some(validator)) => Some((from, Some(validator))),
-            (from, None) if !out.restart()? => {
-                return Err(fail(
-                    Kind::Runtime,
-                    format!(
-                        "cannot retry: {from} bytes have already been written and the server \
-                         cannot resume (no Accept-Ranges with an ETag or Last-Modified)"
-                    ),
-                ));
-            }
-            (_, None) => None,
-        };
-        let now = Instant::now();
-        let stats = &mut *session.stats;
-        let wait = config.retry.wait(stats.num_retries, after, start, now);
-        stats.num_retries += 1;
-        if !config.silent {
-            let from = resume
-                .as_ref()
-                .map_or(String::new(), |(n, _)| format!(", resuming at byte {n}"));
-            eprintln!(
-                "nicksock: retry {} in {:.1} s{from}: {why}",
-                stats.num_retries,
-                wait.as_secs_f64()
-            );
-        }
-        pause(&mut session.shared.ev, now + wait)?;
-    }
-}
-
-/// Waits on the loop until `until` (SIGINT still ends the program at once).
-fn pause(ev: &mut EventLoop, until: Instant) -> Result<()> {
-    struct Pause(Instant);
-    impl crate::net::Handler for Pause {
-        fn on_event(
-            &mut self,
-            _cx: &mut crate::net::Context<'_>,
-            _event: &mio::event::Event,
-        ) -> Result<()> {
-            Ok(())
-        }
-        fn after(&mut self, _cx: &mut crate::net::Context<'_>) -> Result<crate::net::Flow> {
-            Ok(if Instant::now() >= self.0 {
-                crate::net::Flow::Stop
-            } else {
-                crate::net::Flow::Continue
-            })
-        }
-    }
-    ev.add_timer(until, PAUSE);
-    ev.run(&mut Pause(until))
-}
-
-/// One try: the request through its redirects to the final response.
-fn follow(
-    config: &mut Config,
-    mut spec: RequestSpec,
-    plan: Plan,
-    session: &mut Session<'_>,
-    out: &mut Output,
-) -> Result<Attempt> {
-    loop {
-        session.stats.url_effective = spec.url.to_string();
-        let ending = exchange(config, &spec, plan, session, out)?;
-        let Some(head) = &ending.head else {
-            return Err(fail(Kind::Runtime, format!("{}: no response", spec.url)));
-        };
-        let status = head.status;
-        if ending.stopped_for_retry {
-            let after = head
-                .header("retry-after")
-                .and_then(|v| retry::retry_after(v, std::time::SystemTime::now()));
-            return Ok(Attempt::Retry {
-                why: format!("the server answered {status} {}", head.reason)
-                    .trim_end()
-                    .to_string(),
-                after,
-            });
-        }
-        if ending.already_complete {
-            return Ok(Attempt::Complete);
-        }
-        let Some(location) = ending.redirect else {
-            return Ok(Attempt::Final {
-                url: spec.url,
-                status,
-                reason: head.reason.clone(),
-            });
-        };
-        if session.stats.num_redirects >= config.max_redirs {
-            return Err(fail(
-                Kind::Http,
-                format!(
-                    "too many redirects: {} redirects again after {} (--max-redirs)",
-                    spec.url, config.max_redirs
-                ),
-            ));
-        }
-        let next = resolve_location(&spec.url, &location).tag(
-            Kind::Runtime,
-            format!("following the redirect from {}", spec.url),
-        )?;
-        if config.plan.verbose > 0 {
-            eprintln!("following the redirect to {next}");
-        }
-        spec = redirected(spec, status, next);
-        session.stats.num_redirects += 1;
-    }
-}
-
 fn http_failure(url: &Url, status: u16, reason: &str) -> anyhow::Error {
     fail(
         Kind::Http,
@@ -895,211 +588,6 @@ fn redirected(mut spec: RequestSpec, status: u16, to: Url) -> RequestSpec {
     }
     spec.url = to;
     spec
-}
-
-/// Sends one request and reads its response into `out`, over an idle connection to its
-/// origin when one is left (and a new one if that turns out closed before any answer), else
-/// over a new one.
-fn exchange(
-    config: &mut Config,
-    spec: &RequestSpec,
-    plan: Plan,
-    session: &mut Session<'_>,
-    out: &mut Output,
-) -> Result<Ending> {
-    let mut spec = spec.clone();
-    let spec = &mut spec;
-    let host = host_name(&spec.url)?;
-    let port = connect_port(&spec.url);
-    let proxy = match &config.unix {
-        Some(_) => None,
-        None => config.proxy.choose(&spec.url, &host, plan.verbose)?,
-    };
-    let https = spec.url.scheme() == "https";
-    // SOCKS proxies always tunnel; an HTTP proxy takes an http:// URL's request as it is.
-    let tunnel = proxy.as_ref().is_some_and(|p| {
-        https
-            || !matches!(
-                p.url.scheme,
-                crate::proxy::Scheme::Http | crate::proxy::Scheme::Https
-            )
-    });
-    let key = Key {
-        https,
-        host: host.clone(),
-        port,
-        proxy: proxy.as_ref().map(|p| (p.url.clone(), tunnel)),
-    };
-    let plan = Plan {
-        proxy_answers: proxy
-            .as_ref()
-            .filter(|_| !tunnel)
-            .map(|p| p.url.credentials.is_some()),
-        ..plan
-    };
-    let url_text = spec.url.to_string();
-    let mut idle = session.shared.pool.take(&key);
-    loop {
-        // The streamed body, opened for this request: its length goes in the head.
-        let mut upload = match (&config.upload, spec.streamed) {
-            (Some(from), Some(_)) => {
-                let shared = &mut *session.shared;
-                let opened =
-                    Upload::open(&mut shared.ev, from, &mut shared.stdin_used, config.silent)?;
-                spec.streamed = Some(opened.length());
-                Some(opened)
-            }
-            _ => None,
-        };
-        let wait = expects_continue(spec, config.expect_wait);
-        spec.expect_continue = wait.is_some() && find_header(&spec.headers, "expect").is_none();
-        let (bytes, mut secrets) = match &proxy {
-            Some(p) if !tunnel => {
-                let auth = p.url.credentials.as_ref().map(crate::proxy::basic_auth);
-                let secrets = p.secrets();
-                (encode_proxied_request(spec, auth.as_deref()), secrets)
-            }
-            _ => (encode_request(spec), Vec::new()),
-        };
-        if let Some(c) = &spec.credentials {
-            secrets.extend(c.secrets());
-        }
-        // `--trace` shows the request with the credentials (the origin's, the proxy's) masked.
-        let shown = dial::mask(&bytes, &secrets);
-        let request = Request {
-            method: &spec.method,
-            url: &url_text,
-            bytes: &bytes,
-            shown: &shown,
-            keep_alive: spec.keep_alive,
-            expect: wait,
-            head_len: head_length(&bytes),
-        };
-        let reused = idle.is_some();
-        let (transport, addr) = match idle.take() {
-            Some(kept) => {
-                if plan.verbose > 0 {
-                    eprintln!("* reusing connection to {host}:{port}");
-                }
-                kept
-            }
-            None => connect(config, session, &key, &proxy, plan)?,
-        };
-        if let Some(upload) = &mut upload {
-            upload.zero_copy_into(&transport);
-        }
-        if plan.verbose > 0 {
-            show_request(&bytes);
-        }
-        let Session {
-            shared,
-            start,
-            stats,
-        } = &mut *session;
-        let ev = &mut shared.ev;
-        stats.remote = addr.ip();
-        stats.time_connect = start.elapsed();
-        if let Some((at, _)) = plan.deadline {
-            ev.add_timer(at, MAX_TIME);
-        }
-        let mut exchange = Exchange::new(
-            ev.registry(),
-            transport,
-            request,
-            upload,
-            &mut shared.bufs,
-            out,
-            plan,
-        )?;
-        let result = ev.run(&mut exchange);
-        let (ending, kept) = exchange.finish(ev.registry());
-        // A kept-alive connection the server closed while it was idle: the request never
-        // reached it, so it goes again on a new connection (as curl does).
-        if let Err(e) = &result
-            && reused
-            && ending.first_byte.is_none()
-            && retry::worth_retrying(e).is_some()
-        {
-            if plan.verbose > 0 {
-                eprintln!("* the kept connection to {host}:{port} was closed: connecting again");
-            }
-            continue;
-        }
-        if let Some(sock) = kept {
-            shared.pool.put(key, sock, addr);
-        }
-        stats.size_header += ending.head_bytes;
-        if let Some(head) = &ending.head {
-            stats.http_code = head.status;
-            stats.http_minor = Some(head.version);
-            stats.content_type = head.header("content-type").map(str::to_string);
-            stats.size_download = ending.body_bytes;
-        }
-        if let Some(at) = ending.first_byte {
-            stats.time_starttransfer = at.saturating_duration_since(*start);
-        }
-        return result.map(|()| ending);
-    }
-}
-
-/// A new connection for `key`: straight, by `--unix-socket` or through the proxy, then TLS
-/// for https.
-fn connect(
-    config: &mut Config,
-    session: &mut Session<'_>,
-    key: &Key,
-    proxy: &Option<Arc<ProxyPlan>>,
-    plan: Plan,
-) -> Result<(Transport, Addr)> {
-    let ev = &mut session.shared.ev;
-    let mut connect = config.connect.clone();
-    connect.timeout = connect_timeout(config.connect_timeout, plan.deadline);
-    let (host, port) = (&key.host, key.port);
-    let (under, addr) = match &config.unix {
-        Some(path) => {
-            if plan.verbose > 0 {
-                eprintln!("* --unix-socket: {}", path.display());
-            }
-            dial::connect(
-                ev,
-                &Endpoint::Unix(path.clone()),
-                None,
-                &connect,
-                None,
-                None,
-            )?
-        }
-        None => {
-            let pinned = Pinned::lookup(&config.pinned, host, port);
-            if plan.verbose > 0
-                && let Some(addrs) = &pinned
-            {
-                let list: Vec<String> = addrs.iter().map(ToString::to_string).collect();
-                eprintln!("* --resolve: {host}:{port} is {}", list.join(", "));
-            }
-            let endpoint = Endpoint::Tcp {
-                host: host.clone(),
-                port,
-            };
-            let via = key
-                .proxy
-                .as_ref()
-                .zip(proxy.as_deref())
-                .map(|((_, tunnel), plan)| Via {
-                    plan,
-                    tunnel: *tunnel,
-                });
-            dial::connect(ev, &endpoint, pinned, &connect, via, proxy.clone())?
-        }
-    };
-    if !key.https {
-        return Ok((under, addr));
-    }
-    let client = config.tls.get(config.silent)?;
-    let name = tls::server_name(config.tls.servername.as_deref().unwrap_or(host))?;
-    let transport = crate::net::transport::tls_over(under, &client, &name)
-        .tag(Kind::Tls, format!("starting TLS with {host}"))?;
-    Ok((transport, addr))
 }
 
 /// How long the body waits for `100 Continue`, when the request asks for one: curl's rule,

@@ -274,12 +274,16 @@ pub struct ResponseHead {
 
 impl ResponseHead {
     /// Whether the server keeps the connection open after this response (RFC 9112 §9.3):
-    /// HTTP/1.1 unless it says `Connection: close`, HTTP/1.0 only with `keep-alive`.
+    /// HTTP/1.1 unless it says `Connection: close`, HTTP/1.0 only with `keep-alive`. A
+    /// forward proxy's `Proxy-Connection` counts as `Connection` (curl reads it too).
     pub fn keeps_alive(&self) -> bool {
         let has = |token: &str| {
             self.headers
                 .iter()
-                .filter(|(n, _)| n.eq_ignore_ascii_case("connection"))
+                .filter(|(n, _)| {
+                    n.eq_ignore_ascii_case("connection")
+                        || n.eq_ignore_ascii_case("proxy-connection")
+                })
                 .flat_map(|(_, v)| v.split(','))
                 .any(|t| t.trim().eq_ignore_ascii_case(token))
         };

@@ -1603,9 +1603,10 @@ fn http_get_asks_for_no_encoding_without_compressed() {
     );
 }
 
-/// The connections nginx served `uri`s on since `skip` log lines.
+/// The distinct connections nginx served requests on since `skip` log lines.
 fn connections_since(nginx: &Nginx, skip: usize) -> Vec<u64> {
     let mut seen: Vec<u64> = nginx.requests()[skip..].iter().map(|r| r.0).collect();
+    seen.sort_unstable();
     seen.dedup();
     seen
 }
@@ -2107,4 +2108,172 @@ fn http_get_sends_data_binary_urlencode_and_joined_parts_as_curl_does() {
         request.contains("Transfer-Encoding: chunked\r\n"),
         "{request}"
     );
+}
+
+/// A server for one request per connection that answers only once `barrier` says every
+/// server of the test has its request: transfers made one after another never get there.
+fn answers_together(barrier: std::sync::Arc<std::sync::Barrier>, body: &'static str) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}/{body}", listener.local_addr().expect("addr"));
+    thread::spawn(move || {
+        let Ok((mut s, _)) = listener.accept() else {
+            return;
+        };
+        s.set_read_timeout(Some(PATIENCE)).expect("timeout");
+        read_request(&mut s);
+        barrier.wait();
+        let _ = s.write_all(ok_response(body).as_bytes());
+    });
+    url
+}
+
+#[test]
+fn http_get_parallel_runs_the_transfers_of_three_origins_at_once() {
+    let barrier = std::sync::Arc::new(std::sync::Barrier::new(3));
+    let urls: Vec<String> = ["one", "two", "six"]
+        .into_iter()
+        .map(|b| answers_together(barrier.clone(), b))
+        .collect();
+    let out = tempdir();
+    let done = get_in(
+        out.path(),
+        &["-Z", "--remote-name-all", &urls[0], &urls[1], &urls[2]],
+    );
+    done.assert_code(0);
+    assert_eq!(files_in(out.path()), ["one", "six", "two"]);
+    assert_eq!(fs::read_to_string(out.path().join("six")).unwrap(), "six");
+
+    // Their bodies would mix on stdout.
+    let done = get(&["-Z", &urls[0], &urls[1]]);
+    done.assert_code(2);
+    assert!(done.stderr.contains("mix on stdout"), "{}", done.stderr);
+}
+
+#[test]
+fn http_get_parallel_fetches_from_two_nginx_over_http_and_https_with_a_failure() {
+    let (Some(first), Some(second)) = (Nginx::start(), Nginx::start()) else {
+        return;
+    };
+    let mut args: Vec<String> = vec![
+        "-Z".into(),
+        "-f".into(),
+        "--cacert".into(),
+        first.cert(),
+        "--parallel-max".into(),
+        "4".into(),
+    ];
+    let mut expected = Vec::new();
+    for i in 0..12 {
+        let data = pattern(50_000 + i * 1000, i as u64);
+        let name = format!("p{i}.bin");
+        let (server, url) = match i % 3 {
+            0 => (&first, first.http(&format!("/{name}"))),
+            1 => (&first, first.https(&format!("/{name}"))),
+            _ => (&second, second.http(&format!("/{name}"))),
+        };
+        write_file(&server.root(), &name, &data);
+        args.extend(["-o".into(), name.clone(), url]);
+        expected.push((name, data));
+    }
+    args.extend(["-o".into(), "gone".into(), second.http("/missing")]);
+    let out = tempdir();
+    let words: Vec<&str> = args.iter().map(String::as_str).collect();
+    let done = get_in(out.path(), &words);
+    done.assert_code(7);
+    assert_eq!(done.stderr.lines().count(), 1, "{}", done.stderr);
+    assert!(done.stderr.contains("/missing"), "{}", done.stderr);
+    for (name, data) in &expected {
+        assert!(
+            fs::read(out.path().join(name)).expect("download") == *data,
+            "{name} differs"
+        );
+    }
+    assert!(!out.path().join("gone").exists());
+    // At most four at once, and the connections were reused: fewer than one per URL.
+    let connections = connections_since(&first, 0).len() + connections_since(&second, 0).len();
+    assert!(connections <= 4 + 4, "{connections} connections");
+}
+
+/// A keep-alive server that answers each request after `delay` and counts the connections
+/// open at once, at most.
+fn counting_server(delay: Duration) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    let open = std::sync::Arc::new(AtomicUsize::new(0));
+    let most = std::sync::Arc::new(AtomicUsize::new(0));
+    let seen = most.clone();
+    thread::spawn(move || {
+        for s in listener.incoming() {
+            let Ok(mut s) = s else { return };
+            let (open, most) = (open.clone(), most.clone());
+            thread::spawn(move || {
+                let now = open.fetch_add(1, Ordering::SeqCst) + 1;
+                most.fetch_max(now, Ordering::SeqCst);
+                s.set_read_timeout(Some(PATIENCE)).expect("timeout");
+                loop {
+                    let request = read_request(&mut s);
+                    if request.is_empty() {
+                        break;
+                    }
+                    thread::sleep(delay);
+                    if s.write_all(ok_response("x").as_bytes()).is_err() {
+                        break;
+                    }
+                }
+                open.fetch_sub(1, Ordering::SeqCst);
+            });
+        }
+    });
+    (url, seen)
+}
+
+#[test]
+fn http_get_parallel_max_bounds_the_connections_at_once() {
+    let (url, most) = counting_server(Duration::from_millis(50));
+    let out = tempdir();
+    let mut args = vec!["-Z".to_string(), "--parallel-max".into(), "2".into()];
+    for i in 0..8 {
+        args.extend(["-o".into(), format!("f{i}"), format!("{url}/{i}")]);
+    }
+    let words: Vec<&str> = args.iter().map(String::as_str).collect();
+    get_in(out.path(), &words).assert_code(0);
+    assert_eq!(files_in(out.path()).len(), 8);
+    assert_eq!(most.load(std::sync::atomic::Ordering::SeqCst), 2);
+}
+
+#[test]
+fn http_get_sigterm_mid_body_commits_nothing_and_stops_the_other_urls() {
+    // The head and part of the body, then nothing until the client goes away.
+    let partial: Script = Box::new(|mut s: TcpStream| {
+        let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\npartial");
+        let mut buf = [0u8; 64];
+        let _ = s.read(&mut buf);
+    });
+    let server = Scripted::start(vec![partial, reply(ok_response("second"))]);
+    let out = tempdir();
+    let file = out.path().join("first.bin");
+    let mut p = Proc::spawn(nicksock(&[
+        "http-get",
+        "-o",
+        file.to_str().expect("path"),
+        &server.url("/first"),
+        &server.url("/second"),
+    ]));
+    // The body has started when its temporary file beside FILE holds bytes.
+    wait_until("the partial body on disk", || {
+        fs::read_dir(out.path())
+            .expect("dir")
+            .any(|e| e.expect("entry").metadata().is_ok_and(|m| m.len() > 0))
+    });
+    p.signal("TERM");
+    let done = p.wait();
+    done.assert_code(130);
+    assert!(
+        files_in(out.path()).is_empty(),
+        "{:?}",
+        files_in(out.path())
+    );
+    server.request();
+    assert!(server.no_more_requests(), "the second URL was fetched");
 }

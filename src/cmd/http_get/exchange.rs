@@ -7,8 +7,7 @@ use std::io;
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
-use mio::event::Event;
-use mio::{Interest, Token};
+use mio::Token;
 
 use super::output::Output;
 use super::retry;
@@ -16,16 +15,13 @@ use super::upload::Upload;
 use crate::error::{Kind, Tag as _, fail};
 use crate::http::client::{Event as HttpEvent, ResponseHead, ResponseReader};
 use crate::http::decode::{Decoder, PushError, Unsupported};
-use crate::net::event_loop::{Context, Flow, Handler};
+use crate::net::event_loop::Context;
 use crate::net::transport::failure;
 use crate::net::transport::{Transport, would_block};
 
-/// Token of the connection.
-const SOCKET: Token = Token(0);
-/// Token of the `--max-time` deadline.
-pub const MAX_TIME: Token = Token(1);
-/// Token of the wait for `100 Continue`.
-const EXPECT: Token = Token(3);
+/// Tokens an exchange takes from its base: the connection, the `--max-time` deadline and
+/// the wait for `100 Continue`.
+pub const TOKENS: usize = 3;
 /// Bytes read from the connection per call.
 pub const READ_CHUNK: usize = 256 * 1024;
 /// Body bytes gathered before they are written out: TLS hands over at most a record
@@ -76,16 +72,13 @@ impl std::fmt::Display for MaxTimeExpired {
 
 impl std::error::Error for MaxTimeExpired {}
 
-/// The buffers one exchange after another reuses.
+/// The buffers every exchange of a run uses in turn: nothing is left in them between two
+/// steps, so the exchanges running at once share one set.
 #[derive(Debug, Default)]
-pub struct Buffers {
+pub struct Scratch {
     read: Vec<u8>,
     staged: Vec<u8>,
     scratch: Vec<u8>,
-    raw_head: Vec<u8>,
-    /// What a retry needs from the last final head, kept even when the exchange fails:
-    /// the validator (ETag or Last-Modified) for `If-Range`, when the server takes ranges.
-    pub validator: Option<String>,
 }
 
 /// How an exchange ended.
@@ -105,6 +98,9 @@ pub struct Ending {
     pub stopped_for_retry: bool,
     /// A `416` said the body the output holds is already whole.
     pub already_complete: bool,
+    /// What a retry needs from the final head: the validator (ETag or Last-Modified) for
+    /// `If-Range`, when the server takes ranges.
+    pub validator: Option<String>,
 }
 
 /// What the exchange does with the response once its head is in.
@@ -119,16 +115,16 @@ enum Stage {
 }
 
 /// The request of an exchange.
-#[derive(Debug, Clone, Copy)]
-pub struct Request<'a> {
+#[derive(Debug, Clone)]
+pub struct Request {
     /// Its method: the response to `HEAD` has no body.
-    pub method: &'a str,
+    pub method: String,
     /// The URL asked for, for messages.
-    pub url: &'a str,
+    pub url: String,
     /// The bytes to send.
-    pub bytes: &'a [u8],
+    pub bytes: Vec<u8>,
     /// What `--trace` records of them: the same bytes, the proxy's credentials masked.
-    pub shown: &'a [u8],
+    pub shown: Vec<u8>,
     /// It asked to keep the connection open for another request.
     pub keep_alive: bool,
     /// It says `Expect: 100-continue`: the bytes after the head (`head_len`) and the
@@ -139,13 +135,15 @@ pub struct Request<'a> {
 }
 
 /// One request/response on one connection.
-pub struct Exchange<'a> {
+pub struct Exchange {
     sock: Transport,
+    /// The connection's token; the deadlines' follow it.
+    token: usize,
     /// For messages: the URL asked for.
-    url: &'a str,
-    request: &'a [u8],
+    url: String,
+    request: Vec<u8>,
     /// The request as `--trace` shows it (see [`Request::shown`]).
-    shown: &'a [u8],
+    shown: Vec<u8>,
     sent: usize,
     send_error: Option<io::Error>,
     /// The body streamed after `request` (`-T`), if any.
@@ -158,8 +156,9 @@ pub struct Exchange<'a> {
     /// A final answer came before the body went: the rest of it is not sent.
     abandoned: bool,
     reader: ResponseReader,
-    bufs: &'a mut Buffers,
-    out: &'a mut Output,
+    /// The bytes of the heads so far (`--raw`).
+    raw_head: Vec<u8>,
+    out: Output,
     plan: Plan,
     stage: Stage,
     /// The body's decoder (`--compressed` and a Content-Encoding), or the encoding it
@@ -168,6 +167,10 @@ pub struct Exchange<'a> {
     decoder: Option<Result<Decoder, Unsupported>>,
     /// The request asked to keep the connection open.
     keep_alive: bool,
+    /// The first step was taken (the deadline's timer set).
+    started: bool,
+    /// It was a CONNECT: what follows its answer is a tunnel.
+    method_connect: bool,
     /// The final response ended where its framing said (not at the close), its body
     /// delivered whole.
     whole: bool,
@@ -175,29 +178,22 @@ pub struct Exchange<'a> {
     pub ending: Ending,
 }
 
-impl<'a> Exchange<'a> {
-    /// Registers the connection; the request goes out once the loop runs.
+impl Exchange {
+    /// An exchange on `sock`, which is registered under `token` for reading and writing
+    /// (the next [`TOKENS`] are its deadlines'); the request goes out at the first
+    /// [`step`](Self::step). The output comes back from [`finish`](Self::finish), however
+    /// the exchange ended.
     pub fn new(
-        registry: &mio::Registry,
-        mut sock: Transport,
-        request: Request<'a>,
+        sock: Transport,
+        token: usize,
+        request: Request,
         upload: Option<Upload>,
-        bufs: &'a mut Buffers,
-        out: &'a mut Output,
+        out: Output,
         plan: Plan,
-    ) -> Result<Self> {
-        registry
-            .register(
-                sock.socket(),
-                SOCKET,
-                Interest::READABLE | Interest::WRITABLE,
-            )
-            .tag(Kind::Runtime, "watching the connection")?;
-        bufs.read.resize(READ_CHUNK, 0);
-        bufs.staged.clear();
-        bufs.raw_head.clear();
-        Ok(Exchange {
+    ) -> Self {
+        Exchange {
             sock,
+            token,
             url: request.url,
             request: request.bytes,
             shown: request.shown,
@@ -208,24 +204,47 @@ impl<'a> Exchange<'a> {
             expect: request.expect.map(|wait| (wait, None)),
             head_len: request.head_len,
             abandoned: false,
-            reader: ResponseReader::new(request.method),
-            bufs,
+            reader: ResponseReader::new(&request.method),
+            raw_head: Vec::new(),
             out,
             plan,
             stage: Stage::Waiting,
             decoder: None,
             keep_alive: request.keep_alive,
+            started: false,
+            method_connect: request.method.eq_ignore_ascii_case("CONNECT"),
             whole: false,
             ending: Ending::default(),
-        })
+        }
     }
 
-    /// Takes the connection off the loop once the exchange is over; hands it back when it
-    /// can carry another request (see [`Exchange::reusable`]).
-    pub fn finish(mut self, registry: &mio::Registry) -> (Ending, Option<Transport>) {
+    /// Takes the connection off the loop once the exchange is over; hands back the output,
+    /// and the connection when it can carry another request (see [`Exchange::reusable`]).
+    pub fn finish(mut self, registry: &mio::Registry) -> (Ending, Option<Transport>, Output) {
         let _ = registry.deregister(self.sock.socket());
         let reusable = self.reusable();
-        (self.ending, reusable.then_some(self.sock))
+        (self.ending, reusable.then_some(self.sock), self.out)
+    }
+
+    /// Moves what can move: the deadline checked, the request sent, the response read.
+    /// True once the exchange is over.
+    pub fn step(&mut self, cx: &mut Context<'_>, scratch: &mut Scratch) -> Result<bool> {
+        let now = Instant::now();
+        if !self.started {
+            self.started = true;
+            if let Some((at, _)) = self.plan.deadline {
+                cx.timers.add(at, Token(self.token + 1));
+            }
+        }
+        self.check_deadline(now)?;
+        self.send(cx)?;
+        let waiting = self.expect.is_some();
+        self.receive(now, scratch)?;
+        // A `100 Continue` just read lets the body go now, not at the next event.
+        if waiting && self.expect.is_none() {
+            self.send(cx)?;
+        }
+        Ok(self.stage == Stage::Finished)
     }
 
     /// Whether another request may go over this connection: both ends said keep-alive, the
@@ -240,11 +259,13 @@ impl<'a> Exchange<'a> {
             && self.uploaded
             && !self.abandoned
             && self.reader.trailing_bytes() == 0
+            && !self.method_connect
+            // After a 101 the connection speaks another protocol.
             && self
                 .ending
                 .head
                 .as_ref()
-                .is_some_and(ResponseHead::keeps_alive)
+                .is_some_and(|h| h.status != 101 && h.keeps_alive())
     }
 
     /// Sends what it can of the request and its streamed body. A failed send is kept, not
@@ -272,7 +293,7 @@ impl<'a> Exchange<'a> {
                 let now = Instant::now();
                 match until {
                     None => {
-                        cx.timers.add(now + wait, EXPECT);
+                        cx.timers.add(now + wait, Token(self.token + 2));
                         self.expect = Some((wait, Some(now + wait)));
                         break;
                     }
@@ -309,26 +330,27 @@ impl<'a> Exchange<'a> {
     }
 
     /// Reads until the socket has nothing more, the response ends or the exchange stops.
-    fn receive(&mut self, now: Instant) -> Result<()> {
+    fn receive(&mut self, now: Instant, scratch: &mut Scratch) -> Result<()> {
+        scratch.read.resize(READ_CHUNK, 0);
+        scratch.staged.clear();
         while self.stage != Stage::Finished {
-            let n = match self.sock.read(&mut self.bufs.read) {
-                Ok(0) => return self.at_eof(),
+            let n = match self.sock.read(&mut scratch.read) {
+                Ok(0) => return self.at_eof(scratch),
                 Ok(n) => n,
                 Err(e) if would_block(&e) => break,
                 Err(e) => return Err(self.io_error(e, "receiving the response")),
             };
             self.ending.first_byte.get_or_insert(now);
-            self.take(n)?;
-            if self.bufs.staged.len() >= WRITE_CHUNK {
-                self.flush_staged()?;
+            self.take(n, scratch)?;
+            if scratch.staged.len() >= WRITE_CHUNK {
+                self.flush_staged(scratch)?;
             }
         }
-        self.flush_staged()
+        self.flush_staged(scratch)
     }
 
     /// Feeds `n` bytes of the read buffer to the reader and acts on what it found.
-    fn take(&mut self, n: usize) -> Result<()> {
-        let bufs = &mut *self.bufs;
+    fn take(&mut self, n: usize, bufs: &mut Scratch) -> Result<()> {
         let chunk = &bufs.read[..n];
         let body = if self.plan.raw {
             &mut bufs.scratch
@@ -344,7 +366,7 @@ impl<'a> Exchange<'a> {
         if self.plan.raw {
             bufs.scratch.clear();
             match self.stage {
-                Stage::Waiting => bufs.raw_head.extend_from_slice(chunk),
+                Stage::Waiting => self.raw_head.extend_from_slice(chunk),
                 Stage::Delivering => bufs.staged.extend_from_slice(chunk),
                 Stage::Finished => {}
             }
@@ -370,7 +392,7 @@ impl<'a> Exchange<'a> {
                     if body_left && (self.expect.is_some() || head.status >= 300) {
                         self.abandoned = true;
                     }
-                    self.on_head(head, body_bytes)?;
+                    self.on_head(head, body_bytes, bufs)?;
                 }
                 HttpEvent::Done => {
                     if self.stage == Stage::Delivering {
@@ -384,7 +406,7 @@ impl<'a> Exchange<'a> {
     }
 
     /// The final head is in: stop here (retry, redirect, `-f`) or start delivering.
-    fn on_head(&mut self, head: ResponseHead, body_bytes: u64) -> Result<()> {
+    fn on_head(&mut self, head: ResponseHead, body_bytes: u64, bufs: &mut Scratch) -> Result<()> {
         let status = head.status;
         if let (Some(sent_credentials), 407) = (self.plan.proxy_answers, status) {
             let what = if sent_credentials {
@@ -401,7 +423,7 @@ impl<'a> Exchange<'a> {
         }
         if self.plan.stop_for_retry && retry::RETRY_STATUSES.contains(&status) {
             self.ending.stopped_for_retry = true;
-            return self.stop_at(head);
+            return self.stop_at(head, bufs);
         }
         if let Some(from) = self.plan.resume_from {
             match status {
@@ -418,7 +440,7 @@ impl<'a> Exchange<'a> {
                 }
                 416 if retry::unsatisfied_length(&head) == Some(from) => {
                     self.ending.already_complete = true;
-                    return self.stop_at(head);
+                    return self.stop_at(head, bufs);
                 }
                 200..=299 if !self.out.restart()? => {
                     return Err(fail(
@@ -442,7 +464,7 @@ impl<'a> Exchange<'a> {
         // A resumed body continues the bytes of the file, and a decoded body's file bytes
         // are not the server's: it starts over instead.
         if matches!(status, 200 | 206) {
-            self.bufs.validator = retry::validator(&head).filter(|_| self.decoder.is_none());
+            self.ending.validator = retry::validator(&head).filter(|_| self.decoder.is_none());
         }
         let location = head.header("location").map(str::to_string);
         let stop = if self.plan.follow && is_followed_redirect(head.status) && location.is_some() {
@@ -452,7 +474,7 @@ impl<'a> Exchange<'a> {
             self.plan.fail && head.status >= 400
         };
         if stop {
-            return self.stop_at(head);
+            return self.stop_at(head, bufs);
         }
         self.stage = Stage::Delivering;
         self.ending.body_bytes = body_bytes;
@@ -463,26 +485,24 @@ impl<'a> Exchange<'a> {
         let length = self.reader.body_length().filter(|_| self.decoder.is_none());
         self.out.start_body(length);
         if self.plan.raw {
-            let raw = std::mem::take(&mut self.bufs.raw_head);
-            self.out.write_body(&raw)?;
-            self.bufs.raw_head = raw;
-            self.bufs.raw_head.clear();
+            self.out.write_body(&self.raw_head)?;
+            self.raw_head.clear();
         }
         self.ending.head = Some(head);
         Ok(())
     }
 
     /// Ends the exchange at this head, its body unread.
-    fn stop_at(&mut self, head: ResponseHead) -> Result<()> {
+    fn stop_at(&mut self, head: ResponseHead, bufs: &mut Scratch) -> Result<()> {
         self.stage = Stage::Finished;
-        self.bufs.staged.clear();
+        bufs.staged.clear();
         self.ending.head = Some(head);
         Ok(())
     }
 
-    fn flush_staged(&mut self) -> Result<()> {
-        let (staged, url) = (&self.bufs.staged, self.url);
-        let out = &mut *self.out;
+    fn flush_staged(&mut self, bufs: &mut Scratch) -> Result<()> {
+        let (staged, url) = (&bufs.staged, self.url.as_str());
+        let out = &mut self.out;
         let mut emit = |bytes: &[u8]| out.write_body(bytes);
         // A decoding failure is the body's (exit 1, naming the URL); a failed write keeps
         // its own kind.
@@ -507,12 +527,12 @@ impl<'a> Exchange<'a> {
             }
             _ => {}
         }
-        self.bufs.staged.clear();
+        bufs.staged.clear();
         Ok(())
     }
 
     /// The peer closed: the response must be complete by now.
-    fn at_eof(&mut self) -> Result<()> {
+    fn at_eof(&mut self, bufs: &mut Scratch) -> Result<()> {
         let close_delimited =
             self.stage == Stage::Delivering && self.reader.body_length().is_none();
         if let Err(e) = self.reader.finish_eof() {
@@ -537,7 +557,7 @@ impl<'a> Exchange<'a> {
             ));
         }
         self.stage = Stage::Finished;
-        self.flush_staged()
+        self.flush_staged(bufs)
     }
 
     /// The user's words for a socket error; a TLS failure says why the handshake failed.
@@ -562,7 +582,7 @@ impl<'a> Exchange<'a> {
     fn check_deadline(&self, now: Instant) -> Result<()> {
         match self.plan.deadline {
             Some((at, limit)) if now >= at => {
-                Err(MaxTimeExpired(limit)).tag(Kind::Timeout, self.url)
+                Err(MaxTimeExpired(limit)).tag(Kind::Timeout, &self.url)
             }
             _ => Ok(()),
         }
@@ -572,30 +592,4 @@ impl<'a> Exchange<'a> {
 /// The redirects `-L` follows.
 pub fn is_followed_redirect(status: u16) -> bool {
     matches!(status, 301 | 302 | 303 | 307 | 308)
-}
-
-impl Handler for Exchange<'_> {
-    fn on_event(&mut self, _cx: &mut Context<'_>, _event: &Event) -> Result<()> {
-        Ok(())
-    }
-
-    fn on_timer(&mut self, _cx: &mut Context<'_>, _token: Token) -> Result<()> {
-        self.check_deadline(Instant::now())
-    }
-
-    fn after(&mut self, cx: &mut Context<'_>) -> Result<Flow> {
-        let now = Instant::now();
-        self.check_deadline(now)?;
-        self.send(cx)?;
-        let waiting = self.expect.is_some();
-        self.receive(now)?;
-        // A `100 Continue` just read lets the body go now, not at the next event.
-        if waiting && self.expect.is_none() {
-            self.send(cx)?;
-        }
-        Ok(match self.stage {
-            Stage::Finished => Flow::Stop,
-            Stage::Waiting | Stage::Delivering => Flow::Continue,
-        })
-    }
 }

@@ -32,10 +32,16 @@ pub struct Policy {
 }
 
 impl Policy {
+    /// Whether a `method` request may be sent twice: an idempotent method, or any with
+    /// `--retry-all-methods`.
+    pub fn repeats(&self, method: &str) -> bool {
+        self.all_methods || IDEMPOTENT.contains(&method)
+    }
+
     /// Whether retry number `done + 1` of a `method` request may start at `now` (`start`:
     /// when the transfer began).
     pub fn allows(&self, method: &str, done: u32, start: Instant, now: Instant) -> bool {
-        let method_ok = self.all_methods || IDEMPOTENT.contains(&method);
+        let method_ok = self.repeats(method);
         let count_ok = match (self.max, self.within) {
             (Some(max), _) => done < max,
             (None, Some(_)) => true,
