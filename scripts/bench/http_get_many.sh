@@ -3,7 +3,8 @@
 # certificate), every client fetching all of them in one process: `nicksock http-get
 # --remote-name-all URL…` (one kept-alive connection), the same URLs to `curl
 # --remote-name-all` (curl reuses its connection too), and `wget -i LIST`; then the same
-# with parallel transfers (`nicksock -Z`, `curl -Z`). Each round runs in a fresh directory
+# with parallel transfers (`nicksock -Z`, `curl -Z`; curl 7.88 draws its parallel meter
+# even with -s, so it is given --no-progress-meter). Each round runs in a fresh directory
 # whose files are compared with the originals (sha256sum -c) before its time counts; the
 # clients take turns, and the median of the rounds is reported. Writes the section
 # "http-get, many small files" of BENCHMARKS.md.
@@ -54,7 +55,7 @@ run_once() {
     nicksock) (cd "$dir" && "$BIN" http-get -sf --cacert "$CERT" --remote-name-all "${urls[@]}") || rc=$? ;;
     nicksock-Z) (cd "$dir" && "$BIN" http-get -sf -Z --cacert "$CERT" --remote-name-all "${urls[@]}") || rc=$? ;;
     curl) (cd "$dir" && curl -sf --cacert "$CERT" --remote-name-all "${urls[@]}") || rc=$? ;;
-    curl-Z) (cd "$dir" && curl -sf -Z --cacert "$CERT" --remote-name-all "${urls[@]}") || rc=$? ;;
+    curl-Z) (cd "$dir" && curl -sf -Z --no-progress-meter --cacert "$CERT" --remote-name-all "${urls[@]}") || rc=$? ;;
     wget) wget -q --ca-certificate="$CERT" -P "$dir" -i "$work/urls.txt" || rc=$? ;;
   esac
   t1=$(now)

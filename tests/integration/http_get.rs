@@ -1839,6 +1839,22 @@ fn http_get_uploads_64_mib_to_nginx_webdav_by_file_over_http_and_https_and_chunk
         "HTTPS upload differs"
     );
 
+    // With stderr on a terminal, a bar shows the upload (script(1) gives it one).
+    if have("script") {
+        let command = format!(
+            "{} http-get -T '{file}' '{}' > /dev/null",
+            bin_shell(),
+            nginx.http("/up/tty.bin")
+        );
+        let terminal = Command::new("script")
+            .args(["-qec", &command, "/dev/null"])
+            .output()
+            .expect("script");
+        assert!(terminal.status.success(), "{terminal:?}");
+        assert!(String::from_utf8_lossy(&terminal.stdout).contains("ETA"));
+        assert!(file_bytes(&nginx.root().join("up/tty.bin")) == data);
+    }
+
     // `-T -` from a pipe that starts late: chunked, the bytes written as they come.
     let mut p = Proc::spawn(nicksock(&[
         "http-get",
@@ -2240,6 +2256,23 @@ fn http_get_parallel_max_bounds_the_connections_at_once() {
     get_in(out.path(), &words).assert_code(0);
     assert_eq!(files_in(out.path()).len(), 8);
     assert_eq!(most.load(std::sync::atomic::Ordering::SeqCst), 2);
+
+    // On a terminal, one line counts the transfers (script(1) gives stderr a terminal).
+    if have("script") {
+        let command = format!(
+            "cd '{}' && {} http-get -Z --remote-name-all {url}/x {url}/y {url}/z",
+            out.path().display(),
+            bin_shell()
+        );
+        let terminal = Command::new("script")
+            .args(["-qec", &command, "/dev/null"])
+            .output()
+            .expect("script");
+        assert!(terminal.status.success(), "{terminal:?}");
+        let shown = String::from_utf8_lossy(&terminal.stdout);
+        assert!(shown.contains("/3 transfers"), "{shown}");
+        assert!(!shown.contains("ETA"), "a bar per file: {shown}");
+    }
 }
 
 #[test]

@@ -24,6 +24,9 @@ const BAR_TEMPLATE: &str =
 /// The spinner when the length is unknown (chunked or close-delimited bodies).
 const SPINNER_TEMPLATE: &str = "{spinner} {bytes} {binary_bytes_per_sec} {elapsed} {wide_msg}";
 
+/// `-Z`'s line: transfers ended of all.
+const SUMMARY_TEMPLATE: &str = "{bar:30} {pos}/{len} transfers, {elapsed}";
+
 /// Where the user asked the response to go.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Target {
@@ -180,6 +183,16 @@ impl Drop for Output {
             bar.finish_and_clear();
         }
     }
+}
+
+/// `-Z`'s one line on a terminal: how many transfers have ended.
+pub fn summary(count: u64) -> ProgressBar {
+    let bar = ProgressBar::new(count);
+    bar.set_draw_target(ProgressDrawTarget::stderr());
+    if let Ok(style) = ProgressStyle::with_template(SUMMARY_TEMPLATE) {
+        bar.set_style(style);
+    }
+    bar
 }
 
 /// A progress bar on stderr: a bar when the length is known, a spinner when not.

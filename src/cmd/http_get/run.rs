@@ -48,7 +48,7 @@ pub fn run(mut config: Config) -> Result<()> {
     let count = transfers.len();
     let lanes = config.parallel.unwrap_or(1).min(count).max(1);
     let summary = (config.parallel.is_some() && !config.silent && std::io::stderr().is_terminal())
-        .then(|| super::output::bar(Some(count as u64)));
+        .then(|| super::output::summary(count as u64));
     let mut runner = Runner {
         config,
         ev: EventLoop::new()?,
