@@ -181,6 +181,16 @@ impl Config {
             );
         }
         let (body, upload, content_type) = request_body(&args)?;
+        if (body.is_some() || upload.is_some())
+            && find_header(&usage.headers, "content-length").is_some()
+        {
+            return Err(usage_error(
+                "http-get",
+                "-H Content-Length: the body's length is nicksock's to say (for chunks, give \
+                 -H 'Transfer-Encoding: chunked')",
+            )
+            .into());
+        }
         if let (Some(upload::From::File(path)), Some(_)) = (&upload, &args.upload_file) {
             for url in &mut usage.urls {
                 upload_url(url, path);
@@ -461,7 +471,7 @@ fn check_usage(args: &HttpGetArgs) -> Result<Usage, clap::Error> {
 
 /// The body the command line gives: bytes in memory (`-d` and the other `--data…` options,
 /// joined with `&` in order; `--json`), or a body streamed from a file or stdin (`-T`, a lone
-/// `--data-binary @FILE`), and its Content-Type.
+/// `--data-binary @FILE` of a regular file of 1 MiB or more), and its Content-Type.
 #[allow(clippy::type_complexity)]
 fn request_body(
     args: &HttpGetArgs,
@@ -479,7 +489,8 @@ fn request_body(
     }
     if let [DataArg::Binary(one)] = args.data_parts.as_slice()
         && let Some(path) = one.strip_prefix('@')
-        && path != "-"
+        && std::fs::metadata(path)
+            .is_ok_and(|m| m.file_type().is_file() && m.len() >= upload::STREAM_FROM)
     {
         let from = upload::From::File(PathBuf::from(path));
         return Ok((None, Some(from), Some(FORM_CONTENT_TYPE)));

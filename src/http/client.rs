@@ -99,6 +99,15 @@ impl fmt::Debug for Credentials {
 }
 
 impl RequestSpec {
+    /// The user's own `Transfer-Encoding: chunked` (`-H`): the body goes in chunks.
+    pub fn user_chunked(&self) -> bool {
+        self.headers.iter().any(|(n, v)| {
+            n.eq_ignore_ascii_case("transfer-encoding")
+                && v.split(',')
+                    .any(|t| t.trim().eq_ignore_ascii_case("chunked"))
+        })
+    }
+
     /// A bodiless request with the default headers.
     pub fn new(method: impl Into<String>, url: Url) -> Self {
         RequestSpec {
@@ -146,19 +155,24 @@ fn encode(spec: &RequestSpec, proxied: Option<Option<&str>>) -> Vec<u8> {
     if let Some(Some(auth)) = proxied {
         headers.push(("Proxy-Authorization".into(), auth.to_string()));
     }
+    // `-H 'Transfer-Encoding: chunked'` asks for chunks: the body is framed so.
+    let user_chunked = spec.user_chunked();
     let length = match (&spec.body, spec.streamed) {
+        _ if user_chunked => None,
         (_, Some(Streamed::Chunked)) => Some(None),
         (_, Some(Streamed::Length(n))) => Some(Some(n)),
         (Some(body), None) => Some(Some(body.len() as u64)),
         (None, None) => None,
     };
-    if let Some(length) = length {
+    let has_body = spec.body.is_some() || spec.streamed.is_some();
+    if has_body {
         if let Some(ct) = &spec.content_type {
             headers.push(("Content-Type".into(), ct.clone()));
         }
         match length {
-            Some(n) => headers.push(("Content-Length".into(), n.to_string())),
-            None => headers.push(("Transfer-Encoding".into(), "chunked".into())),
+            Some(Some(n)) => headers.push(("Content-Length".into(), n.to_string())),
+            Some(None) => headers.push(("Transfer-Encoding".into(), "chunked".into())),
+            None => {}
         }
         if spec.expect_continue {
             headers.push(("Expect".into(), "100-continue".into()));
@@ -179,8 +193,17 @@ fn encode(spec: &RequestSpec, proxied: Option<Option<&str>>) -> Vec<u8> {
         out.extend_from_slice(format!("{name}: {value}\r\n").as_bytes());
     }
     out.extend_from_slice(b"\r\n");
-    if let (Some(body), None) = (&spec.body, spec.streamed) {
-        out.extend_from_slice(body);
+    match (&spec.body, spec.streamed) {
+        (Some(body), None) if user_chunked => {
+            if !body.is_empty() {
+                out.extend_from_slice(format!("{:x}\r\n", body.len()).as_bytes());
+                out.extend_from_slice(body);
+                out.extend_from_slice(b"\r\n");
+            }
+            out.extend_from_slice(b"0\r\n\r\n");
+        }
+        (Some(body), None) => out.extend_from_slice(body),
+        _ => {}
     }
     out
 }

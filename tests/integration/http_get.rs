@@ -2310,3 +2310,217 @@ fn http_get_sigterm_mid_body_commits_nothing_and_stops_the_other_urls() {
     server.request();
     assert!(server.no_more_requests(), "the second URL was fetched");
 }
+
+#[test]
+fn http_get_upload_answers_417_and_early_2xx_as_curl_does() {
+    let dir = tempdir();
+    let data = pattern(3 << 20, 11);
+    let file = write_file(dir.path(), "big.bin", &data);
+    let file = file.to_str().expect("path");
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}/put", listener.local_addr().expect("addr"));
+
+    // 417: the request goes again without Expect, and the body arrives.
+    let mut p = Proc::spawn(nicksock(&["http-get", "-s", "-T", file, &url]));
+    let (mut s, _) = listener.accept().expect("accept");
+    let first = receive(&mut s, |s, _| {
+        s.write_all(b"HTTP/1.1 417 Expectation Failed\r\nContent-Length: 4\r\n\r\nnope")
+            .expect("417");
+        false
+    });
+    assert!(
+        first.head.contains("Expect: 100-continue"),
+        "{}",
+        first.head
+    );
+    drop(s);
+    let (mut s, _) = listener.accept().expect("accept again");
+    let again = receive(&mut s, |_, _| true);
+    s.write_all(b"HTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\nok")
+        .expect("201");
+    let done = p.wait();
+    done.assert_code(0);
+    assert_eq!(done.out(), "ok");
+    assert!(
+        !again.head.to_ascii_lowercase().contains("expect"),
+        "{}",
+        again.head
+    );
+    assert!(again.body == data, "the body differs");
+
+    // A 200 before the body: the whole body still goes (the server reads it all).
+    let mut p = Proc::spawn(nicksock(&[
+        "http-get", "-s", "-H", "Expect:", "-T", file, &url,
+    ]));
+    let (mut s, _) = listener.accept().expect("accept");
+    let got = receive(&mut s, |s, _| {
+        s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nearly")
+            .expect("200");
+        true
+    });
+    p.wait().assert_code(0);
+    assert!(got.body == data, "the body differs");
+
+    // A 200 and the close before the body is taken: not a success. (32 MiB: more than the
+    // sockets' buffers hold, so the body cannot be all out before the reset.)
+    let large = write_file(dir.path(), "large.bin", &pattern(32 << 20, 12));
+    let large = large.to_str().expect("path");
+    let mut p = Proc::spawn(nicksock(&[
+        "http-get", "-s", "-H", "Expect:", "-T", large, &url,
+    ]));
+    let (mut s, _) = listener.accept().expect("accept");
+    receive(&mut s, |s, _| {
+        s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nearly")
+            .expect("200");
+        let _ = socket2::SockRef::from(&*s).set_linger(Some(Duration::ZERO));
+        false
+    });
+    drop(s);
+    let done = p.wait();
+    assert_ne!(done.code(), 0, "{}", done.stderr);
+    assert!(
+        done.stderr.contains("before the whole body"),
+        "{}",
+        done.stderr
+    );
+}
+
+#[test]
+fn http_get_uploads_what_proc_files_and_fifos_hold_not_their_size() {
+    let version = fs::read("/proc/version").expect("/proc/version");
+    let server = Scripted::start(vec![
+        reply(ok_response("1")),
+        reply(ok_response("2")),
+        reply(ok_response("3")),
+    ]);
+    let body_of = |request: Vec<u8>| {
+        let at = request
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .expect("head")
+            + 4;
+        (
+            String::from_utf8_lossy(&request[..at]).into_owned(),
+            request[at..].to_vec(),
+        )
+    };
+    get(&["--data-binary", "@/proc/version", &server.url("/a")]).assert_code(0);
+    let (head, body) = body_of(server.requests.recv_timeout(PATIENCE).expect("request"));
+    assert!(
+        head.contains(&format!("Content-Length: {}", version.len())),
+        "{head}"
+    );
+    assert_eq!(body, version);
+    get(&["-T", "/proc/version", &server.url("/b")]).assert_code(0);
+    let (head, body) = body_of(server.requests.recv_timeout(PATIENCE).expect("request"));
+    assert!(head.starts_with("PUT /b "), "{head}");
+    assert_eq!(body, version);
+
+    // A FIFO whose writer comes later: nicksock does not hang opening it, and sends what
+    // comes through it in chunks. (The test holds the FIFO open for reading and writing:
+    // its writes never wait for a reader, and its close is nicksock's end of input.)
+    let dir = tempdir();
+    let fifo = dir.path().join("fifo");
+    assert!(
+        Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .expect("mkfifo")
+            .success()
+    );
+    let mut writer = fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&fifo)
+        .expect("open the fifo");
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}/c", listener.local_addr().expect("addr"));
+    let mut p = Proc::spawn(nicksock(&[
+        "http-get",
+        "-v",
+        "-T",
+        fifo.to_str().expect("path"),
+        &url,
+    ]));
+    let (mut s, _) = listener.accept().expect("accept");
+    p.wait_line("> PUT /c ");
+    writer
+        .write_all(b"through the fifo")
+        .expect("write the fifo");
+    drop(writer);
+    let got = receive(&mut s, |s, _| {
+        s.write_all(b"HTTP/1.1 100 Continue\r\n\r\n").expect("100");
+        true
+    });
+    s.write_all(ok_response("4").as_bytes()).expect("answer");
+    p.wait().assert_code(0);
+    assert!(
+        got.head.contains("Transfer-Encoding: chunked"),
+        "{}",
+        got.head
+    );
+    assert_eq!(got.body, b"through the fifo");
+}
+
+#[test]
+fn http_get_a_closed_stdout_ends_only_its_own_transfer() {
+    let Some(nginx) = Nginx::start() else { return };
+    let big = pattern(8 << 20, 5);
+    write_file(&nginx.root(), "big.bin", &big);
+    write_file(&nginx.root(), "small.txt", b"small");
+    let out = tempdir();
+    let file = out.path().join("small.txt");
+    let script = format!(
+        "{} http-get -Z -o - '{}' -o '{}' '{}' | head -c 10 > /dev/null",
+        bin_shell(),
+        nginx.http("/big.bin"),
+        file.display(),
+        nginx.http("/small.txt")
+    );
+    let status = Command::new("bash")
+        .args(["-o", "pipefail", "-c", &script])
+        .status()
+        .expect("bash");
+    assert!(status.success(), "{status}");
+    assert!(fs::read(&file).expect("the file transfer") == b"small");
+
+    // An earlier failure keeps its code when stdout closes later (-w writes there).
+    let script = format!(
+        "{} http-get -f -w '%{{http_code}}\\n' -o /dev/null '{}' -o /dev/null '{}' | head -c 1 > /dev/null",
+        bin_shell(),
+        nginx.http("/missing"),
+        nginx.http("/big.bin"),
+    );
+    let status = Command::new("bash")
+        .args(["-o", "pipefail", "-c", &script])
+        .status()
+        .expect("bash");
+    assert_eq!(status.code(), Some(7));
+}
+
+#[test]
+fn http_get_sends_data_in_chunks_when_the_user_asks_for_them() {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}/", listener.local_addr().expect("addr"));
+    let mut p = Proc::spawn(nicksock(&[
+        "http-get",
+        "-H",
+        "Transfer-Encoding: chunked",
+        "-d",
+        "a=1",
+        &url,
+    ]));
+    let (mut s, _) = listener.accept().expect("accept");
+    let got = receive(&mut s, |_, _| true);
+    s.write_all(ok_response("ok").as_bytes()).expect("answer");
+    p.wait().assert_code(0);
+    assert!(!got.head.contains("Content-Length"), "{}", got.head);
+    assert!(
+        got.head.contains("Transfer-Encoding: chunked"),
+        "{}",
+        got.head
+    );
+    assert_eq!(got.body, b"a=1");
+    let done = get(&["-H", "Content-Length: 3", "-d", "a=1", &url]);
+    done.assert_code(2);
+}

@@ -98,6 +98,8 @@ pub struct Ending {
     pub stopped_for_retry: bool,
     /// A `416` said the body the output holds is already whole.
     pub already_complete: bool,
+    /// A `417` refused the request's `Expect: 100-continue`: it goes again without.
+    pub expectation_failed: bool,
     /// What a retry needs from the final head: the validator (ETag or Last-Modified) for
     /// `If-Range`, when the server takes ranges.
     pub validator: Option<String>,
@@ -123,8 +125,8 @@ pub struct Request {
     pub url: String,
     /// The bytes to send.
     pub bytes: Vec<u8>,
-    /// What `--trace` records of them: the same bytes, the proxy's credentials masked.
-    pub shown: Vec<u8>,
+    /// What `--trace` records of them, when not the same bytes: the credentials masked.
+    pub shown: Option<Vec<u8>>,
     /// It asked to keep the connection open for another request.
     pub keep_alive: bool,
     /// It says `Expect: 100-continue`: the bytes after the head (`head_len`) and the
@@ -143,7 +145,7 @@ pub struct Exchange {
     url: String,
     request: Vec<u8>,
     /// The request as `--trace` shows it (see [`Request::shown`]).
-    shown: Vec<u8>,
+    shown: Option<Vec<u8>>,
     sent: usize,
     send_error: Option<io::Error>,
     /// The body streamed after `request` (`-T`), if any.
@@ -153,8 +155,10 @@ pub struct Exchange {
     /// The wait for `100 Continue`: how long, and until when once the head is out.
     expect: Option<(Duration, Option<Instant>)>,
     head_len: usize,
-    /// A final answer came before the body went: the rest of it is not sent.
+    /// A final answer of 300 or more came before the body went: the rest is not sent.
     abandoned: bool,
+    /// The request said `Expect: 100-continue`.
+    expected: bool,
     reader: ResponseReader,
     /// The bytes of the heads so far (`--raw`).
     raw_head: Vec<u8>,
@@ -202,6 +206,7 @@ impl Exchange {
             uploaded: upload.is_none(),
             upload,
             expect: request.expect.map(|wait| (wait, None)),
+            expected: request.expect.is_some(),
             head_len: request.head_len,
             abandoned: false,
             reader: ResponseReader::new(&request.method),
@@ -226,8 +231,15 @@ impl Exchange {
         (self.ending, reusable.then_some(self.sock), self.out)
     }
 
+    /// Body bytes are still to be sent.
+    fn body_left(&self) -> bool {
+        self.sent < self.request.len() || !self.uploaded
+    }
+
     /// Moves what can move: the deadline checked, the request sent, the response read.
-    /// True once the exchange is over.
+    /// True once the exchange is over: the response read (or stopped at its head), and the
+    /// body sent unless the server refused it. A response of less than 300 that came
+    /// before the whole body went is an error if the rest can no longer be sent.
     pub fn step(&mut self, cx: &mut Context<'_>, scratch: &mut Scratch) -> Result<bool> {
         let now = Instant::now();
         if !self.started {
@@ -244,7 +256,22 @@ impl Exchange {
         if waiting && self.expect.is_none() {
             self.send(cx)?;
         }
-        Ok(self.stage == Stage::Finished)
+        if self.stage != Stage::Finished {
+            return Ok(false);
+        }
+        let stopped = self.ending.redirect.is_some()
+            || self.ending.stopped_for_retry
+            || self.ending.expectation_failed
+            || self.ending.head.as_ref().is_none_or(|h| h.status >= 300);
+        if self.abandoned || stopped || !self.body_left() {
+            return Ok(true);
+        }
+        match self.send_error.take() {
+            Some(e) => Err(self
+                .io_error(e, "sending the body")
+                .context("the server answered before the whole body was sent")),
+            None => Ok(false),
+        }
     }
 
     /// Whether another request may go over this connection: both ends said keep-alive, the
@@ -278,10 +305,8 @@ impl Exchange {
                 None => self.request.len(),
             };
             if self.sent < limit {
-                let (data, shown) = (
-                    &self.request[self.sent..limit],
-                    &self.shown[self.sent..limit],
-                );
+                let shown = self.shown.as_deref().unwrap_or(&self.request);
+                let (data, shown) = (&self.request[self.sent..limit], &shown[self.sent..limit]);
                 match self.sock.write_masked(data, shown) {
                     Ok(n) => self.sent += n,
                     Err(e) if would_block(&e) => break,
@@ -292,6 +317,8 @@ impl Exchange {
             if let Some((wait, until)) = self.expect {
                 let now = Instant::now();
                 match until {
+                    // The wait starts once the head is out, past the TLS handshake.
+                    None if self.sock.is_handshaking() || self.sock.wants_write() => break,
                     None => {
                         cx.timers.add(now + wait, Token(self.token + 2));
                         self.expect = Some((wait, Some(now + wait)));
@@ -386,11 +413,15 @@ impl Exchange {
                 HttpEvent::Head(head) => {
                     self.ending.head_bytes += head.raw.len() as u64;
                     self.show_head(&head);
-                    // An answer before the body went out (a 401, 413, 417…): the server
-                    // has decided without it, so it is not sent (curl does the same).
-                    let body_left = self.sent < self.request.len() || !self.uploaded;
-                    if body_left && (self.expect.is_some() || head.status >= 300) {
-                        self.abandoned = true;
+                    // An answer before the body went out: one of 300 or more (a 401, 413,
+                    // 417…) decided without it, so it is not sent (curl does the same); a
+                    // 2xx takes the rest of it as 100 Continue would.
+                    if self.body_left() {
+                        if head.status >= 300 {
+                            self.abandoned = true;
+                        } else {
+                            self.expect = None;
+                        }
                     }
                     self.on_head(head, body_bytes, bufs)?;
                 }
@@ -420,6 +451,10 @@ impl Exchange {
                     .trim_end()
                     .to_string(),
             ));
+        }
+        if status == 417 && self.expected {
+            self.ending.expectation_failed = true;
+            return self.stop_at(head, bufs);
         }
         if self.plan.stop_for_retry && retry::RETRY_STATUSES.contains(&status) {
             self.ending.stopped_for_retry = true;

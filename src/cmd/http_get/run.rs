@@ -35,6 +35,9 @@ use crate::net::stdout::Stdout;
 use crate::net::transport::{Transport, would_block};
 use crate::tls;
 
+/// The longest pause before a retry, whatever a server's `Retry-After` says.
+const MAX_PAUSE: Duration = Duration::from_secs(24 * 3600);
+
 /// The first token of the jobs' (below it: the dialer's, the loop's own are at the top).
 const JOB_TOKENS: usize = 4096;
 /// Tokens per job: its exchange's, then its retry pause's.
@@ -48,7 +51,7 @@ pub fn run(mut config: Config) -> Result<()> {
     let count = transfers.len();
     let lanes = config.parallel.unwrap_or(1).min(count).max(1);
     let summary = (config.parallel.is_some() && !config.silent && std::io::stderr().is_terminal())
-        .then(|| super::output::summary(count as u64));
+        .then(|| Summary(super::output::summary(count as u64)));
     let mut runner = Runner {
         config,
         ev: EventLoop::new()?,
@@ -80,24 +83,19 @@ pub fn run(mut config: Config) -> Result<()> {
                 if let Some(bar) = &summary {
                     bar.inc(1);
                 }
-                if let Err(e) = job.report(&runner.config)? {
-                    let closed = crate::error::is_broken_stdout(&e);
-                    if count == 1 || closed || crate::error::kind(&e) == Kind::Interrupted {
-                        // A closed stdout is no failure of its own (exit 0): an earlier
-                        // URL's failure keeps its code.
-                        return match last_failure {
-                            Some(code) if closed => Err(crate::error::Status {
-                                code,
-                                message: None,
-                            }
-                            .into()),
-                            _ => Err(e),
-                        };
-                    }
-                    if let Some(bar) = &summary {
-                        bar.suspend(|| eprintln!("nicksock: error: {e:#}"));
-                    } else {
-                        eprintln!("nicksock: error: {e:#}");
+                let Err(e) = job.report(&runner.config) else {
+                    continue;
+                };
+                let closed = crate::error::is_broken_stdout(&e);
+                if count == 1 || crate::error::kind(&e) == Kind::Interrupted {
+                    return Err(e);
+                }
+                // A closed stdout (`| head`) ends the transfer that wrote there, quietly;
+                // the others go on, and an earlier failure keeps its code.
+                if !closed {
+                    match &summary {
+                        Some(bar) => bar.suspend(|| eprintln!("nicksock: error: {e:#}")),
+                        None => eprintln!("nicksock: error: {e:#}"),
                     }
                     last_failure = Some(exit_code(&e));
                 }
@@ -120,9 +118,7 @@ pub fn run(mut config: Config) -> Result<()> {
         };
         runner.ev.run(&mut mux)?;
     }
-    if let Some(bar) = summary {
-        bar.finish_and_clear();
-    }
+    drop(summary);
     match last_failure {
         // Its message is out already: only the code is left to pass on.
         Some(code) => Err(crate::error::Status {
@@ -131,6 +127,22 @@ pub fn run(mut config: Config) -> Result<()> {
         }
         .into()),
         None => Ok(()),
+    }
+}
+
+/// `-Z`'s line on a terminal, cleared however the run ends.
+struct Summary(indicatif::ProgressBar);
+
+impl std::ops::Deref for Summary {
+    type Target = indicatif::ProgressBar;
+    fn deref(&self) -> &indicatif::ProgressBar {
+        &self.0
+    }
+}
+
+impl Drop for Summary {
+    fn drop(&mut self) {
+        self.0.finish_and_clear();
     }
 }
 
@@ -229,6 +241,8 @@ struct Job {
     spec: RequestSpec,
     /// The next request must go on a new connection: a kept one was found closed.
     fresh: bool,
+    /// A 417 refused `Expect: 100-continue`: the request goes without it.
+    no_expect: bool,
     state: State,
 }
 
@@ -262,6 +276,7 @@ impl Job {
             validator: None,
             retry_left: false,
             fresh: false,
+            no_expect: false,
             state: State::Ready,
         };
         // Progress bars per file only one transfer at a time: with -Z, one summary line.
@@ -369,30 +384,6 @@ impl Job {
                 .map(|p| p.url.credentials.is_some()),
             ..self.plan
         };
-        // The streamed body, opened for this request: its length goes in the head.
-        let mut upload = match (&config.upload, spec.streamed) {
-            (Some(from), Some(_)) => {
-                let opened =
-                    Upload::open(&mut runner.ev, from, &mut runner.stdin_used, config.silent)?;
-                spec.streamed = Some(opened.length());
-                Some(opened)
-            }
-            _ => None,
-        };
-        let wait = expects_continue(spec, config.expect_wait);
-        spec.expect_continue = wait.is_some() && find_header(&spec.headers, "expect").is_none();
-        let (bytes, mut secrets) = match &proxy {
-            Some(p) if !tunnel => {
-                let auth = p.url.credentials.as_ref().map(crate::proxy::basic_auth);
-                (encode_proxied_request(spec, auth.as_deref()), p.secrets())
-            }
-            _ => (encode_request(spec), Vec::new()),
-        };
-        if let Some(c) = &spec.credentials {
-            secrets.extend(c.secrets());
-        }
-        // `--trace` shows the request with the credentials (the origin's, the proxy's) masked.
-        let shown = dial::mask(&bytes, &secrets).into_owned();
         let idle = if self.fresh {
             None
         } else {
@@ -408,6 +399,41 @@ impl Job {
                 kept
             }
             None => connect(config, &mut runner.ev, &key, &proxy, plan)?,
+        };
+        // The streamed body, opened for this request once connected (a connection refused
+        // leaves a body read once unread for the retry): its length goes in the head.
+        let mut upload = match (&config.upload, spec.streamed) {
+            (Some(from), Some(_)) => {
+                let quiet = config.silent || config.parallel.is_some();
+                let opened = Upload::open(
+                    &mut runner.ev,
+                    from,
+                    &mut runner.stdin_used,
+                    quiet,
+                    spec.user_chunked(),
+                    spec.http10,
+                )?;
+                spec.streamed = Some(opened.length());
+                Some(opened)
+            }
+            _ => None,
+        };
+        let wait = expects_continue(spec, config.expect_wait).filter(|_| !self.no_expect);
+        spec.expect_continue = wait.is_some() && find_header(&spec.headers, "expect").is_none();
+        let (bytes, mut secrets) = match &proxy {
+            Some(p) if !tunnel => {
+                let auth = p.url.credentials.as_ref().map(crate::proxy::basic_auth);
+                (encode_proxied_request(spec, auth.as_deref()), p.secrets())
+            }
+            _ => (encode_request(spec), Vec::new()),
+        };
+        if let Some(c) = &spec.credentials {
+            secrets.extend(c.secrets());
+        }
+        // `--trace` shows the request with the credentials (the origin's, the proxy's) masked.
+        let shown = match dial::mask(&bytes, &secrets) {
+            std::borrow::Cow::Borrowed(_) => None,
+            std::borrow::Cow::Owned(masked) => Some(masked),
         };
         if let Some(upload) = &mut upload {
             upload.zero_copy_into(&transport);
@@ -497,7 +523,9 @@ impl Job {
         if let Some(at) = ending.first_byte {
             stats.time_starttransfer = at.saturating_duration_since(self.start);
         }
-        if ending.validator.is_some() {
+        if let Some(head) = &ending.head
+            && matches!(head.status, 200 | 206)
+        {
             self.validator = ending.validator.clone();
         }
         let config = &runner.config;
@@ -517,6 +545,14 @@ impl Job {
             ));
         };
         let status = head.status;
+        if ending.expectation_failed && !self.no_expect {
+            if config.plan.verbose > 0 {
+                eprintln!("* 417: sending the request again without Expect: 100-continue");
+            }
+            self.no_expect = true;
+            self.state = State::Ready;
+            return Ok(());
+        }
         if ending.stopped_for_retry {
             let after = head
                 .header("retry-after")
@@ -614,7 +650,8 @@ impl Job {
         let now = Instant::now();
         let wait = config
             .retry
-            .wait(self.stats.num_retries, after, self.start, now);
+            .wait(self.stats.num_retries, after, self.start, now)
+            .min(MAX_PAUSE);
         self.stats.num_retries += 1;
         if !config.silent {
             let from = self
@@ -627,15 +664,17 @@ impl Job {
                 wait.as_secs_f64()
             );
         }
+        // A server's Retry-After may say anything: a day at most.
         self.state = State::Pausing(now + wait);
         Ok(())
     }
 
     /// The end of the job: its `-w` write-out (also after a failure, so a script sees
-    /// `000` when no response came), and its result. The outer error is the write-out's.
-    fn report(mut self, config: &Config) -> Result<Result<()>> {
+    /// `000` when no response came), and its result (the write-out's failure when the
+    /// transfer itself succeeded).
+    fn report(mut self, config: &Config) -> Result<()> {
         let State::Done(result) = std::mem::replace(&mut self.state, State::Ready) else {
-            return Ok(Ok(()));
+            return Ok(());
         };
         if let Some(write_out) = &config.write_out {
             self.stats.time_total = self.start.elapsed();
@@ -643,9 +682,11 @@ impl Job {
                 Ok(()) => 0,
                 Err(e) => exit_code(e),
             };
-            Stdout::open()?.write_all(write_out.render(&self.stats).as_bytes())?;
+            let text = write_out.render(&self.stats);
+            let written = Stdout::open().and_then(|mut out| out.write_all(text.as_bytes()));
+            return result.and(written);
         }
-        Ok(result)
+        result
     }
 }
 
