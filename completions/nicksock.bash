@@ -1857,7 +1857,7 @@ _nicksock() {
             return 0
             ;;
         nicksock__subcmd__serve__subcmd__gpio)
-            opts="-v -U -4 -6 -h -V --verbose --keylog --trace --trace-ascii --pin --input --pwm --pwm-hz --sys-root --bind --unix --port --backend --chip --active-low --debounce --read-only --line-port --max-conns --grace --no-qr --auth --tls --cert --key --cacert --allow --deny --allow-file --deny-file --help --version"
+            opts="-v -U -4 -6 -h -V --verbose --keylog --trace --trace-ascii --state-file --restore --pin --input --pwm --pwm-hz --sys-root --bind --unix --port --backend --chip --active-low --debounce --read-only --line-port --max-conns --grace --no-qr --auth --tls --cert --key --cacert --allow --deny --allow-file --deny-file --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1906,6 +1906,25 @@ _nicksock() {
                     if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
                         compopt -o filenames
                     fi
+                    return 0
+                    ;;
+                --state-file)
+                    local oldifs
+                    if [ -n "${IFS+x}" ]; then
+                        oldifs="$IFS"
+                    fi
+                    IFS=$'\n'
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    if [ -n "${oldifs+x}" ]; then
+                        IFS="$oldifs"
+                    fi
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o filenames
+                    fi
+                    return 0
+                    ;;
+                --restore)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --pin)

@@ -251,6 +251,8 @@ set edit:completion:arg-completer[nicksock] = {|@words|
             cand --keylog 'Append the TLS secrets of every connection to FILE (NSS key log format), so that Wireshark can decrypt a capture; also from SSLKEYLOGFILE. The file is created 0600'
             cand --trace 'Write every chunk sent and received to FILE (- for stderr) as hex and text, with direction, offset and time; over TLS, the plaintext'
             cand --trace-ascii 'Like --trace, as text only, with CR and LF written \r and \n'
+            cand --state-file 'Save each output''s level and PWM duty to FILE when they change (at most once a second, and at exit; mode 0600, written whole) and restore them at the next start'
+            cand --restore 'What outputs start as: restore (the saved state, else off; the default with --state-file), off (the default without) or on; PIN=POLICY for one pin (repeatable)'
             cand --pin 'BCM GPIO number to serve as an output (repeatable), N=NAME to name it (`13=LED`); with --input, the only pins it will touch. GPIO13 is physical header pin 33'
             cand --input 'BCM GPIO number to show as an input (repeatable; N=NAME names it): its changes are pushed to subscribers, it is never driven. A button or a sensor'
             cand --pwm 'BCM GPIO number to serve as a PWM output (repeatable; N=NAME names it): a duty cycle of 0-100 % from the page''s slider, the API ({"duty":40}) or the line protocol (duty 13 40); on is 100 %, off 0 %'

@@ -755,6 +755,15 @@ impl SessionArgs {
 #[derive(Debug, Args)]
 #[command(group(ArgGroup::new("served").required(true).multiple(true).args(["pins", "inputs", "pwm"])))]
 pub struct ServeGpioArgs {
+    /// Save each output's level and PWM duty to FILE when they change (at most once a
+    /// second, and at exit; mode 0600, written whole) and restore them at the next start
+    #[arg(long, value_name = "FILE", value_hint = ValueHint::FilePath,
+          overrides_with = "state_file")]
+    pub state_file: Option<PathBuf>,
+    /// What outputs start as: restore (the saved state, else off; the default with
+    /// --state-file), off (the default without) or on; PIN=POLICY for one pin (repeatable)
+    #[arg(long, value_name = "[PIN=]POLICY")]
+    pub restore: Vec<crate::cmd::serve_gpio::state::RestoreArg>,
     /// BCM GPIO number to serve as an output (repeatable), N=NAME to name it (`13=LED`);
     /// with --input, the only pins it will touch. GPIO13 is physical header pin 33
     #[arg(long = "pin", value_name = "N[=NAME]")]

@@ -2,6 +2,7 @@
 //! error status (labs L8, L10–L12), `nicksock connect` for the line protocol (L5), many raw
 //! clients while one stalls (L9), HTTPS with a `gen-cert` certificate (L15).
 
+use std::fs;
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::process::Command;
@@ -854,4 +855,108 @@ fn in_a_pipe_the_start_shows_no_urls_and_no_code() {
     assert_eq!(done.code(), 0);
     assert!(!done.stderr.contains("page: "), "{}", done.stderr);
     assert!(!done.stderr.contains('\u{2588}'), "{}", done.stderr);
+}
+
+/// The pins as `GET /api/pins` shows them: (pin, value, duty).
+fn pin_states(s: &Served) -> Vec<(u64, u64, Option<u64>)> {
+    let list = curl(&[&s.url("/api/pins")]).json();
+    list["pins"]
+        .as_array()
+        .expect("pins")
+        .iter()
+        .map(|p| {
+            (
+                p["pin"].as_u64().expect("pin"),
+                p["value"].as_u64().expect("value"),
+                p["duty"].as_u64(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn state_file_restores_levels_and_duties_after_sigterm_and_policies_override() {
+    let dir = tempdir();
+    let file = dir.path().join("pins.json");
+    let state = file.to_str().expect("path");
+    let pins = ["--pin", "13", "--pin", "5", "--pwm", "18", "--input", "6"];
+    let args = |extra: &[&'static str]| -> Vec<String> {
+        let mut all: Vec<String> = pins.iter().map(|s| s.to_string()).collect();
+        all.extend(["--state-file".to_string(), state.to_string()]);
+        all.extend(extra.iter().map(|s| s.to_string()));
+        all
+    };
+    let start = |extra: &[&'static str]| {
+        let owned = args(extra);
+        let words: Vec<&str> = owned.iter().map(String::as_str).collect();
+        Served::start(&words)
+    };
+
+    // First start: no file yet is a warning, the pins start off.
+    let mut first = start(&[]);
+    let said = |s: &Served, what: &str| s.proc.stderr_seen.iter().any(|l| l.contains(what));
+    assert!(
+        said(&first, "no saved pin states yet"),
+        "{:?}",
+        first.proc.stderr_seen
+    );
+    let json = |body: &str| ["-H", "Content-Type: application/json", "-d", body].map(String::from);
+    for (pin, body) in [("13", r#"{"value":1}"#), ("18", r#"{"duty":40}"#)] {
+        let a = json(body);
+        let url = first.url(&format!("/api/pins/{pin}"));
+        let done = curl(&[&a[0], &a[1], &a[2], &a[3], &url]);
+        assert_eq!(done.status, 200, "{}", done.body);
+    }
+    first.proc.signal("TERM");
+    first.proc.wait().assert_code(0);
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &fs::metadata(&file).expect("the state file").permissions(),
+    );
+    assert_eq!(mode & 0o777, 0o600);
+
+    // Second start: 13 on and 18 at 40 % again, 5 off; the input is not in the file.
+    let second = start(&[]);
+    assert_eq!(
+        pin_states(&second),
+        [(13, 1, None), (5, 0, None), (18, 1, Some(40)), (6, 0, None)]
+    );
+    let saved = fs::read_to_string(&file).expect("state");
+    assert!(!saved.contains("\"6\""), "{saved}");
+    drop(second);
+
+    // Policies: 13 forced off, every other output on.
+    let third = start(&["--restore", "on", "--restore", "13=off"]);
+    assert_eq!(
+        pin_states(&third),
+        [
+            (13, 0, None),
+            (5, 1, None),
+            (18, 1, Some(100)),
+            (6, 0, None)
+        ]
+    );
+    drop(third);
+
+    // A truncated file: a warning, and the defaults.
+    let text = fs::read(&file).expect("state");
+    fs::write(&file, &text[..text.len() / 2]).expect("truncate");
+    let fourth = start(&[]);
+    assert!(
+        said(&fourth, "the saved pin states are ignored"),
+        "{:?}",
+        fourth.proc.stderr_seen
+    );
+    assert_eq!(
+        pin_states(&fourth),
+        [(13, 0, None), (5, 0, None), (18, 0, Some(0)), (6, 0, None)]
+    );
+    drop(fourth);
+
+    // --restore for an input or a pin not served: a usage error.
+    for bad in [["--restore", "6=on"], ["--restore", "7=on"]] {
+        let owned = args(&bad);
+        let mut all = vec!["serve-gpio", "--backend", "sim", "127.0.0.1", "--port", "0"];
+        all.extend(owned.iter().map(String::as_str));
+        run(&all, b"").assert_code(2);
+    }
 }

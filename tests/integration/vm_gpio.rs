@@ -301,3 +301,23 @@ fn cdev_permission_denied_names_the_gpio_group_and_auto_picks_the_chip() {
     seen.is("member-level", "1");
     seen.is("member-holder", "nicksock out hi");
 }
+
+#[test]
+fn cdev_pin_states_come_back_after_a_restart_with_state_file() {
+    let Some(seen) = run_scenario("restore") else {
+        return;
+    };
+    seen.is("first-status", "0");
+    seen.is("file-mode", "600");
+    seen.has("file", &[r#""12":{"on":true}"#, r#""duty":30"#]);
+    seen.has(
+        "started",
+        &["GPIO12: on (restored)", "GPIO13: duty 30% (restored)"],
+    );
+    // The real line is high as soon as the server serves, before any request.
+    seen.is("level-12", "1");
+    seen.has("pin-13", &[r#""duty":30"#, r#""state":"on""#]);
+    seen.is("second-status", "0");
+    seen.is("forced-level-12", "0");
+    seen.is("third-status", "0");
+}

@@ -94,6 +94,8 @@ pub struct App {
     names: Vec<(u32, String)>,
     /// Pins to switch back later (`for`).
     timers: Timers,
+    /// `--state-file`: where changes are saved.
+    store: Option<super::state::Store>,
 }
 
 impl App {
@@ -113,7 +115,14 @@ impl App {
             stream_from: None,
             names: Vec::new(),
             timers: Timers::default(),
+            store: None,
         }
+    }
+
+    /// The app saving every output's changes to `store` (`--state-file`).
+    pub fn with_store(mut self, store: Option<super::state::Store>) -> App {
+        self.store = store;
+        self
     }
 
     /// The app with these pin names (`--pin 13=LED`): the page shows "LED (GPIO13)", the
@@ -166,7 +175,9 @@ impl App {
     /// streams, or a timer.
     pub fn due(&self) -> Instant {
         let beat = self.events.heartbeat_due();
-        self.timers.next_due().map_or(beat, |at| at.min(beat))
+        let first = self.timers.next_due().map_or(beat, |at| at.min(beat));
+        let save = self.store.as_ref().and_then(super::state::Store::due);
+        save.map_or(first, |at| at.min(first))
     }
 
     /// Does what is due at `now`: the timers that ran out switch their pins back.
@@ -175,6 +186,9 @@ impl App {
             self.timer_ran_out(timer);
         }
         self.events.beat(now);
+        if let Some(store) = &mut self.store {
+            store.on_due(now);
+        }
     }
 
     /// The descriptors to watch for input edges (see [`Gpio::edge_sources`]).
@@ -473,6 +487,9 @@ impl App {
 
     /// Tells every subscriber a pin's new state.
     fn publish(&mut self, config: PinConfig, on: bool, cause: Cause, cancelled: bool) {
+        if let Some(store) = &mut self.store {
+            store.note(config, on, self.gpio.duty(config.pin));
+        }
         let doc = self.event_json(config, on, cause, cancelled).to_string();
         let line = self.line_state(config.pin, on);
         self.events.publish(&doc, &line);

@@ -11,6 +11,7 @@ mod http_conn;
 mod line_conn;
 mod phone;
 mod service;
+pub mod state;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -60,6 +61,10 @@ pub struct Config {
     no_qr: bool,
     /// `--allow`/`--deny`, for both ports.
     access: Option<crate::net::access::Access>,
+    /// `--state-file`.
+    state_file: Option<PathBuf>,
+    /// `--restore`.
+    restore: Vec<state::RestoreArg>,
     verbose: u8,
 }
 
@@ -73,6 +78,7 @@ impl Config {
         let pins = gpio::with_pwm(pins, &numbers(&args.pwm))?;
         let names = gpio::pin_names(args.pins.iter().chain(&args.pwm).chain(&args.inputs))?;
         let auth = args.auth.as_deref().map(app::parse_auth).transpose()?;
+        check_restore(&args.restore, &pins)?;
         let tls = crate::cmd::server_tls(&args.tls, false)?;
         let addr = args.addr.or(args.bind);
         let family = Family::from(&args.family);
@@ -106,6 +112,8 @@ impl Config {
             max_conns: usize::try_from(args.max_conns).unwrap_or(usize::MAX),
             grace: args.grace.period(),
             no_qr: args.no_qr,
+            state_file: args.state_file,
+            restore: args.restore,
             verbose,
         })
     }
@@ -135,10 +143,36 @@ impl Config {
     }
 }
 
+/// `--restore PIN=…` only for an output or PWM pin that is served.
+fn check_restore(args: &[state::RestoreArg], pins: &[PinConfig]) -> Result<()> {
+    for pin in args.iter().filter_map(|a| a.pin) {
+        match pins.iter().find(|c| c.pin == pin) {
+            Some(c) if c.mode == gpio::PinMode::Input => {
+                return Err(crate::cli::usage_error(
+                    "serve-gpio",
+                    format!(
+                        "--restore {pin}=…: GPIO{pin} is an input, and inputs are never restored"
+                    ),
+                )
+                .into());
+            }
+            Some(_) => {}
+            None => {
+                return Err(crate::cli::usage_error(
+                    "serve-gpio",
+                    format!("--restore {pin}=…: GPIO{pin} is not served (give --pin {pin} or --pwm {pin})"),
+                )
+                .into());
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Runs `serve-gpio` until SIGINT (exit 130) or SIGTERM (exit 0, once the requests in
 /// flight are answered or the grace period ends).
 pub fn run(config: Config) -> Result<()> {
-    let (pins, gpio_line) = gpio::open_with(
+    let (mut pins, gpio_line) = gpio::open_with(
         config.backend,
         config.chip.as_deref(),
         &config.pins,
@@ -149,6 +183,27 @@ pub fn run(config: Config) -> Result<()> {
         },
     )?;
     eprintln!("{gpio_line}");
+    // The outputs take their start states before anything is served.
+    let saved = match &config.state_file {
+        Some(path) => {
+            let (saved, warning) = state::load(path);
+            if let Some(warning) = warning {
+                eprintln!("nicksock: warning: {warning}");
+            }
+            saved
+        }
+        None => Default::default(),
+    };
+    let has_file = config.state_file.is_some();
+    for line in state::apply(&mut *pins, &config.restore, has_file, &saved)? {
+        if config.verbose > 0 {
+            eprintln!("{line}");
+        }
+    }
+    let store = config
+        .state_file
+        .clone()
+        .map(|path| state::Store::new(path, &mut *pins));
     for note in config.notes() {
         eprintln!("nicksock: note: {note}");
     }
@@ -178,7 +233,9 @@ pub fn run(config: Config) -> Result<()> {
         });
         debug_assert_eq!(groups.len() - 1, LINE_GROUP);
     }
-    let app = App::new(pins, config.read_only, config.auth).named(config.names);
+    let app = App::new(pins, config.read_only, config.auth)
+        .named(config.names)
+        .with_store(store);
     Server::new(GpioService::new(app), groups, config.verbose)
         .with_access(config.access.clone())
         .with_grace(config.grace)
