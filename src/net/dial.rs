@@ -467,36 +467,36 @@ pub fn connect(
     via: Option<Via<'_>>,
     plan: Option<Arc<ProxyPlan>>,
 ) -> Result<(Transport, Addr)> {
-    let mut client = Client {
-        endpoint,
-        opts,
-        via,
-        plan,
-        pinned,
-        target_resolver: None,
-        target_address: None,
-        resolver: None,
-        conn: None,
-        won: None,
+    let tokens = DialTokens {
+        attempts: ATTEMPT_BASE,
+        max_attempts: MAX_ATTEMPTS,
+        timer: DIAL_TIMER,
     };
-    client.start(ev)?;
+    let tunnel = via.map(|v| v.tunnel);
+    let dial = Dial::start(ev, endpoint, pinned, opts, tunnel, plan, tokens, CONN_TOKEN)?;
+    let mut client = Client { dial, won: None };
     let result = ev.run(&mut client);
-    if let Some(c) = &mut client.conn {
-        c.cancel(ev.registry());
-    }
+    client.dial.cancel(ev.registry());
     result?;
-    let (mut transport, addr) = client
+    client
         .won
-        .ok_or_else(|| fail(Kind::Interrupted, "stopped while connecting"))?;
-    let _ = ev.registry().deregister(transport.socket());
-    Ok((transport, addr))
+        .ok_or_else(|| fail(Kind::Interrupted, "stopped while connecting"))
 }
 
-/// The loop handler of [`connect`].
-struct Client<'a> {
-    endpoint: &'a Endpoint,
-    opts: &'a ConnectOptions,
-    via: Option<Via<'a>>,
+/// Addresses tried per round at most, each under its own token.
+const MAX_ATTEMPTS: usize = 64;
+
+/// How many tokens a [`Dial`] takes: its attempts, its timer and its connection's.
+pub const DIAL_TOKENS: usize = MAX_ATTEMPTS + 2;
+
+/// One connection being made as [`connect`] makes it (the names resolved, the connection,
+/// the proxy's handshake), as a state machine whose owner drives it from a loop that runs
+/// other things too (`http-get -Z`): tokens from `base` to `base + DIAL_TOKENS`.
+pub struct Dial {
+    endpoint: Endpoint,
+    opts: ConnectOptions,
+    /// Through a proxy (`plan`): whether a tunnel is asked for.
+    tunnel: Option<bool>,
     plan: Option<Arc<ProxyPlan>>,
     pinned: Option<Vec<SocketAddr>>,
     /// The target's name, when we resolve it for a SOCKS4 or SOCKS5 proxy.
@@ -505,84 +505,113 @@ struct Client<'a> {
     /// The name to connect to: the proxy's or the target's.
     resolver: Option<(Resolver, String, bool)>,
     conn: Option<Connection>,
-    won: Option<(Transport, Addr)>,
+    tokens: DialTokens,
+    conn_token: Token,
 }
 
-impl Client<'_> {
-    fn start(&mut self, ev: &mut EventLoop) -> Result<()> {
-        let family = self.opts.family;
-        match (self.endpoint, self.via) {
-            (Endpoint::Unix(path), _) => {
-                self.conn = Some(self.connection(vec![Addr::Unix(path.clone())]));
+impl Dial {
+    /// Starts: the lookups begin (their threads wake `ev`'s loop), a Unix socket's connect
+    /// at the first [`poll`](Self::poll).
+    #[allow(clippy::too_many_arguments)]
+    pub fn start(
+        ev: &mut EventLoop,
+        endpoint: &Endpoint,
+        pinned: Option<Vec<SocketAddr>>,
+        opts: &ConnectOptions,
+        tunnel: Option<bool>,
+        plan: Option<Arc<ProxyPlan>>,
+        tokens: DialTokens,
+        conn_token: Token,
+    ) -> Result<Dial> {
+        let mut dial = Dial {
+            endpoint: endpoint.clone(),
+            opts: opts.clone(),
+            tunnel: tunnel.filter(|_| plan.is_some()),
+            plan,
+            pinned,
+            target_resolver: None,
+            target_address: None,
+            resolver: None,
+            conn: None,
+            tokens,
+            conn_token,
+        };
+        let family = dial.opts.family;
+        match (&dial.endpoint, dial.tunnel, dial.plan.clone()) {
+            (Endpoint::Unix(path), _, _) => {
+                let addrs = vec![Addr::Unix(path.clone())];
+                dial.conn = Some(dial.connection(addrs));
             }
-            (Endpoint::Tcp { host, port }, None) => {
-                let resolver = match self.pinned.take() {
-                    Some(addrs) => Resolver::Ready(Ok(addrs)),
-                    None => Resolver::start(ev, host, *port, family)?,
-                };
-                let looked_up = matches!(resolver, Resolver::Waiting { .. });
-                self.resolver = Some((resolver, host.clone(), looked_up));
-            }
-            (Endpoint::Tcp { host, port }, Some(via)) => {
-                if via.tunnel && !via.plan.resolves() {
-                    let resolver = match self.pinned.take() {
+            (Endpoint::Tcp { host, port }, Some(tunnel), Some(plan)) => {
+                if tunnel && !plan.resolves() {
+                    let resolver = match dial.pinned.take() {
                         Some(addrs) => Resolver::Ready(Ok(addrs)),
                         None => Resolver::start(ev, host, *port, family)?,
                     };
                     let looked_up = matches!(resolver, Resolver::Waiting { .. });
-                    self.target_resolver = Some((resolver, looked_up));
+                    dial.target_resolver = Some((resolver, looked_up));
                 }
-                let url = &via.plan.url;
+                let url = &plan.url;
                 let resolver = Resolver::start(ev, &url.host, url.port, family)?;
                 let looked_up = matches!(resolver, Resolver::Waiting { .. });
-                self.resolver = Some((resolver, url.host.clone(), looked_up));
+                dial.resolver = Some((resolver, url.host.clone(), looked_up));
+            }
+            (Endpoint::Tcp { host, port }, _, _) => {
+                let resolver = match dial.pinned.take() {
+                    Some(addrs) => Resolver::Ready(Ok(addrs)),
+                    None => Resolver::start(ev, host, *port, family)?,
+                };
+                let looked_up = matches!(resolver, Resolver::Waiting { .. });
+                dial.resolver = Some((resolver, host.clone(), looked_up));
             }
         }
-        Ok(())
+        Ok(dial)
     }
 
     fn connection(&self, addrs: Vec<Addr>) -> Connection {
-        let via = match (self.via, self.endpoint, &self.plan) {
-            (Some(via), Endpoint::Tcp { host, port }, Some(plan)) => Some((
+        let via = match (self.tunnel, &self.endpoint, &self.plan) {
+            (Some(tunnel), Endpoint::Tcp { host, port }, Some(plan)) => Some((
                 Arc::clone(plan),
                 Target {
                     host: host.clone(),
                     port: *port,
                     address: self.target_address,
                 },
-                via.tunnel,
+                tunnel,
             )),
             _ => None,
         };
-        let tokens = DialTokens {
-            attempts: ATTEMPT_BASE,
-            max_attempts: 64,
-            timer: DIAL_TIMER,
-        };
-        Connection::new(addrs, self.endpoint, via, self.opts, tokens, CONN_TOKEN)
+        Connection::new(
+            addrs,
+            &self.endpoint,
+            via,
+            &self.opts,
+            self.tokens,
+            self.conn_token,
+        )
     }
-}
 
-impl Handler for Client<'_> {
-    fn on_event(&mut self, _cx: &mut Context<'_>, event: &Event) -> Result<()> {
+    /// A readiness event for one of its tokens.
+    pub fn on_event(&mut self, token: Token) {
         if let Some(c) = &mut self.conn {
-            c.on_ready(event.token());
+            c.on_ready(token);
         }
-        Ok(())
     }
 
-    fn after(&mut self, cx: &mut Context<'_>) -> Result<Flow> {
+    /// Moves it on: the connection once made (taken off the loop), else None.
+    pub fn poll(&mut self, cx: &mut Context<'_>) -> Result<Option<(Transport, Addr)>> {
         if let Some((resolver, looked_up)) = &mut self.target_resolver {
             let Some(found) = resolver.poll() else {
-                return Ok(Flow::Continue);
+                return Ok(None);
             };
             let found = found?;
             let first = self
-                .via
-                .and_then(|via| target_address(via.plan.url.scheme, &found));
+                .plan
+                .as_ref()
+                .and_then(|plan| target_address(plan.url.scheme, &found));
             if self.opts.verbose > 0
                 && *looked_up
-                && let (Endpoint::Tcp { host, .. }, Some(ip)) = (self.endpoint, first)
+                && let (Endpoint::Tcp { host, .. }, Some(ip)) = (&self.endpoint, first)
             {
                 eprintln!("resolved {host} to {ip} (for the proxy)");
             }
@@ -591,7 +620,7 @@ impl Handler for Client<'_> {
         }
         if let Some((resolver, name, looked_up)) = &mut self.resolver {
             let Some(found) = resolver.poll() else {
-                return Ok(Flow::Continue);
+                return Ok(None);
             };
             let found = found?;
             if self.opts.verbose > 0 && *looked_up {
@@ -602,9 +631,37 @@ impl Handler for Client<'_> {
             self.conn = Some(self.connection(found.into_iter().map(Addr::Ip).collect()));
         }
         let Some(conn) = &mut self.conn else {
-            return Ok(Flow::Continue);
+            return Ok(None);
         };
-        match conn.poll(cx, self.opts)? {
+        let Some((mut transport, addr)) = conn.poll(cx, &self.opts)? else {
+            return Ok(None);
+        };
+        let _ = cx.registry.deregister(transport.socket());
+        Ok(Some((transport, addr)))
+    }
+
+    /// Gives up: the attempts' sockets closed and off the loop.
+    pub fn cancel(&mut self, registry: &mio::Registry) {
+        if let Some(c) = &mut self.conn {
+            c.cancel(registry);
+        }
+    }
+}
+
+/// The loop handler of [`connect`].
+struct Client {
+    dial: Dial,
+    won: Option<(Transport, Addr)>,
+}
+
+impl Handler for Client {
+    fn on_event(&mut self, _cx: &mut Context<'_>, event: &Event) -> Result<()> {
+        self.dial.on_event(event.token());
+        Ok(())
+    }
+
+    fn after(&mut self, cx: &mut Context<'_>) -> Result<Flow> {
+        match self.dial.poll(cx)? {
             Some(won) => {
                 self.won = Some(won);
                 Ok(Flow::Stop)

@@ -2524,3 +2524,54 @@ fn http_get_sends_data_in_chunks_when_the_user_asks_for_them() {
     let done = get(&["-H", "Content-Length: 3", "-d", "a=1", &url]);
     done.assert_code(2);
 }
+
+/// A port whose connects never complete: a listener with a full backlog that never accepts
+/// (the kernel drops further SYNs), held for the test.
+fn unanswered_port() -> (socket2::Socket, Vec<TcpStream>, u16) {
+    let sock =
+        socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).expect("socket");
+    sock.bind(&SocketAddr::from(([127, 0, 0, 1], 0)).into())
+        .expect("bind");
+    sock.listen(0).expect("listen");
+    let addr = sock.local_addr().expect("addr").as_socket().expect("inet");
+    let mut held = Vec::new();
+    for _ in 0..8 {
+        match TcpStream::connect_timeout(&addr, Duration::from_millis(300)) {
+            Ok(s) => held.push(s),
+            Err(_) => return (sock, held, addr.port()),
+        }
+    }
+    panic!("the backlog of {addr} never filled");
+}
+
+#[test]
+fn http_get_parallel_transfers_go_on_while_another_connects() {
+    let (_sock, _held, port) = unanswered_port();
+    let server = Scripted::start(vec![reply(ok_response("here"))]);
+    let stuck = format!("http://127.0.0.1:{port}/stuck");
+    let done = get(&[
+        "-Z",
+        "-s",
+        "--connect-timeout",
+        "4",
+        "-w",
+        "%{url_effective} %{time_total}\\n",
+        "-o",
+        "/dev/null",
+        "-o",
+        "/dev/null",
+        &stuck,
+        &server.url("/ok"),
+    ]);
+    // The stuck connect times out (exit 5, the last failure); the other URL, second in
+    // line, was fetched meanwhile: its -w line comes first, long before the timeout.
+    done.assert_code(5);
+    let out = done.out();
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 2, "{out}");
+    let (url, secs) = lines[0].split_once(' ').expect("two words");
+    assert_eq!(url, server.url("/ok"), "{out}");
+    let secs: f64 = secs.parse().expect("seconds");
+    assert!(secs < 2.0, "the free transfer took {secs} s: {out}");
+    assert!(lines[1].starts_with(&stuck), "{out}");
+}

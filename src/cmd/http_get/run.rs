@@ -29,7 +29,8 @@ use crate::http::target::{connect_port, resolve_location};
 use crate::net::EventLoop;
 use crate::net::addr::Pinned;
 use crate::net::connector::Addr;
-use crate::net::dial::{self, Endpoint, ProxyPlan, Via};
+use crate::net::connector::DialTokens;
+use crate::net::dial::{self, DIAL_TOKENS, Dial, Endpoint, ProxyPlan};
 use crate::net::event_loop::{Context, Flow, Handler, Signal};
 use crate::net::stdout::Stdout;
 use crate::net::transport::{Transport, would_block};
@@ -40,8 +41,10 @@ const MAX_PAUSE: Duration = Duration::from_secs(24 * 3600);
 
 /// The first token of the jobs' (below it: the dialer's, the loop's own are at the top).
 const JOB_TOKENS: usize = 4096;
-/// Tokens per job: its exchange's, then its retry pause's.
-const STRIDE: usize = TOKENS + 1;
+/// Tokens per job: its exchange's, its retry pause's, then its dial's.
+const STRIDE: usize = TOKENS + 1 + DIAL_TOKENS;
+/// Where a job's dial tokens start, from its first.
+const DIAL_OFFSET: usize = TOKENS + 1;
 
 /// Runs `http-get`: every URL, each followed by its `-w` write-out. A failed transfer does
 /// not stop the others (curl's rule): its error is printed when it happens, and the exit
@@ -200,6 +203,8 @@ impl Pool {
 enum State {
     /// The next request is to be sent (a new try, or a redirect's).
     Ready,
+    /// Its connection is being made, on the loop.
+    Dialing(Box<Dialing>),
     /// An exchange is running on the loop.
     Running(Box<Running>),
     /// Waiting before the next try.
@@ -334,6 +339,21 @@ impl Job {
                         self.failed(e, &runner.config);
                     }
                 }
+                State::Dialing(dialing) => {
+                    let Some(outcome) = dialing.outcome.take() else {
+                        return;
+                    };
+                    let State::Dialing(dialing) = std::mem::replace(&mut self.state, State::Ready)
+                    else {
+                        return;
+                    };
+                    let result = outcome.and_then(|(transport, addr)| {
+                        self.connected(runner, dialing.route, transport, addr, false)
+                    });
+                    if let Err(e) = result {
+                        self.failed(e, &runner.config);
+                    }
+                }
                 State::Running(running) => {
                     let Some(outcome) = running.outcome.take() else {
                         return;
@@ -390,16 +410,57 @@ impl Job {
             runner.pool.take(&key)
         };
         self.fresh = false;
-        let reused = idle.is_some();
-        let (transport, addr) = match idle {
-            Some(kept) => {
+        let route = Route {
+            key,
+            proxy,
+            tunnel,
+            plan,
+        };
+        match idle {
+            Some((transport, addr)) => {
                 if plan.verbose > 0 {
                     eprintln!("* reusing connection to {host}:{port}");
                 }
-                kept
+                self.connected(runner, route, transport, addr, true)
             }
-            None => connect(config, &mut runner.ev, &key, &proxy, plan)?,
+            None => {
+                let dial = start_dial(config, &mut runner.ev, &route, self.token() + DIAL_OFFSET)?;
+                self.state = State::Dialing(Box::new(Dialing {
+                    dial,
+                    route,
+                    outcome: None,
+                }));
+                Ok(())
+            }
+        }
+    }
+
+    /// The connection is there (a kept one, or a new one with TLS to start on it): the
+    /// request is made and its exchange starts.
+    fn connected(
+        &mut self,
+        runner: &mut Runner,
+        route: Route,
+        under: Transport,
+        addr: Addr,
+        reused: bool,
+    ) -> Result<()> {
+        let config = &mut runner.config;
+        let Route {
+            key,
+            proxy,
+            tunnel,
+            plan,
+        } = route;
+        let transport = if reused || !key.https {
+            under
+        } else {
+            let client = config.tls.get(config.silent)?;
+            let name = tls::server_name(config.tls.servername.as_deref().unwrap_or(&key.host))?;
+            crate::net::transport::tls_over(under, &client, &name)
+                .tag(Kind::Tls, format!("starting TLS with {}", key.host))?
         };
+        let spec = &mut self.spec;
         // The streamed body, opened for this request once connected (a connection refused
         // leaves a body read once unread for the retry): its length goes in the head.
         let mut upload = match (&config.upload, spec.streamed) {
@@ -690,37 +751,48 @@ impl Job {
     }
 }
 
-/// A new connection for `key`: straight, by `--unix-socket` or through the proxy, then TLS
-/// for https. Made on the loop, the other jobs' exchanges waiting meanwhile.
-fn connect(
-    config: &mut Config,
-    ev: &mut EventLoop,
-    key: &Key,
-    proxy: &Option<Arc<ProxyPlan>>,
+/// Where a request goes: its connection's key, the proxy and how, and its plan.
+struct Route {
+    key: Key,
+    proxy: Option<Arc<ProxyPlan>>,
+    tunnel: bool,
     plan: Plan,
-) -> Result<(Transport, Addr)> {
+}
+
+/// A connection being made for a job, on the loop beside the other jobs' exchanges.
+struct Dialing {
+    dial: Dial,
+    route: Route,
+    /// The connection, or why there is none, once the dial ended.
+    outcome: Option<Result<(Transport, Addr)>>,
+}
+
+/// Starts a new connection for `route`: straight, by `--unix-socket` or through the proxy
+/// (TLS follows once it is made), under the tokens from `base`.
+fn start_dial(config: &Config, ev: &mut EventLoop, route: &Route, base: usize) -> Result<Dial> {
     let mut connect = config.connect.clone();
-    connect.timeout = connect_timeout(config.connect_timeout, plan.deadline);
-    let (host, port) = (&key.host, key.port);
-    let (under, addr) = match &config.unix {
+    connect.timeout = connect_timeout(config.connect_timeout, route.plan.deadline);
+    let verbose = route.plan.verbose > 0;
+    let tokens = DialTokens {
+        attempts: base,
+        max_attempts: DIAL_TOKENS - 2,
+        timer: Token(base + DIAL_TOKENS - 2),
+    };
+    let conn_token = Token(base + DIAL_TOKENS - 1);
+    let (host, port) = (&route.key.host, route.key.port);
+    match &config.unix {
         Some(path) => {
-            if plan.verbose > 0 {
+            if verbose {
                 eprintln!("* --unix-socket: {}", path.display());
             }
-            dial::connect(
-                ev,
-                &Endpoint::Unix(path.clone()),
-                None,
-                &connect,
-                None,
-                None,
-            )?
+            let endpoint = Endpoint::Unix(path.clone());
+            Dial::start(
+                ev, &endpoint, None, &connect, None, None, tokens, conn_token,
+            )
         }
         None => {
             let pinned = Pinned::lookup(&config.pinned, host, port);
-            if plan.verbose > 0
-                && let Some(addrs) = &pinned
-            {
+            if verbose && let Some(addrs) = &pinned {
                 let list: Vec<String> = addrs.iter().map(ToString::to_string).collect();
                 eprintln!("* --resolve: {host}:{port} is {}", list.join(", "));
             }
@@ -728,25 +800,13 @@ fn connect(
                 host: host.clone(),
                 port,
             };
-            let via = key
-                .proxy
-                .as_ref()
-                .zip(proxy.as_deref())
-                .map(|((_, tunnel), plan)| Via {
-                    plan,
-                    tunnel: *tunnel,
-                });
-            dial::connect(ev, &endpoint, pinned, &connect, via, proxy.clone())?
+            let tunnel = route.proxy.as_ref().map(|_| route.tunnel);
+            let plan = route.proxy.clone();
+            Dial::start(
+                ev, &endpoint, pinned, &connect, tunnel, plan, tokens, conn_token,
+            )
         }
-    };
-    if !key.https {
-        return Ok((under, addr));
     }
-    let client = config.tls.get(config.silent)?;
-    let name = tls::server_name(config.tls.servername.as_deref().unwrap_or(host))?;
-    let transport = crate::net::transport::tls_over(under, &client, &name)
-        .tag(Kind::Tls, format!("starting TLS with {host}"))?;
-    Ok((transport, addr))
 }
 
 /// The running jobs' exchanges on the loop: an event steps the exchange it belongs to; the
@@ -761,7 +821,14 @@ struct Mux<'r> {
 impl Mux<'_> {
     fn mark(&mut self, token: Token) {
         match token.0.checked_sub(JOB_TOKENS).map(|t| t / STRIDE) {
-            Some(slot) if slot < self.dirty.len() => self.dirty[slot] = true,
+            Some(slot) if slot < self.dirty.len() => {
+                self.dirty[slot] = true;
+                if let Some(Some(job)) = self.slots.get_mut(slot)
+                    && let State::Dialing(dialing) = &mut job.state
+                {
+                    dialing.dial.on_event(token);
+                }
+            }
             // The loop's waker (stdin's thread of `-T -`) and the like: every job looks.
             _ => self.dirty.iter_mut().for_each(|d| *d = true),
         }
@@ -794,6 +861,17 @@ impl Handler for Mux<'_> {
                         Err(e) => running.outcome = Some(Err(e)),
                     }
                     stop |= running.outcome.is_some();
+                }
+                State::Dialing(dialing) if dialing.outcome.is_none() => {
+                    if !std::mem::take(&mut self.dirty[slot]) {
+                        continue;
+                    }
+                    match dialing.dial.poll(cx) {
+                        Ok(None) => {}
+                        Ok(Some(won)) => dialing.outcome = Some(Ok(won)),
+                        Err(e) => dialing.outcome = Some(Err(e)),
+                    }
+                    stop |= dialing.outcome.is_some();
                 }
                 State::Pausing(until) => {
                     if cx.now >= *until || Instant::now() >= *until {
