@@ -206,7 +206,7 @@ impl Config {
             .into());
         }
         let targets = targets(&args, &usage.urls)?;
-        if args.parallel && targets.iter().filter(|t| writes_to_stdout(t)).count() > 1 {
+        if args.parallel && targets.iter().filter(|t| t.is_stdout()).count() > 1 {
             return Err(usage_error(
                 "http-get",
                 "-Z: the bodies of several URLs would mix on stdout; give each URL but one \
@@ -214,7 +214,7 @@ impl Config {
             )
             .into());
         }
-        if args.continue_at.is_some() && targets.iter().any(writes_to_stdout) {
+        if args.continue_at.is_some() && targets.iter().any(Target::is_stdout) {
             return Err(usage_error(
                 "http-get",
                 "-C - continues a file: give every URL -o FILE or -O",
@@ -365,14 +365,6 @@ fn targets(args: &HttpGetArgs, urls: &[Url]) -> Result<Vec<Target>> {
             None => Ok(Target::Stdout),
         })
         .collect()
-}
-
-/// Whether a transfer's body goes to stdout.
-fn writes_to_stdout(target: &Target) -> bool {
-    match target {
-        Target::Stdout => true,
-        Target::File(path) => path.as_os_str() == "-",
-    }
 }
 
 /// `-u USER[:PASSWORD]`, the password asked for on the terminal when missing (once, for

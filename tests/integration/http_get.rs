@@ -627,7 +627,12 @@ impl Nginx {
         // nginx binds ports it is given; they were free a moment ago. Should another test take
         // one first, nginx exits and starts again on others.
         for _ in 0..PORT_TRIES {
-            let (http, https) = (free_port(), free_port());
+            // Two ports, never the same one twice (nginx refuses a duplicate listen).
+            let http = free_port();
+            let https = std::iter::repeat_with(free_port)
+                .take(PORT_TRIES)
+                .find(|p| *p != http)
+                .expect("a second free port");
             let pid_file = dir.path().join("nginx.pid");
             let conf = format!(
                 "daemon off;\nmaster_process off;\npid {d}/nginx.pid;\nerror_log {d}/error.log;\n\
@@ -1865,7 +1870,8 @@ fn http_get_uploads_64_mib_to_nginx_webdav_by_file_over_http_and_https_and_chunk
         &nginx.http("/up/piped.bin"),
     ]));
     let piece = &data[..8 << 20];
-    thread::sleep(Duration::from_millis(200));
+    // The request is out before stdin gives its first byte.
+    p.wait_line("> Transfer-Encoding: chunked");
     p.send(&piece[..1 << 20]);
     p.send(&piece[1 << 20..]);
     p.close_stdin();
@@ -2210,19 +2216,27 @@ fn http_get_parallel_fetches_from_two_nginx_over_http_and_https_with_a_failure()
     assert!(connections <= 4 + 4, "{connections} connections");
 }
 
-/// A keep-alive server that answers each request after `delay` and counts the connections
-/// open at once, at most.
-fn counting_server(delay: Duration) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+/// A keep-alive server for `total` requests that holds each answer until `together`
+/// requests wait at once (or every request has come, or [`PATIENCE`] passed), and counts the
+/// connections open at once, at most: a client that keeps fewer transfers going gets its
+/// answers only late, one that keeps more shows in the count.
+fn holding_server(
+    together: usize,
+    total: usize,
+) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
     use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::{Arc, Condvar, Mutex};
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let url = format!("http://{}", listener.local_addr().expect("addr"));
-    let open = std::sync::Arc::new(AtomicUsize::new(0));
-    let most = std::sync::Arc::new(AtomicUsize::new(0));
+    let open = Arc::new(AtomicUsize::new(0));
+    let most = Arc::new(AtomicUsize::new(0));
+    // (requests waiting for their answer, requests come in all)
+    let waiting = Arc::new((Mutex::new((0usize, 0usize)), Condvar::new()));
     let seen = most.clone();
     thread::spawn(move || {
         for s in listener.incoming() {
             let Ok(mut s) = s else { return };
-            let (open, most) = (open.clone(), most.clone());
+            let (open, most, waiting) = (open.clone(), most.clone(), waiting.clone());
             thread::spawn(move || {
                 let now = open.fetch_add(1, Ordering::SeqCst) + 1;
                 most.fetch_max(now, Ordering::SeqCst);
@@ -2232,7 +2246,18 @@ fn counting_server(delay: Duration) -> (String, std::sync::Arc<std::sync::atomic
                     if request.is_empty() {
                         break;
                     }
-                    thread::sleep(delay);
+                    let (lock, turn) = &*waiting;
+                    let mut counts = lock.lock().expect("lock");
+                    counts.0 += 1;
+                    counts.1 += 1;
+                    turn.notify_all();
+                    let (mut counts, _) = turn
+                        .wait_timeout_while(counts, PATIENCE, |(w, all)| {
+                            *w < together && *all < total
+                        })
+                        .expect("wait");
+                    counts.0 -= 1;
+                    drop(counts);
                     if s.write_all(ok_response("x").as_bytes()).is_err() {
                         break;
                     }
@@ -2246,7 +2271,7 @@ fn counting_server(delay: Duration) -> (String, std::sync::Arc<std::sync::atomic
 
 #[test]
 fn http_get_parallel_max_bounds_the_connections_at_once() {
-    let (url, most) = counting_server(Duration::from_millis(50));
+    let (url, most) = holding_server(2, 8);
     let out = tempdir();
     let mut args = vec!["-Z".to_string(), "--parallel-max".into(), "2".into()];
     for i in 0..8 {
@@ -2259,6 +2284,7 @@ fn http_get_parallel_max_bounds_the_connections_at_once() {
 
     // On a terminal, one line counts the transfers (script(1) gives stderr a terminal).
     if have("script") {
+        let (url, _) = holding_server(3, 3);
         let command = format!(
             "cd '{}' && {} http-get -Z --remote-name-all {url}/x {url}/y {url}/z",
             out.path().display(),
@@ -2420,14 +2446,7 @@ fn http_get_uploads_what_proc_files_and_fifos_hold_not_their_size() {
     // comes through it in chunks. (The test holds the FIFO open for reading and writing:
     // its writes never wait for a reader, and its close is nicksock's end of input.)
     let dir = tempdir();
-    let fifo = dir.path().join("fifo");
-    assert!(
-        Command::new("mkfifo")
-            .arg(&fifo)
-            .status()
-            .expect("mkfifo")
-            .success()
-    );
+    let fifo = mkfifo(dir.path(), "fifo");
     let mut writer = fs::OpenOptions::new()
         .read(true)
         .write(true)

@@ -681,14 +681,7 @@ fn a_fifo_and_a_socket_on_stdin_deliver_every_byte() {
     // A FIFO (`mkfifo f; producer > f & nicksock connect … < f`): opening either side
     // waits for the other, and the reader's EOF comes when the writer closes.
     let dir = tempdir();
-    let fifo = dir.path().join("fifo");
-    assert!(
-        Command::new("mkfifo")
-            .arg(&fifo)
-            .status()
-            .unwrap()
-            .success()
-    );
+    let fifo = mkfifo(dir.path(), "fifo");
     let fifo_for_writer = fifo.clone();
     let bytes = data.clone();
     let writer = thread::spawn(move || {

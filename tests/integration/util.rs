@@ -433,6 +433,14 @@ pub fn wait_acknowledged(s: &std::net::TcpStream) {
 }
 
 /// The bytes of the file at `path` so far (none if it is not there yet).
+/// A new FIFO named `name` in `dir` (mkfifo(1)).
+pub fn mkfifo(dir: &Path, name: &str) -> PathBuf {
+    let fifo = dir.join(name);
+    let made = Command::new("mkfifo").arg(&fifo).status().expect("mkfifo");
+    assert!(made.success(), "mkfifo {}", fifo.display());
+    fifo
+}
+
 pub fn file_bytes(path: &Path) -> Vec<u8> {
     std::fs::read(path).unwrap_or_default()
 }

@@ -36,6 +36,16 @@ pub enum Target {
     File(PathBuf),
 }
 
+impl Target {
+    /// Whether the body goes to stdout (`-o -` too).
+    pub fn is_stdout(&self) -> bool {
+        match self {
+            Target::Stdout => true,
+            Target::File(path) => path.as_os_str() == "-",
+        }
+    }
+}
+
 enum Sink {
     Stdout(Stdout),
     /// A regular file written under a temporary name and moved to `dest` when complete
@@ -69,9 +79,8 @@ impl Output {
     /// directory that cannot be written fails before any connection is made.
     pub fn open(target: &Target, silent: bool) -> Result<Self> {
         let sink = match target {
-            Target::Stdout => Sink::Stdout(Stdout::open()?),
-            Target::File(path) if path.as_os_str() == "-" => Sink::Stdout(Stdout::open()?),
-            Target::File(path) => open_file(path)?,
+            Target::File(path) if !target.is_stdout() => open_file(path)?,
+            _ => Sink::Stdout(Stdout::open()?),
         };
         let to_file = !matches!(sink, Sink::Stdout(_));
         Ok(Output {

@@ -72,7 +72,7 @@ pub fn run(mut config: Config) -> Result<()> {
                 && let Some(transfer) = waiting.pop_front()
             {
                 started += 1;
-                *place = Some(Job::new(&mut runner, slot, transfer, started < count));
+                *place = Some(Job::new(&runner.config, slot, transfer, started < count));
             }
         }
         // Every job moves as far as it can without the loop: exchanges start, decisions are
@@ -253,8 +253,7 @@ struct Job {
 
 impl Job {
     /// A job for `transfer`; `keep_alive`: more URLs follow, so the connection stays open.
-    fn new(runner: &mut Runner, slot: usize, transfer: Transfer, keep_alive: bool) -> Job {
-        let config = &runner.config;
+    fn new(config: &Config, slot: usize, transfer: Transfer, keep_alive: bool) -> Job {
         let start = Instant::now();
         let mut request = config.request.clone();
         request.url = transfer.url;
@@ -877,7 +876,7 @@ impl Handler for Mux<'_> {
                     if cx.now >= *until || Instant::now() >= *until {
                         stop = true;
                     } else {
-                        cx.timers.add(*until, Token(job_pause_token(slot)));
+                        cx.timers.add(*until, Token(job.token() + TOKENS));
                     }
                 }
                 _ => stop = true,
@@ -894,9 +893,4 @@ impl Handler for Mux<'_> {
             Signal::Child => Ok(Flow::Continue),
         }
     }
-}
-
-/// The token of a job's retry pause.
-fn job_pause_token(slot: usize) -> usize {
-    JOB_TOKENS + slot * STRIDE + TOKENS
 }

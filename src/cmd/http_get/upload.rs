@@ -119,8 +119,7 @@ impl Upload {
                 ),
             ));
         }
-        let silent = quiet;
-        let progress = (!silent && io::stderr().is_terminal()).then(|| {
+        let progress = (!quiet && io::stderr().is_terminal()).then(|| {
             super::output::bar(match length {
                 Streamed::Length(n) => Some(n),
                 Streamed::Chunked => None,
