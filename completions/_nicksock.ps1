@@ -244,7 +244,7 @@ Register-ArgumentCompleter -Native -CommandName 'nicksock' -ScriptBlock {
             [CompletionResult]::new('-s', '-s', [CompletionResultType]::ParameterName, 'No progress bar and no messages except errors')
             [CompletionResult]::new('--silent', '--silent', [CompletionResultType]::ParameterName, 'No progress bar and no messages except errors')
             [CompletionResult]::new('--raw', '--raw', [CompletionResultType]::ParameterName, 'Print the response exactly as it came off the socket')
-            [CompletionResult]::new('--compressed', '--compressed', [CompletionResultType]::ParameterName, 'Ask for a compressed response (Accept-Encoding: gzip, deflate, br, zstd) and write the body decoded; a body that does not decode is an error (exit 1), never written as it came')
+            [CompletionResult]::new('--compressed', '--compressed', [CompletionResultType]::ParameterName, 'Ask for a compressed response (Accept-Encoding: gzip, deflate, br, zstd; br and zstd where built in) and write the body decoded; a body that does not decode is an error (exit 1), never written as it came')
             [CompletionResult]::new('-4', '-4', [CompletionResultType]::ParameterName, 'Use IPv4 only')
             [CompletionResult]::new('-6', '-6', [CompletionResultType]::ParameterName, 'Use IPv6 only')
             [CompletionResult]::new('-k', '-k', [CompletionResultType]::ParameterName, 'Do not verify the server''s certificate (says so on stderr)')

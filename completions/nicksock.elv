@@ -237,7 +237,7 @@ set edit:completion:arg-completer[nicksock] = {|@words|
             cand -s 'No progress bar and no messages except errors'
             cand --silent 'No progress bar and no messages except errors'
             cand --raw 'Print the response exactly as it came off the socket'
-            cand --compressed 'Ask for a compressed response (Accept-Encoding: gzip, deflate, br, zstd) and write the body decoded; a body that does not decode is an error (exit 1), never written as it came'
+            cand --compressed 'Ask for a compressed response (Accept-Encoding: gzip, deflate, br, zstd; br and zstd where built in) and write the body decoded; a body that does not decode is an error (exit 1), never written as it came'
             cand -4 'Use IPv4 only'
             cand -6 'Use IPv6 only'
             cand -k 'Do not verify the server''s certificate (says so on stderr)'

@@ -184,7 +184,7 @@ complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -l proxy-ins
 complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -l http1.0 -d 'Speak HTTP/1.0'
 complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -s s -l silent -d 'No progress bar and no messages except errors'
 complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -l raw -d 'Print the response exactly as it came off the socket'
-complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -l compressed -d 'Ask for a compressed response (Accept-Encoding: gzip, deflate, br, zstd) and write the body decoded; a body that does not decode is an error (exit 1), never written as it came'
+complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -l compressed -d 'Ask for a compressed response (Accept-Encoding: gzip, deflate, br, zstd; br and zstd where built in) and write the body decoded; a body that does not decode is an error (exit 1), never written as it came'
 complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -s 4 -d 'Use IPv4 only'
 complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -s 6 -d 'Use IPv6 only'
 complete -c nicksock -n "__fish_nicksock_using_subcommand http-get" -s k -l insecure -d 'Do not verify the server\'s certificate (says so on stderr)'

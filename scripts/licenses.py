@@ -6,7 +6,10 @@ build time only), its version and licence, and the licence files the crate ships
 copyright notices and texts), each distinct text once with the crates that share it; then
 the extra files given (for the ARMv6 build: musl's and Zig's, whose code is linked too).
 
-    scripts/licenses.py TARGET OUT [NAME=FILE ...]
+    scripts/licenses.py [--no-default-features] TARGET OUT [NAME=FILE ...]
+
+--no-default-features: the crates of a build without the default cargo features (the ARM
+packages: no br or zstd decoders, scripts/cross.sh).
 """
 import json
 import os
@@ -17,11 +20,14 @@ LICENCE_PREFIXES = ("license", "licence", "copying", "notice", "copyright", "unl
 
 
 def main():
-    target, out = sys.argv[1], sys.argv[2]
-    extras = [arg.split("=", 1) for arg in sys.argv[3:]]
+    args = sys.argv[1:]
+    features = [args.pop(0)] if args and args[0] == "--no-default-features" else []
+    target, out = args[0], args[1]
+    extras = [arg.split("=", 1) for arg in args[2:]]
     meta = json.loads(
         subprocess.run(
-            ["cargo", "metadata", "--format-version", "1", "--filter-platform", target],
+            ["cargo", "metadata", "--format-version", "1", "--filter-platform", target]
+            + features,
             check=True,
             capture_output=True,
         ).stdout

@@ -163,7 +163,10 @@ for arch in "${arches[@]}"; do
       [ -f "${pair#*=}" ] && extras+=("$pair")
     done
   fi
-  python3 scripts/licenses.py "$t" target/debian/THIRD-PARTY "${extras[@]}"
+  # The ARM builds leave out the default features (scripts/cross.sh: no br or zstd).
+  features=()
+  [ "$arch" = amd64 ] || features=(--no-default-features)
+  python3 scripts/licenses.py "${features[@]}" "$t" target/debian/THIRD-PARTY "${extras[@]}"
   # --no-strip: the release profile strips already (and cargo-deb's strip is the host's).
   cargo deb --no-build --no-strip --target "$t" --output "$deb" >/dev/null
   [ "$arch" != arm64 ] || cross_glibc_depends "$deb"

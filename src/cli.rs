@@ -664,8 +664,8 @@ pub struct HttpGetArgs {
     /// Print the response exactly as it came off the socket
     #[arg(long, conflicts_with_all = ["include", "head"])]
     pub raw: bool,
-    /// Ask for a compressed response (Accept-Encoding: gzip, deflate, br, zstd) and write
-    /// the body decoded; a body that does not decode is an error (exit 1), never written as
+    /// Ask for a compressed response (Accept-Encoding: gzip, deflate, br, zstd; br and zstd
+    /// where built in) and write the body decoded; a body that does not decode is an error (exit 1), never written as
     /// it came
     #[arg(long, conflicts_with = "raw")]
     pub compressed: bool,

@@ -5,19 +5,28 @@
 //!
 //! gzip and deflate by flate2 (miniz_oxide), br by brotli-decompressor, zstd by the zstd
 //! library: each has a push API (bytes in, bounded bytes out, and whether the stream ended).
+//! br and zstd are cargo features (`brotli`, `zstd`, on by default; the ARM packages are
+//! built without them): a build asks only for what it can decode.
 
 use std::fmt;
 use std::io::Write as _;
 
+#[cfg(feature = "brotli")]
 use brotli_decompressor::{BrotliDecompressStream, BrotliResult, BrotliState, StandardAlloc};
 use flate2::{Decompress, FlushDecompress, Status};
+#[cfg(feature = "zstd")]
 use zstd::stream::raw::Operation as _;
 
 /// The most decoded bytes handed over at once.
 pub const OUT_CHUNK: usize = 64 * 1024;
 
-/// What `--compressed` asks for, in curl's order.
-pub const ACCEPT_ENCODING: &str = "gzip, deflate, br, zstd";
+/// What `--compressed` asks for, in curl's order: the encodings this build decodes.
+pub const ACCEPT_ENCODING: &str = match (cfg!(feature = "brotli"), cfg!(feature = "zstd")) {
+    (true, true) => "gzip, deflate, br, zstd",
+    (true, false) => "gzip, deflate, br",
+    (false, true) => "gzip, deflate, zstd",
+    (false, false) => "gzip, deflate",
+};
 
 /// A body that could not be decoded: the encoding and what was wrong.
 #[derive(Debug)]
@@ -48,9 +57,9 @@ impl fmt::Display for Unsupported {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "the body's Content-Encoding is '{}'; --compressed decodes gzip, deflate, br \
-             and zstd, one at a time",
-            self.0
+            "the body's Content-Encoding is '{}'; this build of --compressed decodes {}, \
+             one at a time",
+            self.0, ACCEPT_ENCODING
         )
     }
 }
@@ -76,7 +85,9 @@ enum Codec {
     /// zlib-wrapped deflate (RFC 9110's "deflate"), or raw deflate when the body has no
     /// zlib header, as some servers send and curl accepts. `None` until the first byte.
     Deflate(Option<Box<Decompress>>, Vec<u8>),
+    #[cfg(feature = "brotli")]
     Brotli(Box<BrotliState<StandardAlloc, StandardAlloc, StandardAlloc>>),
+    #[cfg(feature = "zstd")]
     Zstd(Box<zstd::stream::raw::Decoder<'static>>),
 }
 
@@ -102,11 +113,13 @@ impl Decoder {
                     Vec::with_capacity(OUT_CHUNK),
                 ))),
                 "deflate" => Codec::Deflate(None, Vec::new()),
+                #[cfg(feature = "brotli")]
                 "br" => Codec::Brotli(Box::new(BrotliState::new(
                     StandardAlloc::default(),
                     StandardAlloc::default(),
                     StandardAlloc::default(),
                 ))),
+                #[cfg(feature = "zstd")]
                 "zstd" => Codec::Zstd(Box::new(
                     zstd::stream::raw::Decoder::new().map_err(|_| Unsupported(value.into()))?,
                 )),
@@ -127,9 +140,20 @@ impl Decoder {
         match self.codec {
             Codec::Gzip(_) => "gzip",
             Codec::Deflate(..) => "deflate",
+            #[cfg(feature = "brotli")]
             Codec::Brotli(_) => "br",
+            #[cfg(feature = "zstd")]
             Codec::Zstd(_) => "zstd",
         }
+    }
+
+    /// Whether another frame may follow a whole one (zstd's).
+    fn frames_may_follow(&self) -> bool {
+        #[cfg(feature = "zstd")]
+        if let Codec::Zstd(_) = self.codec {
+            return true;
+        }
+        false
     }
 
     fn error(&self, reason: impl fmt::Display) -> DecodeError {
@@ -150,7 +174,7 @@ impl Decoder {
         self.fed |= !input.is_empty();
         loop {
             // Past the end of deflate or br, nothing more may come.
-            if self.whole && !matches!(self.codec, Codec::Zstd(_)) {
+            if self.whole && !self.frames_may_follow() {
                 if input.is_empty() {
                     break;
                 }
@@ -260,6 +284,7 @@ impl Decoder {
                     (inflate.total_out() - out_before) as usize,
                 )
             }
+            #[cfg(feature = "brotli")]
             Codec::Brotli(state) => {
                 let (mut avail_in, mut in_at) = (input.len(), 0);
                 let (mut avail_out, mut out_at, mut total) = (self.out.len(), 0, 0);
@@ -279,6 +304,7 @@ impl Decoder {
                 self.whole = matches!(result, BrotliResult::ResultSuccess);
                 (in_at, out_at)
             }
+            #[cfg(feature = "zstd")]
             Codec::Zstd(zstd) => {
                 let status = zstd
                     .run_on_buffers(input, &mut self.out)
@@ -331,6 +357,10 @@ mod tests {
         Ok((out, largest))
     }
 
+    /// "hello" as Python's brotli.compress writes it.
+    #[cfg(feature = "brotli")]
+    const BR_HELLO: &[u8] = b"\x0b\x02\x80hello\x03";
+
     fn gzip(data: &[u8]) -> Vec<u8> {
         let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
         e.write_all(data).unwrap();
@@ -350,33 +380,36 @@ mod tests {
         zlib.write_all(&data).unwrap();
         let mut raw = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::fast());
         raw.write_all(&data).unwrap();
-        let zstd = zstd::encode_all(&data[..], 3).unwrap();
-        let cases = [
+        #[allow(unused_mut)]
+        let mut cases = vec![
             ("gzip", gzip(&data)),
             ("x-gzip", gzip(&data)),
             ("deflate", zlib.finish().unwrap()),
             ("deflate", raw.finish().unwrap()),
-            ("zstd", zstd),
         ];
+        #[cfg(feature = "zstd")]
+        cases.push(("zstd", zstd::encode_all(&data[..], 3).unwrap()));
         for (encoding, encoded) in &cases {
             for piece in [1, 7, 4096, encoded.len()] {
                 let (out, _) = decode(encoding, encoded, piece).unwrap();
                 assert!(out == data, "{encoding} in pieces of {piece}");
             }
         }
-        // br: "hello" as Python's brotli.compress writes it.
-        let (out, _) = decode("br", b"\x0b\x02\x80hello\x03", 1).unwrap();
-        assert_eq!(out, b"hello");
+        #[cfg(feature = "brotli")]
+        assert_eq!(decode("br", BR_HELLO, 1).unwrap().0, b"hello");
         // gzip: two members one after the other are one body (`cat a.gz b.gz`).
         let mut members = gzip(b"one ");
         members.extend(gzip(b"two"));
         assert_eq!(decode("gzip", &members, 5).unwrap().0, b"one two");
         // zstd: two frames one after the other are one body.
-        let mut two = zstd::encode_all(&b"one "[..], 1).unwrap();
-        two.extend(zstd::encode_all(&b"two"[..], 1).unwrap());
-        assert_eq!(decode("zstd", &two, 3).unwrap().0, b"one two");
+        #[cfg(feature = "zstd")]
+        {
+            let mut two = zstd::encode_all(&b"one "[..], 1).unwrap();
+            two.extend(zstd::encode_all(&b"two"[..], 1).unwrap());
+            assert_eq!(decode("zstd", &two, 3).unwrap().0, b"one two");
+        }
         // An empty body (a HEAD's, a 204's) is no stream: finishing it is no error.
-        for encoding in ["gzip", "deflate", "br", "zstd"] {
+        for encoding in ACCEPT_ENCODING.split(", ") {
             let mut d = Decoder::for_encoding(encoding).unwrap().unwrap();
             d.push(b"", &mut |_| Ok::<(), ()>(())).unwrap();
             assert!(d.finish(&mut |_| Ok::<(), ()>(())).is_ok(), "{encoding}");
@@ -390,10 +423,11 @@ mod tests {
     fn a_bomb_comes_out_in_bounded_pieces() {
         // 64 MiB of zeros is about 64 KiB of gzip and a few KiB of zstd.
         let zeros = vec![0u8; 64 << 20];
-        for (encoding, encoded) in [
-            ("gzip", gzip(&zeros)),
-            ("zstd", zstd::encode_all(&zeros[..], 3).unwrap()),
-        ] {
+        #[allow(unused_mut)]
+        let mut cases = vec![("gzip", gzip(&zeros))];
+        #[cfg(feature = "zstd")]
+        cases.push(("zstd", zstd::encode_all(&zeros[..], 3).unwrap()));
+        for (encoding, encoded) in cases {
             assert!(encoded.len() < 1 << 20, "{encoding}: {}", encoded.len());
             let (out, largest) = decode(encoding, &encoded, encoded.len()).unwrap();
             assert_eq!(out.len(), zeros.len(), "{encoding}");
@@ -419,20 +453,28 @@ mod tests {
         wrong_crc[at] ^= 1;
         assert!(decode("gzip", &wrong_crc, 1000).is_err(), "a wrong CRC");
         assert!(decode("gzip", b"this is not gzip at all", 4).is_err());
-        let zstd = zstd::encode_all(&data[..], 3).unwrap();
-        assert!(decode("zstd", &zstd[..zstd.len() - 3], 100).is_err());
-        assert!(decode("br", b"\x0b\x02\x80hel", 1).is_err());
-        assert!(decode("br", b"\xff\xff\xff\xff\xff", 1).is_err());
+        #[cfg(feature = "zstd")]
+        {
+            let zstd = zstd::encode_all(&data[..], 3).unwrap();
+            assert!(decode("zstd", &zstd[..zstd.len() - 3], 100).is_err());
+        }
+        #[cfg(feature = "brotli")]
+        {
+            assert!(decode("br", b"\x0b\x02\x80hel", 1).is_err());
+            assert!(decode("br", b"\xff\xff\xff\xff\xff", 1).is_err());
+        }
         let mut zlib = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::fast());
         zlib.write_all(&data).unwrap();
         let zlib = zlib.finish().unwrap();
         assert!(decode("deflate", &zlib[..zlib.len() / 2], 100).is_err());
         // Bytes after the end: an error, never a quietly shorter body.
-        for (encoding, mut encoded) in [
-            ("gzip", gzip(b"whole")),
-            ("br", b"\x0b\x02\x80hello\x03".to_vec()),
-            ("zstd", zstd::encode_all(&b"whole"[..], 1).unwrap()),
-        ] {
+        #[allow(unused_mut)]
+        let mut cases = vec![("gzip", gzip(b"whole"))];
+        #[cfg(feature = "brotli")]
+        cases.push(("br", BR_HELLO.to_vec()));
+        #[cfg(feature = "zstd")]
+        cases.push(("zstd", zstd::encode_all(&b"whole"[..], 1).unwrap()));
+        for (encoding, mut encoded) in cases {
             encoded.extend_from_slice(b"junk after the end");
             assert!(decode(encoding, &encoded, 3).is_err(), "{encoding}");
         }
@@ -445,6 +487,24 @@ mod tests {
         for unsupported in ["compress", "gzip, br", "bzip2"] {
             let err = Decoder::for_encoding(unsupported).unwrap_err().to_string();
             assert!(err.contains(unsupported), "{err}");
+        }
+        // An encoding left out of the build is one it does not ask for, and cannot decode.
+        for (encoding, built) in [
+            ("br", cfg!(feature = "brotli")),
+            ("zstd", cfg!(feature = "zstd")),
+        ] {
+            assert_eq!(
+                ACCEPT_ENCODING.contains(encoding),
+                built,
+                "{ACCEPT_ENCODING}"
+            );
+            if !built {
+                let err = Decoder::for_encoding(encoding).unwrap_err().to_string();
+                assert!(
+                    err.contains(&format!("decodes {ACCEPT_ENCODING},")),
+                    "{err}"
+                );
+            }
         }
     }
 }
