@@ -213,6 +213,13 @@ complete -c nicksock -n "__fish_nicksock_using_subcommand serve-gpio" -l line-po
 complete -c nicksock -n "__fish_nicksock_using_subcommand serve-gpio" -l max-conns -d 'Serve at most N clients at once on each port; a client over the limit takes the place of the longest idle one (else of the slowest sender of a request), or gets 503' -r
 complete -c nicksock -n "__fish_nicksock_using_subcommand serve-gpio" -l grace -d 'On SIGTERM, stop accepting and let sessions in flight finish for at most SECS (a second SIGTERM ends them at once)' -r
 complete -c nicksock -n "__fish_nicksock_using_subcommand serve-gpio" -l auth -d 'Require HTTP Basic authentication with USER:PASS (use with --tls; the line protocol becomes read-only)' -r
+complete -c nicksock -n "__fish_nicksock_using_subcommand serve-gpio" -l mqtt -d 'Publish the pins on an MQTT broker and take commands from it: mqtt://[USER[:PASSWORD]@]HOST[:PORT] (port 1883), or mqtts:// (8883, TLS verified by the web PKI roots or --mqtt-cacert). NICKSOCK_MQTT keeps the password off the command line' -r
+complete -c nicksock -n "__fish_nicksock_using_subcommand serve-gpio" -l mqtt-topic -d 'Topic prefix: PREFIX/PIN/state, PREFIX/PIN/set and PREFIX/status [default: nicksock/HOSTNAME]' -r
+complete -c nicksock -n "__fish_nicksock_using_subcommand serve-gpio" -l mqtt-client-id -d 'The MQTT client identifier: the broker keeps its session, and the commands sent while it was away [default: nicksock-HOSTNAME]' -r
+complete -c nicksock -n "__fish_nicksock_using_subcommand serve-gpio" -l mqtt-cacert -d 'PEM roots that verify an mqtts:// broker, instead of the web PKI roots' -r -F
+complete -c nicksock -n "__fish_nicksock_using_subcommand serve-gpio" -l mqtt-cert -d 'PEM client certificate for an mqtts:// broker' -r -F
+complete -c nicksock -n "__fish_nicksock_using_subcommand serve-gpio" -l mqtt-key -d 'Its private key' -r -F
+complete -c nicksock -n "__fish_nicksock_using_subcommand serve-gpio" -l ha-prefix -d 'Home Assistant\'s discovery prefix' -r
 complete -c nicksock -n "__fish_nicksock_using_subcommand serve-gpio" -l cert -d 'PEM certificate chain: the server\'s identity, or a client certificate for mTLS' -r -F
 complete -c nicksock -n "__fish_nicksock_using_subcommand serve-gpio" -l key -d 'PEM private key that goes with --cert' -r -F
 complete -c nicksock -n "__fish_nicksock_using_subcommand serve-gpio" -l cacert -d 'Trust these PEM roots instead of the built-in web PKI roots (client); require client certificates signed by them (server)' -r -F
@@ -225,6 +232,7 @@ complete -c nicksock -n "__fish_nicksock_using_subcommand serve-gpio" -s 4 -d 'U
 complete -c nicksock -n "__fish_nicksock_using_subcommand serve-gpio" -s 6 -d 'Use IPv6 only'
 complete -c nicksock -n "__fish_nicksock_using_subcommand serve-gpio" -l read-only -d 'Show the pins but refuse every change'
 complete -c nicksock -n "__fish_nicksock_using_subcommand serve-gpio" -l no-qr -d 'At start on a terminal, print the page\'s URLs but no QR code of the first'
+complete -c nicksock -n "__fish_nicksock_using_subcommand serve-gpio" -l ha-discovery -d 'Announce the pins to Home Assistant (MQTT discovery): outputs as switches, PWM pins as lights, inputs as binary sensors, simulated inputs also as buttons'
 complete -c nicksock -n "__fish_nicksock_using_subcommand serve-gpio" -l tls -d 'Wrap the connection in TLS (rustls)'
 complete -c nicksock -n "__fish_nicksock_using_subcommand serve-gpio" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c nicksock -n "__fish_nicksock_using_subcommand serve-gpio" -s V -l version -d 'Print version'

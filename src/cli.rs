@@ -843,6 +843,60 @@ pub struct ServeGpioArgs {
         hide_env_values = true
     )]
     pub auth: Option<String>,
+    /// Publish the pins on an MQTT broker and take commands from it:
+    /// mqtt://[USER[:PASSWORD]@]HOST[:PORT] (port 1883), or mqtts:// (8883, TLS verified by
+    /// the web PKI roots or --mqtt-cacert). NICKSOCK_MQTT keeps the password off the
+    /// command line
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "NICKSOCK_MQTT",
+        hide_env_values = true,
+        help_heading = "MQTT and Home Assistant"
+    )]
+    pub mqtt: Option<String>,
+    /// Topic prefix: PREFIX/PIN/state, PREFIX/PIN/set and PREFIX/status
+    /// [default: nicksock/HOSTNAME]
+    #[arg(
+        long,
+        value_name = "PREFIX",
+        requires = "mqtt",
+        help_heading = "MQTT and Home Assistant"
+    )]
+    pub mqtt_topic: Option<String>,
+    /// The MQTT client identifier: the broker keeps its session, and the commands sent
+    /// while it was away [default: nicksock-HOSTNAME]
+    #[arg(
+        long,
+        value_name = "ID",
+        requires = "mqtt",
+        help_heading = "MQTT and Home Assistant"
+    )]
+    pub mqtt_client_id: Option<String>,
+    /// PEM roots that verify an mqtts:// broker, instead of the web PKI roots
+    #[arg(long, value_name = "FILE", value_hint = ValueHint::FilePath, requires = "mqtt",
+          help_heading = "MQTT and Home Assistant")]
+    pub mqtt_cacert: Option<PathBuf>,
+    /// PEM client certificate for an mqtts:// broker
+    #[arg(long, value_name = "FILE", value_hint = ValueHint::FilePath,
+          requires_all = ["mqtt", "mqtt_key"], help_heading = "MQTT and Home Assistant")]
+    pub mqtt_cert: Option<PathBuf>,
+    /// Its private key
+    #[arg(long, value_name = "FILE", value_hint = ValueHint::FilePath, requires = "mqtt_cert",
+          help_heading = "MQTT and Home Assistant")]
+    pub mqtt_key: Option<PathBuf>,
+    /// Announce the pins to Home Assistant (MQTT discovery): outputs as switches, PWM pins
+    /// as lights, inputs as binary sensors, simulated inputs also as buttons
+    #[arg(long, requires = "mqtt", help_heading = "MQTT and Home Assistant")]
+    pub ha_discovery: bool,
+    /// Home Assistant's discovery prefix
+    #[arg(
+        long,
+        value_name = "PREFIX",
+        default_value = "homeassistant",
+        help_heading = "MQTT and Home Assistant"
+    )]
+    pub ha_prefix: String,
     #[command(flatten)]
     pub tls: TlsArgs,
     #[command(flatten)]

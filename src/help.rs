@@ -197,6 +197,10 @@ const SERVE_GPIO: &[Example] = &[
         "Simulated pins on a laptop; follow the changes with `curl -N http://127.0.0.1:8080/api/events`.",
     ),
     ex(
+        "nicksock serve-gpio --pin 13=LED --mqtt mqtt://127.0.0.1 --ha-discovery",
+        "Join Home Assistant through the Pi's mosquitto: LED appears as a switch, and its state follows every change.",
+    ),
+    ex(
         "nicksock serve-gpio --pin 13 -U /run/gpio.sock",
         "The same page and API on a Unix socket, for a reverse proxy in front (nginx: proxy_pass http://unix:/run/gpio.sock:).",
     ),

@@ -15,6 +15,7 @@ pub mod error;
 pub mod gpio;
 pub mod help;
 pub mod http;
+pub mod mqtt;
 pub mod names;
 pub mod net;
 pub mod proxy;

@@ -439,8 +439,8 @@ impl Service for Room {
             .min()
     }
 
-    fn on_due(&mut self, now: Instant) {
-        self.drop_stalled(now);
+    fn on_due(&mut self, cx: &mut Context<'_>) {
+        self.drop_stalled(cx.now);
     }
 
     fn closed(&mut self, member: Member, _end: &Closed<'_>) {

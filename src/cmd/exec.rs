@@ -219,8 +219,8 @@ impl Service for Exec<'_> {
         self.reaper.due()
     }
 
-    fn on_due(&mut self, now: Instant) {
-        self.reaper.on_due(now);
+    fn on_due(&mut self, cx: &mut Context<'_>) {
+        self.reaper.on_due(cx.now);
     }
 
     fn held(&self) -> usize {

@@ -558,7 +558,7 @@ impl Service for Proxy {
         }
     }
 
-    fn on_source(&mut self, _index: usize, _now: Instant) {
+    fn on_source(&mut self, _cx: &mut Context<'_>, _index: usize) {
         // The loop's waker: a name lookup finished.
         self.resolved = true;
     }

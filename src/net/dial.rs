@@ -473,7 +473,10 @@ pub fn connect(
         timer: DIAL_TIMER,
     };
     let tunnel = via.map(|v| v.tunnel);
-    let dial = Dial::start(ev, endpoint, pinned, opts, tunnel, plan, tokens, CONN_TOKEN)?;
+    let waker = ev.waker()?;
+    let dial = Dial::start(
+        waker, endpoint, pinned, opts, tunnel, plan, tokens, CONN_TOKEN,
+    )?;
     let mut client = Client { dial, won: None };
     let result = ev.run(&mut client);
     client.dial.cancel(ev.registry());
@@ -510,11 +513,11 @@ pub struct Dial {
 }
 
 impl Dial {
-    /// Starts: the lookups begin (their threads wake `ev`'s loop), a Unix socket's connect
+    /// Starts: the lookups begin (their threads wake the loop with `waker`), a Unix socket's connect
     /// at the first [`poll`](Self::poll).
     #[allow(clippy::too_many_arguments)]
     pub fn start(
-        ev: &mut EventLoop,
+        waker: Arc<mio::Waker>,
         endpoint: &Endpoint,
         pinned: Option<Vec<SocketAddr>>,
         opts: &ConnectOptions,
@@ -546,20 +549,20 @@ impl Dial {
                 if tunnel && !plan.resolves() {
                     let resolver = match dial.pinned.take() {
                         Some(addrs) => Resolver::Ready(Ok(addrs)),
-                        None => Resolver::start(ev, host, *port, family)?,
+                        None => Resolver::start_with(Some(waker.clone()), host, *port, family)?,
                     };
                     let looked_up = matches!(resolver, Resolver::Waiting { .. });
                     dial.target_resolver = Some((resolver, looked_up));
                 }
                 let url = &plan.url;
-                let resolver = Resolver::start(ev, &url.host, url.port, family)?;
+                let resolver = Resolver::start_with(Some(waker), &url.host, url.port, family)?;
                 let looked_up = matches!(resolver, Resolver::Waiting { .. });
                 dial.resolver = Some((resolver, url.host.clone(), looked_up));
             }
             (Endpoint::Tcp { host, port }, _, _) => {
                 let resolver = match dial.pinned.take() {
                     Some(addrs) => Resolver::Ready(Ok(addrs)),
-                    None => Resolver::start(ev, host, *port, family)?,
+                    None => Resolver::start_with(Some(waker), host, *port, family)?,
                 };
                 let looked_up = matches!(resolver, Resolver::Waiting { .. });
                 dial.resolver = Some((resolver, host.clone(), looked_up));

@@ -20,13 +20,13 @@ const EVENT_LATENCY: Duration = Duration::from_millis(100);
 const PATIENCE: Duration = Duration::from_secs(10);
 
 /// `curl -N` following an event stream; each `data:` line arrives as JSON.
-struct Subscriber {
+pub struct Subscriber {
     child: Child,
     events: Receiver<Value>,
 }
 
 impl Subscriber {
-    fn start(args: &[&str]) -> Subscriber {
+    pub fn start(args: &[&str]) -> Subscriber {
         let mut child = Command::new("curl")
             .args(["-N", "-s", "-S", "--max-time", "60"])
             .args(args)
@@ -54,7 +54,7 @@ impl Subscriber {
         self.events.recv_timeout(limit).ok()
     }
 
-    fn next(&self) -> Value {
+    pub fn next(&self) -> Value {
         self.next_within(PATIENCE).expect("an event")
     }
 }

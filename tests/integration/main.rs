@@ -13,6 +13,7 @@ mod groups;
 mod http_get;
 mod keep_open;
 mod lookup;
+mod mqtt;
 mod proxies;
 mod proxy;
 mod proxy_server;

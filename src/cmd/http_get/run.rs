@@ -786,7 +786,14 @@ fn start_dial(config: &Config, ev: &mut EventLoop, route: &Route, base: usize) -
             }
             let endpoint = Endpoint::Unix(path.clone());
             Dial::start(
-                ev, &endpoint, None, &connect, None, None, tokens, conn_token,
+                ev.waker()?,
+                &endpoint,
+                None,
+                &connect,
+                None,
+                None,
+                tokens,
+                conn_token,
             )
         }
         None => {
@@ -802,7 +809,14 @@ fn start_dial(config: &Config, ev: &mut EventLoop, route: &Route, base: usize) -
             let tunnel = route.proxy.as_ref().map(|_| route.tunnel);
             let plan = route.proxy.clone();
             Dial::start(
-                ev, &endpoint, pinned, &connect, tunnel, plan, tokens, conn_token,
+                ev.waker()?,
+                &endpoint,
+                pinned,
+                &connect,
+                tunnel,
+                plan,
+                tokens,
+                conn_token,
             )
         }
     }

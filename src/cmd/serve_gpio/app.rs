@@ -7,6 +7,7 @@ mod auth;
 pub mod events;
 mod input;
 mod line;
+mod mqtt;
 mod page;
 mod reply;
 #[cfg(test)]
@@ -24,6 +25,7 @@ use input::{
     optional_field, parse_duty, parse_pin, refuse_cross_site,
 };
 pub use line::Watch;
+pub use mqtt::Entity;
 use reply::{
     escape_html, header, json_error, json_response, method_not_allowed, on_off, respond, see_other,
 };
@@ -96,6 +98,8 @@ pub struct App {
     timers: Timers,
     /// `--state-file`: where changes are saved.
     store: Option<super::state::Store>,
+    /// `--mqtt`: each change's pin and MQTT payload, in order, until taken.
+    mqtt_changes: Option<Vec<(u32, String)>>,
 }
 
 impl App {
@@ -116,6 +120,7 @@ impl App {
             names: Vec::new(),
             timers: Timers::default(),
             store: None,
+            mqtt_changes: None,
         }
     }
 
@@ -493,6 +498,12 @@ impl App {
         let doc = self.event_json(config, on, cause, cancelled).to_string();
         let line = self.line_state(config.pin, on);
         self.events.publish(&doc, &line);
+        if self.mqtt_changes.is_some() {
+            let payload = self.mqtt_payload(config.pin, on);
+            if let Some(changes) = &mut self.mqtt_changes {
+                changes.push((config.pin, payload));
+            }
+        }
     }
 
     /// `GET /api/pins`: every pin.

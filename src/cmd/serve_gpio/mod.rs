@@ -9,6 +9,7 @@
 pub mod app;
 mod http_conn;
 mod line_conn;
+mod mqtt;
 mod phone;
 mod service;
 pub mod state;
@@ -65,6 +66,8 @@ pub struct Config {
     state_file: Option<PathBuf>,
     /// `--restore`.
     restore: Vec<state::RestoreArg>,
+    /// `--mqtt` and the rest of its options.
+    mqtt: Option<mqtt::Options>,
     verbose: u8,
 }
 
@@ -78,6 +81,7 @@ impl Config {
         let pins = gpio::with_pwm(pins, &numbers(&args.pwm))?;
         let names = gpio::pin_names(args.pins.iter().chain(&args.pwm).chain(&args.inputs))?;
         let auth = args.auth.as_deref().map(app::parse_auth).transpose()?;
+        let mqtt = mqtt::Options::from_args(&args, verbose)?;
         check_restore(&args.restore, &pins)?;
         let tls = crate::cmd::server_tls(&args.tls, false)?;
         let addr = args.addr.or(args.bind);
@@ -114,6 +118,7 @@ impl Config {
             no_qr: args.no_qr,
             state_file: args.state_file,
             restore: args.restore,
+            mqtt,
             verbose,
         })
     }
@@ -210,7 +215,7 @@ pub fn run(config: Config) -> Result<()> {
     if let Some(access) = &config.access {
         eprintln!("who: {access} (--allow/--deny)");
     }
-    let ev = EventLoop::new()?;
+    let mut ev = EventLoop::new()?;
     let unix = config.http_unix.as_deref();
     let http = server::listen_at(unix, &config.http_addrs, config.default_pair, "")?;
     if phone::wanted() {
@@ -233,10 +238,21 @@ pub fn run(config: Config) -> Result<()> {
         });
         debug_assert_eq!(groups.len() - 1, LINE_GROUP);
     }
-    let app = App::new(pins, config.read_only, config.auth)
+    let mut app = App::new(pins, config.read_only, config.auth)
         .named(config.names)
         .with_store(store);
-    Server::new(GpioService::new(app), groups, config.verbose)
+    let mqtt = match config.mqtt {
+        Some(opts) => {
+            app = app.with_mqtt();
+            Some(mqtt::Client::new(
+                opts,
+                ev.waker()?,
+                std::time::Instant::now(),
+            ))
+        }
+        None => None,
+    };
+    Server::new(GpioService::new(app, mqtt), groups, config.verbose)
         .with_access(config.access.clone())
         .with_grace(config.grace)
         .run(ev)

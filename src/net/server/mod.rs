@@ -582,7 +582,7 @@ impl<S: Service> Handler for Server<S> {
         if let Some(index) = self.acceptor.listener(event.token()) {
             self.accept_all(cx, index);
         } else if let Some(index) = event.token().0.checked_sub(SOURCE_BASE) {
-            self.service.on_source(index, cx.now);
+            self.service.on_source(cx, index);
         } else if let Some((key, slot)) = conn_token(event.token()) {
             if slot == 0 {
                 let closed = event.is_read_closed() || event.is_error();
@@ -598,7 +598,17 @@ impl<S: Service> Handler for Server<S> {
     fn on_timer(&mut self, cx: &mut Context<'_>, token: Token) -> Result<()> {
         if token == DUE_TOKEN {
             self.service_due = None;
-            self.service.on_due(cx.now);
+            self.service.on_due(cx);
+            return Ok(());
+        }
+        // A timer of a source's own (the server's other tokens above SOURCE_BASE, grace and
+        // news, only wake the loop).
+        if let Some(index) = token
+            .0
+            .checked_sub(SOURCE_BASE)
+            .filter(|&i| i < MAX_SOURCES)
+        {
+            self.service.on_source(cx, index);
             return Ok(());
         }
         if let Some(listeners) = self.acceptor.retry(token) {

@@ -161,9 +161,10 @@ pub trait Service {
         None
     }
 
-    /// Its [`Service::due`] time has come: do what is due at `now`.
-    fn on_due(&mut self, now: Instant) {
-        let _ = now;
+    /// Its [`Service::due`] time has come: do what is due at `cx.now` (`cx` registers
+    /// the service's own sources).
+    fn on_due(&mut self, cx: &mut Context<'_>) {
+        let _ = cx;
     }
 
     /// Registers the service's own event sources (an input line's edge events), source
@@ -214,8 +215,10 @@ pub trait Service {
         let _ = (conn, end);
     }
 
-    /// Source `index` of [`Service::register`] is ready.
-    fn on_source(&mut self, index: usize, now: Instant) {
-        let _ = (index, now);
+    /// Source `index` of [`Service::register`] is ready, or a timer the service set under
+    /// its token is due; the loop's waker comes here too (as the index of
+    /// [`WAKER_TOKEN`](crate::net::event_loop::WAKER_TOKEN)).
+    fn on_source(&mut self, cx: &mut Context<'_>, index: usize) {
+        let _ = (cx, index);
     }
 }

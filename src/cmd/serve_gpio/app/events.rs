@@ -40,6 +40,8 @@ pub enum Cause {
     Timer,
     /// An input line changed (an edge from the kernel, or a simulated button).
     Edge,
+    /// A command on MQTT (`--mqtt`).
+    Mqtt,
 }
 
 impl Cause {
@@ -52,6 +54,7 @@ impl Cause {
             Cause::Line => "line",
             Cause::Timer => "timer",
             Cause::Edge => "edge",
+            Cause::Mqtt => "mqtt",
         }
     }
 }
