@@ -56,8 +56,8 @@ pub struct Will<'a> {
     pub retain: bool,
 }
 
-/// CONNECT (§3.1).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// CONNECT (§3.1). Its `Debug` leaves the password out.
+#[derive(Clone, PartialEq, Eq)]
 pub struct Connect<'a> {
     pub client_id: &'a str,
     /// Seconds; 0: no keep-alive.
@@ -67,6 +67,19 @@ pub struct Connect<'a> {
     pub will: Option<Will<'a>>,
     pub username: Option<&'a str>,
     pub password: Option<&'a [u8]>,
+}
+
+impl fmt::Debug for Connect<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Connect")
+            .field("client_id", &self.client_id)
+            .field("keep_alive", &self.keep_alive)
+            .field("clean_session", &self.clean_session)
+            .field("will", &self.will)
+            .field("username", &self.username)
+            .field("password", &self.password.map(|_| "***"))
+            .finish()
+    }
 }
 
 /// PUBLISH (§3.3), either way.
@@ -368,6 +381,8 @@ impl Body {
 
 /// Appends CONNECT.
 pub fn connect(out: &mut Vec<u8>, c: &Connect<'_>) -> Result<(), TooLong> {
+    // A password without a user name is malformed (§3.1.2.9); callers refuse it earlier.
+    debug_assert!(c.password.is_none() || c.username.is_some());
     let mut flags = 0u8;
     if c.clean_session {
         flags |= 0x02;

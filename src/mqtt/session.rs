@@ -26,6 +26,10 @@ pub enum Incoming {
         payload: Vec<u8>,
         retain: bool,
     },
+    /// A PUBLISH larger than [`MAX_INCOMING`], of this many bytes, skipped unread: one
+    /// message too large for us must not keep the client off a broker that would send it
+    /// again on every connection.
+    Skipped(usize),
 }
 
 /// Why a session ended.
@@ -61,13 +65,15 @@ impl From<DecodeError> for Error {
     }
 }
 
-/// An MQTT session on one connection.
-#[derive(Debug)]
+/// An MQTT session on one connection. (No `Debug`: its output holds the password until
+/// CONNECT is written.)
 pub struct Session {
     /// Bytes to write, in order.
     out: Vec<u8>,
     /// Bytes read and not yet a whole packet.
     input: Vec<u8>,
+    /// Bytes still to drop of a PUBLISH too large to take.
+    skipping: usize,
     up: bool,
     keep_alive: Duration,
     /// When the last byte was queued for the broker, and when it last sent one.
@@ -87,6 +93,7 @@ impl Session {
         Ok(Session {
             out,
             input: Vec::new(),
+            skipping: 0,
             up: false,
             keep_alive: Duration::from_secs(u64::from(connect.keep_alive)),
             last_sent: now,
@@ -159,10 +166,29 @@ impl Session {
         if !data.is_empty() {
             self.last_heard = now;
         }
+        let mut data = data;
+        if self.skipping > 0 {
+            let n = self.skipping.min(data.len());
+            self.skipping -= n;
+            data = &data[n..];
+        }
         self.input.extend_from_slice(data);
         let mut found = Vec::new();
         let mut used = 0;
-        while let Some((len, packet)) = codec::decode(&self.input[used..], MAX_INCOMING)? {
+        loop {
+            let (len, packet) = match codec::decode(&self.input[used..], MAX_INCOMING) {
+                Ok(Some(decoded)) => decoded,
+                Ok(None) => break,
+                // A PUBLISH too large: dropped as it comes, the connection kept.
+                Err(DecodeError::TooLarge(total)) if self.input[used] >> 4 == 3 && self.up => {
+                    let here = (self.input.len() - used).min(total);
+                    used += here;
+                    self.skipping = total - here;
+                    found.push(Incoming::Skipped(total));
+                    continue;
+                }
+                Err(e) => return Err(e.into()),
+            };
             used += len;
             match packet {
                 Packet::ConnAck { .. } if self.up => {
@@ -228,8 +254,15 @@ impl Session {
         }
         match self.ping_sent {
             Some(at) => at + self.ping_wait(),
-            None => self.last_sent + self.ping_every(),
+            None => self.quiet_since() + self.ping_every(),
         }
+    }
+
+    /// Since when one side has said nothing: a ping goes out when either is quiet, so a
+    /// connection that only sends (the pins change often) still finds out that the broker
+    /// is gone.
+    fn quiet_since(&self) -> Instant {
+        self.last_sent.min(self.last_heard)
     }
 
     /// Pings a quiet connection; an error when the broker stopped answering.
@@ -241,11 +274,16 @@ impl Session {
             return Ok(());
         }
         match self.ping_sent {
-            Some(at) if now >= at + self.ping_wait() && self.last_heard < at => {
-                Err(Error::Silent("a ping (keep-alive)"))
+            // Anything heard since the ping went out says the broker is there.
+            Some(at) if now >= at + self.ping_wait() => {
+                if self.last_heard < at {
+                    return Err(Error::Silent("a ping (keep-alive)"));
+                }
+                self.ping_sent = None;
+                Ok(())
             }
             Some(_) => Ok(()),
-            None if now >= self.last_sent + self.ping_every() => {
+            None if now >= self.quiet_since() + self.ping_every() => {
                 codec::pingreq(&mut self.out);
                 self.last_sent = now;
                 self.ping_sent = Some(now);
@@ -324,6 +362,36 @@ mod tests {
     }
 
     #[test]
+    fn a_publish_too_large_is_skipped_and_the_session_goes_on() {
+        let t0 = Instant::now();
+        let mut s = Session::new(&connect(), t0).unwrap();
+        s.received(&[0x20, 2, 0, 0], t0).unwrap();
+        let big = vec![b'x'; MAX_INCOMING * 2];
+        let mut wire = Vec::new();
+        for payload in [&big[..], b"ON"] {
+            codec::publish_packet(
+                &mut wire,
+                &Publish {
+                    topic: "p/13/set",
+                    payload,
+                    qos: QoS::AtMostOnce,
+                    retain: false,
+                    dup: false,
+                    pid: None,
+                },
+            )
+            .unwrap();
+        }
+        let mut got = Vec::new();
+        for piece in wire.chunks(5000) {
+            got.extend(s.received(piece, t0).unwrap());
+        }
+        assert!(matches!(got[0], Incoming::Skipped(n) if n > MAX_INCOMING * 2));
+        assert!(matches!(&got[1], Incoming::Message { payload, .. } if payload == b"ON"));
+        assert_eq!(got.len(), 2);
+    }
+
+    #[test]
     fn a_refusal_and_silence_are_errors() {
         let t0 = Instant::now();
         let mut s = Session::new(&connect(), t0).unwrap();
@@ -358,6 +426,30 @@ mod tests {
         let t1 = ping_at + Duration::from_secs(1);
         s.received(&[0xd0, 0], t1).unwrap();
         assert_eq!(s.due(), ping_at + Duration::from_secs(15));
+        // Bytes other than PINGRESP after a ping also say the broker is there: the ping is
+        // done with, and nothing is due at once again.
+        let t_other = s.due();
+        s.on_due(t_other).unwrap();
+        let mut publish = Vec::new();
+        codec::publish_packet(
+            &mut publish,
+            &Publish {
+                topic: "p/13/set",
+                payload: b"ON",
+                qos: QoS::AtMostOnce,
+                retain: false,
+                dup: false,
+                pid: None,
+            },
+        )
+        .unwrap();
+        s.received(&publish, t_other + Duration::from_secs(1))
+            .unwrap();
+        let answered = t_other + Duration::from_secs(10);
+        assert_eq!(s.due(), answered);
+        s.on_due(answered).unwrap();
+        assert!(s.due() > answered, "due again at once: a busy loop");
+        s.wrote(s.pending().len());
         // Unanswered: dropped 10 s after it went out.
         let t2 = s.due();
         s.on_due(t2).unwrap();

@@ -407,6 +407,8 @@ fn mqtt_last_will_and_a_broker_restarted_mid_run() {
         &[
             "--pin",
             "13",
+            "--pin",
+            "19",
             "--mqtt-topic",
             "r/pi",
             "--mqtt-client-id",
@@ -417,21 +419,36 @@ fn mqtt_last_will_and_a_broker_restarted_mid_run() {
         let sub = broker.subscribe(&["r/pi/#"]);
         sub.wait_for("r/pi/status", "online");
     }
+    let events = crate::gpio_events::Subscriber::start(&[&served.url("/api/events")]);
     // The broker goes away (saving its sessions) and comes back: the page works
     // meanwhile, and a command published at QoS 1 before serve-gpio is back is carried out
-    // once it is.
+    // once it is. (serve-gpio is stopped while the broker restarts and the command is
+    // published, so it cannot be back before.)
     broker.stop();
     served.proc.wait_line("mqtt: lost");
     assert_eq!(pin_value(&served, 13)["value"], 0);
+    served.proc.signal("STOP");
     broker.restart();
     broker.publish("r/pi/13/set", "TOGGLE");
+    // A marker after it: the broker keeps a session's messages in order.
+    broker.publish("r/pi/19/set", "ON");
+    served.proc.signal("CONT");
     served.proc.wait_line("mqtt: connected again");
     let sub = broker.subscribe(&["r/pi/#"]);
-    sub.wait_for("r/pi/13/state", "ON");
-    wait_until("pin 13 on", || pin_value(&served, 13)["value"] == 1);
-    // Once: a second toggle would have turned it off again.
-    let events = curl(&[&served.url("/api/pins/13")]).json();
-    assert_eq!(events["value"], 1);
+    sub.wait_for("r/pi/19/state", "ON");
+    // Once: every change of pin 13 the page's stream saw, up to the marker.
+    let mut changes_13 = Vec::new();
+    loop {
+        let e = events.next();
+        if e["pin"] == 19 && e["cause"] == "mqtt" {
+            break;
+        }
+        if e["pin"] == 13 && e["cause"] != "initial" {
+            changes_13.push((e["state"].clone(), e["cause"].clone()));
+        }
+    }
+    assert_eq!(changes_13, [("on".into(), "mqtt".into())]);
+    assert_eq!(pin_value(&served, 13)["value"], 1);
     // Killed without a word: the broker publishes the last will.
     served.proc.signal("KILL");
     sub.wait_for("r/pi/status", "offline");
@@ -473,10 +490,14 @@ fn mqtt_wrong_credentials_are_a_clear_error_and_the_page_works() {
     // The page is served all the same.
     assert_eq!(pin_value(&served, 13)["value"], 0);
     drop(served);
-    // The right password, from the environment (off the command line and out of ps).
+    // The right password, from the environment (off the command line and out of ps), and
+    // masked in --trace.
     let right = format!("mqtt://pi:s3cret-word@127.0.0.1:{}", broker.port);
+    let trace = dir.path().join("trace.txt");
     let mut cmd = nicksock(&[
         "serve-gpio",
+        "--trace-ascii",
+        trace.to_str().unwrap(),
         "--backend",
         "sim",
         "127.0.0.1",
@@ -495,6 +516,13 @@ fn mqtt_wrong_credentials_are_a_clear_error_and_the_page_works() {
         line.contains(&format!("mqtt://127.0.0.1:{}", broker.port)),
         "{line}"
     );
+    let traced = String::from_utf8_lossy(&file_bytes(&trace)).into_owned();
+    assert!(traced.contains("MQTT"), "the CONNECT is traced: {traced}");
+    assert!(
+        !traced.contains("s3cret"),
+        "the password is in the trace: {traced}"
+    );
+    assert!(traced.contains("***********"), "{traced}");
 }
 
 #[test]

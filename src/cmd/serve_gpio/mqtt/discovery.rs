@@ -20,9 +20,11 @@ pub struct Discovery {
     pub node: String,
     /// The device's name: the host name.
     pub device: String,
+    /// `--read-only`: outputs are announced as sensors, with no commands.
+    pub read_only: bool,
 }
 
-/// A node id as Home Assistant takes it: `[A-Za-z0-9_-]` only.
+/// A node id as Home Assistant takes it: `[A-Za-z0-9_-]` only (the client id's).
 pub fn node_id(name: &str) -> String {
     let id: String = name
         .chars()
@@ -52,6 +54,15 @@ impl Discovery {
             let state = format!("{topic_prefix}/{pin}/state");
             let set = format!("{topic_prefix}/{pin}/set");
             let (component, mut doc) = match entity.config.mode {
+                // Read-only: what the pins are, and no way to change them.
+                PinMode::Output | PinMode::Input if self.read_only => (
+                    "binary_sensor",
+                    json!({ "state_topic": state, "payload_on": "ON", "payload_off": "OFF" }),
+                ),
+                PinMode::Pwm if self.read_only => (
+                    "sensor",
+                    json!({ "state_topic": state, "unit_of_measurement": "%" }),
+                ),
                 PinMode::Output => (
                     "switch",
                     json!({ "command_topic": set, "state_topic": state,
@@ -77,7 +88,7 @@ impl Discovery {
             let object = format!("gpio{pin}");
             self.complete(&mut doc, &label, &object, topic_prefix);
             out.push((self.topic(component, &object), doc.to_string()));
-            if entity.pressable {
+            if entity.pressable && !self.read_only {
                 let object = format!("gpio{pin}_press");
                 let mut doc = json!({ "command_topic": set, "payload_press": "PRESS" });
                 self.complete(&mut doc, &format!("{label} press"), &object, topic_prefix);
@@ -95,7 +106,6 @@ impl Discovery {
     fn complete(&self, doc: &mut Value, label: &str, object: &str, topic_prefix: &str) {
         doc["name"] = json!(label);
         doc["unique_id"] = json!(format!("nicksock_{}_{object}", self.node));
-        doc["object_id"] = json!(format!("{}_{object}", self.node));
         doc["availability_topic"] = json!(format!("{topic_prefix}/status"));
         doc["payload_available"] = json!("online");
         doc["payload_not_available"] = json!("offline");
@@ -133,6 +143,7 @@ mod tests {
             prefix: "homeassistant".into(),
             node: node_id("pi.lan"),
             device: "pi.lan".into(),
+            read_only: false,
         };
         assert_eq!(d.node, "pi_lan");
         assert_eq!(d.filter(), "homeassistant/+/pi_lan/+/config");
@@ -167,5 +178,32 @@ mod tests {
         let button: Value = serde_json::from_str(&configs[3].1).unwrap();
         assert_eq!(button["payload_press"], "PRESS");
         assert_eq!(node_id(""), "nicksock");
+        // Read-only: sensors only.
+        let d = Discovery {
+            read_only: true,
+            ..d
+        };
+        let configs = d.configs(
+            "p",
+            &[
+                entity(13, PinMode::Output, None, false),
+                entity(18, PinMode::Pwm, None, false),
+                entity(21, PinMode::Input, None, true),
+            ],
+        );
+        let topics: Vec<&str> = configs.iter().map(|(t, _)| t.as_str()).collect();
+        assert_eq!(
+            topics,
+            [
+                "homeassistant/binary_sensor/pi_lan/gpio13/config",
+                "homeassistant/sensor/pi_lan/gpio18/config",
+                "homeassistant/binary_sensor/pi_lan/gpio21/config",
+            ]
+        );
+        assert!(
+            configs
+                .iter()
+                .all(|(_, doc)| !doc.contains("command_topic"))
+        );
     }
 }

@@ -140,6 +140,11 @@ impl Options {
             .map(decode)
             .transpose()?;
         let password = url.password().map(decode).transpose()?;
+        if password.is_some() && username.is_none() {
+            return Err(usage(
+                "--mqtt: a password needs a user name (mqtt://USER:PASSWORD@HOST)".into(),
+            ));
+        }
         let port = url.port().unwrap_or(default_port);
         let name = host_name();
         let prefix = args
@@ -156,10 +161,13 @@ impl Options {
         }
         let discovery = if args.ha_discovery {
             check_topic("--ha-prefix", &args.ha_prefix)?;
+            // The node is the client id's: two serve-gpio on one host (two topics, two
+            // ids) are two devices, not one whose entities each run deletes.
             Some(Discovery {
                 prefix: args.ha_prefix.clone(),
-                node: discovery::node_id(&name),
+                node: discovery::node_id(&client_id),
                 device: name.clone(),
+                read_only: args.read_only,
             })
         } else {
             None
@@ -235,6 +243,12 @@ pub struct Client {
     said: Option<String>,
     /// Whether a connection was ever up (the next one says "again").
     was_up: bool,
+    /// Since when the connection has been up (CONNACK): one that lasted [`MAX_BACKOFF`]
+    /// starts the back-off over when it ends, a shorter one does not (a broker that
+    /// accepts and then drops us is not hammered every second).
+    up_since: Option<Instant>,
+    /// The password, masked in `--trace`.
+    secrets: Vec<Vec<u8>>,
     /// Changes waiting for room in the queue: each pin's latest payload.
     coalesced: BTreeMap<u32, String>,
     /// The discovery configs of this run's entities.
@@ -246,6 +260,11 @@ impl Client {
     /// A client that connects at the first [`Client::on_due`]; its name lookups wake the
     /// loop with `waker`.
     pub fn new(opts: Options, waker: Arc<mio::Waker>, now: Instant) -> Client {
+        let secrets = opts
+            .password
+            .iter()
+            .map(|p| p.as_bytes().to_vec())
+            .collect();
         Client {
             opts,
             waker,
@@ -255,6 +274,8 @@ impl Client {
             backoff: FIRST_BACKOFF,
             said: None,
             was_up: false,
+            up_since: None,
+            secrets,
             coalesced: BTreeMap::new(),
             configs: Vec::new(),
             buf: vec![0; READ_CHUNK],
@@ -428,8 +449,10 @@ impl Client {
             }
         };
         if let Some(why) = failure {
+            // None of it is carried out: the acknowledgements of earlier reads are thrown
+            // away with the connection, and the broker sends those messages again.
             self.lost(cx, &why);
-            return events;
+            return Vec::new();
         }
         // With messages, what they ask is carried out first, and only then acknowledged:
         // the service flushes after it acted ([`Client::flush_now`]).
@@ -448,10 +471,13 @@ impl Client {
                     self.opts.shown, self.opts.client_id, self.opts.prefix
                 );
                 self.was_up = true;
-                self.said = None;
-                self.backoff = FIRST_BACKOFF;
+                self.up_since = Some(Instant::now());
                 events.push(Event::Up);
             }
+            Incoming::Skipped(len) => eprintln!(
+                "nicksock: mqtt: a message of {len} bytes is skipped (at most {} are taken)",
+                crate::mqtt::session::MAX_INCOMING
+            ),
             Incoming::Message {
                 topic,
                 payload,
@@ -570,7 +596,14 @@ impl Client {
                 return Ok(());
             };
             while !session.pending().is_empty() {
-                match transport.write(session.pending()) {
+                let pending = session.pending();
+                let written = if self.secrets.is_empty() || !crate::net::trace::enabled() {
+                    transport.write(pending)
+                } else {
+                    let shown = crate::net::dial::mask(pending, &self.secrets);
+                    transport.write_masked(pending, &shown)
+                };
+                match written {
                     Ok(n) => session.wrote(n),
                     Err(e) if would_block(&e) => break,
                     Err(e) => return Err(crate::net::transport::describe(&e)),
@@ -596,6 +629,7 @@ impl Client {
 
     /// The connection failed or ended: off the loop, and a new one after the back-off.
     fn lost(&mut self, cx: &mut Context<'_>, why: &str) {
+        self.failed = None;
         let was_up = match std::mem::replace(&mut self.link, Link::Waiting(cx.now)) {
             Link::Dialing(mut dial) => {
                 dial.cancel(cx.registry);
@@ -610,12 +644,21 @@ impl Client {
             }
             Link::Waiting(_) => false,
         };
+        // A connection that stayed up a while was a good one: start the back-off over.
+        let lasted = self
+            .up_since
+            .take()
+            .is_some_and(|at| cx.now.duration_since(at) >= MAX_BACKOFF);
+        if lasted {
+            self.backoff = FIRST_BACKOFF;
+            self.said = None;
+        }
         let wait = self.backoff;
         self.link = Link::Waiting(cx.now + wait);
         self.backoff = (self.backoff * 2).min(MAX_BACKOFF);
         self.coalesced.clear();
         let message = format!("{}: {why}", self.opts.shown);
-        if was_up || self.said.as_deref() != Some(message.as_str()) || self.opts.verbose > 0 {
+        if self.said.as_deref() != Some(message.as_str()) || self.opts.verbose > 0 {
             let lost = if was_up { "lost " } else { "" };
             eprintln!(
                 "nicksock: mqtt: {lost}{message}; connecting again in {} s",
