@@ -4,9 +4,11 @@
 //!     events_fanout ADDR SUBSCRIBERS CHANGES   time from each POST to its event at every one
 //!                                              of the subscribers (checked: each subscriber
 //!                                              got every event)
-//!     events_fanout ADDR SUBSCRIBERS hold SECS keep them attached and reading for SECS (while
-//!                                              another benchmark runs); checks at the end
-//!                                              that none was dropped
+//!     events_fanout ADDR SUBSCRIBERS hold SECS [EVENTS]
+//!                                              keep them attached and reading for SECS (while
+//!                                              another benchmark runs), or until each has
+//!                                              read EVENTS events; checks at the end that
+//!                                              none was dropped
 //!
 //! The server must serve exactly one pin (the initial state is then one event).
 
@@ -36,7 +38,9 @@ struct Sub {
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let usage = || -> ! {
-        eprintln!("usage: events_fanout ADDR SUBSCRIBERS CHANGES | ADDR SUBSCRIBERS hold SECS");
+        eprintln!(
+            "usage: events_fanout ADDR SUBSCRIBERS CHANGES | ADDR SUBSCRIBERS hold SECS [EVENTS]"
+        );
         std::process::exit(2)
     };
     let (addr, n) = match args.as_slice() {
@@ -59,11 +63,14 @@ fn main() {
             addr,
             changes.parse().unwrap_or_else(|_| usage()),
         ),
-        [word, secs] if word == "hold" => {
+        [word, secs, events @ ..] if word == "hold" && events.len() <= 1 => {
             hold(
                 &mut poll,
                 &mut subs,
                 secs.parse().unwrap_or_else(|_| usage()),
+                events
+                    .first()
+                    .map(|n| n.parse().unwrap_or_else(|_| usage())),
             );
         }
         _ => usage(),
@@ -179,11 +186,16 @@ fn fanout(poll: &mut Poll, subs: &mut [Sub], addr: SocketAddr, changes: usize) {
     );
 }
 
-fn hold(poll: &mut Poll, subs: &mut [Sub], secs: f64) {
-    let until = Instant::now() + Duration::from_secs_f64(secs);
+fn hold(poll: &mut Poll, subs: &mut [Sub], secs: f64, want: Option<usize>) {
+    let start = Instant::now();
+    let until = start + Duration::from_secs_f64(secs);
     let mut events = Events::with_capacity(1024);
     let mut buf = vec![0u8; 64 * 1024];
+    let all_read = |subs: &[Sub]| want.is_some_and(|n| subs.iter().all(|s| s.events >= n));
     while let Some(left) = until.checked_duration_since(Instant::now()) {
+        if all_read(subs) {
+            break;
+        }
         poll.poll(&mut events, Some(left)).expect("poll");
         for ev in &events {
             let sub = &mut subs[ev.token().0];
@@ -192,8 +204,9 @@ fn hold(poll: &mut Poll, subs: &mut [Sub], secs: f64) {
         }
     }
     println!(
-        "{} subscribers held for {secs} s, all still attached; {} events read",
+        "{} subscribers held for {:.1} s, all still attached; {} events read",
         subs.len(),
+        start.elapsed().as_secs_f64(),
         subs.iter().map(|s| s.events).sum::<usize>()
     );
 }

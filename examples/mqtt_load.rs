@@ -4,11 +4,13 @@
 //!     mqtt_load BROKER PREFIX latency N        N commands (QoS 1 PUBLISH on PREFIX/13/set, ON
 //!                                              and OFF in turn), each timed from its send to
 //!                                              its state on PREFIX/13/state
-//!     mqtt_load BROKER PREFIX rate HTTP RATE SECS
-//!                                              RATE toggles a second by POST to HTTP for SECS;
-//!                                              checks that MQTT carried every state, in order
+//!     mqtt_load BROKER PREFIX rate LINE RATE SECS
+//!                                              RATE toggles a second for SECS, `toggle 13`
+//!                                              lines to serve-gpio's line port LINE (replies
+//!                                              read as they come); checks that MQTT carried
+//!                                              every state, in order
 //!
-//! BROKER and HTTP are ADDR:PORT. serve-gpio serves pin 13 (an output) and starts with it off.
+//! BROKER and LINE are ADDR:PORT. serve-gpio serves pin 13 (an output) and starts with it off.
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -19,7 +21,7 @@ use std::time::{Duration, Instant};
 use nicksock::mqtt::codec::{self, Connect, Packet, Publish, QoS};
 
 mod common;
-use common::{summary, toggle};
+use common::summary;
 
 const PATIENCE: Duration = Duration::from_secs(20);
 
@@ -102,7 +104,7 @@ impl Mqtt {
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let usage = || -> ! {
-        eprintln!("usage: mqtt_load BROKER PREFIX latency N | BROKER PREFIX rate HTTP RATE SECS");
+        eprintln!("usage: mqtt_load BROKER PREFIX latency N | BROKER PREFIX rate LINE RATE SECS");
         std::process::exit(2)
     };
     let [broker, prefix, mode, rest @ ..] = args.as_slice() else {
@@ -117,10 +119,10 @@ fn main() {
             &state_topic,
             n.parse().unwrap_or_else(|_| usage()),
         ),
-        ("rate", [http, per_sec, secs]) => rate(
+        ("rate", [line, per_sec, secs]) => rate(
             broker,
             &state_topic,
-            http.parse().unwrap_or_else(|_| usage()),
+            line.parse().unwrap_or_else(|_| usage()),
             per_sec.parse().unwrap_or_else(|_| usage()),
             secs.parse().unwrap_or_else(|_| usage()),
         ),
@@ -129,7 +131,7 @@ fn main() {
 }
 
 fn latency(broker: SocketAddr, prefix: &str, state_topic: &str, n: usize) {
-    let mut sub = Mqtt::connect(broker, "bench-latency", state_topic);
+    let mut sub = Mqtt::connect(broker, "mqtt-load-latency", state_topic);
     // The retained state first: the pin is off.
     assert_eq!(sub.state(), b"OFF", "pin 13 must start off");
     let set = format!("{prefix}/13/set");
@@ -161,14 +163,14 @@ fn latency(broker: SocketAddr, prefix: &str, state_topic: &str, n: usize) {
     );
 }
 
-fn rate(broker: SocketAddr, state_topic: &str, http: SocketAddr, per_sec: u32, secs: u32) {
+fn rate(broker: SocketAddr, state_topic: &str, line: SocketAddr, per_sec: u32, secs: u32) {
     let total = (per_sec * secs) as usize;
     let (tx, rx) = mpsc::channel();
     let topic = state_topic.to_string();
     let (ready_tx, ready_rx) = mpsc::channel();
     // The MQTT side: every state, in order.
     thread::spawn(move || {
-        let mut sub = Mqtt::connect(broker, "bench-rate", &topic);
+        let mut sub = Mqtt::connect(broker, "mqtt-load-rate", &topic);
         assert_eq!(sub.state(), b"OFF", "pin 13 must start off");
         ready_tx.send(()).expect("ready");
         let mut states = Vec::with_capacity(total);
@@ -180,9 +182,21 @@ fn rate(broker: SocketAddr, state_topic: &str, http: SocketAddr, per_sec: u32, s
     ready_rx
         .recv_timeout(PATIENCE)
         .expect("the MQTT subscriber");
-    let mut c = TcpStream::connect(http).expect("connect to serve-gpio");
+    let mut c = TcpStream::connect(line).expect("connect to serve-gpio's line port");
     c.set_nodelay(true).expect("nodelay");
-    let mut buf = Vec::new();
+    // The replies, read as they come: one line per command.
+    let replies = c.try_clone().expect("clone");
+    let (done_tx, done_rx) = mpsc::channel();
+    thread::spawn(move || {
+        replies.set_read_timeout(Some(PATIENCE)).expect("timeout");
+        let mut lines = std::io::BufRead::lines(std::io::BufReader::new(replies));
+        for i in 0..total {
+            let reply = lines.next().expect("a reply").expect("a reply");
+            let want = if i % 2 == 0 { "13 on" } else { "13 off" };
+            assert_eq!(reply, want, "reply {i}");
+        }
+        done_tx.send(Instant::now()).expect("done");
+    });
     let start = Instant::now();
     let mut late = 0;
     for i in 0..total {
@@ -191,9 +205,10 @@ fn rate(broker: SocketAddr, state_topic: &str, http: SocketAddr, per_sec: u32, s
             Some(wait) => thread::sleep(wait),
             None => late += 1,
         }
-        toggle(&mut c, &mut buf);
+        c.write_all(b"toggle 13\n").expect("send a command");
     }
-    let took = start.elapsed();
+    let answered = done_rx.recv_timeout(PATIENCE).expect("every reply");
+    let took = answered.duration_since(start);
     let states = rx
         .recv_timeout(PATIENCE)
         .expect("MQTT carried every change within 20 s");
@@ -202,8 +217,8 @@ fn rate(broker: SocketAddr, state_topic: &str, http: SocketAddr, per_sec: u32, s
         assert_eq!(s, want, "state {i} of {total}");
     }
     println!(
-        "{total} changes by POST in {took:.2?} ({:.0}/s, {late} behind schedule); MQTT carried all \
-         {total} states in order",
+        "{total} changes by the line protocol in {took:.2?} ({:.0}/s, {late} sent behind \
+         schedule); MQTT carried all {total} states in order",
         total as f64 / took.as_secs_f64()
     );
 }

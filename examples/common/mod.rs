@@ -5,6 +5,7 @@ use std::net::TcpStream;
 use std::time::Duration;
 
 /// `POST /api/pins/13 {"action":"toggle"}`, its whole answer read.
+#[allow(dead_code)] // not every example changes the pin by POST
 pub fn toggle(c: &mut TcpStream, buf: &mut Vec<u8>) {
     let body = r#"{"action":"toggle"}"#;
     let request = format!(
