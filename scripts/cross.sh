@@ -27,8 +27,8 @@
 #      one (-Z build-std), and Zig builds musl and its start-up code for the ARMv6 CPU;
 #   2. `rustup target add`s the Rust standard library for it (ARMv6: the nightly toolchain
 #      and its rust-src);
-#   3. builds `cargo build --release --target T --no-default-features` (no br or zstd: the
-#      budget below) with the cross gcc as linker and as the C
+#   3. builds `cargo build --release --target T` with the Pi's size options (FEATURES
+#      below: no br or zstd, nicksock's code at opt-level s) and the cross gcc as linker and as the C
 #      compiler for ring (CARGO_TARGET_<T>_LINKER, CC_<t>, AR_<t>: environment only, so
 #      native builds and machines without the cross gcc are untouched; ARMv6: `cargo
 #      +nightly zigbuild`), copies the binary to
@@ -87,9 +87,11 @@ SMOKE_MUSL=(
 
 ALL_TARGETS=(aarch64-unknown-linux-gnu arm-unknown-linux-musleabihf)
 # The Pi builds leave out http-get --compressed's br and zstd decoders (the cargo features
-# brotli and zstd, about 290 KB): gzip and deflate only, for the Pi's budget of 4 MB for the
-# stripped aarch64 binary, which a build over it fails. The tests are built the same way.
-FEATURES=(--no-default-features)
+# brotli and zstd, 262 KB of the aarch64 binary): gzip and deflate only; and nicksock's own
+# code is optimized for size (opt-level s, 393 KB less; the crypto is ring's assembly either
+# way). Both for the Pi's budget of 4 MB for the stripped aarch64 binary, which a build over
+# it fails. The tests are built the same way.
+FEATURES=(--no-default-features --config "profile.release.package.nicksock.opt-level=\"s\"")
 BUDGET=4000000
 KNOWN_TARGETS=("${ALL_TARGETS[@]}" armv7-unknown-linux-gnueabihf)
 
