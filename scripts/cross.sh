@@ -247,8 +247,11 @@ for t in "${targets[@]}"; do
   fi
   out_dir=target/cross/$t
   mkdir -p "$out_dir"
+  # cargo leaves the gcc build unstripped when nicksock's own crate has a profile override
+  # (FEATURES' opt-level), whatever the release profile says: the cross strip does it, on
+  # cargo's output itself, which the arm64 package takes (lintian fails an unstripped one).
+  if [ "$toolchain" = gcc ]; then "$prefix-strip" "target/$t/release/nicksock"; fi
   cp "target/$t/release/nicksock" "$out_dir/nicksock"
-  if [ "$toolchain" = gcc ]; then "$prefix-strip" "$out_dir/nicksock"; fi
   # What the CPU must be able to run: ARMv6 for the armhf package (a Pi Zero dies of SIGILL
   # on a single ARMv7 or Thumb-2 instruction).
   if [ "$t" = arm-unknown-linux-musleabihf ]; then
