@@ -593,6 +593,8 @@ pub struct Nginx {
     child: std::process::Child,
     pub http: u16,
     pub https: u16,
+    /// The relays that hold `http` and `https` in front of nginx's Unix sockets.
+    _relays: Vec<Proc>,
     dir: tempfile::TempDir,
 }
 
@@ -608,7 +610,7 @@ impl Nginx {
         if !have("nginx") {
             return None;
         }
-        let mut dir = tempdir();
+        let dir = tempdir();
         let root = dir.path().join("www");
         let certs = dir.path().join("certs");
         fs::create_dir_all(&root).expect("www");
@@ -624,74 +626,58 @@ impl Nginx {
         .expect("gen-cert");
         assert!(made.status.success(), "gen-cert: {made:?}");
         let d = dir.path().display().to_string();
-        // nginx binds ports it is given; they were free a moment ago. Should another test take
-        // one first, nginx exits and starts again on others.
-        for _ in 0..PORT_TRIES {
-            // Two ports, never the same one twice (nginx refuses a duplicate listen).
-            let http = free_port();
-            let https = std::iter::repeat_with(free_port)
-                .take(PORT_TRIES)
-                .find(|p| *p != http)
-                .expect("a second free port");
-            let pid_file = dir.path().join("nginx.pid");
-            let conf = format!(
-                "daemon off;\nmaster_process off;\npid {d}/nginx.pid;\nerror_log {d}/error.log;\n\
-                 events {{ worker_connections 64; }}\n\
-                 http {{\n  log_format conn '$connection $status $request_uri';\n\
-                   access_log {d}/access.log conn;\n  client_body_temp_path {d}/body;\n\
-                   proxy_temp_path {d}/proxy;\n  fastcgi_temp_path {d}/fastcgi;\n\
-                   uwsgi_temp_path {d}/uwsgi;\n  scgi_temp_path {d}/scgi;\n\
-                   default_type application/octet-stream;\n  sendfile on;\n\
-                   server {{\n    listen 127.0.0.1:{http};\n    listen 127.0.0.1:{https} ssl;\n\
-                     ssl_certificate {d}/certs/cert.pem;\n\
-                     ssl_certificate_key {d}/certs/cert-key.pem;\n\
-                     ssl_protocols TLSv1.3;\n    root {d}/www;\n\
-                     location = /old {{ return 301 /small.txt; }}\n{extra}\n  }}\n}}\n",
-                extra = extra.replace("{d}", &d),
-            );
-            let conf_path = write_file(dir.path(), "nginx.conf", conf.as_bytes());
-            let child = Command::new("nginx")
-                .args(["-p", &d.to_string(), "-e", &format!("{d}/error.log"), "-c"])
-                .arg(&conf_path)
-                .stdin(std::process::Stdio::null())
-                .stdout(std::process::Stdio::null())
-                .stderr(std::process::Stdio::null())
-                .spawn()
-                .expect("start nginx");
-            // nginx writes its pid file once its sockets listen, and exits if it cannot bind.
-            let deadline = Instant::now() + Duration::from_secs(20);
-            let mut server = Nginx {
-                child,
-                http,
-                https,
-                dir,
-            };
-            loop {
-                if pid_file.exists() {
-                    return Some(server);
-                }
-                if server.child.try_wait().expect("nginx status").is_some() {
-                    break;
-                }
-                assert!(
-                    Instant::now() < deadline,
-                    "nginx did not come up: {}",
-                    server.error_log()
-                );
-                thread::sleep(Duration::from_millis(10));
-            }
-            let log = server.error_log();
-            assert!(log.contains("in use"), "nginx did not start: {log}");
-            dir = server.into_dir();
-        }
-        panic!("nginx did not start on any of {PORT_TRIES} pairs of free ports");
-    }
-
-    /// The directory back from an nginx that did not start.
-    fn into_dir(mut self) -> tempfile::TempDir {
-        let _ = self.child.wait();
-        let empty = tempfile::tempdir().expect("tempdir");
-        std::mem::replace(&mut self.dir, empty)
+        // nginx listens on Unix sockets in its directory, and a `nicksock relay` for each
+        // holds a TCP port of 127.0.0.1 in front of it, from an ephemeral bind on: no port
+        // is chosen while free and bound later. (Its redirects are relative: behind a Unix
+        // socket it knows no port to put in them.)
+        let (http_sock, https_sock) = (format!("{d}/http.sock"), format!("{d}/https.sock"));
+        let pid_file = dir.path().join("nginx.pid");
+        let conf = format!(
+            "daemon off;\nmaster_process off;\npid {d}/nginx.pid;\nerror_log {d}/error.log;\n\
+             events {{ worker_connections 64; }}\n\
+             http {{\n  log_format conn '$connection $status $request_uri';\n\
+               access_log {d}/access.log conn;\n  client_body_temp_path {d}/body;\n\
+               proxy_temp_path {d}/proxy;\n  fastcgi_temp_path {d}/fastcgi;\n\
+               uwsgi_temp_path {d}/uwsgi;\n  scgi_temp_path {d}/scgi;\n\
+               default_type application/octet-stream;\n  sendfile on;\n\
+               server {{\n    listen unix:{http_sock};\n    listen unix:{https_sock} ssl;\n\
+                 ssl_certificate {d}/certs/cert.pem;\n\
+                 ssl_certificate_key {d}/certs/cert-key.pem;\n\
+                 ssl_protocols TLSv1.3;\n    root {d}/www;\n\
+                 absolute_redirect off;\n\
+                 location = /old {{ return 301 /small.txt; }}\n{extra}\n  }}\n}}\n",
+            extra = extra.replace("{d}", &d),
+        );
+        let conf_path = write_file(dir.path(), "nginx.conf", conf.as_bytes());
+        let child = Command::new("nginx")
+            .args(["-p", &d.to_string(), "-e", &format!("{d}/error.log"), "-c"])
+            .arg(&conf_path)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start nginx");
+        let mut server = Nginx {
+            child,
+            http: 0,
+            https: 0,
+            _relays: Vec::new(),
+            dir,
+        };
+        // nginx writes its pid file once its sockets listen.
+        wait_until("nginx to listen (its pid file)", || {
+            let exited = server.child.try_wait().expect("nginx status").is_some();
+            assert!(!exited, "nginx did not come up: {}", server.error_log());
+            pid_file.exists()
+        });
+        let mut relay = |sock: &str| {
+            let mut relay = Proc::spawn(nicksock(&["relay", "127.0.0.1", "0", "--to-unix", sock]));
+            let port = relay.wait_ready(1)[0].port();
+            server._relays.push(relay);
+            port
+        };
+        (server.http, server.https) = (relay(&http_sock), relay(&https_sock));
+        Some(server)
     }
 
     pub fn root(&self) -> PathBuf {
@@ -737,9 +723,6 @@ impl Drop for Nginx {
         let _ = self.child.wait();
     }
 }
-
-/// Pairs of free ports nginx is started on before giving up.
-const PORT_TRIES: usize = 5;
 
 const BIG_FILE_LEN: usize = 32 * 1024 * 1024;
 

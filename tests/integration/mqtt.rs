@@ -18,9 +18,13 @@ use crate::util::*;
 /// How long a message may take to come before a test fails.
 const PATIENCE: Duration = Duration::from_secs(15);
 
-/// A mosquitto of the test's own, on a port of 127.0.0.1.
+/// A mosquitto of the test's own. It listens on a Unix socket in the test's directory, and
+/// `nicksock relay` holds the TCP port of 127.0.0.1 its clients use, from an ephemeral bind
+/// to the end of the test: no port is chosen while free and bound later, and a broker
+/// started again (on the same socket) is behind the same port.
 struct Broker {
-    child: Child,
+    mosquitto: Proc,
+    _relay: Proc,
     port: u16,
     conf: PathBuf,
     /// `--cafile` etc. for its clients, with TLS.
@@ -42,89 +46,48 @@ impl Broker {
         // the test's key files nor its database folder: it stays who we are.
         let me = Command::new("id").arg("-un").output().expect("id -un");
         let me = String::from_utf8_lossy(&me.stdout).trim().to_string();
-        // A port that was free a moment ago may be taken by the time mosquitto binds it:
-        // then it exits at once, and another port is tried.
-        for _ in 0..5 {
-            let port = free_port();
-            let conf = dir.join("mosquitto.conf");
-            let text = format!(
-                "user {me}\nlistener {port} 127.0.0.1\npersistence true\npersistence_location {}/\n\
-                 log_dest stderr\nlog_type error\nlog_type warning\nlog_type notice\n\
-                 log_type information\n{extra}\n",
-                dir.display()
-            );
-            std::fs::write(&conf, text).expect("mosquitto.conf");
-            if let Some(child) = Self::run(&conf, port) {
-                return Some(Broker {
-                    child,
-                    port,
-                    conf,
-                    client_args: Vec::new(),
-                });
-            }
-        }
-        panic!("mosquitto could not bind a port in 5 tries");
+        let socket = dir.join("mqtt.sock");
+        let conf = dir.join("mosquitto.conf");
+        // `listener 0 PATH`: a Unix socket; the listener's TLS options in `extra` apply to it.
+        let text = format!(
+            "user {me}\nlistener 0 {}\npersistence true\npersistence_location {}/\n\
+             log_dest stderr\nlog_type error\nlog_type warning\nlog_type notice\n\
+             log_type information\n{extra}\n",
+            socket.display(),
+            dir.display()
+        );
+        std::fs::write(&conf, text).expect("mosquitto.conf");
+        let mosquitto = Self::run(&conf);
+        let socket = socket.to_str().expect("a UTF-8 path");
+        let mut relay = Proc::spawn(nicksock(&["relay", "127.0.0.1", "0", "--to-unix", socket]));
+        let port = relay.wait_ready(1)[0].port();
+        Some(Broker {
+            mosquitto,
+            _relay: relay,
+            port,
+            conf,
+            client_args: Vec::new(),
+        })
     }
 
-    /// Runs mosquitto with `conf`: the child once it says it is running (it opened its
-    /// listener), `None` when it exited first.
-    fn run(conf: &Path, port: u16) -> Option<Child> {
-        let mut child = Command::new("/usr/sbin/mosquitto")
-            .arg("-c")
-            .arg(conf)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("running mosquitto");
-        let err = child.stderr.take().expect("stderr");
-        let (tx, rx) = mpsc::channel();
-        thread::spawn(move || {
-            for line in BufReader::new(err).lines().map_while(Result::ok) {
-                let _ = tx.send(line);
-            }
-        });
-        let deadline = Instant::now() + PATIENCE;
-        let mut seen = Vec::new();
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match rx.recv_timeout(left) {
-                Ok(line) if line.contains("running") => break,
-                Ok(line) => seen.push(line),
-                Err(_) => {
-                    let _ = child.kill();
-                    let _ = child.wait();
-                    if seen.iter().any(|l| l.contains("Address already in use")) {
-                        return None;
-                    }
-                    panic!("mosquitto on {port} did not start: {seen:?}");
-                }
-            }
-        }
-        // Its log goes on being read (and dropped), so it never blocks on a full pipe.
-        thread::spawn(move || for _ in rx {});
-        Some(child)
+    /// Runs mosquitto with `conf`, once it says it is running (its listener is open).
+    fn run(conf: &Path) -> Proc {
+        let mut cmd = Command::new("/usr/sbin/mosquitto");
+        cmd.arg("-c").arg(conf);
+        let mut mosquitto = Proc::spawn(cmd);
+        mosquitto.wait_line("running");
+        mosquitto
     }
 
     /// Stops it with SIGTERM (it saves its sessions and queued messages) and waits.
     fn stop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        let _ = self.child.wait();
+        self.mosquitto.signal("TERM");
+        self.mosquitto.wait();
     }
 
-    /// Starts it again on the same port and database.
+    /// Starts it again on the same socket and database.
     fn restart(&mut self) {
-        let deadline = Instant::now() + PATIENCE;
-        loop {
-            if let Some(child) = Self::run(&self.conf, self.port) {
-                self.child = child;
-                return;
-            }
-            assert!(Instant::now() < deadline, "mosquitto did not come back");
-            thread::sleep(Duration::from_millis(50));
-        }
+        self.mosquitto = Self::run(&self.conf);
     }
 
     fn url(&self) -> String {
@@ -176,13 +139,6 @@ impl Broker {
             rx,
             unread: Default::default(),
         }
-    }
-}
-
-impl Drop for Broker {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

@@ -75,7 +75,7 @@ impl GpioService {
                 }
             }
         }
-        client.changed(self.app.take_mqtt_changes(), cx.now);
+        client.queue(self.app.take_mqtt_changes());
         client.flush_now(cx);
     }
 }

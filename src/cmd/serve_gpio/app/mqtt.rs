@@ -81,6 +81,8 @@ impl App {
 
     fn mqtt_change(&mut self, pin: &str, payload: &str) -> Result<(), Refusal> {
         let pin = self.pin_by_word(pin).ok_or_else(|| super::bad_pin(pin))?;
+        let not_a_command =
+            || Refusal::bad_request(format!("'{payload}' is not a command ({COMMANDS})"));
         let words: Vec<&str> = payload.split_whitespace().collect();
         let (words, hold) = match words.as_slice() {
             [rest @ .., word, secs] if word.eq_ignore_ascii_case("for") => {
@@ -107,19 +109,11 @@ impl App {
                     None if word.starts_with(|c: char| c.is_ascii_digit()) => {
                         Action::Duty(parse_duty(word)?)
                     }
-                    None => {
-                        return Err(Refusal::bad_request(format!(
-                            "'{payload}' is not a command ({COMMANDS})"
-                        )));
-                    }
+                    None => return Err(not_a_command()),
                 };
                 Change { action, hold }
             }
-            _ => {
-                return Err(Refusal::bad_request(format!(
-                    "'{payload}' is not a command ({COMMANDS})"
-                )));
-            }
+            _ => return Err(not_a_command()),
         };
         self.change(pin, change, Cause::Mqtt).map(|_| ())
     }

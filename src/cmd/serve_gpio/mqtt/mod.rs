@@ -550,8 +550,9 @@ impl Client {
         }
     }
 
-    /// Publishes changes (pin, payload), in order; under back-pressure each pin's latest.
-    /// Written at once as far as the socket takes them.
+    /// [`Client::queue`]s changes and writes them at once as far as the socket takes them,
+    /// where the connection cannot be taken off the loop on a failure (no `Context`): that
+    /// waits for the next [`Client::on_due`].
     pub fn changed(&mut self, changes: Vec<(u32, String)>, now: Instant) {
         self.queue(changes);
         if self.failed.is_none()
@@ -561,7 +562,9 @@ impl Client {
         }
     }
 
-    fn queue(&mut self, changes: Vec<(u32, String)>) {
+    /// Queues changes (pin, payload) for the broker, in order; under back-pressure each
+    /// pin's latest.
+    pub fn queue(&mut self, changes: Vec<(u32, String)>) {
         let Link::Up { session, .. } = &self.link else {
             return; // all states go out again on the next connection
         };
