@@ -3,6 +3,49 @@
 //! bytes, one piece at a time, whatever the pieces' sizes.
 
 use std::fmt;
+use std::ops::Range;
+
+/// Where a decoder puts the body bytes it finds: a `Vec<u8>` copies them out; a list of
+/// ranges keeps them where they lie in the input, so a caller can write them from its read
+/// buffer without a copy (`http-get`'s download path).
+pub trait BodyOut {
+    /// `input[range]` is body, in order after what came before.
+    fn take(&mut self, input: &[u8], range: Range<usize>);
+}
+
+impl BodyOut for Vec<u8> {
+    fn take(&mut self, input: &[u8], range: Range<usize>) {
+        self.extend_from_slice(&input[range]);
+    }
+}
+
+/// Body pieces as ranges of the input; neighbouring ranges are merged, empty ones dropped.
+impl BodyOut for Vec<Range<usize>> {
+    fn take(&mut self, _input: &[u8], range: Range<usize>) {
+        if range.is_empty() {
+            return;
+        }
+        match self.last_mut() {
+            Some(last) if last.end == range.start => last.end = range.end,
+            _ => self.push(range),
+        }
+    }
+}
+
+/// A [`BodyOut`] that receives ranges of a slice of `whole` starting at `base`, and passes
+/// them on as ranges of `whole`.
+pub struct Shifted<'a, O: BodyOut> {
+    pub out: &'a mut O,
+    pub whole: &'a [u8],
+    pub base: usize,
+}
+
+impl<O: BodyOut> BodyOut for Shifted<'_, O> {
+    fn take(&mut self, _input: &[u8], range: Range<usize>) {
+        let range = range.start + self.base..range.end + self.base;
+        self.out.take(self.whole, range);
+    }
+}
 
 /// The longest chunk-size line (size plus extensions) or trailer line accepted.
 pub const MAX_CHUNK_LINE: usize = 8 * 1024;
@@ -185,15 +228,21 @@ impl ChunkedDecoder {
         self.state == ChunkState::Done
     }
 
-    /// Decodes as much of `input` as it can, appending body bytes to `out`. Returns how many
-    /// bytes of `input` it used: all of them unless the body ended inside `input`.
-    pub fn decode(&mut self, input: &[u8], out: &mut Vec<u8>) -> Result<usize, ChunkError> {
-        let mut pos = 0;
+    /// Decodes as much of `input` as it can, handing body bytes to `out`; returns how many
+    /// body bytes that was, and how many bytes of `input` it used: all of them unless the body
+    /// ended inside `input`.
+    pub fn decode(
+        &mut self,
+        input: &[u8],
+        out: &mut impl BodyOut,
+    ) -> Result<(usize, usize), ChunkError> {
+        let (mut pos, mut body) = (0, 0);
         while pos < input.len() && self.state != ChunkState::Done {
             let rest = &input[pos..];
             if let ChunkState::Data(remaining) = self.state {
                 let n = usize::try_from(remaining).map_or(rest.len(), |r| r.min(rest.len()));
-                out.extend_from_slice(&rest[..n]);
+                out.take(input, pos..pos + n);
+                body += n;
                 pos += n;
                 let left = remaining - n as u64;
                 self.state = if left == 0 {
@@ -209,7 +258,7 @@ impl ChunkedDecoder {
                 self.end_line()?;
             }
         }
-        Ok(pos)
+        Ok((body, pos))
     }
 
     /// Moves bytes up to and including the next LF into the line buffer. Returns how many bytes
@@ -350,25 +399,24 @@ impl BodyDecoder {
         }
     }
 
-    /// Decodes what it can of `input` into `out`; returns how many input bytes it used (fewer
-    /// than `input.len()` only when the body ended inside `input`).
-    pub fn decode(&mut self, input: &[u8], out: &mut Vec<u8>) -> Result<usize, BodyError> {
-        let before = out.len();
-        let used = match &mut self.state {
-            Body::Empty | Body::Close { ended: true } => 0,
+    /// Decodes what it can of `input`, handing the body bytes to `out`; returns how many
+    /// input bytes it used (fewer than `input.len()` only when the body ended inside `input`).
+    pub fn decode(&mut self, input: &[u8], out: &mut impl BodyOut) -> Result<usize, BodyError> {
+        let (body, used) = match &mut self.state {
+            Body::Empty | Body::Close { ended: true } => (0, 0),
             Body::Length(len) => {
                 let remaining = *len - self.decoded;
                 let n = usize::try_from(remaining).map_or(input.len(), |r| r.min(input.len()));
-                out.extend_from_slice(&input[..n]);
-                n
+                out.take(input, 0..n);
+                (n, n)
             }
             Body::Chunked(c) => c.decode(input, out)?,
             Body::Close { ended: false } => {
-                out.extend_from_slice(input);
-                input.len()
+                out.take(input, 0..input.len());
+                (input.len(), input.len())
             }
         };
-        self.decoded += (out.len() - before) as u64;
+        self.decoded += body as u64;
         Ok(used)
     }
 
@@ -427,7 +475,17 @@ pub(crate) mod tests {
         let mut out = Vec::new();
         let mut left_over = 0;
         for piece in pieces {
+            // The same piece decoded as ranges of the input gives the same bytes.
+            let mut ranges: Vec<Range<usize>> = Vec::new();
+            let by_range = decoder.clone().decode(piece, &mut ranges);
+            let before = out.len();
             let used = decoder.decode(piece, &mut out)?;
+            let picked: Vec<u8> = ranges
+                .iter()
+                .flat_map(|r| piece[r.clone()].to_vec())
+                .collect();
+            assert_eq!((by_range.unwrap(), &picked[..]), (used, &out[before..]));
+            assert!(ranges.windows(2).all(|w| w[0].end < w[1].start));
             left_over += piece.len() - used;
         }
         if !decoder.is_done() {
@@ -534,7 +592,7 @@ pub(crate) mod tests {
     #[test]
     fn huge_chunk_sizes_do_not_overflow() {
         let mut decoder = BodyDecoder::new(Framing::Chunked);
-        let mut out = Vec::new();
+        let mut out: Vec<u8> = Vec::new();
         let used = decoder.decode(b"fffffffffffffff\r\nabc", &mut out).unwrap();
         assert_eq!(used, 20);
         assert_eq!(out, b"abc");

@@ -6,7 +6,7 @@ use std::fmt;
 
 use url::Url;
 
-use super::body::{BodyDecoder, BodyError, Framing, Side, framing_from_headers};
+use super::body::{BodyDecoder, BodyError, BodyOut, Framing, Shifted, Side, framing_from_headers};
 use super::target::{basic_auth, host_header, request_target};
 
 /// The largest response head accepted.
@@ -425,10 +425,15 @@ impl ResponseReader {
         }
     }
 
-    /// Takes the next bytes from the connection. Body bytes are appended to `body`; the
-    /// events (heads, and `Done` when the body ends) come back in order, all before the body
-    /// bytes of this call except `Done`, which follows them. After an error, do not feed again.
-    pub fn feed(&mut self, input: &[u8], body: &mut Vec<u8>) -> Result<Vec<Event>, ResponseError> {
+    /// Takes the next bytes from the connection. Body bytes go to `body` (copied into a
+    /// `Vec<u8>`, or as ranges of `input`); the events (heads, and `Done` when the body ends)
+    /// come back in order, all before the body bytes of this call except `Done`, which
+    /// follows them. After an error, do not feed again.
+    pub fn feed(
+        &mut self,
+        input: &[u8],
+        body: &mut impl BodyOut,
+    ) -> Result<Vec<Event>, ResponseError> {
         let mut events = Vec::new();
         let mut rest = input;
         while !rest.is_empty() {
@@ -440,7 +445,12 @@ impl ResponseReader {
                     rest = &rest[used..];
                 }
                 ReaderState::Body(decoder) => {
-                    let used = decoder.decode(rest, body)?;
+                    let mut out = Shifted {
+                        out: &mut *body,
+                        whole: input,
+                        base: input.len() - rest.len(),
+                    };
+                    let used = decoder.decode(rest, &mut out)?;
                     rest = &rest[used..];
                     if decoder.is_done() {
                         self.state = ReaderState::Done;
@@ -680,7 +690,17 @@ mod tests {
         let mut events = Vec::new();
         let mut body = Vec::new();
         for piece in pieces {
+            // As ranges of the piece (heads before the body in it), the same body bytes.
+            let mut ranges: Vec<std::ops::Range<usize>> = Vec::new();
+            let by_range = reader.clone().feed(piece, &mut ranges).is_ok();
+            let before = body.len();
             events.extend(reader.feed(piece, &mut body)?);
+            let picked: Vec<u8> = ranges
+                .iter()
+                .flat_map(|r| piece[r.clone()].to_vec())
+                .collect();
+            assert!(by_range);
+            assert_eq!(picked, body[before..]);
         }
         if eof {
             events.extend(reader.finish_eof()?);
@@ -752,7 +772,7 @@ mod tests {
             0,
         );
         let mut reader = ResponseReader::new("GET");
-        let events = reader.feed(wire, &mut Vec::new()).unwrap();
+        let events = reader.feed(wire, &mut Vec::<u8>::new()).unwrap();
         assert_eq!(statuses(&events), ["head 200"]);
         assert!(!reader.is_done());
         assert_eq!(reader.body_length(), None);
@@ -793,7 +813,7 @@ mod tests {
         for (method, wire) in cases {
             check_every_split(method, wire, false, b"", &[&statuses_of(wire), "done"], 0);
             let mut reader = ResponseReader::new(method);
-            reader.feed(wire, &mut Vec::new()).unwrap();
+            reader.feed(wire, &mut Vec::<u8>::new()).unwrap();
             assert_eq!(reader.body_length(), Some(0));
             assert_eq!(reader.finish_eof(), Ok(None));
         }

@@ -812,7 +812,7 @@ mod tests {
         let resp = Response::new(404).body("application/json", r#"{"error":"no pin"}"#);
         let wire = resp.encode(1, true, false);
         let mut reader = ResponseReader::new("GET");
-        let mut body = Vec::new();
+        let mut body: Vec<u8> = Vec::new();
         let events = reader.feed(&wire, &mut body).unwrap();
         assert!(matches!(&events[0], Event::Head(h) if h.status == 404));
         assert_eq!(events.last(), Some(&Event::Done));

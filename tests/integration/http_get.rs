@@ -291,6 +291,57 @@ fn http_get_decodes_chunked_bodies_with_extensions_and_trailers() {
 }
 
 #[test]
+fn http_get_delivers_large_and_small_pieces_of_a_body_in_order() {
+    // Large chunks go out straight from the read buffer, small ones are gathered first: the
+    // two must interleave in order, whether the head shares a read with the body or not.
+    let data = pattern(300_000, 21);
+    let mut wire = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+    let mut at = 0;
+    for len in [70_000, 3, 20_000, 1, 50_000, 17, 159_979] {
+        wire.extend_from_slice(format!("{len:x}\r\n").as_bytes());
+        wire.extend_from_slice(&data[at..at + len]);
+        wire.extend_from_slice(b"\r\n");
+        at += len;
+    }
+    assert_eq!(at, data.len());
+    wire.extend_from_slice(b"0\r\n\r\n");
+    let mut framed =
+        format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n", data.len()).into_bytes();
+    framed.extend_from_slice(&data);
+    let server = Scripted::start(vec![
+        reply(wire.clone()),
+        trickle(wire.clone(), 30_000),
+        reply(framed.clone()),
+        trickle(wire.clone(), 65_536),
+    ]);
+    let dir = tempdir();
+    let out = dir.path().join("out");
+    let out_arg = out.to_str().unwrap();
+    for (args, want, what) in [
+        (vec!["-o", out_arg], &data, "chunked, in one write"),
+        (
+            vec!["-o", out_arg],
+            &data,
+            "chunked, 30,000 bytes per write",
+        ),
+        (vec!["-i", "-o", out_arg], &framed, "-i: head and body"),
+        (vec!["--raw", "-o", out_arg], &wire, "--raw"),
+    ] {
+        let mut args = args.clone();
+        let url = server.url("/");
+        args.push(&url);
+        get(&args).assert_code(0);
+        let got = std::fs::read(&out).unwrap();
+        assert!(
+            got == *want,
+            "{what}: {} bytes, {} wanted",
+            got.len(),
+            want.len()
+        );
+    }
+}
+
+#[test]
 fn http_get_reads_split_slow_and_close_delimited_responses() {
     let body =
         String::from_utf8(pattern(3000, 7).iter().map(|b| b'a' + b % 26).collect()).expect("ascii");
