@@ -2,14 +2,20 @@
 # Benchmark: `nicksock http-get` against curl and wget, downloading from a local nginx over
 # HTTP and HTTPS (TLS 1.3, a gen-cert certificate), and 200 small requests one after another
 # (process start to exit). For each download it also takes the client's CPU time and nginx's
-# share of its core (who set the pace), and it prints the CPU's AES flags (issue 29). Writes
-# the tables into the `## http-get` section of BENCHMARKS.md.
+# share of its core (who set the pace), and it prints the CPU's model and AES flags (issue
+# 29). The HTTPS ceiling is the same download by examples/tls_drain.rs, a client that reads
+# the ciphertext without decrypting it: how fast nginx encrypts and sends on its one core.
+# Every download is checked: the client's exit code, and nginx's log line for it (status 200,
+# the whole body sent, the request complete); the drain's byte count too. The downloads run
+# twice (two passes, each the best of ROUNDS); a cell the second pass did not reproduce
+# within 10 % says so. Writes the tables into the `## http-get` section of BENCHMARKS.md.
 #
 #   scripts/bench/http_get.sh              # 1 GiB download file
 #   BENCH_SIZE_MIB=256 scripts/bench/http_get.sh
 #
 # Needs nginx (Debian: nginx-light), curl and wget. Uses target/release/nicksock and builds it
-# when it is missing. Everything lives in a temporary directory under /dev/shm, removed at exit.
+# (and the drain example) when missing. Everything lives in a temporary directory under
+# /dev/shm, removed at exit.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . scripts/bench/lib.sh
@@ -24,8 +30,9 @@ for tool in nginx curl wget bc; do
   command -v "$tool" >/dev/null || { echo "bench: $tool is not installed" >&2; exit 1; }
 done
 # Always the binary of this tree (cargo does nothing when it is fresh).
-cargo build --release --quiet --bin nicksock
+cargo build --release --quiet --bin nicksock --example tls_drain
 BIN=$(realpath "$BIN")
+DRAIN=$(realpath target/release/examples/tls_drain)
 
 work=$(mktemp -d /dev/shm/nicksock-bench.XXXXXX)
 nginx_pid=
@@ -53,7 +60,9 @@ free_port() {
 HTTP_PORT=$(free_port 28080)
 HTTPS_PORT=$(free_port $((HTTP_PORT + 1)))
 
-nginx_conf "listen 127.0.0.1:$HTTP_PORT; listen 127.0.0.1:$HTTPS_PORT ssl; ssl_certificate $CERT; ssl_certificate_key $work/certs/cert-key.pem; ssl_protocols TLSv1.3; root $work/www;"
+# Each request's line in $work/access.log: the proof that the whole body went out.
+nginx_conf "listen 127.0.0.1:$HTTP_PORT; listen 127.0.0.1:$HTTPS_PORT ssl; ssl_certificate $CERT; ssl_certificate_key $work/certs/cert-key.pem; ssl_protocols TLSv1.3; root $work/www; access_log $work/access.log sent;" \
+  "log_format sent '\$status \$body_bytes_sent \$request_completion';"
 nginx -p "$work" -e "$work/error.log" -c "$work/nginx.conf" &
 nginx_pid=$!
 "$BIN" connect -z --retry-for 10 127.0.0.1 "$HTTP_PORT"
@@ -74,7 +83,20 @@ fetch() {
     curl/https) curl -s -f --cacert "$CERT" -o /dev/null "$url" ;;
     wget/http) wget -q -O /dev/null "$url" ;;
     wget/https) wget -q --ca-certificate="$CERT" -O /dev/null "$url" ;;
+    # The ceiling: the ciphertext read, never decrypted; at least the body's size of it.
+    drain/https)
+      local got rest=${url#https://}
+      local hostport=${rest%%/*}
+      got=$("$DRAIN" "${hostport%:*}" "${hostport##*:}" "/${rest#*/}" "$CERT")
+      [ "$got" -ge "$((SIZE_MIB << 20))" ] || { echo "drain: $got bytes" >&2; return 1; } ;;
   esac
+}
+
+# Whether nginx's last log line is a 200 with the whole big file sent.
+sent_whole() {
+  local last
+  last=$(tail -n 1 "$work/access.log")
+  [ "$last" = "200 $((SIZE_MIB << 20)) OK" ] || { echo "bench: nginx logged '$last'" >&2; return 1; }
 }
 
 # CPU time nginx (one process: master_process off) has used, in seconds.
@@ -88,15 +110,18 @@ TICKS=$(getconf CLK_TCK)
 # Best of ROUNDS downloads of the big file: "MB/s (10^6 bytes per second) client-CPU-s-per-GiB
 # nginx-share-of-a-core" of the fastest round. The client's CPU time (user + system) is
 # what it spent decrypting and moving the bytes; nginx's share of one core while it served
-# the download says who set the pace (near 1: nginx, encrypting on its one core).
+# the download says who set the pace (near 1: nginx, encrypting on its one core). A round
+# that failed, or that nginx did not log as whole, stops the benchmark.
 download_mbps() {
   local tool=$1 scheme=$2 url=$3 best= start end secs n0 n1 cpu best_cpu best_nginx
   for _ in $(seq "$ROUNDS"); do
     n0=$(nginx_cpu)
     start=$(now)
-    /usr/bin/time -f "%U %S" -o "$work/time" bash -c "$(declare -f fetch); BIN='$BIN' CERT='$CERT' fetch $tool $scheme $url/big.bin"
+    /usr/bin/time -f "%U %S" -o "$work/time" bash -c "$(declare -f fetch); BIN='$BIN' DRAIN='$DRAIN' CERT='$CERT' SIZE_MIB=$SIZE_MIB fetch $tool $scheme $url/big.bin" \
+      || { echo "bench: $tool $scheme download failed" >&2; exit 1; }
     end=$(now)
     n1=$(nginx_cpu)
+    sent_whole
     secs=$(echo "$end - $start" | bc -l)
     cpu=$(awk '{ print $1 + $2 }' "$work/time")
     if [ -z "$best" ] || [ "$(echo "$secs < $best" | bc -l)" = 1 ]; then
@@ -119,14 +144,27 @@ per_request_ms() {
   echo "($end - $start) * 1000 / $SMALL_REQUESTS" | bc -l
 }
 
-declare -A mbps ms cpus nginx
+# Two passes over every download (the second one "a second run"), then the small requests.
+declare -A mbps ms cpus nginx pass1 pass2
+for pass in 1 2; do
+  for scheme in http https; do
+    url=$HTTP_URL; [ "$scheme" = https ] && url=$HTTPS_URL
+    tools="nicksock curl wget"; [ "$scheme" = https ] && tools="$tools drain"
+    for tool in $tools; do
+      echo "bench: pass $pass, $tool $scheme download" >&2
+      read -r m c n <<< "$(download_mbps "$tool" "$scheme" "$url")"
+      key=$tool/$scheme
+      [ "$pass" = 1 ] && pass1[$key]=$m
+      # The table shows the faster pass, with its CPU figures.
+      if [ -z "${mbps[$key]:-}" ] || [ "$(echo "$m > ${mbps[$key]}" | bc -l)" = 1 ]; then
+        mbps[$key]=$m cpus[$key]=$c nginx[$key]=$n
+      fi
+      [ "$pass" = 2 ] && pass2[$key]=$m
+    done
+  done
+done
 for scheme in http https; do
   url=$HTTP_URL; [ "$scheme" = https ] && url=$HTTPS_URL
-  for tool in nicksock curl wget; do
-    echo "bench: $tool $scheme download" >&2
-    read -r m c n <<< "$(download_mbps "$tool" "$scheme" "$url")"
-    mbps[$tool/$scheme]=$m cpus[$tool/$scheme]=$c nginx[$tool/$scheme]=$n
-  done
   for tool in nicksock curl; do
     echo "bench: $tool $scheme x$SMALL_REQUESTS small requests" >&2
     ms[$tool/$scheme]=$(per_request_ms "$tool" "$scheme" "$url")
@@ -135,6 +173,15 @@ done
 
 fmt() { printf '%.*f' "$1" "$2"; }
 ratio() { fmt 2 "$(echo "$1 / $2" | bc -l)"; }
+# cell KEY: the best MB/s, and both passes when they are more than 10 % apart.
+cell() {
+  local a=${pass1[$1]} b=${pass2[$1]}
+  if [ "$(echo "($a - $b) / ($a + $b) * 2 > 0.1 || ($b - $a) / ($a + $b) * 2 > 0.1" | bc -l)" = 1 ]; then
+    echo "$(fmt 0 "${mbps[$1]}") (not reproduced: $(fmt 0 "$a") / $(fmt 0 "$b"))"
+  else
+    fmt 0 "${mbps[$1]}"
+  fi
+}
 
 cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
 aes_flags=$(grep -m1 '^flags' /proc/cpuinfo | tr ' ' '\n' | grep -xE 'aes|vaes|pclmulqdq|vpclmulqdq|avx2|avx512f' | xargs)
@@ -145,21 +192,26 @@ Run by \`scripts/bench/http_get.sh\` on $(date -u '+%Y-%m-%d %H:%M UTC'); $(npro
 nginx $(nginx -v 2>&1 | sed 's|.*/||'), curl $(curl --version | head -1 | cut -d' ' -f2), wget $(wget --version | head -1 | cut -d' ' -f3).
 Everything on loopback; HTTPS is TLS 1.3 with a \`gen-cert\` certificate (\`--cacert\`).
 
-Download of a $SIZE_MIB MiB file to \`/dev/null\`, best of $ROUNDS, MB/s (higher is better):
+Download of a $SIZE_MIB MiB file to \`/dev/null\`, MB/s (higher is better): two passes, each the
+best of $ROUNDS; the faster pass is shown, and both where the second did not reproduce the first
+within 10 %. Every download was checked (exit code; nginx logged 200, the whole body sent). The
+ceiling is \`examples/tls_drain.rs\`: the handshake, then the ciphertext read and never
+decrypted, so the client costs nothing but the kernel's copy: how fast nginx encrypts and sends
+on its one core here.
 
-| | nicksock | curl | wget | nicksock / curl |
-| --- | ---: | ---: | ---: | ---: |
-| HTTP | $(fmt 0 "${mbps[nicksock/http]}") | $(fmt 0 "${mbps[curl/http]}") | $(fmt 0 "${mbps[wget/http]}") | $(ratio "${mbps[nicksock/http]}" "${mbps[curl/http]}")× |
-| HTTPS | $(fmt 0 "${mbps[nicksock/https]}") | $(fmt 0 "${mbps[curl/https]}") | $(fmt 0 "${mbps[wget/https]}") | $(ratio "${mbps[nicksock/https]}" "${mbps[curl/https]}")× |
+| | nicksock | curl | wget | ceiling (no decryption) | nicksock / curl | nicksock / wget |
+| --- | ---: | ---: | ---: | ---: | ---: | ---: |
+| HTTP | $(cell nicksock/http) | $(cell curl/http) | $(cell wget/http) | — | $(ratio "${mbps[nicksock/http]}" "${mbps[curl/http]}")× | $(ratio "${mbps[nicksock/http]}" "${mbps[wget/http]}")× |
+| HTTPS | $(cell nicksock/https) | $(cell curl/https) | $(cell wget/https) | $(cell drain/https) | $(ratio "${mbps[nicksock/https]}" "${mbps[curl/https]}")× | $(ratio "${mbps[nicksock/https]}" "${mbps[wget/https]}")× |
 
 The same fastest rounds: the client's CPU seconds (user + system) per GiB, lower is better,
 and in brackets nginx's share of its one core while it served that download (near 1.0:
-nginx's encrypting set the pace, the limit any client meets here). CPU AES flags: ${aes_flags:-none}.
+nginx's encrypting set the pace, the limit any client meets here). CPU: ${cpu:-unknown}; its AES flags: ${aes_flags:-none}.
 
-| | nicksock | curl | wget |
-| --- | ---: | ---: | ---: |
-| HTTP | $(fmt 2 "${cpus[nicksock/http]}") ($(fmt 2 "${nginx[nicksock/http]}")) | $(fmt 2 "${cpus[curl/http]}") ($(fmt 2 "${nginx[curl/http]}")) | $(fmt 2 "${cpus[wget/http]}") ($(fmt 2 "${nginx[wget/http]}")) |
-| HTTPS | $(fmt 2 "${cpus[nicksock/https]}") ($(fmt 2 "${nginx[nicksock/https]}")) | $(fmt 2 "${cpus[curl/https]}") ($(fmt 2 "${nginx[curl/https]}")) | $(fmt 2 "${cpus[wget/https]}") ($(fmt 2 "${nginx[wget/https]}")) |
+| | nicksock | curl | wget | ceiling |
+| --- | ---: | ---: | ---: | ---: |
+| HTTP | $(fmt 2 "${cpus[nicksock/http]}") ($(fmt 2 "${nginx[nicksock/http]}")) | $(fmt 2 "${cpus[curl/http]}") ($(fmt 2 "${nginx[curl/http]}")) | $(fmt 2 "${cpus[wget/http]}") ($(fmt 2 "${nginx[wget/http]}")) | — |
+| HTTPS | $(fmt 2 "${cpus[nicksock/https]}") ($(fmt 2 "${nginx[nicksock/https]}")) | $(fmt 2 "${cpus[curl/https]}") ($(fmt 2 "${nginx[curl/https]}")) | $(fmt 2 "${cpus[wget/https]}") ($(fmt 2 "${nginx[wget/https]}")) | $(fmt 2 "${cpus[drain/https]}") ($(fmt 2 "${nginx[drain/https]}")) |
 
 $SMALL_REQUESTS small requests one after another, process start to exit, ms per request (lower is
 better):
