@@ -76,6 +76,36 @@ impl Stream {
     }
 }
 
+impl Stream {
+    /// Asks the kernel to report the socket readable only once `bytes` are queued, or at its
+    /// end, an error or a reset (SO_RCVLOWAT; 1 is the default). A read still returns what
+    /// is there. Neither socket2 nor rustix offers this option, hence libc. TCP only: a Unix
+    /// socket is left as it is.
+    #[allow(unsafe_code)]
+    pub fn set_read_low_water(&self, bytes: usize) -> io::Result<()> {
+        let Stream::Tcp(s) = self else {
+            return Ok(());
+        };
+        let value = libc::c_int::try_from(bytes).unwrap_or(libc::c_int::MAX);
+        // SAFETY: SO_RCVLOWAT reads one c_int from `value`, which lives for the whole call;
+        // the descriptor is ours.
+        let r = unsafe {
+            libc::setsockopt(
+                s.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_RCVLOWAT,
+                (&raw const value).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        };
+        if r == 0 {
+            Ok(())
+        } else {
+            Err(io::Error::last_os_error())
+        }
+    }
+}
+
 /// The process at the other end of a Unix socket.
 #[allow(unsafe_code)]
 pub fn local_peer(sock: &impl AsRawFd) -> Remote {

@@ -389,6 +389,15 @@ impl BodyDecoder {
         BodyDecoder { state, decoded: 0 }
     }
 
+    /// How many body bytes are still to come, when the framing says (Content-Length).
+    pub fn remaining(&self) -> Option<u64> {
+        match &self.state {
+            Body::Length(n) => Some(n - self.decoded),
+            Body::Empty => Some(0),
+            Body::Chunked(_) | Body::Close { .. } => None,
+        }
+    }
+
     /// Whether the whole body has been read.
     pub fn is_done(&self) -> bool {
         match &self.state {

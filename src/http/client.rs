@@ -496,6 +496,15 @@ impl ResponseReader {
         self.body_length
     }
 
+    /// How many bytes of the final response's body are still to come, while it is being
+    /// read and its length is known (Content-Length).
+    pub fn body_remaining(&self) -> Option<u64> {
+        match &self.state {
+            ReaderState::Body(decoder) => decoder.remaining(),
+            _ => None,
+        }
+    }
+
     /// How many bytes came after the end of the response (they are ignored).
     pub fn trailing_bytes(&self) -> u64 {
         self.trailing

@@ -170,6 +170,12 @@ impl Transport {
         }
     }
 
+    /// Reports the socket readable only once `bytes` are queued (see
+    /// [`Stream::set_read_low_water`]); under TLS, the socket at the bottom, its ciphertext.
+    pub fn set_read_low_water(&mut self, bytes: usize) -> io::Result<()> {
+        self.socket().set_read_low_water(bytes)
+    }
+
     /// Whether bytes wait in our buffers to be sent.
     pub fn wants_write(&self) -> bool {
         match self {

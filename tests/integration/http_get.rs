@@ -342,6 +342,48 @@ fn http_get_delivers_large_and_small_pieces_of_a_body_in_order() {
 }
 
 #[test]
+fn http_get_hands_over_what_came_when_a_fast_download_slows_down() {
+    // 32 MiB as fast as the socket takes them: a fast download, so the socket only wakes us
+    // once 256 KiB wait. Once they are all in the client's output, 1000 bytes, and the
+    // server waits until those are in the output too before it sends the rest: they must
+    // come out without waiting for the 256 KiB (within the low-water mark's patience).
+    const FAST: usize = 32 << 20;
+    let data = pattern(FAST + (1 << 20), 33);
+    let (go, gate) = mpsc::channel::<()>();
+    let body = data.clone();
+    let server = Scripted::start(vec![Box::new(move |mut s: TcpStream| {
+        let head = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n", body.len());
+        let first = FAST + 1000;
+        let _ = s
+            .write_all(head.as_bytes())
+            .and_then(|()| s.write_all(&body[..FAST]));
+        for part in [&body[FAST..first], &body[first..]] {
+            if gate.recv_timeout(PATIENCE).is_err() || s.write_all(part).is_err() {
+                return;
+            }
+        }
+    })]);
+    let dir = tempdir();
+    let out = dir.path().join("out");
+    let mut client = Proc::spawn_io(
+        nicksock(&["http-get", &server.url("/")]),
+        Stdio::null(),
+        Stdio::from(fs::File::create(&out).unwrap()),
+    );
+    for (len, what) in [
+        (FAST, "the fast part in the output"),
+        (FAST + 1000, "the 1000 bytes after it in the output"),
+    ] {
+        wait_until(what, || {
+            fs::metadata(&out).is_ok_and(|m| m.len() == len as u64)
+        });
+        go.send(()).unwrap();
+    }
+    client.wait().assert_code(0);
+    assert!(fs::read(&out).unwrap() == data, "the whole body, in order");
+}
+
+#[test]
 fn http_get_reads_split_slow_and_close_delimited_responses() {
     let body =
         String::from_utf8(pattern(3000, 7).iter().map(|b| b'a' + b % 26).collect()).expect("ascii");
