@@ -1,9 +1,9 @@
 //! The cheapest HTTPS download there is: the ceiling of the TLS download benchmarks
 //! (scripts/bench/http_get.sh, issue 29). It makes the TLS handshake with rustls (nicksock's
 //! own client configuration), sends one `GET` with `Connection: close`, then reads the
-//! ciphertext to the server's close without decrypting it. The client's cost is the kernel's
-//! copy alone, so the time is what the server takes to encrypt and send: the limit any
-//! client meets against that server on this machine.
+//! ciphertext to the server's close without decrypting it, 256 KiB a wake-up (SO_RCVLOWAT).
+//! The client's cost is the kernel's copy alone, so the time is what the server takes to
+//! encrypt and send: the limit any client meets against that server on this machine.
 //!
 //!     tls_drain HOST PORT PATH CACERT
 //!
@@ -52,7 +52,9 @@ fn drain(host: &str, port: &str, path: &str, cacert: &str) -> anyhow::Result<u64
     while conn.wants_write() {
         conn.write_tls(&mut sock)?;
     }
-    // From here on, records are counted, never opened.
+    // From here on, records are counted, never opened; a read waits for 256 KiB (or the
+    // end), so the server is not made to wake us for every segment either.
+    nicksock::sock::set_read_low_water(&sock, 256 * 1024)?;
     let mut buf = vec![0u8; 256 * 1024];
     let mut total = 0u64;
     loop {

@@ -77,32 +77,38 @@ impl Stream {
 }
 
 impl Stream {
-    /// Asks the kernel to report the socket readable only once `bytes` are queued, or at its
-    /// end, an error or a reset (SO_RCVLOWAT; 1 is the default). A read still returns what
-    /// is there. Neither socket2 nor rustix offers this option, hence libc. TCP only: a Unix
-    /// socket is left as it is.
-    #[allow(unsafe_code)]
+    /// Asks the kernel to report the socket readable only once `bytes` are queued: see
+    /// [`set_read_low_water`]. TCP only: a Unix socket is left as it is.
     pub fn set_read_low_water(&self, bytes: usize) -> io::Result<()> {
-        let Stream::Tcp(s) = self else {
-            return Ok(());
-        };
-        let value = libc::c_int::try_from(bytes).unwrap_or(libc::c_int::MAX);
-        // SAFETY: SO_RCVLOWAT reads one c_int from `value`, which lives for the whole call;
-        // the descriptor is ours.
-        let r = unsafe {
-            libc::setsockopt(
-                s.as_raw_fd(),
-                libc::SOL_SOCKET,
-                libc::SO_RCVLOWAT,
-                (&raw const value).cast(),
-                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-            )
-        };
-        if r == 0 {
-            Ok(())
-        } else {
-            Err(io::Error::last_os_error())
+        match self {
+            Stream::Tcp(s) => set_read_low_water(s, bytes),
+            Stream::Unix(_) => Ok(()),
         }
+    }
+}
+
+/// Asks the kernel to report a TCP socket readable only once `bytes` are queued, or at its
+/// end, an error or a reset (SO_RCVLOWAT; 1 is the default). A non-blocking read still
+/// returns what is there; a blocking one waits for `bytes` or the end. Neither socket2 nor
+/// rustix offers this option, hence libc.
+#[allow(unsafe_code)]
+pub fn set_read_low_water(sock: &impl AsRawFd, bytes: usize) -> io::Result<()> {
+    let value = libc::c_int::try_from(bytes).unwrap_or(libc::c_int::MAX);
+    // SAFETY: SO_RCVLOWAT reads one c_int from `value`, which lives for the whole call; the
+    // descriptor is the caller's, open for the call.
+    let r = unsafe {
+        libc::setsockopt(
+            sock.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_RCVLOWAT,
+            (&raw const value).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if r == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
     }
 }
 
