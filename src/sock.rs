@@ -78,11 +78,12 @@ impl Stream {
 
 impl Stream {
     /// Asks the kernel to report the socket readable only once `bytes` are queued: see
-    /// [`set_read_low_water`]. TCP only: a Unix socket is left as it is.
+    /// [`set_read_low_water`]. TCP only: a Unix socket's readiness ignores the mark, so it
+    /// is refused (`Unsupported`), and a caller pacing its reads knows it is not paced.
     pub fn set_read_low_water(&self, bytes: usize) -> io::Result<()> {
         match self {
             Stream::Tcp(s) => set_read_low_water(s, bytes),
-            Stream::Unix(_) => Ok(()),
+            Stream::Unix(_) => Err(io::ErrorKind::Unsupported.into()),
         }
     }
 }

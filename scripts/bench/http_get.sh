@@ -17,6 +17,8 @@
 # (and the drain example) when missing. Everything lives in a temporary directory under
 # /dev/shm, removed at exit.
 set -euo pipefail
+# A failure inside $(…) stops the run too.
+shopt -s inherit_errexit
 cd "$(dirname "$0")/../.."
 . scripts/bench/lib.sh
 
@@ -92,11 +94,18 @@ fetch() {
   esac
 }
 
-# Whether nginx's last log line is a 200 with the whole big file sent.
+# log_lines: how many lines nginx has logged so far.
+log_lines() { if [ -f "$work/access.log" ]; then wc -l < "$work/access.log"; else echo 0; fi; }
+# sent_whole BEFORE: whether the line nginx logs after the first BEFORE lines (waited for a
+# moment: nginx may log it after the client is gone) is a 200 with the whole file sent.
 sent_whole() {
-  local last
-  last=$(tail -n 1 "$work/access.log")
-  [ "$last" = "200 $((SIZE_MIB << 20)) OK" ] || { echo "bench: nginx logged '$last'" >&2; return 1; }
+  local line=
+  for _ in $(seq 100); do
+    line=$(sed -n "$(($1 + 1))p" "$work/access.log" 2>/dev/null || true)
+    [ -n "$line" ] && break
+    sleep 0.01
+  done
+  [ "$line" = "200 $((SIZE_MIB << 20)) OK" ] || { echo "bench: nginx logged '$line'" >&2; return 1; }
 }
 
 # CPU time nginx (one process: master_process off) has used, in seconds.
@@ -113,15 +122,16 @@ TICKS=$(getconf CLK_TCK)
 # the download says who set the pace (near 1: nginx, encrypting on its one core). A round
 # that failed, or that nginx did not log as whole, stops the benchmark.
 download_mbps() {
-  local tool=$1 scheme=$2 url=$3 best= start end secs n0 n1 cpu best_cpu best_nginx
+  local tool=$1 scheme=$2 url=$3 best= start end secs n0 n1 cpu best_cpu best_nginx logged
   for _ in $(seq "$ROUNDS"); do
+    logged=$(log_lines)
     n0=$(nginx_cpu)
     start=$(now)
     /usr/bin/time -f "%U %S" -o "$work/time" bash -c "$(declare -f fetch); BIN='$BIN' DRAIN='$DRAIN' CERT='$CERT' SIZE_MIB=$SIZE_MIB fetch $tool $scheme $url/big.bin" \
       || { echo "bench: $tool $scheme download failed" >&2; exit 1; }
     end=$(now)
     n1=$(nginx_cpu)
-    sent_whole
+    sent_whole "$logged"
     secs=$(echo "$end - $start" | bc -l)
     cpu=$(awk '{ print $1 + $2 }' "$work/time")
     if [ -z "$best" ] || [ "$(echo "$secs < $best" | bc -l)" = 1 ]; then
@@ -152,7 +162,8 @@ for pass in 1 2; do
     tools="nicksock curl wget"; [ "$scheme" = https ] && tools="$tools drain"
     for tool in $tools; do
       echo "bench: pass $pass, $tool $scheme download" >&2
-      read -r m c n <<< "$(download_mbps "$tool" "$scheme" "$url")"
+      measured=$(download_mbps "$tool" "$scheme" "$url")
+      read -r m c n <<< "$measured"
       key=$tool/$scheme
       [ "$pass" = 1 ] && pass1[$key]=$m
       # The table shows the faster pass, with its CPU figures.

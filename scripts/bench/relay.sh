@@ -169,12 +169,16 @@ both() {
   python3 - "$1" "$2" <<'PY'
 import sys
 a, b = sys.argv[1], sys.argv[2]
-if not (a.split()[0].isdigit() and b.split()[0].isdigit()):
-    print("failed")
+first = [c.split()[0] if c.split() else "" for c in (a, b)]
+if not all(f.isdigit() for f in first):
+    # One pass failed: the other's figure, and the failure said.
+    ok = [c for c, f in zip((a, b), first) if f.isdigit()]
+    print(f"{ok[0]}, failed in the other pass" if ok else "failed")
     sys.exit()
-va, vb = int(a.split()[0]), int(b.split()[0])
+va, vb = int(first[0]), int(first[1])
 cell = a if va >= vb else b
-print(cell if abs(va - vb) * 2 / (va + vb) <= 0.1 else f"{cell}, not reproduced: {va} / {vb}")
+same = va + vb > 0 and abs(va - vb) * 2 / (va + vb) <= 0.1
+print(cell if same else f"{cell}, not reproduced: {va} / {vb}")
 PY
 }
 

@@ -262,7 +262,11 @@ impl Exchange {
     /// and the connection when it can carry another request (see [`Exchange::reusable`]).
     pub fn finish(mut self, registry: &mio::Registry) -> (Ending, Option<Transport>, Output) {
         let _ = registry.deregister(self.sock.socket());
-        let reusable = self.reusable();
+        // A pooled connection's next response may be shorter than a low-water mark left
+        // set (an exchange that failed while the mark was up): it goes back at 1, or not at
+        // all.
+        let reusable =
+            self.reusable() && (self.low_water == 1 || self.sock.set_read_low_water(1).is_ok());
         (self.ending, reusable.then_some(self.sock), self.out)
     }
 
