@@ -74,9 +74,7 @@ impl Stream {
             Stream::Unix(s) => Some(local_peer(s)),
         }
     }
-}
 
-impl Stream {
     /// Asks the kernel to report the socket readable only once `bytes` are queued: see
     /// [`set_read_low_water`]. TCP only: a Unix socket's readiness ignores the mark, so it
     /// is refused (`Unsupported`), and a caller pacing its reads knows it is not paced.

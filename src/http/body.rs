@@ -19,15 +19,11 @@ impl BodyOut for Vec<u8> {
     }
 }
 
-/// Body pieces as ranges of the input; neighbouring ranges are merged, empty ones dropped.
+/// Body pieces as ranges of the input, empty ones dropped.
 impl BodyOut for Vec<Range<usize>> {
     fn take(&mut self, _input: &[u8], range: Range<usize>) {
-        if range.is_empty() {
-            return;
-        }
-        match self.last_mut() {
-            Some(last) if last.end == range.start => last.end = range.end,
-            _ => self.push(range),
+        if !range.is_empty() {
+            self.push(range);
         }
     }
 }

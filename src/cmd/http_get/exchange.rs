@@ -198,8 +198,6 @@ pub struct Exchange {
     /// The final response ended where its framing said (not at the close), its body
     /// delivered whole.
     whole: bool,
-    /// Bytes the last [`receive`](Self::receive) read before the socket had no more.
-    burst: usize,
     /// Since when, and how many bytes were read, in the window of the rate being measured;
     /// whether the last whole window's rate was a fast download's.
     window: Option<(Instant, u64)>,
@@ -249,7 +247,6 @@ impl Exchange {
             started: false,
             method_connect: request.method.eq_ignore_ascii_case("CONNECT"),
             whole: false,
-            burst: 0,
             window: None,
             fast: false,
             low_water: 1,
@@ -290,8 +287,8 @@ impl Exchange {
         self.check_deadline(now)?;
         self.send(cx)?;
         let waiting = self.expect.is_some();
-        self.receive(now, scratch)?;
-        self.pace(cx, now);
+        let got = self.receive(now, scratch)?;
+        self.pace(cx, now, got);
         // A `100 Continue` just read lets the body go now, not at the next event.
         if waiting && self.expect.is_none() {
             self.send(cx)?;
@@ -396,14 +393,14 @@ impl Exchange {
         Ok(())
     }
 
-    /// Sets the socket's low-water mark for what comes next: [`LOW_WATER`] while a body of
-    /// known length arrives fast (see [`PACE_WINDOW`]) and much of it is left, else 1; with a
-    /// mark set, a timer
+    /// Sets the socket's low-water mark for what comes next, given the bytes the last
+    /// [`receive`](Self::receive) read: [`LOW_WATER`] while a body of known length arrives
+    /// fast (see [`PACE_WINDOW`]) and much of it is left, else 1; with a mark set, a timer
     /// reads the socket anyway every [`LOW_WATER_PATIENCE`]. A connection goes back to the
     /// pool with the mark at 1.
-    fn pace(&mut self, cx: &mut Context<'_>, now: Instant) {
+    fn pace(&mut self, cx: &mut Context<'_>, now: Instant, got: usize) {
         let (since, bytes) = self.window.get_or_insert((now, 0));
-        *bytes += self.burst as u64;
+        *bytes += got as u64;
         let elapsed = now.saturating_duration_since(*since);
         if elapsed >= PACE_WINDOW {
             self.fast = u128::from(*bytes) * PACE_WINDOW.as_nanos()
@@ -432,26 +429,28 @@ impl Exchange {
         }
     }
 
-    /// Reads until the socket has nothing more, the response ends or the exchange stops.
-    fn receive(&mut self, now: Instant, scratch: &mut Scratch) -> Result<()> {
+    /// Reads until the socket has nothing more, the response ends or the exchange stops;
+    /// returns how many bytes it read.
+    fn receive(&mut self, now: Instant, scratch: &mut Scratch) -> Result<usize> {
         scratch.read.resize(READ_CHUNK, 0);
         scratch.staged.clear();
-        self.burst = 0;
+        let mut got = 0;
         while self.stage != Stage::Finished {
             let n = match self.sock.read(&mut scratch.read) {
-                Ok(0) => return self.at_eof(scratch),
+                Ok(0) => return self.at_eof(scratch).map(|()| got),
                 Ok(n) => n,
                 Err(e) if would_block(&e) => break,
                 Err(e) => return Err(self.io_error(e, "receiving the response")),
             };
-            self.burst += n;
+            got += n;
             self.ending.first_byte.get_or_insert(now);
             self.take(n, scratch)?;
             if scratch.staged.len() >= WRITE_CHUNK {
                 self.flush_staged(scratch)?;
             }
         }
-        self.flush_staged(scratch)
+        self.flush_staged(scratch)?;
+        Ok(got)
     }
 
     /// Feeds `n` bytes of the read buffer to the reader and acts on what it found.
@@ -637,7 +636,7 @@ impl Exchange {
 
     /// Writes body bytes out, through the decoder of `--compressed` when there is one; the
     /// decoder is finished once the body is whole.
-    fn emit(&mut self, staged: &[u8]) -> Result<()> {
+    fn emit(&mut self, body: &[u8]) -> Result<()> {
         let url = self.url.as_str();
         let out = &mut self.out;
         let mut emit = |bytes: &[u8]| out.write_body(bytes);
@@ -650,12 +649,12 @@ impl Exchange {
             PushError::Emit(e) => e,
         };
         match &mut self.decoder {
-            None if !staged.is_empty() => emit(staged)?,
-            Some(Err(unsupported)) if !staged.is_empty() => {
+            None if !body.is_empty() => emit(body)?,
+            Some(Err(unsupported)) if !body.is_empty() => {
                 return Err(unsupported.clone()).tag(Kind::Runtime, url);
             }
             Some(Ok(decoder)) => {
-                decoder.push(staged, &mut emit).map_err(undecodable)?;
+                decoder.push(body, &mut emit).map_err(undecodable)?;
                 // The body is whole: so must the encoded stream be.
                 if self.stage == Stage::Finished {
                     decoder.finish(&mut emit).map_err(undecodable)?;
